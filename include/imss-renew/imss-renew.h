@@ -1,0 +1,343 @@
+/*
+ * imss-renew: renew the IMSS employer certificate with a key kept in a
+ * PKCS#11 token.
+ *
+ * This is the one public header of libimss-renew.  The command-line tool
+ * uses nothing else.  Library functions never print and never exit: they
+ * return an imss_err, and imss_ctx_detail() says what exactly went wrong
+ * and what to do next.  Warnings and progress reach the caller through the
+ * log callback set with imss_ctx_set_log().
+ */
+#ifndef IMSS_RENEW_H
+#define IMSS_RENEW_H
+
+#include <stddef.h>
+#include <openssl/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Errors.  0 is success; codes are append-only and never renumbered.
+ */
+typedef enum imss_err {
+	IMSS_OK = 0,
+	IMSS_ERR_NOMEM = 1,
+	IMSS_ERR_INVALID_ARG = 2,       /* a caller's argument is malformed */
+	IMSS_ERR_MODULE_LOAD = 3,       /* the PKCS#11 module cannot be loaded */
+	IMSS_ERR_MODULE_INIT = 4,       /* the module refused to initialise */
+	IMSS_ERR_URI = 5,               /* a PKCS#11 URI cannot be parsed */
+	IMSS_ERR_NO_TOKEN = 6,          /* no token matches the URI */
+	IMSS_ERR_AMBIGUOUS_TOKEN = 7,   /* more than one token matches */
+	IMSS_ERR_NO_OBJECT = 8,         /* no key or certificate matches */
+	IMSS_ERR_AMBIGUOUS_OBJECT = 9,  /* more than one object matches */
+	IMSS_ERR_PIN_SOURCE = 10,       /* the PIN could not be read */
+	IMSS_ERR_PIN_INCORRECT = 11,
+	IMSS_ERR_PIN_LOCKED = 12,
+	IMSS_ERR_PIN_FINAL_TRY = 13,    /* refused to risk the last try */
+	IMSS_ERR_TOKEN_REMOVED = 14,
+	IMSS_ERR_SESSION_LOST = 15,
+	IMSS_ERR_DEVICE = 16,
+	IMSS_ERR_READ_ONLY = 17,        /* token or object cannot be written */
+	IMSS_ERR_UNSUPPORTED = 18,      /* key type, size or mechanism */
+	IMSS_ERR_KEY_PROTECTION = 19,   /* key would not be sensitive/non-extractable */
+	IMSS_ERR_PKCS11 = 20,           /* any other PKCS#11 failure */
+	IMSS_ERR_CRYPTO = 21,           /* OpenSSL failed */
+	IMSS_ERR_VERIFY = 22,           /* a signature or read-back did not check out */
+	IMSS_ERR_MISMATCH = 23,         /* the object is not the one meant */
+	IMSS_ERR_IO = 24,               /* reading or writing a file failed */
+	IMSS_ERR_NOT_LOGGED_IN = 25,    /* the operation needs a login first */
+	IMSS_ERR_PIN_CANCELLED = 26,    /* the user gave no PIN */
+} imss_err;
+
+/* A short sentence for an error code, in the user's language. */
+const char *imss_strerror(imss_err err);
+
+/* The gettext domain of the library and the tool. */
+#define IMSS_TEXTDOMAIN "imss-renew"
+
+/*
+ * Context: the loaded PKCS#11 modules and where messages go.
+ */
+typedef struct imss_ctx imss_ctx;
+
+typedef enum imss_log_level {
+	IMSS_LOG_DEBUG = 0,
+	IMSS_LOG_INFO = 1,
+	IMSS_LOG_WARN = 2,
+} imss_log_level;
+
+typedef void (*imss_log_fn)(void *user, imss_log_level level, const char *message);
+
+/*
+ * module_path NULL: the modules of the p11-kit registry.  Otherwise the one
+ * module at that path.  A URI with module-path= adds that module on demand.
+ * Modules are loaded when first needed, once per context.
+ */
+imss_err imss_ctx_new(const char *module_path, imss_ctx **out);
+void imss_ctx_free(imss_ctx *ctx);
+void imss_ctx_set_log(imss_ctx *ctx, imss_log_fn fn, void *user);
+
+/*
+ * What went wrong in the last failing call on this context, in words: the
+ * PKCS#11 function and its return value, the candidates of an ambiguous URI,
+ * and what to do next.  Empty string when there is nothing to add.
+ */
+const char *imss_ctx_detail(const imss_ctx *ctx);
+
+/*
+ * Tokens.
+ */
+typedef struct imss_token_info {
+	char *uri;               /* RFC 7512, token and module attributes */
+	char *label;
+	char *manufacturer;
+	char *model;
+	char *serial;
+	char *slot_description;
+	char *module_name;       /* p11-kit name or file name of the module */
+	unsigned long slot_id;
+	unsigned long min_pin_len;
+	unsigned long max_pin_len;
+	unsigned long flags;     /* the token's CKF_* flags, as reported */
+	int initialized;
+	int login_required;
+	int pinpad;              /* protected authentication path */
+	int write_protected;
+	int has_rng;
+	int user_pin_initialized;
+	int pin_count_low;
+	int pin_final_try;
+	int pin_locked;
+	int pin_to_be_changed;
+} imss_token_info;
+
+/* Every token present, in slot order.  Free with imss_token_info_free(). */
+imss_err imss_list_tokens(imss_ctx *ctx, imss_token_info **out, size_t *count);
+void imss_token_info_free(imss_token_info *infos, size_t count);
+
+/* An open session on one token. */
+typedef struct imss_token imss_token;
+
+/*
+ * Open the one token that uri matches (NULL or "pkcs11:" match all, so
+ * they succeed only when exactly one token is present).  read_write asks
+ * for a read-write session.  More than one match: IMSS_ERR_AMBIGUOUS_TOKEN,
+ * and the detail lists the candidates with their URIs.
+ */
+imss_err imss_token_open(imss_ctx *ctx, const char *uri, int read_write,
+                         imss_token **out);
+void imss_token_close(imss_token *tok);
+const imss_token_info *imss_token_get_info(const imss_token *tok);
+
+/*
+ * PIN sources: "tty" (default, no echo), "file:PATH", "fd:N", "env:NAME".
+ */
+typedef struct imss_pin_source imss_pin_source;
+
+imss_err imss_pin_source_parse(const char *spec, imss_pin_source **out);
+void imss_pin_source_free(imss_pin_source *src);
+
+/*
+ * Read a secret from a source into buf (NUL-terminated, without the line
+ * end).  Used for PINs and for file passwords.  Wipe buf with
+ * imss_wipe() once used.
+ */
+imss_err imss_pin_source_read(imss_pin_source *src, const char *prompt,
+                              char *buf, size_t size);
+
+/* Wipe memory in a way the compiler cannot remove. */
+void imss_wipe(void *p, size_t len);
+
+/*
+ * Core dumps off (while a secret is in memory) and back on.  The calls
+ * nest: only the outermost enable restores the previous limit.
+ */
+void imss_secrets_begin(void);
+void imss_secrets_end(void);
+
+#define IMSS_LOGIN_FORCE 1u   /* log in even on the final PIN try */
+
+/*
+ * Log in as the user.  Exactly one C_Login per PIN read, never a retry.
+ * A token with a PIN pad logs in without a prompt.  The token refuses to
+ * log in (IMSS_ERR_PIN_LOCKED, IMSS_ERR_PIN_FINAL_TRY) when its flags say so,
+ * unless IMSS_LOGIN_FORCE for the final try.  Already logged in is success.
+ * The token keeps src (not owned) for keys that ask for the PIN again on
+ * every signature (CKA_ALWAYS_AUTHENTICATE).
+ */
+imss_err imss_token_login(imss_token *tok, imss_pin_source *src, unsigned flags);
+
+/*
+ * Keys.
+ */
+typedef enum imss_key_kind {
+	IMSS_KEY_RSA = 1,
+	IMSS_KEY_EC = 2,
+} imss_key_kind;
+
+typedef struct imss_keyspec {
+	imss_key_kind kind;
+	unsigned bits;           /* RSA modulus bits, or EC field bits */
+	const char *curve;       /* EC: "prime256v1" or "secp384r1" */
+} imss_keyspec;
+
+/* "rsa:2048" (default for NULL), "rsa:3072", "rsa:4096",
+ * "ec:prime256v1" (also "ec:P-256"), "ec:secp384r1" (also "ec:P-384"). */
+imss_err imss_keyspec_parse(const char *text, imss_keyspec *out);
+
+/* A private key on a token, with its public half. */
+typedef struct imss_key imss_key;
+
+typedef struct imss_keygen_report {
+	char *uri;               /* of the private key */
+	char *id_hex;            /* CKA_ID, lower-case hex */
+	int id_is_key_identifier;/* CKA_ID = RFC 5280 method 1 key identifier */
+	char *refused;           /* attributes the token refused, or NULL */
+	int local;               /* read back from the token: 1, 0 or -1 unknown */
+	int never_extractable;
+	int sensitive;
+	int extractable;
+} imss_keygen_report;
+
+/*
+ * Generate a key pair on the token: private key on token, private,
+ * sensitive, not extractable, sign only.  CKA_ID is the RFC 5280 key
+ * identifier when the token lets it be set and no object has it already,
+ * else a fresh random ID checked unique before generation.  A key that
+ * ends up extractable or not sensitive is destroyed (IMSS_ERR_KEY_PROTECTION).
+ * report may be NULL; free it with imss_keygen_report_clear().
+ */
+imss_err imss_token_generate_keypair(imss_token *tok, const imss_keyspec *spec,
+                                     const char *label, imss_key **out,
+                                     imss_keygen_report *report);
+void imss_keygen_report_clear(imss_keygen_report *report);
+
+/* The one private key that uri's object attributes (id, object, type)
+ * match on this token. */
+imss_err imss_token_find_key(imss_token *tok, const char *uri, imss_key **out);
+void imss_key_free(imss_key *key);
+
+imss_key_kind imss_key_get_kind(const imss_key *key);
+unsigned imss_key_get_bits(const imss_key *key);
+const char *imss_key_get_uri(const imss_key *key);
+const char *imss_key_get_label(const imss_key *key);
+/* CKA_ID bytes. */
+const unsigned char *imss_key_get_id(const imss_key *key, size_t *len);
+/* The public key (owned by the key; up the reference to keep it). */
+EVP_PKEY *imss_key_get_public(const imss_key *key);
+/* The token the key lives on. */
+imss_token *imss_key_get_token(const imss_key *key);
+
+typedef enum imss_hash {
+	IMSS_HASH_SHA256 = 1,
+	IMSS_HASH_SHA384 = 2,
+	IMSS_HASH_SHA512 = 3,
+} imss_hash;
+
+typedef enum imss_padding {
+	IMSS_PAD_NONE = 0,       /* ECDSA */
+	IMSS_PAD_PKCS1 = 1,      /* RSA PKCS#1 v1.5 */
+	IMSS_PAD_PSS = 2,        /* RSA PSS, MGF1 with the same hash, salt = hash length */
+} imss_padding;
+
+/*
+ * Sign data with a token key.  The token's hash-and-sign mechanism is
+ * preferred; without one the host hashes and the token signs the digest
+ * (CKM_RSA_PKCS with a DigestInfo, CKM_RSA_PKCS_PSS, CKM_ECDSA).  ECDSA
+ * signatures come back DER-encoded (ECDSA-Sig-Value).  *sig is freed with
+ * OPENSSL_free().
+ */
+imss_err imss_key_sign(imss_key *key, imss_hash hash, imss_padding pad,
+                       const unsigned char *data, size_t len,
+                       unsigned char **sig, size_t *siglen);
+
+/* The same for a digest already computed (length must match hash). */
+imss_err imss_key_sign_digest(imss_key *key, imss_hash hash, imss_padding pad,
+                              const unsigned char *digest, size_t len,
+                              unsigned char **sig, size_t *siglen);
+
+/* The PKCS#11 mechanism the last signature used, e.g. "CKM_SHA256_RSA_PKCS". */
+const char *imss_key_last_mechanism(const imss_key *key);
+
+/*
+ * Objects.
+ */
+typedef enum imss_object_class {
+	IMSS_OBJ_PRIVATE_KEY = 1,
+	IMSS_OBJ_PUBLIC_KEY = 2,
+	IMSS_OBJ_CERTIFICATE = 3,
+	IMSS_OBJ_OTHER = 4,
+} imss_object_class;
+
+typedef struct imss_object_info {
+	char *uri;
+	imss_object_class klass;
+	imss_key_kind key_kind;  /* 0 when not an RSA or EC key */
+	unsigned bits;           /* key size, 0 when unknown */
+	char *id_hex;            /* "" when the object has no CKA_ID */
+	char *label;
+	char *subject;           /* certificates: one-line subject */
+	int sensitive;           /* keys: 1, 0 or -1 (not applicable/unknown) */
+	int extractable;
+	int local;
+	int never_extractable;
+	int always_authenticate;
+} imss_object_info;
+
+/* Keys and certificates on the token (private ones only after login). */
+imss_err imss_token_list_objects(imss_token *tok, imss_object_info **out,
+                                 size_t *count);
+void imss_object_info_free(imss_object_info *infos, size_t count);
+
+/*
+ * Store an X.509 certificate (DER) next to key: CKA_ID and label of the
+ * key (label overrides), subject, issuer, serial.  Read back and compared
+ * before success.  The certificate's public key must be the key's.  A
+ * certificate already stored with the same value is not stored twice.
+ * *uri_out (may be NULL) gets the certificate's URI; free().
+ */
+imss_err imss_token_store_certificate(imss_token *tok, const imss_key *key,
+                                      const unsigned char *der, size_t len,
+                                      const char *label, char **uri_out);
+
+/*
+ * Delete the one object uri names, only after checking that its public key
+ * (key objects) or certificate public key equals expected.
+ */
+imss_err imss_token_delete_object(imss_token *tok, const char *uri,
+                                  EVP_PKEY *expected);
+
+/*
+ * Doctor: a read-only preflight.
+ */
+typedef enum imss_check_status {
+	IMSS_CHECK_OK = 0,
+	IMSS_CHECK_WARN = 1,
+	IMSS_CHECK_FAIL = 2,
+} imss_check_status;
+
+typedef struct imss_check {
+	char *name;              /* stable identifier, e.g. "keygen:rsa:2048" */
+	imss_check_status status;
+	char *text;              /* a sentence for the user */
+} imss_check;
+
+typedef struct imss_doctor_report {
+	imss_check *checks;
+	size_t count;
+	imss_check_status verdict; /* the worst status of the checks */
+} imss_doctor_report;
+
+imss_err imss_token_doctor(imss_token *tok, imss_doctor_report *out);
+void imss_doctor_report_clear(imss_doctor_report *report);
+
+/* Library version string. */
+const char *imss_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IMSS_RENEW_H */

@@ -1,0 +1,160 @@
+/*
+ * Internal declarations shared by the modules of the token layer.
+ * Nothing here is part of the public API.
+ */
+#ifndef IMSS_PKCS11_INTERNAL_H
+#define IMSS_PKCS11_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <p11-kit/p11-kit.h>
+#include <p11-kit/pkcs11.h>
+#include <p11-kit/uri.h>
+
+#include <openssl/evp.h>
+
+#include "imss-renew/imss-renew.h"
+#include "i18n.h"
+
+#define IMSS_DETAIL_MAX 4096
+#define IMSS_ID_MAX 64
+
+/* A loaded module and how it came to be loaded. */
+struct imss_module {
+	CK_FUNCTION_LIST *funcs;
+	char *path;              /* NULL for registry modules */
+	char *name;              /* for messages */
+	int from_registry;
+};
+
+struct imss_ctx {
+	char *module_path;       /* --module, or NULL for the registry */
+	struct imss_module *modules;
+	size_t n_modules;
+	int loaded;              /* the default modules have been loaded */
+	CK_FUNCTION_LIST **registry; /* from p11_kit_modules_load_and_initialize */
+	imss_log_fn log_fn;
+	void *log_user;
+	char detail[IMSS_DETAIL_MAX];
+};
+
+struct imss_token {
+	imss_ctx *ctx;
+	CK_FUNCTION_LIST *f;
+	CK_SLOT_ID slot;
+	CK_SESSION_HANDLE session;
+	int read_write;
+	int logged_in;
+	imss_token_info info;
+	CK_MECHANISM_TYPE *mechs; /* cached C_GetMechanismList, NULL until asked */
+	CK_ULONG n_mechs;
+	imss_pin_source *pin_source; /* not owned: for context-specific logins */
+};
+
+struct imss_key {
+	imss_token *tok;
+	CK_OBJECT_HANDLE priv;
+	imss_key_kind kind;
+	unsigned bits;
+	unsigned char id[IMSS_ID_MAX];
+	size_t id_len;
+	char *label;
+	char *uri;
+	EVP_PKEY *pub;
+	int always_authenticate;
+	const char *last_mechanism;
+};
+
+/* ckr.c: CK_RV in words. */
+const char *ckr_name(CK_RV rv);
+const char *ckr_message(CK_RV rv);
+imss_err ckr_to_err(CK_RV rv);
+
+/*
+ * Record a PKCS#11 failure in ctx->detail ("C_Sign: the token was removed
+ * (CKR_DEVICE_REMOVED). Insert ...") and return the matching imss_err.
+ */
+imss_err ctx_fail_rv(imss_ctx *ctx, const char *function, CK_RV rv);
+
+/* ctx detail and log helpers (module.c). */
+void ctx_clear_detail(imss_ctx *ctx);
+void ctx_set_detail(imss_ctx *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void ctx_append_detail(imss_ctx *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+imss_err ctx_fail(imss_ctx *ctx, imss_err err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+imss_err ctx_fail_openssl(imss_ctx *ctx, const char *what);
+void ctx_log(imss_ctx *ctx, imss_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* module.c: make sure the modules are loaded; for a URI with module-path=,
+ * load and return that one. */
+imss_err ctx_load_modules(imss_ctx *ctx);
+imss_err ctx_module_for_uri(imss_ctx *ctx, P11KitUri *uri,
+                            struct imss_module **only);
+const char *ctx_module_name(imss_ctx *ctx, CK_FUNCTION_LIST *f);
+
+/* token.c */
+imss_err token_info_fill(imss_ctx *ctx, CK_FUNCTION_LIST *f, CK_SLOT_ID slot,
+                         imss_token_info *info);
+void token_info_clear(imss_token_info *info);
+imss_err token_parse_uri(imss_ctx *ctx, const char *text, P11KitUri **out);
+imss_err token_mechanisms(imss_token *tok);
+int token_has_mechanism(imss_token *tok, CK_MECHANISM_TYPE m);
+/* Turn a failure of a call on the session into an error; CKR_USER_NOT_LOGGED_IN
+ * etc. keep their own words. */
+imss_err token_fail(imss_token *tok, const char *function, CK_RV rv);
+
+/* objects.c: attribute and search helpers. */
+imss_err token_find(imss_token *tok, CK_ATTRIBUTE *tmpl, CK_ULONG n,
+                    CK_OBJECT_HANDLE *found, CK_ULONG max, CK_ULONG *count);
+/* Read attributes whose sizes are not known: allocates every pValue
+ * (free with attrs_free_values); an attribute the object lacks gets
+ * ulValueLen = CK_UNAVAILABLE_INFORMATION and pValue NULL. */
+imss_err token_get_attrs(imss_token *tok, CK_OBJECT_HANDLE h,
+                         CK_ATTRIBUTE *attrs, CK_ULONG n);
+/* One C_GetAttributeValue into the caller's buffers. */
+imss_err token_get_fixed(imss_token *tok, CK_OBJECT_HANDLE h,
+                         CK_ATTRIBUTE *attrs, CK_ULONG n);
+/* The one object of class klass ((CK_OBJECT_CLASS)-1: the URI's type=)
+ * matching the URI's id= and object=. */
+imss_err token_find_one(imss_token *tok, const char *uri, CK_OBJECT_CLASS klass,
+                        CK_OBJECT_HANDLE *out);
+void attrs_free_values(CK_ATTRIBUTE *attrs, CK_ULONG n);
+CK_ATTRIBUTE *attrs_find(CK_ATTRIBUTE *attrs, CK_ULONG n, CK_ATTRIBUTE_TYPE t);
+int attr_bool(const CK_ATTRIBUTE *a);  /* 1, 0, or -1 when unavailable */
+char *hex_encode(const unsigned char *p, size_t len);
+/* An object's URI: the token's URI attributes plus id, object, type. */
+char *object_uri(imss_token *tok, CK_OBJECT_CLASS klass,
+                 const unsigned char *id, size_t id_len, const char *label);
+/* Is any object on the token carrying this CKA_ID? */
+imss_err token_id_in_use(imss_token *tok, const unsigned char *id, size_t len,
+                         int *in_use);
+
+/* key.c: build the public EVP_PKEY from token attributes. */
+EVP_PKEY *pubkey_from_rsa(const unsigned char *n, size_t nlen,
+                          const unsigned char *e, size_t elen);
+EVP_PKEY *pubkey_from_ec(const unsigned char *params, size_t plen,
+                         const unsigned char *point, size_t ptlen);
+unsigned rsa_modulus_bits(const unsigned char *n, size_t len);
+unsigned ec_params_bits(const unsigned char *params, size_t len);
+/* Public key of an object: key objects from their attributes (an EC
+ * private key through its public key or certificate), certificates from
+ * their value. */
+imss_err object_public_key(imss_token *tok, CK_OBJECT_HANDLE h, EVP_PKEY **out);
+/* RFC 5280 method 1 key identifier: SHA-1 of the subjectPublicKey bits. */
+imss_err pubkey_key_identifier(const EVP_PKEY *pub, unsigned char out[20]);
+/* Load the imss_key for a private key object (reads its public half). */
+/* Kind, size and URI of a key whose pub, id and label are set. */
+imss_err key_finish(imss_key *key);
+imss_err key_from_handle(imss_token *tok, CK_OBJECT_HANDLE priv, imss_key **out);
+
+/* pin.c: for messages, which source a PIN came from. */
+const char *pin_source_describe(const imss_pin_source *src);
+
+/* login.c: the context-specific login of CKA_ALWAYS_AUTHENTICATE keys. */
+imss_err token_context_login(imss_token *tok, const char *key_label);
+
+#endif

@@ -1,0 +1,336 @@
+/*
+ * Token keys as the host sees them: the public half as an EVP_PKEY, the
+ * RFC 5280 key identifier, and the imss_key handle.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/objects.h>
+#include <openssl/param_build.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
+
+#include "internal.h"
+
+unsigned
+rsa_modulus_bits(const unsigned char *n, size_t len)
+{
+	BIGNUM *bn = BN_bin2bn(n, (int)len, NULL);
+	unsigned bits = bn ? (unsigned)BN_num_bits(bn) : 0;
+
+	BN_free(bn);
+	return bits;
+}
+
+/* The curve named by DER-encoded ECParameters (a named-curve OID). */
+static int
+ec_params_nid(const unsigned char *params, size_t len)
+{
+	const unsigned char *p = params;
+	ASN1_OBJECT *oid = d2i_ASN1_OBJECT(NULL, &p, (long)len);
+	int nid = oid ? OBJ_obj2nid(oid) : NID_undef;
+
+	ASN1_OBJECT_free(oid);
+	return nid;
+}
+
+unsigned
+ec_params_bits(const unsigned char *params, size_t len)
+{
+	int nid = ec_params_nid(params, len);
+	EC_GROUP *g = nid != NID_undef ? EC_GROUP_new_by_curve_name(nid) : NULL;
+	unsigned bits = g ? (unsigned)EC_GROUP_get_degree(g) : 0;
+
+	EC_GROUP_free(g);
+	return bits;
+}
+
+static EVP_PKEY *
+pkey_fromdata(const char *type, OSSL_PARAM_BLD *bld)
+{
+	OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
+	EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
+	EVP_PKEY *pkey = NULL;
+
+	if (params == NULL || pctx == NULL || EVP_PKEY_fromdata_init(pctx) <= 0 ||
+	    EVP_PKEY_fromdata(pctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0)
+		pkey = NULL;
+	EVP_PKEY_CTX_free(pctx);
+	OSSL_PARAM_free(params);
+	return pkey;
+}
+
+EVP_PKEY *
+pubkey_from_rsa(const unsigned char *n, size_t nlen, const unsigned char *e, size_t elen)
+{
+	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+	BIGNUM *bn = BN_bin2bn(n, (int)nlen, NULL);
+	BIGNUM *be = BN_bin2bn(e, (int)elen, NULL);
+	EVP_PKEY *pkey = NULL;
+
+	if (bld && bn && be &&
+	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) &&
+	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be))
+		pkey = pkey_fromdata("RSA", bld);
+	BN_free(bn);
+	BN_free(be);
+	OSSL_PARAM_BLD_free(bld);
+	return pkey;
+}
+
+static EVP_PKEY *
+pubkey_from_ec_raw(const char *group, const unsigned char *point, size_t len)
+{
+	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+	EVP_PKEY *pkey = NULL;
+
+	if (bld &&
+	    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0) &&
+	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, len))
+		pkey = pkey_fromdata("EC", bld);
+	OSSL_PARAM_BLD_free(bld);
+	return pkey;
+}
+
+/*
+ * CKA_EC_POINT is a DER OCTET STRING holding the point, but some tokens
+ * hand back the bare point: try the standard form first.
+ */
+EVP_PKEY *
+pubkey_from_ec(const unsigned char *params, size_t plen,
+               const unsigned char *point, size_t ptlen)
+{
+	int nid = ec_params_nid(params, plen);
+	const char *group = nid != NID_undef ? OBJ_nid2sn(nid) : NULL;
+	const unsigned char *p = point;
+	ASN1_OCTET_STRING *os;
+	EVP_PKEY *pkey = NULL;
+
+	if (group == NULL)
+		return NULL;
+	os = d2i_ASN1_OCTET_STRING(NULL, &p, (long)ptlen);
+	if (os != NULL && p == point + ptlen)
+		pkey = pubkey_from_ec_raw(group, ASN1_STRING_get0_data(os),
+		                          (size_t)ASN1_STRING_length(os));
+	ASN1_OCTET_STRING_free(os);
+	if (pkey == NULL)
+		pkey = pubkey_from_ec_raw(group, point, ptlen);
+	return pkey;
+}
+
+imss_err
+pubkey_key_identifier(const EVP_PKEY *pub, unsigned char out[20])
+{
+	X509_PUBKEY *xpk = NULL;
+	const unsigned char *bits;
+	int len;
+	imss_err err = IMSS_ERR_CRYPTO;
+
+	if (X509_PUBKEY_set(&xpk, (EVP_PKEY *)pub) != 1)
+		goto out;
+	if (X509_PUBKEY_get0_param(NULL, &bits, &len, NULL, xpk) != 1)
+		goto out;
+	SHA1(bits, (size_t)len, out);
+	err = IMSS_OK;
+out:
+	X509_PUBKEY_free(xpk);
+	return err;
+}
+
+/* The public point of an EC key: from the public key object with the same
+ * CKA_ID, or failing that from a certificate with that ID. */
+static imss_err
+ec_public_point(imss_token *tok, const CK_ATTRIBUTE *id, const CK_ATTRIBUTE *params,
+                EVP_PKEY **out)
+{
+	CK_OBJECT_CLASS pubclass = CKO_PUBLIC_KEY;
+	CK_ATTRIBUTE tmpl[] = {
+		{ CKA_CLASS, &pubclass, sizeof(pubclass) },
+		{ CKA_ID, id->pValue, id->ulValueLen },
+	};
+	CK_ATTRIBUTE pt = { CKA_EC_POINT, NULL, 0 };
+	CK_OBJECT_HANDLE h;
+	CK_ULONG count = 0;
+	imss_err err;
+
+	*out = NULL;
+	err = token_find(tok, tmpl, 2, &h, 1, &count);
+	if (err == IMSS_OK && count == 0) {
+		pubclass = CKO_CERTIFICATE;
+		err = token_find(tok, tmpl, 2, &h, 1, &count);
+		if (err == IMSS_OK && count == 1)
+			return object_public_key(tok, h, out);
+	}
+	if (err != IMSS_OK)
+		return err;
+	if (count == 0)
+		return ctx_fail(tok->ctx, IMSS_ERR_NO_OBJECT,
+		                _("The EC key has no public key or certificate with the same ID on the token, so its public half is unknown."));
+	err = token_get_attrs(tok, h, &pt, 1);
+	if (err != IMSS_OK)
+		return err;
+	if (pt.pValue != NULL)
+		*out = pubkey_from_ec(params->pValue, params->ulValueLen, pt.pValue,
+		                      pt.ulValueLen);
+	attrs_free_values(&pt, 1);
+	if (*out == NULL)
+		return ctx_fail_openssl(tok->ctx, _("the token's EC public key cannot be read"));
+	return IMSS_OK;
+}
+
+static imss_err
+certificate_public_key(imss_token *tok, CK_OBJECT_HANDLE h, EVP_PKEY **out)
+{
+	CK_ATTRIBUTE v = { CKA_VALUE, NULL, 0 };
+	const unsigned char *p;
+	X509 *x = NULL;
+	imss_err err;
+
+	err = token_get_attrs(tok, h, &v, 1);
+	if (err != IMSS_OK)
+		return err;
+	p = v.pValue;
+	if (p != NULL)
+		x = d2i_X509(NULL, &p, (long)v.ulValueLen);
+	attrs_free_values(&v, 1);
+	if (x == NULL)
+		return ctx_fail_openssl(tok->ctx, _("a certificate on the token cannot be parsed"));
+	*out = X509_get_pubkey(x);
+	X509_free(x);
+	return *out ? IMSS_OK : ctx_fail_openssl(tok->ctx, _("certificate public key"));
+}
+
+imss_err
+object_public_key(imss_token *tok, CK_OBJECT_HANDLE h, EVP_PKEY **out)
+{
+	CK_ATTRIBUTE attrs[] = {
+		{ CKA_CLASS, NULL, 0 }, { CKA_KEY_TYPE, NULL, 0 }, { CKA_ID, NULL, 0 },
+		{ CKA_MODULUS, NULL, 0 }, { CKA_PUBLIC_EXPONENT, NULL, 0 },
+		{ CKA_EC_PARAMS, NULL, 0 }, { CKA_EC_POINT, NULL, 0 },
+	};
+	const CK_ULONG n = sizeof(attrs) / sizeof(attrs[0]);
+	CK_ATTRIBUTE *klass, *mod, *exp, *params, *point, *id;
+	imss_err err;
+
+	*out = NULL;
+	err = token_get_attrs(tok, h, attrs, n);
+	if (err != IMSS_OK)
+		return err;
+	klass = attrs_find(attrs, n, CKA_CLASS);
+	mod = attrs_find(attrs, n, CKA_MODULUS);
+	exp = attrs_find(attrs, n, CKA_PUBLIC_EXPONENT);
+	params = attrs_find(attrs, n, CKA_EC_PARAMS);
+	point = attrs_find(attrs, n, CKA_EC_POINT);
+	id = attrs_find(attrs, n, CKA_ID);
+	if (klass && *(CK_OBJECT_CLASS *)klass->pValue == CKO_CERTIFICATE)
+		err = certificate_public_key(tok, h, out);
+	else if (mod && exp)
+		*out = pubkey_from_rsa(mod->pValue, mod->ulValueLen, exp->pValue, exp->ulValueLen);
+	else if (params && point)
+		*out = pubkey_from_ec(params->pValue, params->ulValueLen, point->pValue,
+		                      point->ulValueLen);
+	else if (params && id)
+		err = ec_public_point(tok, id, params, out);
+	if (err == IMSS_OK && *out == NULL)
+		err = ctx_fail(tok->ctx, IMSS_ERR_UNSUPPORTED,
+		               _("The token object is neither an RSA nor an EC key the tool can read."));
+	attrs_free_values(attrs, n);
+	return err;
+}
+
+imss_err
+key_from_handle(imss_token *tok, CK_OBJECT_HANDLE priv, imss_key **out)
+{
+	CK_ATTRIBUTE attrs[] = {
+		{ CKA_ID, NULL, 0 }, { CKA_LABEL, NULL, 0 },
+		{ CKA_ALWAYS_AUTHENTICATE, NULL, 0 },
+	};
+	const CK_ULONG n = sizeof(attrs) / sizeof(attrs[0]);
+	CK_ATTRIBUTE *id, *label;
+	imss_key *key;
+	imss_err err;
+
+	*out = NULL;
+	key = calloc(1, sizeof(*key));
+	if (key == NULL)
+		return IMSS_ERR_NOMEM;
+	key->tok = tok;
+	key->priv = priv;
+	err = object_public_key(tok, priv, &key->pub);
+	if (err != IMSS_OK)
+		goto out;
+	err = token_get_attrs(tok, priv, attrs, n);
+	if (err != IMSS_OK)
+		goto out;
+	id = attrs_find(attrs, n, CKA_ID);
+	label = attrs_find(attrs, n, CKA_LABEL);
+	if (id && id->ulValueLen <= sizeof(key->id)) {
+		memcpy(key->id, id->pValue, id->ulValueLen);
+		key->id_len = id->ulValueLen;
+	}
+	key->label = strndup(label ? label->pValue : "", label ? label->ulValueLen : 0);
+	key->always_authenticate = attr_bool(attrs_find(attrs, n, CKA_ALWAYS_AUTHENTICATE)) == 1;
+	attrs_free_values(attrs, n);
+	err = key_finish(key);
+out:
+	if (err != IMSS_OK)
+		imss_key_free(key);
+	else
+		*out = key;
+	return err;
+}
+
+/* Kind, size and URI from the public key, label and ID already set. */
+imss_err
+key_finish(imss_key *key)
+{
+	if (key->label == NULL)
+		return IMSS_ERR_NOMEM;
+	key->kind = EVP_PKEY_is_a(key->pub, "RSA") ? IMSS_KEY_RSA : IMSS_KEY_EC;
+	key->bits = (unsigned)EVP_PKEY_get_bits(key->pub);
+	key->uri = object_uri(key->tok, CKO_PRIVATE_KEY, key->id, key->id_len, key->label);
+	return key->uri ? IMSS_OK : IMSS_ERR_NOMEM;
+}
+
+imss_err
+imss_token_find_key(imss_token *tok, const char *uri, imss_key **out)
+{
+	CK_OBJECT_HANDLE h;
+	imss_err err;
+
+	*out = NULL;
+	ctx_clear_detail(tok->ctx);
+	err = token_find_one(tok, uri, CKO_PRIVATE_KEY, &h);
+	if (err != IMSS_OK)
+		return err;
+	return key_from_handle(tok, h, out);
+}
+
+void
+imss_key_free(imss_key *key)
+{
+	if (key == NULL)
+		return;
+	EVP_PKEY_free(key->pub);
+	free(key->label);
+	free(key->uri);
+	free(key);
+}
+
+imss_key_kind imss_key_get_kind(const imss_key *key) { return key->kind; }
+unsigned imss_key_get_bits(const imss_key *key) { return key->bits; }
+const char *imss_key_get_uri(const imss_key *key) { return key->uri; }
+const char *imss_key_get_label(const imss_key *key) { return key->label; }
+EVP_PKEY *imss_key_get_public(const imss_key *key) { return key->pub; }
+imss_token *imss_key_get_token(const imss_key *key) { return key->tok; }
+const char *imss_key_last_mechanism(const imss_key *key) { return key->last_mechanism; }
+
+const unsigned char *
+imss_key_get_id(const imss_key *key, size_t *len)
+{
+	*len = key->id_len;
+	return key->id;
+}

@@ -1,0 +1,395 @@
+/*
+ * Key generation on the token.  The private key is made on the token,
+ * kept there (token, private), sensitive, not extractable and usable for
+ * signing only.  CKA_ID becomes the RFC 5280 key identifier of the public
+ * key, set on both halves, unless the token refuses the change or another
+ * object already has that ID; the key then keeps the unique random ID it
+ * was generated with.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/rand.h>
+
+#include "internal.h"
+
+/* DER OIDs of the supported curves (ECParameters namedCurve). */
+static const unsigned char oid_p256[] = {
+	0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+static const unsigned char oid_p384[] = {
+	0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22 };
+
+imss_err
+imss_keyspec_parse(const char *text, imss_keyspec *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (text == NULL || strcasecmp(text, "rsa:2048") == 0 || strcasecmp(text, "rsa") == 0) {
+		out->kind = IMSS_KEY_RSA;
+		out->bits = 2048;
+	} else if (strcasecmp(text, "rsa:3072") == 0) {
+		out->kind = IMSS_KEY_RSA;
+		out->bits = 3072;
+	} else if (strcasecmp(text, "rsa:4096") == 0) {
+		out->kind = IMSS_KEY_RSA;
+		out->bits = 4096;
+	} else if (strcasecmp(text, "ec:prime256v1") == 0 || strcasecmp(text, "ec:P-256") == 0 ||
+	           strcasecmp(text, "ec:secp256r1") == 0) {
+		out->kind = IMSS_KEY_EC;
+		out->bits = 256;
+		out->curve = "prime256v1";
+	} else if (strcasecmp(text, "ec:secp384r1") == 0 || strcasecmp(text, "ec:P-384") == 0) {
+		out->kind = IMSS_KEY_EC;
+		out->bits = 384;
+		out->curve = "secp384r1";
+	} else {
+		return IMSS_ERR_INVALID_ARG;
+	}
+	return IMSS_OK;
+}
+
+void
+imss_keygen_report_clear(imss_keygen_report *report)
+{
+	if (report == NULL)
+		return;
+	free(report->uri);
+	free(report->id_hex);
+	free(report->refused);
+	memset(report, 0, sizeof(*report));
+}
+
+/*
+ * Templates, from the strictest down.  Level 0 states every protection;
+ * level 1 drops CKA_EXTRACTABLE, which some tokens refuse to be told;
+ * level 2 also drops the "not for decryption/unwrap/derive" flags.
+ * CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE and CKA_SIGN are never dropped.
+ */
+#define KEYGEN_LEVELS 3
+static const char *const refused_at_level[KEYGEN_LEVELS] = {
+	NULL, "CKA_EXTRACTABLE", "CKA_EXTRACTABLE, CKA_DECRYPT, CKA_UNWRAP, CKA_DERIVE",
+};
+
+struct keygen_templates {
+	CK_ATTRIBUTE pub[8];
+	CK_ULONG npub;
+	CK_ATTRIBUTE priv[12];
+	CK_ULONG npriv;
+	CK_ULONG modulus_bits;
+};
+
+static CK_BBOOL ck_true = CK_TRUE, ck_false = CK_FALSE;
+static unsigned char rsa_f4[] = { 0x01, 0x00, 0x01 };
+
+#define ADD(arr, n, t, v, l) do { (arr)[n].type = (t); (arr)[n].pValue = (void *)(v); \
+                                  (arr)[n].ulValueLen = (l); (n)++; } while (0)
+
+static void
+templates_build(struct keygen_templates *t, const imss_keyspec *spec, const char *label,
+                const unsigned char *id, size_t id_len, int level)
+{
+	size_t llen = strlen(label);
+
+	t->npub = t->npriv = 0;
+	t->modulus_bits = spec->bits;
+	ADD(t->pub, t->npub, CKA_TOKEN, &ck_true, sizeof(CK_BBOOL));
+	ADD(t->pub, t->npub, CKA_PRIVATE, &ck_false, sizeof(CK_BBOOL));
+	ADD(t->pub, t->npub, CKA_VERIFY, &ck_true, sizeof(CK_BBOOL));
+	ADD(t->pub, t->npub, CKA_LABEL, label, llen);
+	ADD(t->pub, t->npub, CKA_ID, id, id_len);
+	if (spec->kind == IMSS_KEY_RSA) {
+		ADD(t->pub, t->npub, CKA_MODULUS_BITS, &t->modulus_bits, sizeof(CK_ULONG));
+		ADD(t->pub, t->npub, CKA_PUBLIC_EXPONENT, rsa_f4, sizeof(rsa_f4));
+	} else if (spec->bits == 256) {
+		ADD(t->pub, t->npub, CKA_EC_PARAMS, oid_p256, sizeof(oid_p256));
+	} else {
+		ADD(t->pub, t->npub, CKA_EC_PARAMS, oid_p384, sizeof(oid_p384));
+	}
+	ADD(t->priv, t->npriv, CKA_TOKEN, &ck_true, sizeof(CK_BBOOL));
+	ADD(t->priv, t->npriv, CKA_PRIVATE, &ck_true, sizeof(CK_BBOOL));
+	ADD(t->priv, t->npriv, CKA_SENSITIVE, &ck_true, sizeof(CK_BBOOL));
+	ADD(t->priv, t->npriv, CKA_SIGN, &ck_true, sizeof(CK_BBOOL));
+	ADD(t->priv, t->npriv, CKA_LABEL, label, llen);
+	ADD(t->priv, t->npriv, CKA_ID, id, id_len);
+	if (level < 1)
+		ADD(t->priv, t->npriv, CKA_EXTRACTABLE, &ck_false, sizeof(CK_BBOOL));
+	if (level < 2) {
+		ADD(t->priv, t->npriv, CKA_DECRYPT, &ck_false, sizeof(CK_BBOOL));
+		ADD(t->priv, t->npriv, CKA_UNWRAP, &ck_false, sizeof(CK_BBOOL));
+		ADD(t->priv, t->npriv, CKA_DERIVE, &ck_false, sizeof(CK_BBOOL));
+	}
+}
+
+static int
+template_refused(CK_RV rv)
+{
+	return rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_ATTRIBUTE_VALUE_INVALID ||
+	       rv == CKR_TEMPLATE_INCONSISTENT;
+}
+
+/* A random ID that no object on the token has. */
+static imss_err
+choose_unique_id(imss_token *tok, unsigned char *id, size_t len)
+{
+	int in_use = 1, tries;
+	imss_err err;
+
+	for (tries = 0; tries < 4 && in_use; tries++) {
+		if (RAND_bytes(id, (int)len) != 1)
+			return ctx_fail_openssl(tok->ctx, "RAND_bytes");
+		err = token_id_in_use(tok, id, len, &in_use);
+		if (err != IMSS_OK)
+			return err;
+	}
+	return in_use ? ctx_fail(tok->ctx, IMSS_ERR_PKCS11, _("No unused key ID found.")) : IMSS_OK;
+}
+
+static imss_err
+generate(imss_token *tok, const imss_keyspec *spec, const char *label,
+         const unsigned char *id, size_t id_len, CK_OBJECT_HANDLE *pub,
+         CK_OBJECT_HANDLE *priv, int *level_out)
+{
+	CK_MECHANISM mech = { spec->kind == IMSS_KEY_RSA ? CKM_RSA_PKCS_KEY_PAIR_GEN
+	                                                 : CKM_EC_KEY_PAIR_GEN, NULL, 0 };
+	struct keygen_templates t;
+	CK_RV rv = CKR_OK;
+	int level;
+
+	for (level = 0; level < KEYGEN_LEVELS; level++) {
+		templates_build(&t, spec, label, id, id_len, level);
+		rv = tok->f->C_GenerateKeyPair(tok->session, &mech, t.pub, t.npub,
+		                               t.priv, t.npriv, pub, priv);
+		if (!template_refused(rv))
+			break;
+		ctx_log(tok->ctx, IMSS_LOG_DEBUG, "C_GenerateKeyPair: %s at template level %d",
+		        ckr_name(rv), level);
+	}
+	*level_out = level;
+	if (rv != CKR_OK)
+		return token_fail(tok, "C_GenerateKeyPair", rv);
+	return IMSS_OK;
+}
+
+/* The public half of the new pair, read in one call. */
+static imss_err
+read_public(imss_token *tok, const imss_keyspec *spec, CK_OBJECT_HANDLE pub,
+            EVP_PKEY **out)
+{
+	unsigned char a[1024], b[256];
+	CK_ATTRIBUTE rsa[] = { { CKA_MODULUS, a, sizeof(a) },
+	                       { CKA_PUBLIC_EXPONENT, b, sizeof(b) } };
+	CK_ATTRIBUTE ec[] = { { CKA_EC_POINT, a, sizeof(a) } };
+	int is_rsa = spec->kind == IMSS_KEY_RSA;
+	CK_ATTRIBUTE *attrs = is_rsa ? rsa : ec;
+	CK_ULONG i, n = is_rsa ? 2 : 1;
+	CK_RV rv;
+
+	rv = tok->f->C_GetAttributeValue(tok->session, pub, attrs, n);
+	if (rv != CKR_OK)
+		return token_fail(tok, "C_GetAttributeValue", rv);
+	for (i = 0; i < n; i++)
+		if (attrs[i].ulValueLen == CK_UNAVAILABLE_INFORMATION)
+			return ctx_fail(tok->ctx, IMSS_ERR_PKCS11,
+			                _("The token did not return the new public key."));
+	if (is_rsa)
+		*out = pubkey_from_rsa(a, rsa[0].ulValueLen, b, rsa[1].ulValueLen);
+	else
+		*out = pubkey_from_ec(spec->bits == 256 ? oid_p256 : oid_p384,
+		                      spec->bits == 256 ? sizeof(oid_p256) : sizeof(oid_p384),
+		                      a, ec[0].ulValueLen);
+	return *out ? IMSS_OK : ctx_fail_openssl(tok->ctx, _("the new public key cannot be read"));
+}
+
+/*
+ * Give both halves the key identifier as CKA_ID.  Returns 1 when set, 0
+ * when the token keeps the random ID (refused, or the ID is taken).
+ */
+static imss_err
+set_key_identifier(imss_token *tok, CK_OBJECT_HANDLE pub, CK_OBJECT_HANDLE priv,
+                   const unsigned char *ski, const unsigned char *old_id, size_t old_len,
+                   int *set)
+{
+	CK_ATTRIBUTE idattr = { CKA_ID, (void *)ski, 20 };
+	CK_ATTRIBUTE back = { CKA_ID, (void *)old_id, old_len };
+	int in_use = 0;
+	imss_err err;
+	CK_RV rv;
+
+	*set = 0;
+	err = token_id_in_use(tok, ski, 20, &in_use);
+	if (err != IMSS_OK || in_use) {
+		if (in_use)
+			ctx_log(tok->ctx, IMSS_LOG_WARN,
+			        _("another object already has this key's identifier as its ID; the key keeps a random ID"));
+		return err;
+	}
+	rv = tok->f->C_SetAttributeValue(tok->session, priv, &idattr, 1);
+	if (rv == CKR_OK) {
+		rv = tok->f->C_SetAttributeValue(tok->session, pub, &idattr, 1);
+		if (rv != CKR_OK) /* keep both halves on the same ID */
+			tok->f->C_SetAttributeValue(tok->session, priv, &back, 1);
+	}
+	if (rv == CKR_OK) {
+		*set = 1;
+		return IMSS_OK;
+	}
+	if (ckr_to_err(rv) == IMSS_ERR_SESSION_LOST || ckr_to_err(rv) == IMSS_ERR_TOKEN_REMOVED ||
+	    ckr_to_err(rv) == IMSS_ERR_DEVICE)
+		return token_fail(tok, "C_SetAttributeValue", rv);
+	ctx_log(tok->ctx, IMSS_LOG_WARN,
+	        _("the token does not let the key ID be changed (%s); the key keeps its random ID"),
+	        ckr_name(rv));
+	return IMSS_OK;
+}
+
+/* Read back the protection of the private key; insist on it. */
+static imss_err
+check_protection(imss_token *tok, CK_OBJECT_HANDLE priv, imss_keygen_report *r)
+{
+	CK_BBOOL local = 0, never = 0, sens = 0, extr = 0;
+	CK_ATTRIBUTE attrs[] = {
+		{ CKA_LOCAL, &local, 1 }, { CKA_NEVER_EXTRACTABLE, &never, 1 },
+		{ CKA_SENSITIVE, &sens, 1 }, { CKA_EXTRACTABLE, &extr, 1 },
+	};
+	CK_ATTRIBUTE no = { CKA_EXTRACTABLE, &ck_false, sizeof(CK_BBOOL) };
+	CK_ULONG i;
+	imss_err err;
+
+	err = token_get_fixed(tok, priv, attrs, 4);
+	if (err != IMSS_OK)
+		return err;
+	if (attrs[3].ulValueLen == 1 && extr) {
+		/* A token that defaults to extractable may still be told no. */
+		if (tok->f->C_SetAttributeValue(tok->session, priv, &no, 1) == CKR_OK) {
+			attrs[3].ulValueLen = 1;
+			err = token_get_fixed(tok, priv, &attrs[3], 1);
+			if (err != IMSS_OK)
+				return err;
+		}
+	}
+	for (i = 0; i < 4; i++)
+		if (attrs[i].ulValueLen != 1)
+			attrs[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
+	r->local = attrs[0].ulValueLen == 1 ? local : -1;
+	r->never_extractable = attrs[1].ulValueLen == 1 ? never : -1;
+	r->sensitive = attrs[2].ulValueLen == 1 ? sens : -1;
+	r->extractable = attrs[3].ulValueLen == 1 ? extr : -1;
+	if (r->sensitive != 1 || r->extractable == 1)
+		return ctx_fail(tok->ctx, IMSS_ERR_KEY_PROTECTION,
+		                _("The token made the key %s; it was destroyed. Use a token that keeps keys sensitive and non-extractable."),
+		                r->sensitive != 1 ? _("readable (not sensitive)") : _("extractable"));
+	return IMSS_OK;
+}
+
+static void
+destroy_pair(imss_token *tok, CK_OBJECT_HANDLE pub, CK_OBJECT_HANDLE priv)
+{
+	if (tok->session == CK_INVALID_HANDLE)
+		return;
+	tok->f->C_DestroyObject(tok->session, priv);
+	tok->f->C_DestroyObject(tok->session, pub);
+}
+
+static imss_err
+keygen_preflight(imss_token *tok, const imss_keyspec *spec, const char *label)
+{
+	if (label == NULL || label[0] == '\0' || spec == NULL ||
+	    (spec->kind != IMSS_KEY_RSA && spec->kind != IMSS_KEY_EC))
+		return ctx_fail(tok->ctx, IMSS_ERR_INVALID_ARG, _("A key needs a type and a label."));
+	if (!tok->read_write)
+		return ctx_fail(tok->ctx, IMSS_ERR_READ_ONLY,
+		                _("The token was opened read-only."));
+	if (!tok->logged_in)
+		return ctx_fail(tok->ctx, IMSS_ERR_NOT_LOGGED_IN,
+		                _("Log in to the token before generating a key."));
+	return IMSS_OK;
+}
+
+static imss_err
+report_fill(imss_keygen_report *r, const imss_key *key, int id_is_ski, int level)
+{
+	r->uri = strdup(key->uri);
+	r->id_hex = hex_encode(key->id, key->id_len);
+	r->id_is_key_identifier = id_is_ski;
+	r->refused = refused_at_level[level] ? strdup(refused_at_level[level]) : NULL;
+	if (!r->uri || !r->id_hex || (refused_at_level[level] && !r->refused))
+		return IMSS_ERR_NOMEM;
+	return IMSS_OK;
+}
+
+imss_err
+imss_token_generate_keypair(imss_token *tok, const imss_keyspec *spec, const char *label,
+                            imss_key **out, imss_keygen_report *report)
+{
+	imss_keygen_report r = { 0 };
+	CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE, priv = CK_INVALID_HANDLE;
+	unsigned char tmp_id[20], ski[20];
+	imss_key *key = NULL;
+	int level = 0, id_is_ski = 0;
+	imss_err err;
+
+	*out = NULL;
+	ctx_clear_detail(tok->ctx);
+	err = keygen_preflight(tok, spec, label);
+	if (err == IMSS_OK)
+		err = choose_unique_id(tok, tmp_id, sizeof(tmp_id));
+	if (err != IMSS_OK)
+		goto out;
+	if (!tok->info.has_rng)
+		ctx_log(tok->ctx, IMSS_LOG_WARN,
+		        _("token '%s' reports no random number generator of its own"), tok->info.label);
+	ctx_log(tok->ctx, IMSS_LOG_INFO,
+	        _("generating a %s %u key on token '%s' (a smart card may take a minute)"),
+	        spec->kind == IMSS_KEY_RSA ? "RSA" : "EC", spec->bits, tok->info.label);
+	err = generate(tok, spec, label, tmp_id, sizeof(tmp_id), &pub, &priv, &level);
+	if (err != IMSS_OK)
+		goto out;
+	if (level > 0)
+		ctx_log(tok->ctx, IMSS_LOG_WARN,
+		        _("the token refused part of the key template (%s); generated without it, protection checked below"),
+		        refused_at_level[level]);
+	key = calloc(1, sizeof(*key));
+	if (key == NULL) {
+		err = IMSS_ERR_NOMEM;
+		goto out;
+	}
+	key->tok = tok;
+	key->priv = priv;
+	err = read_public(tok, spec, pub, &key->pub);
+	if (err == IMSS_OK)
+		err = pubkey_key_identifier(key->pub, ski);
+	if (err == IMSS_OK)
+		err = set_key_identifier(tok, pub, priv, ski, tmp_id, sizeof(tmp_id), &id_is_ski);
+	if (err == IMSS_OK)
+		err = check_protection(tok, priv, &r);
+	if (err != IMSS_OK)
+		goto out;
+	memcpy(key->id, id_is_ski ? ski : tmp_id, 20);
+	key->id_len = 20;
+	key->label = strdup(label);
+	err = key_finish(key);
+	if (err == IMSS_OK)
+		err = report_fill(&r, key, id_is_ski, level);
+out:
+	if (err != IMSS_OK && priv != CK_INVALID_HANDLE) {
+		char *hex = hex_encode(tmp_id, sizeof(tmp_id));
+
+		destroy_pair(tok, pub, priv);
+		if (tok->session == CK_INVALID_HANDLE)
+			ctx_append_detail(tok->ctx,
+			                  _("\nA key pair labelled '%s' with ID %s may be left on the token; delete it once the token is back."),
+			                  label, hex ? hex : "?");
+		free(hex);
+	}
+	if (err != IMSS_OK) {
+		imss_key_free(key);
+		imss_keygen_report_clear(&r);
+		return err;
+	}
+	if (report != NULL)
+		*report = r;
+	else
+		imss_keygen_report_clear(&r);
+	*out = key;
+	return IMSS_OK;
+}

@@ -1,0 +1,264 @@
+/*
+ * Secrets: where a PIN (or a file password) comes from, reading it without
+ * echo, wiping it, and keeping it out of core dumps.
+ *
+ * Sources: "tty" (the controlling terminal, echo off, the terminal restored
+ * even when a signal arrives), "file:PATH" (first line), "fd:N" (one line
+ * from an inherited descriptor), "env:NAME" (the variable; it stays in the
+ * environment so that keys asking for the PIN at every signature can read
+ * it again).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "internal.h"
+
+enum pin_kind { PIN_TTY, PIN_FILE, PIN_FD, PIN_ENV };
+
+struct imss_pin_source {
+	enum pin_kind kind;
+	char *arg;               /* path or variable name */
+	int fd;
+};
+
+void
+imss_wipe(void *p, size_t len)
+{
+	if (p != NULL && len > 0)
+		OPENSSL_cleanse(p, len);
+}
+
+static int secrets_depth;
+static struct rlimit saved_core;
+static int saved_dumpable = -1;
+
+void
+imss_secrets_begin(void)
+{
+	struct rlimit none = { 0, 0 };
+
+	if (secrets_depth++ > 0)
+		return;
+	if (getrlimit(RLIMIT_CORE, &saved_core) == 0) {
+		none.rlim_max = saved_core.rlim_max;
+		setrlimit(RLIMIT_CORE, &none);
+	}
+	saved_dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+void
+imss_secrets_end(void)
+{
+	if (secrets_depth == 0 || --secrets_depth > 0)
+		return;
+	setrlimit(RLIMIT_CORE, &saved_core);
+	if (saved_dumpable > 0)
+		prctl(PR_SET_DUMPABLE, saved_dumpable, 0, 0, 0);
+}
+
+imss_err
+imss_pin_source_parse(const char *spec, imss_pin_source **out)
+{
+	imss_pin_source *src;
+	const char *arg = NULL;
+	char *end = NULL;
+	long fd;
+
+	*out = NULL;
+	src = calloc(1, sizeof(*src));
+	if (src == NULL)
+		return IMSS_ERR_NOMEM;
+	src->fd = -1;
+	if (spec == NULL || strcmp(spec, "tty") == 0) {
+		src->kind = PIN_TTY;
+	} else if (strncmp(spec, "file:", 5) == 0 && spec[5] != '\0') {
+		src->kind = PIN_FILE;
+		arg = spec + 5;
+	} else if (strncmp(spec, "env:", 4) == 0 && spec[4] != '\0') {
+		src->kind = PIN_ENV;
+		arg = spec + 4;
+	} else if (strncmp(spec, "fd:", 3) == 0 && spec[3] != '\0') {
+		errno = 0;
+		fd = strtol(spec + 3, &end, 10);
+		if (errno != 0 || *end != '\0' || fd < 0 || fd > INT_MAX)
+			goto invalid;
+		src->kind = PIN_FD;
+		src->fd = (int)fd;
+	} else {
+		goto invalid;
+	}
+	if (arg != NULL && (src->arg = strdup(arg)) == NULL) {
+		free(src);
+		return IMSS_ERR_NOMEM;
+	}
+	*out = src;
+	return IMSS_OK;
+invalid:
+	free(src);
+	return IMSS_ERR_INVALID_ARG;
+}
+
+void
+imss_pin_source_free(imss_pin_source *src)
+{
+	if (src == NULL)
+		return;
+	free(src->arg);
+	free(src);
+}
+
+/* Read one line from fd into buf, byte by byte so nothing past the line is
+ * consumed from a shared descriptor.  Returns length, or -1. */
+static ssize_t
+read_line(int fd, char *buf, size_t size)
+{
+	size_t len = 0;
+	char c;
+
+	for (;;) {
+		ssize_t r = read(fd, &c, 1);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0 || c == '\n')
+			break;
+		if (len + 1 >= size) {
+			imss_wipe(buf, size);
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		buf[len++] = c;
+	}
+	if (len > 0 && buf[len - 1] == '\r')
+		len--;
+	buf[len] = '\0';
+	return (ssize_t)len;
+}
+
+static volatile sig_atomic_t tty_signal;
+
+static void
+tty_on_signal(int sig)
+{
+	tty_signal = sig;
+}
+
+/* Read from the terminal with echo off; the terminal is restored before a
+ * caught signal is re-raised. */
+static imss_err
+read_tty(const char *prompt, char *buf, size_t size)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP };
+	struct sigaction sa, old[5];
+	struct termios saved, quiet;
+	imss_err err = IMSS_OK;
+	ssize_t r;
+	size_t i;
+	int fd;
+
+	fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return IMSS_ERR_PIN_SOURCE;
+	if (tcgetattr(fd, &saved) != 0) {
+		close(fd);
+		return IMSS_ERR_PIN_SOURCE;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = tty_on_signal;
+	tty_signal = 0;
+	for (i = 0; i < 5; i++)
+		sigaction(sigs[i], &sa, &old[i]);
+	quiet = saved;
+	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+	quiet.c_lflag |= ICANON;
+	tcsetattr(fd, TCSAFLUSH, &quiet);
+	if (write(fd, prompt, strlen(prompt)) < 0)
+		err = IMSS_ERR_PIN_SOURCE;
+	r = err == IMSS_OK ? read_line(fd, buf, size) : -1;
+	if (write(fd, "\n", 1) < 0) {
+		/* Only cosmetic: the PIN has been read already. */
+	}
+	tcsetattr(fd, TCSAFLUSH, &saved);
+	for (i = 0; i < 5; i++)
+		sigaction(sigs[i], &old[i], NULL);
+	close(fd);
+	if (tty_signal != 0) {
+		imss_wipe(buf, size);
+		raise(tty_signal);
+		return IMSS_ERR_PIN_CANCELLED;
+	}
+	if (r < 0)
+		return IMSS_ERR_PIN_SOURCE;
+	return IMSS_OK;
+}
+
+imss_err
+imss_pin_source_read(imss_pin_source *src, const char *prompt, char *buf, size_t size)
+{
+	imss_err err = IMSS_OK;
+	const char *value;
+	int fd;
+
+	if (size < 2)
+		return IMSS_ERR_INVALID_ARG;
+	buf[0] = '\0';
+	switch (src->kind) {
+	case PIN_TTY:
+		err = read_tty(prompt, buf, size);
+		break;
+	case PIN_FILE:
+		fd = open(src->arg, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			return IMSS_ERR_PIN_SOURCE;
+		if (read_line(fd, buf, size) < 0)
+			err = IMSS_ERR_PIN_SOURCE;
+		close(fd);
+		break;
+	case PIN_FD:
+		if (read_line(src->fd, buf, size) < 0)
+			err = IMSS_ERR_PIN_SOURCE;
+		break;
+	case PIN_ENV:
+		value = getenv(src->arg);
+		if (value == NULL)
+			return IMSS_ERR_PIN_SOURCE;
+		if (strlen(value) + 1 > size)
+			return IMSS_ERR_PIN_SOURCE;
+		memcpy(buf, value, strlen(value) + 1);
+		break;
+	}
+	if (err == IMSS_OK && buf[0] == '\0')
+		err = IMSS_ERR_PIN_CANCELLED;
+	if (err != IMSS_OK)
+		imss_wipe(buf, size);
+	return err;
+}
+
+const char *
+pin_source_describe(const imss_pin_source *src)
+{
+	switch (src->kind) {
+	case PIN_TTY:
+		return "tty";
+	case PIN_FILE:
+		return src->arg;
+	case PIN_FD:
+		return "fd";
+	case PIN_ENV:
+		return src->arg;
+	}
+	return "?";
+}

@@ -1,0 +1,445 @@
+/*
+ * Tokens: listing, selection by RFC 7512 URI (p11-kit's parser), sessions,
+ * and the mechanism list.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* A blank-padded CK_UTF8CHAR field as a C string. */
+static char *
+padded_dup(const unsigned char *field, size_t size)
+{
+	char *s;
+
+	while (size > 0 && (field[size - 1] == ' ' || field[size - 1] == '\0'))
+		size--;
+	s = malloc(size + 1);
+	if (s == NULL)
+		return NULL;
+	memcpy(s, field, size);
+	s[size] = '\0';
+	return s;
+}
+
+void
+token_info_clear(imss_token_info *info)
+{
+	free(info->uri);
+	free(info->label);
+	free(info->manufacturer);
+	free(info->model);
+	free(info->serial);
+	free(info->slot_description);
+	free(info->module_name);
+	memset(info, 0, sizeof(*info));
+}
+
+void
+imss_token_info_free(imss_token_info *infos, size_t count)
+{
+	size_t i;
+
+	if (infos == NULL)
+		return;
+	for (i = 0; i < count; i++)
+		token_info_clear(&infos[i]);
+	free(infos);
+}
+
+static char *
+token_uri_format(const CK_TOKEN_INFO *ti)
+{
+	P11KitUri *uri = p11_kit_uri_new();
+	char *text = NULL;
+
+	if (uri == NULL)
+		return NULL;
+	memcpy(p11_kit_uri_get_token_info(uri), ti, sizeof(*ti));
+	if (p11_kit_uri_format(uri, P11_KIT_URI_FOR_TOKEN, &text) != P11_KIT_URI_OK)
+		text = NULL;
+	p11_kit_uri_free(uri);
+	return text;
+}
+
+static imss_err
+token_info_from_ck(imss_ctx *ctx, CK_FUNCTION_LIST *f, CK_SLOT_ID slot,
+                   const CK_TOKEN_INFO *ti, imss_token_info *info)
+{
+	CK_FLAGS fl = ti->flags;
+
+	memset(info, 0, sizeof(*info));
+	info->slot_id = slot;
+	info->flags = fl;
+	info->min_pin_len = ti->ulMinPinLen;
+	info->max_pin_len = ti->ulMaxPinLen;
+	info->initialized = !!(fl & CKF_TOKEN_INITIALIZED);
+	info->login_required = !!(fl & CKF_LOGIN_REQUIRED);
+	info->pinpad = !!(fl & CKF_PROTECTED_AUTHENTICATION_PATH);
+	info->write_protected = !!(fl & CKF_WRITE_PROTECTED);
+	info->has_rng = !!(fl & CKF_RNG);
+	info->user_pin_initialized = !!(fl & CKF_USER_PIN_INITIALIZED);
+	info->pin_count_low = !!(fl & CKF_USER_PIN_COUNT_LOW);
+	info->pin_final_try = !!(fl & CKF_USER_PIN_FINAL_TRY);
+	info->pin_locked = !!(fl & CKF_USER_PIN_LOCKED);
+	info->pin_to_be_changed = !!(fl & CKF_USER_PIN_TO_BE_CHANGED);
+	info->label = padded_dup(ti->label, sizeof(ti->label));
+	info->manufacturer = padded_dup(ti->manufacturerID, sizeof(ti->manufacturerID));
+	info->model = padded_dup(ti->model, sizeof(ti->model));
+	info->serial = padded_dup(ti->serialNumber, sizeof(ti->serialNumber));
+	info->module_name = strdup(ctx_module_name(ctx, f));
+	info->uri = token_uri_format(ti);
+	if (!info->label || !info->manufacturer || !info->model || !info->serial ||
+	    !info->module_name || !info->uri) {
+		token_info_clear(info);
+		return IMSS_ERR_NOMEM;
+	}
+	return IMSS_OK;
+}
+
+imss_err
+token_info_fill(imss_ctx *ctx, CK_FUNCTION_LIST *f, CK_SLOT_ID slot,
+                imss_token_info *info)
+{
+	CK_TOKEN_INFO ti;
+	CK_RV rv;
+
+	rv = f->C_GetTokenInfo(slot, &ti);
+	if (rv != CKR_OK)
+		return ctx_fail_rv(ctx, "C_GetTokenInfo", rv);
+	return token_info_from_ck(ctx, f, slot, &ti, info);
+}
+
+/* The slots with a token present; *slots is malloc'd. */
+static imss_err
+module_slots(imss_ctx *ctx, CK_FUNCTION_LIST *f, CK_SLOT_ID **slots, CK_ULONG *n)
+{
+	CK_SLOT_ID *list = NULL;
+	CK_ULONG count = 0;
+	CK_RV rv;
+
+	*slots = NULL;
+	*n = 0;
+	for (;;) {
+		rv = f->C_GetSlotList(CK_TRUE, NULL, &count);
+		if (rv != CKR_OK)
+			return ctx_fail_rv(ctx, "C_GetSlotList", rv);
+		if (count == 0)
+			return IMSS_OK;
+		free(list);
+		list = calloc(count, sizeof(*list));
+		if (list == NULL)
+			return IMSS_ERR_NOMEM;
+		rv = f->C_GetSlotList(CK_TRUE, list, &count);
+		if (rv == CKR_BUFFER_TOO_SMALL)
+			continue;       /* a token arrived in between */
+		if (rv != CKR_OK) {
+			free(list);
+			return ctx_fail_rv(ctx, "C_GetSlotList", rv);
+		}
+		*slots = list;
+		*n = count;
+		return IMSS_OK;
+	}
+}
+
+imss_err
+token_parse_uri(imss_ctx *ctx, const char *text, P11KitUri **out)
+{
+	P11KitUri *uri;
+	int r;
+
+	*out = NULL;
+	uri = p11_kit_uri_new();
+	if (uri == NULL)
+		return IMSS_ERR_NOMEM;
+	if (text == NULL || text[0] == '\0')
+		text = "pkcs11:";
+	r = p11_kit_uri_parse(text, P11_KIT_URI_FOR_ANY, uri);
+	if (r != P11_KIT_URI_OK) {
+		p11_kit_uri_free(uri);
+		return ctx_fail(ctx, IMSS_ERR_URI,
+		                _("'%s': %s. A token URI looks like pkcs11:token=LABEL (see 'imss-renew tokens')."),
+		                text, p11_kit_uri_message(r));
+	}
+	*out = uri;
+	return IMSS_OK;
+}
+
+static int
+uri_has_module_info(P11KitUri *uri)
+{
+	static const CK_INFO zero;
+
+	return memcmp(p11_kit_uri_get_module_info(uri), &zero, sizeof(zero)) != 0;
+}
+
+static int
+uri_matches_module(imss_ctx *ctx, P11KitUri *uri, CK_FUNCTION_LIST *f)
+{
+	CK_INFO mi;
+
+	if (!uri_has_module_info(uri))
+		return 1;
+	if (f->C_GetInfo(&mi) != CKR_OK)
+		return 0;
+	return p11_kit_uri_match_module_info(uri, &mi);
+}
+
+static imss_err
+tokens_append(imss_token_info **list, size_t *n, imss_token_info *one)
+{
+	imss_token_info *grown = realloc(*list, (*n + 1) * sizeof(**list));
+
+	if (grown == NULL)
+		return IMSS_ERR_NOMEM;
+	*list = grown;
+	grown[(*n)++] = *one;
+	return IMSS_OK;
+}
+
+/*
+ * Every token of module f that uri matches (all when uri is NULL), with
+ * the module's function list alongside.  only_initialized skips the empty
+ * slots SoftHSM and others keep.
+ */
+static imss_err
+module_collect_tokens(imss_ctx *ctx, CK_FUNCTION_LIST *f, P11KitUri *uri,
+                      int only_initialized, int with_slot_info,
+                      imss_token_info **list, CK_FUNCTION_LIST ***owners, size_t *n)
+{
+	CK_SLOT_ID *slots = NULL;
+	CK_ULONG nslots = 0, i;
+	imss_err err;
+
+	err = module_slots(ctx, f, &slots, &nslots);
+	for (i = 0; err == IMSS_OK && i < nslots; i++) {
+		CK_TOKEN_INFO ti;
+		CK_SLOT_INFO si;
+		imss_token_info info;
+		CK_FUNCTION_LIST **grown;
+		CK_RV rv = f->C_GetTokenInfo(slots[i], &ti);
+
+		if (rv == CKR_TOKEN_NOT_PRESENT || rv == CKR_TOKEN_NOT_RECOGNIZED ||
+		    rv == CKR_DEVICE_REMOVED)
+			continue;
+		if (rv != CKR_OK) {
+			err = ctx_fail_rv(ctx, "C_GetTokenInfo", rv);
+			break;
+		}
+		if (only_initialized && !(ti.flags & CKF_TOKEN_INITIALIZED))
+			continue;
+		if (uri != NULL && !p11_kit_uri_match_token_info(uri, &ti))
+			continue;
+		err = token_info_from_ck(ctx, f, slots[i], &ti, &info);
+		if (err != IMSS_OK)
+			break;
+		if (with_slot_info && f->C_GetSlotInfo(slots[i], &si) == CKR_OK)
+			info.slot_description = padded_dup(si.slotDescription,
+			                                   sizeof(si.slotDescription));
+		grown = realloc(*owners, (*n + 1) * sizeof(*grown));
+		if (grown == NULL) {
+			token_info_clear(&info);
+			err = IMSS_ERR_NOMEM;
+			break;
+		}
+		*owners = grown;
+		grown[*n] = f;
+		err = tokens_append(list, n, &info);
+		if (err != IMSS_OK)
+			token_info_clear(&info);
+	}
+	free(slots);
+	return err;
+}
+
+imss_err
+imss_list_tokens(imss_ctx *ctx, imss_token_info **out, size_t *count)
+{
+	imss_token_info *list = NULL;
+	CK_FUNCTION_LIST **owners = NULL;
+	size_t n = 0, i;
+	imss_err err;
+
+	*out = NULL;
+	*count = 0;
+	ctx_clear_detail(ctx);
+	err = ctx_load_modules(ctx);
+	for (i = 0; err == IMSS_OK && i < ctx->n_modules; i++)
+		err = module_collect_tokens(ctx, ctx->modules[i].funcs, NULL, 0, 1,
+		                            &list, &owners, &n);
+	free(owners);
+	if (err != IMSS_OK) {
+		imss_token_info_free(list, n);
+		return err;
+	}
+	*out = list;
+	*count = n;
+	return IMSS_OK;
+}
+
+/* Find the tokens uri matches: in the URI's module-path module, or in all. */
+static imss_err
+tokens_matching(imss_ctx *ctx, P11KitUri *uri, imss_token_info **list,
+                CK_FUNCTION_LIST ***owners, size_t *n)
+{
+	struct imss_module *only = NULL;
+	imss_err err;
+	size_t i;
+
+	err = ctx_module_for_uri(ctx, uri, &only);
+	if (err != IMSS_OK)
+		return err;
+	if (only != NULL)
+		return module_collect_tokens(ctx, only->funcs, uri, 1, 0, list, owners, n);
+	for (i = 0; err == IMSS_OK && i < ctx->n_modules; i++) {
+		if (!uri_matches_module(ctx, uri, ctx->modules[i].funcs))
+			continue;
+		err = module_collect_tokens(ctx, ctx->modules[i].funcs, uri, 1, 0,
+		                            list, owners, n);
+	}
+	return err;
+}
+
+static imss_err
+fail_token_choice(imss_ctx *ctx, const char *text, imss_token_info *list, size_t n)
+{
+	size_t i;
+
+	if (n == 0) {
+		ctx_set_detail(ctx, _("No initialised token matches '%s'. Is the token plugged in? 'imss-renew tokens' lists the tokens present."),
+		               text ? text : "pkcs11:");
+		return IMSS_ERR_NO_TOKEN;
+	}
+	ctx_set_detail(ctx, _("'%s' matches %zu tokens; name one of them:"),
+	               text ? text : "pkcs11:", n);
+	for (i = 0; i < n; i++)
+		ctx_append_detail(ctx, "\n  %s", list[i].uri);
+	return IMSS_ERR_AMBIGUOUS_TOKEN;
+}
+
+imss_err
+imss_token_open(imss_ctx *ctx, const char *text, int read_write, imss_token **out)
+{
+	imss_token_info *list = NULL;
+	CK_FUNCTION_LIST **owners = NULL;
+	P11KitUri *uri = NULL;
+	imss_token *tok = NULL;
+	size_t n = 0;
+	CK_FLAGS flags = CKF_SERIAL_SESSION;
+	CK_RV rv;
+	imss_err err;
+
+	*out = NULL;
+	ctx_clear_detail(ctx);
+	err = token_parse_uri(ctx, text, &uri);
+	if (err != IMSS_OK)
+		goto out;
+	err = tokens_matching(ctx, uri, &list, &owners, &n);
+	if (err != IMSS_OK)
+		goto out;
+	if (n != 1) {
+		err = fail_token_choice(ctx, text, list, n);
+		goto out;
+	}
+	tok = calloc(1, sizeof(*tok));
+	if (tok == NULL) {
+		err = IMSS_ERR_NOMEM;
+		goto out;
+	}
+	tok->ctx = ctx;
+	tok->f = owners[0];
+	tok->slot = list[0].slot_id;
+	tok->info = list[0];
+	memset(&list[0], 0, sizeof(list[0]));
+	tok->read_write = read_write;
+	tok->session = CK_INVALID_HANDLE;
+	if (read_write)
+		flags |= CKF_RW_SESSION;
+	rv = tok->f->C_OpenSession(tok->slot, flags, NULL, NULL, &tok->session);
+	if (rv != CKR_OK) {
+		err = ctx_fail_rv(ctx, "C_OpenSession", rv);
+		goto out;
+	}
+	*out = tok;
+	tok = NULL;
+	err = IMSS_OK;
+out:
+	imss_token_close(tok);
+	imss_token_info_free(list, n);
+	free(owners);
+	p11_kit_uri_free(uri);
+	return err;
+}
+
+const imss_token_info *
+imss_token_get_info(const imss_token *tok)
+{
+	return &tok->info;
+}
+
+void
+imss_token_close(imss_token *tok)
+{
+	if (tok == NULL)
+		return;
+	if (tok->session != CK_INVALID_HANDLE) {
+		/* Closing the last session logs out as well. */
+		tok->f->C_CloseSession(tok->session);
+	}
+	token_info_clear(&tok->info);
+	free(tok->mechs);
+	free(tok);
+}
+
+imss_err
+token_fail(imss_token *tok, const char *function, CK_RV rv)
+{
+	imss_err err = ctx_fail_rv(tok->ctx, function, rv);
+
+	if (err == IMSS_ERR_SESSION_LOST || err == IMSS_ERR_TOKEN_REMOVED) {
+		/* The handle is dead: do not use it again. */
+		tok->session = CK_INVALID_HANDLE;
+		tok->logged_in = 0;
+	}
+	return err;
+}
+
+imss_err
+token_mechanisms(imss_token *tok)
+{
+	CK_MECHANISM_TYPE *list = NULL;
+	CK_ULONG n = 0;
+	CK_RV rv;
+
+	if (tok->mechs != NULL)
+		return IMSS_OK;
+	rv = tok->f->C_GetMechanismList(tok->slot, NULL, &n);
+	if (rv != CKR_OK)
+		return token_fail(tok, "C_GetMechanismList", rv);
+	list = calloc(n ? n : 1, sizeof(*list));
+	if (list == NULL)
+		return IMSS_ERR_NOMEM;
+	rv = tok->f->C_GetMechanismList(tok->slot, list, &n);
+	if (rv != CKR_OK) {
+		free(list);
+		return token_fail(tok, "C_GetMechanismList", rv);
+	}
+	tok->mechs = list;
+	tok->n_mechs = n;
+	return IMSS_OK;
+}
+
+int
+token_has_mechanism(imss_token *tok, CK_MECHANISM_TYPE m)
+{
+	CK_ULONG i;
+
+	if (token_mechanisms(tok) != IMSS_OK)
+		return 0;
+	for (i = 0; i < tok->n_mechs; i++)
+		if (tok->mechs[i] == m)
+			return 1;
+	return 0;
+}

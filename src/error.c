@@ -1,0 +1,68 @@
+/*
+ * imss_strerror: one sentence per error code.  A switch without a default,
+ * so the compiler names any code that lacks its message.
+ */
+#include "imss-renew/imss-renew.h"
+#include "i18n.h"
+
+const char *
+imss_strerror(imss_err err)
+{
+	switch (err) {
+	case IMSS_OK:
+		return _("Success");
+	case IMSS_ERR_NOMEM:
+		return _("Out of memory");
+	case IMSS_ERR_INVALID_ARG:
+		return _("Invalid argument");
+	case IMSS_ERR_MODULE_LOAD:
+		return _("The PKCS#11 module could not be loaded");
+	case IMSS_ERR_MODULE_INIT:
+		return _("The PKCS#11 module could not be initialised");
+	case IMSS_ERR_URI:
+		return _("The PKCS#11 URI is not valid");
+	case IMSS_ERR_NO_TOKEN:
+		return _("No token matches");
+	case IMSS_ERR_AMBIGUOUS_TOKEN:
+		return _("More than one token matches");
+	case IMSS_ERR_NO_OBJECT:
+		return _("No matching object on the token");
+	case IMSS_ERR_AMBIGUOUS_OBJECT:
+		return _("More than one object matches");
+	case IMSS_ERR_PIN_SOURCE:
+		return _("The PIN could not be read");
+	case IMSS_ERR_PIN_INCORRECT:
+		return _("The PIN is incorrect");
+	case IMSS_ERR_PIN_LOCKED:
+		return _("The PIN is locked");
+	case IMSS_ERR_PIN_FINAL_TRY:
+		return _("Only one PIN try is left");
+	case IMSS_ERR_TOKEN_REMOVED:
+		return _("The token was removed");
+	case IMSS_ERR_SESSION_LOST:
+		return _("The session with the token was lost");
+	case IMSS_ERR_DEVICE:
+		return _("The token reported a device error");
+	case IMSS_ERR_READ_ONLY:
+		return _("The token or object cannot be written");
+	case IMSS_ERR_UNSUPPORTED:
+		return _("The token does not support this");
+	case IMSS_ERR_KEY_PROTECTION:
+		return _("The token would not protect the key");
+	case IMSS_ERR_PKCS11:
+		return _("The token refused the operation");
+	case IMSS_ERR_CRYPTO:
+		return _("A cryptographic operation failed");
+	case IMSS_ERR_VERIFY:
+		return _("Verification failed");
+	case IMSS_ERR_MISMATCH:
+		return _("The object is not the one expected");
+	case IMSS_ERR_IO:
+		return _("A file could not be read or written");
+	case IMSS_ERR_NOT_LOGGED_IN:
+		return _("Login required");
+	case IMSS_ERR_PIN_CANCELLED:
+		return _("No PIN was given");
+	}
+	return _("Unknown error");
+}

@@ -1,0 +1,7 @@
+#include "imss-renew/imss-renew.h"
+
+const char *
+imss_version(void)
+{
+	return IMSS_VERSION;
+}
