@@ -62,16 +62,17 @@ imss_keygen_report_clear(imss_keygen_report *report)
 /*
  * Templates, from the strictest down.  Level 0 states every protection;
  * level 1 drops CKA_EXTRACTABLE, which some tokens refuse to be told;
- * level 2 also drops the "not for decryption/unwrap/derive" flags.
+ * level 2 also drops the "not for encryption/decryption/wrap/unwrap/derive"
+ * flags.
  * CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE and CKA_SIGN are never dropped.
  */
 #define KEYGEN_LEVELS 3
 static const char *const refused_at_level[KEYGEN_LEVELS] = {
-	NULL, "CKA_EXTRACTABLE", "CKA_EXTRACTABLE, CKA_DECRYPT, CKA_UNWRAP, CKA_DERIVE",
+	NULL, "CKA_EXTRACTABLE", "CKA_EXTRACTABLE, CKA_DECRYPT, CKA_UNWRAP, CKA_DERIVE, CKA_ENCRYPT, CKA_WRAP",
 };
 
 struct keygen_templates {
-	CK_ATTRIBUTE pub[8];
+	CK_ATTRIBUTE pub[10];
 	CK_ULONG npub;
 	CK_ATTRIBUTE priv[12];
 	CK_ULONG npriv;
@@ -95,6 +96,10 @@ templates_build(struct keygen_templates *t, const imss_keyspec *spec, const char
 	ADD(t->pub, t->npub, CKA_TOKEN, &ck_true, sizeof(CK_BBOOL));
 	ADD(t->pub, t->npub, CKA_PRIVATE, &ck_false, sizeof(CK_BBOOL));
 	ADD(t->pub, t->npub, CKA_VERIFY, &ck_true, sizeof(CK_BBOOL));
+	if (level < 2) {
+		ADD(t->pub, t->npub, CKA_ENCRYPT, &ck_false, sizeof(CK_BBOOL));
+		ADD(t->pub, t->npub, CKA_WRAP, &ck_false, sizeof(CK_BBOOL));
+	}
 	ADD(t->pub, t->npub, CKA_LABEL, label, llen);
 	ADD(t->pub, t->npub, CKA_ID, id, id_len);
 	if (spec->kind == IMSS_KEY_RSA) {

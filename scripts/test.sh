@@ -16,7 +16,7 @@ root=$PWD
 
 packages=(build-essential cmake pkg-config libssl-dev libp11-kit-dev p11-kit
 	libcurl4-openssl-dev libjson-c-dev softhsm2 opensc gnutls-bin
-	libmicrohttpd-dev libsqlite3-dev sqlite3 libhpdf-dev gettext openssl curl)
+	libmicrohttpd-dev libsqlite3-dev sqlite3 libhpdf-dev gettext openssl curl jq)
 
 die() { printf 'test.sh: %s\n' "$*" >&2; exit 1; }
 

@@ -1,0 +1,169 @@
+/*
+ * imss-renew doctor: a read-only preflight of one token.  Each check shows
+ * OK, WARN or FAIL with a sentence; the verdict is the worst of them.  The
+ * exit status is 0 for OK or WARN and 1 for FAIL.
+ */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "tool.h"
+
+#define COMMAND "doctor"
+
+enum {
+	OPT_TOKEN = TOOL_OPT_LONG,
+};
+
+static const struct option options[] = {
+	{ "token", required_argument, NULL, OPT_TOKEN },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void usage(void)
+{
+	printf(_("Usage: %s [GLOBAL OPTIONS] %s --token URI\n"
+	         "Check, without logging in or changing anything, whether a token can\n"
+	         "generate and keep the key for the renewal.  Each check shows OK, WARN\n"
+	         "or FAIL; the verdict is the worst of them.  Exit status 0 for a verdict\n"
+	         "of OK or WARN, 1 for FAIL.\n"), TOOL_NAME, COMMAND);
+	fputs(_("\nOptions:\n"
+	        "  --token URI   the token, as a PKCS#11 URI (see 'imss-renew tokens')\n"
+	        "  -h, --help    print this help and exit\n"), stdout);
+	printf(_("\nExamples:\n"
+	         "  %s %s --token 'pkcs11:token=My%%20Token'\n"
+	         "  %s --json %s --token 'pkcs11:serial=1234' | jq -r .verdict\n"),
+	       TOOL_NAME, COMMAND, TOOL_NAME, COMMAND);
+}
+
+static int parse_args(struct tool *t, int argc, char **argv, const char **token,
+                      int *help)
+{
+	int c;
+
+	while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		switch (c) {
+		case OPT_TOKEN:
+			*token = optarg;
+			break;
+		case 'h':
+			*help = 1;
+			return TOOL_EXIT_OK;
+		default:
+			return tool_bad_option(t, COMMAND, argv, c);
+		}
+	}
+	if (optind < argc)
+		return tool_usage_error(t, COMMAND, _("unexpected argument '%s'"), argv[optind]);
+	if (!*token)
+		return tool_usage_error(t, COMMAND, "%s", _("--token URI is required"));
+	return TOOL_EXIT_OK;
+}
+
+/* The same words in text and JSON: they are part of the script interface. */
+static const char *status_word(imss_check_status status)
+{
+	switch (status) {
+	case IMSS_CHECK_OK:
+		return "OK";
+	case IMSS_CHECK_WARN:
+		return "WARN";
+	case IMSS_CHECK_FAIL:
+		break;
+	}
+	return "FAIL";
+}
+
+static void print_text(const imss_doctor_report *report)
+{
+	size_t i;
+
+	for (i = 0; i < report->count; i++) {
+		const imss_check *check = &report->checks[i];
+
+		printf("%-4s  %s: %s\n", status_word(check->status), check->name,
+		       check->text ? check->text : "");
+	}
+	printf(_("Verdict: %s\n"), status_word(report->verdict));
+}
+
+static json_object *check_json(const imss_check *check)
+{
+	json_object *obj = json_object_new_object();
+
+	if (!obj ||
+	    tool_json_str(obj, "name", check->name) ||
+	    tool_json_str(obj, "status", status_word(check->status)) ||
+	    tool_json_str(obj, "text", check->text)) {
+		json_object_put(obj);
+		return NULL;
+	}
+	return obj;
+}
+
+static int print_json(const imss_doctor_report *report)
+{
+	json_object *root = json_object_new_object();
+	json_object *array;
+	size_t i;
+
+	if (!root)
+		return -1;
+	array = json_object_new_array();
+	if (tool_json_add(root, "checks", array) != 0)
+		goto fail;
+	for (i = 0; i < report->count; i++)
+		if (tool_json_append(array, check_json(&report->checks[i])) != 0)
+			goto fail;
+	if (tool_json_str(root, "verdict", status_word(report->verdict)) != 0)
+		goto fail;
+	return tool_json_print(root);
+fail:
+	json_object_put(root);
+	return -1;
+}
+
+static imss_err run_doctor(struct tool *t, const char *uri, imss_doctor_report *report)
+{
+	imss_token *tok = NULL;
+	imss_err err;
+
+	err = tool_open_token(t, uri, 0, &tok);
+	if (err == IMSS_OK)
+		err = imss_token_doctor(tok, report);
+	if (tok)
+		imss_token_close(tok);
+	return err;
+}
+
+int cmd_doctor(struct tool *t, int argc, char **argv)
+{
+	imss_doctor_report report = { 0 };
+	const char *token = NULL;
+	imss_err err;
+	int help = 0;
+	int rc;
+
+	rc = parse_args(t, argc, argv, &token, &help);
+	if (rc != TOOL_EXIT_OK || help) {
+		if (help)
+			usage();
+		goto out;
+	}
+	err = run_doctor(t, token, &report);
+	if (err != IMSS_OK) {
+		rc = tool_fail(t, err, 0);
+		goto out;
+	}
+	if (!t->json)
+		print_text(&report);
+	else if (print_json(&report) != 0) {
+		rc = tool_fail(t, IMSS_ERR_NOMEM, 0);
+		goto out;
+	}
+	if (report.verdict == IMSS_CHECK_FAIL)
+		rc = TOOL_EXIT_FAILURE;
+out:
+	imss_doctor_report_clear(&report);
+	return rc;
+}

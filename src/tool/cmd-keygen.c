@@ -1,0 +1,231 @@
+/*
+ * imss-renew keygen: generate a key pair inside a token.  The new private
+ * key's URI is the first line on stdout, so that scripts can capture it.
+ */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "tool.h"
+
+#define COMMAND "keygen"
+
+enum {
+	OPT_TOKEN = TOOL_OPT_LONG,
+	OPT_LABEL,
+	OPT_TYPE,
+	OPT_PIN_SOURCE,
+	OPT_FORCE,
+	OPT_PIN,
+};
+
+static const struct option options[] = {
+	{ "token", required_argument, NULL, OPT_TOKEN },
+	{ "label", required_argument, NULL, OPT_LABEL },
+	{ "type", required_argument, NULL, OPT_TYPE },
+	{ "pin-source", required_argument, NULL, OPT_PIN_SOURCE },
+	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "help", no_argument, NULL, 'h' },
+	{ "pin", optional_argument, NULL, OPT_PIN },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct keygen_args {
+	const char *token;
+	const char *label;
+	const char *type;        /* NULL: the library's default, rsa:2048 */
+	const char *pin_source;  /* NULL: tty */
+	int force;
+	int help;
+};
+
+static void usage(void)
+{
+	printf(_("Usage: %s [GLOBAL OPTIONS] %s --token URI --label LABEL [--type TYPE]\n"
+	         "         [--pin-source SRC] [--force]\n"
+	         "Log in and generate a key pair inside the token.  The private key is\n"
+	         "sensitive and never extractable: it never leaves the token.  Its ID is\n"
+	         "the RFC 5280 key identifier when the token allows it.  The first line\n"
+	         "of output is the new private key's PKCS#11 URI.\n"), TOOL_NAME, COMMAND);
+	fputs(_("\nOptions:\n"
+	        "  --token URI         the token, as a PKCS#11 URI (see 'imss-renew tokens')\n"
+	        "  --label LABEL       the label of the new key (required, not empty)\n"
+	        "  --type TYPE         rsa:2048 (default), rsa:3072, rsa:4096,\n"
+	        "                      ec:prime256v1 or ec:secp384r1\n"
+	        "  --pin-source SRC    where the PIN comes from: tty (default), file:PATH,\n"
+	        "                      fd:N or env:NAME\n"
+	        "  --force             log in even when the token says the next wrong PIN\n"
+	        "                      locks it (final try)\n"
+	        "  -h, --help          print this help and exit\n"), stdout);
+	printf(_("\nExamples:\n"
+	         "  %s %s --token 'pkcs11:token=My%%20Token' --label imss-2025\n"
+	         "  uri=$(%s %s --token 'pkcs11:serial=1234' --label imss-2025 \\\n"
+	         "        --type rsa:3072 --pin-source env:TOKEN_PIN | sed -n 1p)\n"
+	         "  %s --json %s --token 'pkcs11:token=My%%20Token' --label imss-2025 \\\n"
+	         "        --pin-source file:/run/user/1000/pin\n"),
+	       TOOL_NAME, COMMAND, TOOL_NAME, COMMAND, TOOL_NAME, COMMAND);
+}
+
+static int parse_option(struct tool *t, struct keygen_args *a, char **argv, int c)
+{
+	switch (c) {
+	case OPT_TOKEN:
+		a->token = optarg;
+		return TOOL_EXIT_OK;
+	case OPT_LABEL:
+		a->label = optarg;
+		return TOOL_EXIT_OK;
+	case OPT_TYPE:
+		a->type = optarg;
+		return TOOL_EXIT_OK;
+	case OPT_PIN_SOURCE:
+		a->pin_source = optarg;
+		return TOOL_EXIT_OK;
+	case OPT_FORCE:
+		a->force = 1;
+		return TOOL_EXIT_OK;
+	case 'h':
+		a->help = 1;
+		return TOOL_EXIT_OK;
+	case OPT_PIN:
+		return tool_refuse_pin(t, COMMAND);
+	default:
+		return tool_bad_option(t, COMMAND, argv, c);
+	}
+}
+
+static int parse_args(struct tool *t, int argc, char **argv, struct keygen_args *a)
+{
+	int rc;
+	int c;
+
+	while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		rc = parse_option(t, a, argv, c);
+		if (rc != TOOL_EXIT_OK || a->help)
+			return rc;
+	}
+	if (optind < argc)
+		return tool_usage_error(t, COMMAND, _("unexpected argument '%s'"), argv[optind]);
+	if (!a->token)
+		return tool_usage_error(t, COMMAND, "%s", _("--token URI is required"));
+	if (!a->label || !*a->label)
+		return tool_usage_error(t, COMMAND, "%s",
+		                        _("--label LABEL is required and must not be empty"));
+	return TOOL_EXIT_OK;
+}
+
+static int parse_type(struct tool *t, const char *text, imss_keyspec *spec)
+{
+	imss_err err = imss_keyspec_parse(text, spec);
+
+	if (err == IMSS_OK)
+		return TOOL_EXIT_OK;
+	if (err == IMSS_ERR_INVALID_ARG)
+		return tool_usage_error(t, COMMAND,
+			_("unknown key type '%s': use rsa:2048, rsa:3072, rsa:4096, "
+			  "ec:prime256v1 or ec:secp384r1"), text ? text : "");
+	return tool_fail(t, err, 1);
+}
+
+/* "rsa:2048" or "ec:prime256v1", as --type takes it. */
+static void spec_text(const imss_keyspec *spec, char *buf, size_t size)
+{
+	if (spec->kind == IMSS_KEY_EC)
+		snprintf(buf, size, "ec:%s", spec->curve ? spec->curve : "");
+	else
+		snprintf(buf, size, "rsa:%u", spec->bits);
+}
+
+static imss_err generate(struct tool *t, const struct keygen_args *a,
+                         const imss_keyspec *spec, imss_pin_source *src,
+                         imss_keygen_report *report)
+{
+	imss_token *tok = NULL;
+	imss_key *key = NULL;
+	imss_err err;
+
+	err = tool_open_token(t, a->token, 1, &tok);
+	if (err == IMSS_OK)
+		err = imss_token_login(tok, src, a->force ? IMSS_LOGIN_FORCE : 0);
+	if (err == IMSS_OK)
+		err = imss_token_generate_keypair(tok, spec, a->label, &key, report);
+	if (key)
+		imss_key_free(key);
+	if (tok)
+		imss_token_close(tok);
+	return err;
+}
+
+static void print_text(const imss_keygen_report *report)
+{
+	puts(report->uri ? report->uri : "");
+	tool_field(_("ID"), report->id_hex);
+	tool_field(_("ID source"), report->id_is_key_identifier
+	           ? _("RFC 5280 key identifier (SHA-1 of the public key)")
+	           : _("random, not the RFC 5280 key identifier"));
+	tool_field_tristate(_("local"), report->local);
+	tool_field_tristate(_("never extractable"), report->never_extractable);
+	tool_field_tristate(_("sensitive"), report->sensitive);
+	tool_field_tristate(_("extractable"), report->extractable);
+}
+
+static int print_json(const imss_keygen_report *report, const imss_keyspec *spec,
+                      const char *label)
+{
+	json_object *root = json_object_new_object();
+	char type[64];
+
+	spec_text(spec, type, sizeof(type));
+	if (!root ||
+	    tool_json_str(root, "uri", report->uri) ||
+	    tool_json_str(root, "label", label) ||
+	    tool_json_str(root, "type", type) ||
+	    tool_json_str(root, "id", report->id_hex) ||
+	    tool_json_bool(root, "id_is_key_identifier", report->id_is_key_identifier) ||
+	    tool_json_str(root, "refused", report->refused) ||
+	    tool_json_tristate(root, "local", report->local) ||
+	    tool_json_tristate(root, "never_extractable", report->never_extractable) ||
+	    tool_json_tristate(root, "sensitive", report->sensitive) ||
+	    tool_json_tristate(root, "extractable", report->extractable)) {
+		json_object_put(root);
+		return -1;
+	}
+	return tool_json_print(root);
+}
+
+int cmd_keygen(struct tool *t, int argc, char **argv)
+{
+	struct keygen_args a = { 0 };
+	imss_keygen_report report = { 0 };
+	imss_pin_source *src = NULL;
+	imss_keyspec spec;
+	imss_err err;
+	int rc;
+
+	rc = parse_args(t, argc, argv, &a);
+	if (rc != TOOL_EXIT_OK || a.help) {
+		if (a.help)
+			usage();
+		goto out;
+	}
+	rc = parse_type(t, a.type, &spec);
+	if (rc == TOOL_EXIT_OK)
+		rc = tool_pin_source(t, COMMAND, a.pin_source, &src);
+	if (rc != TOOL_EXIT_OK)
+		goto out;
+	err = generate(t, &a, &spec, src, &report);
+	if (err != IMSS_OK) {
+		rc = tool_fail(t, err, 0);
+		goto out;
+	}
+	if (report.refused && *report.refused)
+		tool_warn(_("the token refused these attributes: %s"), report.refused);
+	if (!t->json)
+		print_text(&report);
+	else if (print_json(&report, &spec, a.label) != 0)
+		rc = tool_fail(t, IMSS_ERR_NOMEM, 0);
+out:
+	imss_keygen_report_clear(&report);
+	if (src)
+		imss_pin_source_free(src);
+	return rc;
+}

@@ -1,0 +1,295 @@
+/*
+ * imss-renew objects: the keys and certificates on one token.  Private keys
+ * show only after login (--login, or --pin-source which implies it).
+ */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "tool.h"
+
+#define COMMAND "objects"
+
+enum {
+	OPT_TOKEN = TOOL_OPT_LONG,
+	OPT_PIN_SOURCE,
+	OPT_LOGIN,
+	OPT_PIN,
+};
+
+static const struct option options[] = {
+	{ "token", required_argument, NULL, OPT_TOKEN },
+	{ "pin-source", required_argument, NULL, OPT_PIN_SOURCE },
+	{ "login", no_argument, NULL, OPT_LOGIN },
+	{ "help", no_argument, NULL, 'h' },
+	{ "pin", optional_argument, NULL, OPT_PIN },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct objects_args {
+	const char *token;
+	const char *pin_source;
+	int login;
+	int help;
+};
+
+static void usage(void)
+{
+	printf(_("Usage: %s [GLOBAL OPTIONS] %s --token URI [--login] [--pin-source SRC]\n"
+	         "List the keys and certificates on a token: URI, class, key type and\n"
+	         "size, ID, label, and for keys whether they are sensitive, extractable,\n"
+	         "generated on the token (local), never extractable, and whether every\n"
+	         "use asks for the PIN (always authenticate).\n"), TOOL_NAME, COMMAND);
+	fputs(_("\nOptions:\n"
+	        "  --token URI         the token, as a PKCS#11 URI (see 'imss-renew tokens')\n"
+	        "  --login             log in first, so that private keys show too\n"
+	        "  --pin-source SRC    where the PIN comes from (implies --login):\n"
+	        "                      tty (default), file:PATH, fd:N or env:NAME\n"
+	        "  -h, --help          print this help and exit\n"), stdout);
+	printf(_("\nExamples:\n"
+	         "  %s %s --token 'pkcs11:token=My%%20Token'\n"
+	         "  %s %s --token 'pkcs11:token=My%%20Token' --login\n"
+	         "  %s --json %s --token 'pkcs11:serial=1234' --pin-source fd:3 3<pin.txt\n"),
+	       TOOL_NAME, COMMAND, TOOL_NAME, COMMAND, TOOL_NAME, COMMAND);
+}
+
+static int parse_args(struct tool *t, int argc, char **argv, struct objects_args *a)
+{
+	int c;
+
+	while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		switch (c) {
+		case OPT_TOKEN:
+			a->token = optarg;
+			break;
+		case OPT_PIN_SOURCE:
+			a->pin_source = optarg;
+			break;
+		case OPT_LOGIN:
+			a->login = 1;
+			break;
+		case 'h':
+			a->help = 1;
+			return TOOL_EXIT_OK;
+		case OPT_PIN:
+			return tool_refuse_pin(t, COMMAND);
+		default:
+			return tool_bad_option(t, COMMAND, argv, c);
+		}
+	}
+	if (optind < argc)
+		return tool_usage_error(t, COMMAND, _("unexpected argument '%s'"), argv[optind]);
+	if (!a->token)
+		return tool_usage_error(t, COMMAND, "%s", _("--token URI is required"));
+	return TOOL_EXIT_OK;
+}
+
+static const char *class_word(imss_object_class klass)
+{
+	switch (klass) {
+	case IMSS_OBJ_PRIVATE_KEY:
+		return _("Private key");
+	case IMSS_OBJ_PUBLIC_KEY:
+		return _("Public key");
+	case IMSS_OBJ_CERTIFICATE:
+		return _("Certificate");
+	case IMSS_OBJ_OTHER:
+		break;
+	}
+	return _("Other object");
+}
+
+/* Stable names for JSON. */
+static const char *class_name(imss_object_class klass)
+{
+	switch (klass) {
+	case IMSS_OBJ_PRIVATE_KEY:
+		return "private-key";
+	case IMSS_OBJ_PUBLIC_KEY:
+		return "public-key";
+	case IMSS_OBJ_CERTIFICATE:
+		return "certificate";
+	case IMSS_OBJ_OTHER:
+		break;
+	}
+	return "other";
+}
+
+static const char *kind_name(imss_key_kind kind)
+{
+	switch (kind) {
+	case IMSS_KEY_RSA:
+		return "rsa";
+	case IMSS_KEY_EC:
+		return "ec";
+	}
+	return NULL;
+}
+
+static int is_key(imss_object_class klass)
+{
+	return klass == IMSS_OBJ_PRIVATE_KEY || klass == IMSS_OBJ_PUBLIC_KEY;
+}
+
+static void print_key_type(const imss_object_info *info)
+{
+	char text[64];
+
+	if (info->key_kind == IMSS_KEY_RSA)
+		snprintf(text, sizeof(text), _("RSA %u bits"), info->bits);
+	else if (info->key_kind == IMSS_KEY_EC)
+		snprintf(text, sizeof(text), _("EC %u bits"), info->bits);
+	else
+		snprintf(text, sizeof(text), "%s", _("other"));
+	tool_field(_("key type"), text);
+}
+
+/* Key attributes the token reported (-1 means not applicable). */
+static void print_key_attributes(const imss_object_info *info)
+{
+	if (info->sensitive >= 0)
+		tool_field_tristate(_("sensitive"), info->sensitive);
+	if (info->extractable >= 0)
+		tool_field_tristate(_("extractable"), info->extractable);
+	if (info->local >= 0)
+		tool_field_tristate(_("local"), info->local);
+	if (info->never_extractable >= 0)
+		tool_field_tristate(_("never extractable"), info->never_extractable);
+	if (info->always_authenticate >= 0)
+		tool_field_tristate(_("always authenticate"), info->always_authenticate);
+}
+
+static void print_object(const imss_object_info *info)
+{
+	printf("%s: %s\n", class_word(info->klass), info->uri ? info->uri : "");
+	if (is_key(info->klass))
+		print_key_type(info);
+	tool_field(_("ID"), info->id_hex);
+	tool_field(_("label"), info->label);
+	if (info->klass == IMSS_OBJ_CERTIFICATE)
+		tool_field(_("subject"), info->subject);
+	if (is_key(info->klass))
+		print_key_attributes(info);
+}
+
+static void print_text(const imss_object_info *infos, size_t count, int logged_in)
+{
+	int private_keys = 0;
+	size_t i;
+
+	if (count == 0)
+		puts(_("No keys or certificates found."));
+	for (i = 0; i < count; i++) {
+		if (i > 0)
+			fputc('\n', stdout);
+		print_object(&infos[i]);
+		private_keys += infos[i].klass == IMSS_OBJ_PRIVATE_KEY;
+	}
+	if (!logged_in && !private_keys)
+		fprintf(stderr, _("%s: private keys show only after login (--login)\n"),
+		        TOOL_NAME);
+}
+
+static int add_key_fields(json_object *obj, const imss_object_info *info)
+{
+	if (tool_json_str(obj, "key_type", kind_name(info->key_kind)))
+		return -1;
+	if (info->bits == 0)
+		return tool_json_str(obj, "bits", NULL);
+	return tool_json_uint(obj, "bits", info->bits);
+}
+
+static json_object *object_json(const imss_object_info *info)
+{
+	json_object *obj = json_object_new_object();
+
+	if (!obj ||
+	    tool_json_str(obj, "uri", info->uri) ||
+	    tool_json_str(obj, "class", class_name(info->klass)) ||
+	    add_key_fields(obj, info) ||
+	    tool_json_str(obj, "id", info->id_hex) ||
+	    tool_json_str(obj, "label", info->label) ||
+	    tool_json_str(obj, "subject", info->subject) ||
+	    tool_json_tristate(obj, "sensitive", info->sensitive) ||
+	    tool_json_tristate(obj, "extractable", info->extractable) ||
+	    tool_json_tristate(obj, "local", info->local) ||
+	    tool_json_tristate(obj, "never_extractable", info->never_extractable) ||
+	    tool_json_tristate(obj, "always_authenticate", info->always_authenticate)) {
+		json_object_put(obj);
+		return NULL;
+	}
+	return obj;
+}
+
+static int print_json(const imss_object_info *infos, size_t count)
+{
+	json_object *root = json_object_new_object();
+	json_object *array;
+	size_t i;
+
+	if (!root)
+		return -1;
+	array = json_object_new_array();
+	if (tool_json_add(root, "objects", array) != 0)
+		goto fail;
+	for (i = 0; i < count; i++)
+		if (tool_json_append(array, object_json(&infos[i])) != 0)
+			goto fail;
+	return tool_json_print(root);
+fail:
+	json_object_put(root);
+	return -1;
+}
+
+static imss_err list_objects(struct tool *t, const struct objects_args *a,
+                             imss_pin_source *src, imss_object_info **infos,
+                             size_t *count)
+{
+	imss_token *tok = NULL;
+	imss_err err;
+
+	err = tool_open_token(t, a->token, 0, &tok);
+	if (err == IMSS_OK && src)
+		err = imss_token_login(tok, src, 0);
+	if (err == IMSS_OK)
+		err = imss_token_list_objects(tok, infos, count);
+	if (tok)
+		imss_token_close(tok);
+	return err;
+}
+
+int cmd_objects(struct tool *t, int argc, char **argv)
+{
+	struct objects_args a = { 0 };
+	imss_pin_source *src = NULL;
+	imss_object_info *infos = NULL;
+	size_t count = 0;
+	imss_err err;
+	int rc;
+
+	rc = parse_args(t, argc, argv, &a);
+	if (rc != TOOL_EXIT_OK || a.help) {
+		if (a.help)
+			usage();
+		goto out;
+	}
+	if (a.login || a.pin_source) {
+		rc = tool_pin_source(t, COMMAND, a.pin_source, &src);
+		if (rc != TOOL_EXIT_OK)
+			goto out;
+	}
+	err = list_objects(t, &a, src, &infos, &count);
+	if (err != IMSS_OK) {
+		rc = tool_fail(t, err, 0);
+		goto out;
+	}
+	if (!t->json)
+		print_text(infos, count, src != NULL);
+	else if (print_json(infos, count) != 0)
+		rc = tool_fail(t, IMSS_ERR_NOMEM, 0);
+out:
+	if (infos)
+		imss_object_info_free(infos, count);
+	if (src)
+		imss_pin_source_free(src);
+	return rc;
+}

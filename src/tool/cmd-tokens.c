@@ -1,0 +1,206 @@
+/*
+ * imss-renew tokens: every token present, with its URI and flags.
+ */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "tool.h"
+
+#define COMMAND "tokens"
+
+/* What a token reports for a length it does not know. */
+#define UNAVAILABLE_INFORMATION (~0UL)
+
+static const struct option options[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void usage(void)
+{
+	printf(_("Usage: %s [--module PATH] [--json] %s\n"
+	         "List every token present: URI, label, serial, manufacturer, model,\n"
+	         "slot, PIN length range and flags in words.\n"), TOOL_NAME, COMMAND);
+	fputs(_("\nOptions:\n"
+	        "  -h, --help   print this help and exit\n"), stdout);
+	printf(_("\nExamples:\n"
+	         "  %s %s\n"
+	         "  %s --module /usr/lib/softhsm/libsofthsm2.so %s\n"
+	         "  %s --json %s | jq -r '.tokens[].uri'\n"),
+	       TOOL_NAME, COMMAND, TOOL_NAME, COMMAND, TOOL_NAME, COMMAND);
+}
+
+static void print_flags(const imss_token_info *info)
+{
+	int first = 1;
+
+	if (!info->initialized)
+		tool_list_word(&first, _("not initialised"));
+	if (info->login_required)
+		tool_list_word(&first, _("login required"));
+	if (info->pinpad)
+		tool_list_word(&first, _("PIN pad"));
+	if (info->user_pin_initialized)
+		tool_list_word(&first, _("user PIN initialised"));
+	if (info->pin_count_low)
+		tool_list_word(&first, _("PIN count low"));
+	if (info->pin_final_try)
+		tool_list_word(&first, _("PIN final try"));
+	if (info->pin_locked)
+		tool_list_word(&first, _("PIN locked"));
+	if (info->pin_to_be_changed)
+		tool_list_word(&first, _("PIN to be changed"));
+	if (info->write_protected)
+		tool_list_word(&first, _("write protected"));
+	if (info->has_rng)
+		tool_list_word(&first, _("has RNG"));
+	if (first)
+		fputs("-", stdout);
+}
+
+static void print_token(const imss_token_info *info, size_t n)
+{
+	char range[64];
+
+	if (info->max_pin_len == UNAVAILABLE_INFORMATION)
+		snprintf(range, sizeof(range), _("%lu to unknown"), info->min_pin_len);
+	else
+		snprintf(range, sizeof(range), _("%lu to %lu"), info->min_pin_len,
+		         info->max_pin_len);
+
+	if (info->label && *info->label)
+		printf(_("Token %zu: %s\n"), n, info->label);
+	else
+		printf(_("Token %zu\n"), n);
+	tool_field(_("URI"), info->uri);
+	tool_field(_("label"), info->label);
+	tool_field(_("serial"), info->serial);
+	tool_field(_("manufacturer"), info->manufacturer);
+	tool_field(_("model"), info->model);
+	tool_field_ulong(_("slot"), info->slot_id);
+	tool_field(_("slot description"), info->slot_description);
+	tool_field(_("module"), info->module_name);
+	tool_field(_("PIN length"), range);
+	tool_field_name(_("flags"));
+	print_flags(info);
+	fputc('\n', stdout);
+}
+
+static int print_text(const imss_token_info *infos, size_t count)
+{
+	size_t i;
+
+	if (count == 0)
+		puts(_("No tokens present."));
+	for (i = 0; i < count; i++) {
+		if (i > 0)
+			fputc('\n', stdout);
+		print_token(&infos[i], i + 1);
+	}
+	return 0;
+}
+
+static int add_pin_range(json_object *obj, const imss_token_info *info)
+{
+	if (tool_json_uint(obj, "min_pin_length", info->min_pin_len) != 0)
+		return -1;
+	if (info->max_pin_len == UNAVAILABLE_INFORMATION)
+		return tool_json_str(obj, "max_pin_length", NULL);
+	return tool_json_uint(obj, "max_pin_length", info->max_pin_len);
+}
+
+static json_object *token_json(const imss_token_info *info)
+{
+	json_object *obj = json_object_new_object();
+
+	if (!obj ||
+	    tool_json_str(obj, "uri", info->uri) ||
+	    tool_json_str(obj, "label", info->label) ||
+	    tool_json_str(obj, "serial", info->serial) ||
+	    tool_json_str(obj, "manufacturer", info->manufacturer) ||
+	    tool_json_str(obj, "model", info->model) ||
+	    tool_json_uint(obj, "slot", info->slot_id) ||
+	    tool_json_str(obj, "slot_description", info->slot_description) ||
+	    tool_json_str(obj, "module", info->module_name) ||
+	    add_pin_range(obj, info) ||
+	    tool_json_uint(obj, "token_flags", info->flags) ||
+	    tool_json_bool(obj, "initialized", info->initialized) ||
+	    tool_json_bool(obj, "login_required", info->login_required) ||
+	    tool_json_bool(obj, "pin_pad", info->pinpad) ||
+	    tool_json_bool(obj, "user_pin_initialized", info->user_pin_initialized) ||
+	    tool_json_bool(obj, "pin_count_low", info->pin_count_low) ||
+	    tool_json_bool(obj, "pin_final_try", info->pin_final_try) ||
+	    tool_json_bool(obj, "pin_locked", info->pin_locked) ||
+	    tool_json_bool(obj, "pin_to_be_changed", info->pin_to_be_changed) ||
+	    tool_json_bool(obj, "write_protected", info->write_protected) ||
+	    tool_json_bool(obj, "has_rng", info->has_rng)) {
+		json_object_put(obj);
+		return NULL;
+	}
+	return obj;
+}
+
+static int print_json(const imss_token_info *infos, size_t count)
+{
+	json_object *root = json_object_new_object();
+	json_object *array;
+	size_t i;
+
+	if (!root)
+		return -1;
+	array = json_object_new_array();
+	if (tool_json_add(root, "tokens", array) != 0)
+		goto fail;
+	for (i = 0; i < count; i++)
+		if (tool_json_append(array, token_json(&infos[i])) != 0)
+			goto fail;
+	return tool_json_print(root);
+fail:
+	json_object_put(root);
+	return -1;
+}
+
+static int parse_args(struct tool *t, int argc, char **argv, int *help)
+{
+	int c;
+
+	while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		if (c != 'h')
+			return tool_bad_option(t, COMMAND, argv, c);
+		*help = 1;
+		return TOOL_EXIT_OK;
+	}
+	if (optind < argc)
+		return tool_usage_error(t, COMMAND, _("unexpected argument '%s'"), argv[optind]);
+	return TOOL_EXIT_OK;
+}
+
+int cmd_tokens(struct tool *t, int argc, char **argv)
+{
+	imss_token_info *infos = NULL;
+	size_t count = 0;
+	imss_ctx *ctx;
+	imss_err err;
+	int help = 0;
+	int rc;
+
+	rc = parse_args(t, argc, argv, &help);
+	if (rc != TOOL_EXIT_OK || help) {
+		if (help)
+			usage();
+		goto out;
+	}
+	err = tool_ctx(t, &ctx);
+	if (err == IMSS_OK)
+		err = imss_list_tokens(ctx, &infos, &count);
+	if (err != IMSS_OK) {
+		rc = tool_fail(t, err, 0);
+		goto out;
+	}
+	if ((t->json ? print_json(infos, count) : print_text(infos, count)) != 0)
+		rc = tool_fail(t, IMSS_ERR_NOMEM, 0);
+out:
+	if (infos)
+		imss_token_info_free(infos, count);
+	return rc;
+}

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# imss-renew's command line: --help for the tool and every command,
+# --version, exit status 2 for every usage error, and no PIN on the command
+# line.  A module path that does not exist makes sure no token is touched: a
+# usage error that slipped through would fail with 1 instead of 2.
+# shellcheck source=SCRIPTDIR/../lib/common.sh
+. "$TESTS_DIR/lib/common.sh"
+: "${IMSS_RENEW:?IMSS_RENEW is not set (run the test through ctest)}"
+t_tmpdir
+
+commands=(tokens objects doctor keygen)
+nomod=(--module "$T/no-such-module.so")
+
+# run ARGS...: the tool with its stdout in $T/out (stderr: see assert_exit).
+run() { "$IMSS_RENEW" "$@" >"$T/out"; }
+
+# usage_error MSG ARGS...: exit 2, nothing on stdout, a pointer to --help.
+usage_error() {
+	local msg=$1
+	shift
+	assert_exit 2 run "${nomod[@]}" "$@"
+	assert_eq "" "$(<"$T/out")" "$msg: stdout stays empty"
+	assert_contains "$(<"$T/stderr")" "--help'." "$msg: points to --help"
+}
+
+# --help and --version.
+assert_exit 0 run --help
+help=$(<"$T/out")
+assert_contains "$help" "Exit status" "--help documents the exit status"
+assert_contains "$help" "2  usage error" "--help documents exit status 2"
+assert_contains "$help" "--pin-source" "--help names --pin-source"
+for cmd in "${commands[@]}"; do
+	assert_contains "$help" "  $cmd " "--help lists $cmd"
+	assert_exit 0 run "$cmd" --help
+	assert_contains "$(<"$T/out")" "Usage: imss-renew" "$cmd --help: usage"
+	assert_contains "$(<"$T/out")" "Examples:" "$cmd --help: examples"
+	assert_exit 0 run "${nomod[@]}" "$cmd" -h
+done
+assert_exit 0 run --version
+[[ $(<"$T/out") =~ ^imss-renew\ [0-9]+\.[0-9]+ ]] ||
+	die "--version printed '$(<"$T/out")'"
+assert_exit 0 run --json --version
+version=$("$IMSS_RENEW" --version)
+command -v jq >/dev/null &&
+	assert_eq "${version#imss-renew }" "$(jq -r .version "$T/out")" "--json --version"
+
+# Usage errors.
+usage_error "no command"
+usage_error "unknown command" frobnicate
+assert_contains "$(<"$T/stderr")" "unknown command 'frobnicate'" "unknown command named"
+usage_error "unknown global option" --frobnicate tokens
+assert_contains "$(<"$T/stderr")" "'--frobnicate'" "unknown option named"
+usage_error "--module without its argument" --module
+assert_contains "$(<"$T/stderr")" "needs an argument" "missing argument named"
+for cmd in "${commands[@]}"; do
+	usage_error "$cmd: unknown option" "$cmd" --frobnicate
+	usage_error "$cmd: unexpected argument" "$cmd" extra
+done
+usage_error "objects without --token" objects
+usage_error "doctor without --token" doctor
+usage_error "keygen without --token" keygen --label x
+usage_error "keygen without --label" keygen --token pkcs11:
+usage_error "keygen with an empty label" keygen --token pkcs11: --label ''
+usage_error "keygen --token without its argument" keygen --label x --token
+usage_error "keygen --force with an argument" keygen --token pkcs11: --label x --force=yes
+usage_error "bad --type" keygen --token pkcs11: --label x --type rsa:1024
+assert_contains "$(<"$T/stderr")" "ec:secp384r1" "bad --type lists the types"
+usage_error "bad --type" keygen --token pkcs11: --label x --type dsa
+for src in secret file: fd:x env: nonsense:x; do
+	usage_error "keygen bad --pin-source $src" \
+		keygen --token pkcs11: --label x --pin-source "$src"
+	usage_error "objects bad --pin-source $src" \
+		objects --token pkcs11: --pin-source "$src"
+done
+assert_contains "$(<"$T/stderr")" "tty, file:PATH, fd:N or env:NAME" \
+	"bad --pin-source lists the sources"
+
+# No PIN on the command line, in any spelling; the error points to --pin-source.
+for args in "--pin 1234" "--pin=1234" "--pin"; do
+	# shellcheck disable=SC2086 # split on purpose
+	usage_error "keygen $args" keygen --token pkcs11: --label x $args
+	assert_contains "$(<"$T/stderr")" "--pin-source" "keygen $args: points to --pin-source"
+	# shellcheck disable=SC2086
+	usage_error "objects $args" objects --token pkcs11: $args
+	assert_contains "$(<"$T/stderr")" "--pin-source" "objects $args: points to --pin-source"
+done
+usage_error "global --pin" --pin 1234 tokens
+assert_contains "$(<"$T/stderr")" "--pin-source" "global --pin: points to --pin-source"
+
+# JSON mode: a usage error is also a JSON error object on stdout.
+assert_exit 2 run "${nomod[@]}" --json frobnicate
+assert_contains "$(<"$T/out")" '"error"' "--json usage error on stdout"
+assert_contains "$(<"$T/stderr")" "unknown command" "--json usage error on stderr too"
+if command -v jq >/dev/null; then
+	assert_eq 2 "$(jq .error.code "$T/out")" "--json usage error code"
+	assert_exit 2 run "${nomod[@]}" --frobnicate --json tokens
+	assert_eq 2 "$(jq .error.code "$T/out")" "--json after a bad option still applies"
+fi
+
+# A failure that is not a usage error exits 1.
+assert_exit 1 run "${nomod[@]}" tokens
+assert_contains "$(<"$T/stderr")" "imss-renew: " "failure message"
+
+echo "PASS: $T_NAME"
