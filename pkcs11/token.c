@@ -157,13 +157,12 @@ token_parse_uri(imss_ctx *ctx, const char *text, P11KitUri **out)
 	if (text == NULL || text[0] == '\0')
 		text = "pkcs11:";
 	r = p11_kit_uri_parse(text, P11_KIT_URI_FOR_ANY, uri);
-	if (r == P11_KIT_URI_OK && p11_kit_uri_any_unrecognized(uri))
-		r = P11_KIT_URI_BAD_NAME;
-	if (r != P11_KIT_URI_OK) {
+	if (r != P11_KIT_URI_OK || p11_kit_uri_any_unrecognized(uri)) {
 		p11_kit_uri_free(uri);
 		return ctx_fail(ctx, IMSS_ERR_URI,
 		                _("'%s': %s. A token URI looks like pkcs11:token=LABEL (see 'imss-renew tokens')."),
-		                text, p11_kit_uri_message(r));
+		                text, r != P11_KIT_URI_OK ? p11_kit_uri_message(r)
+		                                          : _("unknown attribute"));
 	}
 	*out = uri;
 	return IMSS_OK;
