@@ -13,6 +13,7 @@
 #include <p11-kit/uri.h>
 
 #include <openssl/evp.h>
+#include <openssl/provider.h>
 
 #include "imss-renew/imss-renew.h"
 #include "i18n.h"
@@ -34,6 +35,9 @@ struct imss_ctx {
 	size_t n_modules;
 	int loaded;              /* the default modules have been loaded */
 	CK_FUNCTION_LIST **registry; /* from p11_kit_modules_load_and_initialize */
+	OSSL_LIB_CTX *libctx;    /* token keys' library context (provider.c) */
+	OSSL_PROVIDER *prov_default;
+	OSSL_PROVIDER *prov_token;
 	imss_log_fn log_fn;
 	void *log_user;
 	char detail[IMSS_DETAIL_MAX];
@@ -95,6 +99,10 @@ imss_err ctx_load_modules(imss_ctx *ctx);
 imss_err ctx_module_for_uri(imss_ctx *ctx, P11KitUri *uri,
                             struct imss_module **only);
 const char *ctx_module_name(imss_ctx *ctx, CK_FUNCTION_LIST *f);
+
+/* provider.c: the library context with the token key provider. */
+imss_err ctx_libctx(imss_ctx *ctx, OSSL_LIB_CTX **out);
+void ctx_libctx_free(imss_ctx *ctx);
 
 /* token.c */
 imss_err token_info_fill(imss_ctx *ctx, CK_FUNCTION_LIST *f, CK_SLOT_ID slot,

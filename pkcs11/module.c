@@ -268,6 +268,7 @@ imss_ctx_free(imss_ctx *ctx)
 	}
 	if (ctx->registry != NULL)
 		p11_kit_modules_finalize_and_release(ctx->registry);
+	ctx_libctx_free(ctx);
 	free(ctx->modules);
 	free(ctx->module_path);
 	free(ctx);

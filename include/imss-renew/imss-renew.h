@@ -262,6 +262,23 @@ imss_err imss_key_sign_digest(imss_key *key, imss_hash hash, imss_padding pad,
 const char *imss_key_last_mechanism(const imss_key *key);
 
 /*
+ * The OpenSSL library context of token keys: the default provider and the
+ * built-in token provider.  Use it for every OpenSSL operation that signs
+ * with a token key (EVP_DigestSignInit_ex, CMS_sign_ex, SSL_CTX_new_ex).
+ * Owned by ctx; NULL on failure (see imss_ctx_detail()).
+ */
+OSSL_LIB_CTX *imss_ctx_libctx(imss_ctx *ctx);
+
+/*
+ * The token key as an EVP_PKEY of imss_ctx_libctx(): its private
+ * operations are C_Sign calls on the token session the key came from (no
+ * second module load, no second login).  It works with X509_REQ_sign_ctx,
+ * CMS_sign_ex and SSL_CTX_use_PrivateKey.  Free it with EVP_PKEY_free()
+ * before the key and its token.
+ */
+imss_err imss_key_get_evp(imss_key *key, EVP_PKEY **out);
+
+/*
  * Objects.
  */
 typedef enum imss_object_class {
