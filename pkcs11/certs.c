@@ -196,3 +196,211 @@ imss_token_delete_object(imss_token *tok, const char *uri, EVP_PKEY *expected)
 		return token_fail(tok, "C_DestroyObject", rv);
 	return IMSS_OK;
 }
+
+static imss_err
+certificate_value(imss_token *tok, CK_OBJECT_HANDLE h, X509 **out)
+{
+	CK_ATTRIBUTE v = { CKA_VALUE, NULL, 0 };
+	const unsigned char *p;
+	imss_err err;
+
+	*out = NULL;
+	err = token_get_attrs(tok, h, &v, 1);
+	if (err != IMSS_OK)
+		return err;
+	p = v.pValue;
+	if (p != NULL)
+		*out = d2i_X509(NULL, &p, (long)v.ulValueLen);
+	attrs_free_values(&v, 1);
+	if (*out == NULL)
+		return ctx_fail(tok->ctx, IMSS_ERR_FORMAT,
+		                _("A certificate object on token '%s' holds no valid X.509 certificate."),
+		                tok->info.label);
+	return IMSS_OK;
+}
+
+imss_err
+imss_token_find_certificate(imss_token *tok, const char *uri, X509 **out)
+{
+	CK_OBJECT_HANDLE h;
+	imss_err err;
+
+	*out = NULL;
+	ctx_clear_detail(tok->ctx);
+	err = token_find_one(tok, uri, CKO_CERTIFICATE, &h);
+	if (err != IMSS_OK)
+		return err;
+	return certificate_value(tok, h, out);
+}
+
+void
+imss_token_cert_free(imss_token_cert *certs, size_t count)
+{
+	size_t i;
+
+	if (certs == NULL)
+		return;
+	for (i = 0; i < count; i++) {
+		free(certs[i].uri);
+		free(certs[i].key_uri);
+		X509_free(certs[i].cert);
+	}
+	free(certs);
+}
+
+/* The URI of the private key with this ID, if the session can see one. */
+static imss_err
+key_uri_for_id(imss_token *tok, const CK_ATTRIBUTE *id, char **uri)
+{
+	CK_OBJECT_CLASS klass = CKO_PRIVATE_KEY;
+	CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &klass, sizeof(klass) },
+	                        { CKA_ID, id->pValue, id->ulValueLen } };
+	CK_ATTRIBUTE label = { CKA_LABEL, NULL, 0 };
+	CK_OBJECT_HANDLE h;
+	CK_ULONG count = 0;
+	imss_err err;
+	char *text;
+
+	*uri = NULL;
+	err = token_find(tok, tmpl, 2, &h, 1, &count);
+	if (err != IMSS_OK || count == 0)
+		return err;
+	err = token_get_attrs(tok, h, &label, 1);
+	if (err != IMSS_OK)
+		return err;
+	text = label.pValue ? strndup(label.pValue, label.ulValueLen) : strdup("");
+	attrs_free_values(&label, 1);
+	if (text == NULL)
+		return IMSS_ERR_NOMEM;
+	*uri = object_uri(tok, CKO_PRIVATE_KEY, id->pValue, id->ulValueLen, text);
+	free(text);
+	return *uri ? IMSS_OK : IMSS_ERR_NOMEM;
+}
+
+static imss_err
+describe_certificate(imss_token *tok, CK_OBJECT_HANDLE h, imss_token_cert *c)
+{
+	CK_ATTRIBUTE attrs[] = { { CKA_ID, NULL, 0 }, { CKA_LABEL, NULL, 0 } };
+	CK_ATTRIBUTE *id, *label;
+	char *text = NULL;
+	imss_err err;
+
+	memset(c, 0, sizeof(*c));
+	err = certificate_value(tok, h, &c->cert);
+	if (err == IMSS_OK)
+		err = token_get_attrs(tok, h, attrs, 2);
+	if (err != IMSS_OK)
+		return err;
+	id = attrs_find(attrs, 2, CKA_ID);
+	label = attrs_find(attrs, 2, CKA_LABEL);
+	text = label ? strndup(label->pValue, label->ulValueLen) : strdup("");
+	c->uri = text ? object_uri(tok, CKO_CERTIFICATE, id ? id->pValue : NULL,
+	                           id ? id->ulValueLen : 0, text) : NULL;
+	free(text);
+	if (c->uri == NULL)
+		err = IMSS_ERR_NOMEM;
+	c->key_known = tok->logged_in;
+	if (err == IMSS_OK && id != NULL && tok->logged_in)
+		err = key_uri_for_id(tok, id, &c->key_uri);
+	attrs_free_values(attrs, 2);
+	return err;
+}
+
+imss_err
+imss_token_list_certificates(imss_token *tok, imss_token_cert **out, size_t *count)
+{
+	CK_OBJECT_CLASS klass = CKO_CERTIFICATE;
+	CK_CERTIFICATE_TYPE ctype = CKC_X_509;
+	CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &klass, sizeof(klass) },
+	                        { CKA_CERTIFICATE_TYPE, &ctype, sizeof(ctype) } };
+	CK_OBJECT_HANDLE found[256];
+	imss_token_cert *certs = NULL;
+	CK_ULONG n = 0, i;
+	imss_err err;
+
+	*out = NULL;
+	*count = 0;
+	ctx_clear_detail(tok->ctx);
+	err = token_find(tok, tmpl, 2, found, 256, &n);
+	if (err != IMSS_OK)
+		return err;
+	certs = calloc(n ? n : 1, sizeof(*certs));
+	if (certs == NULL)
+		return IMSS_ERR_NOMEM;
+	for (i = 0; i < n && err == IMSS_OK; i++)
+		err = describe_certificate(tok, found[i], &certs[i]);
+	if (err != IMSS_OK) {
+		imss_token_cert_free(certs, n);
+		return err;
+	}
+	*out = certs;
+	*count = n;
+	return IMSS_OK;
+}
+
+/* Compare every private key's public half with pub. */
+static imss_err
+scan_keys_for(imss_token *tok, EVP_PKEY *pub, CK_OBJECT_HANDLE *match, int *found)
+{
+	CK_OBJECT_CLASS klass = CKO_PRIVATE_KEY;
+	CK_ATTRIBUTE tmpl = { CKA_CLASS, &klass, sizeof(klass) };
+	CK_OBJECT_HANDLE keys[256];
+	CK_ULONG n = 0, i;
+	imss_err err;
+
+	*found = 0;
+	err = token_find(tok, &tmpl, 1, keys, 256, &n);
+	for (i = 0; err == IMSS_OK && i < n && !*found; i++) {
+		EVP_PKEY *k = NULL;
+
+		if (object_public_key(tok, keys[i], &k) == IMSS_OK && EVP_PKEY_eq(k, pub) == 1) {
+			*match = keys[i];
+			*found = 1;
+		}
+		EVP_PKEY_free(k);
+	}
+	ctx_clear_detail(tok->ctx);
+	return err;
+}
+
+imss_err
+imss_token_find_key_for(imss_token *tok, EVP_PKEY *pub, imss_key **out)
+{
+	CK_OBJECT_CLASS klass = CKO_PRIVATE_KEY;
+	unsigned char ski[20];
+	CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &klass, sizeof(klass) },
+	                        { CKA_ID, ski, sizeof(ski) } };
+	CK_OBJECT_HANDLE h;
+	CK_ULONG count = 0;
+	imss_key *key = NULL;
+	int found = 0;
+	imss_err err;
+
+	*out = NULL;
+	ctx_clear_detail(tok->ctx);
+	if (!tok->logged_in)
+		return ctx_fail(tok->ctx, IMSS_ERR_NOT_LOGGED_IN,
+		                _("Log in to the token to look for the private key."));
+	err = pubkey_key_identifier(pub, ski);
+	if (err == IMSS_OK)
+		err = token_find(tok, tmpl, 2, &h, 1, &count);
+	if (err == IMSS_OK && count == 1) {
+		err = key_from_handle(tok, h, &key);
+		if (err == IMSS_OK && EVP_PKEY_eq(key->pub, pub) == 1) {
+			*out = key;
+			return IMSS_OK;
+		}
+		imss_key_free(key);
+		if (err != IMSS_OK)
+			return err;
+	}
+	if (err == IMSS_OK)
+		err = scan_keys_for(tok, pub, &h, &found);
+	if (err != IMSS_OK)
+		return err;
+	if (!found)
+		return ctx_fail(tok->ctx, IMSS_ERR_NO_OBJECT,
+		                _("Token '%s' holds no private key for this public key."),
+		                tok->info.label);
+	return key_from_handle(tok, h, out);
+}

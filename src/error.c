@@ -63,6 +63,14 @@ imss_strerror(imss_err err)
 		return _("Login required");
 	case IMSS_ERR_PIN_CANCELLED:
 		return _("No PIN was given");
+	case IMSS_ERR_PASSWORD_INCORRECT:
+		return _("The password is incorrect");
+	case IMSS_ERR_FORMAT:
+		return _("The file is not in the expected format");
+	case IMSS_ERR_CERT_VALIDITY:
+		return _("The certificate is not valid at this time");
+	case IMSS_ERR_CHAIN:
+		return _("The certificate does not chain to the expected CA");
 	}
 	return _("Unknown error");
 }

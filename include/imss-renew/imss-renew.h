@@ -12,7 +12,9 @@
 #define IMSS_RENEW_H
 
 #include <stddef.h>
+#include <openssl/safestack.h>
 #include <openssl/types.h>
+#include <openssl/x509.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -49,6 +51,10 @@ typedef enum imss_err {
 	IMSS_ERR_IO = 24,               /* reading or writing a file failed */
 	IMSS_ERR_NOT_LOGGED_IN = 25,    /* the operation needs a login first */
 	IMSS_ERR_PIN_CANCELLED = 26,    /* the user gave no PIN */
+	IMSS_ERR_PASSWORD_INCORRECT = 27, /* a credential file's password */
+	IMSS_ERR_FORMAT = 28,           /* a file is not in the format expected */
+	IMSS_ERR_CERT_VALIDITY = 29,    /* a certificate is expired or not yet valid */
+	IMSS_ERR_CHAIN = 30,            /* a certificate does not chain to the CA */
 } imss_err;
 
 /* A short sentence for an error code, in the user's language. */
@@ -327,6 +333,29 @@ imss_err imss_token_delete_object(imss_token *tok, const char *uri,
                                   EVP_PKEY *expected);
 
 /*
+ * Certificates on a token.
+ */
+typedef struct imss_token_cert {
+	char *uri;               /* the certificate object */
+	X509 *cert;
+	char *key_uri;           /* the private key with the same CKA_ID, or NULL */
+	int key_known;           /* 0 when private keys were not visible (no login) */
+} imss_token_cert;
+
+/* Every X.509 certificate on the token, with its key where one has the
+ * same CKA_ID (private keys are seen only after login). */
+imss_err imss_token_list_certificates(imss_token *tok, imss_token_cert **out,
+                                      size_t *count);
+void imss_token_cert_free(imss_token_cert *certs, size_t count);
+
+/* The one certificate uri names (id=, object=). *out is the caller's. */
+imss_err imss_token_find_certificate(imss_token *tok, const char *uri, X509 **out);
+
+/* The private key (needs login) whose public key is pub: by the RFC 5280
+ * key identifier as CKA_ID first, then by comparing every key. */
+imss_err imss_token_find_key_for(imss_token *tok, EVP_PKEY *pub, imss_key **out);
+
+/*
  * Doctor: a read-only preflight.
  */
 typedef enum imss_check_status {
@@ -349,6 +378,108 @@ typedef struct imss_doctor_report {
 
 imss_err imss_token_doctor(imss_token *tok, imss_doctor_report *out);
 void imss_doctor_report_clear(imss_doctor_report *report);
+
+/*
+ * Credentials: a certificate and the key that signs for it, on a token or
+ * in the files IMSS users hold today (.pfx, or .cer + .key).  Whoever
+ * signs with one does not care where the key lives.
+ */
+typedef struct imss_credential imss_credential;
+
+/*
+ * The token key uri names, with the certificate stored next to it (same
+ * CKA_ID) when there is one.  The token must be logged in and must outlive
+ * the credential.
+ */
+imss_err imss_credential_from_token(imss_token *tok, const char *key_uri,
+                                    imss_credential **out);
+
+/*
+ * A legacy credential: a PKCS#12 file (.pfx/.p12), or a certificate (.cer,
+ * DER or PEM) with its PKCS#8 key (.key, encrypted DER or PEM; key_path
+ * NULL means the .cer's name with .key).  The password comes from
+ * password (prompted "Password for FILE: " on a terminal).  Wrong password,
+ * wrong format and a key that is not the certificate's have their own
+ * errors (IMSS_ERR_PASSWORD_INCORRECT, IMSS_ERR_FORMAT, IMSS_ERR_MISMATCH).
+ */
+imss_err imss_credential_from_files(imss_ctx *ctx, const char *path,
+                                    const char *key_path,
+                                    imss_pin_source *password,
+                                    imss_credential **out);
+void imss_credential_free(imss_credential *cred);
+
+/* The certificate (NULL for a token key with none stored). */
+X509 *imss_credential_get_certificate(const imss_credential *cred);
+/* The signing key, usable in imss_ctx_libctx(). */
+EVP_PKEY *imss_credential_get_key(const imss_credential *cred);
+/* Where it lives: the key's token URI or the file's path. */
+const char *imss_credential_get_location(const imss_credential *cred);
+/* The token key, or NULL for a file credential. */
+imss_key *imss_credential_get_token_key(const imss_credential *cred);
+
+/*
+ * Certificates in files: DER or PEM certificates (several in a PEM file),
+ * or a PKCS#7 certs-only bundle (DER or PEM).  Every certificate found,
+ * in file order; IMSS_ERR_FORMAT when there is none.
+ */
+imss_err imss_certs_load(imss_ctx *ctx, const char *path, STACK_OF(X509) **out);
+
+/* What a user wants to know of a certificate. */
+typedef struct imss_cert_info {
+	char *subject;           /* RFC 2253, UTF-8 */
+	char *issuer;
+	char *serial;            /* hex */
+	char *razon_social;      /* O, or NULL */
+	char *registro_patronal; /* OU, or NULL */
+	char *rfc;               /* x500UniqueIdentifier, or NULL */
+	char *curp;              /* serialNumber, or NULL */
+	char *email;             /* emailAddress, or NULL */
+	char *fingerprint;       /* SHA-256, hex */
+	long long not_before;    /* seconds since the epoch */
+	long long not_after;
+	long days_left;          /* whole days to expiry; negative once expired */
+	int expired;
+	int not_yet_valid;
+} imss_cert_info;
+
+imss_err imss_cert_describe(X509 *cert, imss_cert_info *out);
+void imss_cert_info_clear(imss_cert_info *info);
+
+/*
+ * A subject from text: "/O=Empresa/OU=Y1234567890/CN=..." (the form of
+ * openssl req -subj; '\' escapes a '/').
+ */
+imss_err imss_subject_parse(const char *text, X509_NAME **out);
+
+/*
+ * A PKCS#10 request signed by the token key with SHA-256: subject as
+ * given, the key's public key.  Its signature is verified against the
+ * token's public key before it is returned.
+ */
+imss_err imss_request_make(imss_key *key, const X509_NAME *subject, X509_REQ **out);
+
+#define IMSS_CMS_ATTACHED 1u  /* content inside the SignedData */
+
+/*
+ * A CMS SignedData over data: SHA-256, signing time, the signer's
+ * certificate included; detached unless IMSS_CMS_ATTACHED.  Checked with
+ * CMS_verify before it is returned.  *der is freed with OPENSSL_free().
+ */
+imss_err imss_cms_sign(imss_ctx *ctx, const imss_credential *cred,
+                       const unsigned char *data, size_t len, unsigned flags,
+                       unsigned char **der, size_t *derlen);
+
+/*
+ * Import a certificate onto the token next to its key: the key with the
+ * same public key must be there (else IMSS_ERR_NO_OBJECT, token unchanged);
+ * with ca (not NULL) the chain must verify; a certificate not yet valid or
+ * expired is refused unless IMSS_IMPORT_FORCE.  Stored once (a second
+ * import is not a duplicate).  *uri_out (may be NULL) gets its URI; free().
+ */
+#define IMSS_IMPORT_FORCE 1u
+imss_err imss_token_import_certificate(imss_token *tok, X509 *cert,
+                                       STACK_OF(X509) *ca, const char *label,
+                                       unsigned flags, char **uri_out);
 
 /* Library version string. */
 const char *imss_version(void);

@@ -1,0 +1,85 @@
+/*
+ * CMS SignedData with any credential: SHA-256, signing time, the signer's
+ * certificate included.  Every signature is verified before it is given
+ * out, so a broken token or key never produces a letter that IMSS (or the
+ * reference service) would reject later.
+ */
+#include <limits.h>
+
+#include <openssl/cms.h>
+#include <openssl/err.h>
+
+#include "internal.h"
+
+/* Verify the fresh signature over the same data (signer chain not
+ * checked here: that is the relying party's business). */
+static int
+cms_self_check(CMS_ContentInfo *cms, const unsigned char *data, size_t len,
+               unsigned flags)
+{
+	BIO *content = NULL;
+	int ok;
+
+	if (!(flags & IMSS_CMS_ATTACHED) &&
+	    (content = BIO_new_mem_buf(data, (int)len)) == NULL)
+		return 0;
+	ok = CMS_verify(cms, NULL, NULL, content, NULL,
+	                CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY) == 1;
+	BIO_free(content);
+	return ok;
+}
+
+imss_err
+imss_cms_sign(imss_ctx *ctx, const imss_credential *cred, const unsigned char *data,
+              size_t len, unsigned flags, unsigned char **der, size_t *derlen)
+{
+	X509 *cert = imss_credential_get_certificate(cred);
+	unsigned cms_flags = CMS_BINARY | CMS_PARTIAL | CMS_NOSMIMECAP;
+	CMS_ContentInfo *cms = NULL;
+	OSSL_LIB_CTX *lib;
+	BIO *in = NULL;
+	imss_err err;
+	int n;
+
+	*der = NULL;
+	*derlen = 0;
+	ctx_clear_detail(ctx);
+	if (cert == NULL)
+		return ctx_fail(ctx, IMSS_ERR_NO_OBJECT,
+		                _("The key '%s' has no certificate to sign with. Import its certificate first (imss-renew import)."),
+		                imss_credential_get_location(cred));
+	if (len > INT_MAX)
+		return ctx_fail(ctx, IMSS_ERR_INVALID_ARG, _("The file is too large to sign."));
+	err = ctx_libctx(ctx, &lib);
+	if (err != IMSS_OK)
+		return err;
+	if (!(flags & IMSS_CMS_ATTACHED))
+		cms_flags |= CMS_DETACHED;
+	in = BIO_new_mem_buf(data, (int)len);
+	cms = in ? CMS_sign_ex(NULL, NULL, NULL, NULL, cms_flags, lib, NULL) : NULL;
+	if (cms == NULL ||
+	    CMS_add1_signer(cms, cert, imss_credential_get_key(cred), EVP_sha256(),
+	                    cms_flags) == NULL ||
+	    CMS_final(cms, in, NULL, cms_flags) != 1) {
+		if (ctx->detail[0] == '\0')
+			ctx_fail_openssl(ctx, _("the CMS signature could not be made"));
+		err = IMSS_ERR_CRYPTO;
+		goto out;
+	}
+	if (!cms_self_check(cms, data, len, flags)) {
+		err = ctx_fail(ctx, IMSS_ERR_VERIFY,
+		               _("The new signature does not verify; nothing was written."));
+		goto out;
+	}
+	n = i2d_CMS_ContentInfo(cms, der);
+	if (n <= 0) {
+		err = ctx_fail_openssl(ctx, "i2d_CMS_ContentInfo");
+		goto out;
+	}
+	*derlen = (size_t)n;
+out:
+	ERR_clear_error();
+	CMS_ContentInfo_free(cms);
+	BIO_free(in);
+	return err;
+}

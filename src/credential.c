@@ -1,0 +1,306 @@
+/*
+ * Credentials: a certificate and the key that signs for it.  A token key
+ * signs through the token provider; the legacy files (.pfx, .cer + .key)
+ * are opened with OpenSSL and their keys sign in memory, behind the same
+ * EVP_PKEY interface.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+#include <openssl/x509.h>
+
+#include "internal.h"
+
+struct imss_credential {
+	X509 *cert;
+	EVP_PKEY *pkey;
+	imss_key *token_key;     /* owned, for token credentials */
+	char *location;
+};
+
+#define PASSWORD_MAX 256
+
+void
+imss_credential_free(imss_credential *cred)
+{
+	if (cred == NULL)
+		return;
+	EVP_PKEY_free(cred->pkey);      /* before the token key it refers to */
+	imss_key_free(cred->token_key);
+	X509_free(cred->cert);
+	free(cred->location);
+	free(cred);
+}
+
+X509 *imss_credential_get_certificate(const imss_credential *c) { return c->cert; }
+EVP_PKEY *imss_credential_get_key(const imss_credential *c) { return c->pkey; }
+const char *imss_credential_get_location(const imss_credential *c) { return c->location; }
+imss_key *imss_credential_get_token_key(const imss_credential *c) { return c->token_key; }
+
+/* The certificate stored with the key's CKA_ID, if any. */
+static imss_err
+token_certificate_for(imss_token *tok, imss_key *key, X509 **out)
+{
+	imss_token_cert *certs = NULL;
+	size_t n = 0, i;
+	imss_err err;
+
+	*out = NULL;
+	err = imss_token_list_certificates(tok, &certs, &n);
+	for (i = 0; err == IMSS_OK && i < n && *out == NULL; i++) {
+		if (EVP_PKEY_eq(X509_get0_pubkey(certs[i].cert), imss_key_get_public(key)) == 1) {
+			*out = certs[i].cert;
+			certs[i].cert = NULL;
+		}
+	}
+	imss_token_cert_free(certs, n);
+	return err;
+}
+
+imss_err
+imss_credential_from_token(imss_token *tok, const char *key_uri, imss_credential **out)
+{
+	imss_credential *cred;
+	imss_err err;
+
+	*out = NULL;
+	cred = calloc(1, sizeof(*cred));
+	if (cred == NULL)
+		return IMSS_ERR_NOMEM;
+	err = imss_token_find_key(tok, key_uri, &cred->token_key);
+	if (err == IMSS_OK)
+		err = imss_key_get_evp(cred->token_key, &cred->pkey);
+	if (err == IMSS_OK)
+		err = token_certificate_for(tok, cred->token_key, &cred->cert);
+	if (err == IMSS_OK &&
+	    (cred->location = strdup(imss_key_get_uri(cred->token_key))) == NULL)
+		err = IMSS_ERR_NOMEM;
+	if (err != IMSS_OK) {
+		imss_credential_free(cred);
+		return err;
+	}
+	*out = cred;
+	return IMSS_OK;
+}
+
+/* The whole file, for formats OpenSSL parses from memory. */
+static imss_err
+read_file(imss_ctx *ctx, const char *path, BIO **out)
+{
+	BIO *in = BIO_new_file(path, "rb");
+	BIO *mem = BIO_new(BIO_s_mem());
+	char buf[4096];
+	int n;
+
+	*out = NULL;
+	if (in == NULL || mem == NULL) {
+		BIO_free(in);
+		BIO_free(mem);
+		ERR_clear_error();
+		return ctx_fail(ctx, IMSS_ERR_IO, _("Cannot open '%s'."), path);
+	}
+	while ((n = BIO_read(in, buf, sizeof(buf))) > 0)
+		BIO_write(mem, buf, n);
+	BIO_free(in);
+	*out = mem;
+	return IMSS_OK;
+}
+
+static imss_err
+read_password(imss_ctx *ctx, imss_pin_source *src, const char *path, char *buf, size_t size)
+{
+	char prompt[512];
+	imss_err err;
+
+	if (src == NULL)
+		return ctx_fail(ctx, IMSS_ERR_PIN_SOURCE,
+		                _("'%s' needs a password and no --password-source was given."), path);
+	snprintf(prompt, sizeof(prompt), _("Password for %s: "), path);
+	err = imss_pin_source_read(src, prompt, buf, size);
+	if (err != IMSS_OK)
+		return ctx_fail(ctx, err, _("No password could be read for '%s'."), path);
+	return IMSS_OK;
+}
+
+static imss_err
+check_pair(imss_ctx *ctx, X509 *cert, EVP_PKEY *pkey, const char *path)
+{
+	if (cert == NULL || pkey == NULL)
+		return ctx_fail(ctx, IMSS_ERR_FORMAT,
+		                _("'%s' does not hold both a certificate and its private key."), path);
+	if (X509_check_private_key(cert, pkey) != 1) {
+		ERR_clear_error();
+		return ctx_fail(ctx, IMSS_ERR_MISMATCH,
+		                _("The private key does not belong to the certificate in '%s'. Check that the .key and .cer are the pair you were given."),
+		                path);
+	}
+	return IMSS_OK;
+}
+
+static imss_err
+open_pkcs12(imss_ctx *ctx, BIO *mem, const char *path, imss_pin_source *pw,
+            imss_credential *cred)
+{
+	char pass[PASSWORD_MAX];
+	PKCS12 *p12;
+	imss_err err;
+
+	p12 = d2i_PKCS12_bio(mem, NULL);
+	if (p12 == NULL) {
+		ERR_clear_error();
+		return ctx_fail(ctx, IMSS_ERR_FORMAT,
+		                _("'%s' is not a PKCS#12 (.pfx) file."), path);
+	}
+	imss_secrets_begin();
+	err = read_password(ctx, pw, path, pass, sizeof(pass));
+	if (err == IMSS_OK && PKCS12_verify_mac(p12, pass, -1) != 1)
+		err = ctx_fail(ctx, IMSS_ERR_PASSWORD_INCORRECT,
+		               _("The password of '%s' is wrong. Nothing was changed; try again with the right one."),
+		               path);
+	if (err == IMSS_OK && PKCS12_parse(p12, pass, &cred->pkey, &cred->cert, NULL) != 1)
+		err = ctx_fail_openssl(ctx, _("the .pfx file cannot be opened"));
+	imss_wipe(pass, sizeof(pass));
+	imss_secrets_end();
+	PKCS12_free(p12);
+	ERR_clear_error();
+	if (err == IMSS_OK)
+		err = check_pair(ctx, cred->cert, cred->pkey, path);
+	return err;
+}
+
+/* A certificate in DER or PEM. */
+static imss_err
+load_certificate(imss_ctx *ctx, const char *path, X509 **out)
+{
+	STACK_OF(X509) *certs = NULL;
+	imss_err err;
+
+	*out = NULL;
+	err = imss_certs_load(ctx, path, &certs);
+	if (err != IMSS_OK)
+		return err;
+	*out = sk_X509_shift(certs);
+	sk_X509_pop_free(certs, X509_free);
+	return IMSS_OK;
+}
+
+/* A PKCS#8 key: encrypted DER (the SAT and IMSS .key), or PEM. */
+static imss_err
+load_pkcs8(imss_ctx *ctx, const char *path, imss_pin_source *pw, EVP_PKEY **out)
+{
+	char pass[PASSWORD_MAX];
+	X509_SIG *p8 = NULL;
+	PKCS8_PRIV_KEY_INFO *info = NULL;
+	BIO *mem = NULL;
+	imss_err err;
+
+	*out = NULL;
+	err = read_file(ctx, path, &mem);
+	if (err != IMSS_OK)
+		return err;
+	p8 = d2i_PKCS8_bio(mem, NULL);
+	if (p8 == NULL) {
+		(void)BIO_reset(mem);
+		p8 = PEM_read_bio_PKCS8(mem, NULL, NULL, NULL);
+	}
+	if (p8 == NULL) {
+		BIO_free(mem);
+		ERR_clear_error();
+		return ctx_fail(ctx, IMSS_ERR_FORMAT,
+		                _("'%s' is not an encrypted PKCS#8 private key (.key)."), path);
+	}
+	imss_secrets_begin();
+	err = read_password(ctx, pw, path, pass, sizeof(pass));
+	if (err == IMSS_OK && (info = PKCS8_decrypt(p8, pass, (int)strlen(pass))) == NULL)
+		err = ctx_fail(ctx, IMSS_ERR_PASSWORD_INCORRECT,
+		               _("The password of '%s' is wrong. Nothing was changed; try again with the right one."),
+		               path);
+	imss_wipe(pass, sizeof(pass));
+	if (err == IMSS_OK && (*out = EVP_PKCS82PKEY(info)) == NULL)
+		err = ctx_fail_openssl(ctx, _("the private key cannot be read"));
+	imss_secrets_end();
+	PKCS8_PRIV_KEY_INFO_free(info);
+	X509_SIG_free(p8);
+	BIO_free(mem);
+	ERR_clear_error();
+	return err;
+}
+
+static int
+has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcasecmp(s + n - m, suffix) == 0;
+}
+
+/* "name.cer" -> "name.key" */
+static char *
+key_path_for(const char *cert_path)
+{
+	size_t n = strlen(cert_path);
+	const char *dot = strrchr(cert_path, '.');
+	size_t stem = dot && !strchr(dot, '/') ? (size_t)(dot - cert_path) : n;
+	char *p = malloc(stem + 5);
+
+	if (p != NULL) {
+		memcpy(p, cert_path, stem);
+		memcpy(p + stem, ".key", 5);
+	}
+	return p;
+}
+
+static imss_err
+open_cer_key(imss_ctx *ctx, const char *path, const char *key_path,
+             imss_pin_source *pw, imss_credential *cred)
+{
+	char *derived = NULL;
+	imss_err err;
+
+	if (key_path == NULL && (key_path = derived = key_path_for(path)) == NULL)
+		return IMSS_ERR_NOMEM;
+	err = load_certificate(ctx, path, &cred->cert);
+	if (err == IMSS_OK)
+		err = load_pkcs8(ctx, key_path, pw, &cred->pkey);
+	if (err == IMSS_OK)
+		err = check_pair(ctx, cred->cert, cred->pkey, key_path);
+	free(derived);
+	return err;
+}
+
+imss_err
+imss_credential_from_files(imss_ctx *ctx, const char *path, const char *key_path,
+                           imss_pin_source *password, imss_credential **out)
+{
+	imss_credential *cred;
+	BIO *mem = NULL;
+	imss_err err;
+
+	*out = NULL;
+	ctx_clear_detail(ctx);
+	cred = calloc(1, sizeof(*cred));
+	if (cred == NULL || (cred->location = strdup(path)) == NULL) {
+		free(cred);
+		return IMSS_ERR_NOMEM;
+	}
+	if (key_path == NULL && (has_suffix(path, ".pfx") || has_suffix(path, ".p12"))) {
+		err = read_file(ctx, path, &mem);
+		if (err == IMSS_OK)
+			err = open_pkcs12(ctx, mem, path, password, cred);
+		BIO_free(mem);
+	} else {
+		err = open_cer_key(ctx, path, key_path, password, cred);
+	}
+	if (err != IMSS_OK) {
+		imss_credential_free(cred);
+		return err;
+	}
+	*out = cred;
+	return IMSS_OK;
+}
