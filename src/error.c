@@ -71,6 +71,22 @@ imss_strerror(imss_err err)
 		return _("The certificate is not valid at this time");
 	case IMSS_ERR_CHAIN:
 		return _("The certificate does not chain to the expected CA");
+	case IMSS_ERR_JOURNAL:
+		return _("The renewal journal is damaged");
+	case IMSS_ERR_BUSY:
+		return _("Another renewal is using the token");
+	case IMSS_ERR_NETWORK:
+		return _("The renewal service cannot be reached");
+	case IMSS_ERR_SERVICE:
+		return _("The renewal service refused the request");
+	case IMSS_ERR_TLS:
+		return _("The renewal service's certificate is not trusted");
+	case IMSS_ERR_PROTOCOL:
+		return _("The renewal service sent an answer that makes no sense");
+	case IMSS_ERR_REFUSED_CERT:
+		return _("The certificate from the service failed its checks");
+	case IMSS_ERR_ABORTED:
+		return _("Stopped at the user's request");
 	}
 	return _("Unknown error");
 }

@@ -55,6 +55,14 @@ typedef enum imss_err {
 	IMSS_ERR_FORMAT = 28,           /* a file is not in the format expected */
 	IMSS_ERR_CERT_VALIDITY = 29,    /* a certificate is expired or not yet valid */
 	IMSS_ERR_CHAIN = 30,            /* a certificate does not chain to the CA */
+	IMSS_ERR_JOURNAL = 31,          /* the renewal journal is damaged */
+	IMSS_ERR_BUSY = 32,             /* another renewal holds the token */
+	IMSS_ERR_NETWORK = 33,          /* the service cannot be reached */
+	IMSS_ERR_SERVICE = 34,          /* the service refused or failed */
+	IMSS_ERR_TLS = 35,              /* the service's TLS certificate is not trusted */
+	IMSS_ERR_PROTOCOL = 36,         /* the service's answer is malformed */
+	IMSS_ERR_REFUSED_CERT = 37,     /* a certificate from the service fails its checks */
+	IMSS_ERR_ABORTED = 38,          /* the user said no */
 } imss_err;
 
 /* A short sentence for an error code, in the user's language. */
@@ -480,6 +488,14 @@ imss_err imss_cms_sign(imss_ctx *ctx, const imss_credential *cred,
 imss_err imss_token_import_certificate(imss_token *tok, X509 *cert,
                                        STACK_OF(X509) *ca, const char *label,
                                        unsigned flags, char **uri_out);
+
+/*
+ * Write a file atomically: temporary file in the same directory, fsync,
+ * rename (or, with replace 0, a link that fails when the file exists),
+ * fsync of the directory.  mode: permission bits of the new file.
+ */
+imss_err imss_write_file_atomic(imss_ctx *ctx, const char *path, const void *data,
+                                size_t len, unsigned mode, int replace);
 
 /* Library version string. */
 const char *imss_version(void);

@@ -1,0 +1,283 @@
+/*
+ * libcurl, configured so that nothing is trusted that was not meant to be:
+ * https only, peer and host verified, no redirects followed, sizes capped.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "http.h"
+#include "internal.h"
+
+struct http_client {
+	imss_ctx *ctx;
+	CURL *curl;
+	char *base;
+	char *bearer;
+	struct http_options opts;
+};
+
+struct sink {
+	struct http_response *resp;
+	size_t max;
+	int too_large;
+};
+
+static imss_err
+curl_global(imss_ctx *ctx)
+{
+	static int done;
+
+	if (!done && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return ctx_fail(ctx, IMSS_ERR_NOMEM, "curl_global_init");
+	done = 1;
+	return IMSS_OK;
+}
+
+imss_err
+http_client_new(imss_ctx *ctx, const char *base_url, const struct http_options *opts,
+                struct http_client **out)
+{
+	struct http_client *c;
+	imss_err err;
+
+	*out = NULL;
+	if (strncasecmp(base_url, "https://", 8) != 0 || base_url[8] == '\0')
+		return ctx_fail(ctx, IMSS_ERR_INVALID_ARG,
+		                _("The service URL must start with https:// ('%s')."), base_url);
+	err = curl_global(ctx);
+	if (err != IMSS_OK)
+		return err;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return IMSS_ERR_NOMEM;
+	c->ctx = ctx;
+	c->opts = *opts;
+	c->base = strdup(base_url);
+	c->curl = curl_easy_init();
+	if (c->base == NULL || c->curl == NULL) {
+		http_client_free(c);
+		return IMSS_ERR_NOMEM;
+	}
+	/* No trailing slash: paths start with one. */
+	while (strlen(c->base) > 8 && c->base[strlen(c->base) - 1] == '/')
+		c->base[strlen(c->base) - 1] = '\0';
+	*out = c;
+	return IMSS_OK;
+}
+
+void
+http_client_free(struct http_client *c)
+{
+	if (c == NULL)
+		return;
+	if (c->curl != NULL)
+		curl_easy_cleanup(c->curl);
+	if (c->bearer != NULL)
+		imss_wipe(c->bearer, strlen(c->bearer));
+	free(c->bearer);
+	free(c->base);
+	free(c);
+}
+
+imss_err
+http_client_set_bearer(struct http_client *c, const char *token)
+{
+	if (c->bearer != NULL)
+		imss_wipe(c->bearer, strlen(c->bearer));
+	free(c->bearer);
+	c->bearer = NULL;
+	if (token != NULL && (c->bearer = strdup(token)) == NULL)
+		return IMSS_ERR_NOMEM;
+	return IMSS_OK;
+}
+
+void
+http_response_clear(struct http_response *r)
+{
+	free(r->body);
+	memset(r, 0, sizeof(*r));
+	r->retry_after = -1;
+}
+
+static size_t
+on_body(char *data, size_t size, size_t n, void *arg)
+{
+	struct sink *s = arg;
+	size_t len = size * n;
+	unsigned char *grown;
+
+	if (s->resp->len + len > s->max) {
+		s->too_large = 1;
+		return 0;
+	}
+	grown = realloc(s->resp->body, s->resp->len + len + 1);
+	if (grown == NULL)
+		return 0;
+	memcpy(grown + s->resp->len, data, len);
+	s->resp->body = grown;
+	s->resp->len += len;
+	grown[s->resp->len] = '\0';
+	return len;
+}
+
+static size_t
+on_header(char *data, size_t size, size_t n, void *arg)
+{
+	struct http_response *r = arg;
+	size_t len = size * n;
+
+	if (len > 12 && strncasecmp(data, "Retry-After:", 12) == 0)
+		r->retry_after = strtol(data + 12, NULL, 10);
+	return len;
+}
+
+static void
+setup(struct http_client *c, const char *url, struct sink *sink, struct curl_slist *hdrs)
+{
+	CURL *h = c->curl;
+
+	curl_easy_reset(h);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "https");
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	if (c->opts.ca_file != NULL)
+		curl_easy_setopt(h, CURLOPT_CAINFO, c->opts.ca_file);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, c->opts.connect_timeout);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, c->opts.total_timeout);
+	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->opts.max_response);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "imss-renew/" IMSS_VERSION);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, sink);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, sink->resp);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+}
+
+static imss_err
+transport_error(struct http_client *c, CURLcode rc, const char *errbuf, int too_large)
+{
+	const char *what = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+
+	if (too_large || rc == CURLE_FILESIZE_EXCEEDED)
+		return ctx_fail(c->ctx, IMSS_ERR_PROTOCOL,
+		                _("The service sent more than %zu bytes; the answer was refused."),
+		                c->opts.max_response);
+	switch (rc) {
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CONNECT_ERROR:
+		return ctx_fail(c->ctx, IMSS_ERR_TLS,
+		                _("TLS with %s failed: %s. The service's certificate is not the one trusted (--ca, or the CA pinned on first use); nothing was sent."),
+		                c->base, what);
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		return ctx_fail(c->ctx, IMSS_ERR_TLS,
+		                _("Refused a non-HTTPS address from %s."), c->base);
+	default:
+		return ctx_fail(c->ctx, IMSS_ERR_NETWORK,
+		                _("Cannot reach %s: %s. Check the address and your network, then run the command again: it continues where it stopped."),
+		                c->base, what);
+	}
+}
+
+static int
+retryable(CURLcode rc, long status)
+{
+	if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT ||
+	    rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR || rc == CURLE_GOT_NOTHING ||
+	    rc == CURLE_COULDNT_RESOLVE_HOST)
+		return 1;
+	return rc == CURLE_OK && (status == 502 || status == 503 || status == 504);
+}
+
+static imss_err
+request_once(struct http_client *c, const char *method, const char *url,
+             struct curl_slist *hdrs, const void *body, size_t len,
+             struct http_response *resp, CURLcode *rc_out)
+{
+	char errbuf[CURL_ERROR_SIZE] = "";
+	struct sink sink = { resp, c->opts.max_response, 0 };
+	CURLcode rc;
+
+	http_response_clear(resp);
+	setup(c, url, &sink, hdrs);
+	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, errbuf);
+	if (strcmp(method, "GET") != 0) {
+		curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
+		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body ? body : "");
+		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	}
+	rc = curl_easy_perform(c->curl);
+	*rc_out = rc;
+	if (rc == CURLE_OK) {
+		char *ct = NULL;
+
+		curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->status);
+		curl_easy_getinfo(c->curl, CURLINFO_CONTENT_TYPE, &ct);
+		if (ct != NULL)
+			snprintf(resp->content_type, sizeof(resp->content_type), "%s", ct);
+		return IMSS_OK;
+	}
+	return transport_error(c, rc, errbuf, sink.too_large);
+}
+
+static struct curl_slist *
+headers_for(struct http_client *c, const char *content_type)
+{
+	struct curl_slist *h = curl_slist_append(NULL, "Accept: application/json");
+	char line[1024];
+
+	if (h && content_type) {
+		snprintf(line, sizeof(line), "Content-Type: %s", content_type);
+		h = curl_slist_append(h, line);
+	}
+	if (h && c->bearer) {
+		snprintf(line, sizeof(line), "Authorization: Bearer %s", c->bearer);
+		h = curl_slist_append(h, line);
+		imss_wipe(line, sizeof(line));
+	}
+	return h;
+}
+
+imss_err
+http_request(struct http_client *c, const char *method, const char *path,
+             const char *content_type, const void *body, size_t len, int idempotent,
+             struct http_response *resp)
+{
+	struct curl_slist *hdrs = NULL;
+	char *url = NULL;
+	CURLcode rc = CURLE_OK;
+	imss_err err = IMSS_ERR_NOMEM;
+	int attempt;
+
+	memset(resp, 0, sizeof(*resp));
+	resp->retry_after = -1;
+	url = malloc(strlen(c->base) + strlen(path) + 1);
+	hdrs = headers_for(c, content_type);
+	if (url == NULL || hdrs == NULL)
+		goto out;
+	strcpy(url, c->base);
+	strcat(url, path);
+	for (attempt = 0;; attempt++) {
+		err = request_once(c, method, url, hdrs, body, len, resp, &rc);
+		if (!idempotent || attempt >= c->opts.retries || !retryable(rc, resp->status))
+			break;
+		ctx_log(c->ctx, IMSS_LOG_INFO, _("the service did not answer; trying again in %d s"),
+		        1 << attempt);
+		sleep(1u << attempt);
+	}
+out:
+	curl_slist_free_all(hdrs);
+	free(url);
+	return err;
+}

@@ -1,0 +1,50 @@
+/*
+ * The HTTPS client of the renewal, on libcurl: TLS always verified (the
+ * pinned service CA or the system store), no redirects, connect and total
+ * timeouts, a cap on response sizes, retries with backoff only for
+ * requests that are safe to repeat, proxies from the environment.
+ */
+#ifndef IMSS_HTTP_H
+#define IMSS_HTTP_H
+
+#include <stddef.h>
+
+#include "imss-renew/imss-renew.h"
+
+struct http_client;
+
+struct http_response {
+	long status;
+	unsigned char *body;     /* NUL-terminated for convenience */
+	size_t len;
+	char content_type[128];
+	long retry_after;        /* seconds, -1 when absent */
+};
+
+struct http_options {
+	const char *ca_file;     /* PEM file of trusted CAs; NULL: system store */
+	long connect_timeout;    /* seconds */
+	long total_timeout;      /* seconds */
+	size_t max_response;     /* bytes */
+	int retries;             /* extra tries for idempotent requests */
+};
+
+/* base_url must be https://host[:port][/prefix]. */
+imss_err http_client_new(imss_ctx *ctx, const char *base_url,
+                         const struct http_options *opts, struct http_client **out);
+void http_client_free(struct http_client *c);
+
+/* Bearer token for the following requests (copied; NULL clears). */
+imss_err http_client_set_bearer(struct http_client *c, const char *token);
+
+/*
+ * One request.  idempotent allows retries on connection failures and on
+ * 502/503/504.  A response of any status is success here; the caller
+ * judges the status.  resp is cleared with http_response_clear().
+ */
+imss_err http_request(struct http_client *c, const char *method, const char *path,
+                      const char *content_type, const void *body, size_t len,
+                      int idempotent, struct http_response *resp);
+void http_response_clear(struct http_response *resp);
+
+#endif

@@ -1,0 +1,232 @@
+/*
+ * The renewal journal, as JSON (json-c), written atomically.  A journal
+ * that does not parse, or names a state or field this version does not
+ * know, stops the run: it is never taken for an empty one, since it may be
+ * the only record of a key on the token.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "internal.h"
+#include "journal.h"
+
+#define JOURNAL_VERSION 1
+#define JOURNAL_MAX (256 * 1024)
+
+static const char *const state_names[] = {
+	[JOURNAL_NEW] = "new",
+	[JOURNAL_LOGGED_IN] = "logged-in",
+	[JOURNAL_KEYGEN_STARTED] = "keygen-started",
+	[JOURNAL_KEY_GENERATED] = "key-generated",
+	[JOURNAL_REQUEST_BUILT] = "request-built",
+	[JOURNAL_LETTER_SIGNED] = "letter-signed",
+	[JOURNAL_SUBMIT_STARTED] = "submit-started",
+	[JOURNAL_SUBMITTED] = "submitted",
+	[JOURNAL_CERT_RECEIVED] = "certificate-received",
+	[JOURNAL_STORED] = "stored",
+	[JOURNAL_DONE] = "done",
+};
+
+#define N_STATES (sizeof(state_names) / sizeof(state_names[0]))
+
+/* The string fields, by name, for reading and writing alike. */
+#define JOURNAL_FIELDS(X) \
+	X(server) X(registro_patronal) X(token_serial) X(key_label) X(key_id) \
+	X(key_spki_sha256) X(request_path) X(letter_path) X(letter_sha256) \
+	X(request_id) X(cert_path) X(cert_serial) X(email)
+
+const char *
+journal_state_name(enum journal_state s)
+{
+	return (size_t)s < N_STATES ? state_names[s] : "?";
+}
+
+imss_err
+journal_set(char **field, const char *value)
+{
+	char *copy = NULL;
+
+	if (value != NULL && (copy = strdup(value)) == NULL)
+		return IMSS_ERR_NOMEM;
+	free(*field);
+	*field = copy;
+	return IMSS_OK;
+}
+
+void
+journal_clear(struct journal *j)
+{
+#define FREE_FIELD(name) free(j->name);
+	JOURNAL_FIELDS(FREE_FIELD)
+#undef FREE_FIELD
+	free(j->path);
+	memset(j, 0, sizeof(*j));
+}
+
+static imss_err
+corrupt(imss_ctx *ctx, const char *path, const char *why)
+{
+	return ctx_fail(ctx, IMSS_ERR_JOURNAL,
+	                _("The renewal journal '%s' is damaged (%s). Nothing was changed. It may be the only record of a new key on the token: keep a copy, check it with 'imss-renew objects --login', then move it aside to start over."),
+	                path, why);
+}
+
+static int
+state_from_name(const char *name, enum journal_state *out)
+{
+	size_t i;
+
+	for (i = 0; i < N_STATES; i++)
+		if (strcmp(state_names[i], name) == 0) {
+			*out = (enum journal_state)i;
+			return 1;
+		}
+	return 0;
+}
+
+/* Every key must be known and every value of the right type. */
+static imss_err
+journal_from_json(imss_ctx *ctx, json_object *obj, struct journal *j)
+{
+	struct json_object_iterator it = json_object_iter_begin(obj);
+	struct json_object_iterator end = json_object_iter_end(obj);
+	int version = 0, have_state = 0;
+
+	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
+		const char *key = json_object_iter_peek_name(&it);
+		json_object *v = json_object_iter_peek_value(&it);
+		int is_str = json_object_is_type(v, json_type_string);
+
+		if (strcmp(key, "version") == 0 && json_object_is_type(v, json_type_int))
+			version = json_object_get_int(v);
+		else if (strcmp(key, "updated") == 0 && json_object_is_type(v, json_type_int))
+			j->updated = json_object_get_int64(v);
+		else if (strcmp(key, "state") == 0 && is_str)
+			have_state = state_from_name(json_object_get_string(v), &j->state);
+#define READ_FIELD(name) \
+		else if (strcmp(key, #name) == 0 && is_str) { \
+			if (journal_set(&j->name, json_object_get_string(v)) != IMSS_OK) \
+				return IMSS_ERR_NOMEM; \
+		}
+		JOURNAL_FIELDS(READ_FIELD)
+#undef READ_FIELD
+		else
+			return corrupt(ctx, j->path, key);
+	}
+	if (version != JOURNAL_VERSION)
+		return corrupt(ctx, j->path, _("unknown version"));
+	if (!have_state)
+		return corrupt(ctx, j->path, _("no valid state"));
+	if (j->server == NULL || j->registro_patronal == NULL || j->token_serial == NULL)
+		return corrupt(ctx, j->path, _("missing server, employer or token"));
+	if (j->state >= JOURNAL_KEYGEN_STARTED && j->key_label == NULL)
+		return corrupt(ctx, j->path, _("missing key label"));
+	return IMSS_OK;
+}
+
+static imss_err
+slurp(imss_ctx *ctx, const char *path, char **out, int *exists)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	size_t n;
+
+	*out = NULL;
+	*exists = 0;
+	if (f == NULL) {
+		if (errno == ENOENT)
+			return IMSS_OK;
+		return ctx_fail(ctx, IMSS_ERR_IO, _("Cannot read '%s': %s."), path, strerror(errno));
+	}
+	*exists = 1;
+	buf = malloc(JOURNAL_MAX + 1);
+	if (buf == NULL) {
+		fclose(f);
+		return IMSS_ERR_NOMEM;
+	}
+	n = fread(buf, 1, JOURNAL_MAX + 1, f);
+	fclose(f);
+	if (n > JOURNAL_MAX) {
+		free(buf);
+		return corrupt(ctx, path, _("too large"));
+	}
+	buf[n] = '\0';
+	*out = buf;
+	return IMSS_OK;
+}
+
+imss_err
+journal_load(imss_ctx *ctx, const char *path, struct journal *j, int *exists)
+{
+	json_tokener *tok = NULL;
+	json_object *obj = NULL;
+	char *text = NULL;
+	imss_err err;
+
+	memset(j, 0, sizeof(*j));
+	if ((j->path = strdup(path)) == NULL)
+		return IMSS_ERR_NOMEM;
+	err = slurp(ctx, path, &text, exists);
+	if (err != IMSS_OK || !*exists)
+		goto out;
+	tok = json_tokener_new();
+	if (tok == NULL) {
+		err = IMSS_ERR_NOMEM;
+		goto out;
+	}
+	obj = json_tokener_parse_ex(tok, text, (int)strlen(text));
+	if (obj == NULL || json_tokener_get_error(tok) != json_tokener_success ||
+	    (size_t)json_tokener_get_parse_end(tok) != strlen(text) ||
+	    !json_object_is_type(obj, json_type_object)) {
+		/* Trailing white space is fine; anything else is not. */
+		if (obj == NULL || strspn(text + json_tokener_get_parse_end(tok), " \t\r\n") !=
+		    strlen(text + json_tokener_get_parse_end(tok)) ||
+		    !json_object_is_type(obj, json_type_object)) {
+			err = corrupt(ctx, path, _("not valid JSON"));
+			goto out;
+		}
+	}
+	err = journal_from_json(ctx, obj, j);
+out:
+	json_object_put(obj);
+	json_tokener_free(tok);
+	free(text);
+	if (err != IMSS_OK) {
+		char *p = j->path;
+
+		j->path = NULL;
+		journal_clear(j);
+		j->path = p;
+	}
+	return err;
+}
+
+imss_err
+journal_save(imss_ctx *ctx, struct journal *j)
+{
+	json_object *obj = json_object_new_object();
+	const char *text;
+	imss_err err;
+
+	if (obj == NULL)
+		return IMSS_ERR_NOMEM;
+	j->updated = (long long)time(NULL);
+	json_object_object_add(obj, "version", json_object_new_int(JOURNAL_VERSION));
+	json_object_object_add(obj, "state", json_object_new_string(journal_state_name(j->state)));
+	json_object_object_add(obj, "updated", json_object_new_int64(j->updated));
+#define WRITE_FIELD(name) \
+	if (j->name != NULL) \
+		json_object_object_add(obj, #name, json_object_new_string(j->name));
+	JOURNAL_FIELDS(WRITE_FIELD)
+#undef WRITE_FIELD
+	text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	err = text ? imss_write_file_atomic(ctx, j->path, text, strlen(text), 0600, 1)
+	           : IMSS_ERR_NOMEM;
+	json_object_put(obj);
+	return err;
+}

@@ -1,0 +1,60 @@
+/*
+ * The renewal journal: one file per employer and token recording each
+ * step of a renewal before and after it is done, so that a run that was
+ * interrupted anywhere continues where it stopped.
+ */
+#ifndef IMSS_JOURNAL_H
+#define IMSS_JOURNAL_H
+
+#include "imss-renew/imss-renew.h"
+
+/* In order; a state is what has been done, or (the *_STARTED ones) what
+ * was begun and may or may not have happened. */
+enum journal_state {
+	JOURNAL_NEW = 0,
+	JOURNAL_LOGGED_IN,
+	JOURNAL_KEYGEN_STARTED,
+	JOURNAL_KEY_GENERATED,
+	JOURNAL_REQUEST_BUILT,
+	JOURNAL_LETTER_SIGNED,
+	JOURNAL_SUBMIT_STARTED,
+	JOURNAL_SUBMITTED,
+	JOURNAL_CERT_RECEIVED,
+	JOURNAL_STORED,
+	JOURNAL_DONE,
+};
+
+struct journal {
+	char *path;
+	enum journal_state state;
+	char *server;
+	char *registro_patronal;
+	char *token_serial;
+	char *key_label;          /* chosen before generating: the anchor */
+	char *key_id;             /* hex CKA_ID once generated */
+	char *key_spki_sha256;    /* hex SHA-256 of the public key (SPKI DER) */
+	char *request_path;
+	char *letter_path;
+	char *letter_sha256;
+	char *request_id;
+	char *cert_path;
+	char *cert_serial;
+	char *email;
+	long long updated;
+};
+
+const char *journal_state_name(enum journal_state s);
+
+/* Read the journal at path.  *exists 0 (and an empty journal) when there
+ * is none; a file that cannot be read back exactly is IMSS_ERR_JOURNAL. */
+imss_err journal_load(imss_ctx *ctx, const char *path, struct journal *j, int *exists);
+
+/* Write it atomically (0600), stamping the time. */
+imss_err journal_save(imss_ctx *ctx, struct journal *j);
+
+/* Set a string field (NULL clears). */
+imss_err journal_set(char **field, const char *value);
+
+void journal_clear(struct journal *j);
+
+#endif
