@@ -141,6 +141,9 @@ char *object_uri(imss_token *tok, CK_OBJECT_CLASS klass,
 imss_err token_id_in_use(imss_token *tok, const unsigned char *id, size_t len,
                          int *in_use);
 
+/* src/strutil.c: a formatted string, malloc'd (NULL when out of memory). */
+char *str_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* key.c: build the public EVP_PKEY from token attributes. */
 EVP_PKEY *pubkey_from_rsa(const unsigned char *n, size_t nlen,
                           const unsigned char *e, size_t elen);

@@ -334,3 +334,24 @@ imss_key_get_id(const imss_key *key, size_t *len)
 	*len = key->id_len;
 	return key->id;
 }
+
+imss_err
+imss_key_get_protection(imss_key *key, int *sensitive, int *extractable, int *local,
+                        int *never_extractable)
+{
+	CK_BBOOL v[4] = { 0 };
+	CK_ATTRIBUTE a[] = {
+		{ CKA_SENSITIVE, &v[0], 1 }, { CKA_EXTRACTABLE, &v[1], 1 },
+		{ CKA_LOCAL, &v[2], 1 }, { CKA_NEVER_EXTRACTABLE, &v[3], 1 },
+	};
+	int *out[] = { sensitive, extractable, local, never_extractable };
+	imss_err err;
+	size_t i;
+
+	err = token_get_fixed(key->tok, key->priv, a, 4);
+	if (err != IMSS_OK)
+		return err;
+	for (i = 0; i < 4; i++)
+		*out[i] = a[i].ulValueLen == 1 ? (v[i] ? 1 : 0) : -1;
+	return IMSS_OK;
+}

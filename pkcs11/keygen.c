@@ -132,21 +132,36 @@ template_refused(CK_RV rv)
 	       rv == CKR_TEMPLATE_INCONSISTENT;
 }
 
-/* A random ID that no object on the token has. */
+/* Is any object on the token labelled so?  The label names the new pair
+ * uniquely, so that a renewal interrupted mid-generation finds it again. */
 static imss_err
-choose_unique_id(imss_token *tok, unsigned char *id, size_t len)
+label_in_use(imss_token *tok, const char *label, int *in_use)
 {
-	int in_use = 1, tries;
+	CK_ATTRIBUTE tmpl = { CKA_LABEL, (void *)label, strlen(label) };
+	CK_OBJECT_HANDLE h;
+	CK_ULONG count = 0;
 	imss_err err;
 
-	for (tries = 0; tries < 4 && in_use; tries++) {
-		if (RAND_bytes(id, (int)len) != 1)
-			return ctx_fail_openssl(tok->ctx, "RAND_bytes");
-		err = token_id_in_use(tok, id, len, &in_use);
-		if (err != IMSS_OK)
-			return err;
-	}
-	return in_use ? ctx_fail(tok->ctx, IMSS_ERR_PKCS11, _("No unused key ID found.")) : IMSS_OK;
+	err = token_find(tok, &tmpl, 1, &h, 1, &count);
+	*in_use = count > 0;
+	return err;
+}
+
+/* The random ID the pair keeps when the token refuses the key identifier
+ * must be its own: only the pair may carry it. */
+static imss_err
+check_random_id(imss_token *tok, const unsigned char *id, size_t len)
+{
+	CK_ATTRIBUTE tmpl = { CKA_ID, (void *)id, len };
+	CK_OBJECT_HANDLE h[3];
+	CK_ULONG count = 0;
+	imss_err err;
+
+	err = token_find(tok, &tmpl, 1, h, 3, &count);
+	if (err == IMSS_OK && count != 2)
+		err = ctx_fail(tok->ctx, IMSS_ERR_PKCS11,
+		               _("Another object on the token has the new key's random ID."));
+	return err;
 }
 
 static imss_err
@@ -175,33 +190,56 @@ generate(imss_token *tok, const imss_keyspec *spec, const char *label,
 	return IMSS_OK;
 }
 
-/* The public half of the new pair, read in one call. */
-static imss_err
-read_public(imss_token *tok, const imss_keyspec *spec, CK_OBJECT_HANDLE pub,
-            EVP_PKEY **out)
-{
+/*
+ * The new pair as the token made it, in as few calls as possible: an RSA
+ * private key carries its modulus and exponent, so one call reads its
+ * public half and its protection together; an EC private key has no
+ * point, which is read from the public key.
+ */
+struct new_key_state {
 	unsigned char a[1024], b[256];
-	CK_ATTRIBUTE rsa[] = { { CKA_MODULUS, a, sizeof(a) },
-	                       { CKA_PUBLIC_EXPONENT, b, sizeof(b) } };
-	CK_ATTRIBUTE ec[] = { { CKA_EC_POINT, a, sizeof(a) } };
-	int is_rsa = spec->kind == IMSS_KEY_RSA;
-	CK_ATTRIBUTE *attrs = is_rsa ? rsa : ec;
-	CK_ULONG i, n = is_rsa ? 2 : 1;
-	CK_RV rv;
+	CK_BBOOL local, never, sens, extr;
+	CK_ATTRIBUTE attrs[6];
+	CK_ULONG n;
+};
 
-	rv = tok->f->C_GetAttributeValue(tok->session, pub, attrs, n);
-	if (rv != CKR_OK)
-		return token_fail(tok, "C_GetAttributeValue", rv);
-	for (i = 0; i < n; i++)
-		if (attrs[i].ulValueLen == CK_UNAVAILABLE_INFORMATION)
-			return ctx_fail(tok->ctx, IMSS_ERR_PKCS11,
-			                _("The token did not return the new public key."));
+static imss_err
+read_new_key(imss_token *tok, const imss_keyspec *spec, CK_OBJECT_HANDLE pub,
+             CK_OBJECT_HANDLE priv, struct new_key_state *st, EVP_PKEY **out)
+{
+	CK_ATTRIBUTE prot[] = {
+		{ CKA_LOCAL, &st->local, 1 }, { CKA_NEVER_EXTRACTABLE, &st->never, 1 },
+		{ CKA_SENSITIVE, &st->sens, 1 }, { CKA_EXTRACTABLE, &st->extr, 1 },
+		{ CKA_MODULUS, st->a, sizeof(st->a) }, { CKA_PUBLIC_EXPONENT, st->b, sizeof(st->b) },
+	};
+	CK_ATTRIBUTE point = { CKA_EC_POINT, st->a, sizeof(st->a) };
+	int is_rsa = spec->kind == IMSS_KEY_RSA;
+	imss_err err;
+
+	memcpy(st->attrs, prot, sizeof(prot));
+	st->n = is_rsa ? 6 : 4;
+	err = token_get_fixed(tok, priv, st->attrs, st->n);
+	if (err == IMSS_OK && !is_rsa)
+		err = token_get_fixed(tok, pub, &point, 1);
+	if (err != IMSS_OK)
+		return err;
+	if (is_rsa && (st->attrs[4].ulValueLen == CK_UNAVAILABLE_INFORMATION ||
+	               st->attrs[5].ulValueLen == CK_UNAVAILABLE_INFORMATION)) {
+		/* This token keeps them on the public key only. */
+		st->attrs[4].ulValueLen = sizeof(st->a);
+		st->attrs[5].ulValueLen = sizeof(st->b);
+		err = token_get_fixed(tok, pub, &st->attrs[4], 2);
+		if (err != IMSS_OK)
+			return err;
+	}
+	if ((is_rsa ? st->attrs[4].ulValueLen : point.ulValueLen) == CK_UNAVAILABLE_INFORMATION)
+		return ctx_fail(tok->ctx, IMSS_ERR_PKCS11, _("The token did not return the new public key."));
 	if (is_rsa)
-		*out = pubkey_from_rsa(a, rsa[0].ulValueLen, b, rsa[1].ulValueLen);
+		*out = pubkey_from_rsa(st->a, st->attrs[4].ulValueLen, st->b, st->attrs[5].ulValueLen);
 	else
 		*out = pubkey_from_ec(spec->bits == 256 ? oid_p256 : oid_p384,
 		                      spec->bits == 256 ? sizeof(oid_p256) : sizeof(oid_p384),
-		                      a, ec[0].ulValueLen);
+		                      st->a, point.ulValueLen);
 	return *out ? IMSS_OK : ctx_fail_openssl(tok->ctx, _("the new public key cannot be read"));
 }
 
@@ -222,11 +260,12 @@ set_key_identifier(imss_token *tok, CK_OBJECT_HANDLE pub, CK_OBJECT_HANDLE priv,
 
 	*set = 0;
 	err = token_id_in_use(tok, ski, 20, &in_use);
-	if (err != IMSS_OK || in_use) {
-		if (in_use)
-			ctx_log(tok->ctx, IMSS_LOG_WARN,
-			        _("another object already has this key's identifier as its ID; the key keeps a random ID"));
+	if (err != IMSS_OK)
 		return err;
+	if (in_use) {
+		ctx_log(tok->ctx, IMSS_LOG_WARN,
+		        _("another object already has this key's identifier as its ID; the key keeps a random ID"));
+		return check_random_id(tok, old_id, old_len);
 	}
 	rv = tok->f->C_SetAttributeValue(tok->session, priv, &idattr, 1);
 	if (rv == CKR_OK) {
@@ -244,41 +283,31 @@ set_key_identifier(imss_token *tok, CK_OBJECT_HANDLE pub, CK_OBJECT_HANDLE priv,
 	ctx_log(tok->ctx, IMSS_LOG_WARN,
 	        _("the token does not let the key ID be changed (%s); the key keeps its random ID"),
 	        ckr_name(rv));
-	return IMSS_OK;
+	return check_random_id(tok, old_id, old_len);
 }
 
-/* Read back the protection of the private key; insist on it. */
+/* The protection the token reports for the private key; insist on it. */
 static imss_err
-check_protection(imss_token *tok, CK_OBJECT_HANDLE priv, imss_keygen_report *r)
+check_protection(imss_token *tok, CK_OBJECT_HANDLE priv, struct new_key_state *st,
+                 imss_keygen_report *r)
 {
-	CK_BBOOL local = 0, never = 0, sens = 0, extr = 0;
-	CK_ATTRIBUTE attrs[] = {
-		{ CKA_LOCAL, &local, 1 }, { CKA_NEVER_EXTRACTABLE, &never, 1 },
-		{ CKA_SENSITIVE, &sens, 1 }, { CKA_EXTRACTABLE, &extr, 1 },
-	};
 	CK_ATTRIBUTE no = { CKA_EXTRACTABLE, &ck_false, sizeof(CK_BBOOL) };
-	CK_ULONG i;
+	CK_ATTRIBUTE *a = st->attrs;
 	imss_err err;
 
-	err = token_get_fixed(tok, priv, attrs, 4);
-	if (err != IMSS_OK)
-		return err;
-	if (attrs[3].ulValueLen == 1 && extr) {
+	if (a[3].ulValueLen == 1 && st->extr) {
 		/* A token that defaults to extractable may still be told no. */
 		if (tok->f->C_SetAttributeValue(tok->session, priv, &no, 1) == CKR_OK) {
-			attrs[3].ulValueLen = 1;
-			err = token_get_fixed(tok, priv, &attrs[3], 1);
+			a[3].ulValueLen = 1;
+			err = token_get_fixed(tok, priv, &a[3], 1);
 			if (err != IMSS_OK)
 				return err;
 		}
 	}
-	for (i = 0; i < 4; i++)
-		if (attrs[i].ulValueLen != 1)
-			attrs[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
-	r->local = attrs[0].ulValueLen == 1 ? local : -1;
-	r->never_extractable = attrs[1].ulValueLen == 1 ? never : -1;
-	r->sensitive = attrs[2].ulValueLen == 1 ? sens : -1;
-	r->extractable = attrs[3].ulValueLen == 1 ? extr : -1;
+	r->local = a[0].ulValueLen == 1 ? st->local : -1;
+	r->never_extractable = a[1].ulValueLen == 1 ? st->never : -1;
+	r->sensitive = a[2].ulValueLen == 1 ? st->sens : -1;
+	r->extractable = a[3].ulValueLen == 1 ? st->extr : -1;
 	if (r->sensitive != 1 || r->extractable == 1)
 		return ctx_fail(tok->ctx, IMSS_ERR_KEY_PROTECTION,
 		                _("The token made the key %s; it was destroyed. Use a token that keeps keys sensitive and non-extractable."),
@@ -329,15 +358,22 @@ imss_token_generate_keypair(imss_token *tok, const imss_keyspec *spec, const cha
 	imss_keygen_report r = { 0 };
 	CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE, priv = CK_INVALID_HANDLE;
 	unsigned char tmp_id[20], ski[20];
+	struct new_key_state st;
 	imss_key *key = NULL;
-	int level = 0, id_is_ski = 0;
+	int level = 0, id_is_ski = 0, in_use = 0;
 	imss_err err;
 
 	*out = NULL;
 	ctx_clear_detail(tok->ctx);
 	err = keygen_preflight(tok, spec, label);
 	if (err == IMSS_OK)
-		err = choose_unique_id(tok, tmp_id, sizeof(tmp_id));
+		err = label_in_use(tok, label, &in_use);
+	if (err == IMSS_OK && in_use)
+		err = ctx_fail(tok->ctx, IMSS_ERR_LABEL_IN_USE,
+		               _("Label '%s' is already used on token '%s'; choose another with --label."),
+		               label, tok->info.label);
+	if (err == IMSS_OK && RAND_bytes(tmp_id, sizeof(tmp_id)) != 1)
+		err = ctx_fail_openssl(tok->ctx, "RAND_bytes");
 	if (err != IMSS_OK)
 		goto out;
 	if (!tok->info.has_rng)
@@ -360,13 +396,13 @@ imss_token_generate_keypair(imss_token *tok, const imss_keyspec *spec, const cha
 	}
 	key->tok = tok;
 	key->priv = priv;
-	err = read_public(tok, spec, pub, &key->pub);
+	err = read_new_key(tok, spec, pub, priv, &st, &key->pub);
+	if (err == IMSS_OK)
+		err = check_protection(tok, priv, &st, &r);
 	if (err == IMSS_OK)
 		err = pubkey_key_identifier(key->pub, ski);
 	if (err == IMSS_OK)
 		err = set_key_identifier(tok, pub, priv, ski, tmp_id, sizeof(tmp_id), &id_is_ski);
-	if (err == IMSS_OK)
-		err = check_protection(tok, priv, &r);
 	if (err != IMSS_OK)
 		goto out;
 	memcpy(key->id, id_is_ski ? ski : tmp_id, 20);

@@ -87,6 +87,8 @@ imss_strerror(imss_err err)
 		return _("The certificate from the service failed its checks");
 	case IMSS_ERR_ABORTED:
 		return _("Stopped at the user's request");
+	case IMSS_ERR_LABEL_IN_USE:
+		return _("The label is already used on the token");
 	}
 	return _("Unknown error");
 }

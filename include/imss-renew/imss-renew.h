@@ -63,6 +63,7 @@ typedef enum imss_err {
 	IMSS_ERR_PROTOCOL = 36,         /* the service's answer is malformed */
 	IMSS_ERR_REFUSED_CERT = 37,     /* a certificate from the service fails its checks */
 	IMSS_ERR_ABORTED = 38,          /* the user said no */
+	IMSS_ERR_LABEL_IN_USE = 39,     /* another object on the token has the label */
 } imss_err;
 
 /* A short sentence for an error code, in the user's language. */
@@ -217,9 +218,11 @@ typedef struct imss_keygen_report {
 
 /*
  * Generate a key pair on the token: private key on token, private,
- * sensitive, not extractable, sign only.  CKA_ID is the RFC 5280 key
- * identifier when the token lets it be set and no object has it already,
- * else a fresh random ID checked unique before generation.  A key that
+ * sensitive, not extractable, sign only.  The label must not be used by
+ * any object on the token yet (IMSS_ERR_LABEL_IN_USE).  CKA_ID is the RFC
+ * 5280 key identifier when the token lets it be set and no object has it
+ * already, else the random ID the pair was generated with, checked to be
+ * the pair's alone.  A key that
  * ends up extractable or not sensitive is destroyed (IMSS_ERR_KEY_PROTECTION).
  * report may be NULL; free it with imss_keygen_report_clear().
  */
@@ -496,6 +499,79 @@ imss_err imss_token_import_certificate(imss_token *tok, X509 *cert,
  */
 imss_err imss_write_file_atomic(imss_ctx *ctx, const char *path, const void *data,
                                 size_t len, unsigned mode, int replace);
+
+/* The protection the token reports for a private key: 1, 0 or -1. */
+imss_err imss_key_get_protection(imss_key *key, int *sensitive, int *extractable,
+                                 int *local, int *never_extractable);
+
+/*
+ * The renewal: the seed's seven steps against a renewal service, with a
+ * journal that lets any interrupted run continue where it stopped.
+ */
+typedef struct imss_renew_event {
+	const char *step;        /* stable: "login", "company", "keygen", ... */
+	int number;              /* the seed's step, 1 to 7 */
+	const char *message;     /* a sentence in the user's language */
+	const char *const *fields; /* name, value, name, value, ..., NULL */
+} imss_renew_event;
+
+typedef struct imss_renew_ui {
+	void (*event)(void *user, const imss_renew_event *ev);
+	/* 1 to go on, 0 to stop. */
+	int (*confirm)(void *user, const char *question);
+	/* A new e-mail (malloc'd), or NULL to keep the current one. */
+	char *(*ask_email)(void *user, const char *current);
+	void *user;
+} imss_renew_ui;
+
+#define IMSS_RENEW_YES 1u        /* ask nothing: --yes */
+#define IMSS_RENEW_WAIT_LOCK 2u  /* wait for another renewal of the token */
+
+typedef struct imss_renew_options {
+	const char *server;          /* https://host:port */
+	const char *user;            /* IDSE user */
+	imss_pin_source *password;   /* IDSE password */
+	imss_credential *current;    /* the credential being renewed */
+	imss_token *token;           /* where the new key goes: logged in, read-write */
+	const char *label;           /* of the new key and certificate; NULL: default */
+	const char *email;           /* new e-mail, or NULL */
+	imss_keyspec keyspec;        /* of the new key */
+	const char *ca_file;         /* the service's CA (PEM); NULL: pinned on first use */
+	const char *state_dir;       /* NULL: $XDG_STATE_HOME/imss-renew */
+	const char *out_dir;         /* letter and certificate copies; NULL: "." */
+	long wait_seconds;           /* for a delayed certificate; 0: 600 */
+	unsigned flags;
+} imss_renew_options;
+
+typedef struct imss_renew_result {
+	char *serial;
+	char *subject;
+	long long not_before, not_after;
+	char *key_uri;
+	char *cert_uri;
+	char *cert_path;             /* the copy on disk */
+	char *letter_path;
+} imss_renew_result;
+
+imss_err imss_renew(imss_ctx *ctx, const imss_renew_options *opts,
+                    const imss_renew_ui *ui, imss_renew_result *result);
+
+/*
+ * Undo an unfinished renewal on this token: delete the candidate key the
+ * journal records (after checking its public key) and the journal.
+ * registro_patronal may be NULL when only one renewal of the token is
+ * unfinished.  *removed (free()) says what was removed.
+ */
+imss_err imss_renew_abandon(imss_ctx *ctx, const imss_renew_options *opts,
+                            const char *registro_patronal, char **removed);
+
+/* Fetch an issued certificate by serial, check it, and store it next to its
+ * key on the token. */
+imss_err imss_recover(imss_ctx *ctx, const imss_renew_options *opts,
+                      const char *serial, const imss_renew_ui *ui,
+                      imss_renew_result *result);
+
+void imss_renew_result_clear(imss_renew_result *result);
 
 /* Library version string. */
 const char *imss_version(void);

@@ -1,0 +1,573 @@
+/*
+ * The steps of a renewal.  Each one looks at the journal first: what was
+ * done is not done again, what may have been under way is looked for
+ * before it is redone.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
+
+#include "renew.h"
+
+/* ---- 1. log in ------------------------------------------------------ */
+
+imss_err
+renew_login(struct renew *r)
+{
+	const char *f[] = { "user", r->o->user, "credential",
+	                    imss_credential_get_location(r->o->current), NULL };
+	imss_err err;
+
+	renew_emit(r, "login", 1, f, _("Logging in to %s as %s with %s."), r->o->server,
+	           r->o->user, imss_credential_get_location(r->o->current));
+	err = idse_login(r->ctx, r->http, r->o->current, r->o->user, r->o->password, &r->session);
+	if (err != IMSS_OK)
+		return err;
+	{
+		const char *g[] = { "registro_patronal", r->session.registro_patronal,
+		                    "renewal_required", r->session.renewal_required ? "true" : "false",
+		                    NULL };
+
+		renew_emit(r, "login", 1, g, r->session.renewal_required ?
+		           _("Logged in. The current certificate has expired: it must be renewed.") :
+		           _("Logged in."));
+	}
+	return IMSS_OK;
+}
+
+/* ---- 2. company data, e-mail ------------------------------------------ */
+
+static void
+emit_company(struct renew *r, const char *message)
+{
+	const struct idse_company *c = &r->company;
+	const char *f[] = { "registro_patronal", c->registro_patronal, "razon_social",
+	                    c->razon_social, "rfc", c->rfc, "address", c->address,
+	                    "email", c->email, "editable", "email", NULL };
+
+	renew_emit(r, "company", 2, f, "%s", message);
+}
+
+imss_err
+renew_company(struct renew *r)
+{
+	char *asked = NULL;
+	const char *wanted = r->o->email;
+	imss_err err;
+
+	err = idse_get_company(r->ctx, r->http, &r->company);
+	if (err != IMSS_OK)
+		return err;
+	emit_company(r, _("Company data (only the e-mail can be changed)."));
+	if (wanted == NULL && !(r->o->flags & IMSS_RENEW_YES) && r->ui && r->ui->ask_email)
+		wanted = asked = r->ui->ask_email(r->ui->user, r->company.email);
+	if (wanted != NULL && wanted[0] != '\0' && strcmp(wanted, r->company.email) != 0) {
+		err = idse_set_email(r->ctx, r->http, wanted, &r->company);
+		if (err == IMSS_OK)
+			emit_company(r, _("The e-mail was changed."));
+	}
+	free(asked);
+	return err;
+}
+
+/* ---- 3. the new key ------------------------------------------------- */
+
+static imss_err
+spki_sha256(EVP_PKEY *pub, char **hex)
+{
+	unsigned char *der = NULL, md[32];
+	int len = i2d_PUBKEY(pub, &der);
+
+	*hex = NULL;
+	if (len <= 0)
+		return IMSS_ERR_CRYPTO;
+	SHA256(der, (size_t)len, md);
+	OPENSSL_free(der);
+	*hex = hex_encode(md, sizeof(md));
+	return *hex ? IMSS_OK : IMSS_ERR_NOMEM;
+}
+
+/* A URI naming one private key by id= or object=. */
+static char *
+key_uri(struct renew *r, const unsigned char *id, size_t id_len, const char *label)
+{
+	return object_uri(r->o->token, CKO_PRIVATE_KEY, id, id_len, id_len ? NULL : label);
+}
+
+static imss_err
+hex_to_bytes(const char *hex, unsigned char *out, size_t max, size_t *len)
+{
+	size_t n = strlen(hex), i;
+
+	if (n % 2 != 0 || n / 2 > max)
+		return IMSS_ERR_JOURNAL;
+	for (i = 0; i < n / 2; i++) {
+		unsigned v;
+
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+			return IMSS_ERR_JOURNAL;
+		out[i] = (unsigned char)v;
+	}
+	*len = n / 2;
+	return IMSS_OK;
+}
+
+/* A key adopted or found again must still be what keygen made. */
+static imss_err
+check_candidate(struct renew *r, imss_key *key)
+{
+	int sens, extr, local, never;
+	imss_err err = imss_key_get_protection(key, &sens, &extr, &local, &never);
+
+	if (err == IMSS_OK && (sens != 1 || extr == 1))
+		err = ctx_fail(r->ctx, IMSS_ERR_KEY_PROTECTION,
+		               _("The key '%s' of this renewal is not protected as it must be; undo the renewal with --abandon."),
+		               imss_key_get_label(key));
+	return err;
+}
+
+imss_err
+renew_find_journal_key(struct renew *r, imss_key **out)
+{
+	unsigned char id[IMSS_ID_MAX];
+	size_t id_len = 0;
+	char *uri, *hash = NULL;
+	imss_err err;
+
+	*out = NULL;
+	if (r->j.key_id != NULL && hex_to_bytes(r->j.key_id, id, sizeof(id), &id_len) != IMSS_OK)
+		return ctx_fail(r->ctx, IMSS_ERR_JOURNAL, _("The journal's key ID is not valid."));
+	uri = key_uri(r, id, id_len, r->j.key_label);
+	if (uri == NULL)
+		return IMSS_ERR_NOMEM;
+	err = imss_token_find_key(r->o->token, uri, out);
+	free(uri);
+	if (err != IMSS_OK || r->j.key_spki_sha256 == NULL)
+		return err;
+	err = spki_sha256(imss_key_get_public(*out), &hash);
+	if (err == IMSS_OK && strcmp(hash, r->j.key_spki_sha256) != 0)
+		err = ctx_fail(r->ctx, IMSS_ERR_MISMATCH,
+		               _("The key with the journal's ID has another public key than the one recorded; nothing was changed."));
+	free(hash);
+	if (err != IMSS_OK) {
+		imss_key_free(*out);
+		*out = NULL;
+	}
+	return err;
+}
+
+static imss_err
+record_key(struct renew *r)
+{
+	size_t id_len;
+	const unsigned char *id = imss_key_get_id(r->key, &id_len);
+	char *hex = hex_encode(id, id_len), *hash = NULL;
+	imss_err err = hex ? spki_sha256(imss_key_get_public(r->key), &hash) : IMSS_ERR_NOMEM;
+
+	if (err == IMSS_OK)
+		err = journal_set(&r->j.key_id, hex);
+	if (err == IMSS_OK)
+		err = journal_set(&r->j.key_spki_sha256, hash);
+	free(hex);
+	free(hash);
+	if (err != IMSS_OK)
+		return err;
+	r->j.state = JOURNAL_KEY_GENERATED;
+	return journal_save(r->ctx, &r->j);
+}
+
+static imss_err
+default_label(struct renew *r)
+{
+	char stamp[32], *label = NULL;
+	time_t now = time(NULL);
+	struct tm tm;
+	imss_err err;
+
+	if (r->o->label != NULL)
+		return journal_set(&r->j.key_label, r->o->label);
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H%M%SZ", &tm);
+	if ((label = str_printf("IMSS %s %s", r->company.registro_patronal, stamp)) == NULL)
+		return IMSS_ERR_NOMEM;
+	err = journal_set(&r->j.key_label, label);
+	free(label);
+	return err;
+}
+
+static imss_err
+generate_key(struct renew *r)
+{
+	const imss_token_info *ti = imss_token_get_info(r->o->token);
+	imss_keygen_report rep = { 0 };
+	imss_err err;
+
+	renew_emit(r, "keygen", 3, NULL, ti->has_rng ?
+	           _("Generating the new %s key inside token '%s' with the token's own random generator (it replaces the portal's mouse movements); a smart card may take a minute...") :
+	           _("Generating the new %s key inside token '%s'. Warning: the token reports no random generator of its own."),
+	           r->o->keyspec.kind == IMSS_KEY_EC ? "EC" : "RSA", ti->label);
+	err = imss_token_generate_keypair(r->o->token, &r->o->keyspec, r->j.key_label, &r->key, &rep);
+	if (err == IMSS_OK) {
+		const char *f[] = { "key_uri", rep.uri, "id", rep.id_hex, "sensitive",
+		                    rep.sensitive == 1 ? "true" : "false", "extractable",
+		                    rep.extractable == 0 ? "false" : "true", "local",
+		                    rep.local == 1 ? "true" : "false", NULL };
+
+		renew_emit(r, "keygen", 3, f,
+		           _("New key generated on the token: sensitive, not extractable; it never leaves the token."));
+	}
+	imss_keygen_report_clear(&rep);
+	return err;
+}
+
+imss_err
+renew_ensure_key(struct renew *r)
+{
+	imss_err err;
+
+	if (r->j.state >= JOURNAL_KEYGEN_STARTED) {
+		err = renew_find_journal_key(r, &r->key);
+		if (err == IMSS_OK)
+			err = check_candidate(r, r->key);
+		if (err == IMSS_OK && r->j.state == JOURNAL_KEYGEN_STARTED)
+			err = record_key(r);
+		if (err != IMSS_ERR_NO_OBJECT || r->j.state != JOURNAL_KEYGEN_STARTED) {
+			if (err == IMSS_OK)
+				renew_emit(r, "keygen", 3, NULL,
+				           _("Using the key generated earlier for this renewal (%s)."),
+				           imss_key_get_label(r->key));
+			else if (err == IMSS_ERR_NO_OBJECT)
+				ctx_append_detail(r->ctx, _(" The key of this renewal is gone from the token; undo the renewal with --abandon and start again."));
+			return err;
+		}
+		/* Generation had not happened: do it now, under the same label. */
+	} else {
+		err = default_label(r);
+		if (err != IMSS_OK)
+			return err;
+		r->j.state = JOURNAL_KEYGEN_STARTED;
+		err = journal_save(r->ctx, &r->j);
+		if (err != IMSS_OK)
+			return err;
+	}
+	err = generate_key(r);
+	if (err == IMSS_OK)
+		err = record_key(r);
+	return err;
+}
+
+/* ---- 4. the request ------------------------------------------------- */
+
+static imss_err
+employer_subject(struct renew *r, X509_NAME **out)
+{
+	const struct idse_company *c = &r->company;
+	const char *const entries[][2] = {
+		{ "O", c->razon_social }, { "OU", c->registro_patronal },
+		{ "x500UniqueIdentifier", c->rfc }, { "CN", c->razon_social },
+		{ "emailAddress", c->email },
+	};
+	X509_NAME *name = X509_NAME_new();
+	size_t i;
+
+	*out = NULL;
+	for (i = 0; name != NULL && i < sizeof(entries) / sizeof(entries[0]); i++)
+		if (!X509_NAME_add_entry_by_txt(name, entries[i][0], MBSTRING_UTF8,
+		                                (const unsigned char *)entries[i][1], -1, -1, 0)) {
+			X509_NAME_free(name);
+			return ctx_fail_openssl(r->ctx, _("the employer's subject"));
+		}
+	*out = name;
+	return name ? IMSS_OK : IMSS_ERR_NOMEM;
+}
+
+/* The saved request, if it is for this key and subject. */
+static int
+saved_request_fits(struct renew *r, const X509_NAME *subject, unsigned char **der, size_t *len)
+{
+	X509_REQ *req = NULL;
+	FILE *f = r->j.request_path ? fopen(r->j.request_path, "rb") : NULL;
+	int n, ok = 0;
+
+	if (f == NULL)
+		return 0;
+	req = d2i_X509_REQ_fp(f, NULL);
+	fclose(f);
+	if (req != NULL && X509_NAME_cmp(X509_REQ_get_subject_name(req), subject) == 0 &&
+	    EVP_PKEY_eq(X509_REQ_get0_pubkey(req), imss_key_get_public(r->key)) == 1 &&
+	    (n = i2d_X509_REQ(req, der)) > 0) {
+		*len = (size_t)n;
+		ok = 1;
+	}
+	X509_REQ_free(req);
+	return ok;
+}
+
+imss_err
+renew_ensure_request(struct renew *r, unsigned char **der, size_t *len)
+{
+	X509_NAME *subject = NULL;
+	X509_REQ *req = NULL;
+	char *path = NULL;
+	imss_err err;
+	int n;
+
+	*der = NULL;
+	err = employer_subject(r, &subject);
+	if (err != IMSS_OK || r->j.state >= JOURNAL_CERT_RECEIVED ||
+	    saved_request_fits(r, subject, der, len))
+		goto out;
+	err = imss_request_make(r->key, subject, &req);
+	if (err != IMSS_OK)
+		goto out;
+	n = i2d_X509_REQ(req, der);
+	path = renew_state_file(r, "request", "der");
+	if (n <= 0 || path == NULL) {
+		err = IMSS_ERR_NOMEM;
+		goto out;
+	}
+	*len = (size_t)n;
+	err = imss_write_file_atomic(r->ctx, path, *der, *len, 0644, 1);
+	if (err == IMSS_OK)
+		err = journal_set(&r->j.request_path, path);
+	if (err == IMSS_OK && r->j.state < JOURNAL_REQUEST_BUILT)
+		r->j.state = JOURNAL_REQUEST_BUILT;
+	if (err == IMSS_OK)
+		err = journal_save(r->ctx, &r->j);
+	if (err == IMSS_OK) {
+		const char *f[] = { "request", path, NULL };
+
+		renew_emit(r, "request", 4, f,
+		           _("Certificate request built and signed by the token; its signature was verified against the new key."));
+	}
+out:
+	X509_REQ_free(req);
+	X509_NAME_free(subject);
+	free(path);
+	return err;
+}
+
+/* ---- 5. the terms letter ------------------------------------------ */
+
+static imss_err
+save_letter(struct renew *r, const struct idse_letter *l, char **path)
+{
+	char *rp = renew_file_safe(r->company.registro_patronal);
+
+	*path = NULL;
+	if (rp == NULL ||
+	    (*path = str_printf("%s/carta-terminos-NPIE-%s.pdf", r->out_dir, rp)) == NULL) {
+		free(rp);
+		return IMSS_ERR_NOMEM;
+	}
+	free(rp);
+	return imss_write_file_atomic(r->ctx, *path, l->pdf, l->len, 0644, 1);
+}
+
+static imss_err
+sign_letter(struct renew *r, const struct idse_letter *l)
+{
+	unsigned char *cms = NULL;
+	size_t len = 0;
+	imss_err err;
+
+	err = imss_cms_sign(r->ctx, r->o->current, l->pdf, l->len, 0, &cms, &len);
+	if (err == IMSS_OK)
+		err = idse_sign_letter(r->ctx, r->http, cms, len);
+	OPENSSL_free(cms);
+	return err;
+}
+
+imss_err
+renew_ensure_letter(struct renew *r)
+{
+	struct idse_letter l;
+	char *path = NULL, question[512];
+	int agreed;
+	imss_err err;
+
+	err = idse_get_letter(r->ctx, r->http, &l);
+	if (err == IMSS_OK)
+		err = save_letter(r, &l, &path);
+	if (err != IMSS_OK)
+		goto out;
+	{
+		const char *f[] = { "letter", path, "sha256", l.sha256, NULL };
+
+		renew_emit(r, "letter", 5, f,
+		           _("Terms letter (Carta de terminos y condiciones, NPIE) saved to %s, SHA-256 %s."),
+		           path, l.sha256);
+	}
+	if (!l.signed_already) {
+		agreed = (r->o->flags & IMSS_RENEW_YES) ||
+		         (r->j.letter_sha256 && strcmp(r->j.letter_sha256, l.sha256) == 0);
+		snprintf(question, sizeof(question),
+		         _("Sign the terms letter %s (SHA-256 %s) with your current certificate?"),
+		         path, l.sha256);
+		if (!agreed && !(r->ui && r->ui->confirm && r->ui->confirm(r->ui->user, question))) {
+			err = ctx_fail(r->ctx, IMSS_ERR_ABORTED,
+			               _("The letter was not signed. Run the command again to continue when you agree."));
+			goto out;
+		}
+		err = sign_letter(r, &l);
+		if (err != IMSS_OK)
+			goto out;
+		renew_emit(r, "letter", 5, NULL, _("Terms letter signed with the current certificate."));
+	}
+	err = journal_set(&r->j.letter_sha256, l.sha256);
+	if (err == IMSS_OK)
+		err = journal_set(&r->j.letter_path, path);
+	if (err == IMSS_OK && r->j.state < JOURNAL_LETTER_SIGNED)
+		r->j.state = JOURNAL_LETTER_SIGNED;
+	if (err == IMSS_OK)
+		err = journal_save(r->ctx, &r->j);
+	if (err == IMSS_OK && (r->result->letter_path = strdup(path)) == NULL)
+		err = IMSS_ERR_NOMEM;
+out:
+	idse_letter_clear(&l);
+	free(path);
+	return err;
+}
+
+/* ---- 6. submit, wait, check, store --------------------------------- */
+
+static imss_err
+wait_for_certificate(struct renew *r, struct idse_result *res)
+{
+	long budget = r->o->wait_seconds > 0 ? r->o->wait_seconds : 600;
+	time_t deadline = time(NULL) + budget;
+	imss_err err = IMSS_OK;
+
+	while (res->cert == NULL && err == IMSS_OK) {
+		long wait = res->retry_after > 0 ? res->retry_after : 5;
+		time_t now = time(NULL);
+
+		if (now >= deadline)
+			return ctx_fail(r->ctx, IMSS_ERR_SERVICE,
+			                _("The certificate was not issued within %ld seconds (request %s). Run the same command again later: it goes on waiting for this request."),
+			                budget, r->j.request_id);
+		if (now + wait > deadline)
+			wait = (long)(deadline - now);
+		for (; wait > 0; wait--) {
+			char left[32];
+			const char *f[] = { "seconds", left, "request_id", r->j.request_id, NULL };
+
+			snprintf(left, sizeof(left), "%ld", wait);
+			renew_emit(r, "wait", 6, f, _("Waiting for the certificate: next check in %ld s"), wait);
+			sleep(1);
+		}
+		idse_result_clear(res);
+		err = idse_poll(r->ctx, r->http, r->j.request_id, res);
+	}
+	return err;
+}
+
+static imss_err
+submit_request(struct renew *r, const unsigned char *req, size_t len, struct idse_result *res)
+{
+	unsigned char *cms = NULL;
+	size_t cms_len = 0;
+	imss_err err;
+
+	r->j.state = JOURNAL_SUBMIT_STARTED;
+	err = journal_save(r->ctx, &r->j);
+	if (err == IMSS_OK)
+		err = imss_cms_sign(r->ctx, r->o->current, req, len, IMSS_CMS_ATTACHED, &cms, &cms_len);
+	if (err == IMSS_OK)
+		err = idse_submit(r->ctx, r->http, cms, cms_len, res);
+	OPENSSL_free(cms);
+	if (err != IMSS_OK)
+		return err;
+	err = journal_set(&r->j.request_id, res->request_id);
+	r->j.state = JOURNAL_SUBMITTED;
+	if (err == IMSS_OK)
+		err = journal_save(r->ctx, &r->j);
+	if (err == IMSS_OK) {
+		const char *f[] = { "request_id", res->request_id, NULL };
+
+		renew_emit(r, "submit", 6, f, res->cert ?
+		           _("Request submitted; the certificate was issued at once.") :
+		           _("Request submitted; the service will issue the certificate shortly."));
+	}
+	return err;
+}
+
+static imss_err
+load_saved_certificate(struct renew *r)
+{
+	FILE *f = fopen(r->j.cert_path, "rb");
+
+	if (f != NULL) {
+		r->cert = d2i_X509_fp(f, NULL);
+		fclose(f);
+	}
+	if (r->cert == NULL)
+		return ctx_fail(r->ctx, IMSS_ERR_JOURNAL,
+		                _("The certificate received earlier (%s) cannot be read; fetch it again with 'imss-renew recover --serial %s'."),
+		                r->j.cert_path, r->j.cert_serial ? r->j.cert_serial : "?");
+	return IMSS_OK;
+}
+
+imss_err
+renew_submit(struct renew *r, const unsigned char *req, size_t len)
+{
+	struct idse_result res = { 0 };
+	imss_err err = IMSS_OK;
+
+	if (r->j.state >= JOURNAL_CERT_RECEIVED) {
+		err = load_saved_certificate(r);
+	} else {
+		if (r->j.state >= JOURNAL_SUBMITTED && r->j.request_id != NULL) {
+			renew_emit(r, "submit", 6, NULL, _("Asking again for request %s."), r->j.request_id);
+			err = idse_poll(r->ctx, r->http, r->j.request_id, &res);
+		} else {
+			err = submit_request(r, req, len, &res);
+		}
+		if (err == IMSS_OK)
+			err = wait_for_certificate(r, &res);
+		if (err == IMSS_OK)
+			err = renew_check_certificate(r, res.cert, imss_key_get_public(r->key), 1);
+		if (err == IMSS_OK)
+			err = renew_save_certificate(r, res.cert);
+		if (err == IMSS_OK) {
+			r->cert = res.cert;
+			res.cert = NULL;
+		}
+	}
+	idse_result_clear(&res);
+	if (err == IMSS_OK && r->result->cert_path == NULL &&
+	    (r->result->cert_path = strdup(r->j.cert_path)) == NULL)
+		err = IMSS_ERR_NOMEM;
+	return err;
+}
+
+imss_err
+renew_store(struct renew *r)
+{
+	unsigned char *der = NULL;
+	int len = i2d_X509(r->cert, &der);
+	imss_err err;
+
+	if (len <= 0)
+		return IMSS_ERR_NOMEM;
+	err = imss_token_store_certificate(r->o->token, r->key, der, (size_t)len,
+	                                   r->j.key_label, &r->result->cert_uri);
+	OPENSSL_free(der);
+	if (err != IMSS_OK)
+		return err;
+	r->j.state = JOURNAL_STORED;
+	err = journal_save(r->ctx, &r->j);
+	if (err == IMSS_OK) {
+		const char *f[] = { "certificate_uri", r->result->cert_uri, NULL };
+
+		renew_emit(r, "store", 6, f,
+		           _("Certificate stored on the token next to its key, and read back."));
+	}
+	return err;
+}

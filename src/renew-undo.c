@@ -1,0 +1,228 @@
+/*
+ * Undoing an unfinished renewal (--abandon) and fetching an issued
+ * certificate again (recover).  Abandon deletes only the candidate key
+ * the journal records, after checking its public key; recover stores a
+ * certificate only next to the key it certifies.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/x509.h>
+
+#include "renew.h"
+
+/* The one unfinished journal of this token, or the employer's. */
+static imss_err
+find_journal(struct renew *r, const char *rp, char **path)
+{
+	char *serial = renew_file_safe(imss_token_get_info(r->o->token)->serial);
+	char *suffix = serial ? str_printf("-%s.json", serial) : NULL;
+	struct dirent *e;
+	DIR *d = NULL;
+	int found = 0;
+	imss_err err = IMSS_OK;
+
+	*path = NULL;
+	if (suffix == NULL) {
+		err = IMSS_ERR_NOMEM;
+		goto out;
+	}
+	if (rp != NULL) {
+		char *safe = renew_file_safe(rp);
+
+		*path = safe ? str_printf("%s/renew-%s%s", r->state_dir, safe, suffix) : NULL;
+		free(safe);
+		err = *path ? IMSS_OK : IMSS_ERR_NOMEM;
+		goto out;
+	}
+	if ((d = opendir(r->state_dir)) == NULL)
+		goto none;
+	while ((e = readdir(d)) != NULL) {
+		size_t n = strlen(e->d_name), m = strlen(suffix);
+		struct journal j;
+		char *p;
+		int exists = 0;
+
+		if (strncmp(e->d_name, "renew-", 6) != 0 || n <= m ||
+		    strcmp(e->d_name + n - m, suffix) != 0)
+			continue;
+		p = str_printf("%s/%s", r->state_dir, e->d_name);
+		if (p != NULL && journal_load(r->ctx, p, &j, &exists) == IMSS_OK && exists &&
+		    j.state != JOURNAL_DONE) {
+			found++;
+			free(*path);
+			*path = p;
+			p = NULL;
+		}
+		journal_clear(&j);
+		free(p);
+	}
+	if (found > 1)
+		err = ctx_fail(r->ctx, IMSS_ERR_AMBIGUOUS_OBJECT,
+		               _("Several renewals on this token are unfinished; name the employer with --registro-patronal."));
+none:
+	if (err == IMSS_OK && found == 0)
+		err = ctx_fail(r->ctx, IMSS_ERR_NO_OBJECT,
+		               _("No unfinished renewal on this token; nothing to undo."));
+out:
+	if (d != NULL)
+		closedir(d);
+	if (err != IMSS_OK) {
+		free(*path);
+		*path = NULL;
+	}
+	free(serial);
+	free(suffix);
+	return err;
+}
+
+/* Delete the candidate key pair after checking it is the one recorded. */
+static imss_err
+delete_candidate(struct renew *r, char **removed)
+{
+	imss_key *key = NULL;
+	size_t id_len;
+	const unsigned char *id;
+	char *pub_uri = NULL;
+	imss_err err;
+
+	err = renew_find_journal_key(r, &key);
+	if (err == IMSS_ERR_NO_OBJECT) {
+		*removed = str_printf(_("no key (none had been generated, or it was gone)"));
+		return *removed ? IMSS_OK : IMSS_ERR_NOMEM;
+	}
+	if (err != IMSS_OK)
+		return err;
+	id = imss_key_get_id(key, &id_len);
+	pub_uri = object_uri(r->o->token, CKO_PUBLIC_KEY, id, id_len, NULL);
+	err = pub_uri ? imss_token_delete_object(r->o->token, imss_key_get_uri(key),
+	                                         imss_key_get_public(key)) : IMSS_ERR_NOMEM;
+	if (err == IMSS_OK) {
+		err = imss_token_delete_object(r->o->token, pub_uri, imss_key_get_public(key));
+		if (err == IMSS_ERR_NO_OBJECT)
+			err = IMSS_OK;     /* a token that keeps no public object */
+	}
+	if (err == IMSS_OK &&
+	    (*removed = str_printf(_("the new key '%s' (%s) and its public key"),
+	                           imss_key_get_label(key), imss_key_get_uri(key))) == NULL)
+		err = IMSS_ERR_NOMEM;
+	free(pub_uri);
+	imss_key_free(key);
+	return err;
+}
+
+imss_err
+imss_renew_abandon(imss_ctx *ctx, const imss_renew_options *o, const char *rp,
+                   char **removed)
+{
+	struct renew r;
+	char *path = NULL;
+	int exists = 0;
+	imss_err err;
+
+	*removed = NULL;
+	err = renew_setup(&r, ctx, o, NULL, NULL);
+	if (err == IMSS_OK)
+		err = renew_lock_token(&r);
+	if (err == IMSS_OK)
+		err = find_journal(&r, rp, &path);
+	if (err == IMSS_OK)
+		err = journal_load(ctx, path, &r.j, &exists);
+	if (err == IMSS_OK && (!exists || r.j.state == JOURNAL_DONE))
+		err = ctx_fail(ctx, IMSS_ERR_NO_OBJECT, _("No unfinished renewal; nothing to undo."));
+	if (err == IMSS_OK && r.j.state >= JOURNAL_STORED)
+		err = ctx_fail(ctx, IMSS_ERR_INVALID_ARG,
+		               _("This renewal already stored its certificate on the token; run renew again to finish it. Nothing was removed."));
+	if (err == IMSS_OK && r.j.state >= JOURNAL_KEYGEN_STARTED)
+		err = delete_candidate(&r, removed);
+	else if (err == IMSS_OK)
+		*removed = str_printf(_("no key (none had been generated)"));
+	if (err == IMSS_OK) {
+		if (r.j.request_path != NULL)
+			unlink(r.j.request_path);
+		if (unlink(path) != 0)
+			err = ctx_fail(ctx, IMSS_ERR_IO, _("Cannot remove the journal '%s'."), path);
+	}
+	free(path);
+	renew_free(&r);
+	if (err != IMSS_OK) {
+		free(*removed);
+		*removed = NULL;
+	}
+	return err;
+}
+
+static imss_err
+recover_store(struct renew *r, X509 *cert)
+{
+	unsigned char *der = NULL;
+	imss_key *key = NULL;
+	imss_err err;
+	int len;
+
+	err = imss_token_find_key_for(r->o->token, X509_get0_pubkey(cert), &key);
+	if (err == IMSS_ERR_NO_OBJECT)
+		ctx_append_detail(r->ctx, _(" The certificate's key is not on this token; nothing was stored."));
+	if (err == IMSS_OK)
+		err = renew_check_certificate(r, cert, imss_key_get_public(key), 0);
+	if (err == IMSS_OK)
+		err = renew_write_certificate(r, cert, &r->result->cert_path);
+	len = err == IMSS_OK ? i2d_X509(cert, &der) : 0;
+	if (err == IMSS_OK && len <= 0)
+		err = IMSS_ERR_NOMEM;
+	if (err == IMSS_OK)
+		err = imss_token_store_certificate(r->o->token, key, der, (size_t)len,
+		                                   r->o->label, &r->result->cert_uri);
+	if (err == IMSS_OK && (r->result->key_uri = strdup(imss_key_get_uri(key))) == NULL)
+		err = IMSS_ERR_NOMEM;
+	OPENSSL_free(der);
+	imss_key_free(key);
+	return err;
+}
+
+imss_err
+imss_recover(imss_ctx *ctx, const imss_renew_options *o, const char *serial,
+             const imss_renew_ui *ui, imss_renew_result *result)
+{
+	struct idse_result res = { 0 };
+	imss_renew_options quiet = *o;
+	imss_cert_info info;
+	struct renew r;
+	imss_err err;
+
+	quiet.flags |= IMSS_RENEW_YES;
+	quiet.email = NULL;
+	err = renew_setup(&r, ctx, &quiet, ui, result);
+	if (err == IMSS_OK && (o->server == NULL || o->user == NULL || o->current == NULL ||
+	                       o->password == NULL || serial == NULL))
+		err = ctx_fail(ctx, IMSS_ERR_INVALID_ARG,
+		               _("Recovery needs the server, the user, the current credential, the token and the serial."));
+	if (err == IMSS_OK)
+		err = renew_lock_token(&r);
+	if (err == IMSS_OK)
+		err = renew_connect(&r);
+	if (err == IMSS_OK)
+		err = renew_login(&r);
+	if (err == IMSS_OK)
+		err = idse_get_company(ctx, r.http, &r.company);
+	if (err == IMSS_OK)
+		err = idse_get_certificate(ctx, r.http, serial, &res);
+	if (err == IMSS_OK)
+		err = recover_store(&r, res.cert);
+	if (err == IMSS_OK && imss_cert_describe(res.cert, &info) == IMSS_OK) {
+		result->serial = info.serial;
+		result->subject = info.subject;
+		result->not_before = info.not_before;
+		result->not_after = info.not_after;
+		info.serial = info.subject = NULL;
+		imss_cert_info_clear(&info);
+	}
+	idse_result_clear(&res);
+	renew_free(&r);
+	if (err != IMSS_OK)
+		imss_renew_result_clear(result);
+	return err;
+}

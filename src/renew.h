@@ -1,0 +1,70 @@
+/*
+ * The renewal engine's shared state and steps (renew.c runs them,
+ * renew-steps.c holds them, certcheck.c checks what the service sends).
+ */
+#ifndef IMSS_RENEW_INTERNAL_H
+#define IMSS_RENEW_INTERNAL_H
+
+#include <openssl/x509.h>
+
+#include "http.h"
+#include "idse.h"
+#include "internal.h"
+#include "journal.h"
+
+struct renew {
+	imss_ctx *ctx;
+	const imss_renew_options *o;
+	const imss_renew_ui *ui;
+	imss_renew_result *result;
+	struct http_client *http;
+	char *state_dir;
+	const char *out_dir;
+	STACK_OF(X509) *issuer;   /* CA(s) issued certificates must chain to */
+	struct idse_company company;
+	struct idse_session session;
+	struct journal j;
+	imss_key *key;            /* the new key */
+	X509 *cert;               /* the new certificate */
+	int lock_fd;
+};
+
+/* Report a step: fields are name/value pairs ending in NULL. */
+void renew_emit(struct renew *r, const char *step, int number,
+                const char *const *fields, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+/* state_dir/NAME-<registro patronal>-<token serial>.EXT */
+char *renew_state_file(struct renew *r, const char *name, const char *ext);
+/* "text" with every character outside [A-Za-z0-9._-] as '_' (malloc'd). */
+char *renew_file_safe(const char *text);
+
+/* renew-steps.c */
+imss_err renew_login(struct renew *r);
+imss_err renew_company(struct renew *r);
+imss_err renew_ensure_key(struct renew *r);
+imss_err renew_ensure_request(struct renew *r, unsigned char **der, size_t *len);
+imss_err renew_ensure_letter(struct renew *r);
+imss_err renew_submit(struct renew *r, const unsigned char *req, size_t len);
+imss_err renew_store(struct renew *r);
+
+/* certcheck.c: the certificate the service sent, before it is trusted. */
+imss_err renew_check_certificate(struct renew *r, X509 *cert, EVP_PKEY *key_pub,
+                                 int with_email);
+/* The user's copy in the output directory (*path malloc'd). */
+imss_err renew_write_certificate(struct renew *r, X509 *cert, char **path);
+/* The copy, then the journal: certificate received. */
+imss_err renew_save_certificate(struct renew *r, X509 *cert);
+
+/* renew.c: set-up and tear-down shared by renew, abandon and recover. */
+imss_err renew_setup(struct renew *r, imss_ctx *ctx, const imss_renew_options *o,
+                     const imss_renew_ui *ui, imss_renew_result *result);
+imss_err renew_lock_token(struct renew *r);
+imss_err renew_connect(struct renew *r);
+void renew_free(struct renew *r);
+
+/* The key the journal names: by ID (checked against its public key hash),
+ * or by label when generation may have been under way. */
+imss_err renew_find_journal_key(struct renew *r, imss_key **out);
+
+#endif
