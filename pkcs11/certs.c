@@ -404,3 +404,27 @@ imss_token_find_key_for(imss_token *tok, EVP_PKEY *pub, imss_key **out)
 		                tok->info.label);
 	return key_from_handle(tok, h, out);
 }
+
+imss_err
+key_certificate(imss_token *tok, const imss_key *key, X509 **out)
+{
+	CK_OBJECT_CLASS klass = CKO_CERTIFICATE;
+	CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &klass, sizeof(klass) },
+	                        { CKA_ID, (void *)key->id, key->id_len } };
+	CK_OBJECT_HANDLE found[4];
+	CK_ULONG n = 0, i;
+	imss_err err;
+
+	*out = NULL;
+	err = token_find(tok, tmpl, 2, found, 4, &n);
+	for (i = 0; err == IMSS_OK && i < n && *out == NULL; i++) {
+		X509 *x = NULL;
+
+		err = certificate_value(tok, found[i], &x);
+		if (err == IMSS_OK && EVP_PKEY_eq(X509_get0_pubkey(x), key->pub) == 1)
+			*out = x;
+		else
+			X509_free(x);
+	}
+	return err;
+}

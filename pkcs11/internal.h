@@ -54,6 +54,8 @@ struct imss_token {
 	CK_MECHANISM_TYPE *mechs; /* cached C_GetMechanismList, NULL until asked */
 	CK_ULONG n_mechs;
 	imss_pin_source *pin_source; /* not owned: for context-specific logins */
+	CK_MECHANISM_TYPE refused[16]; /* hash-and-sign mechanisms C_SignInit refused */
+	size_t n_refused;
 };
 
 struct imss_key {
@@ -111,6 +113,10 @@ void token_info_clear(imss_token_info *info);
 imss_err token_parse_uri(imss_ctx *ctx, const char *text, P11KitUri **out);
 imss_err token_mechanisms(imss_token *tok);
 int token_has_mechanism(imss_token *tok, CK_MECHANISM_TYPE m);
+/* Could this mechanism work?  Without a fetched mechanism list: yes,
+ * unless C_SignInit refused it before (one call saved per run). */
+int token_may_have_mechanism(imss_token *tok, CK_MECHANISM_TYPE m);
+void token_mechanism_refused(imss_token *tok, CK_MECHANISM_TYPE m);
 /* Turn a failure of a call on the session into an error; CKR_USER_NOT_LOGGED_IN
  * etc. keep their own words. */
 imss_err token_fail(imss_token *tok, const char *function, CK_RV rv);
@@ -164,6 +170,10 @@ imss_err key_from_handle(imss_token *tok, CK_OBJECT_HANDLE priv, imss_key **out)
 
 /* pin.c: for messages, which source a PIN came from. */
 const char *pin_source_describe(const imss_pin_source *src);
+
+/* certs.c: the certificate stored with the key's CKA_ID and public key,
+ * or NULL. */
+imss_err key_certificate(imss_token *tok, const imss_key *key, X509 **out);
 
 /* login.c: the context-specific login of CKA_ALWAYS_AUTHENTICATE keys. */
 imss_err token_context_login(imss_token *tok, const char *key_label);

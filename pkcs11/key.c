@@ -241,12 +241,41 @@ object_public_key(imss_token *tok, CK_OBJECT_HANDLE h, EVP_PKEY **out)
 	return err;
 }
 
+/* The public half of a private key object from attributes already read:
+ * RSA from its modulus and exponent, EC from its point when the token
+ * keeps one there, else from the public key or certificate with its ID. */
+static imss_err
+key_public_from(imss_token *tok, CK_ATTRIBUTE *attrs, CK_ULONG n, EVP_PKEY **out)
+{
+	CK_ATTRIBUTE *mod = attrs_find(attrs, n, CKA_MODULUS);
+	CK_ATTRIBUTE *exp = attrs_find(attrs, n, CKA_PUBLIC_EXPONENT);
+	CK_ATTRIBUTE *params = attrs_find(attrs, n, CKA_EC_PARAMS);
+	CK_ATTRIBUTE *point = attrs_find(attrs, n, CKA_EC_POINT);
+	CK_ATTRIBUTE *id = attrs_find(attrs, n, CKA_ID);
+
+	*out = NULL;
+	if (mod && exp)
+		*out = pubkey_from_rsa(mod->pValue, mod->ulValueLen, exp->pValue, exp->ulValueLen);
+	else if (params && point)
+		*out = pubkey_from_ec(params->pValue, params->ulValueLen, point->pValue,
+		                      point->ulValueLen);
+	else if (params && id)
+		return ec_public_point(tok, id, params, out);
+	if (*out == NULL)
+		return ctx_fail(tok->ctx, IMSS_ERR_UNSUPPORTED,
+		                _("The token object is neither an RSA nor an EC key the tool can read."));
+	return IMSS_OK;
+}
+
+/* Everything the key handle needs, read in one call. */
 imss_err
 key_from_handle(imss_token *tok, CK_OBJECT_HANDLE priv, imss_key **out)
 {
 	CK_ATTRIBUTE attrs[] = {
 		{ CKA_ID, NULL, 0 }, { CKA_LABEL, NULL, 0 },
-		{ CKA_ALWAYS_AUTHENTICATE, NULL, 0 },
+		{ CKA_ALWAYS_AUTHENTICATE, NULL, 0 }, { CKA_MODULUS, NULL, 0 },
+		{ CKA_PUBLIC_EXPONENT, NULL, 0 }, { CKA_EC_PARAMS, NULL, 0 },
+		{ CKA_EC_POINT, NULL, 0 },
 	};
 	const CK_ULONG n = sizeof(attrs) / sizeof(attrs[0]);
 	CK_ATTRIBUTE *id, *label;
@@ -259,12 +288,10 @@ key_from_handle(imss_token *tok, CK_OBJECT_HANDLE priv, imss_key **out)
 		return IMSS_ERR_NOMEM;
 	key->tok = tok;
 	key->priv = priv;
-	err = object_public_key(tok, priv, &key->pub);
-	if (err != IMSS_OK)
-		goto out;
 	err = token_get_attrs(tok, priv, attrs, n);
 	if (err != IMSS_OK)
 		goto out;
+	err = key_public_from(tok, attrs, n, &key->pub);
 	id = attrs_find(attrs, n, CKA_ID);
 	label = attrs_find(attrs, n, CKA_LABEL);
 	if (id && id->ulValueLen <= sizeof(key->id)) {
@@ -274,7 +301,8 @@ key_from_handle(imss_token *tok, CK_OBJECT_HANDLE priv, imss_key **out)
 	key->label = strndup(label ? label->pValue : "", label ? label->ulValueLen : 0);
 	key->always_authenticate = attr_bool(attrs_find(attrs, n, CKA_ALWAYS_AUTHENTICATE)) == 1;
 	attrs_free_values(attrs, n);
-	err = key_finish(key);
+	if (err == IMSS_OK)
+		err = key_finish(key);
 out:
 	if (err != IMSS_OK)
 		imss_key_free(key);

@@ -48,33 +48,60 @@ token_get_fixed(imss_token *tok, CK_OBJECT_HANDLE h, CK_ATTRIBUTE *attrs, CK_ULO
 	return get_attribute_values(tok, h, attrs, n);
 }
 
+/*
+ * Values of unknown size: first one call with buffers that fit what keys
+ * and certificates usually hold, and only when one is too small the
+ * size query and a second call.  On a smart card every call costs.
+ */
+#define ATTR_GUESS 4096
+
 imss_err
 token_get_attrs(imss_token *tok, CK_OBJECT_HANDLE h, CK_ATTRIBUTE *attrs, CK_ULONG n)
 {
 	CK_ULONG i;
+	CK_RV rv;
 	imss_err err;
 
 	for (i = 0; i < n; i++) {
-		attrs[i].pValue = NULL;
-		attrs[i].ulValueLen = 0;
-	}
-	err = get_attribute_values(tok, h, attrs, n);
-	if (err != IMSS_OK)
-		return err;
-	for (i = 0; i < n; i++) {
-		if (attrs[i].ulValueLen == CK_UNAVAILABLE_INFORMATION ||
-		    attrs[i].ulValueLen == 0)
-			continue;
-		attrs[i].pValue = malloc(attrs[i].ulValueLen);
-		if (attrs[i].pValue == NULL) {
+		attrs[i].ulValueLen = ATTR_GUESS;
+		if ((attrs[i].pValue = malloc(ATTR_GUESS)) == NULL) {
 			attrs_free_values(attrs, n);
 			return IMSS_ERR_NOMEM;
 		}
 	}
-	err = get_attribute_values(tok, h, attrs, n);
-	if (err != IMSS_OK)
+	rv = tok->f->C_GetAttributeValue(tok->session, h, attrs, n);
+	if (rv == CKR_BUFFER_TOO_SMALL) {
 		attrs_free_values(attrs, n);
-	return err;
+		for (i = 0; i < n; i++)
+			attrs[i].ulValueLen = 0;
+		err = get_attribute_values(tok, h, attrs, n);
+		for (i = 0; err == IMSS_OK && i < n; i++) {
+			if (attrs[i].ulValueLen == CK_UNAVAILABLE_INFORMATION ||
+			    attrs[i].ulValueLen == 0)
+				continue;
+			if ((attrs[i].pValue = malloc(attrs[i].ulValueLen)) == NULL)
+				err = IMSS_ERR_NOMEM;
+		}
+		if (err == IMSS_OK)
+			err = get_attribute_values(tok, h, attrs, n);
+	} else if (rv == CKR_OK || rv == CKR_ATTRIBUTE_SENSITIVE ||
+	           rv == CKR_ATTRIBUTE_TYPE_INVALID) {
+		err = IMSS_OK;
+	} else {
+		err = token_fail(tok, "C_GetAttributeValue", rv);
+	}
+	if (err != IMSS_OK) {
+		attrs_free_values(attrs, n);
+		return err;
+	}
+	/* What the object lacks has no value, whatever the buffer held. */
+	for (i = 0; i < n; i++) {
+		if (attrs[i].ulValueLen == CK_UNAVAILABLE_INFORMATION || attrs[i].ulValueLen == 0) {
+			free(attrs[i].pValue);
+			attrs[i].pValue = NULL;
+		}
+	}
+	return IMSS_OK;
 }
 
 void

@@ -223,6 +223,7 @@ sign_hash_and_sign(imss_key *key, const struct hash_info *h, imss_padding pad,
 	CK_RSA_PKCS_PSS_PARAMS pss;
 	CK_MECHANISM mech = { 0, NULL, 0 };
 	const char *name;
+	imss_err err;
 
 	switch (pad) {
 	case IMSS_PAD_PKCS1:
@@ -241,9 +242,14 @@ sign_hash_and_sign(imss_key *key, const struct hash_info *h, imss_padding pad,
 		name = h->ecdsa_name;
 		break;
 	}
-	if (!token_has_mechanism(key->tok, mech.mechanism))
+	if (!token_may_have_mechanism(key->tok, mech.mechanism))
 		return IMSS_ERR_UNSUPPORTED;
-	return sign_with(key, &mech, name, data, len, sig, siglen);
+	/* Tried directly rather than looked up: the mechanism list costs two
+	 * calls on every run, a refusal one call on raw-only tokens only. */
+	err = sign_with(key, &mech, name, data, len, sig, siglen);
+	if (err == IMSS_ERR_UNSUPPORTED)
+		token_mechanism_refused(key->tok, mech.mechanism);
+	return err;
 }
 
 imss_err

@@ -111,29 +111,27 @@ token_info_fill(imss_ctx *ctx, CK_FUNCTION_LIST *f, CK_SLOT_ID slot,
 	return token_info_from_ck(ctx, f, slot, &ti, info);
 }
 
-/* The slots with a token present; *slots is malloc'd. */
+/* The slots with a token present; *slots is malloc'd.  A buffer that
+ * fits most machines first, so one call usually does. */
 static imss_err
 module_slots(imss_ctx *ctx, CK_FUNCTION_LIST *f, CK_SLOT_ID **slots, CK_ULONG *n)
 {
-	CK_SLOT_ID *list = NULL;
-	CK_ULONG count = 0;
+	CK_ULONG count = 16;
+	CK_SLOT_ID *list = NULL, *grown;
 	CK_RV rv;
 
 	*slots = NULL;
 	*n = 0;
 	for (;;) {
-		rv = f->C_GetSlotList(CK_TRUE, NULL, &count);
-		if (rv != CKR_OK)
-			return ctx_fail_rv(ctx, "C_GetSlotList", rv);
-		if (count == 0)
-			return IMSS_OK;
-		free(list);
-		list = calloc(count, sizeof(*list));
-		if (list == NULL)
+		grown = realloc(list, (count ? count : 1) * sizeof(*list));
+		if (grown == NULL) {
+			free(list);
 			return IMSS_ERR_NOMEM;
+		}
+		list = grown;
 		rv = f->C_GetSlotList(CK_TRUE, list, &count);
 		if (rv == CKR_BUFFER_TOO_SMALL)
-			continue;       /* a token arrived in between */
+			continue;       /* count now says how many */
 		if (rv != CKR_OK) {
 			free(list);
 			return ctx_fail_rv(ctx, "C_GetSlotList", rv);
@@ -443,4 +441,24 @@ token_has_mechanism(imss_token *tok, CK_MECHANISM_TYPE m)
 		if (tok->mechs[i] == m)
 			return 1;
 	return 0;
+}
+
+int
+token_may_have_mechanism(imss_token *tok, CK_MECHANISM_TYPE m)
+{
+	size_t i;
+
+	if (tok->mechs != NULL)
+		return token_has_mechanism(tok, m);
+	for (i = 0; i < tok->n_refused; i++)
+		if (tok->refused[i] == m)
+			return 0;
+	return 1;
+}
+
+void
+token_mechanism_refused(imss_token *tok, CK_MECHANISM_TYPE m)
+{
+	if (tok->n_refused < sizeof(tok->refused) / sizeof(tok->refused[0]))
+		tok->refused[tok->n_refused++] = m;
 }

@@ -43,26 +43,6 @@ EVP_PKEY *imss_credential_get_key(const imss_credential *c) { return c->pkey; }
 const char *imss_credential_get_location(const imss_credential *c) { return c->location; }
 imss_key *imss_credential_get_token_key(const imss_credential *c) { return c->token_key; }
 
-/* The certificate stored with the key's CKA_ID, if any. */
-static imss_err
-token_certificate_for(imss_token *tok, imss_key *key, X509 **out)
-{
-	imss_token_cert *certs = NULL;
-	size_t n = 0, i;
-	imss_err err;
-
-	*out = NULL;
-	err = imss_token_list_certificates(tok, &certs, &n);
-	for (i = 0; err == IMSS_OK && i < n && *out == NULL; i++) {
-		if (EVP_PKEY_eq(X509_get0_pubkey(certs[i].cert), imss_key_get_public(key)) == 1) {
-			*out = certs[i].cert;
-			certs[i].cert = NULL;
-		}
-	}
-	imss_token_cert_free(certs, n);
-	return err;
-}
-
 imss_err
 imss_credential_from_token(imss_token *tok, const char *key_uri, imss_credential **out)
 {
@@ -77,7 +57,7 @@ imss_credential_from_token(imss_token *tok, const char *key_uri, imss_credential
 	if (err == IMSS_OK)
 		err = imss_key_get_evp(cred->token_key, &cred->pkey);
 	if (err == IMSS_OK)
-		err = token_certificate_for(tok, cred->token_key, &cred->cert);
+		err = key_certificate(tok, cred->token_key, &cred->cert);
 	if (err == IMSS_OK &&
 	    (cred->location = strdup(imss_key_get_uri(cred->token_key))) == NULL)
 		err = IMSS_ERR_NOMEM;

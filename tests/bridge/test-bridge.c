@@ -7,8 +7,9 @@
  * test-bridge.sh).
  *
  * usage: test-bridge MODULE TOKEN-URI PIN-FILE KEYTYPE|KEY-URI OUTDIR [PORT...]
- *   KEYTYPE (rsa:2048, ec:prime256v1, ...) generates a key labelled
- *   "bridge"; with a KEY-URI (pkcs11:...) an existing key is used.
+ *   KEYTYPE (rsa:2048, ec:prime256v1, ...) generates a key labelled with
+ *   OUTDIR's last component; with a KEY-URI (pkcs11:...) an existing key
+ *   is used.
  *   With PORTs, a TLS 1.2 and then a TLS 1.3 handshake with client
  *   authentication are made to 127.0.0.1:PORT (one per port, in order).
  */
@@ -240,15 +241,18 @@ out:
 	return ok;
 }
 
+/* An existing key by URI, or a new one labelled after the output
+ * directory (labels are unique on a token). */
 static int
-get_key(imss_token *tok, const char *what, imss_key **key)
+get_key(imss_token *tok, const char *what, const char *dir, imss_key **key)
 {
+	const char *label = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
 	imss_keyspec spec;
 
 	if (strncmp(what, "pkcs11:", 7) == 0)
 		return imss_token_find_key(tok, what, key) == IMSS_OK;
 	return imss_keyspec_parse(what, &spec) == IMSS_OK &&
-	       imss_token_generate_keypair(tok, &spec, "bridge", key, NULL) == IMSS_OK;
+	       imss_token_generate_keypair(tok, &spec, label, key, NULL) == IMSS_OK;
 }
 
 int
@@ -275,7 +279,7 @@ main(int argc, char **argv)
 	if (imss_ctx_new(argv[1], &ctx) != IMSS_OK ||
 	    imss_token_open(ctx, argv[2], 1, &tok) != IMSS_OK ||
 	    imss_pin_source_parse(src, &pin) != IMSS_OK ||
-	    imss_token_login(tok, pin, 0) != IMSS_OK || !get_key(tok, argv[4], &key) ||
+	    imss_token_login(tok, pin, 0) != IMSS_OK || !get_key(tok, argv[4], argv[5], &key) ||
 	    imss_key_get_evp(key, &pkey) != IMSS_OK || (lib = imss_ctx_libctx(ctx)) == NULL) {
 		fprintf(stderr, "FAIL: set-up: %s\n", ctx ? imss_ctx_detail(ctx) : "");
 		goto out;
