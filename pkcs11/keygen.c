@@ -198,8 +198,8 @@ generate(imss_token *tok, const imss_keyspec *spec, const char *label,
  */
 struct new_key_state {
 	unsigned char a[1024], b[256];
-	CK_BBOOL local, never, sens, extr;
-	CK_ATTRIBUTE attrs[6];
+	CK_BBOOL local, never, sens, extr, always_auth;
+	CK_ATTRIBUTE attrs[7];
 	CK_ULONG n;
 };
 
@@ -210,6 +210,7 @@ read_new_key(imss_token *tok, const imss_keyspec *spec, CK_OBJECT_HANDLE pub,
 	CK_ATTRIBUTE prot[] = {
 		{ CKA_LOCAL, &st->local, 1 }, { CKA_NEVER_EXTRACTABLE, &st->never, 1 },
 		{ CKA_SENSITIVE, &st->sens, 1 }, { CKA_EXTRACTABLE, &st->extr, 1 },
+		{ CKA_ALWAYS_AUTHENTICATE, &st->always_auth, 1 },
 		{ CKA_MODULUS, st->a, sizeof(st->a) }, { CKA_PUBLIC_EXPONENT, st->b, sizeof(st->b) },
 	};
 	CK_ATTRIBUTE point = { CKA_EC_POINT, st->a, sizeof(st->a) };
@@ -217,25 +218,26 @@ read_new_key(imss_token *tok, const imss_keyspec *spec, CK_OBJECT_HANDLE pub,
 	imss_err err;
 
 	memcpy(st->attrs, prot, sizeof(prot));
-	st->n = is_rsa ? 6 : 4;
+	st->always_auth = CK_FALSE;
+	st->n = is_rsa ? 7 : 5;
 	err = token_get_fixed(tok, priv, st->attrs, st->n);
 	if (err == IMSS_OK && !is_rsa)
 		err = token_get_fixed(tok, pub, &point, 1);
 	if (err != IMSS_OK)
 		return err;
-	if (is_rsa && (st->attrs[4].ulValueLen == CK_UNAVAILABLE_INFORMATION ||
-	               st->attrs[5].ulValueLen == CK_UNAVAILABLE_INFORMATION)) {
+	if (is_rsa && (st->attrs[5].ulValueLen == CK_UNAVAILABLE_INFORMATION ||
+	               st->attrs[6].ulValueLen == CK_UNAVAILABLE_INFORMATION)) {
 		/* This token keeps them on the public key only. */
-		st->attrs[4].ulValueLen = sizeof(st->a);
-		st->attrs[5].ulValueLen = sizeof(st->b);
-		err = token_get_fixed(tok, pub, &st->attrs[4], 2);
+		st->attrs[5].ulValueLen = sizeof(st->a);
+		st->attrs[6].ulValueLen = sizeof(st->b);
+		err = token_get_fixed(tok, pub, &st->attrs[5], 2);
 		if (err != IMSS_OK)
 			return err;
 	}
-	if ((is_rsa ? st->attrs[4].ulValueLen : point.ulValueLen) == CK_UNAVAILABLE_INFORMATION)
+	if ((is_rsa ? st->attrs[5].ulValueLen : point.ulValueLen) == CK_UNAVAILABLE_INFORMATION)
 		return ctx_fail(tok->ctx, IMSS_ERR_PKCS11, _("The token did not return the new public key."));
 	if (is_rsa)
-		*out = pubkey_from_rsa(st->a, st->attrs[4].ulValueLen, st->b, st->attrs[5].ulValueLen);
+		*out = pubkey_from_rsa(st->a, st->attrs[5].ulValueLen, st->b, st->attrs[6].ulValueLen);
 	else
 		*out = pubkey_from_ec(spec->bits == 256 ? oid_p256 : oid_p384,
 		                      spec->bits == 256 ? sizeof(oid_p256) : sizeof(oid_p384),
@@ -360,7 +362,7 @@ imss_token_generate_keypair(imss_token *tok, const imss_keyspec *spec, const cha
 	unsigned char tmp_id[20], ski[20];
 	struct new_key_state st;
 	imss_key *key = NULL;
-	int level = 0, id_is_ski = 0, in_use = 0;
+	int level = 0, id_is_ski = 0, in_use = 0, ski_known = 0;
 	imss_err err;
 
 	*out = NULL;
@@ -401,10 +403,12 @@ imss_token_generate_keypair(imss_token *tok, const imss_keyspec *spec, const cha
 		err = check_protection(tok, priv, &st, &r);
 	if (err == IMSS_OK)
 		err = pubkey_key_identifier(key->pub, ski);
+	ski_known = err == IMSS_OK;
 	if (err == IMSS_OK)
 		err = set_key_identifier(tok, pub, priv, ski, tmp_id, sizeof(tmp_id), &id_is_ski);
 	if (err != IMSS_OK)
 		goto out;
+	key->always_authenticate = st.attrs[4].ulValueLen == 1 && st.always_auth;
 	memcpy(key->id, id_is_ski ? ski : tmp_id, 20);
 	key->id_len = 20;
 	key->label = strdup(label);
@@ -414,13 +418,16 @@ imss_token_generate_keypair(imss_token *tok, const imss_keyspec *spec, const cha
 out:
 	if (err != IMSS_OK && priv != CK_INVALID_HANDLE) {
 		char *hex = hex_encode(tmp_id, sizeof(tmp_id));
+		char *ski_hex = ski_known ? hex_encode(ski, sizeof(ski)) : NULL;
 
 		destroy_pair(tok, pub, priv);
 		if (tok->session == CK_INVALID_HANDLE)
 			ctx_append_detail(tok->ctx,
-			                  _("\nA key pair labelled '%s' with ID %s may be left on the token; delete it once the token is back."),
-			                  label, hex ? hex : "?");
+			                  _("\nA key pair labelled '%s' with ID %s%s%s may be left on the token; delete it once the token is back."),
+			                  label, hex ? hex : "?", ski_hex ? _(" or ") : "",
+			                  ski_hex ? ski_hex : "");
 		free(hex);
+		free(ski_hex);
 	}
 	if (err != IMSS_OK) {
 		imss_key_free(key);

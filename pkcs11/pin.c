@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -250,15 +251,19 @@ imss_pin_source_read(imss_pin_source *src, const char *prompt, char *buf, size_t
 const char *
 pin_source_describe(const imss_pin_source *src)
 {
+	static char text[64];
+
 	switch (src->kind) {
 	case PIN_TTY:
 		return "tty";
 	case PIN_FILE:
 		return src->arg;
 	case PIN_FD:
-		return "fd";
+		snprintf(text, sizeof(text), "fd:%d", src->fd);
+		return text;
 	case PIN_ENV:
-		return src->arg;
+		snprintf(text, sizeof(text), "env:%.58s", src->arg);
+		return text;
 	}
 	return "?";
 }

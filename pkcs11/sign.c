@@ -93,8 +93,16 @@ token_sign_raw(imss_key *key, CK_MECHANISM *mech, const unsigned char *in,
 		return token_fail(tok, "C_SignInit", rv);
 	if (key->always_authenticate) {
 		err = token_context_login(tok, key->label);
-		if (err != IMSS_OK)
+		if (err != IMSS_OK) {
+			/* A failing C_Sign ends the operation C_SignInit began;
+			 * without it the session stays busy. */
+			unsigned char scratch[1024];
+			CK_ULONG n = sizeof(scratch);
+
+			if (tok->session != CK_INVALID_HANDLE)
+				tok->f->C_Sign(tok->session, (CK_BYTE *)in, inlen, scratch, &n);
 			return err;
+		}
 	}
 	for (;;) {
 		OPENSSL_free(sig);

@@ -166,24 +166,34 @@ token_parse_uri(imss_ctx *ctx, const char *text, P11KitUri **out)
 	return IMSS_OK;
 }
 
+/* Does the URI name the module (library-manufacturer, -description,
+ * -version)?  p11-kit leaves an unset version at 0xff.0xff. */
 static int
 uri_has_module_info(P11KitUri *uri)
 {
+	const CK_INFO *mi = p11_kit_uri_get_module_info(uri);
 	static const CK_INFO zero;
 
-	return memcmp(p11_kit_uri_get_module_info(uri), &zero, sizeof(zero)) != 0;
+	return memcmp(mi->manufacturerID, zero.manufacturerID, sizeof(zero.manufacturerID)) != 0 ||
+	       memcmp(mi->libraryDescription, zero.libraryDescription,
+	              sizeof(zero.libraryDescription)) != 0 ||
+	       mi->libraryVersion.major != 0xff || mi->libraryVersion.minor != 0xff;
 }
 
-static int
-uri_matches_module(imss_ctx *ctx, P11KitUri *uri, CK_FUNCTION_LIST *f)
+static imss_err
+uri_matches_module(imss_ctx *ctx, P11KitUri *uri, CK_FUNCTION_LIST *f, int *match)
 {
 	CK_INFO mi;
+	CK_RV rv;
 
+	*match = 1;
 	if (!uri_has_module_info(uri))
-		return 1;
-	if (f->C_GetInfo(&mi) != CKR_OK)
-		return 0;
-	return p11_kit_uri_match_module_info(uri, &mi);
+		return IMSS_OK;
+	rv = f->C_GetInfo(&mi);
+	if (rv != CKR_OK)
+		return ctx_fail_rv(ctx, "C_GetInfo", rv);
+	*match = p11_kit_uri_match_module_info(uri, &mi);
+	return IMSS_OK;
 }
 
 static imss_err
@@ -224,7 +234,10 @@ module_collect_tokens(imss_ctx *ctx, CK_FUNCTION_LIST *f, P11KitUri *uri,
 		    rv == CKR_DEVICE_REMOVED)
 			continue;
 		if (rv != CKR_OK) {
+			/* A token that cannot be read might be the one meant:
+			 * choosing among the others would be a guess. */
 			err = ctx_fail_rv(ctx, "C_GetTokenInfo", rv);
+			ctx_append_detail(ctx, _(" (slot %lu)"), (unsigned long)slots[i]);
 			break;
 		}
 		if (only_initialized && !(ti.flags & CKF_TOKEN_INITIALIZED))
@@ -293,10 +306,12 @@ tokens_matching(imss_ctx *ctx, P11KitUri *uri, imss_token_info **list,
 	if (only != NULL)
 		return module_collect_tokens(ctx, only->funcs, uri, 1, 0, list, owners, n);
 	for (i = 0; err == IMSS_OK && i < ctx->n_modules; i++) {
-		if (!uri_matches_module(ctx, uri, ctx->modules[i].funcs))
-			continue;
-		err = module_collect_tokens(ctx, ctx->modules[i].funcs, uri, 1, 0,
-		                            list, owners, n);
+		int match = 0;
+
+		err = uri_matches_module(ctx, uri, ctx->modules[i].funcs, &match);
+		if (err == IMSS_OK && match)
+			err = module_collect_tokens(ctx, ctx->modules[i].funcs, uri, 1, 0,
+			                            list, owners, n);
 	}
 	return err;
 }
