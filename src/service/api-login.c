@@ -1,0 +1,225 @@
+/*
+ * imss-renew-service: POST /challenge, POST /session (log in), GET and
+ * DELETE /session.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "api.h"
+#include "certdb.h"
+#include "cmsv.h"
+#include "db.h"
+#include "employers.h"
+#include "util.h"
+
+#define USER_MAX 64
+#define PASSWORD_MAX 256
+
+enum api_code api_post_challenge(struct api_call *c)
+{
+	static const char *const allowed[] = { "user", NULL };
+	char value[AUTH_TOKEN_LEN + 1];
+	unsigned char b[AUTH_TOKEN_LEN / 2];
+	const char *name;
+	struct user u;
+	long long uid;
+	json_object *o;
+	int found;
+	enum api_code code;
+
+	code = api_json_only(c, allowed);
+	if (code == API_OK)
+		code = api_json_string(c, "user", USER_MAX, &name, NULL);
+	if (code != API_OK)
+		return code;
+	found = auth_user_find(c->api->db, name, &u);
+	uid = u.id;
+	OPENSSL_cleanse(&u, sizeof(u));
+	if (found < 0)
+		return API_INTERNAL;
+	if (found == 0 &&
+	    auth_challenge_new(c->api->db, uid, c->now, c->api->cfg.challenge_ttl, value) != 0)
+		return API_INTERNAL;
+	if (found == 1) {
+		/* Not stored: no login will accept it. */
+		if (svc_random(b, sizeof(b)) != 0)
+			return API_INTERNAL;
+		svc_hex(b, sizeof(b), value, 0);
+	}
+	o = json_object_new_object();
+	if (!o || api_set_str(o, "challenge", value) ||
+	    api_set_time(o, "expires_at", c->now + (time_t)c->api->cfg.challenge_ttl) ||
+	    api_set_int(o, "expires_in", c->api->cfg.challenge_ttl)) {
+		json_object_put(o);
+		return API_INTERNAL;
+	}
+	return api_reply_json(c, 201, o);
+}
+
+/* May this certificate log in as user u?  *renewal_required when expired. */
+static enum api_code check_cert(struct api_call *c, X509 *x, const struct user *u,
+                                char *serial, size_t size, int *renewal_required)
+{
+	struct certrow row = { 0 };
+	unsigned char *der = NULL;
+	size_t len = 0;
+	int found;
+	enum api_code code = API_CERT_FOREIGN;
+
+	if (!ca_signed_by(&c->api->ca, x) || ca_serial_text(x, serial, size) != 0)
+		goto out;
+	code = API_INTERNAL;
+	found = certdb_get(c->api->db, serial, &row);
+	if (found < 0 || ca_cert_der(x, &der, &len) != 0)
+		goto out;
+	if (found == 1 || row.der_len != len || memcmp(row.der, der, len) != 0)
+		code = API_CERT_UNKNOWN;
+	else if (row.revoked)
+		code = API_CERT_REVOKED;
+	else if (c->now < row.not_before)
+		code = API_CERT_NOT_YET_VALID;
+	else if (row.employer_id != u->employer_id)
+		code = API_CERT_NOT_YOURS;
+	else
+		code = API_OK;
+	*renewal_required = c->now > row.not_after;
+out:
+	OPENSSL_free(der);
+	certdb_row_clear(&row);
+	return code;
+}
+
+/* The session object: the login answer (with token) and GET /session. */
+static enum api_code session_answer(struct api_call *c, unsigned status, const char *token,
+                                    const struct session *s)
+{
+	struct employer e = { 0 };
+	struct certrow row = { 0 };
+	json_object *o = NULL, *cert = NULL;
+	enum api_code code = API_INTERNAL;
+
+	if (employer_get(c->api->db, s->employer_id, &e) != 0 ||
+	    certdb_get(c->api->db, s->serial, &row) != 0)
+		goto out;
+	o = json_object_new_object();
+	cert = json_object_new_object();
+	if (!o || !cert || (token && (api_set_str(o, "token", token) ||
+	                              api_set_str(o, "token_type", "Bearer"))) ||
+	    api_set_int(o, "idle_timeout", c->api->cfg.session_idle) ||
+	    api_set_bool(o, "renewal_required", s->renewal_required) ||
+	    api_set_str(o, "user", s->user) ||
+	    api_set_str(o, "registro_patronal", e.registro_patronal) ||
+	    api_set_str(cert, "serial", s->serial) ||
+	    api_set_time(cert, "not_after", row.not_after) ||
+	    api_set_bool(cert, "expired", c->now > row.not_after))
+		goto out;
+	if (api_set(o, "certificate", cert) != 0) {
+		cert = NULL;
+		goto out;
+	}
+	cert = NULL;
+	code = api_reply_json(c, status, o);
+	o = NULL;
+out:
+	json_object_put(o);
+	json_object_put(cert);
+	employer_clear(&e);
+	certdb_row_clear(&row);
+	return code;
+}
+
+/* The password, or LOGIN_FAILED; an unknown user costs the same time. */
+static enum api_code check_user(struct api_call *c, const char *name, const char *password,
+                                struct user *u)
+{
+	unsigned char salt[PW_SALT_LEN] = { 0 }, hash[PW_HASH_LEN];
+	long long iterations = PW_DEFAULT_ITERATIONS;
+	int found = auth_user_find(c->api->db, name, u);
+
+	if (found < 0)
+		return API_INTERNAL;
+	if (found == 1) {
+		db_meta_int(c->api->db, "kdf_iterations", &iterations);
+		pw_hash(password, salt, sizeof(salt), (unsigned)iterations, hash);
+		return API_LOGIN_FAILED;
+	}
+	if (u->not_before > c->now) {
+		c->retry_after = (long)(u->not_before - c->now);
+		return API_LOGIN_THROTTLED;
+	}
+	c->failed_user = u->id;
+	found = pw_verify(password, u->salt, u->salt_len, u->iterations, u->hash, u->hash_len);
+	return found == 1 ? API_OK : found == 0 ? API_LOGIN_FAILED : API_INTERNAL;
+}
+
+static enum api_code login(struct api_call *c, const char *name, const char *password,
+                           const unsigned char *sig, size_t siglen)
+{
+	struct cms_signed cs = { 0 };
+	struct session s = { 0 };
+	struct user u;
+	char token[AUTH_TOKEN_LEN + 1] = "";
+	enum api_code code;
+
+	code = check_user(c, name, password, &u);
+	if (code == API_OK)
+		code = cms_check(sig, siglen, NULL, NULL, 0, &cs);
+	if (code == API_OK)
+		code = auth_challenge_take(c->api->db, (const char *)cs.content, cs.content_len,
+		                           u.id, c->now);
+	if (code == API_OK)
+		code = check_cert(c, cs.signer, &u, s.serial, sizeof(s.serial), &s.renewal_required);
+	if (code != API_OK)
+		goto out;
+	code = API_INTERNAL;
+	s.user_id = u.id;
+	s.employer_id = u.employer_id;
+	snprintf(s.user, sizeof(s.user), "%s", name);
+	if (auth_user_succeeded(c->api->db, u.id) != 0 ||
+	    auth_session_new(c->api->db, u.id, s.serial, s.renewal_required, c->now, token,
+	                     &s.id) != 0)
+		goto out;
+	c->failed_user = 0;
+	code = session_answer(c, 201, token, &s);
+out:
+	OPENSSL_cleanse(token, sizeof(token));
+	OPENSSL_cleanse(&u, sizeof(u));
+	cms_signed_clear(&cs);
+	return code;
+}
+
+enum api_code api_post_session(struct api_call *c)
+{
+	static const char *const allowed[] = { "user", "password", "signature", NULL };
+	const char *name, *password;
+	unsigned char *sig = NULL;
+	size_t siglen = 0;
+	enum api_code code;
+
+	code = api_json_only(c, allowed);
+	if (code == API_OK)
+		code = api_json_string(c, "user", USER_MAX, &name, NULL);
+	if (code == API_OK)
+		code = api_json_string(c, "password", PASSWORD_MAX, &password, NULL);
+	if (code == API_OK)
+		code = api_json_base64(c, "signature", &sig, &siglen);
+	if (code == API_OK)
+		code = login(c, name, password, sig, siglen);
+	free(sig);
+	return code;
+}
+
+enum api_code api_get_session(struct api_call *c)
+{
+	return session_answer(c, 200, NULL, &c->sess);
+}
+
+enum api_code api_delete_session(struct api_call *c)
+{
+	if (auth_session_end(c->api->db, c->sess.id, c->now) != 0)
+		return API_INTERNAL;
+	return api_reply_bytes(c, 204, NULL, "", 0);
+}

@@ -1,0 +1,110 @@
+/*
+ * imss-renew-service revoke: mark a certificate revoked.  It can no longer
+ * log in, sign a letter or a renewal, and sessions opened with it end.
+ */
+#include <ctype.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "certdb.h"
+#include "cli.h"
+#include "db.h"
+#include "util.h"
+
+#define COMMAND "revoke"
+
+static void usage(void)
+{
+	printf("Usage: %s %s --dir DIR --serial SERIAL\n"
+	       "Revoke the certificate with that serial number (hexadecimal, as 'issue'\n"
+	       "prints it or 'openssl x509 -serial' shows it; colons allowed).\n"
+	       "\nOptions:\n"
+	       "  --dir DIR        the service's directory\n"
+	       "  --serial SERIAL  the certificate's serial number\n"
+	       "  -h, --help       print this help and exit\n", SVC_NAME, COMMAND);
+}
+
+/* Upper-case hex without colons or a "serial=" prefix.  0 or -1. */
+static int normalise(const char *in, char *out, size_t size)
+{
+	size_t n = 0;
+
+	if (strncmp(in, "serial=", 7) == 0)
+		in += 7;
+	for (; *in; in++) {
+		if (*in == ':')
+			continue;
+		if (!isxdigit((unsigned char)*in) || n + 1 >= size)
+			return -1;
+		out[n++] = (char)toupper((unsigned char)*in);
+	}
+	out[n] = '\0';
+	/* BN_bn2hex, as the database has it, strips leading zero bytes. */
+	while (n > 2 && out[0] == '0' && out[1] == '0') {
+		memmove(out, out + 2, n - 1);
+		n -= 2;
+	}
+	return n ? 0 : -1;
+}
+
+int cmd_revoke(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "serial", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = NULL, *serial_arg = NULL;
+	char serial[80];
+	sqlite3 *db = NULL;
+	int c, rc;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		switch (c) {
+		case 'd': dir = optarg; break;
+		case 's': serial_arg = optarg; break;
+		case 'h': usage(); return CLI_OK;
+		default: return cli_bad_option(COMMAND, argv, c);
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error(COMMAND, "unexpected argument '%s'", argv[optind]);
+	if (!dir || !serial_arg)
+		return cli_usage_error(COMMAND, "--dir and --serial are required");
+	if (normalise(serial_arg, serial, sizeof(serial)) != 0)
+		return cli_usage_error(COMMAND, "--serial must be hexadecimal");
+	rc = cli_open(dir, &db, NULL);
+	if (rc != CLI_OK)
+		return rc;
+	rc = CLI_FAILURE;
+	if (db_begin(db) != 0) {
+		cli_error("cannot start a transaction: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	switch (certdb_revoke(db, serial, time(NULL))) {
+	case 0:
+		if (db_commit(db) == 0) {
+			printf("revoked %s\n", serial);
+			rc = CLI_OK;
+		}
+		break;
+	case 1:
+		cli_error("no certificate with serial %s", serial);
+		break;
+	case 2:
+		printf("%s was revoked already\n", serial);
+		rc = CLI_OK;
+		break;
+	default:
+		cli_error("cannot revoke %s: %s", serial, sqlite3_errmsg(db));
+		break;
+	}
+	db_rollback(db);
+out:
+	db_close(db);
+	return rc;
+}

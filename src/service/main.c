@@ -1,0 +1,164 @@
+/*
+ * imss-renew-service: the reference renewal service of imss-renew.  This
+ * file: the table of commands, the helpers they share, and main().
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <imss-renew/imss-renew.h>
+
+#include "cli.h"
+#include "db.h"
+#include "util.h"
+
+struct command {
+	const char *name;
+	const char *summary;
+	int (*run)(int argc, char **argv);
+};
+
+static const struct command commands[] = {
+	{ "init", "create the CA, the TLS certificate and the database in a new directory", cmd_init },
+	{ "employer", "add employers and their users (employer add)", cmd_employer },
+	{ "issue", "issue an initial certificate for an employer, to a .pfx or onto a token", cmd_issue },
+	{ "revoke", "revoke a certificate by serial number", cmd_revoke },
+	{ "serve", "serve the renewal protocol over HTTPS", cmd_serve },
+};
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(void)
+{
+	size_t i;
+
+	printf("Usage: %s COMMAND --dir DIR [OPTIONS]\n"
+	       "       %s --help | --version\n"
+	       "The reference IMSS certificate renewal service of imss-renew: an\n"
+	       "IDSE-shaped renewal endpoint (docs/protocol.md) with its own CA.\n"
+	       "It is not the IMSS service.\n\nCommands:\n", SVC_NAME, SVC_NAME);
+	for (i = 0; i < N_COMMANDS; i++)
+		printf("  %-9s %s\n", commands[i].name, commands[i].summary);
+	printf("\nEvery command takes --dir DIR, the service's directory (CA, TLS\n"
+	       "certificate, database).  Secrets never go on the command line: they\n"
+	       "come from a source tty, file:PATH, fd:N or env:NAME.\n"
+	       "\nExit status: 0 success, 1 failure, 2 usage error.\n"
+	       "Run '%s COMMAND --help' for a command's options.\n", SVC_NAME);
+}
+
+void cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", SVC_NAME);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int cli_usage_error(const char *command, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", SVC_NAME);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '%s %s --help'.\n", SVC_NAME, command ? command : "");
+	return CLI_USAGE;
+}
+
+int cli_bad_option(const char *command, char **argv, int c)
+{
+	const char *opt = argv[optind - 1];
+
+	if (c == ':')
+		return cli_usage_error(command, "option '%s' needs an argument", opt);
+	if (optopt)
+		return cli_usage_error(command, "unknown option '-%c'", optopt);
+	return cli_usage_error(command, "unknown option '%s'", opt);
+}
+
+int cli_uint(const char *s, unsigned long min, unsigned long max, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v < min || v > max || v > UINT_MAX)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+int cli_open(const char *dir, sqlite3 **db, struct ca *ca)
+{
+	char path[PATH_MAX], err[512];
+
+	if (svc_path(path, sizeof(path), dir, SVC_DB_FILE) != 0) {
+		cli_error("directory name too long");
+		return CLI_FAILURE;
+	}
+	if (db_open(path, 0, 0, db, err, sizeof(err)) != 0) {
+		cli_error("%s: %s", path, err);
+		return CLI_FAILURE;
+	}
+	if (ca && ca_load(dir, ca, err, sizeof(err)) != 0) {
+		cli_error("%s: %s", dir, err);
+		db_close(*db);
+		*db = NULL;
+		return CLI_FAILURE;
+	}
+	return CLI_OK;
+}
+
+int cli_secret(const char *command, const char *spec, const char *prompt, char *buf,
+               size_t size)
+{
+	imss_pin_source *src = NULL;
+	imss_err err;
+
+	err = imss_pin_source_parse(spec ? spec : "tty", &src);
+	if (err == IMSS_ERR_INVALID_ARG)
+		return cli_usage_error(command, "malformed secret source: use tty, file:PATH, "
+		                       "fd:N or env:NAME");
+	if (err == IMSS_OK)
+		err = imss_pin_source_read(src, prompt, buf, size);
+	if (src)
+		imss_pin_source_free(src);
+	if (err != IMSS_OK) {
+		cli_error("cannot read the secret: %s", imss_strerror(err));
+		return CLI_FAILURE;
+	}
+	return CLI_OK;
+}
+
+int main(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc < 2) {
+		usage();
+		return CLI_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage();
+		return CLI_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+		printf("%s %s\n", SVC_NAME, imss_version());
+		return CLI_OK;
+	}
+	for (i = 0; i < N_COMMANDS; i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	return cli_usage_error(NULL, "unknown command '%s'", argv[1]);
+}
