@@ -101,8 +101,9 @@ static enum api_code renew(struct api_call *c, const unsigned char *der, size_t 
 	unsigned char spki[32];
 	EVP_PKEY *pub = NULL;
 	X509 *cert = NULL;
+	char existing[REQUEST_ID_LEN + 1];
 	long long letter_id = 0;
-	int pending;
+	int pending, found;
 	enum api_code code = API_INTERNAL;
 
 	if (employer_get(c->api->db, c->sess.employer_id, &e) != 0)
@@ -110,10 +111,7 @@ static enum api_code renew(struct api_call *c, const unsigned char *der, size_t 
 	code = api_letter_signed(c, e.email, &letter_id);
 	if (code != API_OK)
 		goto out;
-	pending = request_pending_exists(c->api->db, e.id);
-	code = pending == 0 ? API_OK : pending == 1 ? API_REQUEST_PENDING : API_INTERNAL;
-	if (code == API_OK)
-		code = api_session_cert(c, &cert);
+	code = api_session_cert(c, &cert);
 	if (code == API_OK)
 		code = cms_check(der, len, cert, NULL, 0, &cs);
 	s.razon_social = e.razon_social;
@@ -122,6 +120,20 @@ static enum api_code renew(struct api_call *c, const unsigned char *der, size_t 
 	s.email = e.email;
 	if (code == API_OK)
 		code = csr_check(cs.content, cs.content_len, &s, &pub, spki);
+	if (code == API_OK) {
+		/* The same key sent again (a client that lost the answer):
+		 * the answer is that request's, not a second request. */
+		found = request_find_by_key(c->api->db, e.id, spki, existing);
+		if (found == 1) {
+			code = request_answer(c, existing);
+			goto out;
+		}
+		code = found == 0 ? API_OK : API_INTERNAL;
+	}
+	if (code == API_OK) {
+		pending = request_pending_exists(c->api->db, e.id);
+		code = pending == 0 ? API_OK : pending == 1 ? API_REQUEST_PENDING : API_INTERNAL;
+	}
 	if (code == API_OK)
 		code = key_is_new(c, cert, spki);
 	if (code == API_OK)

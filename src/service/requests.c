@@ -30,6 +30,28 @@ int request_pending_exists(sqlite3 *db, long long employer_id)
 	return rc;
 }
 
+int request_find_by_key(sqlite3 *db, long long employer_id, const unsigned char *spki,
+                        char id[REQUEST_ID_LEN + 1])
+{
+	sqlite3_stmt *st = NULL;
+	const unsigned char *text;
+	int rc = -1, step;
+
+	if (db_prepare(db, "SELECT id FROM requests WHERE employer_id = ?1 AND spki_sha256 = ?2",
+	               &st) == 0 && sqlite3_bind_int64(st, 1, employer_id) == SQLITE_OK &&
+	    sqlite3_bind_blob(st, 2, spki, 32, SQLITE_STATIC) == SQLITE_OK) {
+		step = sqlite3_step(st);
+		rc = step == SQLITE_DONE ? 0 : -1;
+		if (step == SQLITE_ROW && (text = sqlite3_column_text(st, 0)) != NULL &&
+		    strlen((const char *)text) == REQUEST_ID_LEN) {
+			memcpy(id, text, REQUEST_ID_LEN + 1);
+			rc = 1;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
 int request_insert(sqlite3 *db, struct request_new *r)
 {
 	unsigned char b[REQUEST_ID_LEN / 2];

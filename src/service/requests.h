@@ -42,6 +42,11 @@ struct request_row {
 /* 1 when the employer has a pending request, 0 when not, -1. */
 int request_pending_exists(sqlite3 *db, long long employer_id);
 
+/* The employer's request for the key with this SPKI SHA-256, if any:
+ * 1 (id set), 0 when none, -1. */
+int request_find_by_key(sqlite3 *db, long long employer_id, const unsigned char *spki,
+                        char id[REQUEST_ID_LEN + 1]);
+
 /* Insert r, drawing its id.  0 or -1. */
 int request_insert(sqlite3 *db, struct request_new *r);
 

@@ -48,7 +48,19 @@ retry=$(header Retry-After)
 assert_eq "/idse/v1/requests/$ID" "$(header Location)" "Location of the request"
 TOKEN_A=$TOKEN
 before=$(db_state)
-expect_error 409 REQUEST_PENDING "$(api POST /renewal "{\"request\":\"$(b64 "$T/a-renewal.p7s")\"}")" \
+# The same request again (a client that lost the answer): that request's
+# answer, not a second request.
+assert_eq 202 "$(api POST /renewal "{\"request\":\"$(b64 "$T/a-renewal.p7s")\"}")" \
+	"the same request sent again: 202"
+assert_eq "$ID" "$(jq -r .request_id "$T/body")" "the same request sent again: the same request id"
+assert_eq "$before" "$(db_state)" "the same request sent again: database unchanged"
+# Another key while one is pending: refused.
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+	-keyout "$T/a-other.key" -outform DER -out "$T/a-other.csr" \
+	-subj "/O=EJEMPLO $RPA SA DE CV/OU=$RPA/x500UniqueIdentifier=EJE010101AB1/CN=EJEMPLO $RPA SA DE CV/emailAddress=rh@$RPA.example.mx" \
+	2>/dev/null
+sign_attached "$T/a-other.csr" "$T/a-other.p7s" "$T/a.pem" "$T/a.key"
+expect_error 409 REQUEST_PENDING "$(api POST /renewal "{\"request\":\"$(b64 "$T/a-other.p7s")\"}")" \
 	"a second request while one is pending"
 assert_eq "$before" "$(db_state)" "REQUEST_PENDING: database unchanged"
 assert_eq 202 "$(api GET "/requests/$ID")" "poll before due: 202"
@@ -84,7 +96,7 @@ assert_eq 202 "$STATUS" "B: 202"
 ID_B=$(jq -r .request_id "$T/body")
 TOKEN_B=$TOKEN
 svc_stop
-sleep 3.2
+sleep 4.2  # past the 3 s delay whatever the second boundaries
 svc_start --issue-delay 3
 assert_eq issued "$(sqlite3 "$D/service.db" "SELECT state FROM requests WHERE id = '$ID_B'")" \
 	"a request due while stopped is issued at start"
