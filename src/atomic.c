@@ -1,11 +1,12 @@
 /*
  * Files a user needs are written atomically: a temporary file in the same
- * directory, fsync, rename over the target, fsync of the directory.  A
- * crash leaves either the old file or the new one, never half of either.
+ * directory, fsync, then rename over the target (or, when the target must
+ * not be replaced, link, which fails if it exists), then fsync of the
+ * directory.  A crash or a full disk leaves the old file or the new one,
+ * never half of either, and a refusal leaves no file at all.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,7 @@ write_all(int fd, const unsigned char *p, size_t len)
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (n < 0)
 			return -1;
 		p += n;
 		len -= (size_t)n;
@@ -30,61 +31,132 @@ write_all(int fd, const unsigned char *p, size_t len)
 	return 0;
 }
 
-static int
-fsync_parent(const char *path)
+/* The directory part of path, "." when there is none. */
+static char *
+dir_name(const char *path)
 {
-	char *copy = strdup(path);
-	int fd, rc = -1;
+	const char *slash = strrchr(path, '/');
 
-	if (copy == NULL)
-		return -1;
-	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		rc = fsync(fd);
+	if (slash == NULL)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, (size_t)(slash - path));
+}
+
+/* 0, or an errno value.  Filesystems that cannot sync a directory pass. */
+static int
+sync_dir(const char *path)
+{
+	char *dir = dir_name(path);
+	int fd, err = 0;
+
+	if (dir == NULL)
+		return ENOMEM;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		err = errno;
+	else if (fsync(fd) != 0 && errno != EINVAL && errno != ENOTSUP && errno != EROFS)
+		err = errno;
+	if (fd >= 0)
 		close(fd);
+	free(dir);
+	return err;
+}
+
+/*
+ * Put the finished temporary file at path.  Without replace, link() fails
+ * when path exists; filesystems without hard links (FAT on USB sticks)
+ * fall back to a check and a rename.  *tmp_left says whether the temporary
+ * name still exists.  0, or an errno value.
+ */
+static int
+put_in_place(const char *tmp, const char *path, int replace, int *tmp_left)
+{
+	struct stat st;
+
+	*tmp_left = 1;
+	if (!replace) {
+		if (link(tmp, path) == 0)
+			return 0;
+		if (errno != EPERM && errno != ENOTSUP && errno != EOPNOTSUPP &&
+		    errno != ENOSYS && errno != EMLINK)
+			return errno;
+		if (lstat(path, &st) == 0)
+			return EEXIST;
 	}
-	free(copy);
-	return rc;
+	if (rename(tmp, path) != 0)
+		return errno;
+	*tmp_left = 0;
+	return 0;
+}
+
+/* Mode (less the umask), contents and sync of the temporary file. */
+static int
+fill_temp(int fd, unsigned mode, const void *data, size_t len)
+{
+	mode_t mask = umask(0);
+
+	umask(mask);
+	if (fchmod(fd, (mode_t)mode & ~mask) != 0 || write_all(fd, data, len) != 0 ||
+	    fsync(fd) != 0)
+		return errno;
+	return 0;
+}
+
+static imss_err
+refuse_existing(imss_ctx *ctx, const char *path)
+{
+	return ctx_fail(ctx, IMSS_ERR_EXISTS, _("'%s' exists already; it was left as it is."), path);
 }
 
 imss_err
 imss_write_file_atomic(imss_ctx *ctx, const char *path, const void *data, size_t len,
                        unsigned mode, int replace)
 {
-	size_t plen = strlen(path);
-	char *tmp = malloc(plen + 16);
-	imss_err err = IMSS_OK;
-	int fd = -1, saved;
+	struct stat st;
+	char *tmp = NULL;
+	imss_err rc = IMSS_OK;
+	int tmp_left = 0, fd, err;
 
-	if (tmp == NULL)
-		return IMSS_ERR_NOMEM;
-	if (!replace && access(path, F_OK) == 0) {
-		free(tmp);
-		return ctx_fail(ctx, IMSS_ERR_IO,
-		                _("'%s' exists already; it was left as it is."), path);
+	ctx_clear_detail(ctx);
+	if (lstat(path, &st) == 0) {
+		if (!replace)
+			return refuse_existing(ctx, path);
+		/* Renaming over a device or a link would not write into it. */
+		if (!S_ISREG(st.st_mode))
+			return ctx_fail(ctx, IMSS_ERR_IO,
+			                _("'%s' is not a regular file; it was left as it is."), path);
 	}
-	snprintf(tmp, plen + 16, "%s.tmp-XXXXXX", path);
+	if ((tmp = str_printf("%s.XXXXXX", path)) == NULL)
+		return IMSS_ERR_NOMEM;
 	fd = mkstemp(tmp);
 	if (fd < 0) {
-		saved = errno;
-		free(tmp);
-		return ctx_fail(ctx, IMSS_ERR_IO, _("Cannot write '%s': %s."), path, strerror(saved));
+		rc = ctx_fail(ctx, IMSS_ERR_IO, _("Cannot write '%s': %s."), path, strerror(errno));
+		goto out;
 	}
-	if (fchmod(fd, (mode_t)mode) != 0 || write_all(fd, data, len) != 0 || fsync(fd) != 0) {
-		saved = errno;
-		err = ctx_fail(ctx, IMSS_ERR_IO, _("Cannot write '%s': %s."), path, strerror(saved));
+	tmp_left = 1;
+	err = fill_temp(fd, mode, data, len);
+	if (close(fd) != 0 && err == 0)
+		err = errno;
+	if (err == 0)
+		err = put_in_place(tmp, path, replace, &tmp_left);
+	if (err == EEXIST && !replace) {
+		rc = refuse_existing(ctx, path);
+		goto out;
 	}
-	if (close(fd) != 0 && err == IMSS_OK)
-		err = ctx_fail(ctx, IMSS_ERR_IO, _("Cannot write '%s': %s."), path, strerror(errno));
-	if (err == IMSS_OK && (replace ? rename(tmp, path) : link(tmp, path)) != 0) {
-		saved = errno;
-		err = ctx_fail(ctx, IMSS_ERR_IO, _("Cannot write '%s': %s."), path, strerror(saved));
+	if (err != 0) {
+		rc = ctx_fail(ctx, IMSS_ERR_IO, _("Cannot write '%s': %s."), path, strerror(err));
+		goto out;
 	}
-	if (err != IMSS_OK || !replace)
+	err = sync_dir(path);
+	if (err != 0)
+		rc = ctx_fail(ctx, IMSS_ERR_IO,
+		              _("'%s' was written, but its directory could not be synced: %s."),
+		              path, strerror(err));
+out:
+	if (tmp_left)
 		unlink(tmp);
-	if (err == IMSS_OK && fsync_parent(path) != 0)
-		err = ctx_fail(ctx, IMSS_ERR_IO, _("Cannot sync the directory of '%s': %s."),
-		               path, strerror(errno));
 	free(tmp);
-	return err;
+	return rc;
 }

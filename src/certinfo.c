@@ -29,6 +29,9 @@ file_to_mem(imss_ctx *ctx, const char *path, BIO **out)
 		ERR_clear_error();
 		return ctx_fail(ctx, IMSS_ERR_IO, _("Cannot open '%s'."), path);
 	}
+	/* Reset rewinds (a plain memory BIO would be emptied): the bytes
+	 * are parsed in several formats in turn. */
+	BIO_set_flags(mem, BIO_FLAGS_NONCLEAR_RST);
 	while ((n = BIO_read(in, buf, sizeof(buf))) > 0)
 		BIO_write(mem, buf, n);
 	BIO_free(in);

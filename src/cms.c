@@ -11,21 +11,28 @@
 
 #include "internal.h"
 
-/* Verify the fresh signature over the same data (signer chain not
- * checked here: that is the relying party's business). */
+/* Verify the signature as it will be given out: parsed back from its DER
+ * (the in-memory one still holds the signing key, which for a token key
+ * signs only), over the same data; the signer's chain is the relying
+ * party's business. */
 static int
-cms_self_check(CMS_ContentInfo *cms, const unsigned char *data, size_t len,
-               unsigned flags)
+cms_self_check(const unsigned char *der, size_t derlen, const unsigned char *data,
+               size_t len, unsigned flags)
 {
+	const unsigned char *p = der;
+	CMS_ContentInfo *copy = d2i_CMS_ContentInfo(NULL, &p, (long)derlen);
 	BIO *content = NULL;
-	int ok;
+	int ok = 0;
 
-	if (!(flags & IMSS_CMS_ATTACHED) &&
-	    (content = BIO_new_mem_buf(data, (int)len)) == NULL)
-		return 0;
-	ok = CMS_verify(cms, NULL, NULL, content, NULL,
+	if (copy == NULL || p != der + derlen)
+		goto out;
+	if (!(flags & IMSS_CMS_ATTACHED) && (content = BIO_new_mem_buf(data, (int)len)) == NULL)
+		goto out;
+	ok = CMS_verify(copy, NULL, NULL, content, NULL,
 	                CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY) == 1;
+out:
 	BIO_free(content);
+	CMS_ContentInfo_free(copy);
 	return ok;
 }
 
@@ -66,14 +73,16 @@ imss_cms_sign(imss_ctx *ctx, const imss_credential *cred, const unsigned char *d
 		err = IMSS_ERR_CRYPTO;
 		goto out;
 	}
-	if (!cms_self_check(cms, data, len, flags)) {
-		err = ctx_fail(ctx, IMSS_ERR_VERIFY,
-		               _("The new signature does not verify; nothing was written."));
-		goto out;
-	}
 	n = i2d_CMS_ContentInfo(cms, der);
 	if (n <= 0) {
 		err = ctx_fail_openssl(ctx, "i2d_CMS_ContentInfo");
+		goto out;
+	}
+	if (!cms_self_check(*der, (size_t)n, data, len, flags)) {
+		OPENSSL_free(*der);
+		*der = NULL;
+		err = ctx_fail(ctx, IMSS_ERR_VERIFY,
+		               _("The new signature does not verify; nothing was written."));
 		goto out;
 	}
 	*derlen = (size_t)n;

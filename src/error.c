@@ -89,6 +89,8 @@ imss_strerror(imss_err err)
 		return _("Stopped at the user's request");
 	case IMSS_ERR_LABEL_IN_USE:
 		return _("The label is already used on the token");
+	case IMSS_ERR_EXISTS:
+		return _("The file exists already");
 	}
 	return _("Unknown error");
 }

@@ -64,6 +64,7 @@ typedef enum imss_err {
 	IMSS_ERR_REFUSED_CERT = 37,     /* a certificate from the service fails its checks */
 	IMSS_ERR_ABORTED = 38,          /* the user said no */
 	IMSS_ERR_LABEL_IN_USE = 39,     /* another object on the token has the label */
+	IMSS_ERR_EXISTS = 40,           /* a file that must not be replaced exists */
 } imss_err;
 
 /* A short sentence for an error code, in the user's language. */
@@ -494,8 +495,10 @@ imss_err imss_token_import_certificate(imss_token *tok, X509 *cert,
 
 /*
  * Write a file atomically: temporary file in the same directory, fsync,
- * rename (or, with replace 0, a link that fails when the file exists),
- * fsync of the directory.  mode: permission bits of the new file.
+ * rename (or, with replace 0, a link that fails when the file exists:
+ * IMSS_ERR_EXISTS), fsync of the directory.  mode: permission bits of the
+ * new file, less the umask.  Anything but a regular file is never
+ * replaced.  Filesystems without hard links (FAT) are handled.
  */
 imss_err imss_write_file_atomic(imss_ctx *ctx, const char *path, const void *data,
                                 size_t len, unsigned mode, int replace);

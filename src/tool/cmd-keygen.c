@@ -209,7 +209,7 @@ int cmd_keygen(struct tool *t, int argc, char **argv)
 	}
 	rc = parse_type(t, a.type, &spec);
 	if (rc == TOOL_EXIT_OK)
-		rc = tool_pin_source(t, COMMAND, a.pin_source, &src);
+		rc = tool_pin_source(t, COMMAND, "--pin-source", a.pin_source, &src);
 	if (rc != TOOL_EXIT_OK)
 		goto out;
 	err = generate(t, &a, &spec, src, &report);

@@ -273,7 +273,7 @@ int cmd_objects(struct tool *t, int argc, char **argv)
 		goto out;
 	}
 	if (a.login || a.pin_source) {
-		rc = tool_pin_source(t, COMMAND, a.pin_source, &src);
+		rc = tool_pin_source(t, COMMAND, "--pin-source", a.pin_source, &src);
 		if (rc != TOOL_EXIT_OK)
 			goto out;
 	}

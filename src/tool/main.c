@@ -10,6 +10,7 @@
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "tool.h"
 
@@ -22,6 +23,11 @@ static const struct tool_command commands[] = {
 	{ "objects", N_("list the keys and certificates on a token"), cmd_objects },
 	{ "doctor", N_("check, read-only, whether a token is fit for the renewal"), cmd_doctor },
 	{ "keygen", N_("generate a key pair inside a token"), cmd_keygen },
+	{ "csr", N_("make a certificate request signed by a token key"), cmd_csr },
+	{ "sign", N_("sign a file (CMS) with a token key or a .pfx/.cer+.key"), cmd_sign },
+	{ "import", N_("store a certificate on the token next to its key"), cmd_import },
+	{ "status", N_("show certificates, their validity and where their keys are"), cmd_status },
+	{ "export", N_("copy a certificate from a token to a file"), cmd_export },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -65,13 +71,16 @@ static void print_help(void)
 	fputs(_("\nCommands:\n"), stdout);
 	for (i = 0; i < N_COMMANDS; i++)
 		printf("  %-9s %s\n", commands[i].name, _(commands[i].summary));
-	fputs(_("\nPINs never go on the command line.  Commands that log in take\n"
-	        "--pin-source tty|file:PATH|fd:N|env:NAME (default tty).\n"), stdout);
+	fputs(_("\nPINs and passwords never go on the command line.  Commands that log\n"
+	        "in take --pin-source tty|file:PATH|fd:N|env:NAME (default tty);\n"
+	        "commands that open a .pfx or .key take --password-source, same forms.\n"),
+	      stdout);
 	fputs(_("\nExit status:\n"
 	        "  0  success\n"
 	        "  1  failure (also: doctor found a problem that blocks the renewal)\n"
 	        "  2  usage error: unknown command or option, missing argument,\n"
-	        "     malformed --type, --pin-source or token URI\n"), stdout);
+	        "     malformed --type, --subject, --pin-source, --password-source\n"
+	        "     or PKCS#11 URI\n"), stdout);
 	printf(_("\nRun '%s COMMAND --help' for the options and examples of a command.\n"),
 	       TOOL_NAME);
 }
@@ -133,8 +142,8 @@ imss_err tool_open_token(struct tool *t, const char *uri, int read_write,
 	return err;
 }
 
-int tool_pin_source(struct tool *t, const char *command, const char *spec,
-                    imss_pin_source **out)
+int tool_pin_source(struct tool *t, const char *command, const char *option,
+                    const char *spec, imss_pin_source **out)
 {
 	imss_err err = imss_pin_source_parse(spec ? spec : "tty", out);
 
@@ -142,9 +151,50 @@ int tool_pin_source(struct tool *t, const char *command, const char *spec,
 		return TOOL_EXIT_OK;
 	/* The spec is not repeated: it might be a PIN typed by mistake. */
 	if (err == IMSS_ERR_INVALID_ARG)
-		return tool_usage_error(t, command, "%s",
-			_("malformed --pin-source: use tty, file:PATH, fd:N or env:NAME"));
+		return tool_usage_error(t, command,
+			_("malformed %s: use tty, file:PATH, fd:N or env:NAME"), option);
 	return tool_fail(t, err, 1);
+}
+
+imss_err tool_open_login(struct tool *t, const char *uri, int read_write,
+                         imss_pin_source *src, imss_token **out)
+{
+	imss_token *tok = NULL;
+	imss_err err;
+
+	*out = NULL;
+	err = tool_open_token(t, uri, read_write, &tok);
+	if (err == IMSS_OK && src)
+		err = imss_token_login(tok, src, 0);
+	if (err != IMSS_OK) {
+		if (tok)
+			imss_token_close(tok);
+		return err;
+	}
+	*out = tok;
+	return IMSS_OK;
+}
+
+int tool_is_pkcs12_name(const char *path)
+{
+	size_t n = strlen(path);
+
+	return n >= 4 && (strcasecmp(path + n - 4, ".pfx") == 0 ||
+	                  strcasecmp(path + n - 4, ".p12") == 0);
+}
+
+int tool_open_credential_files(struct tool *t, const char *path,
+                               const char *key_file, imss_pin_source *password,
+                               imss_credential **out)
+{
+	imss_ctx *ctx;
+	imss_err err;
+
+	*out = NULL;
+	err = tool_ctx(t, &ctx);
+	if (err == IMSS_OK)
+		err = imss_credential_from_files(ctx, path, key_file, password, out);
+	return err == IMSS_OK ? TOOL_EXIT_OK : tool_fail(t, err, 0);
 }
 
 int tool_exit_code(imss_err err, int from_user_text)

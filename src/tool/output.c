@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "tool.h"
 
@@ -57,10 +58,9 @@ static void print_detail(const char *detail)
 		fputc('\n', stderr);
 }
 
-int tool_fail(struct tool *t, imss_err err, int from_user_text)
+static void report_error(struct tool *t, imss_err err, const char *detail)
 {
 	const char *message = imss_strerror(err);
-	const char *detail = t->ctx ? imss_ctx_detail(t->ctx) : "";
 
 	if (!detail)
 		detail = "";
@@ -68,7 +68,24 @@ int tool_fail(struct tool *t, imss_err err, int from_user_text)
 	print_detail(detail);
 	if (t->json)
 		print_error_json((int)err, message, detail);
+}
+
+int tool_fail(struct tool *t, imss_err err, int from_user_text)
+{
+	report_error(t, err, t->ctx ? imss_ctx_detail(t->ctx) : "");
 	return tool_exit_code(err, from_user_text);
+}
+
+int tool_fail_detail(struct tool *t, imss_err err, const char *fmt, ...)
+{
+	char detail[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	report_error(t, err, detail);
+	return tool_exit_code(err, 0);
 }
 
 int tool_usage_error(struct tool *t, const char *command, const char *fmt, ...)
@@ -127,6 +144,14 @@ int tool_refuse_pin(struct tool *t, const char *command)
 		  "other users.  Use --pin-source tty|file:PATH|fd:N|env:NAME"));
 }
 
+int tool_refuse_password(struct tool *t, const char *command)
+{
+	return tool_usage_error(t, command, "%s",
+		_("there is no --password option: a password on the command line is "
+		  "visible to other users.  Use --password-source "
+		  "tty|file:PATH|fd:N|env:NAME"));
+}
+
 void tool_warn(const char *fmt, ...)
 {
 	va_list ap;
@@ -180,6 +205,17 @@ void tool_list_word(int *first, const char *word)
 	*first = 0;
 }
 
+void tool_time_text(long long epoch, char *buf, size_t size)
+{
+	time_t when = (time_t)epoch;
+	struct tm tm;
+
+	if (size == 0)
+		return;
+	if (!gmtime_r(&when, &tm) || strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		buf[0] = '\0';
+}
+
 int tool_json_add(json_object *obj, const char *key, json_object *value)
 {
 	if (!value)
@@ -224,6 +260,11 @@ int tool_json_tristate(json_object *obj, const char *key, int value)
 int tool_json_uint(json_object *obj, const char *key, unsigned long value)
 {
 	return tool_json_add(obj, key, json_object_new_uint64(value));
+}
+
+int tool_json_int(json_object *obj, const char *key, long long value)
+{
+	return tool_json_add(obj, key, json_object_new_int64((int64_t)value));
 }
 
 int tool_json_print(json_object *obj)

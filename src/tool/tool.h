@@ -4,12 +4,15 @@
  * main.c parses the global options and runs one command from its table;
  * each command lives in its own cmd-*.c file and returns an exit status
  * (enum tool_exit).  output.c holds the text and JSON output helpers and
- * the one error printer.  The tool uses only the library's public header.
+ * the one error printer; files.c reads input files and writes every output
+ * file (atomically).  The tool uses only the library's public header, and
+ * OpenSSL directly only for output formats (PEM).
  */
 #ifndef IMSS_TOOL_H
 #define IMSS_TOOL_H
 
 #include <libintl.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include <json-c/json.h>
@@ -58,11 +61,29 @@ imss_err tool_open_token(struct tool *t, const char *uri, int read_write,
                          imss_token **out);
 
 /*
- * Parse --pin-source (spec NULL: "tty").  Returns an exit status, having
+ * Parse a secret source given with option (--pin-source or
+ * --password-source; spec NULL: "tty").  Returns an exit status, having
  * reported the error; malformed text is a usage error.
  */
-int tool_pin_source(struct tool *t, const char *command, const char *spec,
-                    imss_pin_source **out);
+int tool_pin_source(struct tool *t, const char *command, const char *option,
+                    const char *spec, imss_pin_source **out);
+
+/* Open the token uri names, and log in with src when src is not NULL. */
+imss_err tool_open_login(struct tool *t, const char *uri, int read_write,
+                         imss_pin_source *src, imss_token **out);
+
+/*
+ * A credential from the files IMSS users hold: a .pfx/.p12, or a .cer with
+ * its .key (key_file, or the .cer's name with .key), the password from
+ * password (see tool_pin_source()).  Returns an exit status, having
+ * reported the error.
+ */
+int tool_open_credential_files(struct tool *t, const char *path,
+                               const char *key_file, imss_pin_source *password,
+                               imss_credential **out);
+
+/* Does the name end in .pfx or .p12 (any case)? */
+int tool_is_pkcs12_name(const char *path);
 
 /*
  * The exit status for a library error.  from_user_text says err came from
@@ -76,6 +97,11 @@ int cmd_tokens(struct tool *t, int argc, char **argv);
 int cmd_objects(struct tool *t, int argc, char **argv);
 int cmd_doctor(struct tool *t, int argc, char **argv);
 int cmd_keygen(struct tool *t, int argc, char **argv);
+int cmd_csr(struct tool *t, int argc, char **argv);
+int cmd_sign(struct tool *t, int argc, char **argv);
+int cmd_import(struct tool *t, int argc, char **argv);
+int cmd_status(struct tool *t, int argc, char **argv);
+int cmd_export(struct tool *t, int argc, char **argv);
 
 /* output.c: errors */
 
@@ -84,6 +110,13 @@ int cmd_keygen(struct tool *t, int argc, char **argv);
  * mode also {"error":{...}} on stdout.  Returns tool_exit_code(err, ...).
  */
 int tool_fail(struct tool *t, imss_err err, int from_user_text);
+
+/*
+ * The same for a failure the tool found itself: the message of err, then
+ * the detail made from fmt.  Returns tool_exit_code(err, 0).
+ */
+int tool_fail_detail(struct tool *t, imss_err err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /*
  * Report a usage error: the message, then a pointer to `imss-renew CMD
@@ -103,6 +136,9 @@ int tool_bad_option(struct tool *t, const char *command, char **argv, int c);
 /* Someone typed --pin: explain --pin-source.  Returns TOOL_EXIT_USAGE. */
 int tool_refuse_pin(struct tool *t, const char *command);
 
+/* The same for --password: explain --password-source. */
+int tool_refuse_password(struct tool *t, const char *command);
+
 /* A warning on stderr: "imss-renew: warning: <message>". */
 void tool_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -119,12 +155,17 @@ void tool_field_tristate(const char *name, int value);
 /* Words in a list: "a, b, c".  Start with first = 1. */
 void tool_list_word(int *first, const char *word);
 
+/* Seconds since the epoch as ISO 8601 UTC, "2025-06-30T23:59:59Z". */
+#define TOOL_TIME_SIZE 32
+void tool_time_text(long long epoch, char *buf, size_t size);
+
 /* output.c: JSON.  Each returns 0, or -1 when out of memory. */
 int tool_json_str(json_object *obj, const char *key, const char *value);
 int tool_json_bool(json_object *obj, const char *key, int value);
 /* 1 true, 0 false, -1 null. */
 int tool_json_tristate(json_object *obj, const char *key, int value);
 int tool_json_uint(json_object *obj, const char *key, unsigned long value);
+int tool_json_int(json_object *obj, const char *key, long long value);
 /* Adds value (consumed even on failure) to an object or an array. */
 int tool_json_add(json_object *obj, const char *key, json_object *value);
 int tool_json_append(json_object *array, json_object *value);
@@ -134,5 +175,40 @@ int tool_json_append(json_object *array, json_object *value);
  * a failed write is caught by main() when it flushes stdout.
  */
 int tool_json_print(json_object *obj);
+
+/*
+ * files.c: every file the tool reads whole or writes.  Each returns an
+ * exit status, having reported the error.
+ */
+
+/* Inputs larger than this are refused (a letter or challenge is small). */
+#define TOOL_INPUT_MAX (64UL * 1024 * 1024)
+
+/* The whole file; *data is freed with free(). */
+int tool_read_file(struct tool *t, const char *path, unsigned char **data,
+                   size_t *len);
+
+/*
+ * Write data to path atomically: a temporary file in the same directory,
+ * fsync, rename over path (replace) or link to path, which fails when path
+ * exists (!replace), then fsync of the directory.  Mode 0644 less the
+ * umask.  On failure path is as it was and no temporary file is left.
+ */
+int tool_write_file(struct tool *t, const char *path, const void *data,
+                    size_t len, int replace);
+
+/*
+ * DER data, PEM-encoded with pem_type ("CERTIFICATE", "CMS", ...) unless
+ * der, written to path with tool_write_file(), or to stdout when path is
+ * NULL.
+ */
+int tool_write_encoded(struct tool *t, const char *path, int replace, int der,
+                       const char *pem_type, const unsigned char *data,
+                       size_t len);
+
+/* DER data as PEM text of pem_type; *pem is freed with free(). */
+int tool_pem_encode(struct tool *t, const char *pem_type,
+                    const unsigned char *data, size_t len, char **pem,
+                    size_t *pem_len);
 
 #endif /* IMSS_TOOL_H */

@@ -1,0 +1,338 @@
+/*
+ * imss-renew csr: a PKCS#10 certificate request signed with SHA-256 by a
+ * token key.  The subject is typed (--subject) or copied from the current
+ * certificate (--subject-from, a file or a token URI), so that a renewal
+ * keeps the employer's identity.  The library verifies the request's
+ * signature against the token's public key before the tool writes it.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/x509.h>
+
+#include "tool.h"
+
+#define COMMAND "csr"
+#define PEM_TYPE "CERTIFICATE REQUEST"
+
+enum {
+	OPT_KEY = TOOL_OPT_LONG,
+	OPT_SUBJECT_FROM,
+	OPT_SUBJECT,
+	OPT_OUT,
+	OPT_DER,
+	OPT_PIN_SOURCE,
+	OPT_PIN,
+};
+
+static const struct option options[] = {
+	{ "key", required_argument, NULL, OPT_KEY },
+	{ "subject-from", required_argument, NULL, OPT_SUBJECT_FROM },
+	{ "subject", required_argument, NULL, OPT_SUBJECT },
+	{ "out", required_argument, NULL, OPT_OUT },
+	{ "der", no_argument, NULL, OPT_DER },
+	{ "pin-source", required_argument, NULL, OPT_PIN_SOURCE },
+	{ "help", no_argument, NULL, 'h' },
+	{ "pin", optional_argument, NULL, OPT_PIN },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct csr_args {
+	const char *key;
+	const char *subject_from;
+	const char *subject;
+	const char *out;         /* NULL: stdout */
+	const char *pin_source;
+	int der;
+	int help;
+};
+
+/* What was made, for the output. */
+struct csr_result {
+	unsigned char *der;      /* OPENSSL_free() */
+	size_t len;
+	char *key_uri;
+	char *subject;
+};
+
+static void usage(void)
+{
+	printf(_("Usage: %s [GLOBAL OPTIONS] %s --key URI\n"
+	         "         (--subject-from CERT | --subject DN) [--out FILE] [--der]\n"
+	         "         [--pin-source SRC]\n"
+	         "Make a PKCS#10 certificate request (SHA-256) signed by a key inside\n"
+	         "the token.  The request is checked against the token's public key\n"
+	         "before it is written: a request that does not verify is never written.\n"),
+	       TOOL_NAME, COMMAND);
+	fputs(_("\nOptions:\n"
+	        "  --key URI             the private key, as a PKCS#11 URI (see\n"
+	        "                        'imss-renew objects --login'); its token is used\n"
+	        "  --subject-from CERT   copy the subject of the current certificate: a\n"
+	        "                        file (DER, PEM or PKCS#7; the first certificate)\n"
+	        "                        or a certificate on a token (pkcs11: URI)\n"
+	        "  --subject DN          the subject, as /O=Empresa/OU=Y1234567890/CN=Name\n"
+	        "                        ('\\' escapes a '/'); exactly one of --subject and\n"
+	        "                        --subject-from\n"
+	        "  --out FILE            write the request to FILE (atomically) instead of\n"
+	        "                        standard output\n"
+	        "  --der                 DER instead of PEM (needs --out on a terminal)\n"
+	        "  --pin-source SRC      where the PIN comes from: tty (default),\n"
+	        "                        file:PATH, fd:N or env:NAME\n"
+	        "  -h, --help            print this help and exit\n"), stdout);
+	printf(_("\nExamples:\n"
+	         "  %s %s --key 'pkcs11:token=My%%20Token;object=imss-2025;type=private' \\\n"
+	         "        --subject-from current.cer --out renewal.csr\n"
+	         "  %s %s --key 'pkcs11:token=My%%20Token;object=imss-2025;type=private' \\\n"
+	         "        --subject '/O=Empresa SA de CV/OU=Y1234567890/CN=Empresa' --der \\\n"
+	         "        --out renewal.req --pin-source env:TOKEN_PIN\n"
+	         "  %s --json %s --key 'pkcs11:serial=1234;id=%%01;type=private' \\\n"
+	         "        --subject-from 'pkcs11:serial=1234;id=%%01;type=cert' | jq -r .pem\n"),
+	       TOOL_NAME, COMMAND, TOOL_NAME, COMMAND, TOOL_NAME, COMMAND);
+}
+
+static int parse_option(struct tool *t, struct csr_args *a, char **argv, int c)
+{
+	switch (c) {
+	case OPT_KEY:
+		a->key = optarg;
+		return TOOL_EXIT_OK;
+	case OPT_SUBJECT_FROM:
+		a->subject_from = optarg;
+		return TOOL_EXIT_OK;
+	case OPT_SUBJECT:
+		a->subject = optarg;
+		return TOOL_EXIT_OK;
+	case OPT_OUT:
+		a->out = optarg;
+		return TOOL_EXIT_OK;
+	case OPT_DER:
+		a->der = 1;
+		return TOOL_EXIT_OK;
+	case OPT_PIN_SOURCE:
+		a->pin_source = optarg;
+		return TOOL_EXIT_OK;
+	case 'h':
+		a->help = 1;
+		return TOOL_EXIT_OK;
+	case OPT_PIN:
+		return tool_refuse_pin(t, COMMAND);
+	default:
+		return tool_bad_option(t, COMMAND, argv, c);
+	}
+}
+
+static int check_args(struct tool *t, const struct csr_args *a)
+{
+	if (!a->key)
+		return tool_usage_error(t, COMMAND, "%s", _("--key URI is required"));
+	if (a->subject && a->subject_from)
+		return tool_usage_error(t, COMMAND, "%s",
+		                        _("give either --subject or --subject-from, not both"));
+	if (!a->subject && !a->subject_from)
+		return tool_usage_error(t, COMMAND, "%s",
+		                        _("--subject DN or --subject-from CERT is required"));
+	if (a->out && !*a->out)
+		return tool_usage_error(t, COMMAND, "%s", _("--out FILE must not be empty"));
+	if (a->der && !a->out && t->json)
+		return tool_usage_error(t, COMMAND, "%s",
+		                        _("a DER request cannot go into JSON: give --out FILE"));
+	if (a->der && !a->out && isatty(STDOUT_FILENO))
+		return tool_usage_error(t, COMMAND, "%s",
+		                        _("a DER request is binary: give --out FILE"));
+	return TOOL_EXIT_OK;
+}
+
+static int parse_args(struct tool *t, int argc, char **argv, struct csr_args *a)
+{
+	int rc;
+	int c;
+
+	while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		rc = parse_option(t, a, argv, c);
+		if (rc != TOOL_EXIT_OK || a->help)
+			return rc;
+	}
+	if (optind < argc)
+		return tool_usage_error(t, COMMAND, _("unexpected argument '%s'"), argv[optind]);
+	return check_args(t, a);
+}
+
+static int subject_from_text(struct tool *t, const char *text, X509_NAME **out)
+{
+	imss_err err = imss_subject_parse(text, out);
+
+	if (err == IMSS_OK)
+		return TOOL_EXIT_OK;
+	if (err == IMSS_ERR_INVALID_ARG)
+		return tool_usage_error(t, COMMAND,
+			_("malformed --subject '%s': use the form /O=Empresa/OU=Y1234567890/CN=Name"),
+			text);
+	return tool_fail(t, err, 1);
+}
+
+/* The certificate --subject-from names: on a token, or the first in a file. */
+static imss_err load_certificate(struct tool *t, const char *from, X509 **out)
+{
+	STACK_OF(X509) *certs = NULL;
+	imss_token *tok = NULL;
+	imss_ctx *ctx;
+	imss_err err;
+
+	*out = NULL;
+	if (strncmp(from, "pkcs11:", 7) == 0) {
+		err = tool_open_token(t, from, 0, &tok);
+		if (err == IMSS_OK)
+			err = imss_token_find_certificate(tok, from, out);
+		if (tok)
+			imss_token_close(tok);
+		return err;
+	}
+	err = tool_ctx(t, &ctx);
+	if (err == IMSS_OK)
+		err = imss_certs_load(ctx, from, &certs);
+	if (err == IMSS_OK)
+		*out = sk_X509_shift(certs);
+	sk_X509_pop_free(certs, X509_free);
+	return err;
+}
+
+static int subject_from_cert(struct tool *t, const char *from, X509_NAME **out)
+{
+	X509 *cert = NULL;
+	imss_err err;
+
+	*out = NULL;
+	err = load_certificate(t, from, &cert);
+	if (err != IMSS_OK)
+		return tool_fail(t, err, 0);
+	*out = X509_NAME_dup(X509_get_subject_name(cert));
+	X509_free(cert);
+	return *out ? TOOL_EXIT_OK : tool_fail(t, IMSS_ERR_NOMEM, 0);
+}
+
+/* The subject as RFC 2253 text, for JSON. */
+static char *name_text(const X509_NAME *name)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *data = NULL, *text = NULL;
+	long len;
+
+	if (bio && X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
+		len = BIO_get_mem_data(bio, &data);
+		text = len >= 0 ? strndup(data, (size_t)len) : NULL;
+	}
+	BIO_free(bio);
+	return text;
+}
+
+static void result_clear(struct csr_result *r)
+{
+	OPENSSL_free(r->der);
+	free(r->key_uri);
+	free(r->subject);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Log in, find the key, make and encode the request. */
+static imss_err make_request(struct tool *t, const char *key_uri, const X509_NAME *subject,
+                             imss_pin_source *src, struct csr_result *r)
+{
+	imss_token *tok = NULL;
+	imss_key *key = NULL;
+	X509_REQ *req = NULL;
+	imss_err err;
+	int len;
+
+	err = tool_open_login(t, key_uri, 0, src, &tok);
+	if (err == IMSS_OK)
+		err = imss_token_find_key(tok, key_uri, &key);
+	if (err == IMSS_OK)
+		err = imss_request_make(key, subject, &req);
+	if (err != IMSS_OK)
+		goto out;
+	len = i2d_X509_REQ(req, &r->der);
+	r->key_uri = strdup(imss_key_get_uri(key));
+	r->subject = name_text(subject);
+	if (len <= 0 || !r->key_uri || !r->subject) {
+		err = IMSS_ERR_NOMEM;
+		goto out;
+	}
+	r->len = (size_t)len;
+out:
+	X509_REQ_free(req);
+	if (key)
+		imss_key_free(key);
+	if (tok)
+		imss_token_close(tok);
+	return err;
+}
+
+static int print_json(struct tool *t, const struct csr_args *a, const struct csr_result *r)
+{
+	json_object *root = json_object_new_object();
+	char *pem = NULL;
+	size_t pem_len = 0;
+	int rc = TOOL_EXIT_OK;
+
+	if (!a->out)
+		rc = tool_pem_encode(t, PEM_TYPE, r->der, r->len, &pem, &pem_len);
+	if (rc != TOOL_EXIT_OK)
+		goto out;
+	if (!root ||
+	    tool_json_str(root, "file", a->out) ||
+	    tool_json_str(root, "format", a->der ? "der" : "pem") ||
+	    tool_json_str(root, "key_uri", r->key_uri) ||
+	    tool_json_str(root, "subject", r->subject) ||
+	    (pem ? tool_json_add(root, "pem", json_object_new_string_len(pem, (int)pem_len))
+	         : tool_json_str(root, "pem", NULL))) {
+		rc = tool_fail(t, IMSS_ERR_NOMEM, 0);
+		goto out;
+	}
+	tool_json_print(root);
+	root = NULL;
+out:
+	json_object_put(root);
+	free(pem);
+	return rc;
+}
+
+int cmd_csr(struct tool *t, int argc, char **argv)
+{
+	struct csr_args a = { 0 };
+	struct csr_result r = { 0 };
+	imss_pin_source *src = NULL;
+	X509_NAME *subject = NULL;
+	imss_err err;
+	int rc;
+
+	rc = parse_args(t, argc, argv, &a);
+	if (rc != TOOL_EXIT_OK || a.help) {
+		if (a.help)
+			usage();
+		goto out;
+	}
+	rc = tool_pin_source(t, COMMAND, "--pin-source", a.pin_source, &src);
+	if (rc == TOOL_EXIT_OK)
+		rc = a.subject ? subject_from_text(t, a.subject, &subject)
+		               : subject_from_cert(t, a.subject_from, &subject);
+	if (rc != TOOL_EXIT_OK)
+		goto out;
+	err = make_request(t, a.key, subject, src, &r);
+	if (err != IMSS_OK) {
+		rc = tool_fail(t, err, 0);
+		goto out;
+	}
+	if (a.out || !t->json)
+		rc = tool_write_encoded(t, a.out, 1, a.der, PEM_TYPE, r.der, r.len);
+	if (rc == TOOL_EXIT_OK && t->json)
+		rc = print_json(t, &a, &r);
+out:
+	result_clear(&r);
+	X509_NAME_free(subject);
+	if (src)
+		imss_pin_source_free(src);
+	return rc;
+}

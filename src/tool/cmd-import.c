@@ -1,0 +1,342 @@
+/*
+ * imss-renew import: store a certificate on the token next to its private
+ * key (same CKA_ID).  The input is DER, PEM or a PKCS#7 certs-only bundle;
+ * in a bundle, the certificate whose key is on the token is the one stored
+ * and the others may complete its chain to --ca.  Every refusal leaves the
+ * token as it was.  The certificate's URI is the first line of output.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+
+#include "tool.h"
+
+#define COMMAND "import"
+
+enum {
+	OPT_TOKEN = TOOL_OPT_LONG,
+	OPT_CERT,
+	OPT_LABEL,
+	OPT_CA,
+	OPT_FORCE,
+	OPT_PIN_SOURCE,
+	OPT_PIN,
+};
+
+static const struct option options[] = {
+	{ "token", required_argument, NULL, OPT_TOKEN },
+	{ "cert", required_argument, NULL, OPT_CERT },
+	{ "label", required_argument, NULL, OPT_LABEL },
+	{ "ca", required_argument, NULL, OPT_CA },
+	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "pin-source", required_argument, NULL, OPT_PIN_SOURCE },
+	{ "help", no_argument, NULL, 'h' },
+	{ "pin", optional_argument, NULL, OPT_PIN },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct import_args {
+	const char *token;
+	const char *cert;
+	const char *label;       /* NULL: the key's label */
+	const char *ca;
+	const char *pin_source;
+	int force;
+	int help;
+};
+
+/* What was stored, for the output. */
+struct import_result {
+	char *uri;
+	char *key_uri;
+	imss_cert_info info;
+};
+
+static void usage(void)
+{
+	printf(_("Usage: %s [GLOBAL OPTIONS] %s --token URI --cert FILE [--label LABEL]\n"
+	         "         [--ca FILE] [--force] [--pin-source SRC]\n"
+	         "Store a certificate on the token, next to the private key with the same\n"
+	         "public key (same ID; the key's label unless --label).  FILE is DER, PEM\n"
+	         "or a PKCS#7 bundle; from a bundle, the certificate whose key is on the\n"
+	         "token is stored.  Refused, with the token unchanged, when no key on the\n"
+	         "token matches, when the chain to --ca does not verify, or when the\n"
+	         "certificate is expired or not valid yet (unless --force).  Importing the\n"
+	         "same certificate again stores nothing new.  The first line of output is\n"
+	         "the certificate's PKCS#11 URI.\n"), TOOL_NAME, COMMAND);
+	fputs(_("\nOptions:\n"
+	        "  --token URI         the token, as a PKCS#11 URI (see 'imss-renew tokens')\n"
+	        "  --cert FILE         the certificate: DER (.cer), PEM or PKCS#7 (.p7b)\n"
+	        "  --label LABEL       the label of the certificate object (default: the\n"
+	        "                      key's label)\n"
+	        "  --ca FILE           CA certificate(s) the certificate must chain to;\n"
+	        "                      other certificates of a bundle may be intermediates\n"
+	        "  --force             store an expired or not yet valid certificate too\n"
+	        "  --pin-source SRC    where the PIN comes from: tty (default), file:PATH,\n"
+	        "                      fd:N or env:NAME\n"
+	        "  -h, --help          print this help and exit\n"), stdout);
+	printf(_("\nExamples:\n"
+	         "  %s %s --token 'pkcs11:token=My%%20Token' --cert nuevo.cer\n"
+	         "  %s %s --token 'pkcs11:token=My%%20Token' --cert nuevo.p7b \\\n"
+	         "        --ca imss-ca.pem --pin-source env:TOKEN_PIN\n"
+	         "  uri=$(%s %s --token 'pkcs11:serial=1234' --cert nuevo.pem \\\n"
+	         "        --label imss-2025 --pin-source fd:3 3<pin.txt | sed -n 1p)\n"),
+	       TOOL_NAME, COMMAND, TOOL_NAME, COMMAND, TOOL_NAME, COMMAND);
+}
+
+static int parse_option(struct tool *t, struct import_args *a, char **argv, int c)
+{
+	switch (c) {
+	case OPT_TOKEN:
+		a->token = optarg;
+		return TOOL_EXIT_OK;
+	case OPT_CERT:
+		a->cert = optarg;
+		return TOOL_EXIT_OK;
+	case OPT_LABEL:
+		a->label = optarg;
+		return TOOL_EXIT_OK;
+	case OPT_CA:
+		a->ca = optarg;
+		return TOOL_EXIT_OK;
+	case OPT_FORCE:
+		a->force = 1;
+		return TOOL_EXIT_OK;
+	case OPT_PIN_SOURCE:
+		a->pin_source = optarg;
+		return TOOL_EXIT_OK;
+	case 'h':
+		a->help = 1;
+		return TOOL_EXIT_OK;
+	case OPT_PIN:
+		return tool_refuse_pin(t, COMMAND);
+	default:
+		return tool_bad_option(t, COMMAND, argv, c);
+	}
+}
+
+static int parse_args(struct tool *t, int argc, char **argv, struct import_args *a)
+{
+	int rc;
+	int c;
+
+	while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		rc = parse_option(t, a, argv, c);
+		if (rc != TOOL_EXIT_OK || a->help)
+			return rc;
+	}
+	if (optind < argc)
+		return tool_usage_error(t, COMMAND, _("unexpected argument '%s'"), argv[optind]);
+	if (!a->token)
+		return tool_usage_error(t, COMMAND, "%s", _("--token URI is required"));
+	if (!a->cert || !*a->cert)
+		return tool_usage_error(t, COMMAND, "%s", _("--cert FILE is required"));
+	if (a->label && !*a->label)
+		return tool_usage_error(t, COMMAND, "%s", _("--label must not be empty"));
+	if (a->ca && !*a->ca)
+		return tool_usage_error(t, COMMAND, "%s", _("--ca FILE must not be empty"));
+	return TOOL_EXIT_OK;
+}
+
+/*
+ * The certificate of the bundle whose private key is on the token (the
+ * first one when none is: the library then refuses it with its reason).
+ */
+static imss_err pick_leaf(imss_token *tok, STACK_OF(X509) *certs, X509 **leaf,
+                          char **key_uri)
+{
+	imss_key *key = NULL;
+	imss_err err = IMSS_OK;
+	int i;
+
+	*leaf = sk_X509_value(certs, 0);
+	*key_uri = NULL;
+	for (i = 0; i < sk_X509_num(certs); i++) {
+		err = imss_token_find_key_for(tok, X509_get0_pubkey(sk_X509_value(certs, i)), &key);
+		if (err == IMSS_ERR_NO_OBJECT)
+			continue;
+		if (err != IMSS_OK)
+			return err;
+		*leaf = sk_X509_value(certs, i);
+		*key_uri = strdup(imss_key_get_uri(key));
+		imss_key_free(key);
+		return *key_uri ? IMSS_OK : IMSS_ERR_NOMEM;
+	}
+	return IMSS_OK;
+}
+
+static int has_cert(STACK_OF(X509) *certs, X509 *x)
+{
+	int i;
+
+	for (i = 0; i < sk_X509_num(certs); i++)
+		if (X509_cmp(sk_X509_value(certs, i), x) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Intermediates from the bundle that lead from leaf to a --ca certificate.
+ * The library trusts every certificate it is given as a CA, so a bundle's
+ * certificate is handed over only once this chain to --ca is verified
+ * (with the library's own time rule: not checked with --force).
+ */
+static int add_verified_intermediates(X509 *leaf, STACK_OF(X509) *bundle,
+                                      STACK_OF(X509) *trusted, int force)
+{
+	X509_STORE *store = X509_STORE_new();
+	X509_STORE_CTX *vctx = X509_STORE_CTX_new();
+	STACK_OF(X509) *chain;
+	int ok = 0, i;
+
+	if (!store || !vctx)
+		goto out;
+	for (i = 0; i < sk_X509_num(trusted); i++)
+		if (!X509_STORE_add_cert(store, sk_X509_value(trusted, i)))
+			goto out;
+	if (!X509_STORE_CTX_init(vctx, store, leaf, bundle))
+		goto out;
+	if (force)
+		X509_STORE_CTX_set_flags(vctx, X509_V_FLAG_NO_CHECK_TIME);
+	ok = 1;
+	if (X509_verify_cert(vctx) != 1)
+		goto out;  /* the library says why, with --ca alone */
+	chain = X509_STORE_CTX_get0_chain(vctx);
+	for (i = 1; ok && i < sk_X509_num(chain); i++) {
+		X509 *x = sk_X509_value(chain, i);
+
+		if (has_cert(trusted, x))
+			continue;
+		ok = X509_up_ref(x) && sk_X509_push(trusted, x) > 0;
+		if (!ok)
+			X509_free(x);
+	}
+out:
+	ERR_clear_error();
+	X509_STORE_CTX_free(vctx);
+	X509_STORE_free(store);
+	return ok;
+}
+
+static void result_clear(struct import_result *r)
+{
+	free(r->uri);
+	free(r->key_uri);
+	imss_cert_info_clear(&r->info);
+}
+
+/* Log in, pick the certificate, verify its chain, store it. */
+static imss_err import(struct tool *t, const struct import_args *a, STACK_OF(X509) *certs,
+                       STACK_OF(X509) *ca, imss_pin_source *src, struct import_result *r)
+{
+	imss_token *tok = NULL;
+	X509 *leaf = NULL;
+	imss_err err;
+
+	err = tool_open_login(t, a->token, 1, src, &tok);
+	if (err == IMSS_OK)
+		err = pick_leaf(tok, certs, &leaf, &r->key_uri);
+	if (err == IMSS_OK && ca && sk_X509_num(certs) > 1 &&
+	    !add_verified_intermediates(leaf, certs, ca, a->force))
+		err = IMSS_ERR_NOMEM;
+	if (err == IMSS_OK)
+		err = imss_token_import_certificate(tok, leaf, ca, a->label,
+		                                    a->force ? IMSS_IMPORT_FORCE : 0, &r->uri);
+	if (err == IMSS_OK)
+		err = imss_cert_describe(leaf, &r->info);
+	if (tok)
+		imss_token_close(tok);
+	return err;
+}
+
+static void print_text(const struct import_result *r)
+{
+	char until[TOOL_TIME_SIZE];
+
+	tool_time_text(r->info.not_after, until, sizeof(until));
+	puts(r->uri ? r->uri : "");
+	tool_field(_("private key"), r->key_uri);
+	tool_field(_("subject"), r->info.subject);
+	tool_field(_("serial"), r->info.serial);
+	tool_field(_("valid until"), until);
+}
+
+static int print_json(const struct import_result *r)
+{
+	json_object *root = json_object_new_object();
+	char until[TOOL_TIME_SIZE];
+
+	tool_time_text(r->info.not_after, until, sizeof(until));
+	if (!root ||
+	    tool_json_str(root, "uri", r->uri) ||
+	    tool_json_str(root, "key_uri", r->key_uri) ||
+	    tool_json_str(root, "subject", r->info.subject) ||
+	    tool_json_str(root, "serial", r->info.serial) ||
+	    tool_json_str(root, "fingerprint_sha256", r->info.fingerprint) ||
+	    tool_json_str(root, "not_after", until)) {
+		json_object_put(root);
+		return -1;
+	}
+	return tool_json_print(root);
+}
+
+/* Certificates from a file; NULL path leaves *out NULL. */
+static imss_err load_certs(struct tool *t, const char *path, STACK_OF(X509) **out)
+{
+	imss_ctx *ctx;
+	imss_err err;
+
+	*out = NULL;
+	if (!path)
+		return IMSS_OK;
+	err = tool_ctx(t, &ctx);
+	if (err == IMSS_OK)
+		err = imss_certs_load(ctx, path, out);
+	return err;
+}
+
+int cmd_import(struct tool *t, int argc, char **argv)
+{
+	struct import_args a = { 0 };
+	struct import_result r = { 0 };
+	STACK_OF(X509) *certs = NULL, *ca = NULL;
+	imss_pin_source *src = NULL;
+	imss_err err;
+	int rc;
+
+	rc = parse_args(t, argc, argv, &a);
+	if (rc != TOOL_EXIT_OK || a.help) {
+		if (a.help)
+			usage();
+		goto out;
+	}
+	rc = tool_pin_source(t, COMMAND, "--pin-source", a.pin_source, &src);
+	if (rc != TOOL_EXIT_OK)
+		goto out;
+	/* The files first: a bad one should not cost a PIN prompt. */
+	err = load_certs(t, a.cert, &certs);
+	if (err == IMSS_OK)
+		err = load_certs(t, a.ca, &ca);
+	if (err == IMSS_OK)
+		err = import(t, &a, certs, ca, src, &r);
+	if (err != IMSS_OK) {
+		rc = tool_fail(t, err, 0);
+		goto out;
+	}
+	if (!t->json)
+		print_text(&r);
+	else if (print_json(&r) != 0)
+		rc = tool_fail(t, IMSS_ERR_NOMEM, 0);
+out:
+	result_clear(&r);
+	sk_X509_pop_free(certs, X509_free);
+	sk_X509_pop_free(ca, X509_free);
+	if (src)
+		imss_pin_source_free(src);
+	return rc;
+}

@@ -1,0 +1,298 @@
+/*
+ * imss-renew sign: a CMS SignedData (SHA-256, signing time, the signer's
+ * certificate included) over a file, made with a token key or with the
+ * files IMSS users hold today (.pfx, or .cer + .key).  Detached by default;
+ * the library verifies every signature before the tool writes it.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <openssl/crypto.h>
+
+#include "tool.h"
+
+#define COMMAND "sign"
+#define PEM_TYPE "CMS"
+
+enum {
+	OPT_KEY = TOOL_OPT_LONG,
+	OPT_CREDENTIAL,
+	OPT_KEY_FILE,
+	OPT_IN,
+	OPT_OUT,
+	OPT_ATTACHED,
+	OPT_DER,
+	OPT_PIN_SOURCE,
+	OPT_PASSWORD_SOURCE,
+	OPT_PIN,
+	OPT_PASSWORD,
+};
+
+static const struct option options[] = {
+	{ "key", required_argument, NULL, OPT_KEY },
+	{ "credential", required_argument, NULL, OPT_CREDENTIAL },
+	{ "key-file", required_argument, NULL, OPT_KEY_FILE },
+	{ "in", required_argument, NULL, OPT_IN },
+	{ "out", required_argument, NULL, OPT_OUT },
+	{ "attached", no_argument, NULL, OPT_ATTACHED },
+	{ "der", no_argument, NULL, OPT_DER },
+	{ "pin-source", required_argument, NULL, OPT_PIN_SOURCE },
+	{ "password-source", required_argument, NULL, OPT_PASSWORD_SOURCE },
+	{ "help", no_argument, NULL, 'h' },
+	{ "pin", optional_argument, NULL, OPT_PIN },
+	{ "password", optional_argument, NULL, OPT_PASSWORD },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct sign_args {
+	const char *key;
+	const char *credential;
+	const char *key_file;
+	const char *in;
+	const char *out;
+	const char *pin_source;
+	const char *password_source;
+	int attached;
+	int der;
+	int help;
+};
+
+/* The credential and what holds it open. */
+struct signer {
+	imss_pin_source *secret;  /* the token PIN or the files' password */
+	imss_token *tok;
+	imss_credential *cred;
+};
+
+static void usage(void)
+{
+	printf(_("Usage: %s [GLOBAL OPTIONS] %s\n"
+	         "         (--key URI | --credential FILE [--key-file FILE])\n"
+	         "         --in FILE --out FILE [--attached] [--der]\n"
+	         "         [--pin-source SRC] [--password-source SRC]\n"
+	         "Sign a file: a CMS SignedData with SHA-256, the signing time and the\n"
+	         "signer's certificate, detached unless --attached.  The key is a token\n"
+	         "key with its certificate stored next to it (see 'imss-renew import'),\n"
+	         "or the .pfx or .cer + .key that IMSS gave.  Every signature is checked\n"
+	         "before it is written.\n"), TOOL_NAME, COMMAND);
+	fputs(_("\nOptions:\n"
+	        "  --key URI               a private key on a token (PKCS#11 URI)\n"
+	        "  --credential FILE       a .pfx/.p12 file, or a .cer whose .key is next\n"
+	        "                          to it (same name, .key)\n"
+	        "  --key-file FILE         the .key of a .cer, when it has another name\n"
+	        "  --in FILE               the file to sign (up to 64 MiB)\n"
+	        "  --out FILE              where the signature goes (written atomically)\n"
+	        "  --attached              put the content inside the signature\n"
+	        "  --der                   DER instead of PEM\n"
+	        "  --pin-source SRC        the token PIN, with --key: tty (default),\n"
+	        "                          file:PATH, fd:N or env:NAME\n"
+	        "  --password-source SRC   the password of the .pfx or .key, with\n"
+	        "                          --credential: same forms, default tty\n"
+	        "  -h, --help              print this help and exit\n"), stdout);
+	printf(_("\nExamples:\n"
+	         "  %s %s --key 'pkcs11:token=My%%20Token;object=imss-2025;type=private' \\\n"
+	         "        --in carta.pdf --out carta.pdf.p7s\n"
+	         "  %s %s --credential empresa.pfx --password-source file:pfx-pass.txt \\\n"
+	         "        --in challenge.bin --out challenge.p7m --attached --der\n"
+	         "  %s %s --credential empresa.cer --key-file Claveprivada_FIEL.key \\\n"
+	         "        --in carta.pdf --out carta.pdf.p7s\n"
+	         "  openssl cms -verify -binary -in carta.pdf.p7s -inform PEM \\\n"
+	         "        -content carta.pdf -CAfile imss-ca.pem -out /dev/null\n"),
+	       TOOL_NAME, COMMAND, TOOL_NAME, COMMAND, TOOL_NAME, COMMAND);
+}
+
+static int parse_option(struct tool *t, struct sign_args *a, char **argv, int c)
+{
+	switch (c) {
+	case OPT_KEY:
+		a->key = optarg;
+		return TOOL_EXIT_OK;
+	case OPT_CREDENTIAL:
+		a->credential = optarg;
+		return TOOL_EXIT_OK;
+	case OPT_KEY_FILE:
+		a->key_file = optarg;
+		return TOOL_EXIT_OK;
+	case OPT_IN:
+		a->in = optarg;
+		return TOOL_EXIT_OK;
+	case OPT_OUT:
+		a->out = optarg;
+		return TOOL_EXIT_OK;
+	case OPT_ATTACHED:
+		a->attached = 1;
+		return TOOL_EXIT_OK;
+	case OPT_DER:
+		a->der = 1;
+		return TOOL_EXIT_OK;
+	case OPT_PIN_SOURCE:
+		a->pin_source = optarg;
+		return TOOL_EXIT_OK;
+	case OPT_PASSWORD_SOURCE:
+		a->password_source = optarg;
+		return TOOL_EXIT_OK;
+	case 'h':
+		a->help = 1;
+		return TOOL_EXIT_OK;
+	case OPT_PIN:
+		return tool_refuse_pin(t, COMMAND);
+	case OPT_PASSWORD:
+		return tool_refuse_password(t, COMMAND);
+	default:
+		return tool_bad_option(t, COMMAND, argv, c);
+	}
+}
+
+/* --out naming the very file --in names would replace what was signed. */
+static int same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 &&
+	       sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+static int check_args(struct tool *t, const struct sign_args *a)
+{
+	if (!a->key == !a->credential)
+		return tool_usage_error(t, COMMAND, "%s",
+		                        _("give exactly one of --key URI and --credential FILE"));
+	if (a->key_file && !a->credential)
+		return tool_usage_error(t, COMMAND, "%s",
+		                        _("--key-file goes with --credential FILE.cer"));
+	if (a->key_file && tool_is_pkcs12_name(a->credential))
+		return tool_usage_error(t, COMMAND, "%s",
+		                        _("--key-file goes with a .cer; a .pfx holds its own key"));
+	if (a->pin_source && !a->key)
+		return tool_usage_error(t, COMMAND, "%s",
+		                        _("--pin-source goes with --key (use --password-source "
+		                          "for a .pfx or .key)"));
+	if (a->password_source && !a->credential)
+		return tool_usage_error(t, COMMAND, "%s",
+		                        _("--password-source goes with --credential (use "
+		                          "--pin-source for a token)"));
+	if (!a->in || !*a->in)
+		return tool_usage_error(t, COMMAND, "%s", _("--in FILE is required"));
+	if (!a->out || !*a->out)
+		return tool_usage_error(t, COMMAND, "%s", _("--out FILE is required"));
+	if (same_file(a->in, a->out))
+		return tool_usage_error(t, COMMAND, "%s",
+		                        _("--out names the file to sign: it would be replaced"));
+	return TOOL_EXIT_OK;
+}
+
+static int parse_args(struct tool *t, int argc, char **argv, struct sign_args *a)
+{
+	int rc;
+	int c;
+
+	while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		rc = parse_option(t, a, argv, c);
+		if (rc != TOOL_EXIT_OK || a->help)
+			return rc;
+	}
+	if (optind < argc)
+		return tool_usage_error(t, COMMAND, _("unexpected argument '%s'"), argv[optind]);
+	return check_args(t, a);
+}
+
+static void signer_close(struct signer *s)
+{
+	/* The credential before the token that holds its key. */
+	if (s->cred)
+		imss_credential_free(s->cred);
+	if (s->tok)
+		imss_token_close(s->tok);
+	if (s->secret)
+		imss_pin_source_free(s->secret);
+}
+
+/* Before anything is read: a malformed source is a usage error. */
+static int signer_source(struct tool *t, const struct sign_args *a, struct signer *s)
+{
+	if (a->credential)
+		return tool_pin_source(t, COMMAND, "--password-source", a->password_source,
+		                       &s->secret);
+	return tool_pin_source(t, COMMAND, "--pin-source", a->pin_source, &s->secret);
+}
+
+static int signer_open(struct tool *t, const struct sign_args *a, struct signer *s)
+{
+	imss_err err;
+
+	if (a->credential)
+		return tool_open_credential_files(t, a->credential, a->key_file, s->secret,
+		                                  &s->cred);
+	err = tool_open_login(t, a->key, 0, s->secret, &s->tok);
+	if (err == IMSS_OK)
+		err = imss_credential_from_token(s->tok, a->key, &s->cred);
+	return err == IMSS_OK ? TOOL_EXIT_OK : tool_fail(t, err, 0);
+}
+
+static int print_json(struct tool *t, const struct sign_args *a, const imss_credential *cred)
+{
+	json_object *root = json_object_new_object();
+	X509 *cert = imss_credential_get_certificate(cred);
+	imss_cert_info info = { 0 };
+	int rc = TOOL_EXIT_OK;
+	imss_err err;
+
+	err = cert ? imss_cert_describe(cert, &info) : IMSS_ERR_INVALID_ARG;
+	if (err != IMSS_OK || !root ||
+	    tool_json_str(root, "file", a->out) ||
+	    tool_json_str(root, "format", a->der ? "der" : "pem") ||
+	    tool_json_bool(root, "attached", a->attached) ||
+	    tool_json_str(root, "key_location", imss_credential_get_location(cred)) ||
+	    tool_json_str(root, "signer", info.subject) ||
+	    tool_json_str(root, "serial", info.serial)) {
+		rc = tool_fail(t, err != IMSS_OK ? err : IMSS_ERR_NOMEM, 0);
+		goto out;
+	}
+	tool_json_print(root);
+	root = NULL;
+out:
+	imss_cert_info_clear(&info);
+	json_object_put(root);
+	return rc;
+}
+
+int cmd_sign(struct tool *t, int argc, char **argv)
+{
+	struct sign_args a = { 0 };
+	struct signer s = { 0 };
+	unsigned char *data = NULL, *der = NULL;
+	size_t len = 0, der_len = 0;
+	imss_err err;
+	int rc;
+
+	rc = parse_args(t, argc, argv, &a);
+	if (rc != TOOL_EXIT_OK || a.help) {
+		if (a.help)
+			usage();
+		goto out;
+	}
+	/* The file before the key: a missing one should not cost a PIN prompt. */
+	rc = signer_source(t, &a, &s);
+	if (rc == TOOL_EXIT_OK)
+		rc = tool_read_file(t, a.in, &data, &len);
+	if (rc == TOOL_EXIT_OK)
+		rc = signer_open(t, &a, &s);
+	if (rc != TOOL_EXIT_OK)
+		goto out;
+	err = imss_cms_sign(t->ctx, s.cred, data, len, a.attached ? IMSS_CMS_ATTACHED : 0,
+	                    &der, &der_len);
+	if (err != IMSS_OK) {
+		rc = tool_fail(t, err, 0);
+		goto out;
+	}
+	rc = tool_write_encoded(t, a.out, 1, a.der, PEM_TYPE, der, der_len);
+	if (rc == TOOL_EXIT_OK && t->json)
+		rc = print_json(t, &a, s.cred);
+out:
+	OPENSSL_free(der);
+	free(data);
+	signer_close(&s);
+	return rc;
+}
