@@ -129,6 +129,14 @@ imss_token_store_certificate(imss_token *tok, const imss_key *key,
                              const unsigned char *der, size_t len,
                              const char *label, char **uri_out)
 {
+	return imss_token_store_certificate_ex(tok, key, der, len, label, 0, uri_out);
+}
+
+imss_err
+imss_token_store_certificate_ex(imss_token *tok, const imss_key *key,
+                                const unsigned char *der, size_t len,
+                                const char *label, unsigned flags, char **uri_out)
+{
 	CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
 	X509 *x = NULL;
 	int present = 0;
@@ -148,7 +156,8 @@ imss_token_store_certificate(imss_token *tok, const imss_key *key,
 		               key->label);
 		goto out;
 	}
-	err = certificate_present(tok, der, len, &h, &present);
+	if (!(flags & IMSS_STORE_NEW))
+		err = certificate_present(tok, der, len, &h, &present);
 	if (err != IMSS_OK || present)
 		goto out;
 	err = certificate_create(tok, key, x, der, len, label, &h);
@@ -403,28 +412,4 @@ imss_token_find_key_for(imss_token *tok, EVP_PKEY *pub, imss_key **out)
 		                _("Token '%s' holds no private key for this public key."),
 		                tok->info.label);
 	return key_from_handle(tok, h, out);
-}
-
-imss_err
-key_certificate(imss_token *tok, const imss_key *key, X509 **out)
-{
-	CK_OBJECT_CLASS klass = CKO_CERTIFICATE;
-	CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &klass, sizeof(klass) },
-	                        { CKA_ID, (void *)key->id, key->id_len } };
-	CK_OBJECT_HANDLE found[4];
-	CK_ULONG n = 0, i;
-	imss_err err;
-
-	*out = NULL;
-	err = token_find(tok, tmpl, 2, found, 4, &n);
-	for (i = 0; err == IMSS_OK && i < n && *out == NULL; i++) {
-		X509 *x = NULL;
-
-		err = certificate_value(tok, found[i], &x);
-		if (err == IMSS_OK && EVP_PKEY_eq(X509_get0_pubkey(x), key->pub) == 1)
-			*out = x;
-		else
-			X509_free(x);
-	}
-	return err;
 }

@@ -164,16 +164,16 @@ imss_err object_public_key(imss_token *tok, CK_OBJECT_HANDLE h, EVP_PKEY **out);
 /* RFC 5280 method 1 key identifier: SHA-1 of the subjectPublicKey bits. */
 imss_err pubkey_key_identifier(const EVP_PKEY *pub, unsigned char out[20]);
 /* Load the imss_key for a private key object (reads its public half). */
+/* The private key uri names and the certificate with its public key
+ * (*cert NULL when there is none), from one search. */
+imss_err key_with_certificate(imss_token *tok, const char *uri, imss_key **key,
+                              X509 **cert);
 /* Kind, size and URI of a key whose pub, id and label are set. */
 imss_err key_finish(imss_key *key);
 imss_err key_from_handle(imss_token *tok, CK_OBJECT_HANDLE priv, imss_key **out);
 
 /* pin.c: for messages, which source a PIN came from. */
 const char *pin_source_describe(const imss_pin_source *src);
-
-/* certs.c: the certificate stored with the key's CKA_ID and public key,
- * or NULL. */
-imss_err key_certificate(imss_token *tok, const imss_key *key, X509 **out);
 
 /* login.c: the context-specific login of CKA_ALWAYS_AUTHENTICATE keys. */
 imss_err token_context_login(imss_token *tok, const char *key_label);

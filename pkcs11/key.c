@@ -267,18 +267,15 @@ key_public_from(imss_token *tok, CK_ATTRIBUTE *attrs, CK_ULONG n, EVP_PKEY **out
 	return IMSS_OK;
 }
 
-/* Everything the key handle needs, read in one call. */
-imss_err
-key_from_handle(imss_token *tok, CK_OBJECT_HANDLE priv, imss_key **out)
+/* A key handle from attributes already read (point: an EC public key's
+ * CKA_EC_POINT found elsewhere, or NULL). */
+static imss_err
+key_build(imss_token *tok, CK_OBJECT_HANDLE priv, CK_ATTRIBUTE *attrs, CK_ULONG n,
+          const CK_ATTRIBUTE *point, imss_key **out)
 {
-	CK_ATTRIBUTE attrs[] = {
-		{ CKA_ID, NULL, 0 }, { CKA_LABEL, NULL, 0 },
-		{ CKA_ALWAYS_AUTHENTICATE, NULL, 0 }, { CKA_MODULUS, NULL, 0 },
-		{ CKA_PUBLIC_EXPONENT, NULL, 0 }, { CKA_EC_PARAMS, NULL, 0 },
-		{ CKA_EC_POINT, NULL, 0 },
-	};
-	const CK_ULONG n = sizeof(attrs) / sizeof(attrs[0]);
-	CK_ATTRIBUTE *id, *label;
+	CK_ATTRIBUTE *id = attrs_find(attrs, n, CKA_ID);
+	CK_ATTRIBUTE *label = attrs_find(attrs, n, CKA_LABEL);
+	CK_ATTRIBUTE *params = attrs_find(attrs, n, CKA_EC_PARAMS);
 	imss_key *key;
 	imss_err err;
 
@@ -288,26 +285,162 @@ key_from_handle(imss_token *tok, CK_OBJECT_HANDLE priv, imss_key **out)
 		return IMSS_ERR_NOMEM;
 	key->tok = tok;
 	key->priv = priv;
-	err = token_get_attrs(tok, priv, attrs, n);
-	if (err != IMSS_OK)
-		goto out;
-	err = key_public_from(tok, attrs, n, &key->pub);
-	id = attrs_find(attrs, n, CKA_ID);
-	label = attrs_find(attrs, n, CKA_LABEL);
+	if (point != NULL && params != NULL && attrs_find(attrs, n, CKA_MODULUS) == NULL) {
+		key->pub = pubkey_from_ec(params->pValue, params->ulValueLen, point->pValue,
+		                          point->ulValueLen);
+		err = key->pub ? IMSS_OK : ctx_fail_openssl(tok->ctx, _("the token's EC public key cannot be read"));
+	} else {
+		err = key_public_from(tok, attrs, n, &key->pub);
+	}
 	if (id && id->ulValueLen <= sizeof(key->id)) {
 		memcpy(key->id, id->pValue, id->ulValueLen);
 		key->id_len = id->ulValueLen;
 	}
 	key->label = strndup(label ? label->pValue : "", label ? label->ulValueLen : 0);
 	key->always_authenticate = attr_bool(attrs_find(attrs, n, CKA_ALWAYS_AUTHENTICATE)) == 1;
-	attrs_free_values(attrs, n);
 	if (err == IMSS_OK)
 		err = key_finish(key);
-out:
 	if (err != IMSS_OK)
 		imss_key_free(key);
 	else
 		*out = key;
+	return err;
+}
+
+#define KEY_ATTRS \
+	{ CKA_ID, NULL, 0 }, { CKA_LABEL, NULL, 0 }, \
+	{ CKA_ALWAYS_AUTHENTICATE, NULL, 0 }, { CKA_MODULUS, NULL, 0 }, \
+	{ CKA_PUBLIC_EXPONENT, NULL, 0 }, { CKA_EC_PARAMS, NULL, 0 }, \
+	{ CKA_EC_POINT, NULL, 0 }
+
+/* Everything the key handle needs, read in one call. */
+imss_err
+key_from_handle(imss_token *tok, CK_OBJECT_HANDLE priv, imss_key **out)
+{
+	CK_ATTRIBUTE attrs[] = { KEY_ATTRS };
+	const CK_ULONG n = sizeof(attrs) / sizeof(attrs[0]);
+	imss_err err;
+
+	*out = NULL;
+	err = token_get_attrs(tok, priv, attrs, n);
+	if (err == IMSS_OK)
+		err = key_build(tok, priv, attrs, n, NULL, out);
+	attrs_free_values(attrs, n);
+	return err;
+}
+
+/*
+ * What a credential needs: the private key and the certificate that
+ * uri's id= and object= name, found in one search of every class (one
+ * call per object found after it) rather than one search per class.
+ */
+struct found_objects {
+	CK_ATTRIBUTE priv[10];    /* the private key's attributes */
+	CK_OBJECT_HANDLE priv_handle;
+	int n_priv;
+	CK_ATTRIBUTE point;       /* a public key's CKA_EC_POINT */
+	STACK_OF(X509) *certs;
+};
+
+static imss_err
+classify_object(imss_token *tok, CK_OBJECT_HANDLE h, struct found_objects *f)
+{
+	CK_ATTRIBUTE attrs[] = { KEY_ATTRS, { CKA_CLASS, NULL, 0 }, { CKA_VALUE, NULL, 0 },
+	                         { CKA_CERTIFICATE_TYPE, NULL, 0 } };
+	const CK_ULONG n = sizeof(attrs) / sizeof(attrs[0]);
+	CK_ATTRIBUTE *klass, *v;
+	imss_err err;
+
+	err = token_get_attrs(tok, h, attrs, n);
+	if (err != IMSS_OK)
+		return err;
+	klass = attrs_find(attrs, n, CKA_CLASS);
+	switch (klass && klass->ulValueLen == sizeof(CK_OBJECT_CLASS)
+	        ? *(CK_OBJECT_CLASS *)klass->pValue : (CK_OBJECT_CLASS)-1) {
+	case CKO_PRIVATE_KEY:
+		if (f->n_priv++ == 0) {
+			memcpy(f->priv, attrs, sizeof(f->priv));   /* takes the values */
+			f->priv_handle = h;
+			return IMSS_OK;
+		}
+		break;
+	case CKO_PUBLIC_KEY:
+		if ((v = attrs_find(attrs, n, CKA_EC_POINT)) != NULL && f->point.pValue == NULL) {
+			f->point = *v;
+			v->pValue = NULL;
+		}
+		break;
+	case CKO_CERTIFICATE:
+		if ((v = attrs_find(attrs, n, CKA_VALUE)) != NULL) {
+			const unsigned char *p = v->pValue;
+			X509 *x = d2i_X509(NULL, &p, (long)v->ulValueLen);
+
+			if (x != NULL && !sk_X509_push(f->certs, x))
+				X509_free(x);
+		}
+		break;
+	default:
+		break;
+	}
+	attrs_free_values(attrs, n);
+	return IMSS_OK;
+}
+
+imss_err
+key_with_certificate(imss_token *tok, const char *text, imss_key **key, X509 **cert)
+{
+	struct found_objects f = { .priv_handle = CK_INVALID_HANDLE };
+	CK_OBJECT_HANDLE found[16];
+	CK_ATTRIBUTE tmpl[2], *a;
+	CK_ULONG n = 0, count = 0, i;
+	P11KitUri *uri = NULL;
+	imss_err err;
+	int j;
+
+	*key = NULL;
+	*cert = NULL;
+	ctx_clear_detail(tok->ctx);
+	err = token_parse_uri(tok->ctx, text, &uri);
+	if (err != IMSS_OK)
+		return err;
+	if ((a = p11_kit_uri_get_attribute(uri, CKA_ID)) != NULL)
+		tmpl[n++] = *a;
+	if ((a = p11_kit_uri_get_attribute(uri, CKA_LABEL)) != NULL)
+		tmpl[n++] = *a;
+	if (n == 0) {
+		err = ctx_fail(tok->ctx, IMSS_ERR_INVALID_ARG,
+		               _("'%s' names no key: add id= or object= (see 'imss-renew objects')."),
+		               text);
+		goto out;
+	}
+	if ((f.certs = sk_X509_new_null()) == NULL) {
+		err = IMSS_ERR_NOMEM;
+		goto out;
+	}
+	err = token_find(tok, tmpl, n, found, 16, &count);
+	for (i = 0; err == IMSS_OK && i < count; i++)
+		err = classify_object(tok, found[i], &f);
+	if (err == IMSS_OK && f.n_priv != 1) {
+		/* None, or several: let the precise search say which. */
+		CK_OBJECT_HANDLE h;
+
+		err = token_find_one(tok, text, CKO_PRIVATE_KEY, &h);
+		if (err == IMSS_OK)
+			err = ctx_fail(tok->ctx, IMSS_ERR_AMBIGUOUS_OBJECT,
+			               _("'%s' matches more than one private key."), text);
+	}
+	if (err == IMSS_OK)
+		err = key_build(tok, f.priv_handle, f.priv, 7, f.point.pValue ? &f.point : NULL, key);
+	for (j = 0; err == IMSS_OK && j < sk_X509_num(f.certs) && *cert == NULL; j++)
+		if (EVP_PKEY_eq(X509_get0_pubkey(sk_X509_value(f.certs, j)), (*key)->pub) == 1 &&
+		    X509_up_ref(sk_X509_value(f.certs, j)))
+			*cert = sk_X509_value(f.certs, j);
+out:
+	if (f.n_priv > 0)
+		attrs_free_values(f.priv, 10);
+	free(f.point.pValue);
+	sk_X509_pop_free(f.certs, X509_free);
+	p11_kit_uri_free(uri);
 	return err;
 }
 

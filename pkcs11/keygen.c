@@ -357,6 +357,13 @@ imss_err
 imss_token_generate_keypair(imss_token *tok, const imss_keyspec *spec, const char *label,
                             imss_key **out, imss_keygen_report *report)
 {
+	return imss_token_generate_keypair_ex(tok, spec, label, 0, out, report);
+}
+
+imss_err
+imss_token_generate_keypair_ex(imss_token *tok, const imss_keyspec *spec, const char *label,
+                               unsigned flags, imss_key **out, imss_keygen_report *report)
+{
 	imss_keygen_report r = { 0 };
 	CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE, priv = CK_INVALID_HANDLE;
 	unsigned char tmp_id[20], ski[20];
@@ -368,7 +375,7 @@ imss_token_generate_keypair(imss_token *tok, const imss_keyspec *spec, const cha
 	*out = NULL;
 	ctx_clear_detail(tok->ctx);
 	err = keygen_preflight(tok, spec, label);
-	if (err == IMSS_OK)
+	if (err == IMSS_OK && !(flags & IMSS_KEYGEN_LABEL_IS_NEW))
 		err = label_in_use(tok, label, &in_use);
 	if (err == IMSS_OK && in_use)
 		err = ctx_fail(tok->ctx, IMSS_ERR_LABEL_IN_USE,

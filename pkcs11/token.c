@@ -477,3 +477,35 @@ token_mechanism_refused(imss_token *tok, CK_MECHANISM_TYPE m)
 	if (tok->n_refused < sizeof(tok->refused) / sizeof(tok->refused[0]))
 		tok->refused[tok->n_refused++] = m;
 }
+
+/* A CK_UTF8CHAR field from a string, blank-padded. */
+static void
+pad_field(unsigned char *field, size_t size, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	memset(field, ' ', size);
+	memcpy(field, s, n < size ? n : size);
+}
+
+int
+imss_token_uri_matches(const imss_token *tok, const char *text)
+{
+	P11KitUri *uri = p11_kit_uri_new();
+	CK_TOKEN_INFO ti;
+	int match = 0;
+
+	if (uri == NULL)
+		return 0;
+	if (p11_kit_uri_parse(text, P11_KIT_URI_FOR_ANY, uri) == P11_KIT_URI_OK &&
+	    !p11_kit_uri_any_unrecognized(uri)) {
+		memset(&ti, 0, sizeof(ti));
+		pad_field(ti.label, sizeof(ti.label), tok->info.label);
+		pad_field(ti.manufacturerID, sizeof(ti.manufacturerID), tok->info.manufacturer);
+		pad_field(ti.model, sizeof(ti.model), tok->info.model);
+		pad_field(ti.serialNumber, sizeof(ti.serialNumber), tok->info.serial);
+		match = p11_kit_uri_match_token_info(uri, &ti);
+	}
+	p11_kit_uri_free(uri);
+	return match;
+}

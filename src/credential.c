@@ -53,11 +53,9 @@ imss_credential_from_token(imss_token *tok, const char *key_uri, imss_credential
 	cred = calloc(1, sizeof(*cred));
 	if (cred == NULL)
 		return IMSS_ERR_NOMEM;
-	err = imss_token_find_key(tok, key_uri, &cred->token_key);
+	err = key_with_certificate(tok, key_uri, &cred->token_key, &cred->cert);
 	if (err == IMSS_OK)
 		err = imss_key_get_evp(cred->token_key, &cred->pkey);
-	if (err == IMSS_OK)
-		err = key_certificate(tok, cred->token_key, &cred->cert);
 	if (err == IMSS_OK &&
 	    (cred->location = strdup(imss_key_get_uri(cred->token_key))) == NULL)
 		err = IMSS_ERR_NOMEM;

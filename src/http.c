@@ -269,7 +269,14 @@ http_request(struct http_client *c, const char *method, const char *path,
 	strcpy(url, c->base);
 	strcat(url, path);
 	for (attempt = 0;; attempt++) {
+		struct timespec t0, t1;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		err = request_once(c, method, url, hdrs, body, len, resp, &rc);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		ctx_log(c->ctx, IMSS_LOG_DEBUG, "http: %s %s: %ld in %.3f ms", method, path,
+		        resp->status, (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+		        (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 		if (!idempotent || attempt >= c->opts.retries || !retryable(rc, resp->status))
 			break;
 		ctx_log(c->ctx, IMSS_LOG_INFO, _("the service did not answer; trying again in %d s"),

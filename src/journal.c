@@ -28,6 +28,7 @@ static const char *const state_names[] = {
 	[JOURNAL_SUBMIT_STARTED] = "submit-started",
 	[JOURNAL_SUBMITTED] = "submitted",
 	[JOURNAL_CERT_RECEIVED] = "certificate-received",
+	[JOURNAL_STORE_STARTED] = "store-started",
 	[JOURNAL_STORED] = "stored",
 	[JOURNAL_DONE] = "done",
 };
@@ -194,7 +195,8 @@ journal_load(imss_ctx *ctx, const char *path, struct journal *j, int *exists)
 	err = journal_from_json(ctx, obj, j);
 out:
 	json_object_put(obj);
-	json_tokener_free(tok);
+	if (tok != NULL)
+		json_tokener_free(tok);
 	free(text);
 	if (err != IMSS_OK) {
 		char *p = j->path;

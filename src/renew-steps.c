@@ -212,7 +212,12 @@ generate_key(struct renew *r)
 	           _("Generating the new %s key inside token '%s' with the token's own random generator (it replaces the portal's mouse movements); a smart card may take a minute...") :
 	           _("Generating the new %s key inside token '%s'. Warning: the token reports no random generator of its own."),
 	           r->o->keyspec.kind == IMSS_KEY_EC ? "EC" : "RSA", ti->label);
-	err = imss_token_generate_keypair(r->o->token, &r->o->keyspec, r->j.key_label, &r->key, &rep);
+	/* The default label (employer and time to the second, under the
+	 * token's lock) is new by construction; a label the user chose is
+	 * checked. */
+	err = imss_token_generate_keypair_ex(r->o->token, &r->o->keyspec, r->j.key_label,
+	                                     r->o->label ? 0 : IMSS_KEYGEN_LABEL_IS_NEW,
+	                                     &r->key, &rep);
 	if (err == IMSS_OK) {
 		const char *f[] = { "key_uri", rep.uri, "id", rep.id_hex, "sensitive",
 		                    rep.sensitive == 1 ? "true" : "false", "extractable",
@@ -552,12 +557,21 @@ renew_store(struct renew *r)
 {
 	unsigned char *der = NULL;
 	int len = i2d_X509(r->cert, &der);
-	imss_err err;
+	imss_err err = IMSS_OK;
+	unsigned flags = 0;
 
 	if (len <= 0)
 		return IMSS_ERR_NOMEM;
-	err = imss_token_store_certificate(r->o->token, r->key, der, (size_t)len,
-	                                   r->j.key_label, &r->result->cert_uri);
+	/* A store never begun needs no search for a copy; one that may have
+	 * happened before an interruption does. */
+	if (r->j.state < JOURNAL_STORE_STARTED) {
+		flags = IMSS_STORE_NEW;
+		r->j.state = JOURNAL_STORE_STARTED;
+		err = journal_save(r->ctx, &r->j);
+	}
+	if (err == IMSS_OK)
+		err = imss_token_store_certificate_ex(r->o->token, r->key, der, (size_t)len,
+		                                      r->j.key_label, flags, &r->result->cert_uri);
 	OPENSSL_free(der);
 	if (err != IMSS_OK)
 		return err;

@@ -28,6 +28,8 @@ static const struct tool_command commands[] = {
 	{ "import", N_("store a certificate on the token next to its key"), cmd_import },
 	{ "status", N_("show certificates, their validity and where their keys are"), cmd_status },
 	{ "export", N_("copy a certificate from a token to a file"), cmd_export },
+	{ "renew", N_("renew the IMSS certificate with a new key made in the token"), cmd_renew },
+	{ "recover", N_("fetch an issued certificate again and store it on the token"), cmd_recover },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

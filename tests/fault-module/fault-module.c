@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define FAULT_MAX_RULES 64
@@ -461,12 +462,22 @@ static bool fault_inject(enum fault_fn fn, CK_RV *rv)
     return fail;
 }
 
+/* Microseconds on the monotonic clock, for the time a call took. */
+static long long fault_now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /*
- * Appends "NAME 0xRV\n" to FAULT_LOG with one write() on a descriptor opened
- * with O_APPEND for this line only, so that lines from several processes
- * (fork+exec of a tool) never mix and no descriptor outlives the call.
+ * Appends "NAME 0xRV MICROSECONDS\n" to FAULT_LOG (the time the real module
+ * took) with one write() on a descriptor opened with O_APPEND for this line
+ * only, so that lines from several processes (fork+exec of a tool) never
+ * mix and no descriptor outlives the call.
  */
-static void fault_log(const char *name, CK_RV rv)
+static void fault_log(const char *name, CK_RV rv, long long usec)
 {
     char path[FAULT_PATH_MAX];
     char line[128];
@@ -479,7 +490,7 @@ static void fault_log(const char *name, CK_RV rv)
     if (path[0] == '\0')
         return;
 
-    len = snprintf(line, sizeof line, "%s 0x%lx\n", name, (unsigned long)rv);
+    len = snprintf(line, sizeof line, "%s 0x%lx %lld\n", name, (unsigned long)rv, usec);
     if (len < 0 || (size_t)len >= sizeof line)
         return;
     do {
@@ -778,10 +789,11 @@ static CK_RV fault_do_C_CreateObject(CK_SESSION_HANDLE session,
     static CK_RV fault_wrap_##name params \
     { \
         CK_RV rv; \
+        long long t0 = fault_now_us(); \
         if (!fault_inject(FAULT_FN_##name, &rv)) \
             rv = fault_impl.name != NULL ? fault_impl.name args \
                                          : CKR_FUNCTION_NOT_SUPPORTED; \
-        fault_log(#name, rv); \
+        fault_log(#name, rv, fault_now_us() - t0); \
         return rv; \
     }
 FAULT_FUNCTIONS(FAULT_WRAP)
@@ -790,6 +802,7 @@ FAULT_FUNCTIONS(FAULT_WRAP)
 /* C_Initialize re-reads the environment before anything else. */
 static CK_RV fault_wrap_C_Initialize(CK_VOID_PTR init_args)
 {
+    long long t0 = fault_now_us();
     CK_RV rv;
 
     pthread_mutex_lock(&fault_lock);
@@ -797,7 +810,7 @@ static CK_RV fault_wrap_C_Initialize(CK_VOID_PTR init_args)
     pthread_mutex_unlock(&fault_lock);
     if (rv == CKR_OK && !fault_inject(FAULT_FN_C_Initialize, &rv))
         rv = fault_real->C_Initialize(init_args);
-    fault_log("C_Initialize", rv);
+    fault_log("C_Initialize", rv, fault_now_us() - t0);
     return rv;
 }
 
@@ -827,13 +840,14 @@ static CK_RV fault_wrap_C_Sign(CK_SESSION_HANDLE session, CK_BYTE_PTR data,
                                CK_ULONG data_len, CK_BYTE_PTR sig,
                                CK_ULONG_PTR sig_len)
 {
+    long long t0 = fault_now_us();
     CK_RV rv;
 
     if (!fault_inject(FAULT_FN_C_Sign, &rv))
         rv = fault_real->C_Sign(session, data, data_len, sig, sig_len);
     else if (rv != CKR_OK && rv != CKR_BUFFER_TOO_SMALL)
         fault_end_sign(session, data, data_len);
-    fault_log("C_Sign", rv);
+    fault_log("C_Sign", rv, fault_now_us() - t0);
     return rv;
 }
 
@@ -928,6 +942,6 @@ CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
         rv = CKR_ARGUMENTS_BAD;
     if (rv == CKR_OK)
         *list = &fault_list;
-    fault_log("C_GetFunctionList", rv);
+    fault_log("C_GetFunctionList", rv, 0);
     return rv;
 }

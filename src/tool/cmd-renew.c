@@ -1,0 +1,571 @@
+/*
+ * imss-renew renew / recover: the whole renewal against a renewal service
+ * (the library's imss_renew, imss_renew_abandon, imss_recover), with the
+ * steps shown as they happen, in words or as one JSON object per line.
+ *
+ * One PIN prompt for the run: when the current key is on the target
+ * token, one session and one login serve both.  Non-interactive runs
+ * (--yes, secrets from files or descriptors) never wait for an answer.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tool.h"
+
+enum {
+	OPT_SERVER = TOOL_OPT_LONG,
+	OPT_USER,
+	OPT_CURRENT,
+	OPT_CREDENTIAL,
+	OPT_KEY_FILE,
+	OPT_TOKEN,
+	OPT_LABEL,
+	OPT_EMAIL,
+	OPT_TYPE,
+	OPT_YES,
+	OPT_CA,
+	OPT_PIN_SOURCE,
+	OPT_IDSE_PASSWORD_SOURCE,
+	OPT_PASSWORD_SOURCE,
+	OPT_STATE_DIR,
+	OPT_OUT_DIR,
+	OPT_WAIT_LOCK,
+	OPT_TIMEOUT,
+	OPT_ABANDON,
+	OPT_RP,
+	OPT_SERIAL,
+	OPT_FORCE,
+	OPT_PIN,
+	OPT_PASSWORD,
+};
+
+static const struct option options[] = {
+	{ "server", required_argument, NULL, OPT_SERVER },
+	{ "user", required_argument, NULL, OPT_USER },
+	{ "current", required_argument, NULL, OPT_CURRENT },
+	{ "credential", required_argument, NULL, OPT_CREDENTIAL },
+	{ "key-file", required_argument, NULL, OPT_KEY_FILE },
+	{ "token", required_argument, NULL, OPT_TOKEN },
+	{ "label", required_argument, NULL, OPT_LABEL },
+	{ "email", required_argument, NULL, OPT_EMAIL },
+	{ "type", required_argument, NULL, OPT_TYPE },
+	{ "yes", no_argument, NULL, OPT_YES },
+	{ "ca", required_argument, NULL, OPT_CA },
+	{ "pin-source", required_argument, NULL, OPT_PIN_SOURCE },
+	{ "idse-password-source", required_argument, NULL, OPT_IDSE_PASSWORD_SOURCE },
+	{ "password-source", required_argument, NULL, OPT_PASSWORD_SOURCE },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+	{ "out-dir", required_argument, NULL, OPT_OUT_DIR },
+	{ "wait", no_argument, NULL, OPT_WAIT_LOCK },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "abandon", no_argument, NULL, OPT_ABANDON },
+	{ "registro-patronal", required_argument, NULL, OPT_RP },
+	{ "serial", required_argument, NULL, OPT_SERIAL },
+	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "help", no_argument, NULL, 'h' },
+	{ "pin", optional_argument, NULL, OPT_PIN },
+	{ "password", optional_argument, NULL, OPT_PASSWORD },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct renew_args {
+	const char *command;
+	const char *server, *user, *current, *credential, *key_file, *token;
+	const char *label, *email, *type, *ca, *pin_source, *idse_password_source;
+	const char *password_source, *state_dir, *out_dir, *rp, *serial;
+	long timeout;
+	int yes, wait_lock, abandon, force, help;
+};
+
+/* What the run holds open, closed in reverse. */
+struct renew_run {
+	imss_pin_source *pin, *idse_password, *file_password;
+	imss_token *tok, *current_tok;
+	imss_credential *current;
+	int tty_progress;         /* a countdown line is being redrawn */
+	int waiting;              /* in a countdown */
+};
+
+static void usage(const char *command)
+{
+	if (strcmp(command, "recover") == 0) {
+		printf(_("Usage: %s [GLOBAL OPTIONS] recover --server URL --user USER\n"
+		         "         (--current URI | --credential FILE [--key-file FILE])\n"
+		         "         --token URI --serial SERIAL [--label LABEL] [--ca FILE]\n"
+		         "         [--pin-source SRC] [--idse-password-source SRC]\n"
+		         "         [--password-source SRC] [--state-dir DIR] [--out-dir DIR]\n"
+		         "Fetch a certificate the service issued (by its serial number), check\n"
+		         "it, and store it on the token next to its key.\n"), TOOL_NAME);
+		printf(_("\nExample:\n"
+		         "  %s recover --server https://idse.example:8443 --user EMPRESA01 \\\n"
+		         "        --current 'pkcs11:token=IMSS;object=IMSS%%20Y1234567108' \\\n"
+		         "        --token pkcs11:token=IMSS --serial 3A5F09C2D1 --ca imss-ca.pem\n"),
+		       TOOL_NAME);
+		return;
+	}
+	printf(_("Usage: %s [GLOBAL OPTIONS] renew --server URL --user USER\n"
+	         "         (--current URI | --credential FILE [--key-file FILE])\n"
+	         "         --token URI [--label LABEL] [--email ADDRESS] [--type TYPE]\n"
+	         "         [--yes] [--ca FILE] [--pin-source SRC]\n"
+	         "         [--idse-password-source SRC] [--password-source SRC]\n"
+	         "         [--state-dir DIR] [--out-dir DIR] [--wait] [--timeout SECONDS]\n"
+	         "       %s [GLOBAL OPTIONS] renew --abandon --token URI\n"
+	         "         [--registro-patronal RP] [--state-dir DIR] [--pin-source SRC]\n"
+	         "Renew the IMSS certificate with a new key made inside the token: log in\n"
+	         "with the current credential (even expired), show the company data and\n"
+	         "change only the e-mail, generate the key in the token, build the request\n"
+	         "through the token, sign the terms letter, submit, check the certificate\n"
+	         "and store it next to its key.  The old credential is not touched.  Run\n"
+	         "the same command again after any interruption: it continues where it\n"
+	         "stopped.  --abandon undoes an unfinished renewal (it deletes only the\n"
+	         "new key its journal records, after checking it).\n"), TOOL_NAME, TOOL_NAME);
+	fputs(_("\nOptions:\n"
+	        "  --server URL                 the renewal service (https:// only)\n"
+	        "  --user USER                  the IDSE user\n"
+	        "  --current URI                the current key on a token (PKCS#11 URI)\n"
+	        "  --credential FILE            or the current .pfx/.p12, or .cer (+ .key)\n"
+	        "  --key-file FILE              the .key of a .cer with another name\n"
+	        "  --token URI                  where the new key is made and kept\n"
+	        "  --label LABEL                of the new key and certificate (default\n"
+	        "                               'IMSS <registro patronal> <date>')\n"
+	        "  --email ADDRESS              the new e-mail (the one editable field)\n"
+	        "  --type TYPE                  rsa:2048 (default), rsa:3072, rsa:4096,\n"
+	        "                               ec:prime256v1 or ec:secp384r1\n"
+	        "  --yes                        ask nothing: keep the e-mail unless --email,\n"
+	        "                               and sign the terms letter\n"
+	        "  --ca FILE                    the service's CA (PEM); without it the CA the\n"
+	        "                               service publishes is pinned on first use\n"
+	        "  --pin-source SRC             the token PIN: tty (default), file:PATH,\n"
+	        "                               fd:N or env:NAME\n"
+	        "  --idse-password-source SRC   the IDSE user's password (same forms)\n"
+	        "  --password-source SRC        the password of the .pfx or .key\n"
+	        "  --state-dir DIR              journals and pinned CAs (default\n"
+	        "                               $XDG_STATE_HOME/imss-renew)\n"
+	        "  --out-dir DIR                where the letter and the certificate copy go\n"
+	        "                               (default: the current directory)\n"
+	        "  --wait                       wait for another renewal of the token\n"
+	        "  --timeout SECONDS            how long to wait for a delayed certificate\n"
+	        "                               (default 600)\n"
+	        "  --force                      log in even on the token's last PIN try\n"
+	        "  --abandon                    undo an unfinished renewal on --token\n"
+	        "  --registro-patronal RP       which one, when several are unfinished\n"
+	        "  -h, --help                   print this help and exit\n"), stdout);
+	printf(_("\nExamples:\n"
+	         "  %s renew --server https://idse.example:8443 --user EMPRESA01 \\\n"
+	         "        --current 'pkcs11:token=IMSS;object=IMSS%%20Y1234567108' \\\n"
+	         "        --token pkcs11:token=IMSS --ca imss-ca.pem\n"
+	         "  %s --json renew --server https://idse.example:8443 --user EMPRESA01 \\\n"
+	         "        --credential empresa.pfx --password-source file:pfx.pass \\\n"
+	         "        --idse-password-source file:idse.pass --pin-source file:pin \\\n"
+	         "        --token pkcs11:token=IMSS --email rh@empresa.mx --yes\n"
+	         "  %s renew --abandon --token pkcs11:token=IMSS\n"),
+	       TOOL_NAME, TOOL_NAME, TOOL_NAME);
+}
+
+static int parse_strings(struct renew_args *a, int c)
+{
+	const char **slot = NULL;
+
+	switch (c) {
+	case OPT_SERVER: slot = &a->server; break;
+	case OPT_USER: slot = &a->user; break;
+	case OPT_CURRENT: slot = &a->current; break;
+	case OPT_CREDENTIAL: slot = &a->credential; break;
+	case OPT_KEY_FILE: slot = &a->key_file; break;
+	case OPT_TOKEN: slot = &a->token; break;
+	case OPT_LABEL: slot = &a->label; break;
+	case OPT_EMAIL: slot = &a->email; break;
+	case OPT_TYPE: slot = &a->type; break;
+	case OPT_CA: slot = &a->ca; break;
+	case OPT_PIN_SOURCE: slot = &a->pin_source; break;
+	case OPT_IDSE_PASSWORD_SOURCE: slot = &a->idse_password_source; break;
+	case OPT_PASSWORD_SOURCE: slot = &a->password_source; break;
+	case OPT_STATE_DIR: slot = &a->state_dir; break;
+	case OPT_OUT_DIR: slot = &a->out_dir; break;
+	case OPT_RP: slot = &a->rp; break;
+	case OPT_SERIAL: slot = &a->serial; break;
+	default: return 0;
+	}
+	*slot = optarg;
+	return 1;
+}
+
+static int parse_option(struct tool *t, struct renew_args *a, char **argv, int c)
+{
+	char *end = NULL;
+
+	if (parse_strings(a, c))
+		return TOOL_EXIT_OK;
+	switch (c) {
+	case OPT_YES: a->yes = 1; return TOOL_EXIT_OK;
+	case OPT_WAIT_LOCK: a->wait_lock = 1; return TOOL_EXIT_OK;
+	case OPT_ABANDON: a->abandon = 1; return TOOL_EXIT_OK;
+	case OPT_FORCE: a->force = 1; return TOOL_EXIT_OK;
+	case 'h': a->help = 1; return TOOL_EXIT_OK;
+	case OPT_TIMEOUT:
+		a->timeout = strtol(optarg, &end, 10);
+		if (*optarg == '\0' || *end != '\0' || a->timeout <= 0 || a->timeout > 86400)
+			return tool_usage_error(t, a->command, "%s",
+			                        _("--timeout takes seconds, from 1 to 86400"));
+		return TOOL_EXIT_OK;
+	case OPT_PIN:
+		return tool_refuse_pin(t, a->command);
+	case OPT_PASSWORD:
+		return tool_refuse_password(t, a->command);
+	default:
+		return tool_bad_option(t, a->command, argv, c);
+	}
+}
+
+static int require(struct tool *t, const struct renew_args *a, const char *value,
+                   const char *option)
+{
+	if (value != NULL && *value != '\0')
+		return TOOL_EXIT_OK;
+	return tool_usage_error(t, a->command, _("%s is required"), option);
+}
+
+static int check_args(struct tool *t, const struct renew_args *a)
+{
+	int rc = require(t, a, a->token, "--token");
+
+	if (rc != TOOL_EXIT_OK || a->abandon)
+		return rc;
+	rc = require(t, a, a->server, "--server");
+	if (rc == TOOL_EXIT_OK)
+		rc = require(t, a, a->user, "--user");
+	if (rc == TOOL_EXIT_OK && strcmp(a->command, "recover") == 0)
+		rc = require(t, a, a->serial, "--serial");
+	if (rc != TOOL_EXIT_OK)
+		return rc;
+	if (!a->current == !a->credential)
+		return tool_usage_error(t, a->command, "%s",
+		                        _("give exactly one of --current URI and --credential FILE"));
+	if (a->key_file && !a->credential)
+		return tool_usage_error(t, a->command, "%s",
+		                        _("--key-file goes with --credential FILE.cer"));
+	if (a->password_source && !a->credential)
+		return tool_usage_error(t, a->command, "%s",
+		                        _("--password-source is for a .pfx or .key (--credential)"));
+	if (strncmp(a->server, "https://", 8) != 0)
+		return tool_usage_error(t, a->command, "%s", _("--server must be an https:// URL"));
+	return TOOL_EXIT_OK;
+}
+
+static int parse_args(struct tool *t, int argc, char **argv, struct renew_args *a)
+{
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		rc = parse_option(t, a, argv, c);
+		if (rc != TOOL_EXIT_OK || a->help)
+			return rc;
+	}
+	if (optind < argc)
+		return tool_usage_error(t, a->command, _("unexpected argument '%s'"), argv[optind]);
+	return check_args(t, a);
+}
+
+/* ---- what the user sees ------------------------------------------- */
+
+static void event_json(const imss_renew_event *ev)
+{
+	json_object *o = json_object_new_object();
+	size_t i;
+
+	if (o == NULL || tool_json_str(o, "event", ev->step) ||
+	    tool_json_int(o, "step", ev->number) || tool_json_str(o, "message", ev->message)) {
+		json_object_put(o);
+		return;
+	}
+	for (i = 0; ev->fields[i] && ev->fields[i + 1]; i += 2)
+		tool_json_str(o, ev->fields[i], ev->fields[i + 1]);
+	tool_json_print(o);
+	fflush(stdout);
+}
+
+static void event_text(struct renew_run *r, const imss_renew_event *ev)
+{
+	size_t i;
+
+	if (strcmp(ev->step, "wait") == 0) {
+		if (isatty(STDOUT_FILENO)) {
+			printf("\r[%d/7] %s   ", ev->number, ev->message);
+			r->tty_progress = 1;
+		} else if (!r->waiting || atol(ev->fields[1]) % 10 == 0) {
+			/* Not a terminal: the first line, then one every 10 s. */
+			printf("[%d/7] %s\n", ev->number, ev->message);
+		}
+		r->waiting = 1;
+		fflush(stdout);
+		return;
+	}
+	if (r->tty_progress) {
+		putchar('\n');
+		r->tty_progress = 0;
+	}
+	r->waiting = 0;
+	printf("[%d/7] %s\n", ev->number, ev->message);
+	for (i = 0; ev->fields[i] && ev->fields[i + 1]; i += 2)
+		tool_field(ev->fields[i], ev->fields[i + 1]);
+	fflush(stdout);
+}
+
+struct ui_state {
+	struct tool *t;
+	struct renew_run *run;
+};
+
+static void on_event(void *user, const imss_renew_event *ev)
+{
+	struct ui_state *u = user;
+
+	if (u->t->json)
+		event_json(ev);
+	else
+		event_text(u->run, ev);
+}
+
+/* A line from the terminal; NULL when there is none (never blocks on a
+ * pipe: a script gets no prompt). */
+static char *ask_tty(const char *prompt)
+{
+	char line[512];
+	FILE *tty = fopen("/dev/tty", "r+");
+	char *nl;
+
+	if (tty == NULL)
+		return NULL;
+	fputs(prompt, tty);
+	fflush(tty);
+	if (fgets(line, sizeof(line), tty) == NULL) {
+		fclose(tty);
+		return NULL;
+	}
+	fclose(tty);
+	if ((nl = strchr(line, '\n')) != NULL)
+		*nl = '\0';
+	return strdup(line);
+}
+
+static int on_confirm(void *user, const char *question)
+{
+	char prompt[1024], *answer;
+	int yes;
+
+	(void)user;
+	snprintf(prompt, sizeof(prompt), "%s %s ", question, _("[y/N]"));
+	answer = ask_tty(prompt);
+	yes = answer && (answer[0] == 'y' || answer[0] == 'Y' || answer[0] == 's' ||
+	                 answer[0] == 'S');
+	free(answer);
+	return yes;
+}
+
+static char *on_ask_email(void *user, const char *current)
+{
+	char prompt[512], *answer;
+
+	(void)user;
+	snprintf(prompt, sizeof(prompt),
+	         _("E-mail for the new certificate [%s] (Enter keeps it): "), current);
+	answer = ask_tty(prompt);
+	if (answer != NULL && answer[0] == '\0') {
+		free(answer);
+		answer = NULL;
+	}
+	return answer;
+}
+
+/* ---- opening what the renewal uses -------------------------------- */
+
+static void run_close(struct renew_run *r)
+{
+	imss_credential_free(r->current);        /* before its token */
+	if (r->current_tok && r->current_tok != r->tok)
+		imss_token_close(r->current_tok);
+	imss_token_close(r->tok);
+	imss_pin_source_free(r->pin);
+	imss_pin_source_free(r->idse_password);
+	imss_pin_source_free(r->file_password);
+}
+
+/* Every source parsed before anything is opened: malformed is usage. */
+static int run_sources(struct tool *t, const struct renew_args *a, struct renew_run *r)
+{
+	int rc = tool_pin_source(t, a->command, "--pin-source", a->pin_source, &r->pin);
+
+	if (rc == TOOL_EXIT_OK && !a->abandon)
+		rc = tool_pin_source(t, a->command, "--idse-password-source",
+		                     a->idse_password_source, &r->idse_password);
+	if (rc == TOOL_EXIT_OK && a->credential)
+		rc = tool_pin_source(t, a->command, "--password-source", a->password_source,
+		                     &r->file_password);
+	return rc;
+}
+
+/* The target token, logged in once; the current key on it or elsewhere. */
+static int run_open(struct tool *t, const struct renew_args *a, struct renew_run *r)
+{
+	imss_err err;
+
+	err = tool_open_token(t, a->token, 1, &r->tok);
+	if (err == IMSS_OK)
+		err = imss_token_login(r->tok, r->pin, a->force ? IMSS_LOGIN_FORCE : 0);
+	if (err != IMSS_OK || a->abandon)
+		return err == IMSS_OK ? TOOL_EXIT_OK : tool_fail(t, err, 0);
+	if (a->credential)
+		return tool_open_credential_files(t, a->credential, a->key_file,
+		                                  r->file_password, &r->current);
+	if (imss_token_uri_matches(r->tok, a->current)) {
+		r->current_tok = r->tok;
+	} else {
+		err = tool_open_login(t, a->current, 0, r->pin, &r->current_tok);
+		if (err != IMSS_OK)
+			return tool_fail(t, err, 0);
+	}
+	err = imss_credential_from_token(r->current_tok, a->current, &r->current);
+	return err == IMSS_OK ? TOOL_EXIT_OK : tool_fail(t, err, 0);
+}
+
+static void options_fill(const struct renew_args *a, struct renew_run *r,
+                         const imss_keyspec *spec, imss_renew_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->server = a->server;
+	o->user = a->user;
+	o->password = r->idse_password;
+	o->current = r->current;
+	o->token = r->tok;
+	o->label = a->label;
+	o->email = a->email;
+	o->keyspec = *spec;
+	o->ca_file = a->ca;
+	o->state_dir = a->state_dir;
+	o->out_dir = a->out_dir;
+	o->wait_seconds = a->timeout;
+	o->flags = (a->yes ? IMSS_RENEW_YES : 0) | (a->wait_lock ? IMSS_RENEW_WAIT_LOCK : 0);
+}
+
+/* ---- the report ------------------------------------------------------ */
+
+static void report(struct tool *t, const imss_renew_result *res)
+{
+	char from[TOOL_TIME_SIZE], until[TOOL_TIME_SIZE];
+	json_object *o;
+
+	tool_time_text(res->not_before, from, sizeof(from));
+	tool_time_text(res->not_after, until, sizeof(until));
+	if (!t->json) {
+		printf(_("[7/7] Done: the new certificate is on the token next to its key.\n"));
+		tool_field("serial", res->serial);
+		tool_field("subject", res->subject);
+		tool_field("valid from", from);
+		tool_field("valid until", until);
+		tool_field("key", res->key_uri);
+		tool_field("certificate", res->cert_uri);
+		tool_field("certificate copy", res->cert_path);
+		if (res->letter_path)
+			tool_field("terms letter", res->letter_path);
+		return;
+	}
+	o = json_object_new_object();
+	if (o == NULL || tool_json_str(o, "event", "done") || tool_json_int(o, "step", 7) ||
+	    tool_json_str(o, "serial", res->serial) || tool_json_str(o, "subject", res->subject) ||
+	    tool_json_str(o, "not_before", from) || tool_json_str(o, "not_after", until) ||
+	    tool_json_str(o, "key_uri", res->key_uri) ||
+	    tool_json_str(o, "certificate_uri", res->cert_uri) ||
+	    tool_json_str(o, "certificate_file", res->cert_path) ||
+	    tool_json_str(o, "letter_file", res->letter_path)) {
+		json_object_put(o);
+		return;
+	}
+	tool_json_print(o);
+}
+
+static int do_abandon(struct tool *t, const struct renew_args *a, struct renew_run *r)
+{
+	imss_renew_options o = { 0 };
+	char *removed = NULL;
+	json_object *j;
+	imss_err err;
+
+	o.token = r->tok;
+	o.state_dir = a->state_dir;
+	o.flags = a->wait_lock ? IMSS_RENEW_WAIT_LOCK : 0;
+	err = imss_renew_abandon(t->ctx, &o, a->rp, &removed);
+	if (err != IMSS_OK)
+		return tool_fail(t, err, 0);
+	if (t->json) {
+		j = json_object_new_object();
+		if (j && !tool_json_str(j, "event", "abandoned") && !tool_json_str(j, "removed", removed))
+			tool_json_print(j);
+		else
+			json_object_put(j);
+	} else {
+		printf(_("The unfinished renewal was undone. Removed: %s.\n"), removed);
+	}
+	free(removed);
+	return TOOL_EXIT_OK;
+}
+
+static int run_command(struct tool *t, int argc, char **argv, const char *command)
+{
+	struct renew_args a = { 0 };
+	struct renew_run r = { 0 };
+	struct ui_state u = { t, &r };
+	imss_renew_ui ui = { on_event, on_confirm, on_ask_email, &u };
+	imss_renew_result res = { 0 };
+	imss_renew_options o;
+	imss_keyspec spec;
+	imss_err err;
+	int rc;
+
+	a.command = command;
+	rc = parse_args(t, argc, argv, &a);
+	if (rc != TOOL_EXIT_OK || a.help) {
+		if (a.help)
+			usage(command);
+		return rc;
+	}
+	if (imss_keyspec_parse(a.type, &spec) != IMSS_OK)
+		return tool_usage_error(t, command, "%s",
+		                        _("--type must be rsa:2048, rsa:3072, rsa:4096, ec:prime256v1 or ec:secp384r1"));
+	rc = run_sources(t, &a, &r);
+	if (rc == TOOL_EXIT_OK)
+		rc = run_open(t, &a, &r);
+	if (rc != TOOL_EXIT_OK)
+		goto out;
+	if (a.abandon) {
+		rc = do_abandon(t, &a, &r);
+		goto out;
+	}
+	options_fill(&a, &r, &spec, &o);
+	err = strcmp(command, "recover") == 0
+	      ? imss_recover(t->ctx, &o, a.serial, &ui, &res)
+	      : imss_renew(t->ctx, &o, &ui, &res);
+	if (r.tty_progress)
+		putchar('\n');
+	if (err != IMSS_OK) {
+		rc = tool_fail(t, err, 0);
+		goto out;
+	}
+	report(t, &res);
+out:
+	imss_renew_result_clear(&res);
+	run_close(&r);
+	return rc;
+}
+
+int cmd_renew(struct tool *t, int argc, char **argv)
+{
+	return run_command(t, argc, argv, "renew");
+}
+
+int cmd_recover(struct tool *t, int argc, char **argv)
+{
+	return run_command(t, argc, argv, "recover");
+}
