@@ -292,10 +292,17 @@ idse_login(imss_ctx *ctx, struct http_client *c, const imss_credential *cred,
 	if (err == IMSS_OK)
 		err = exchange(ctx, c, "POST", "/idse/v1/session", body, 0, ok, &status, &r, &obj);
 	if (body != NULL) {
-		/* The password was in it: wipe the serialised copy too. */
+		/* The password was in it: wipe the serialised copy and the
+		 * member's own string before json-c frees them. */
 		const char *text = json_object_to_json_string(body);
+		json_object *pw = NULL;
 
 		imss_wipe((void *)text, strlen(text));
+		if (json_object_object_get_ex(body, "password", &pw)) {
+			const char *p = json_object_get_string(pw);
+
+			imss_wipe((void *)p, strlen(p));
+		}
 	}
 	if (err != IMSS_OK)
 		goto out;
