@@ -14,9 +14,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-packages=(build-essential cmake pkg-config libssl-dev libp11-kit-dev p11-kit
-	libcurl4-openssl-dev libjson-c-dev softhsm2 opensc gnutls-bin
-	libmicrohttpd-dev libsqlite3-dev sqlite3 libhpdf-dev gettext openssl curl jq)
+# The package list and imss_install_packages.
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+. "$root/scripts/lib.sh"
 
 die() { printf 'test.sh: %s\n' "$*" >&2; exit 1; }
 
@@ -30,24 +30,6 @@ while (($#)); do
 	*) die "unknown argument: $1 (try --help)" ;;
 	esac
 done
-
-install_packages() {
-	local p missing=()
-	command -v dpkg-query >/dev/null || {
-		echo "test.sh: no dpkg-query; not checking packages" >&2
-		return 0
-	}
-	for p in "${packages[@]}"; do
-		[[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == *" installed" ]] ||
-			missing+=("$p")
-	done
-	((${#missing[@]})) || return 0
-	((EUID == 0)) || die "missing packages (install them as root): ${missing[*]}"
-	echo "test.sh: installing ${missing[*]}" >&2
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update
-	apt-get install -y --no-install-recommends "${missing[@]}"
-}
 
 # run_suite BUILD_DIR SANITIZE(ON|OFF): configure, build and ctest.
 run_suite() {
@@ -65,7 +47,8 @@ run_suite() {
 	)
 }
 
-install_packages
+imss_install_packages test.sh || exit
+imss_spanish_locale test.sh
 build=${BUILD_DIR:-$root/build}
 build_san=${SANITIZE_BUILD_DIR:-$root/build-sanitize}
 status=0
