@@ -217,10 +217,8 @@ imss_cert_describe(X509 *cert, imss_cert_info *out)
 	out->not_after = asn1_time_epoch(X509_get0_notAfter(cert));
 	out->expired = now > out->not_after;
 	out->not_yet_valid = now < out->not_before;
-	/* Whole days, rounded towards "less time left". */
+	/* Whole days left, or (negative) whole days since expiry. */
 	out->days_left = (long)((out->not_after - now) / 86400);
-	if (out->not_after < now && (out->not_after - now) % 86400 != 0)
-		out->days_left--;
 	if (!out->subject || !out->issuer || !out->serial || !out->fingerprint) {
 		imss_cert_info_clear(out);
 		return IMSS_ERR_NOMEM;

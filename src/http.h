@@ -23,6 +23,7 @@ struct http_response {
 
 struct http_options {
 	const char *ca_file;     /* PEM file of trusted CAs; NULL: system store */
+	const char *extra_ca;    /* with the system store: a pinned CA (PEM) too */
 	long connect_timeout;    /* seconds */
 	long total_timeout;      /* seconds */
 	size_t max_response;     /* bytes */

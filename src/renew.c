@@ -176,41 +176,61 @@ write_pem_cert(imss_ctx *ctx, const char *path, X509 *cert)
 	return err;
 }
 
+/* Pin the first certificate of a CA file for later runs without --ca. */
+static imss_err
+pin_ca(struct renew *r, X509 *ca, const char *pinned)
+{
+	imss_cert_info info;
+	imss_err err = write_pem_cert(r->ctx, pinned, ca);
+
+	if (err == IMSS_OK && imss_cert_describe(ca, &info) == IMSS_OK) {
+		const char *f[] = { "ca_subject", info.subject, "ca_sha256", info.fingerprint,
+		                    "pinned", pinned, NULL };
+
+		renew_emit(r, "ca", 1, f, _("The CA of %s (%s, SHA-256 %s) is pinned in %s for later runs."),
+		           r->o->server, info.subject, info.fingerprint, pinned);
+		imss_cert_info_clear(&info);
+	}
+	return err;
+}
+
+/*
+ * Trust: TLS with --ca, else the system store plus the CA pinned for this
+ * service; certificates issued must chain to --ca, else to the pinned CA,
+ * else (first use) to the CA the service publishes over that verified
+ * TLS, pinned from then on.
+ */
 imss_err
 renew_connect(struct renew *r)
 {
-	struct http_options ho = { NULL, 15, 120, 8u << 20, 3 };
+	struct http_options ho = { NULL, NULL, 15, 120, 8u << 20, 3 };
 	char *pinned = NULL;
+	int have_pin;
 	X509 *ca = NULL;
 	imss_err err;
 
 	err = pin_path(r, &pinned);
 	if (err != IMSS_OK)
 		return err;
-	ho.ca_file = r->o->ca_file ? r->o->ca_file : access(pinned, R_OK) == 0 ? pinned : NULL;
+	have_pin = access(pinned, R_OK) == 0;
+	ho.ca_file = r->o->ca_file;
+	ho.extra_ca = have_pin ? pinned : NULL;
 	err = http_client_new(r->ctx, r->o->server, &ho, &r->http);
-	if (err == IMSS_OK && ho.ca_file != NULL)
-		err = imss_certs_load(r->ctx, ho.ca_file, &r->issuer);
-	if (err != IMSS_OK || ho.ca_file != NULL)
+	if (err == IMSS_OK && (r->o->ca_file != NULL || have_pin))
+		err = imss_certs_load(r->ctx, r->o->ca_file ? r->o->ca_file : pinned, &r->issuer);
+	if (err == IMSS_OK && r->o->ca_file != NULL && !have_pin)
+		err = pin_ca(r, sk_X509_value(r->issuer, 0), pinned);
+	if (err != IMSS_OK || r->issuer != NULL)
 		goto out;
 	err = idse_get_ca(r->ctx, r->http, &ca);
+	if (err == IMSS_ERR_TLS)
+		ctx_append_detail(r->ctx, _(" The first time, give the service's CA with --ca FILE."));
 	if (err == IMSS_OK)
-		err = write_pem_cert(r->ctx, pinned, ca);
+		err = pin_ca(r, ca, pinned);
 	if (err == IMSS_OK && ((r->issuer = sk_X509_new_null()) == NULL || !sk_X509_push(r->issuer, ca)))
 		err = IMSS_ERR_NOMEM;
-	if (err == IMSS_OK) {
-		imss_cert_info info;
-
-		if (imss_cert_describe(ca, &info) == IMSS_OK) {
-			const char *f[] = { "ca_subject", info.subject, "ca_sha256", info.fingerprint,
-			                    "pinned", pinned, NULL };
-
-			renew_emit(r, "ca", 1, f, _("First use of %s: its CA %s (SHA-256 %s) is pinned in %s."),
-			           r->o->server, info.subject, info.fingerprint, pinned);
-			imss_cert_info_clear(&info);
-		}
+	if (err == IMSS_OK)
 		ca = NULL;
-	}
 out:
 	X509_free(ca);
 	free(pinned);
@@ -329,6 +349,8 @@ imss_err
 renew_setup(struct renew *r, imss_ctx *ctx, const imss_renew_options *o,
             const imss_renew_ui *ui, imss_renew_result *result)
 {
+	imss_err err;
+
 	memset(r, 0, sizeof(*r));
 	r->ctx = ctx;
 	r->o = o;
@@ -341,7 +363,11 @@ renew_setup(struct renew *r, imss_ctx *ctx, const imss_renew_options *o,
 	ctx_clear_detail(ctx);
 	if (o->token == NULL)
 		return ctx_fail(ctx, IMSS_ERR_INVALID_ARG, _("No token was given."));
-	return state_dir_init(r);
+	err = state_dir_init(r);
+	/* Before any key is made: the letter and the certificate go there. */
+	if (err == IMSS_OK && o->out_dir != NULL)
+		err = make_dirs(ctx, o->out_dir);
+	return err;
 }
 
 imss_err
