@@ -181,7 +181,7 @@ generate(imss_token *tok, const imss_keyspec *spec, const char *label,
 		                               t.priv, t.npriv, pub, priv);
 		if (!template_refused(rv))
 			break;
-		ctx_log(tok->ctx, IMSS_LOG_DEBUG, "C_GenerateKeyPair: %s at template level %d",
+		ctx_log(tok->ctx, IMSS_LOG_DEBUG, _("C_GenerateKeyPair: %s at template level %d"),
 		        ckr_name(rv), level);
 	}
 	*level_out = level;

@@ -365,7 +365,7 @@ sig_init(void *ctx, void *keydata, const OSSL_PARAM params[])
 
 	if (pk == NULL || pk->key == NULL) {
 		ERR_raise_data(ERR_LIB_PROV, ERR_R_PASSED_INVALID_ARGUMENT,
-		               "not a token key");
+		               _("not a token key"));
 		return 0;
 	}
 	sc->pk = pk;
@@ -398,7 +398,7 @@ sig_deliver(imss_err err, unsigned char *made, size_t madelen, unsigned char *si
             size_t *siglen, size_t sigsize, imss_key *key)
 {
 	if (err != IMSS_OK) {
-		ERR_raise_data(ERR_LIB_PROV, ERR_R_OPERATION_FAIL, "token signature: %s: %s",
+		ERR_raise_data(ERR_LIB_PROV, ERR_R_OPERATION_FAIL, _("token signature: %s: %s"),
 		               imss_strerror(err),
 		               imss_ctx_detail(imss_key_get_token(key)->ctx));
 		return 0;
@@ -447,7 +447,7 @@ sig_digest_init(void *ctx, const char *mdname, void *keydata, const OSSL_PARAM p
 		sc->hash = hash_from_name(mdname);
 		if (sc->hash == 0) {
 			ERR_raise_data(ERR_LIB_PROV, ERR_R_UNSUPPORTED,
-			               "digest %s (SHA-256, SHA-384 or SHA-512 only)", mdname);
+			               _("digest %s (SHA-256, SHA-384 or SHA-512 only)"), mdname);
 			return 0;
 		}
 	} else if (sc->hash == 0) {
@@ -636,7 +636,7 @@ set_pad_mode(struct sig_ctx *sc, const OSSL_PARAM *p)
 	}
 	if (mode != RSA_PKCS1_PADDING && mode != RSA_PKCS1_PSS_PADDING) {
 		ERR_raise_data(ERR_LIB_PROV, ERR_R_UNSUPPORTED,
-		               "token keys sign with PKCS#1 v1.5 or PSS padding only");
+		               _("token keys sign with PKCS#1 v1.5 or PSS padding only"));
 		return 0;
 	}
 	sc->pad = mode;
@@ -663,7 +663,7 @@ set_salt_length(struct sig_ctx *sc, const OSSL_PARAM *p)
 		return 1;
 	}
 	ERR_raise_data(ERR_LIB_PROV, ERR_R_UNSUPPORTED,
-	               "token PSS signatures use a salt as long as the digest");
+	               _("token PSS signatures use a salt as long as the digest"));
 	return 0;
 }
 

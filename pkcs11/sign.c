@@ -280,7 +280,7 @@ imss_key_sign(imss_key *key, imss_hash hash, imss_padding pad,
 	if (err != IMSS_ERR_UNSUPPORTED)
 		return err;
 	ctx_log(key->tok->ctx, IMSS_LOG_DEBUG,
-	        "token has no hash-and-sign mechanism for %s: hashing on the host",
+	        _("token has no hash-and-sign mechanism for %s: hashing on the host"),
 	        h->ossl_name);
 	if (EVP_Digest(data, len, digest, &dlen, EVP_get_digestbyname(h->ossl_name), NULL) != 1)
 		return ctx_fail_openssl(key->tok->ctx, "EVP_Digest");

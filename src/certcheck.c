@@ -79,25 +79,31 @@ renew_check_certificate(struct renew *r, X509 *cert, EVP_PKEY *key_pub, int with
 {
 	imss_cert_info info;
 	long long now = (long long)time(NULL);
+	const char *why = NULL;
 	imss_err err;
 
 	if (cert == NULL)
 		return refuse(r, _("no certificate"));
 	if (EVP_PKEY_eq(X509_get0_pubkey(cert), key_pub) != 1)
 		return refuse(r, _("it is for another key than the one generated on the token"));
-	if (!chains_to_issuer(r, cert))
-		return refuse(r, _("it does not chain to the service's CA"));
-	if (!same_employer(r, cert, with_email))
-		return refuse(r, _("its subject is not this employer (razon social, registro patronal, RFC, e-mail)"));
 	err = imss_cert_describe(cert, &info);
 	if (err != IMSS_OK)
 		return err;
-	if (info.not_before > now + CLOCK_SKEW || info.not_after <= now ||
-	    info.not_after <= info.not_before ||
-	    info.not_after - info.not_before > (long long)MAX_VALIDITY_DAYS * 86400)
-		err = refuse(r, _("its validity period makes no sense"));
+	/* The validity before the chain, whose check fails on an expired
+	 * certificate too and would blame the CA. */
+	if (info.not_after <= now)
+		why = _("it has expired");
+	else if (info.not_before > now + CLOCK_SKEW)
+		why = _("it is not valid yet");
+	else if (info.not_after <= info.not_before ||
+	         info.not_after - info.not_before > (long long)MAX_VALIDITY_DAYS * 86400)
+		why = _("its validity period makes no sense");
+	else if (!chains_to_issuer(r, cert))
+		why = _("it does not chain to the service's CA");
+	else if (!same_employer(r, cert, with_email))
+		why = _("its subject is not this employer (razon social, registro patronal, RFC, e-mail)");
 	imss_cert_info_clear(&info);
-	return err;
+	return why ? refuse(r, why) : IMSS_OK;
 }
 
 /* The user's copy: OUT_DIR/certificado-RP-SERIAL.cer (DER). */

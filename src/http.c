@@ -61,6 +61,19 @@ http_client_new(imss_ctx *ctx, const char *base_url, const struct http_options *
 		return IMSS_ERR_NOMEM;
 	c->ctx = ctx;
 	c->opts = *opts;
+	{
+		/* IMSS_RENEW_HTTP_TIMEOUT: the seconds one exchange may take, for
+		 * slow links (and the tests of a stalled service). */
+		const char *t = getenv("IMSS_RENEW_HTTP_TIMEOUT");
+		char *end = NULL;
+		long v = t ? strtol(t, &end, 10) : 0;
+
+		if (t != NULL && *t != '\0' && *end == '\0' && v > 0 && v <= 3600) {
+			c->opts.total_timeout = v;
+			if (c->opts.connect_timeout > v)
+				c->opts.connect_timeout = v;
+		}
+	}
 	c->base = strdup(base_url);
 	c->curl = curl_easy_init();
 	if (c->base == NULL || c->curl == NULL) {
@@ -255,6 +268,15 @@ request_once(struct http_client *c, const char *method, const char *url,
 		curl_easy_getinfo(c->curl, CURLINFO_CONTENT_TYPE, &ct);
 		if (ct != NULL)
 			snprintf(resp->content_type, sizeof(resp->content_type), "%s", ct);
+		if (resp->status >= 300 && resp->status < 400) {
+			/* Never followed: said as such rather than as a bad answer. */
+			char *to = NULL;
+
+			curl_easy_getinfo(c->curl, CURLINFO_REDIRECT_URL, &to);
+			return ctx_fail(c->ctx, IMSS_ERR_PROTOCOL,
+			                _("The service at %s redirected the request (HTTP %ld) to %s; redirects are refused."),
+			                c->base, resp->status, to ? to : "?");
+		}
 		return IMSS_OK;
 	}
 	return transport_error(c, rc, errbuf, sink.too_large);

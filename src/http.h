@@ -40,8 +40,9 @@ imss_err http_client_set_bearer(struct http_client *c, const char *token);
 
 /*
  * One request.  idempotent allows retries on connection failures and on
- * 502/503/504.  A response of any status is success here; the caller
- * judges the status.  resp is cleared with http_response_clear().
+ * 502/503/504.  A response of any status but a redirect (3xx: an error
+ * here, never followed) is success here; the caller judges the status.
+ * resp is cleared with http_response_clear().
  */
 imss_err http_request(struct http_client *c, const char *method, const char *path,
                       const char *content_type, const void *body, size_t len,

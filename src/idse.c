@@ -4,7 +4,6 @@
  * credential.  Every answer is checked for shape before it is believed.
  */
 #include <limits.h>
-#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,9 +71,12 @@ b64_decode(imss_ctx *ctx, const char *text, unsigned char **out, size_t *len)
 static int
 spanish(void)
 {
-	const char *l = setlocale(LC_MESSAGES, NULL);
+	/* The header of the catalogue in use: Spanish also through LANGUAGE,
+	 * never in the C locale (where there is no catalogue). */
+	static const char header_msgid[] = "";
+	const char *header = dgettext(IMSS_TEXTDOMAIN, header_msgid);
 
-	return l != NULL && strncmp(l, "es", 2) == 0;
+	return strstr(header, "\nLanguage: es") != NULL;
 }
 
 /* An error answer: its code and the message in the user's language. */

@@ -132,12 +132,54 @@ check_candidate(struct renew *r, imss_key *key)
 	return err;
 }
 
+/*
+ * A keygen cut short between its two C_SetAttributeValue calls leaves the
+ * pair on two IDs: the private key on the key identifier, the public key
+ * still on the random one (an RSA key is then found without its public
+ * object, an EC private key not at all).  When one private key and one
+ * public key carry the journal's label, the public key gets the private
+ * key's ID.  *have_priv: a private key has the label.
+ */
+static imss_err
+rejoin_pair(struct renew *r, int *have_priv)
+{
+	imss_token *tok = r->o->token;
+	CK_OBJECT_CLASS klass = CKO_PRIVATE_KEY;
+	CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &klass, sizeof(klass) },
+	                        { CKA_LABEL, r->j.key_label, strlen(r->j.key_label) } };
+	unsigned char id[IMSS_ID_MAX], pub_id[IMSS_ID_MAX];
+	CK_ATTRIBUTE a = { CKA_ID, id, sizeof(id) }, b = { CKA_ID, pub_id, sizeof(pub_id) };
+	CK_OBJECT_HANDLE priv[2], pub[2];
+	CK_ULONG n = 0, m = 0;
+	imss_err err;
+	CK_RV rv;
+
+	err = token_find(tok, tmpl, 2, priv, 2, &n);
+	*have_priv = n > 0;
+	if (err != IMSS_OK || n != 1)
+		return err;
+	err = token_get_fixed(tok, priv[0], &a, 1);
+	klass = CKO_PUBLIC_KEY;
+	if (err == IMSS_OK)
+		err = token_find(tok, tmpl, 2, pub, 2, &m);
+	if (err == IMSS_OK && m == 1)
+		err = token_get_fixed(tok, pub[0], &b, 1);
+	if (err != IMSS_OK || m != 1 || a.ulValueLen > sizeof(id) ||
+	    (b.ulValueLen == a.ulValueLen && memcmp(id, pub_id, a.ulValueLen) == 0))
+		return err;
+	ctx_log(r->ctx, IMSS_LOG_INFO, _("the public key '%s' gets the ID of its private key"),
+	        r->j.key_label);
+	rv = tok->f->C_SetAttributeValue(tok->session, pub[0], &a, 1);
+	return rv == CKR_OK ? IMSS_OK : token_fail(tok, "C_SetAttributeValue", rv);
+}
+
 imss_err
 renew_find_journal_key(struct renew *r, imss_key **out)
 {
-	unsigned char id[IMSS_ID_MAX];
+	unsigned char id[IMSS_ID_MAX] = { 0 };
 	size_t id_len = 0;
 	char *uri, *hash = NULL;
+	int have_priv = 0;
 	imss_err err;
 
 	*out = NULL;
@@ -146,8 +188,15 @@ renew_find_journal_key(struct renew *r, imss_key **out)
 	uri = key_uri(r, id, id_len, r->j.key_label);
 	if (uri == NULL)
 		return IMSS_ERR_NOMEM;
-	err = imss_token_find_key(r->o->token, uri, out);
+	/* By label: keygen may have been cut short. */
+	err = id_len == 0 ? rejoin_pair(r, &have_priv) : IMSS_OK;
+	if (err == IMSS_OK)
+		err = imss_token_find_key(r->o->token, uri, out);
 	free(uri);
+	if (err == IMSS_ERR_NO_OBJECT && have_priv)   /* not a reason to make another */
+		err = ctx_fail(r->ctx, IMSS_ERR_AMBIGUOUS_OBJECT,
+		               _("The key pair '%s' of this renewal is incomplete on the token; nothing was changed. Delete the objects with that label, then undo the renewal with --abandon."),
+		               r->j.key_label);
 	if (err != IMSS_OK || r->j.key_spki_sha256 == NULL)
 		return err;
 	err = spki_sha256(imss_key_get_public(*out), &hash);

@@ -155,19 +155,68 @@ imss_renew_abandon(imss_ctx *ctx, const imss_renew_options *o, const char *rp,
 	return err;
 }
 
+/* Is the journal of this employer and token an unfinished renewal of key?
+ * (A damaged journal stops the recovery before anything is stored.) */
+static imss_err
+recover_journal_load(struct renew *r, const imss_key *key, int *ours)
+{
+	char *path = renew_state_file(r, "renew", "json"), *hex;
+	const unsigned char *id;
+	size_t id_len;
+	int exists = 0;
+	imss_err err;
+
+	*ours = 0;
+	if (path == NULL)
+		return IMSS_ERR_NOMEM;
+	err = journal_load(r->ctx, path, &r->j, &exists);
+	free(path);
+	if (err != IMSS_OK || !exists || r->j.state == JOURNAL_DONE || r->j.key_id == NULL)
+		return err;
+	id = imss_key_get_id(key, &id_len);
+	if ((hex = hex_encode(id, id_len)) == NULL)
+		return IMSS_ERR_NOMEM;
+	*ours = strcmp(hex, r->j.key_id) == 0;
+	free(hex);
+	return IMSS_OK;
+}
+
+/* That renewal learns that its certificate is on the token and where its
+ * copy is: `renew` then finds it there instead of storing it twice. */
+static imss_err
+recover_journal_update(struct renew *r, X509 *cert)
+{
+	imss_cert_info info;
+	imss_err err = imss_cert_describe(cert, &info);
+
+	if (err != IMSS_OK)
+		return err;
+	err = journal_set(&r->j.cert_path, r->result->cert_path);
+	if (err == IMSS_OK)
+		err = journal_set(&r->j.cert_serial, info.serial);
+	imss_cert_info_clear(&info);
+	if (err == IMSS_OK && r->j.state < JOURNAL_STORE_STARTED)
+		r->j.state = JOURNAL_STORE_STARTED;
+	if (err == IMSS_OK)
+		err = journal_save(r->ctx, &r->j);
+	return err;
+}
+
 static imss_err
 recover_store(struct renew *r, X509 *cert)
 {
 	unsigned char *der = NULL;
 	imss_key *key = NULL;
 	imss_err err;
-	int len;
+	int len, ours = 0;
 
 	err = imss_token_find_key_for(r->o->token, X509_get0_pubkey(cert), &key);
 	if (err == IMSS_ERR_NO_OBJECT)
 		ctx_append_detail(r->ctx, _(" The certificate's key is not on this token; nothing was stored."));
 	if (err == IMSS_OK)
 		err = renew_check_certificate(r, cert, imss_key_get_public(key), 0);
+	if (err == IMSS_OK)
+		err = recover_journal_load(r, key, &ours);
 	if (err == IMSS_OK)
 		err = renew_write_certificate(r, cert, &r->result->cert_path);
 	len = err == IMSS_OK ? i2d_X509(cert, &der) : 0;
@@ -176,6 +225,8 @@ recover_store(struct renew *r, X509 *cert)
 	if (err == IMSS_OK)
 		err = imss_token_store_certificate(r->o->token, key, der, (size_t)len,
 		                                   r->o->label, &r->result->cert_uri);
+	if (err == IMSS_OK && ours)
+		err = recover_journal_update(r, cert);
 	if (err == IMSS_OK && (r->result->key_uri = strdup(imss_key_get_uri(key))) == NULL)
 		err = IMSS_ERR_NOMEM;
 	OPENSSL_free(der);

@@ -237,6 +237,36 @@ out:
 	return err;
 }
 
+/*
+ * A finished journal whose certificate is current and newer than the
+ * credential being renewed: that credential was renewed already.  Run
+ * again (after an interruption at the very end, or by mistake), the
+ * renewal is not made twice: its certificate is looked for on the token.
+ */
+static int
+renewed_already(struct renew *r)
+{
+	X509 *mine = imss_credential_get_certificate(r->o->current), *done = NULL;
+	FILE *f = r->j.cert_path ? fopen(r->j.cert_path, "rb") : NULL;
+	int yes = 0;
+
+	if (f != NULL) {
+		done = d2i_X509_fp(f, NULL);
+		fclose(f);
+	}
+	if (done != NULL && mine != NULL && X509_cmp(done, mine) != 0 &&
+	    X509_cmp_time(X509_get0_notAfter(done), NULL) > 0 &&
+	    ASN1_TIME_compare(X509_get0_notAfter(done), X509_get0_notAfter(mine)) > 0) {
+		/* ... and its key is still there (else a new renewal it is). */
+		imss_key *key = NULL;
+
+		yes = renew_find_journal_key(r, &key) == IMSS_OK;
+		imss_key_free(key);
+	}
+	X509_free(done);
+	return yes;
+}
+
 /* A journal of this employer and token: continue it, or start one. */
 static imss_err
 journal_open(struct renew *r)
@@ -251,6 +281,12 @@ journal_open(struct renew *r)
 	free(path);
 	if (err != IMSS_OK)
 		return err;
+	if (exists && r->j.state == JOURNAL_DONE && renewed_already(r)) {
+		renew_emit(r, "resume", 1, NULL,
+		           _("This credential was renewed already (certificate %s); checking that the certificate is on the token next to its key. To renew again, use the new certificate as the current one."),
+		           r->j.cert_serial ? r->j.cert_serial : "?");
+		return IMSS_OK;
+	}
 	if (exists && r->j.state != JOURNAL_DONE) {
 		if (strcmp(r->j.server, r->o->server) != 0)
 			return ctx_fail(r->ctx, IMSS_ERR_BUSY,

@@ -271,6 +271,52 @@ static int parse_args(struct tool *t, int argc, char **argv, struct renew_args *
 
 /* ---- what the user sees ------------------------------------------- */
 
+/* The names of the events' fields: the JSON keys, shown as they are in
+ * English and translated in text output. */
+static const char *const field_names[] = {
+	/* TRANSLATORS: the names of the renewal's fields, as shown next to
+	   their values; the untranslated names are the JSON keys. */
+	N_("user"), N_("credential"), N_("registro_patronal"), N_("renewal_required"),
+	N_("razon_social"), N_("rfc"), N_("address"), N_("email"), N_("editable"),
+	N_("key_uri"), N_("id"), N_("sensitive"), N_("extractable"), N_("local"),
+	N_("request"), N_("letter"), N_("sha256"), N_("seconds"), N_("request_id"),
+	N_("certificate_uri"), N_("ca_subject"), N_("ca_sha256"), N_("pinned"),
+	N_("serial"), N_("certificate"),
+};
+
+static const char *field_text(const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(field_names) / sizeof(field_names[0]); i++)
+		if (strcmp(key, field_names[i]) == 0)
+			return _(field_names[i]);
+	return _(key);  /* a name marked elsewhere, or as it is */
+}
+
+/* true and false in words; "editable" names fields. */
+static const char *value_text(const char *key, const char *value)
+{
+	if (strcmp(value, "true") == 0)
+		return _("true");
+	if (strcmp(value, "false") == 0)
+		return _("false");
+	return strcmp(key, "editable") == 0 ? field_text(value) : value;
+}
+
+/* One event a line (JSON Lines), so that a script reads the run as it
+ * goes; takes obj. */
+static void print_event(json_object *obj)
+{
+	const char *text = json_object_to_json_string_ext(obj,
+		JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+
+	if (text)
+		puts(text);
+	json_object_put(obj);
+	fflush(stdout);
+}
+
 static void event_json(const imss_renew_event *ev)
 {
 	json_object *o = json_object_new_object();
@@ -283,8 +329,7 @@ static void event_json(const imss_renew_event *ev)
 	}
 	for (i = 0; ev->fields[i] && ev->fields[i + 1]; i += 2)
 		tool_json_str(o, ev->fields[i], ev->fields[i + 1]);
-	tool_json_print(o);
-	fflush(stdout);
+	print_event(o);
 }
 
 static void event_text(struct renew_run *r, const imss_renew_event *ev)
@@ -310,7 +355,7 @@ static void event_text(struct renew_run *r, const imss_renew_event *ev)
 	r->waiting = 0;
 	printf("[%d/7] %s\n", ev->number, ev->message);
 	for (i = 0; ev->fields[i] && ev->fields[i + 1]; i += 2)
-		tool_field(ev->fields[i], ev->fields[i + 1]);
+		tool_field(field_text(ev->fields[i]), value_text(ev->fields[i], ev->fields[i + 1]));
 	fflush(stdout);
 }
 
@@ -461,15 +506,15 @@ static void report(struct tool *t, const imss_renew_result *res)
 	tool_time_text(res->not_after, until, sizeof(until));
 	if (!t->json) {
 		printf(_("[7/7] Done: the new certificate is on the token next to its key.\n"));
-		tool_field("serial", res->serial);
-		tool_field("subject", res->subject);
-		tool_field("valid from", from);
-		tool_field("valid until", until);
-		tool_field("key", res->key_uri);
-		tool_field("certificate", res->cert_uri);
-		tool_field("certificate copy", res->cert_path);
+		tool_field(_("serial"), res->serial);
+		tool_field(_("subject"), res->subject);
+		tool_field(_("valid from"), from);
+		tool_field(_("valid until"), until);
+		tool_field(_("key"), res->key_uri);
+		tool_field(_("certificate"), res->cert_uri);
+		tool_field(_("certificate copy"), res->cert_path);
 		if (res->letter_path)
-			tool_field("terms letter", res->letter_path);
+			tool_field(_("terms letter"), res->letter_path);
 		return;
 	}
 	o = json_object_new_object();
@@ -483,7 +528,7 @@ static void report(struct tool *t, const imss_renew_result *res)
 		json_object_put(o);
 		return;
 	}
-	tool_json_print(o);
+	print_event(o);
 }
 
 static int do_abandon(struct tool *t, const struct renew_args *a, struct renew_run *r)
@@ -502,7 +547,7 @@ static int do_abandon(struct tool *t, const struct renew_args *a, struct renew_r
 	if (t->json) {
 		j = json_object_new_object();
 		if (j && !tool_json_str(j, "event", "abandoned") && !tool_json_str(j, "removed", removed))
-			tool_json_print(j);
+			print_event(j);
 		else
 			json_object_put(j);
 	} else {

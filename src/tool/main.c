@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <locale.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -27,6 +28,7 @@ static const struct tool_command commands[] = {
 	{ "sign", N_("sign a file (CMS) with a token key or a .pfx/.cer+.key"), cmd_sign },
 	{ "import", N_("store a certificate on the token next to its key"), cmd_import },
 	{ "status", N_("show certificates, their validity and where their keys are"), cmd_status },
+	{ "check", N_("check when certificates expire (for reminders; exit status 10, 11)"), cmd_check },
 	{ "export", N_("copy a certificate from a token to a file"), cmd_export },
 	{ "renew", N_("renew the IMSS certificate with a new key made in the token"), cmd_renew },
 	{ "recover", N_("fetch an issued certificate again and store it on the token"), cmd_recover },
@@ -83,6 +85,8 @@ static void print_help(void)
 	        "  2  usage error: unknown command or option, missing argument,\n"
 	        "     malformed --type, --subject, --pin-source, --password-source\n"
 	        "     or PKCS#11 URI\n"), stdout);
+	fputs(_("  10 check: a certificate expires within the days given (--days)\n"
+	        "  11 check: a certificate has expired\n"), stdout);
 	printf(_("\nRun '%s COMMAND --help' for the options and examples of a command.\n"),
 	       TOOL_NAME);
 }
@@ -238,6 +242,12 @@ static int parse_global(struct tool *t, int argc, char **argv, int *done)
 	int c;
 
 	prescan_json(t, argc, argv);
+	/*
+	 * JSON is for scripts: the same bytes in every language, so its
+	 * messages (errors, doctor checks, renewal events) stay in English.
+	 */
+	if (t->json)
+		setlocale(LC_MESSAGES, "C");
 	while ((c = getopt_long(argc, argv, global_optstring, global_options, NULL)) != -1) {
 		switch (c) {
 		case OPT_MODULE:
@@ -283,6 +293,15 @@ static int finish_output(int rc)
 	return rc == TOOL_EXIT_OK ? TOOL_EXIT_FAILURE : rc;
 }
 
+/* The catalogues: LOCALEDIR, or IMSS_RENEW_LOCALEDIR (the build tree's, for
+ * the tests). */
+static const char *locale_dir(void)
+{
+	const char *dir = getenv("IMSS_RENEW_LOCALEDIR");
+
+	return dir && *dir ? dir : LOCALEDIR;
+}
+
 int main(int argc, char **argv)
 {
 	struct tool t = { 0 };
@@ -291,7 +310,7 @@ int main(int argc, char **argv)
 	int rc;
 
 	setlocale(LC_ALL, "");
-	bindtextdomain(IMSS_TEXTDOMAIN, LOCALEDIR);
+	bindtextdomain(IMSS_TEXTDOMAIN, locale_dir());
 	textdomain(IMSS_TEXTDOMAIN);
 	opterr = 0;
 

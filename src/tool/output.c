@@ -14,7 +14,7 @@
 
 #include "tool.h"
 
-/* Width of the field names in text output, in bytes. */
+/* Width of the field names in text output, in characters (UTF-8). */
 #define FIELD_WIDTH 20
 
 static int add_error_fields(json_object *error, int code, const char *message,
@@ -163,9 +163,19 @@ void tool_warn(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/* Characters, not bytes, so that translated names with accents line up. */
+static int text_width(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xC0) != 0x80;
+	return n;
+}
+
 void tool_field_name(const char *name)
 {
-	int pad = FIELD_WIDTH - (int)strlen(name);
+	int pad = FIELD_WIDTH - text_width(name);
 
 	printf("  %s:%*s ", name, pad > 0 ? pad : 0, "");
 }

@@ -101,6 +101,7 @@ int cmd_csr(struct tool *t, int argc, char **argv);
 int cmd_sign(struct tool *t, int argc, char **argv);
 int cmd_import(struct tool *t, int argc, char **argv);
 int cmd_status(struct tool *t, int argc, char **argv);
+int cmd_check(struct tool *t, int argc, char **argv);
 int cmd_export(struct tool *t, int argc, char **argv);
 int cmd_renew(struct tool *t, int argc, char **argv);
 int cmd_recover(struct tool *t, int argc, char **argv);

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,6 +202,10 @@ struct fault_config {
     char log_path[FAULT_PATH_MAX];
     size_t n_rules;
     struct fault_rule rules[FAULT_MAX_RULES];
+    bool have_kill;              /* FAULT_KILL */
+    enum fault_fn kill_fn;
+    unsigned long kill_nth;
+    bool kill_after;
 };
 
 /* Everything below is protected by fault_lock. */
@@ -410,6 +415,46 @@ static bool fault_parse_token_flags(const char *spec, struct fault_config *cfg)
     return ok;
 }
 
+/* Parses FAULT_KILL=NAME:N[:before|:after]. */
+static bool fault_parse_kill(const char *spec, struct fault_config *cfg)
+{
+    char copy[128], *name = copy, *nth, *when, *end;
+    size_t i;
+
+    if (strlen(spec) >= sizeof copy)
+        goto bad;
+    memcpy(copy, spec, strlen(spec) + 1);
+    nth = strchr(name, ':');
+    if (nth == NULL)
+        goto bad;
+    *nth++ = '\0';
+    when = strchr(nth, ':');
+    if (when != NULL)
+        *when++ = '\0';
+    for (i = 0; i < FAULT_FN_COUNT; i++) {
+        if (strcmp(name, fault_fn_names[i]) == 0)
+            break;
+    }
+    if (i == FAULT_FN_COUNT || !isdigit((unsigned char)nth[0]))
+        goto bad;
+    errno = 0;
+    cfg->kill_nth = strtoul(nth, &end, 10);
+    if (errno != 0 || *end != '\0' || cfg->kill_nth == 0)
+        goto bad;
+    if (when == NULL || strcmp(when, "before") == 0)
+        cfg->kill_after = false;
+    else if (strcmp(when, "after") == 0)
+        cfg->kill_after = true;
+    else
+        goto bad;
+    cfg->kill_fn = (enum fault_fn)i;
+    cfg->have_kill = true;
+    return true;
+bad:
+    fprintf(stderr, "fault-pkcs11: bad FAULT_KILL \"%s\"\n", spec);
+    return false;
+}
+
 /* Reads the environment into fault_cfg.  Caller holds fault_lock. */
 static CK_RV fault_configure_locked(void)
 {
@@ -435,6 +480,9 @@ static CK_RV fault_configure_locked(void)
     v = getenv("FAULT_FAIL");
     if (v != NULL && !fault_parse_fail(v, &cfg))
         return CKR_GENERAL_ERROR;
+    v = getenv("FAULT_KILL");
+    if (v != NULL && v[0] != '\0' && !fault_parse_kill(v, &cfg))
+        return CKR_GENERAL_ERROR;
     fault_cfg = cfg;
     return CKR_OK;
 }
@@ -442,14 +490,24 @@ static CK_RV fault_configure_locked(void)
 /* ------------------------------------------------------------------------ */
 /* Call counting, failing and logging                                       */
 
-/* Counts a call; true (with *rv set) when FAULT_FAIL says to fail it. */
-static bool fault_inject(enum fault_fn fn, CK_RV *rv)
+/*
+ * Counts a call; true (with *rv set) when FAULT_FAIL says to fail it.
+ * FAULT_KILL: the process dies here (before the call), or *kill_after is
+ * set for the wrapper to kill it once the call is done and logged.
+ */
+static bool fault_inject(enum fault_fn fn, CK_RV *rv, bool *kill_after)
 {
     unsigned long n;
     bool fail = false;
 
     pthread_mutex_lock(&fault_lock);
     n = ++fault_calls[fn];
+    *kill_after = false;
+    if (fault_cfg.have_kill && fault_cfg.kill_fn == fn && fault_cfg.kill_nth == n) {
+        if (!fault_cfg.kill_after)
+            kill(getpid(), SIGKILL);
+        *kill_after = true;
+    }
     for (size_t i = 0; i < fault_cfg.n_rules; i++) {
         const struct fault_rule *r = &fault_cfg.rules[i];
         if (r->fn == fn && (n == r->nth || (r->and_later && n > r->nth))) {
@@ -789,11 +847,14 @@ static CK_RV fault_do_C_CreateObject(CK_SESSION_HANDLE session,
     static CK_RV fault_wrap_##name params \
     { \
         CK_RV rv; \
+        bool kill_after; \
         long long t0 = fault_now_us(); \
-        if (!fault_inject(FAULT_FN_##name, &rv)) \
+        if (!fault_inject(FAULT_FN_##name, &rv, &kill_after)) \
             rv = fault_impl.name != NULL ? fault_impl.name args \
                                          : CKR_FUNCTION_NOT_SUPPORTED; \
         fault_log(#name, rv, fault_now_us() - t0); \
+        if (kill_after) \
+            kill(getpid(), SIGKILL); \
         return rv; \
     }
 FAULT_FUNCTIONS(FAULT_WRAP)
@@ -803,14 +864,17 @@ FAULT_FUNCTIONS(FAULT_WRAP)
 static CK_RV fault_wrap_C_Initialize(CK_VOID_PTR init_args)
 {
     long long t0 = fault_now_us();
+    bool kill_after = false;
     CK_RV rv;
 
     pthread_mutex_lock(&fault_lock);
     rv = fault_configure_locked();
     pthread_mutex_unlock(&fault_lock);
-    if (rv == CKR_OK && !fault_inject(FAULT_FN_C_Initialize, &rv))
+    if (rv == CKR_OK && !fault_inject(FAULT_FN_C_Initialize, &rv, &kill_after))
         rv = fault_real->C_Initialize(init_args);
     fault_log("C_Initialize", rv, fault_now_us() - t0);
+    if (kill_after)
+        kill(getpid(), SIGKILL);
     return rv;
 }
 
@@ -841,13 +905,16 @@ static CK_RV fault_wrap_C_Sign(CK_SESSION_HANDLE session, CK_BYTE_PTR data,
                                CK_ULONG_PTR sig_len)
 {
     long long t0 = fault_now_us();
+    bool kill_after;
     CK_RV rv;
 
-    if (!fault_inject(FAULT_FN_C_Sign, &rv))
+    if (!fault_inject(FAULT_FN_C_Sign, &rv, &kill_after))
         rv = fault_real->C_Sign(session, data, data_len, sig, sig_len);
     else if (rv != CKR_OK && rv != CKR_BUFFER_TOO_SMALL)
         fault_end_sign(session, data, data_len);
     fault_log("C_Sign", rv, fault_now_us() - t0);
+    if (kill_after)
+        kill(getpid(), SIGKILL);
     return rv;
 }
 
