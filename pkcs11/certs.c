@@ -413,3 +413,26 @@ imss_token_find_key_for(imss_token *tok, EVP_PKEY *pub, imss_key **out)
 		                tok->info.label);
 	return key_from_handle(tok, h, out);
 }
+
+imss_err
+token_relabel_id(imss_token *tok, const unsigned char *id, size_t id_len, const char *label,
+                 unsigned *count)
+{
+	CK_ATTRIBUTE tmpl = { CKA_ID, (void *)id, id_len };
+	CK_ATTRIBUTE set = { CKA_LABEL, (void *)label, strlen(label) };
+	CK_OBJECT_HANDLE found[8];
+	CK_ULONG n = 0, i;
+	imss_err err;
+	CK_RV rv;
+
+	*count = 0;
+	err = token_find(tok, &tmpl, 1, found, 8, &n);
+	for (i = 0; err == IMSS_OK && i < n; i++) {
+		rv = tok->f->C_SetAttributeValue(tok->session, found[i], &set, 1);
+		if (rv != CKR_OK)
+			err = token_fail(tok, "C_SetAttributeValue", rv);
+		else
+			(*count)++;
+	}
+	return err;
+}

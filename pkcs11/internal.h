@@ -175,6 +175,10 @@ imss_err key_from_handle(imss_token *tok, CK_OBJECT_HANDLE priv, imss_key **out)
 /* pin.c: for messages, which source a PIN came from. */
 const char *pin_source_describe(const imss_pin_source *src);
 
+/* certs.c: give every object with this CKA_ID a new label. */
+imss_err token_relabel_id(imss_token *tok, const unsigned char *id, size_t id_len,
+                          const char *label, unsigned *count);
+
 /* login.c: the context-specific login of CKA_ALWAYS_AUTHENTICATE keys. */
 imss_err token_context_login(imss_token *tok, const char *key_label);
 

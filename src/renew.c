@@ -355,6 +355,11 @@ renew_steps(struct renew *r)
 	}
 	if (err == IMSS_OK)
 		err = result_fill(r);
+	if (err == IMSS_OK && (r->o->flags & (IMSS_RENEW_RETIRE_OLD | IMSS_RENEW_RETIRE_DELETE)) &&
+	    renew_retire_old(r) != IMSS_OK)
+		/* The renewal is done; only the tidying up failed. */
+		ctx_log(r->ctx, IMSS_LOG_WARN, _("the old credential could not be retired: %s"),
+		        r->ctx->detail);
 	OPENSSL_free(req);
 	return err;
 }

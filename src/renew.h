@@ -63,6 +63,9 @@ imss_err renew_lock_token(struct renew *r);
 imss_err renew_connect(struct renew *r);
 void renew_free(struct renew *r);
 
+/* renew-retire.c: --retire-old, after success. */
+imss_err renew_retire_old(struct renew *r);
+
 /* The key the journal names: by ID (checked against its public key hash),
  * or by label when generation may have been under way. */
 imss_err renew_find_journal_key(struct renew *r, imss_key **out);

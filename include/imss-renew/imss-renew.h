@@ -548,6 +548,12 @@ typedef struct imss_renew_ui {
 
 #define IMSS_RENEW_YES 1u        /* ask nothing: --yes */
 #define IMSS_RENEW_WAIT_LOCK 2u  /* wait for another renewal of the token */
+/* After a successful renewal, retire the old token credential (asking
+ * first unless IMSS_RENEW_YES): relabel its objects "LABEL (retired
+ * DATE)", or with IMSS_RENEW_RETIRE_DELETE delete them after checking
+ * their public key.  A file credential is left as it is. */
+#define IMSS_RENEW_RETIRE_OLD 4u
+#define IMSS_RENEW_RETIRE_DELETE 8u
 
 typedef struct imss_renew_options {
 	const char *server;          /* https://host:port */

@@ -38,6 +38,7 @@ enum {
 	OPT_RP,
 	OPT_SERIAL,
 	OPT_FORCE,
+	OPT_RETIRE_OLD,
 	OPT_PIN,
 	OPT_PASSWORD,
 };
@@ -65,6 +66,7 @@ static const struct option options[] = {
 	{ "registro-patronal", required_argument, NULL, OPT_RP },
 	{ "serial", required_argument, NULL, OPT_SERIAL },
 	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "retire-old", optional_argument, NULL, OPT_RETIRE_OLD },
 	{ "help", no_argument, NULL, 'h' },
 	{ "pin", optional_argument, NULL, OPT_PIN },
 	{ "password", optional_argument, NULL, OPT_PASSWORD },
@@ -78,6 +80,7 @@ struct renew_args {
 	const char *password_source, *state_dir, *out_dir, *rp, *serial;
 	long timeout;
 	int yes, wait_lock, abandon, force, help;
+	unsigned retire;          /* IMSS_RENEW_RETIRE_* */
 };
 
 /* What the run holds open, closed in reverse. */
@@ -112,6 +115,7 @@ static void usage(const char *command)
 	         "         [--yes] [--ca FILE] [--pin-source SRC]\n"
 	         "         [--idse-password-source SRC] [--password-source SRC]\n"
 	         "         [--state-dir DIR] [--out-dir DIR] [--wait] [--timeout SECONDS]\n"
+	         "         [--retire-old[=relabel|delete]]\n"
 	         "       %s [GLOBAL OPTIONS] renew --abandon --token URI\n"
 	         "         [--registro-patronal RP] [--state-dir DIR] [--pin-source SRC]\n"
 	         "Renew the IMSS certificate with a new key made inside the token: log in\n"
@@ -150,6 +154,9 @@ static void usage(const char *command)
 	        "  --timeout SECONDS            how long to wait for a delayed certificate\n"
 	        "                               (default 600)\n"
 	        "  --force                      log in even on the token's last PIN try\n"
+	        "  --retire-old[=delete]        after success, relabel the old token key and\n"
+	        "                               certificate '... (retired DATE)', or delete\n"
+	        "                               them (asks first unless --yes)\n"
 	        "  --abandon                    undo an unfinished renewal on --token\n"
 	        "  --registro-patronal RP       which one, when several are unfinished\n"
 	        "  -h, --help                   print this help and exit\n"), stdout);
@@ -204,6 +211,15 @@ static int parse_option(struct tool *t, struct renew_args *a, char **argv, int c
 	case OPT_WAIT_LOCK: a->wait_lock = 1; return TOOL_EXIT_OK;
 	case OPT_ABANDON: a->abandon = 1; return TOOL_EXIT_OK;
 	case OPT_FORCE: a->force = 1; return TOOL_EXIT_OK;
+	case OPT_RETIRE_OLD:
+		if (optarg == NULL || strcmp(optarg, "relabel") == 0)
+			a->retire = IMSS_RENEW_RETIRE_OLD;
+		else if (strcmp(optarg, "delete") == 0)
+			a->retire = IMSS_RENEW_RETIRE_OLD | IMSS_RENEW_RETIRE_DELETE;
+		else
+			return tool_usage_error(t, a->command, "%s",
+			                        _("--retire-old takes relabel (the default) or delete"));
+		return TOOL_EXIT_OK;
 	case 'h': a->help = 1; return TOOL_EXIT_OK;
 	case OPT_TIMEOUT:
 		a->timeout = strtol(optarg, &end, 10);
@@ -492,7 +508,8 @@ static void options_fill(const struct renew_args *a, struct renew_run *r,
 	o->state_dir = a->state_dir;
 	o->out_dir = a->out_dir;
 	o->wait_seconds = a->timeout;
-	o->flags = (a->yes ? IMSS_RENEW_YES : 0) | (a->wait_lock ? IMSS_RENEW_WAIT_LOCK : 0);
+	o->flags = (a->yes ? IMSS_RENEW_YES : 0) | (a->wait_lock ? IMSS_RENEW_WAIT_LOCK : 0) |
+	           a->retire;
 }
 
 /* ---- the report ------------------------------------------------------ */

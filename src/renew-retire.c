@@ -1,0 +1,87 @@
+/*
+ * --retire-old: only after the new certificate is stored and the journal
+ * says done, and only with the user's yes, the old token credential is
+ * relabelled "LABEL (retired DATE)" or, if asked, deleted after its
+ * public key is checked.  A file credential is never touched.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "renew.h"
+
+static imss_err
+delete_old(struct renew *r, imss_key *old)
+{
+	static const CK_OBJECT_CLASS classes[] = { CKO_CERTIFICATE, CKO_PUBLIC_KEY,
+	                                           CKO_PRIVATE_KEY };
+	imss_token *tok = imss_key_get_token(old);
+	size_t id_len, i;
+	const unsigned char *id = imss_key_get_id(old, &id_len);
+	imss_err err = IMSS_OK;
+
+	for (i = 0; err == IMSS_OK && i < sizeof(classes) / sizeof(classes[0]); i++) {
+		char *uri = object_uri(tok, classes[i], id, id_len, NULL);
+
+		err = uri ? imss_token_delete_object(tok, uri, imss_key_get_public(old))
+		          : IMSS_ERR_NOMEM;
+		if (err == IMSS_ERR_NO_OBJECT)
+			err = IMSS_OK;     /* no public key or certificate kept */
+		free(uri);
+	}
+	return err;
+}
+
+static imss_err
+relabel_old(struct renew *r, imss_key *old, char *label)
+{
+	size_t id_len;
+	const unsigned char *id = imss_key_get_id(old, &id_len);
+	unsigned count = 0;
+
+	(void)r;
+	return token_relabel_id(imss_key_get_token(old), id, id_len, label, &count);
+}
+
+imss_err
+renew_retire_old(struct renew *r)
+{
+	imss_key *old = imss_credential_get_token_key(r->o->current);
+	int delete = (r->o->flags & IMSS_RENEW_RETIRE_DELETE) != 0;
+	char stamp[16], *label = NULL, *question = NULL;
+	time_t now = time(NULL);
+	struct tm tm;
+	imss_err err = IMSS_OK;
+
+	if (old == NULL) {
+		renew_emit(r, "retire", 7, NULL,
+		           _("The old credential is a file; it was left as it is."));
+		return IMSS_OK;
+	}
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%d", &tm);
+	label = str_printf(_("%s (retired %s)"), imss_key_get_label(old), stamp);
+	question = delete
+	           ? str_printf(_("Delete the old key and certificate '%s' from the token?"),
+	                        imss_key_get_label(old))
+	           : str_printf(_("Relabel the old key and certificate '%s' as '%s'?"),
+	                        imss_key_get_label(old), label ? label : "");
+	if (label == NULL || question == NULL) {
+		err = IMSS_ERR_NOMEM;
+		goto out;
+	}
+	if (!(r->o->flags & IMSS_RENEW_YES) &&
+	    !(r->ui && r->ui->confirm && r->ui->confirm(r->ui->user, question))) {
+		renew_emit(r, "retire", 7, NULL, _("The old credential was left as it is."));
+		goto out;
+	}
+	err = delete ? delete_old(r, old) : relabel_old(r, old, label);
+	if (err == IMSS_OK)
+		renew_emit(r, "retire", 7, NULL, delete ?
+		           _("The old key and certificate were deleted from the token.") :
+		           _("The old key and certificate were relabelled."));
+out:
+	free(label);
+	free(question);
+	return err;
+}
