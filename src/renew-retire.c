@@ -13,8 +13,10 @@
 static imss_err
 delete_old(struct renew *r, imss_key *old)
 {
-	static const CK_OBJECT_CLASS classes[] = { CKO_CERTIFICATE, CKO_PUBLIC_KEY,
-	                                           CKO_PRIVATE_KEY };
+	/* The private key first: an EC private key is checked through its
+	 * public key or certificate, which must still be there. */
+	static const CK_OBJECT_CLASS classes[] = { CKO_PRIVATE_KEY, CKO_PUBLIC_KEY,
+	                                           CKO_CERTIFICATE };
 	imss_token *tok = imss_key_get_token(old);
 	size_t id_len, i;
 	const unsigned char *id = imss_key_get_id(old, &id_len);
@@ -25,7 +27,7 @@ delete_old(struct renew *r, imss_key *old)
 
 		err = uri ? imss_token_delete_object(tok, uri, imss_key_get_public(old))
 		          : IMSS_ERR_NOMEM;
-		if (err == IMSS_ERR_NO_OBJECT)
+		if (err == IMSS_ERR_NO_OBJECT && classes[i] != CKO_PRIVATE_KEY)
 			err = IMSS_OK;     /* no public key or certificate kept */
 		free(uri);
 	}
