@@ -221,22 +221,20 @@ check_old_intact() {
 # check_candidate_only WHAT: no certificate was stored; the new objects are
 # at most the candidate key pair the journal records (none before keygen).
 check_candidate_only() {
-	local what=$1 new id
+	local what=$1 ncert nkey id jid
 	objects_json "$C/objects.json"
 	check_old_intact "$what"
-	new=$(new_objects "$C/objects.json")
-	[[ $(jq '[.[] | select(.class == "certificate")] | length' <<<"$new") == 0 ]] ||
-		die "$what: a certificate was stored: $(brief "$new")"
-	[[ $(jq '[.[] | select(.class == "private-key")] | length' <<<"$new") -le 1 ]] ||
-		die "$what: more than one new key: $(brief "$new")"
-	id=$(jq -r '[.[] | select(.class == "private-key")][0].id // empty' <<<"$new")
-	if [[ -n $id ]]; then
-		[[ -e $(journal) && $(jq -r '.key_id // .key_label' "$(journal)") != null ]] ||
-			die "$what: a new key the journal does not record: $(brief "$new")"
-		local jid
-		jid=$(jq -r '.key_id // empty' "$(journal)")
-		[[ -z $jid || $jid == "$id" ]] || die "$what: the new key $id is not the journal's $jid"
-	fi
+	read -r ncert nkey id < <(jq -r '[.objects[] | select(.label != "IMSS anterior")] |
+		[([.[] | select(.class == "certificate")] | length),
+		 ([.[] | select(.class == "private-key")] | length),
+		 ([.[] | select(.class == "private-key")][0].id // "-")] | map(tostring) | join(" ")' \
+		"$C/objects.json")
+	[[ $ncert == 0 ]] || die "$what: a certificate was stored: $(brief "$(new_objects "$C/objects.json")")"
+	[[ $nkey -le 1 ]] || die "$what: more than one new key: $(brief "$(new_objects "$C/objects.json")")"
+	[[ $id != - ]] || return 0
+	[[ -e $(journal) ]] || die "$what: a new key ($id) and no journal"
+	jid=$(jq -r '.key_id // "none"' "$(journal)")
+	[[ $jid == none || $jid == "$id" ]] || die "$what: the new key $id is not the journal's $jid"
 }
 
 # check_renewed WHAT: the renewal is done: exactly one new private key,
@@ -244,32 +242,23 @@ check_candidate_only() {
 # certificate on the token is the copy on disk, certifies the new key and
 # chains to the service's CA; the old credential is intact.
 check_renewed() {
-	local what=$1 new id state cert
-	state=$(journal_state)
-	[[ $state == done ]] || die "$what: journal state '$state', expected 'done'"
+	local what=$1 j found spki
+	[[ -e $(journal) ]] || die "$what: no journal"
+	mapfile -t j < <(jq -r '.state, (.key_id // "-"), (.cert_path // "-"), (.key_spki_sha256 // "-")' "$(journal)")
+	[[ ${j[0]} == done ]] || die "$what: journal state '${j[0]}', expected 'done'"
 	objects_json "$C/objects.json"
 	check_old_intact "$what"
-	new=$(new_objects "$C/objects.json")
-	for class in private-key public-key certificate; do
-		[[ $(jq --arg c "$class" '[.[] | select(.class == $c)] | length' <<<"$new") == 1 ]] ||
-			die "$what: not exactly one new $class: $(brief "$new")"
-	done
-	[[ $(jq '[.[].id] | unique | length' <<<"$new") == 1 ]] ||
-		die "$what: the new objects do not share one ID: $(brief "$new")"
-	id=$(jq -r '.[0].id' <<<"$new")
-	[[ $id == "$(jq -r .key_id "$(journal)")" ]] || die "$what: the new ID is not the journal's"
-	cert=$(jq -r .cert_path "$(journal)")
-	[[ $cert == /* ]] || cert=$C/$cert
-	p11 --read-object --type cert --id "$id" -o "$C/new-cert.der" >/dev/null 2>&1 ||
+	found=$(jq -r '[.objects[] | select(.label != "IMSS anterior")] |
+		(map(.class) | sort | join(",")) + " " + (map(.id) | unique | join(","))' "$C/objects.json")
+	[[ $found == "certificate,private-key,public-key ${j[1]}" ]] ||
+		die "$what: not one new private key, public key and certificate on the journal's ID ${j[1]}: $(brief "$(new_objects "$C/objects.json")")"
+	p11 --read-object --type cert --id "${j[1]}" -o "$C/new-cert.der" >/dev/null 2>&1 ||
 		die "$what: cannot read the new certificate"
-	pubkey_der "$id" "$C/new-pub.der" ||
-		die "$what: cannot read the new public key"
-	cmp -s "$C/new-cert.der" "$cert" || die "$what: the certificate on the token is not the copy $cert"
-	[[ $(spki_of_cert "$C/new-cert.der") == "$(spki_of_pub "$C/new-pub.der")" ]] ||
-		die "$what: the certificate is not for the new key"
-	[[ $(spki_of_cert "$C/new-cert.der") == "$(jq -r .key_spki_sha256 "$(journal)")" ]] ||
-		die "$what: the certificate's key is not the one the journal recorded"
-	openssl x509 -inform DER -in "$C/new-cert.der" -out "$C/new-cert.pem"
-	openssl verify -CAfile "$D/ca.pem" "$C/new-cert.pem" >/dev/null 2>&1 ||
+	pubkey_der "${j[1]}" "$C/new-pub.der" || die "$what: cannot read the new public key"
+	cmp -s "$C/new-cert.der" "${j[2]}" || die "$what: the certificate on the token is not the copy ${j[2]}"
+	spki=$(spki_of_cert "$C/new-cert.der")
+	[[ $spki == "$(spki_of_pub "$C/new-pub.der")" ]] || die "$what: the certificate is not for the new key"
+	[[ $spki == "${j[3]}" ]] || die "$what: the certificate's key is not the one the journal recorded"
+	openssl verify -CAfile "$D/ca.pem" "$C/new-cert.der" >/dev/null 2>&1 ||
 		die "$what: openssl verify refuses the new certificate"
 }

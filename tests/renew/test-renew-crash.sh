@@ -83,7 +83,7 @@ kill_case() {
 		fail_soft "kill $when $name #$k"
 	fi
 }
-echo "== (a) kill -9 at every call, $TYPE"
+echo "== (a) kill -9 at every call, $TYPE [${SECONDS}s]"
 for ((pos = 1; pos <= N; pos++)); do
 	kill_case "$pos" before
 	kill_case "$pos" after
@@ -142,7 +142,7 @@ fault_case() {
 		fail_soft "$what, then rerun"
 	fi
 }
-echo "== (b) each token call failed, $TYPE"
+echo "== (b) each token call failed, $TYPE [${SECONDS}s]"
 for ((pos = 1; pos <= N; pos++)); do
 	fault_case "$pos" CKR_DEVICE_ERROR
 	fault_case "$pos" CKR_DEVICE_REMOVED
@@ -189,13 +189,13 @@ service_case() {
 		fail_soft "service down at '$state'"
 	fi
 }
-echo "== (c) the service stopped at each journal step"
+echo "== (c) the service stopped at each journal step [${SECONDS}s]"
 for state in "${!first_kill[@]}"; do
 	service_case "$state"
 done
 
 # --- (d) delayed issuance: the wait interrupted ----------------------------------
-echo "== (d) delayed issuance"
+echo "== (d) delayed issuance [${SECONDS}s]"
 svc_stop
 svc_start_on "$PORT" --issue-delay 4
 # wait_submitted PID: until the background run's journal says submitted.
@@ -255,7 +255,7 @@ TOKEN_FUNCTIONS=$(grep -vx -e C_Initialize -e C_Finalize "$FLOW" | sort -u)
 first=$(grep -nx C_GenerateKeyPair "$FLOW" | cut -d: -f1)
 last=$(awk -v f="$first" 'NR > f && $1 == "C_SignInit" { print NR; exit }' "$FLOW")
 [[ -n $first && -n $last ]] || die "no keygen in the RSA flow: $(tr '\n' ' ' <"$FLOW")"
-echo "== (e) around keygen, $TYPE"
+echo "== (e) around keygen, $TYPE [${SECONDS}s]"
 for ((pos = first; pos <= last; pos++)); do
 	kill_case "$pos" before
 	kill_case "$pos" after
@@ -267,4 +267,4 @@ echo "Boundaries covered: $N calls x (kill before, kill after, CKR_DEVICE_ERROR,
 echo "with rsa:2048, calls $first to $last of its flow (keygen to the request) the same way;"
 echo "journal states left by a kill: ${!first_kill[*]}"
 ((failures == 0)) || die "$failures case(s) failed"
-echo "$T_NAME: all passed ($N_CASES cases)"
+echo "$T_NAME: all passed ($N_CASES cases, ${SECONDS}s)"

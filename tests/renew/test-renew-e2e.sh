@@ -70,7 +70,7 @@ grep -q 'The e-mail was changed' "$C/out.txt" || die "pfx, EC, e-mail: no e-mail
 after_renewal "pfx, EC, e-mail"
 assert_eq ec "$(new_objects "$C/objects.json" | jq -r '[.[] | select(.class == "private-key")][0].key_type')" \
 	"pfx, EC, e-mail: the new key is EC"
-subject=$(openssl x509 -in "$C/new-cert.pem" -noout -subject -nameopt RFC2253)
+subject=$(openssl x509 -inform DER -in "$C/new-cert.der" -noout -subject -nameopt RFC2253)
 assert_contains "$subject" "emailAddress=nuevo@$RP.example.mx" "pfx, EC, e-mail: the certificate has the new e-mail"
 [[ -s $(jq -r .letter_path "$(journal)") ]] || die "pfx, EC, e-mail: no terms letter saved"
 
