@@ -116,6 +116,18 @@ state_dir_init(struct renew *r)
 	return make_dirs(r->ctx, dir);
 }
 
+/* The journal keeps paths: absolute, so that a run from another working
+ * directory finds the same files. */
+static imss_err
+absolute_dir(imss_ctx *ctx, const char *dir, char **out)
+{
+	*out = realpath(dir, NULL);
+	if (*out == NULL)
+		return ctx_fail(ctx, IMSS_ERR_IO, _("Cannot use the directory '%s': %s."), dir,
+		                strerror(errno));
+	return IMSS_OK;
+}
+
 /* One renewal per token at a time. */
 imss_err
 renew_lock_token(struct renew *r)
@@ -384,6 +396,7 @@ renew_free(struct renew *r)
 	imss_key_free(r->key);
 	X509_free(r->cert);
 	free(r->state_dir);
+	free(r->out_dir);
 }
 
 imss_err
@@ -398,7 +411,6 @@ renew_setup(struct renew *r, imss_ctx *ctx, const imss_renew_options *o,
 	r->ui = ui;
 	r->result = result;
 	r->lock_fd = -1;
-	r->out_dir = o->out_dir ? o->out_dir : ".";
 	if (result != NULL)
 		memset(result, 0, sizeof(*result));
 	ctx_clear_detail(ctx);
@@ -408,6 +420,15 @@ renew_setup(struct renew *r, imss_ctx *ctx, const imss_renew_options *o,
 	/* Before any key is made: the letter and the certificate go there. */
 	if (err == IMSS_OK && o->out_dir != NULL)
 		err = make_dirs(ctx, o->out_dir);
+	if (err == IMSS_OK)
+		err = absolute_dir(ctx, o->out_dir ? o->out_dir : ".", &r->out_dir);
+	if (err == IMSS_OK) {
+		char *abs = NULL;
+
+		err = absolute_dir(ctx, r->state_dir, &abs);
+		free(r->state_dir);
+		r->state_dir = abs;
+	}
 	return err;
 }
 

@@ -19,7 +19,7 @@ struct renew {
 	imss_renew_result *result;
 	struct http_client *http;
 	char *state_dir;
-	const char *out_dir;
+	char *out_dir;            /* absolute */
 	STACK_OF(X509) *issuer;   /* CA(s) issued certificates must chain to */
 	struct idse_company company;
 	struct idse_session session;

@@ -71,7 +71,7 @@ svc_start() {
 	SVC_URL=${line#listening on }
 }
 
-# svc_restart_on PORT [SERVE ARGS]: serve $D again on the same port (a
+# svc_start_on PORT [SERVE ARGS]: serve $D again on the same port (a
 # journal names its server, so a restarted service must keep its address).
 svc_start_on() {
 	local port=$1 line=''
@@ -194,7 +194,7 @@ journal_state() {
 	if [[ -e $(journal) ]]; then jq -r .state "$(journal)"; else printf 'none'; fi
 }
 
-# spki_der_sha256 < DER-or-PEM public key / certificate helpers.
+# SHA-256 (hex) of the public key of a DER certificate / DER public key.
 spki_of_cert() { openssl x509 -inform DER -in "$1" -noout -pubkey | openssl pkey -pubin -outform DER | sha256sum | cut -d' ' -f1; }
 spki_of_pub() { openssl pkey -pubin -inform DER -in "$1" -outform DER | sha256sum | cut -d' ' -f1; }
 

@@ -240,6 +240,8 @@ svc_start_on "$PORT" --issue-delay 4
 renew_run --type "$TYPE" >"$C/rerun.txt" || die "polling, service down: the rerun failed: $(<"$C/err")"
 check_renewed "polling, service stopped during the wait, restarted, rerun"
 echo "ok: service stopped during the polling wait -> run fails -> restarted -> rerun done"
+svc_stop
+svc_start_on "$PORT"
 
 # --- (e) keygen cut short, with an RSA key ---------------------------------------
 # An RSA private key is found without its public object, so a pair left on
