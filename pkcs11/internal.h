@@ -147,6 +147,10 @@ char *object_uri(imss_token *tok, CK_OBJECT_CLASS klass,
 imss_err token_id_in_use(imss_token *tok, const unsigned char *id, size_t len,
                          int *in_use);
 
+/* src/certinfo.c: a whole file in a memory BIO that rewinds on reset (for
+ * parsing the same bytes in several formats). */
+imss_err file_to_bio(imss_ctx *ctx, const char *path, BIO **out);
+
 /* src/strutil.c: a formatted string, malloc'd (NULL when out of memory). */
 char *str_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -14,8 +14,8 @@
 
 #include "internal.h"
 
-static imss_err
-file_to_mem(imss_ctx *ctx, const char *path, BIO **out)
+imss_err
+file_to_bio(imss_ctx *ctx, const char *path, BIO **out)
 {
 	BIO *in = BIO_new_file(path, "rb");
 	BIO *mem = BIO_new(BIO_s_mem());
@@ -106,7 +106,7 @@ imss_certs_load(imss_ctx *ctx, const char *path, STACK_OF(X509) **out)
 	ctx_clear_detail(ctx);
 	if (certs == NULL)
 		return IMSS_ERR_NOMEM;
-	err = file_to_mem(ctx, path, &mem);
+	err = file_to_bio(ctx, path, &mem);
 	if (err == IMSS_OK && !parse_certs(mem, certs))
 		err = ctx_fail(ctx, IMSS_ERR_FORMAT,
 		               _("'%s' holds no certificate (DER, PEM or PKCS#7 expected)."), path);

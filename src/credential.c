@@ -67,32 +67,6 @@ imss_credential_from_token(imss_token *tok, const char *key_uri, imss_credential
 	return IMSS_OK;
 }
 
-/* The whole file, for formats OpenSSL parses from memory. */
-static imss_err
-read_file(imss_ctx *ctx, const char *path, BIO **out)
-{
-	BIO *in = BIO_new_file(path, "rb");
-	BIO *mem = BIO_new(BIO_s_mem());
-	char buf[4096];
-	int n;
-
-	*out = NULL;
-	if (in == NULL || mem == NULL) {
-		BIO_free(in);
-		BIO_free(mem);
-		ERR_clear_error();
-		return ctx_fail(ctx, IMSS_ERR_IO, _("Cannot open '%s'."), path);
-	}
-	/* Reset rewinds (a plain memory BIO would be emptied): the bytes
-	 * are parsed in several formats in turn. */
-	BIO_set_flags(mem, BIO_FLAGS_NONCLEAR_RST);
-	while ((n = BIO_read(in, buf, sizeof(buf))) > 0)
-		BIO_write(mem, buf, n);
-	BIO_free(in);
-	*out = mem;
-	return IMSS_OK;
-}
-
 static imss_err
 read_password(imss_ctx *ctx, imss_pin_source *src, const char *path, char *buf, size_t size)
 {
@@ -182,7 +156,7 @@ load_pkcs8(imss_ctx *ctx, const char *path, imss_pin_source *pw, EVP_PKEY **out)
 	imss_err err;
 
 	*out = NULL;
-	err = read_file(ctx, path, &mem);
+	err = file_to_bio(ctx, path, &mem);
 	if (err != IMSS_OK)
 		return err;
 	p8 = d2i_PKCS8_bio(mem, NULL);
@@ -271,7 +245,7 @@ imss_credential_from_files(imss_ctx *ctx, const char *path, const char *key_path
 		return IMSS_ERR_NOMEM;
 	}
 	if (key_path == NULL && (has_suffix(path, ".pfx") || has_suffix(path, ".p12"))) {
-		err = read_file(ctx, path, &mem);
+		err = file_to_bio(ctx, path, &mem);
 		if (err == IMSS_OK)
 			err = open_pkcs12(ctx, mem, path, password, cred);
 		BIO_free(mem);

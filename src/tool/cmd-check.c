@@ -93,24 +93,6 @@ enum verdict {
 
 static const char *const verdict_json[] = { "ok", "expiring", "expired" };
 
-/* Where the certificates came from (the JSON words of `status`). */
-static const char SOURCE_FILE[] = "file";
-static const char SOURCE_CREDENTIAL[] = "credential";
-static const char SOURCE_TOKEN[] = "token";
-
-struct entry {
-	const char *source;
-	char *location;          /* the file, or the certificate's URI */
-	char *token_label;       /* token sources: the token's label */
-	imss_cert_info info;
-	enum verdict verdict;
-};
-
-struct entries {
-	struct entry *v;
-	size_t n;
-};
-
 static void usage(void)
 {
 	printf(_("Usage: %s [GLOBAL OPTIONS] %s [--cert FILE | --credential FILE\n"
@@ -246,19 +228,6 @@ static int parse_args(struct tool *t, int argc, char **argv, struct check_args *
 	return check_args(t, a);
 }
 
-static void entries_clear(struct entries *e)
-{
-	size_t i;
-
-	for (i = 0; i < e->n; i++) {
-		free(e->v[i].location);
-		free(e->v[i].token_label);
-		imss_cert_info_clear(&e->v[i].info);
-	}
-	free(e->v);
-	memset(e, 0, sizeof(*e));
-}
-
 /* Fewer than days whole days left: expiring; days_left is rounded down. */
 static enum verdict verdict_of(const imss_cert_info *info, long days)
 {
@@ -267,95 +236,27 @@ static enum verdict verdict_of(const imss_cert_info *info, long days)
 	return info->days_left < days ? VERDICT_EXPIRING : VERDICT_OK;
 }
 
-/* A new entry for cert, unless it is a CA certificate. */
-static imss_err entry_add(struct entries *e, long days, const char *source,
-                          const char *location, const char *token_label, X509 *cert)
+/* Each certificate's verdict; CA certificates are not the employer's and
+ * are dropped. */
+static void judge(struct cert_entries *e, long days)
 {
-	struct entry *grown;
-	struct entry *x;
-	imss_err err;
+	size_t i, kept = 0;
 
-	if (X509_check_ca(cert) == 1)
-		return IMSS_OK;
-	grown = realloc(e->v, (e->n + 1) * sizeof(*e->v));
-	if (!grown)
-		return IMSS_ERR_NOMEM;
-	e->v = grown;
-	x = &e->v[e->n];
-	memset(x, 0, sizeof(*x));
-	err = imss_cert_describe(cert, &x->info);
-	if (err != IMSS_OK)
-		return err;
-	e->n++;
-	x->source = source;
-	x->verdict = verdict_of(&x->info, days);
-	x->location = strdup(location);
-	x->token_label = token_label ? strdup(token_label) : NULL;
-	if (!x->location || (token_label && !x->token_label))
-		return IMSS_ERR_NOMEM;
-	return IMSS_OK;
+	for (i = 0; i < e->n; i++) {
+		if (e->v[i].is_ca) {
+			free(e->v[i].location);
+			free(e->v[i].key_location);
+			free(e->v[i].token_label);
+			imss_cert_info_clear(&e->v[i].info);
+			continue;
+		}
+		e->v[i].verdict = verdict_of(&e->v[i].info, days);
+		e->v[kept++] = e->v[i];
+	}
+	e->n = kept;
 }
 
-static int from_file(struct tool *t, const struct check_args *a, struct entries *e)
-{
-	STACK_OF(X509) *certs = NULL;
-	imss_ctx *ctx;
-	imss_err err;
-	int i;
-
-	err = tool_ctx(t, &ctx);
-	if (err == IMSS_OK)
-		err = imss_certs_load(ctx, a->cert, &certs);
-	for (i = 0; err == IMSS_OK && i < sk_X509_num(certs); i++)
-		err = entry_add(e, a->days, SOURCE_FILE, a->cert, NULL, sk_X509_value(certs, i));
-	sk_X509_pop_free(certs, X509_free);
-	return err == IMSS_OK ? TOOL_EXIT_OK : tool_fail(t, err, 0);
-}
-
-static int from_credential(struct tool *t, const struct check_args *a, struct entries *e)
-{
-	imss_pin_source *password = NULL;
-	imss_credential *cred = NULL;
-	imss_err err;
-	int rc;
-
-	rc = tool_pin_source(t, COMMAND, "--password-source", a->password_source, &password);
-	if (rc == TOOL_EXIT_OK)
-		rc = tool_open_credential_files(t, a->credential, a->key_file, password, &cred);
-	if (password)
-		imss_pin_source_free(password);
-	if (rc != TOOL_EXIT_OK)
-		return rc;
-	err = entry_add(e, a->days, SOURCE_CREDENTIAL, a->credential, NULL,
-	                imss_credential_get_certificate(cred));
-	imss_credential_free(cred);
-	return err == IMSS_OK ? TOOL_EXIT_OK : tool_fail(t, err, 0);
-}
-
-/* The certificates of the one token uri names, logged in with src if any. */
-static imss_err token_certs(struct tool *t, const char *uri, imss_pin_source *src,
-                            long days, struct entries *e)
-{
-	imss_token_cert *certs = NULL;
-	imss_token *tok = NULL;
-	const char *label;
-	size_t count = 0, i;
-	imss_err err;
-
-	err = tool_open_login(t, uri, 0, src, &tok);
-	if (err == IMSS_OK)
-		err = imss_token_list_certificates(tok, &certs, &count);
-	label = tok ? imss_token_get_info(tok)->label : NULL;
-	for (i = 0; err == IMSS_OK && i < count; i++)
-		err = entry_add(e, days, SOURCE_TOKEN, certs[i].uri, label ? label : "",
-		                certs[i].cert);
-	imss_token_cert_free(certs, count);
-	if (tok)
-		imss_token_close(tok);
-	return err;
-}
-
-static int from_token(struct tool *t, const struct check_args *a, struct entries *e)
+static int from_token(struct tool *t, const struct check_args *a, struct cert_entries *e)
 {
 	imss_pin_source *src = NULL;
 	imss_err err;
@@ -366,7 +267,7 @@ static int from_token(struct tool *t, const struct check_args *a, struct entries
 		if (rc != TOOL_EXIT_OK)
 			return rc;
 	}
-	err = token_certs(t, a->token, src, a->days, e);
+	err = cert_entries_from_token(t, a->token, src, e);
 	if (src)
 		imss_pin_source_free(src);
 	return err == IMSS_OK ? TOOL_EXIT_OK : tool_fail(t, err, 0);
@@ -386,7 +287,7 @@ static int skip_token(const imss_token_info *info)
 	       (info->module_name && strcmp(info->module_name, trust) == 0);
 }
 
-static int from_every_token(struct tool *t, const struct check_args *a, struct entries *e)
+static int from_every_token(struct tool *t, const struct check_args *a, struct cert_entries *e)
 {
 	imss_token_info *infos = NULL;
 	size_t count = 0, i;
@@ -398,7 +299,7 @@ static int from_every_token(struct tool *t, const struct check_args *a, struct e
 		err = imss_list_tokens(ctx, &infos, &count);
 	for (i = 0; err == IMSS_OK && i < count; i++)
 		if (!skip_token(&infos[i]))
-			err = token_certs(t, infos[i].uri, NULL, a->days, e);
+			err = cert_entries_from_token(t, infos[i].uri, NULL, e);
 	imss_token_info_free(infos, count);
 	return err == IMSS_OK ? TOOL_EXIT_OK : tool_fail(t, err, 0);
 }
@@ -444,7 +345,7 @@ static void who_text(const imss_cert_info *info, char *buf, size_t size)
 		snprintf(buf, size, "%s", rs && *rs ? rs : info->subject);
 }
 
-static void print_entry(const struct entry *x, int journal)
+static void print_entry(const struct cert_entry *x, int journal)
 {
 	static const char *const words[] = {
 		N_("OK"), N_("EXPIRING"), N_("EXPIRED"),
@@ -462,7 +363,7 @@ static void print_entry(const struct entry *x, int journal)
 		snprintf(when, sizeof(when),
 		         ngettext("%ld day left, until %s", "%ld days left, until %s",
 		                  (unsigned long)days), days, until);
-	if (x->source == SOURCE_TOKEN)
+	if (x->source == CERT_SOURCE_TOKEN)
 		snprintf(where, sizeof(where), _("token '%s'"), x->token_label);
 	else
 		snprintf(where, sizeof(where), _("file %s"), x->location);
@@ -493,7 +394,7 @@ static void print_summary(int journal, enum verdict v, size_t n, long days)
 		                n), n, days);
 }
 
-static void print_text(const struct entries *e, long days)
+static void print_text(const struct cert_entries *e, long days)
 {
 	int journal = stdout_is_journal();
 	size_t i, count[3] = { 0, 0, 0 };
@@ -510,7 +411,7 @@ static void print_text(const struct entries *e, long days)
 		print_summary(journal, VERDICT_OK, e->n, days);
 }
 
-static json_object *entry_json(const struct entry *x)
+static json_object *entry_json(const struct cert_entry *x)
 {
 	json_object *obj = json_object_new_object();
 	char from[TOOL_TIME_SIZE], until[TOOL_TIME_SIZE];
@@ -539,7 +440,7 @@ static json_object *entry_json(const struct entry *x)
 	return obj;
 }
 
-static int print_json(const struct entries *e, long days, enum verdict worst)
+static int print_json(const struct cert_entries *e, long days, enum verdict worst)
 {
 	json_object *root = json_object_new_object();
 	json_object *array;
@@ -568,7 +469,7 @@ int cmd_check(struct tool *t, int argc, char **argv)
 		TOOL_EXIT_OK, CHECK_EXIT_EXPIRING, CHECK_EXIT_EXPIRED,
 	};
 	struct check_args a = { 0 };
-	struct entries e = { 0 };
+	struct cert_entries e = { 0 };
 	enum verdict worst = VERDICT_OK;
 	size_t i;
 	int rc;
@@ -580,18 +481,20 @@ int cmd_check(struct tool *t, int argc, char **argv)
 		goto out;
 	}
 	if (a.cert)
-		rc = from_file(t, &a, &e);
+		rc = cert_entries_from_file(t, a.cert, &e);
 	else if (a.credential)
-		rc = from_credential(t, &a, &e);
+		rc = cert_entries_from_credential(t, COMMAND, a.credential, a.key_file,
+		                                  a.password_source, &e);
 	else if (a.token)
 		rc = from_token(t, &a, &e);
 	else
 		rc = from_every_token(t, &a, &e);
 	if (rc != TOOL_EXIT_OK)
 		goto out;
+	judge(&e, a.days);
 	for (i = 0; i < e.n; i++)
-		if (e.v[i].verdict > worst)
-			worst = e.v[i].verdict;
+		if (e.v[i].verdict > (int)worst)
+			worst = (enum verdict)e.v[i].verdict;
 	if (!t->json)
 		print_text(&e, a.days);
 	else if (print_json(&e, a.days, worst) != 0) {
@@ -600,6 +503,6 @@ int cmd_check(struct tool *t, int argc, char **argv)
 	}
 	rc = exit_of[worst];
 out:
-	entries_clear(&e);
+	cert_entries_clear(&e);
 	return rc;
 }

@@ -52,26 +52,6 @@ struct status_args {
 };
 
 /* Where the certificates came from; the words are part of the JSON output. */
-static const char SOURCE_FILE[] = "file";
-static const char SOURCE_CREDENTIAL[] = "credential";
-static const char SOURCE_TOKEN[] = "token";
-
-/* One certificate and what is known of its key. */
-struct entry {
-	const char *source;
-	char *location;          /* the file, or the certificate's URI */
-	imss_cert_info info;
-	int key_checked;
-	int key_present;         /* meaningful when key_checked */
-	char *key_location;      /* the key's URI, or the credential file */
-};
-
-struct entries {
-	struct entry *v;
-	size_t n;
-	int logged_in;           /* token sources: was the token logged in? */
-};
-
 static void usage(void)
 {
 	printf(_("Usage: %s [GLOBAL OPTIONS] %s [--cert FILE | --credential FILE\n"
@@ -177,90 +157,9 @@ static int parse_args(struct tool *t, int argc, char **argv, struct status_args 
 	return check_args(t, a);
 }
 
-static void entries_clear(struct entries *e)
-{
-	size_t i;
-
-	for (i = 0; i < e->n; i++) {
-		free(e->v[i].location);
-		free(e->v[i].key_location);
-		imss_cert_info_clear(&e->v[i].info);
-	}
-	free(e->v);
-	memset(e, 0, sizeof(*e));
-}
-
-/* A new entry for cert, described; key_location may be NULL. */
-static imss_err entry_add(struct entries *e, const char *source, const char *location,
-                          X509 *cert, int key_checked, const char *key_location)
-{
-	struct entry *grown = realloc(e->v, (e->n + 1) * sizeof(*e->v));
-	struct entry *x;
-	imss_err err;
-
-	if (!grown)
-		return IMSS_ERR_NOMEM;
-	e->v = grown;
-	x = &e->v[e->n];
-	memset(x, 0, sizeof(*x));
-	err = imss_cert_describe(cert, &x->info);
-	if (err != IMSS_OK)
-		return err;
-	e->n++;
-	x->source = source;
-	x->key_checked = key_checked;
-	x->key_present = key_location != NULL;
-	x->location = strdup(location);
-	x->key_location = key_location ? strdup(key_location) : NULL;
-	if (!x->location || (key_location && !x->key_location))
-		return IMSS_ERR_NOMEM;
-	return IMSS_OK;
-}
-
-static int from_file(struct tool *t, const char *path, struct entries *e)
-{
-	STACK_OF(X509) *certs = NULL;
-	imss_ctx *ctx;
-	imss_err err;
-	int i;
-
-	err = tool_ctx(t, &ctx);
-	if (err == IMSS_OK)
-		err = imss_certs_load(ctx, path, &certs);
-	for (i = 0; err == IMSS_OK && i < sk_X509_num(certs); i++)
-		err = entry_add(e, SOURCE_FILE, path, sk_X509_value(certs, i), 0, NULL);
-	sk_X509_pop_free(certs, X509_free);
-	return err == IMSS_OK ? TOOL_EXIT_OK : tool_fail(t, err, 0);
-}
-
-static int from_credential(struct tool *t, const struct status_args *a, struct entries *e)
-{
-	imss_pin_source *password = NULL;
-	imss_credential *cred = NULL;
-	imss_err err;
-	int rc;
-
-	rc = tool_pin_source(t, COMMAND, "--password-source", a->password_source, &password);
-	if (rc == TOOL_EXIT_OK)
-		rc = tool_open_credential_files(t, a->credential, a->key_file, password, &cred);
-	if (password)
-		imss_pin_source_free(password);
-	if (rc != TOOL_EXIT_OK)
-		return rc;
-	/* Opening it proved the key is there and is the certificate's. */
-	err = entry_add(e, SOURCE_CREDENTIAL, a->credential,
-	                imss_credential_get_certificate(cred), 1,
-	                a->key_file ? a->key_file : imss_credential_get_location(cred));
-	imss_credential_free(cred);
-	return err == IMSS_OK ? TOOL_EXIT_OK : tool_fail(t, err, 0);
-}
-
-static int from_token(struct tool *t, const struct status_args *a, struct entries *e)
+static int from_token(struct tool *t, const struct status_args *a, struct cert_entries *e)
 {
 	imss_pin_source *src = NULL;
-	imss_token_cert *certs = NULL;
-	imss_token *tok = NULL;
-	size_t count = 0, i;
 	imss_err err;
 	int rc;
 
@@ -269,16 +168,7 @@ static int from_token(struct tool *t, const struct status_args *a, struct entrie
 		if (rc != TOOL_EXIT_OK)
 			return rc;
 	}
-	err = tool_open_login(t, a->token, 0, src, &tok);
-	if (err == IMSS_OK)
-		err = imss_token_list_certificates(tok, &certs, &count);
-	for (i = 0; err == IMSS_OK && i < count; i++)
-		err = entry_add(e, SOURCE_TOKEN, certs[i].uri, certs[i].cert, certs[i].key_known,
-		                certs[i].key_uri);
-	e->logged_in = src != NULL;
-	imss_token_cert_free(certs, count);
-	if (tok)
-		imss_token_close(tok);
+	err = cert_entries_from_token(t, a->token, src, e);
 	if (src)
 		imss_pin_source_free(src);
 	return err == IMSS_OK ? TOOL_EXIT_OK : tool_fail(t, err, 0);
@@ -302,18 +192,18 @@ static void print_validity(const imss_cert_info *info)
 	tool_field(_("status"), text);
 }
 
-static void print_key(const struct entry *x)
+static void print_key(const struct cert_entry *x)
 {
 	char text[1024];
 
-	if (!x->key_checked && x->source == SOURCE_FILE)
+	if (!x->key_checked && x->source == CERT_SOURCE_FILE)
 		snprintf(text, sizeof(text), "%s",
 		         _("not checked (a certificate file only; see --credential)"));
 	else if (!x->key_checked)
 		snprintf(text, sizeof(text), "%s", _("not checked (log in with --login)"));
 	else if (!x->key_present)
 		snprintf(text, sizeof(text), "%s", _("not on this token"));
-	else if (x->source == SOURCE_TOKEN)
+	else if (x->source == CERT_SOURCE_TOKEN)
 		snprintf(text, sizeof(text), _("on the token: %s"), x->key_location);
 	else
 		snprintf(text, sizeof(text), _("in the file %s"), x->key_location);
@@ -327,7 +217,7 @@ static void print_optional(const char *name, const char *value)
 		tool_field(name, value);
 }
 
-static void print_entry(const struct entry *x, size_t n)
+static void print_entry(const struct cert_entry *x, size_t n)
 {
 	char from[TOOL_TIME_SIZE], until[TOOL_TIME_SIZE];
 
@@ -349,7 +239,7 @@ static void print_entry(const struct entry *x, size_t n)
 	print_key(x);
 }
 
-static void print_text(const struct entries *e)
+static void print_text(const struct cert_entries *e)
 {
 	size_t i;
 
@@ -362,14 +252,14 @@ static void print_text(const struct entries *e)
 	}
 }
 
-static int add_key_fields(json_object *obj, const struct entry *x)
+static int add_key_fields(json_object *obj, const struct cert_entry *x)
 {
 	return tool_json_bool(obj, "key_checked", x->key_checked) ||
 	       tool_json_tristate(obj, "key_present", x->key_checked ? x->key_present : -1) ||
 	       tool_json_str(obj, "key_location", x->key_location);
 }
 
-static json_object *entry_json(const struct entry *x)
+static json_object *entry_json(const struct cert_entry *x)
 {
 	json_object *obj = json_object_new_object();
 	char from[TOOL_TIME_SIZE], until[TOOL_TIME_SIZE];
@@ -400,7 +290,7 @@ static json_object *entry_json(const struct entry *x)
 	return obj;
 }
 
-static int print_json(const struct entries *e)
+static int print_json(const struct cert_entries *e)
 {
 	json_object *root = json_object_new_object();
 	json_object *array;
@@ -423,7 +313,7 @@ fail:
 int cmd_status(struct tool *t, int argc, char **argv)
 {
 	struct status_args a = { 0 };
-	struct entries e = { 0 };
+	struct cert_entries e = { 0 };
 	int rc;
 
 	rc = parse_args(t, argc, argv, &a);
@@ -433,9 +323,10 @@ int cmd_status(struct tool *t, int argc, char **argv)
 		goto out;
 	}
 	if (a.cert)
-		rc = from_file(t, a.cert, &e);
+		rc = cert_entries_from_file(t, a.cert, &e);
 	else if (a.credential)
-		rc = from_credential(t, &a, &e);
+		rc = cert_entries_from_credential(t, COMMAND, a.credential, a.key_file,
+		                                  a.password_source, &e);
 	else
 		rc = from_token(t, &a, &e);
 	if (rc != TOOL_EXIT_OK)
@@ -448,6 +339,6 @@ int cmd_status(struct tool *t, int argc, char **argv)
 		fprintf(stderr, _("%s: private keys are checked only after login (--login)\n"),
 		        TOOL_NAME);
 out:
-	entries_clear(&e);
+	cert_entries_clear(&e);
 	return rc;
 }

@@ -106,6 +106,38 @@ int cmd_export(struct tool *t, int argc, char **argv);
 int cmd_renew(struct tool *t, int argc, char **argv);
 int cmd_recover(struct tool *t, int argc, char **argv);
 
+/* certlist.c: the certificates `status` and `check` look at. */
+struct cert_entry {
+	const char *source;      /* CERT_SOURCE_*: words of the JSON output */
+	char *location;          /* the file, or the certificate's URI */
+	char *token_label;       /* token sources: the token's label, else NULL */
+	imss_cert_info info;
+	int is_ca;               /* a CA certificate (check skips those) */
+	int key_checked;         /* whether key_present means anything */
+	int key_present;
+	char *key_location;      /* the key's URI, or the credential file */
+	int verdict;             /* check's, filled by check */
+};
+
+struct cert_entries {
+	struct cert_entry *v;
+	size_t n;
+	int logged_in;           /* token sources: was the token logged in? */
+};
+
+extern const char CERT_SOURCE_FILE[], CERT_SOURCE_CREDENTIAL[], CERT_SOURCE_TOKEN[];
+
+void cert_entries_clear(struct cert_entries *e);
+/* Each returns an exit status, having reported the error. */
+int cert_entries_from_file(struct tool *t, const char *path, struct cert_entries *e);
+int cert_entries_from_credential(struct tool *t, const char *command, const char *path,
+                                 const char *key_file, const char *password_source,
+                                 struct cert_entries *e);
+/* The certificates of the one token uri names, logged in with src if any;
+ * the error is the caller's to report. */
+imss_err cert_entries_from_token(struct tool *t, const char *uri, imss_pin_source *src,
+                                 struct cert_entries *e);
+
 /* output.c: errors */
 
 /*
