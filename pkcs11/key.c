@@ -182,63 +182,16 @@ ec_public_point(imss_token *tok, const CK_ATTRIBUTE *id, const CK_ATTRIBUTE *par
 }
 
 static imss_err
-certificate_public_key(imss_token *tok, CK_OBJECT_HANDLE h, EVP_PKEY **out)
+certificate_public_key(imss_token *tok, const CK_ATTRIBUTE *value, EVP_PKEY **out)
 {
-	CK_ATTRIBUTE v = { CKA_VALUE, NULL, 0 };
-	const unsigned char *p;
-	X509 *x = NULL;
-	imss_err err;
+	const unsigned char *p = value ? value->pValue : NULL;
+	X509 *x = p ? d2i_X509(NULL, &p, (long)value->ulValueLen) : NULL;
 
-	err = token_get_attrs(tok, h, &v, 1);
-	if (err != IMSS_OK)
-		return err;
-	p = v.pValue;
-	if (p != NULL)
-		x = d2i_X509(NULL, &p, (long)v.ulValueLen);
-	attrs_free_values(&v, 1);
 	if (x == NULL)
 		return ctx_fail_openssl(tok->ctx, _("a certificate on the token cannot be parsed"));
 	*out = X509_get_pubkey(x);
 	X509_free(x);
 	return *out ? IMSS_OK : ctx_fail_openssl(tok->ctx, _("certificate public key"));
-}
-
-imss_err
-object_public_key(imss_token *tok, CK_OBJECT_HANDLE h, EVP_PKEY **out)
-{
-	CK_ATTRIBUTE attrs[] = {
-		{ CKA_CLASS, NULL, 0 }, { CKA_KEY_TYPE, NULL, 0 }, { CKA_ID, NULL, 0 },
-		{ CKA_MODULUS, NULL, 0 }, { CKA_PUBLIC_EXPONENT, NULL, 0 },
-		{ CKA_EC_PARAMS, NULL, 0 }, { CKA_EC_POINT, NULL, 0 },
-	};
-	const CK_ULONG n = sizeof(attrs) / sizeof(attrs[0]);
-	CK_ATTRIBUTE *klass, *mod, *exp, *params, *point, *id;
-	imss_err err;
-
-	*out = NULL;
-	err = token_get_attrs(tok, h, attrs, n);
-	if (err != IMSS_OK)
-		return err;
-	klass = attrs_find(attrs, n, CKA_CLASS);
-	mod = attrs_find(attrs, n, CKA_MODULUS);
-	exp = attrs_find(attrs, n, CKA_PUBLIC_EXPONENT);
-	params = attrs_find(attrs, n, CKA_EC_PARAMS);
-	point = attrs_find(attrs, n, CKA_EC_POINT);
-	id = attrs_find(attrs, n, CKA_ID);
-	if (klass && *(CK_OBJECT_CLASS *)klass->pValue == CKO_CERTIFICATE)
-		err = certificate_public_key(tok, h, out);
-	else if (mod && exp)
-		*out = pubkey_from_rsa(mod->pValue, mod->ulValueLen, exp->pValue, exp->ulValueLen);
-	else if (params && point)
-		*out = pubkey_from_ec(params->pValue, params->ulValueLen, point->pValue,
-		                      point->ulValueLen);
-	else if (params && id)
-		err = ec_public_point(tok, id, params, out);
-	if (err == IMSS_OK && *out == NULL)
-		err = ctx_fail(tok->ctx, IMSS_ERR_UNSUPPORTED,
-		               _("The token object is neither an RSA nor an EC key the tool can read."));
-	attrs_free_values(attrs, n);
-	return err;
 }
 
 /* The public half of a private key object from attributes already read:
@@ -265,6 +218,32 @@ key_public_from(imss_token *tok, CK_ATTRIBUTE *attrs, CK_ULONG n, EVP_PKEY **out
 		return ctx_fail(tok->ctx, IMSS_ERR_UNSUPPORTED,
 		                _("The token object is neither an RSA nor an EC key the tool can read."));
 	return IMSS_OK;
+}
+
+imss_err
+object_public_key(imss_token *tok, CK_OBJECT_HANDLE h, EVP_PKEY **out)
+{
+	CK_ATTRIBUTE attrs[] = {
+		{ CKA_CLASS, NULL, 0 }, { CKA_ID, NULL, 0 }, { CKA_VALUE, NULL, 0 },
+		{ CKA_MODULUS, NULL, 0 }, { CKA_PUBLIC_EXPONENT, NULL, 0 },
+		{ CKA_EC_PARAMS, NULL, 0 }, { CKA_EC_POINT, NULL, 0 },
+	};
+	const CK_ULONG n = sizeof(attrs) / sizeof(attrs[0]);
+	CK_ATTRIBUTE *klass;
+	imss_err err;
+
+	*out = NULL;
+	err = token_get_attrs(tok, h, attrs, n);
+	if (err != IMSS_OK)
+		return err;
+	klass = attrs_find(attrs, n, CKA_CLASS);
+	if (klass && klass->ulValueLen == sizeof(CK_OBJECT_CLASS) &&
+	    *(CK_OBJECT_CLASS *)klass->pValue == CKO_CERTIFICATE)
+		err = certificate_public_key(tok, attrs_find(attrs, n, CKA_VALUE), out);
+	else
+		err = key_public_from(tok, attrs, n, out);
+	attrs_free_values(attrs, n);
+	return err;
 }
 
 /* A key handle from attributes already read (point: an EC public key's
