@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "imss-renew/imss-renew.h"
 #include "util.h"
 
 void svc_time_text(time_t t, char buf[SVC_TIME_LEN])
@@ -155,41 +156,6 @@ int svc_path(char *buf, size_t size, const char *dir, const char *name)
 	return n >= 0 && (size_t)n < size ? 0 : -1;
 }
 
-static int write_all(int fd, const unsigned char *p, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* The directory part of path into buf ("." when there is none). */
-static void dir_of(const char *path, char *buf, size_t size)
-{
-	const char *slash = strrchr(path, '/');
-	size_t n;
-
-	if (!slash) {
-		snprintf(buf, size, ".");
-		return;
-	}
-	n = (size_t)(slash - path);
-	if (n == 0)
-		n = 1;
-	if (n >= size)
-		n = size - 1;
-	memcpy(buf, path, n);
-	buf[n] = '\0';
-}
-
 int svc_fsync_dir(const char *dir)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -202,39 +168,23 @@ int svc_fsync_dir(const char *dir)
 	return rc;
 }
 
+/* The library's atomic writer (temp file, fsync, rename, fsync of the
+ * directory); mode less the umask. */
 int svc_write_file(const char *path, const void *data, size_t len, mode_t mode)
 {
-	char tmp[PATH_MAX], dir[PATH_MAX];
-	const char *base = strrchr(path, '/');
-	int fd = -1, rc = -1, saved;
+	imss_ctx *ctx = NULL;
+	imss_err err;
 
-	dir_of(path, dir, sizeof(dir));
-	base = base ? base + 1 : path;
-	if (snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, base) >= (int)sizeof(tmp)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-	if (fd < 0)
-		return -1;
-	if (fchmod(fd, mode) != 0 || write_all(fd, data, len) != 0 || fsync(fd) != 0)
-		goto out;
-	if (close(fd) != 0) {
-		fd = -1;
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0 || svc_fsync_dir(dir) != 0)
-		goto out;
-	rc = 0;
-out:
-	saved = errno;
-	if (fd >= 0)
-		close(fd);
-	if (rc != 0)
-		unlink(tmp);
-	errno = saved;
-	return rc;
+	errno = 0;
+	err = imss_ctx_new(NULL, &ctx);
+	if (err == IMSS_OK)
+		err = imss_write_file_atomic(ctx, path, data, len, (unsigned)mode, 1);
+	imss_ctx_free(ctx);
+	if (err == IMSS_OK)
+		return 0;
+	if (errno == 0)
+		errno = err == IMSS_ERR_NOMEM ? ENOMEM : EIO;
+	return -1;
 }
 
 int svc_read_file(const char *path, size_t max, unsigned char **out, size_t *len)
