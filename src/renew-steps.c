@@ -140,6 +140,25 @@ check_candidate(struct renew *r, imss_key *key)
  * public key carry the journal's label, the public key gets the private
  * key's ID.  *have_priv: a private key has the label.
  */
+/* Before the public key is given the private key's ID: are they halves of
+ * one pair?  (An EC private key is checked through its certificate or a
+ * public key with its own ID, which this pair lacks: compare what can be.) */
+static imss_err
+same_public_key(imss_token *tok, CK_OBJECT_HANDLE priv, CK_OBJECT_HANDLE pub)
+{
+	EVP_PKEY *a = NULL, *b = NULL;
+	imss_err err = object_public_key(tok, pub, &b);
+	int compared = err == IMSS_OK && object_public_key(tok, priv, &a) == IMSS_OK;
+
+	ctx_clear_detail(tok->ctx);
+	if (compared && EVP_PKEY_eq(a, b) != 1)
+		err = ctx_fail(tok->ctx, IMSS_ERR_MISMATCH,
+		               _("The public key labelled like this renewal's key is not its public half; nothing was changed."));
+	EVP_PKEY_free(a);
+	EVP_PKEY_free(b);
+	return err;
+}
+
 static imss_err
 rejoin_pair(struct renew *r, int *have_priv)
 {
@@ -166,6 +185,9 @@ rejoin_pair(struct renew *r, int *have_priv)
 		err = token_get_fixed(tok, pub[0], &b, 1);
 	if (err != IMSS_OK || m != 1 || a.ulValueLen > sizeof(id) ||
 	    (b.ulValueLen == a.ulValueLen && memcmp(id, pub_id, a.ulValueLen) == 0))
+		return err;
+	err = same_public_key(tok, priv[0], pub[0]);
+	if (err != IMSS_OK)
 		return err;
 	ctx_log(r->ctx, IMSS_LOG_INFO, _("the public key '%s' gets the ID of its private key"),
 	        r->j.key_label);
