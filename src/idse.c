@@ -19,14 +19,6 @@
 
 #define PASSWORD_MAX 256
 
-static char last_code[64];
-
-const char *
-idse_last_code(void)
-{
-	return last_code;
-}
-
 /* ---- base64 -------------------------------------------------------- */
 
 static char *
@@ -85,15 +77,15 @@ service_error(imss_ctx *ctx, const struct http_response *r)
 {
 	json_object *obj = json_tokener_parse((const char *)(r->body ? r->body : (unsigned char *)""));
 	json_object *e = NULL, *code = NULL, *msg = NULL;
+	char code_text[64];
 	imss_err err;
 
-	last_code[0] = '\0';
 	if (obj && json_object_object_get_ex(obj, "error", &e) &&
 	    json_object_object_get_ex(e, "code", &code) &&
 	    json_object_object_get_ex(e, spanish() ? "message_es" : "message_en", &msg)) {
-		snprintf(last_code, sizeof(last_code), "%s", json_object_get_string(code));
+		snprintf(code_text, sizeof(code_text), "%s", json_object_get_string(code));
 		err = ctx_fail(ctx, IMSS_ERR_SERVICE, _("The service answered %ld %s: %s"),
-		               r->status, last_code, json_object_get_string(msg));
+		               r->status, code_text, json_object_get_string(msg));
 	} else {
 		err = ctx_fail(ctx, r->status >= 500 ? IMSS_ERR_SERVICE : IMSS_ERR_PROTOCOL,
 		               _("The service answered HTTP %ld without a valid error description."),

@@ -40,9 +40,6 @@ struct idse_session {
 	char registro_patronal[64];
 };
 
-/* The service's last error code ("KEY_REUSED"), "" when none. */
-const char *idse_last_code(void);
-
 imss_err idse_get_ca(imss_ctx *ctx, struct http_client *c, X509 **out);
 imss_err idse_login(imss_ctx *ctx, struct http_client *c, const imss_credential *cred,
                     const char *user, imss_pin_source *password, struct idse_session *out);
