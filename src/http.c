@@ -335,6 +335,9 @@ http_request(struct http_client *c, const char *method, const char *path,
 		sleep(1u << attempt);
 	}
 out:
+	/* The session token is a secret: wipe the header copies too. */
+	for (struct curl_slist *h = hdrs; h != NULL; h = h->next)
+		imss_wipe(h->data, strlen(h->data));
 	curl_slist_free_all(hdrs);
 	free(url);
 	return err;
