@@ -3,6 +3,7 @@
  * credential or a token, with where their keys are.  One collection for
  * both commands; each decides what to show.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,7 +62,7 @@ static imss_err entry_add(struct cert_entries *e, const char *source, const char
 	return IMSS_OK;
 }
 
-int cert_entries_from_file(struct tool *t, const char *path, struct cert_entries *e)
+static int from_file(struct tool *t, const char *path, struct cert_entries *e)
 {
 	STACK_OF(X509) *certs = NULL;
 	imss_ctx *ctx;
@@ -77,9 +78,9 @@ int cert_entries_from_file(struct tool *t, const char *path, struct cert_entries
 	return err == IMSS_OK ? TOOL_EXIT_OK : tool_fail(t, err, 0);
 }
 
-int cert_entries_from_credential(struct tool *t, const char *command, const char *path,
-                                 const char *key_file, const char *password_source,
-                                 struct cert_entries *e)
+static int from_credential(struct tool *t, const char *command, const char *path,
+                           const char *key_file, const char *password_source,
+                           struct cert_entries *e)
 {
 	imss_pin_source *password = NULL;
 	imss_credential *cred = NULL;
@@ -121,4 +122,122 @@ imss_err cert_entries_from_token(struct tool *t, const char *uri, imss_pin_sourc
 	if (tok)
 		imss_token_close(tok);
 	return err;
+}
+
+int cert_args_check(struct tool *t, const char *command, const struct cert_args *a,
+                    int login_needs_token)
+{
+	int token_source = login_needs_token ? a->token != NULL : !a->cert && !a->credential;
+
+	if (!!a->cert + !!a->credential + !!a->token > 1)
+		return tool_usage_error(t, command, "%s",
+		                        _("give at most one of --cert, --credential and --token"));
+	if (a->key_file && !a->credential)
+		return tool_usage_error(t, command, "%s",
+		                        _("--key-file goes with --credential FILE.cer"));
+	if (a->key_file && tool_is_pkcs12_name(a->credential))
+		return tool_usage_error(t, command, "%s",
+		                        _("--key-file goes with a .cer; a .pfx holds its own key"));
+	if (a->password_source && !a->credential)
+		return tool_usage_error(t, command, "%s",
+		                        _("--password-source goes with --credential"));
+	if ((a->login || a->pin_source) && !token_source)
+		return tool_usage_error(t, command, "%s", login_needs_token
+		                        ? _("--login and --pin-source go with --token URI")
+		                        : _("--login and --pin-source go with a token"));
+	return TOOL_EXIT_OK;
+}
+
+static int from_token(struct tool *t, const char *command, const struct cert_args *a,
+                      struct cert_entries *e)
+{
+	imss_pin_source *src = NULL;
+	imss_err err;
+	int rc;
+
+	if (a->login || a->pin_source) {
+		rc = tool_pin_source(t, command, "--pin-source", a->pin_source, &src);
+		if (rc != TOOL_EXIT_OK)
+			return rc;
+	}
+	err = cert_entries_from_token(t, a->token, src, e);
+	if (src)
+		imss_pin_source_free(src);
+	return err == IMSS_OK ? TOOL_EXIT_OK : tool_fail(t, err, 0);
+}
+
+int cert_entries_collect(struct tool *t, const char *command, const struct cert_args *a,
+                         struct cert_entries *e)
+{
+	if (a->cert)
+		return from_file(t, a->cert, e);
+	if (a->credential)
+		return from_credential(t, command, a->credential, a->key_file,
+		                       a->password_source, e);
+	return from_token(t, command, a, e);
+}
+
+static int add_key_fields(json_object *obj, const struct cert_entry *x)
+{
+	return tool_json_bool(obj, "key_checked", x->key_checked) ||
+	       tool_json_tristate(obj, "key_present", x->key_checked ? x->key_present : -1) ||
+	       tool_json_str(obj, "key_location", x->key_location);
+}
+
+static int add_subject_fields(json_object *obj, const imss_cert_info *info)
+{
+	return tool_json_str(obj, "subject", info->subject) ||
+	       tool_json_str(obj, "razon_social", info->razon_social) ||
+	       tool_json_str(obj, "registro_patronal", info->registro_patronal) ||
+	       tool_json_str(obj, "rfc", info->rfc) ||
+	       tool_json_str(obj, "curp", info->curp) ||
+	       tool_json_str(obj, "email", info->email) ||
+	       tool_json_str(obj, "issuer", info->issuer) ||
+	       tool_json_str(obj, "serial", info->serial) ||
+	       tool_json_str(obj, "fingerprint_sha256", info->fingerprint);
+}
+
+static json_object *entry_json(const struct cert_entry *x, const char *const *verdicts)
+{
+	json_object *obj = json_object_new_object();
+	char from[TOOL_TIME_SIZE], until[TOOL_TIME_SIZE];
+
+	tool_time_text(x->info.not_before, from, sizeof(from));
+	tool_time_text(x->info.not_after, until, sizeof(until));
+	if (!obj ||
+	    (verdicts && tool_json_str(obj, "status", verdicts[x->verdict])) ||
+	    tool_json_str(obj, "source", x->source) ||
+	    tool_json_str(obj, "location", x->location) ||
+	    tool_json_str(obj, "token", x->token_label) ||
+	    add_subject_fields(obj, &x->info) ||
+	    tool_json_str(obj, "not_before", from) ||
+	    tool_json_str(obj, "not_after", until) ||
+	    tool_json_int(obj, "days_left", x->info.days_left) ||
+	    tool_json_bool(obj, "expired", x->info.expired) ||
+	    tool_json_bool(obj, "not_yet_valid", x->info.not_yet_valid) ||
+	    add_key_fields(obj, x)) {
+		json_object_put(obj);
+		return NULL;
+	}
+	return obj;
+}
+
+json_object *cert_entries_json(const struct cert_entries *e, const char *const *verdicts)
+{
+	json_object *root = json_object_new_object();
+	json_object *array;
+	size_t i;
+
+	if (!root)
+		return NULL;
+	array = json_object_new_array();
+	if (tool_json_add(root, "certificates", array) != 0)
+		goto fail;
+	for (i = 0; i < e->n; i++)
+		if (tool_json_append(array, entry_json(&e->v[i], verdicts)) != 0)
+			goto fail;
+	return root;
+fail:
+	json_object_put(root);
+	return NULL;
 }

@@ -21,7 +21,7 @@
  * reminders.
  */
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,45 +43,11 @@ enum {
 #define DEFAULT_DAYS 30L
 #define MAX_DAYS 36500L
 
-enum {
-	OPT_CERT = TOOL_OPT_LONG,
-	OPT_CREDENTIAL,
-	OPT_KEY_FILE,
-	OPT_TOKEN,
-	OPT_DAYS,
-	OPT_PASSWORD_SOURCE,
-	OPT_PIN_SOURCE,
-	OPT_LOGIN,
-	OPT_PIN,
-	OPT_PASSWORD,
-};
-
-static const struct option options[] = {
-	{ "cert", required_argument, NULL, OPT_CERT },
-	{ "credential", required_argument, NULL, OPT_CREDENTIAL },
-	{ "key-file", required_argument, NULL, OPT_KEY_FILE },
-	{ "token", required_argument, NULL, OPT_TOKEN },
-	{ "days", required_argument, NULL, OPT_DAYS },
-	{ "password-source", required_argument, NULL, OPT_PASSWORD_SOURCE },
-	{ "pin-source", required_argument, NULL, OPT_PIN_SOURCE },
-	{ "login", no_argument, NULL, OPT_LOGIN },
-	{ "help", no_argument, NULL, 'h' },
-	{ "pin", optional_argument, NULL, OPT_PIN },
-	{ "password", optional_argument, NULL, OPT_PASSWORD },
-	{ NULL, 0, NULL, 0 },
-};
-
-struct check_args {
-	const char *cert;
-	const char *credential;
-	const char *key_file;
-	const char *token;       /* NULL with no source: every token present */
-	const char *days_text;
-	const char *password_source;
-	const char *pin_source;
-	long days;
-	int login;
-	int help;
+static const struct tool_option options[] = {
+	CERT_ARGS_OPTIONS(N_("log in to the token first, for tokens that\nshow certificates only after login (needs\n--token: a PIN belongs to one token)")),
+	{ "days", TOOL_ARG_REQUIRED, offsetof(struct cert_args, days_text), "N",
+	  N_("how many days ahead to warn (default 30)") },
+	TOOL_OPTION_END,
 };
 
 /* What a certificate's expiry is; the words are part of the JSON output. */
@@ -93,7 +59,7 @@ enum verdict {
 
 static const char *const verdict_json[] = { "ok", "expiring", "expired" };
 
-static void usage(void)
+static void synopsis(void)
 {
 	printf(_("Usage: %s [GLOBAL OPTIONS] %s [--cert FILE | --credential FILE\n"
 	         "         [--key-file FILE] | --token URI] [--days N] [--login]\n"
@@ -105,19 +71,10 @@ static void usage(void)
 	         "store and uninitialized tokens are skipped).  CA certificates are not\n"
 	         "checked.\n"),
 	       TOOL_NAME, COMMAND);
-	fputs(_("\nOptions:\n"
-	        "  --cert FILE             certificates in a file: DER, PEM or PKCS#7\n"
-	        "  --credential FILE       a .pfx/.p12, or a .cer with its .key next to it\n"
-	        "  --key-file FILE         the .key of a .cer, when it has another name\n"
-	        "  --token URI             the certificates on one token (PKCS#11 URI)\n"
-	        "  --days N                how many days ahead to warn (default 30)\n"
-	        "  --login                 log in to the token first, for tokens that\n"
-	        "                          show certificates only after login (needs\n"
-	        "                          --token: a PIN belongs to one token)\n"
-	        "  --pin-source SRC        where the PIN comes from (implies --login):\n"
-	        "                          tty (default), file:PATH, fd:N or env:NAME\n"
-	        "  --password-source SRC   the password of the .pfx or .key: same forms\n"
-	        "  -h, --help              print this help and exit\n"), stdout);
+}
+
+static void examples(void)
+{
 	fputs(_("\nExit status:\n"
 	        "   0  every certificate is valid for at least N more days, or there\n"
 	        "      is none\n"
@@ -149,83 +106,15 @@ static int parse_days(const char *text, long *out)
 	return 0;
 }
 
-static int parse_option(struct tool *t, struct check_args *a, char **argv, int c)
+static int check_args(struct tool *t, const struct cert_args *a, long *days)
 {
-	switch (c) {
-	case OPT_CERT:
-		a->cert = optarg;
-		return TOOL_EXIT_OK;
-	case OPT_CREDENTIAL:
-		a->credential = optarg;
-		return TOOL_EXIT_OK;
-	case OPT_KEY_FILE:
-		a->key_file = optarg;
-		return TOOL_EXIT_OK;
-	case OPT_TOKEN:
-		a->token = optarg;
-		return TOOL_EXIT_OK;
-	case OPT_DAYS:
-		a->days_text = optarg;
-		return TOOL_EXIT_OK;
-	case OPT_PASSWORD_SOURCE:
-		a->password_source = optarg;
-		return TOOL_EXIT_OK;
-	case OPT_PIN_SOURCE:
-		a->pin_source = optarg;
-		return TOOL_EXIT_OK;
-	case OPT_LOGIN:
-		a->login = 1;
-		return TOOL_EXIT_OK;
-	case 'h':
-		a->help = 1;
-		return TOOL_EXIT_OK;
-	case OPT_PIN:
-		return tool_refuse_pin(t, COMMAND);
-	case OPT_PASSWORD:
-		return tool_refuse_password(t, COMMAND);
-	default:
-		return tool_bad_option(t, COMMAND, argv, c);
-	}
-}
+	int rc = cert_args_check(t, COMMAND, a, 1);
 
-static int check_args(struct tool *t, struct check_args *a)
-{
-	if (!!a->cert + !!a->credential + !!a->token > 1)
-		return tool_usage_error(t, COMMAND, "%s",
-		                        _("give at most one of --cert, --credential and --token"));
-	if (a->key_file && !a->credential)
-		return tool_usage_error(t, COMMAND, "%s",
-		                        _("--key-file goes with --credential FILE.cer"));
-	if (a->key_file && tool_is_pkcs12_name(a->credential))
-		return tool_usage_error(t, COMMAND, "%s",
-		                        _("--key-file goes with a .cer; a .pfx holds its own key"));
-	if (a->password_source && !a->credential)
-		return tool_usage_error(t, COMMAND, "%s",
-		                        _("--password-source goes with --credential"));
-	if ((a->login || a->pin_source) && !a->token)
-		return tool_usage_error(t, COMMAND, "%s",
-		                        _("--login and --pin-source go with --token URI"));
-	a->days = DEFAULT_DAYS;
-	if (a->days_text && parse_days(a->days_text, &a->days) != 0)
-		return tool_usage_error(t, COMMAND,
-		                        _("malformed --days: a whole number from 0 to %ld"),
-		                        MAX_DAYS);
-	return TOOL_EXIT_OK;
-}
-
-static int parse_args(struct tool *t, int argc, char **argv, struct check_args *a)
-{
-	int rc;
-	int c;
-
-	while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-		rc = parse_option(t, a, argv, c);
-		if (rc != TOOL_EXIT_OK || a->help)
-			return rc;
-	}
-	if (optind < argc)
-		return tool_usage_error(t, COMMAND, _("unexpected argument '%s'"), argv[optind]);
-	return check_args(t, a);
+	*days = DEFAULT_DAYS;
+	if (rc == TOOL_EXIT_OK && a->days_text && parse_days(a->days_text, days) != 0)
+		rc = tool_usage_error(t, COMMAND, _("malformed --days: a whole number from 0 to %ld"),
+		                      MAX_DAYS);
+	return rc;
 }
 
 /* Fewer than days whole days left: expiring; days_left is rounded down. */
@@ -256,23 +145,6 @@ static void judge(struct cert_entries *e, long days)
 	e->n = kept;
 }
 
-static int from_token(struct tool *t, const struct check_args *a, struct cert_entries *e)
-{
-	imss_pin_source *src = NULL;
-	imss_err err;
-	int rc;
-
-	if (a->login || a->pin_source) {
-		rc = tool_pin_source(t, COMMAND, "--pin-source", a->pin_source, &src);
-		if (rc != TOOL_EXIT_OK)
-			return rc;
-	}
-	err = cert_entries_from_token(t, a->token, src, e);
-	if (src)
-		imss_pin_source_free(src);
-	return err == IMSS_OK ? TOOL_EXIT_OK : tool_fail(t, err, 0);
-}
-
 /*
  * Tokens that hold no one's certificate: not initialized (nothing on
  * them, and some modules refuse a session), or p11-kit's trust module, the
@@ -287,7 +159,7 @@ static int skip_token(const imss_token_info *info)
 	       (info->module_name && strcmp(info->module_name, trust) == 0);
 }
 
-static int from_every_token(struct tool *t, const struct check_args *a, struct cert_entries *e)
+static int from_every_token(struct tool *t, struct cert_entries *e)
 {
 	imss_token_info *infos = NULL;
 	size_t count = 0, i;
@@ -411,93 +283,49 @@ static void print_text(const struct cert_entries *e, long days)
 		print_summary(journal, VERDICT_OK, e->n, days);
 }
 
-static json_object *entry_json(const struct cert_entry *x)
-{
-	json_object *obj = json_object_new_object();
-	char from[TOOL_TIME_SIZE], until[TOOL_TIME_SIZE];
-
-	tool_time_text(x->info.not_before, from, sizeof(from));
-	tool_time_text(x->info.not_after, until, sizeof(until));
-	if (!obj ||
-	    tool_json_str(obj, "status", verdict_json[x->verdict]) ||
-	    tool_json_str(obj, "source", x->source) ||
-	    tool_json_str(obj, "location", x->location) ||
-	    tool_json_str(obj, "token", x->token_label) ||
-	    tool_json_str(obj, "subject", x->info.subject) ||
-	    tool_json_str(obj, "razon_social", x->info.razon_social) ||
-	    tool_json_str(obj, "registro_patronal", x->info.registro_patronal) ||
-	    tool_json_str(obj, "rfc", x->info.rfc) ||
-	    tool_json_str(obj, "serial", x->info.serial) ||
-	    tool_json_str(obj, "fingerprint_sha256", x->info.fingerprint) ||
-	    tool_json_str(obj, "not_before", from) ||
-	    tool_json_str(obj, "not_after", until) ||
-	    tool_json_int(obj, "days_left", x->info.days_left) ||
-	    tool_json_bool(obj, "expired", x->info.expired) ||
-	    tool_json_bool(obj, "not_yet_valid", x->info.not_yet_valid)) {
-		json_object_put(obj);
-		return NULL;
-	}
-	return obj;
-}
-
 static int print_json(const struct cert_entries *e, long days, enum verdict worst)
 {
-	json_object *root = json_object_new_object();
-	json_object *array;
-	size_t i;
+	json_object *root = cert_entries_json(e, verdict_json);
 
-	if (!root)
+	if (!root || tool_json_str(root, "status", verdict_json[worst]) ||
+	    tool_json_int(root, "days", days)) {
+		json_object_put(root);
 		return -1;
-	array = json_object_new_array();
-	if (tool_json_add(root, "certificates", array) != 0)
-		goto fail;
-	for (i = 0; i < e->n; i++)
-		if (tool_json_append(array, entry_json(&e->v[i])) != 0)
-			goto fail;
-	if (tool_json_str(root, "status", verdict_json[worst]) ||
-	    tool_json_int(root, "days", days))
-		goto fail;
+	}
 	return tool_json_print(root);
-fail:
-	json_object_put(root);
-	return -1;
 }
 
-int cmd_check(struct tool *t, int argc, char **argv)
+static int run(struct tool *t, int argc, char **argv)
 {
 	static const int exit_of[] = {
 		TOOL_EXIT_OK, CHECK_EXIT_EXPIRING, CHECK_EXIT_EXPIRED,
 	};
-	struct check_args a = { 0 };
+	struct cert_args a = { 0 };
 	struct cert_entries e = { 0 };
 	enum verdict worst = VERDICT_OK;
+	long days = 0;
 	size_t i;
+	int done = 0;
 	int rc;
 
-	rc = parse_args(t, argc, argv, &a);
-	if (rc != TOOL_EXIT_OK || a.help) {
-		if (a.help)
-			usage();
+	rc = tool_parse(t, &cmd_check, argc, argv, &a, &done);
+	if (rc == TOOL_EXIT_OK && !done)
+		rc = check_args(t, &a, &days);
+	if (rc != TOOL_EXIT_OK || done)
 		goto out;
-	}
-	if (a.cert)
-		rc = cert_entries_from_file(t, a.cert, &e);
-	else if (a.credential)
-		rc = cert_entries_from_credential(t, COMMAND, a.credential, a.key_file,
-		                                  a.password_source, &e);
-	else if (a.token)
-		rc = from_token(t, &a, &e);
+	if (a.cert || a.credential || a.token)
+		rc = cert_entries_collect(t, COMMAND, &a, &e);
 	else
-		rc = from_every_token(t, &a, &e);
+		rc = from_every_token(t, &e);
 	if (rc != TOOL_EXIT_OK)
 		goto out;
-	judge(&e, a.days);
+	judge(&e, days);
 	for (i = 0; i < e.n; i++)
 		if (e.v[i].verdict > (int)worst)
 			worst = (enum verdict)e.v[i].verdict;
 	if (!t->json)
-		print_text(&e, a.days);
-	else if (print_json(&e, a.days, worst) != 0) {
+		print_text(&e, days);
+	else if (print_json(&e, days, worst) != 0) {
 		rc = tool_fail(t, IMSS_ERR_NOMEM, 0);
 		goto out;
 	}
@@ -506,3 +334,8 @@ out:
 	cert_entries_clear(&e);
 	return rc;
 }
+
+const struct tool_command cmd_check = {
+	COMMAND, N_("check when certificates expire (for reminders; exit status 10, 11)"), options,
+	synopsis, examples, run,
+};

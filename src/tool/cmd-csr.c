@@ -5,7 +5,7 @@
  * keeps the employer's identity.  The library verifies the request's
  * signature against the token's public key before the tool writes it.
  */
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,28 +18,6 @@
 #define COMMAND "csr"
 #define PEM_TYPE "CERTIFICATE REQUEST"
 
-enum {
-	OPT_KEY = TOOL_OPT_LONG,
-	OPT_SUBJECT_FROM,
-	OPT_SUBJECT,
-	OPT_OUT,
-	OPT_DER,
-	OPT_PIN_SOURCE,
-	OPT_PIN,
-};
-
-static const struct option options[] = {
-	{ "key", required_argument, NULL, OPT_KEY },
-	{ "subject-from", required_argument, NULL, OPT_SUBJECT_FROM },
-	{ "subject", required_argument, NULL, OPT_SUBJECT },
-	{ "out", required_argument, NULL, OPT_OUT },
-	{ "der", no_argument, NULL, OPT_DER },
-	{ "pin-source", required_argument, NULL, OPT_PIN_SOURCE },
-	{ "help", no_argument, NULL, 'h' },
-	{ "pin", optional_argument, NULL, OPT_PIN },
-	{ NULL, 0, NULL, 0 },
-};
-
 struct csr_args {
 	const char *key;
 	const char *subject_from;
@@ -47,7 +25,22 @@ struct csr_args {
 	const char *out;         /* NULL: stdout */
 	const char *pin_source;
 	int der;
-	int help;
+};
+
+static const struct tool_option options[] = {
+	{ "key", TOOL_ARG_REQUIRED, offsetof(struct csr_args, key), "URI",
+	  N_("the private key, as a PKCS#11 URI (see\n'imss-renew objects --login'); its token is used") },
+	{ "subject-from", TOOL_ARG_REQUIRED, offsetof(struct csr_args, subject_from), "CERT",
+	  N_("copy the subject of the current certificate: a\nfile (DER, PEM or PKCS#7; the first certificate)\nor a certificate on a token (pkcs11: URI)") },
+	{ "subject", TOOL_ARG_REQUIRED, offsetof(struct csr_args, subject), "DN",
+	  N_("the subject, as /O=Empresa/OU=Y1234567890/CN=Name\n('\\' escapes a '/'); exactly one of --subject and\n--subject-from") },
+	{ "out", TOOL_ARG_REQUIRED, offsetof(struct csr_args, out), "FILE",
+	  N_("write the request to FILE (atomically) instead of\nstandard output") },
+	{ "der", TOOL_ARG_NONE, offsetof(struct csr_args, der), NULL,
+	  N_("DER instead of PEM (needs --out on a terminal)") },
+	{ "pin-source", TOOL_ARG_REQUIRED, offsetof(struct csr_args, pin_source), "SRC",
+	  N_("where the PIN comes from: tty (default),\nfile:PATH, fd:N or env:NAME") },
+	TOOL_OPTION_END,
 };
 
 /* What was made, for the output. */
@@ -58,7 +51,7 @@ struct csr_result {
 	char *subject;
 };
 
-static void usage(void)
+static void synopsis(void)
 {
 	printf(_("Usage: %s [GLOBAL OPTIONS] %s --key URI\n"
 	         "         (--subject-from CERT | --subject DN) [--out FILE] [--der]\n"
@@ -67,21 +60,10 @@ static void usage(void)
 	         "the token.  The request is checked against the token's public key\n"
 	         "before it is written: a request that does not verify is never written.\n"),
 	       TOOL_NAME, COMMAND);
-	fputs(_("\nOptions:\n"
-	        "  --key URI             the private key, as a PKCS#11 URI (see\n"
-	        "                        'imss-renew objects --login'); its token is used\n"
-	        "  --subject-from CERT   copy the subject of the current certificate: a\n"
-	        "                        file (DER, PEM or PKCS#7; the first certificate)\n"
-	        "                        or a certificate on a token (pkcs11: URI)\n"
-	        "  --subject DN          the subject, as /O=Empresa/OU=Y1234567890/CN=Name\n"
-	        "                        ('\\' escapes a '/'); exactly one of --subject and\n"
-	        "                        --subject-from\n"
-	        "  --out FILE            write the request to FILE (atomically) instead of\n"
-	        "                        standard output\n"
-	        "  --der                 DER instead of PEM (needs --out on a terminal)\n"
-	        "  --pin-source SRC      where the PIN comes from: tty (default),\n"
-	        "                        file:PATH, fd:N or env:NAME\n"
-	        "  -h, --help            print this help and exit\n"), stdout);
+}
+
+static void examples(void)
+{
 	printf(_("\nExamples:\n"
 	         "  %s %s --key 'pkcs11:token=My%%20Token;object=imss-2025;type=private' \\\n"
 	         "        --subject-from current.cer --out renewal.csr\n"
@@ -91,37 +73,6 @@ static void usage(void)
 	         "  %s --json %s --key 'pkcs11:serial=1234;id=%%01;type=private' \\\n"
 	         "        --subject-from 'pkcs11:serial=1234;id=%%01;type=cert' | jq -r .pem\n"),
 	       TOOL_NAME, COMMAND, TOOL_NAME, COMMAND, TOOL_NAME, COMMAND);
-}
-
-static int parse_option(struct tool *t, struct csr_args *a, char **argv, int c)
-{
-	switch (c) {
-	case OPT_KEY:
-		a->key = optarg;
-		return TOOL_EXIT_OK;
-	case OPT_SUBJECT_FROM:
-		a->subject_from = optarg;
-		return TOOL_EXIT_OK;
-	case OPT_SUBJECT:
-		a->subject = optarg;
-		return TOOL_EXIT_OK;
-	case OPT_OUT:
-		a->out = optarg;
-		return TOOL_EXIT_OK;
-	case OPT_DER:
-		a->der = 1;
-		return TOOL_EXIT_OK;
-	case OPT_PIN_SOURCE:
-		a->pin_source = optarg;
-		return TOOL_EXIT_OK;
-	case 'h':
-		a->help = 1;
-		return TOOL_EXIT_OK;
-	case OPT_PIN:
-		return tool_refuse_pin(t, COMMAND);
-	default:
-		return tool_bad_option(t, COMMAND, argv, c);
-	}
 }
 
 static int check_args(struct tool *t, const struct csr_args *a)
@@ -143,21 +94,6 @@ static int check_args(struct tool *t, const struct csr_args *a)
 		return tool_usage_error(t, COMMAND, "%s",
 		                        _("a DER request is binary: give --out FILE"));
 	return TOOL_EXIT_OK;
-}
-
-static int parse_args(struct tool *t, int argc, char **argv, struct csr_args *a)
-{
-	int rc;
-	int c;
-
-	while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-		rc = parse_option(t, a, argv, c);
-		if (rc != TOOL_EXIT_OK || a->help)
-			return rc;
-	}
-	if (optind < argc)
-		return tool_usage_error(t, COMMAND, _("unexpected argument '%s'"), argv[optind]);
-	return check_args(t, a);
 }
 
 static int subject_from_text(struct tool *t, const char *text, X509_NAME **out)
@@ -299,21 +235,21 @@ out:
 	return rc;
 }
 
-int cmd_csr(struct tool *t, int argc, char **argv)
+static int run(struct tool *t, int argc, char **argv)
 {
 	struct csr_args a = { 0 };
 	struct csr_result r = { 0 };
 	imss_pin_source *src = NULL;
 	X509_NAME *subject = NULL;
 	imss_err err;
+	int done = 0;
 	int rc;
 
-	rc = parse_args(t, argc, argv, &a);
-	if (rc != TOOL_EXIT_OK || a.help) {
-		if (a.help)
-			usage();
+	rc = tool_parse(t, &cmd_csr, argc, argv, &a, &done);
+	if (rc == TOOL_EXIT_OK && !done)
+		rc = check_args(t, &a);
+	if (rc != TOOL_EXIT_OK || done)
 		goto out;
-	}
 	rc = tool_pin_source(t, COMMAND, "--pin-source", a.pin_source, &src);
 	if (rc == TOOL_EXIT_OK)
 		rc = a.subject ? subject_from_text(t, a.subject, &subject)
@@ -336,3 +272,8 @@ out:
 		imss_pin_source_free(src);
 	return rc;
 }
+
+const struct tool_command cmd_csr = {
+	COMMAND, N_("make a certificate request signed by a token key"), options,
+	synopsis, examples, run,
+};

@@ -3,61 +3,38 @@
  * OK, WARN or FAIL with a sentence; the verdict is the worst of them.  The
  * exit status is 0 for OK or WARN and 1 for FAIL.
  */
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include "tool.h"
 
 #define COMMAND "doctor"
 
-enum {
-	OPT_TOKEN = TOOL_OPT_LONG,
+struct doctor_args {
+	const char *token;
 };
 
-static const struct option options[] = {
-	{ "token", required_argument, NULL, OPT_TOKEN },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
+static const struct tool_option options[] = {
+	{ "token", TOOL_ARG_REQUIRED, offsetof(struct doctor_args, token), "URI",
+	  N_("the token, as a PKCS#11 URI (see 'imss-renew tokens')") },
+	TOOL_OPTION_END,
 };
 
-static void usage(void)
+static void synopsis(void)
 {
 	printf(_("Usage: %s [GLOBAL OPTIONS] %s --token URI\n"
 	         "Check, without logging in or changing anything, whether a token can\n"
 	         "generate and keep the key for the renewal.  Each check shows OK, WARN\n"
 	         "or FAIL; the verdict is the worst of them.  Exit status 0 for a verdict\n"
 	         "of OK or WARN, 1 for FAIL.\n"), TOOL_NAME, COMMAND);
-	fputs(_("\nOptions:\n"
-	        "  --token URI   the token, as a PKCS#11 URI (see 'imss-renew tokens')\n"
-	        "  -h, --help    print this help and exit\n"), stdout);
+}
+
+static void examples(void)
+{
 	printf(_("\nExamples:\n"
 	         "  %s %s --token 'pkcs11:token=My%%20Token'\n"
 	         "  %s --json %s --token 'pkcs11:serial=1234' | jq -r .verdict\n"),
 	       TOOL_NAME, COMMAND, TOOL_NAME, COMMAND);
-}
-
-static int parse_args(struct tool *t, int argc, char **argv, const char **token,
-                      int *help)
-{
-	int c;
-
-	while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-		switch (c) {
-		case OPT_TOKEN:
-			*token = optarg;
-			break;
-		case 'h':
-			*help = 1;
-			return TOOL_EXIT_OK;
-		default:
-			return tool_bad_option(t, COMMAND, argv, c);
-		}
-	}
-	if (optind < argc)
-		return tool_usage_error(t, COMMAND, _("unexpected argument '%s'"), argv[optind]);
-	if (!*token)
-		return tool_usage_error(t, COMMAND, "%s", _("--token URI is required"));
-	return TOOL_EXIT_OK;
 }
 
 /* The same words in text and JSON: they are part of the script interface. */
@@ -136,21 +113,22 @@ static imss_err run_doctor(struct tool *t, const char *uri, imss_doctor_report *
 	return err;
 }
 
-int cmd_doctor(struct tool *t, int argc, char **argv)
+static int run(struct tool *t, int argc, char **argv)
 {
 	imss_doctor_report report = { 0 };
-	const char *token = NULL;
+	struct doctor_args a = { 0 };
 	imss_err err;
-	int help = 0;
+	int done = 0;
 	int rc;
 
-	rc = parse_args(t, argc, argv, &token, &help);
-	if (rc != TOOL_EXIT_OK || help) {
-		if (help)
-			usage();
+	rc = tool_parse(t, &cmd_doctor, argc, argv, &a, &done);
+	if (rc != TOOL_EXIT_OK || done)
+		goto out;
+	if (!a.token) {
+		rc = tool_usage_error(t, COMMAND, "%s", _("--token URI is required"));
 		goto out;
 	}
-	err = run_doctor(t, token, &report);
+	err = run_doctor(t, a.token, &report);
 	if (err != IMSS_OK) {
 		rc = tool_fail(t, err, 0);
 		goto out;
@@ -167,3 +145,8 @@ out:
 	imss_doctor_report_clear(&report);
 	return rc;
 }
+
+const struct tool_command cmd_doctor = {
+	COMMAND, N_("check, read-only, whether a token is fit for the renewal"), options,
+	synopsis, examples, run,
+};

@@ -3,7 +3,7 @@
  * (DER, what the IMSS portal and SAT tools take) or PEM.  An existing file
  * is never replaced without --force.
  */
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include <openssl/crypto.h>
@@ -14,43 +14,35 @@
 #define COMMAND "export"
 #define PEM_TYPE "CERTIFICATE"
 
-enum {
-	OPT_CERT = TOOL_OPT_LONG,
-	OPT_OUT,
-	OPT_PEM,
-	OPT_FORCE,
-};
-
-static const struct option options[] = {
-	{ "cert", required_argument, NULL, OPT_CERT },
-	{ "out", required_argument, NULL, OPT_OUT },
-	{ "pem", no_argument, NULL, OPT_PEM },
-	{ "force", no_argument, NULL, OPT_FORCE },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
-};
-
 struct export_args {
 	const char *cert;
 	const char *out;
 	int pem;
 	int force;
-	int help;
 };
 
-static void usage(void)
+static const struct tool_option options[] = {
+	{ "cert", TOOL_ARG_REQUIRED, offsetof(struct export_args, cert), "URI",
+	  N_("the certificate, as a PKCS#11 URI (see 'imss-renew\nobjects' or 'imss-renew status')") },
+	{ "out", TOOL_ARG_REQUIRED, offsetof(struct export_args, out), "FILE",
+	  N_("the file to write") },
+	{ "pem", TOOL_ARG_NONE, offsetof(struct export_args, pem), NULL,
+	  N_("PEM instead of DER") },
+	{ "force", TOOL_ARG_NONE, offsetof(struct export_args, force), NULL,
+	  N_("replace FILE if it exists") },
+	TOOL_OPTION_END,
+};
+
+static void synopsis(void)
 {
 	printf(_("Usage: %s [GLOBAL OPTIONS] %s --cert URI --out FILE [--pem] [--force]\n"
 	         "Copy a certificate from a token to a file: DER (.cer) by default, or\n"
 	         "PEM.  The file is written atomically; an existing file is left as it\n"
 	         "is unless --force.  No login is needed.\n"), TOOL_NAME, COMMAND);
-	fputs(_("\nOptions:\n"
-	        "  --cert URI    the certificate, as a PKCS#11 URI (see 'imss-renew\n"
-	        "                objects' or 'imss-renew status')\n"
-	        "  --out FILE    the file to write\n"
-	        "  --pem         PEM instead of DER\n"
-	        "  --force       replace FILE if it exists\n"
-	        "  -h, --help    print this help and exit\n"), stdout);
+}
+
+static void examples(void)
+{
 	printf(_("\nExamples:\n"
 	         "  %s %s --cert 'pkcs11:token=My%%20Token;object=imss-2025;type=cert' \\\n"
 	         "        --out empresa.cer\n"
@@ -59,33 +51,8 @@ static void usage(void)
 	       TOOL_NAME, COMMAND, TOOL_NAME, COMMAND);
 }
 
-static int parse_args(struct tool *t, int argc, char **argv, struct export_args *a)
+static int check_args(struct tool *t, const struct export_args *a)
 {
-	int c;
-
-	while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-		switch (c) {
-		case OPT_CERT:
-			a->cert = optarg;
-			break;
-		case OPT_OUT:
-			a->out = optarg;
-			break;
-		case OPT_PEM:
-			a->pem = 1;
-			break;
-		case OPT_FORCE:
-			a->force = 1;
-			break;
-		case 'h':
-			a->help = 1;
-			return TOOL_EXIT_OK;
-		default:
-			return tool_bad_option(t, COMMAND, argv, c);
-		}
-	}
-	if (optind < argc)
-		return tool_usage_error(t, COMMAND, _("unexpected argument '%s'"), argv[optind]);
 	if (!a->cert)
 		return tool_usage_error(t, COMMAND, "%s", _("--cert URI is required"));
 	if (!a->out || !*a->out)
@@ -132,20 +99,20 @@ out:
 	return rc;
 }
 
-int cmd_export(struct tool *t, int argc, char **argv)
+static int run(struct tool *t, int argc, char **argv)
 {
 	struct export_args a = { 0 };
 	unsigned char *der = NULL;
 	X509 *cert = NULL;
 	imss_err err;
+	int done = 0;
 	int rc, len;
 
-	rc = parse_args(t, argc, argv, &a);
-	if (rc != TOOL_EXIT_OK || a.help) {
-		if (a.help)
-			usage();
+	rc = tool_parse(t, &cmd_export, argc, argv, &a, &done);
+	if (rc == TOOL_EXIT_OK && !done)
+		rc = check_args(t, &a);
+	if (rc != TOOL_EXIT_OK || done)
 		goto out;
-	}
 	err = find_certificate(t, a.cert, &cert);
 	if (err != IMSS_OK) {
 		rc = tool_fail(t, err, 0);
@@ -164,3 +131,8 @@ out:
 	X509_free(cert);
 	return rc;
 }
+
+const struct tool_command cmd_export = {
+	COMMAND, N_("copy a certificate from a token to a file"), options,
+	synopsis, examples, run,
+};

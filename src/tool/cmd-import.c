@@ -5,7 +5,7 @@
  * and the others may complete its chain to --ca.  Every refusal leaves the
  * token as it was.  The certificate's URI is the first line of output.
  */
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,28 +18,6 @@
 
 #define COMMAND "import"
 
-enum {
-	OPT_TOKEN = TOOL_OPT_LONG,
-	OPT_CERT,
-	OPT_LABEL,
-	OPT_CA,
-	OPT_FORCE,
-	OPT_PIN_SOURCE,
-	OPT_PIN,
-};
-
-static const struct option options[] = {
-	{ "token", required_argument, NULL, OPT_TOKEN },
-	{ "cert", required_argument, NULL, OPT_CERT },
-	{ "label", required_argument, NULL, OPT_LABEL },
-	{ "ca", required_argument, NULL, OPT_CA },
-	{ "force", no_argument, NULL, OPT_FORCE },
-	{ "pin-source", required_argument, NULL, OPT_PIN_SOURCE },
-	{ "help", no_argument, NULL, 'h' },
-	{ "pin", optional_argument, NULL, OPT_PIN },
-	{ NULL, 0, NULL, 0 },
-};
-
 struct import_args {
 	const char *token;
 	const char *cert;
@@ -47,7 +25,22 @@ struct import_args {
 	const char *ca;
 	const char *pin_source;
 	int force;
-	int help;
+};
+
+static const struct tool_option options[] = {
+	{ "token", TOOL_ARG_REQUIRED, offsetof(struct import_args, token), "URI",
+	  N_("the token, as a PKCS#11 URI (see 'imss-renew tokens')") },
+	{ "cert", TOOL_ARG_REQUIRED, offsetof(struct import_args, cert), "FILE",
+	  N_("the certificate: DER (.cer), PEM or PKCS#7 (.p7b)") },
+	{ "label", TOOL_ARG_REQUIRED, offsetof(struct import_args, label), "LABEL",
+	  N_("the label of the certificate object (default: the\nkey's label)") },
+	{ "ca", TOOL_ARG_REQUIRED, offsetof(struct import_args, ca), "FILE",
+	  N_("CA certificate(s) the certificate must chain to;\nother certificates of a bundle may be intermediates") },
+	{ "force", TOOL_ARG_NONE, offsetof(struct import_args, force), NULL,
+	  N_("store an expired or not yet valid certificate too") },
+	{ "pin-source", TOOL_ARG_REQUIRED, offsetof(struct import_args, pin_source), "SRC",
+	  N_("where the PIN comes from: tty (default), file:PATH,\nfd:N or env:NAME") },
+	TOOL_OPTION_END,
 };
 
 /* What was stored, for the output. */
@@ -57,7 +50,7 @@ struct import_result {
 	imss_cert_info info;
 };
 
-static void usage(void)
+static void synopsis(void)
 {
 	printf(_("Usage: %s [GLOBAL OPTIONS] %s --token URI --cert FILE [--label LABEL]\n"
 	         "         [--ca FILE] [--force] [--pin-source SRC]\n"
@@ -69,17 +62,10 @@ static void usage(void)
 	         "certificate is expired or not valid yet (unless --force).  Importing the\n"
 	         "same certificate again stores nothing new.  The first line of output is\n"
 	         "the certificate's PKCS#11 URI.\n"), TOOL_NAME, COMMAND);
-	fputs(_("\nOptions:\n"
-	        "  --token URI         the token, as a PKCS#11 URI (see 'imss-renew tokens')\n"
-	        "  --cert FILE         the certificate: DER (.cer), PEM or PKCS#7 (.p7b)\n"
-	        "  --label LABEL       the label of the certificate object (default: the\n"
-	        "                      key's label)\n"
-	        "  --ca FILE           CA certificate(s) the certificate must chain to;\n"
-	        "                      other certificates of a bundle may be intermediates\n"
-	        "  --force             store an expired or not yet valid certificate too\n"
-	        "  --pin-source SRC    where the PIN comes from: tty (default), file:PATH,\n"
-	        "                      fd:N or env:NAME\n"
-	        "  -h, --help          print this help and exit\n"), stdout);
+}
+
+static void examples(void)
+{
 	printf(_("\nExamples:\n"
 	         "  %s %s --token 'pkcs11:token=My%%20Token' --cert nuevo.cer\n"
 	         "  %s %s --token 'pkcs11:token=My%%20Token' --cert nuevo.p7b \\\n"
@@ -89,49 +75,8 @@ static void usage(void)
 	       TOOL_NAME, COMMAND, TOOL_NAME, COMMAND, TOOL_NAME, COMMAND);
 }
 
-static int parse_option(struct tool *t, struct import_args *a, char **argv, int c)
+static int check_args(struct tool *t, const struct import_args *a)
 {
-	switch (c) {
-	case OPT_TOKEN:
-		a->token = optarg;
-		return TOOL_EXIT_OK;
-	case OPT_CERT:
-		a->cert = optarg;
-		return TOOL_EXIT_OK;
-	case OPT_LABEL:
-		a->label = optarg;
-		return TOOL_EXIT_OK;
-	case OPT_CA:
-		a->ca = optarg;
-		return TOOL_EXIT_OK;
-	case OPT_FORCE:
-		a->force = 1;
-		return TOOL_EXIT_OK;
-	case OPT_PIN_SOURCE:
-		a->pin_source = optarg;
-		return TOOL_EXIT_OK;
-	case 'h':
-		a->help = 1;
-		return TOOL_EXIT_OK;
-	case OPT_PIN:
-		return tool_refuse_pin(t, COMMAND);
-	default:
-		return tool_bad_option(t, COMMAND, argv, c);
-	}
-}
-
-static int parse_args(struct tool *t, int argc, char **argv, struct import_args *a)
-{
-	int rc;
-	int c;
-
-	while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-		rc = parse_option(t, a, argv, c);
-		if (rc != TOOL_EXIT_OK || a->help)
-			return rc;
-	}
-	if (optind < argc)
-		return tool_usage_error(t, COMMAND, _("unexpected argument '%s'"), argv[optind]);
 	if (!a->token)
 		return tool_usage_error(t, COMMAND, "%s", _("--token URI is required"));
 	if (!a->cert || !*a->cert)
@@ -300,21 +245,21 @@ static imss_err load_certs(struct tool *t, const char *path, STACK_OF(X509) **ou
 	return err;
 }
 
-int cmd_import(struct tool *t, int argc, char **argv)
+static int run(struct tool *t, int argc, char **argv)
 {
 	struct import_args a = { 0 };
 	struct import_result r = { 0 };
 	STACK_OF(X509) *certs = NULL, *ca = NULL;
 	imss_pin_source *src = NULL;
 	imss_err err;
+	int done = 0;
 	int rc;
 
-	rc = parse_args(t, argc, argv, &a);
-	if (rc != TOOL_EXIT_OK || a.help) {
-		if (a.help)
-			usage();
+	rc = tool_parse(t, &cmd_import, argc, argv, &a, &done);
+	if (rc == TOOL_EXIT_OK && !done)
+		rc = check_args(t, &a);
+	if (rc != TOOL_EXIT_OK || done)
 		goto out;
-	}
 	rc = tool_pin_source(t, COMMAND, "--pin-source", a.pin_source, &src);
 	if (rc != TOOL_EXIT_OK)
 		goto out;
@@ -340,3 +285,8 @@ out:
 		imss_pin_source_free(src);
 	return rc;
 }
+
+const struct tool_command cmd_import = {
+	COMMAND, N_("store a certificate on the token next to its key"), options,
+	synopsis, examples, run,
+};

@@ -2,32 +2,12 @@
  * imss-renew keygen: generate a key pair inside a token.  The new private
  * key's URI is the first line on stdout, so that scripts can capture it.
  */
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include "tool.h"
 
 #define COMMAND "keygen"
-
-enum {
-	OPT_TOKEN = TOOL_OPT_LONG,
-	OPT_LABEL,
-	OPT_TYPE,
-	OPT_PIN_SOURCE,
-	OPT_FORCE,
-	OPT_PIN,
-};
-
-static const struct option options[] = {
-	{ "token", required_argument, NULL, OPT_TOKEN },
-	{ "label", required_argument, NULL, OPT_LABEL },
-	{ "type", required_argument, NULL, OPT_TYPE },
-	{ "pin-source", required_argument, NULL, OPT_PIN_SOURCE },
-	{ "force", no_argument, NULL, OPT_FORCE },
-	{ "help", no_argument, NULL, 'h' },
-	{ "pin", optional_argument, NULL, OPT_PIN },
-	{ NULL, 0, NULL, 0 },
-};
 
 struct keygen_args {
 	const char *token;
@@ -35,10 +15,23 @@ struct keygen_args {
 	const char *type;        /* NULL: the library's default, rsa:2048 */
 	const char *pin_source;  /* NULL: tty */
 	int force;
-	int help;
 };
 
-static void usage(void)
+static const struct tool_option options[] = {
+	{ "token", TOOL_ARG_REQUIRED, offsetof(struct keygen_args, token), "URI",
+	  N_("the token, as a PKCS#11 URI (see 'imss-renew tokens')") },
+	{ "label", TOOL_ARG_REQUIRED, offsetof(struct keygen_args, label), "LABEL",
+	  N_("the label of the new key (required, not empty)") },
+	{ "type", TOOL_ARG_REQUIRED, offsetof(struct keygen_args, type), "TYPE",
+	  N_("rsa:2048 (default), rsa:3072, rsa:4096,\nec:prime256v1 or ec:secp384r1") },
+	{ "pin-source", TOOL_ARG_REQUIRED, offsetof(struct keygen_args, pin_source), "SRC",
+	  N_("where the PIN comes from: tty (default), file:PATH,\nfd:N or env:NAME") },
+	{ "force", TOOL_ARG_NONE, offsetof(struct keygen_args, force), NULL,
+	  N_("log in even when the token says the next wrong PIN\nlocks it (final try)") },
+	TOOL_OPTION_END,
+};
+
+static void synopsis(void)
 {
 	printf(_("Usage: %s [GLOBAL OPTIONS] %s --token URI --label LABEL [--type TYPE]\n"
 	         "         [--pin-source SRC] [--force]\n"
@@ -46,16 +39,10 @@ static void usage(void)
 	         "sensitive and never extractable: it never leaves the token.  Its ID is\n"
 	         "the RFC 5280 key identifier when the token allows it.  The first line\n"
 	         "of output is the new private key's PKCS#11 URI.\n"), TOOL_NAME, COMMAND);
-	fputs(_("\nOptions:\n"
-	        "  --token URI         the token, as a PKCS#11 URI (see 'imss-renew tokens')\n"
-	        "  --label LABEL       the label of the new key (required, not empty)\n"
-	        "  --type TYPE         rsa:2048 (default), rsa:3072, rsa:4096,\n"
-	        "                      ec:prime256v1 or ec:secp384r1\n"
-	        "  --pin-source SRC    where the PIN comes from: tty (default), file:PATH,\n"
-	        "                      fd:N or env:NAME\n"
-	        "  --force             log in even when the token says the next wrong PIN\n"
-	        "                      locks it (final try)\n"
-	        "  -h, --help          print this help and exit\n"), stdout);
+}
+
+static void examples(void)
+{
 	printf(_("\nExamples:\n"
 	         "  %s %s --token 'pkcs11:token=My%%20Token' --label imss-2025\n"
 	         "  uri=$(%s %s --token 'pkcs11:serial=1234' --label imss-2025 \\\n"
@@ -65,46 +52,8 @@ static void usage(void)
 	       TOOL_NAME, COMMAND, TOOL_NAME, COMMAND, TOOL_NAME, COMMAND);
 }
 
-static int parse_option(struct tool *t, struct keygen_args *a, char **argv, int c)
+static int check_args(struct tool *t, const struct keygen_args *a)
 {
-	switch (c) {
-	case OPT_TOKEN:
-		a->token = optarg;
-		return TOOL_EXIT_OK;
-	case OPT_LABEL:
-		a->label = optarg;
-		return TOOL_EXIT_OK;
-	case OPT_TYPE:
-		a->type = optarg;
-		return TOOL_EXIT_OK;
-	case OPT_PIN_SOURCE:
-		a->pin_source = optarg;
-		return TOOL_EXIT_OK;
-	case OPT_FORCE:
-		a->force = 1;
-		return TOOL_EXIT_OK;
-	case 'h':
-		a->help = 1;
-		return TOOL_EXIT_OK;
-	case OPT_PIN:
-		return tool_refuse_pin(t, COMMAND);
-	default:
-		return tool_bad_option(t, COMMAND, argv, c);
-	}
-}
-
-static int parse_args(struct tool *t, int argc, char **argv, struct keygen_args *a)
-{
-	int rc;
-	int c;
-
-	while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-		rc = parse_option(t, a, argv, c);
-		if (rc != TOOL_EXIT_OK || a->help)
-			return rc;
-	}
-	if (optind < argc)
-		return tool_usage_error(t, COMMAND, _("unexpected argument '%s'"), argv[optind]);
 	if (!a->token)
 		return tool_usage_error(t, COMMAND, "%s", _("--token URI is required"));
 	if (!a->label || !*a->label)
@@ -192,21 +141,21 @@ static int print_json(const imss_keygen_report *report, const imss_keyspec *spec
 	return tool_json_print(root);
 }
 
-int cmd_keygen(struct tool *t, int argc, char **argv)
+static int run(struct tool *t, int argc, char **argv)
 {
 	struct keygen_args a = { 0 };
 	imss_keygen_report report = { 0 };
 	imss_pin_source *src = NULL;
 	imss_keyspec spec;
 	imss_err err;
+	int done = 0;
 	int rc;
 
-	rc = parse_args(t, argc, argv, &a);
-	if (rc != TOOL_EXIT_OK || a.help) {
-		if (a.help)
-			usage();
+	rc = tool_parse(t, &cmd_keygen, argc, argv, &a, &done);
+	if (rc == TOOL_EXIT_OK && !done)
+		rc = check_args(t, &a);
+	if (rc != TOOL_EXIT_OK || done)
 		goto out;
-	}
 	rc = parse_type(t, a.type, &spec);
 	if (rc == TOOL_EXIT_OK)
 		rc = tool_pin_source(t, COMMAND, "--pin-source", a.pin_source, &src);
@@ -229,3 +178,8 @@ out:
 		imss_pin_source_free(src);
 	return rc;
 }
+
+const struct tool_command cmd_keygen = {
+	COMMAND, N_("generate a key pair inside a token"), options,
+	synopsis, examples, run,
+};

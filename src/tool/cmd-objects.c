@@ -2,85 +2,45 @@
  * imss-renew objects: the keys and certificates on one token.  Private keys
  * show only after login (--login, or --pin-source which implies it).
  */
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include "tool.h"
 
 #define COMMAND "objects"
 
-enum {
-	OPT_TOKEN = TOOL_OPT_LONG,
-	OPT_PIN_SOURCE,
-	OPT_LOGIN,
-	OPT_PIN,
-};
-
-static const struct option options[] = {
-	{ "token", required_argument, NULL, OPT_TOKEN },
-	{ "pin-source", required_argument, NULL, OPT_PIN_SOURCE },
-	{ "login", no_argument, NULL, OPT_LOGIN },
-	{ "help", no_argument, NULL, 'h' },
-	{ "pin", optional_argument, NULL, OPT_PIN },
-	{ NULL, 0, NULL, 0 },
-};
-
 struct objects_args {
 	const char *token;
 	const char *pin_source;
 	int login;
-	int help;
 };
 
-static void usage(void)
+static const struct tool_option options[] = {
+	{ "token", TOOL_ARG_REQUIRED, offsetof(struct objects_args, token), "URI",
+	  N_("the token, as a PKCS#11 URI (see 'imss-renew tokens')") },
+	{ "login", TOOL_ARG_NONE, offsetof(struct objects_args, login), NULL,
+	  N_("log in first, so that private keys show too") },
+	{ "pin-source", TOOL_ARG_REQUIRED, offsetof(struct objects_args, pin_source), "SRC",
+	  N_("where the PIN comes from (implies --login):\ntty (default), file:PATH, fd:N or env:NAME") },
+	TOOL_OPTION_END,
+};
+
+static void synopsis(void)
 {
 	printf(_("Usage: %s [GLOBAL OPTIONS] %s --token URI [--login] [--pin-source SRC]\n"
 	         "List the keys and certificates on a token: URI, class, key type and\n"
 	         "size, ID, label, and for keys whether they are sensitive, extractable,\n"
 	         "generated on the token (local), never extractable, and whether every\n"
 	         "use asks for the PIN (always authenticate).\n"), TOOL_NAME, COMMAND);
-	fputs(_("\nOptions:\n"
-	        "  --token URI         the token, as a PKCS#11 URI (see 'imss-renew tokens')\n"
-	        "  --login             log in first, so that private keys show too\n"
-	        "  --pin-source SRC    where the PIN comes from (implies --login):\n"
-	        "                      tty (default), file:PATH, fd:N or env:NAME\n"
-	        "  -h, --help          print this help and exit\n"), stdout);
+}
+
+static void examples(void)
+{
 	printf(_("\nExamples:\n"
 	         "  %s %s --token 'pkcs11:token=My%%20Token'\n"
 	         "  %s %s --token 'pkcs11:token=My%%20Token' --login\n"
 	         "  %s --json %s --token 'pkcs11:serial=1234' --pin-source fd:3 3<pin.txt\n"),
 	       TOOL_NAME, COMMAND, TOOL_NAME, COMMAND, TOOL_NAME, COMMAND);
-}
-
-static int parse_args(struct tool *t, int argc, char **argv, struct objects_args *a)
-{
-	int c;
-
-	while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-		switch (c) {
-		case OPT_TOKEN:
-			a->token = optarg;
-			break;
-		case OPT_PIN_SOURCE:
-			a->pin_source = optarg;
-			break;
-		case OPT_LOGIN:
-			a->login = 1;
-			break;
-		case 'h':
-			a->help = 1;
-			return TOOL_EXIT_OK;
-		case OPT_PIN:
-			return tool_refuse_pin(t, COMMAND);
-		default:
-			return tool_bad_option(t, COMMAND, argv, c);
-		}
-	}
-	if (optind < argc)
-		return tool_usage_error(t, COMMAND, _("unexpected argument '%s'"), argv[optind]);
-	if (!a->token)
-		return tool_usage_error(t, COMMAND, "%s", _("--token URI is required"));
-	return TOOL_EXIT_OK;
 }
 
 static const char *class_word(imss_object_class klass)
@@ -257,19 +217,21 @@ static imss_err list_objects(struct tool *t, const struct objects_args *a,
 	return err;
 }
 
-int cmd_objects(struct tool *t, int argc, char **argv)
+static int run(struct tool *t, int argc, char **argv)
 {
 	struct objects_args a = { 0 };
 	imss_pin_source *src = NULL;
 	imss_object_info *infos = NULL;
 	size_t count = 0;
 	imss_err err;
+	int done = 0;
 	int rc;
 
-	rc = parse_args(t, argc, argv, &a);
-	if (rc != TOOL_EXIT_OK || a.help) {
-		if (a.help)
-			usage();
+	rc = tool_parse(t, &cmd_objects, argc, argv, &a, &done);
+	if (rc != TOOL_EXIT_OK || done)
+		goto out;
+	if (!a.token) {
+		rc = tool_usage_error(t, COMMAND, "%s", _("--token URI is required"));
 		goto out;
 	}
 	if (a.login || a.pin_source) {
@@ -293,3 +255,8 @@ out:
 		imss_pin_source_free(src);
 	return rc;
 }
+
+const struct tool_command cmd_objects = {
+	COMMAND, N_("list the keys and certificates on a token"), options,
+	synopsis, examples, run,
+};

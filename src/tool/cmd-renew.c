@@ -7,7 +7,7 @@
  * token, one session and one login serve both.  Non-interactive runs
  * (--yes, secrets from files or descriptors) never wait for an answer.
  */
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,72 +15,81 @@
 
 #include "tool.h"
 
-enum {
-	OPT_SERVER = TOOL_OPT_LONG,
-	OPT_USER,
-	OPT_CURRENT,
-	OPT_CREDENTIAL,
-	OPT_KEY_FILE,
-	OPT_TOKEN,
-	OPT_LABEL,
-	OPT_EMAIL,
-	OPT_TYPE,
-	OPT_YES,
-	OPT_CA,
-	OPT_PIN_SOURCE,
-	OPT_IDSE_PASSWORD_SOURCE,
-	OPT_PASSWORD_SOURCE,
-	OPT_STATE_DIR,
-	OPT_OUT_DIR,
-	OPT_WAIT_LOCK,
-	OPT_TIMEOUT,
-	OPT_ABANDON,
-	OPT_RP,
-	OPT_SERIAL,
-	OPT_FORCE,
-	OPT_RETIRE_OLD,
-	OPT_PIN,
-	OPT_PASSWORD,
-};
-
-static const struct option options[] = {
-	{ "server", required_argument, NULL, OPT_SERVER },
-	{ "user", required_argument, NULL, OPT_USER },
-	{ "current", required_argument, NULL, OPT_CURRENT },
-	{ "credential", required_argument, NULL, OPT_CREDENTIAL },
-	{ "key-file", required_argument, NULL, OPT_KEY_FILE },
-	{ "token", required_argument, NULL, OPT_TOKEN },
-	{ "label", required_argument, NULL, OPT_LABEL },
-	{ "email", required_argument, NULL, OPT_EMAIL },
-	{ "type", required_argument, NULL, OPT_TYPE },
-	{ "yes", no_argument, NULL, OPT_YES },
-	{ "ca", required_argument, NULL, OPT_CA },
-	{ "pin-source", required_argument, NULL, OPT_PIN_SOURCE },
-	{ "idse-password-source", required_argument, NULL, OPT_IDSE_PASSWORD_SOURCE },
-	{ "password-source", required_argument, NULL, OPT_PASSWORD_SOURCE },
-	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
-	{ "out-dir", required_argument, NULL, OPT_OUT_DIR },
-	{ "wait", no_argument, NULL, OPT_WAIT_LOCK },
-	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
-	{ "abandon", no_argument, NULL, OPT_ABANDON },
-	{ "registro-patronal", required_argument, NULL, OPT_RP },
-	{ "serial", required_argument, NULL, OPT_SERIAL },
-	{ "force", no_argument, NULL, OPT_FORCE },
-	{ "retire-old", optional_argument, NULL, OPT_RETIRE_OLD },
-	{ "help", no_argument, NULL, 'h' },
-	{ "pin", optional_argument, NULL, OPT_PIN },
-	{ "password", optional_argument, NULL, OPT_PASSWORD },
-	{ NULL, 0, NULL, 0 },
-};
-
 struct renew_args {
 	const char *command;
 	const char *server, *user, *current, *credential, *key_file, *token;
 	const char *label, *email, *type, *ca, *pin_source, *idse_password_source;
 	const char *password_source, *state_dir, *out_dir, *rp, *serial;
+	const char *timeout_text, *retire_text;
 	long timeout;
-	int yes, wait_lock, abandon, force, help;
+	int yes, wait_lock, abandon, force;
 	unsigned retire;          /* IMSS_RENEW_RETIRE_* */
+};
+
+#define ARG(field) offsetof(struct renew_args, field)
+
+/* What renew and recover share, in the order of their usage. */
+#define CONNECT_OPTIONS \
+	{ "server", TOOL_ARG_REQUIRED, ARG(server), "URL", \
+	  N_("the renewal service (https:// only)") }, \
+	{ "user", TOOL_ARG_REQUIRED, ARG(user), "USER", N_("the IDSE user") }, \
+	{ "current", TOOL_ARG_REQUIRED, ARG(current), "URI", \
+	  N_("the current key on a token (PKCS#11 URI)") }, \
+	{ "credential", TOOL_ARG_REQUIRED, ARG(credential), "FILE", \
+	  N_("or the current .pfx/.p12, or .cer (+ .key)") }, \
+	{ "key-file", TOOL_ARG_REQUIRED, ARG(key_file), "FILE", \
+	  N_("the .key of a .cer with another name") }, \
+	{ "token", TOOL_ARG_REQUIRED, ARG(token), "URI", \
+	  N_("where the new key is made and kept") }
+
+#define SECRET_OPTIONS \
+	{ "ca", TOOL_ARG_REQUIRED, ARG(ca), "FILE", \
+	  N_("the service's CA (PEM); without it the CA the\nservice publishes is pinned on first use") }, \
+	{ "pin-source", TOOL_ARG_REQUIRED, ARG(pin_source), "SRC", \
+	  N_("the token PIN: tty (default), file:PATH,\nfd:N or env:NAME") }, \
+	{ "idse-password-source", TOOL_ARG_REQUIRED, ARG(idse_password_source), "SRC", \
+	  N_("the IDSE user's password (same forms)") }, \
+	{ "password-source", TOOL_ARG_REQUIRED, ARG(password_source), "SRC", \
+	  N_("the password of the .pfx or .key") }, \
+	{ "state-dir", TOOL_ARG_REQUIRED, ARG(state_dir), "DIR", \
+	  N_("journals and pinned CAs (default\n$XDG_STATE_HOME/imss-renew)") }, \
+	{ "out-dir", TOOL_ARG_REQUIRED, ARG(out_dir), "DIR", \
+	  N_("where the letter and the certificate copy go\n(default: the current directory)") }, \
+	{ "wait", TOOL_ARG_NONE, ARG(wait_lock), NULL, \
+	  N_("wait for another renewal of the token") }, \
+	{ "timeout", TOOL_ARG_REQUIRED, ARG(timeout_text), "SECONDS", \
+	  N_("how long to wait for a delayed certificate\n(default 600; exit status 12 when it runs out)") }, \
+	{ "force", TOOL_ARG_NONE, ARG(force), NULL, \
+	  N_("log in even on the token's last PIN try") }
+
+static const struct tool_option renew_options[] = {
+	CONNECT_OPTIONS,
+	{ "label", TOOL_ARG_REQUIRED, ARG(label), "LABEL",
+	  N_("of the new key and certificate (default\n'IMSS <registro patronal> <date>')") },
+	{ "email", TOOL_ARG_REQUIRED, ARG(email), "ADDRESS",
+	  N_("the new e-mail (the one editable field)") },
+	{ "type", TOOL_ARG_REQUIRED, ARG(type), "TYPE",
+	  N_("rsa:2048 (default), rsa:3072, rsa:4096,\nec:prime256v1 or ec:secp384r1") },
+	{ "yes", TOOL_ARG_NONE, ARG(yes), NULL,
+	  N_("ask nothing: keep the e-mail unless --email,\nand sign the terms letter") },
+	SECRET_OPTIONS,
+	{ "retire-old", TOOL_ARG_OPTIONAL, ARG(retire_text), "delete",
+	  N_("after success, relabel the old token key and\ncertificate '... (retired DATE)', or delete\nthem (asks first unless --yes)") },
+	{ "abandon", TOOL_ARG_NONE, ARG(abandon), NULL,
+	  N_("undo an unfinished renewal on --token") },
+	{ "registro-patronal", TOOL_ARG_REQUIRED, ARG(rp), "RP",
+	  N_("which one, when several are unfinished") },
+	TOOL_OPTION_END,
+};
+
+static const struct tool_option recover_options[] = {
+	CONNECT_OPTIONS,
+	{ "serial", TOOL_ARG_REQUIRED, ARG(serial), "SERIAL",
+	  N_("the serial number of the issued certificate") },
+	{ "label", TOOL_ARG_REQUIRED, ARG(label), "LABEL",
+	  N_("of the certificate on the token (default: the\nlabel of its key)") },
+	SECRET_OPTIONS,
+	TOOL_OPTION_END,
 };
 
 /* What the run holds open, closed in reverse. */
@@ -92,23 +101,28 @@ struct renew_run {
 	int waiting;              /* in a countdown */
 };
 
-static void usage(const char *command)
+static void recover_synopsis(void)
 {
-	if (strcmp(command, "recover") == 0) {
-		printf(_("Usage: %s [GLOBAL OPTIONS] recover --server URL --user USER\n"
-		         "         (--current URI | --credential FILE [--key-file FILE])\n"
-		         "         --token URI --serial SERIAL [--label LABEL] [--ca FILE]\n"
-		         "         [--pin-source SRC] [--idse-password-source SRC]\n"
-		         "         [--password-source SRC] [--state-dir DIR] [--out-dir DIR]\n"
-		         "Fetch a certificate the service issued (by its serial number), check\n"
-		         "it, and store it on the token next to its key.\n"), TOOL_NAME);
-		printf(_("\nExample:\n"
-		         "  %s recover --server https://idse.example:8443 --user EMPRESA01 \\\n"
-		         "        --current 'pkcs11:token=IMSS;object=IMSS%%20Y1234567108' \\\n"
-		         "        --token pkcs11:token=IMSS --serial 3A5F09C2D1 --ca imss-ca.pem\n"),
-		       TOOL_NAME);
-		return;
-	}
+	printf(_("Usage: %s [GLOBAL OPTIONS] recover --server URL --user USER\n"
+	         "         (--current URI | --credential FILE [--key-file FILE])\n"
+	         "         --token URI --serial SERIAL [--label LABEL] [--ca FILE]\n"
+	         "         [--pin-source SRC] [--idse-password-source SRC]\n"
+	         "         [--password-source SRC] [--state-dir DIR] [--out-dir DIR]\n"
+	         "Fetch a certificate the service issued (by its serial number), check\n"
+	         "it, and store it on the token next to its key.\n"), TOOL_NAME);
+}
+
+static void recover_examples(void)
+{
+	printf(_("\nExample:\n"
+	         "  %s recover --server https://idse.example:8443 --user EMPRESA01 \\\n"
+	         "        --current 'pkcs11:token=IMSS;object=IMSS%%20Y1234567108' \\\n"
+	         "        --token pkcs11:token=IMSS --serial 3A5F09C2D1 --ca imss-ca.pem\n"),
+	       TOOL_NAME);
+}
+
+static void renew_synopsis(void)
+{
 	printf(_("Usage: %s [GLOBAL OPTIONS] renew --server URL --user USER\n"
 	         "         (--current URI | --credential FILE [--key-file FILE])\n"
 	         "         --token URI [--label LABEL] [--email ADDRESS] [--type TYPE]\n"
@@ -126,40 +140,10 @@ static void usage(const char *command)
 	         "the same command again after any interruption: it continues where it\n"
 	         "stopped.  --abandon undoes an unfinished renewal (it deletes only the\n"
 	         "new key its journal records, after checking it).\n"), TOOL_NAME, TOOL_NAME);
-	fputs(_("\nOptions:\n"
-	        "  --server URL                 the renewal service (https:// only)\n"
-	        "  --user USER                  the IDSE user\n"
-	        "  --current URI                the current key on a token (PKCS#11 URI)\n"
-	        "  --credential FILE            or the current .pfx/.p12, or .cer (+ .key)\n"
-	        "  --key-file FILE              the .key of a .cer with another name\n"
-	        "  --token URI                  where the new key is made and kept\n"
-	        "  --label LABEL                of the new key and certificate (default\n"
-	        "                               'IMSS <registro patronal> <date>')\n"
-	        "  --email ADDRESS              the new e-mail (the one editable field)\n"
-	        "  --type TYPE                  rsa:2048 (default), rsa:3072, rsa:4096,\n"
-	        "                               ec:prime256v1 or ec:secp384r1\n"
-	        "  --yes                        ask nothing: keep the e-mail unless --email,\n"
-	        "                               and sign the terms letter\n"
-	        "  --ca FILE                    the service's CA (PEM); without it the CA the\n"
-	        "                               service publishes is pinned on first use\n"
-	        "  --pin-source SRC             the token PIN: tty (default), file:PATH,\n"
-	        "                               fd:N or env:NAME\n"
-	        "  --idse-password-source SRC   the IDSE user's password (same forms)\n"
-	        "  --password-source SRC        the password of the .pfx or .key\n"
-	        "  --state-dir DIR              journals and pinned CAs (default\n"
-	        "                               $XDG_STATE_HOME/imss-renew)\n"
-	        "  --out-dir DIR                where the letter and the certificate copy go\n"
-	        "                               (default: the current directory)\n"
-	        "  --wait                       wait for another renewal of the token\n"
-	        "  --timeout SECONDS            how long to wait for a delayed certificate\n"
-	        "                               (default 600)\n"
-	        "  --force                      log in even on the token's last PIN try\n"
-	        "  --retire-old[=delete]        after success, relabel the old token key and\n"
-	        "                               certificate '... (retired DATE)', or delete\n"
-	        "                               them (asks first unless --yes)\n"
-	        "  --abandon                    undo an unfinished renewal on --token\n"
-	        "  --registro-patronal RP       which one, when several are unfinished\n"
-	        "  -h, --help                   print this help and exit\n"), stdout);
+}
+
+static void renew_examples(void)
+{
 	printf(_("\nExamples:\n"
 	         "  %s renew --server https://idse.example:8443 --user EMPRESA01 \\\n"
 	         "        --current 'pkcs11:token=IMSS;object=IMSS%%20Y1234567108' \\\n"
@@ -172,69 +156,6 @@ static void usage(const char *command)
 	       TOOL_NAME, TOOL_NAME, TOOL_NAME);
 }
 
-static int parse_strings(struct renew_args *a, int c)
-{
-	const char **slot = NULL;
-
-	switch (c) {
-	case OPT_SERVER: slot = &a->server; break;
-	case OPT_USER: slot = &a->user; break;
-	case OPT_CURRENT: slot = &a->current; break;
-	case OPT_CREDENTIAL: slot = &a->credential; break;
-	case OPT_KEY_FILE: slot = &a->key_file; break;
-	case OPT_TOKEN: slot = &a->token; break;
-	case OPT_LABEL: slot = &a->label; break;
-	case OPT_EMAIL: slot = &a->email; break;
-	case OPT_TYPE: slot = &a->type; break;
-	case OPT_CA: slot = &a->ca; break;
-	case OPT_PIN_SOURCE: slot = &a->pin_source; break;
-	case OPT_IDSE_PASSWORD_SOURCE: slot = &a->idse_password_source; break;
-	case OPT_PASSWORD_SOURCE: slot = &a->password_source; break;
-	case OPT_STATE_DIR: slot = &a->state_dir; break;
-	case OPT_OUT_DIR: slot = &a->out_dir; break;
-	case OPT_RP: slot = &a->rp; break;
-	case OPT_SERIAL: slot = &a->serial; break;
-	default: return 0;
-	}
-	*slot = optarg;
-	return 1;
-}
-
-static int parse_option(struct tool *t, struct renew_args *a, char **argv, int c)
-{
-	char *end = NULL;
-
-	if (parse_strings(a, c))
-		return TOOL_EXIT_OK;
-	switch (c) {
-	case OPT_YES: a->yes = 1; return TOOL_EXIT_OK;
-	case OPT_WAIT_LOCK: a->wait_lock = 1; return TOOL_EXIT_OK;
-	case OPT_ABANDON: a->abandon = 1; return TOOL_EXIT_OK;
-	case OPT_FORCE: a->force = 1; return TOOL_EXIT_OK;
-	case OPT_RETIRE_OLD:
-		if (optarg == NULL || strcmp(optarg, "relabel") == 0)
-			a->retire = IMSS_RENEW_RETIRE_OLD;
-		else if (strcmp(optarg, "delete") == 0)
-			a->retire = IMSS_RENEW_RETIRE_OLD | IMSS_RENEW_RETIRE_DELETE;
-		else
-			return tool_usage_error(t, a->command, "%s",
-			                        _("--retire-old takes relabel (the default) or delete"));
-		return TOOL_EXIT_OK;
-	case 'h': a->help = 1; return TOOL_EXIT_OK;
-	case OPT_TIMEOUT:
-		a->timeout = strtol(optarg, &end, 10);
-		if (*optarg == '\0' || *end != '\0' || a->timeout <= 0 || a->timeout > 86400)
-			return tool_usage_error(t, a->command, "%s",
-			                        _("--timeout takes seconds, from 1 to 86400"));
-		return TOOL_EXIT_OK;
-	case OPT_PIN:
-		return tool_refuse_pin(t, a->command);
-	case OPT_PASSWORD:
-		return tool_refuse_password(t, a->command);
-	default:
-		return tool_bad_option(t, a->command, argv, c);
-	}
-}
 
 static int require(struct tool *t, const struct renew_args *a, const char *value,
                    const char *option)
@@ -244,9 +165,36 @@ static int require(struct tool *t, const struct renew_args *a, const char *value
 	return tool_usage_error(t, a->command, _("%s is required"), option);
 }
 
-static int check_args(struct tool *t, const struct renew_args *a)
+/* --timeout and --retire-old: numbers and words into what they mean. */
+static int parse_values(struct tool *t, struct renew_args *a)
 {
-	int rc = require(t, a, a->token, "--token");
+	char *end = NULL;
+
+	if (a->timeout_text) {
+		a->timeout = strtol(a->timeout_text, &end, 10);
+		if (*a->timeout_text == '\0' || *end != '\0' || a->timeout <= 0 ||
+		    a->timeout > 86400)
+			return tool_usage_error(t, a->command, "%s",
+			                        _("--timeout takes seconds, from 1 to 86400"));
+	}
+	if (!a->retire_text)
+		return TOOL_EXIT_OK;
+	if (*a->retire_text == '\0' || strcmp(a->retire_text, "relabel") == 0)
+		a->retire = IMSS_RENEW_RETIRE_OLD;
+	else if (strcmp(a->retire_text, "delete") == 0)
+		a->retire = IMSS_RENEW_RETIRE_OLD | IMSS_RENEW_RETIRE_DELETE;
+	else
+		return tool_usage_error(t, a->command, "%s",
+		                        _("--retire-old takes relabel (the default) or delete"));
+	return TOOL_EXIT_OK;
+}
+
+static int check_args(struct tool *t, struct renew_args *a)
+{
+	int rc = parse_values(t, a);
+
+	if (rc == TOOL_EXIT_OK)
+		rc = require(t, a, a->token, "--token");
 
 	if (rc != TOOL_EXIT_OK || a->abandon)
 		return rc;
@@ -269,20 +217,6 @@ static int check_args(struct tool *t, const struct renew_args *a)
 	if (strncmp(a->server, "https://", 8) != 0)
 		return tool_usage_error(t, a->command, "%s", _("--server must be an https:// URL"));
 	return TOOL_EXIT_OK;
-}
-
-static int parse_args(struct tool *t, int argc, char **argv, struct renew_args *a)
-{
-	int c, rc;
-
-	while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-		rc = parse_option(t, a, argv, c);
-		if (rc != TOOL_EXIT_OK || a->help)
-			return rc;
-	}
-	if (optind < argc)
-		return tool_usage_error(t, a->command, _("unexpected argument '%s'"), argv[optind]);
-	return check_args(t, a);
 }
 
 /* ---- what the user sees ------------------------------------------- */
@@ -574,8 +508,10 @@ static int do_abandon(struct tool *t, const struct renew_args *a, struct renew_r
 	return TOOL_EXIT_OK;
 }
 
-static int run_command(struct tool *t, int argc, char **argv, const char *command)
+static int run_command(struct tool *t, const struct tool_command *cmd, int argc,
+                       char **argv)
 {
+	const char *command = cmd->name;
 	struct renew_args a = { 0 };
 	struct renew_run r = { 0 };
 	struct ui_state u = { t, &r };
@@ -584,15 +520,15 @@ static int run_command(struct tool *t, int argc, char **argv, const char *comman
 	imss_renew_options o;
 	imss_keyspec spec;
 	imss_err err;
+	int done = 0;
 	int rc;
 
 	a.command = command;
-	rc = parse_args(t, argc, argv, &a);
-	if (rc != TOOL_EXIT_OK || a.help) {
-		if (a.help)
-			usage(command);
+	rc = tool_parse(t, cmd, argc, argv, &a, &done);
+	if (rc == TOOL_EXIT_OK && !done)
+		rc = check_args(t, &a);
+	if (rc != TOOL_EXIT_OK || done)
 		return rc;
-	}
 	if (imss_keyspec_parse(a.type, &spec) != IMSS_OK)
 		return tool_usage_error(t, command, "%s",
 		                        _("--type must be rsa:2048, rsa:3072, rsa:4096, ec:prime256v1 or ec:secp384r1"));
@@ -622,12 +558,22 @@ out:
 	return rc;
 }
 
-int cmd_renew(struct tool *t, int argc, char **argv)
+static int run_renew(struct tool *t, int argc, char **argv)
 {
-	return run_command(t, argc, argv, "renew");
+	return run_command(t, &cmd_renew, argc, argv);
 }
 
-int cmd_recover(struct tool *t, int argc, char **argv)
+static int run_recover(struct tool *t, int argc, char **argv)
 {
-	return run_command(t, argc, argv, "recover");
+	return run_command(t, &cmd_recover, argc, argv);
 }
+
+const struct tool_command cmd_renew = {
+	"renew", N_("renew the IMSS certificate with a new key made in the token"),
+	renew_options, renew_synopsis, renew_examples, run_renew,
+};
+
+const struct tool_command cmd_recover = {
+	"recover", N_("fetch an issued certificate again and store it on the token"),
+	recover_options, recover_synopsis, recover_examples, run_recover,
+};

@@ -4,7 +4,7 @@
  * files IMSS users hold today (.pfx, or .cer + .key).  Detached by default;
  * the library verifies every signature before the tool writes it.
  */
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -16,36 +16,6 @@
 #define COMMAND "sign"
 #define PEM_TYPE "CMS"
 
-enum {
-	OPT_KEY = TOOL_OPT_LONG,
-	OPT_CREDENTIAL,
-	OPT_KEY_FILE,
-	OPT_IN,
-	OPT_OUT,
-	OPT_ATTACHED,
-	OPT_DER,
-	OPT_PIN_SOURCE,
-	OPT_PASSWORD_SOURCE,
-	OPT_PIN,
-	OPT_PASSWORD,
-};
-
-static const struct option options[] = {
-	{ "key", required_argument, NULL, OPT_KEY },
-	{ "credential", required_argument, NULL, OPT_CREDENTIAL },
-	{ "key-file", required_argument, NULL, OPT_KEY_FILE },
-	{ "in", required_argument, NULL, OPT_IN },
-	{ "out", required_argument, NULL, OPT_OUT },
-	{ "attached", no_argument, NULL, OPT_ATTACHED },
-	{ "der", no_argument, NULL, OPT_DER },
-	{ "pin-source", required_argument, NULL, OPT_PIN_SOURCE },
-	{ "password-source", required_argument, NULL, OPT_PASSWORD_SOURCE },
-	{ "help", no_argument, NULL, 'h' },
-	{ "pin", optional_argument, NULL, OPT_PIN },
-	{ "password", optional_argument, NULL, OPT_PASSWORD },
-	{ NULL, 0, NULL, 0 },
-};
-
 struct sign_args {
 	const char *key;
 	const char *credential;
@@ -56,7 +26,28 @@ struct sign_args {
 	const char *password_source;
 	int attached;
 	int der;
-	int help;
+};
+
+static const struct tool_option options[] = {
+	{ "key", TOOL_ARG_REQUIRED, offsetof(struct sign_args, key), "URI",
+	  N_("a private key on a token (PKCS#11 URI)") },
+	{ "credential", TOOL_ARG_REQUIRED, offsetof(struct sign_args, credential), "FILE",
+	  N_("a .pfx/.p12 file, or a .cer whose .key is next\nto it (same name, .key)") },
+	{ "key-file", TOOL_ARG_REQUIRED, offsetof(struct sign_args, key_file), "FILE",
+	  N_("the .key of a .cer, when it has another name") },
+	{ "in", TOOL_ARG_REQUIRED, offsetof(struct sign_args, in), "FILE",
+	  N_("the file to sign (up to 64 MiB)") },
+	{ "out", TOOL_ARG_REQUIRED, offsetof(struct sign_args, out), "FILE",
+	  N_("where the signature goes (written atomically)") },
+	{ "attached", TOOL_ARG_NONE, offsetof(struct sign_args, attached), NULL,
+	  N_("put the content inside the signature") },
+	{ "der", TOOL_ARG_NONE, offsetof(struct sign_args, der), NULL,
+	  N_("DER instead of PEM") },
+	{ "pin-source", TOOL_ARG_REQUIRED, offsetof(struct sign_args, pin_source), "SRC",
+	  N_("the token PIN, with --key: tty (default),\nfile:PATH, fd:N or env:NAME") },
+	{ "password-source", TOOL_ARG_REQUIRED, offsetof(struct sign_args, password_source), "SRC",
+	  N_("the password of the .pfx or .key, with\n--credential: same forms, default tty") },
+	TOOL_OPTION_END,
 };
 
 /* The credential and what holds it open. */
@@ -66,7 +57,7 @@ struct signer {
 	imss_credential *cred;
 };
 
-static void usage(void)
+static void synopsis(void)
 {
 	printf(_("Usage: %s [GLOBAL OPTIONS] %s\n"
 	         "         (--key URI | --credential FILE [--key-file FILE])\n"
@@ -77,20 +68,10 @@ static void usage(void)
 	         "key with its certificate stored next to it (see 'imss-renew import'),\n"
 	         "or the .pfx or .cer + .key that IMSS gave.  Every signature is checked\n"
 	         "before it is written.\n"), TOOL_NAME, COMMAND);
-	fputs(_("\nOptions:\n"
-	        "  --key URI               a private key on a token (PKCS#11 URI)\n"
-	        "  --credential FILE       a .pfx/.p12 file, or a .cer whose .key is next\n"
-	        "                          to it (same name, .key)\n"
-	        "  --key-file FILE         the .key of a .cer, when it has another name\n"
-	        "  --in FILE               the file to sign (up to 64 MiB)\n"
-	        "  --out FILE              where the signature goes (written atomically)\n"
-	        "  --attached              put the content inside the signature\n"
-	        "  --der                   DER instead of PEM\n"
-	        "  --pin-source SRC        the token PIN, with --key: tty (default),\n"
-	        "                          file:PATH, fd:N or env:NAME\n"
-	        "  --password-source SRC   the password of the .pfx or .key, with\n"
-	        "                          --credential: same forms, default tty\n"
-	        "  -h, --help              print this help and exit\n"), stdout);
+}
+
+static void examples(void)
+{
 	printf(_("\nExamples:\n"
 	         "  %s %s --key 'pkcs11:token=My%%20Token;object=imss-2025;type=private' \\\n"
 	         "        --in carta.pdf --out carta.pdf.p7s\n"
@@ -101,48 +82,6 @@ static void usage(void)
 	         "  openssl cms -verify -binary -in carta.pdf.p7s -inform PEM \\\n"
 	         "        -content carta.pdf -CAfile imss-ca.pem -out /dev/null\n"),
 	       TOOL_NAME, COMMAND, TOOL_NAME, COMMAND, TOOL_NAME, COMMAND);
-}
-
-static int parse_option(struct tool *t, struct sign_args *a, char **argv, int c)
-{
-	switch (c) {
-	case OPT_KEY:
-		a->key = optarg;
-		return TOOL_EXIT_OK;
-	case OPT_CREDENTIAL:
-		a->credential = optarg;
-		return TOOL_EXIT_OK;
-	case OPT_KEY_FILE:
-		a->key_file = optarg;
-		return TOOL_EXIT_OK;
-	case OPT_IN:
-		a->in = optarg;
-		return TOOL_EXIT_OK;
-	case OPT_OUT:
-		a->out = optarg;
-		return TOOL_EXIT_OK;
-	case OPT_ATTACHED:
-		a->attached = 1;
-		return TOOL_EXIT_OK;
-	case OPT_DER:
-		a->der = 1;
-		return TOOL_EXIT_OK;
-	case OPT_PIN_SOURCE:
-		a->pin_source = optarg;
-		return TOOL_EXIT_OK;
-	case OPT_PASSWORD_SOURCE:
-		a->password_source = optarg;
-		return TOOL_EXIT_OK;
-	case 'h':
-		a->help = 1;
-		return TOOL_EXIT_OK;
-	case OPT_PIN:
-		return tool_refuse_pin(t, COMMAND);
-	case OPT_PASSWORD:
-		return tool_refuse_password(t, COMMAND);
-	default:
-		return tool_bad_option(t, COMMAND, argv, c);
-	}
 }
 
 /* --out naming the very file --in names would replace what was signed. */
@@ -181,21 +120,6 @@ static int check_args(struct tool *t, const struct sign_args *a)
 		return tool_usage_error(t, COMMAND, "%s",
 		                        _("--out names the file to sign: it would be replaced"));
 	return TOOL_EXIT_OK;
-}
-
-static int parse_args(struct tool *t, int argc, char **argv, struct sign_args *a)
-{
-	int rc;
-	int c;
-
-	while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-		rc = parse_option(t, a, argv, c);
-		if (rc != TOOL_EXIT_OK || a->help)
-			return rc;
-	}
-	if (optind < argc)
-		return tool_usage_error(t, COMMAND, _("unexpected argument '%s'"), argv[optind]);
-	return check_args(t, a);
 }
 
 static void signer_close(struct signer *s)
@@ -258,21 +182,21 @@ out:
 	return rc;
 }
 
-int cmd_sign(struct tool *t, int argc, char **argv)
+static int run(struct tool *t, int argc, char **argv)
 {
 	struct sign_args a = { 0 };
 	struct signer s = { 0 };
 	unsigned char *data = NULL, *der = NULL;
 	size_t len = 0, der_len = 0;
 	imss_err err;
+	int done = 0;
 	int rc;
 
-	rc = parse_args(t, argc, argv, &a);
-	if (rc != TOOL_EXIT_OK || a.help) {
-		if (a.help)
-			usage();
+	rc = tool_parse(t, &cmd_sign, argc, argv, &a, &done);
+	if (rc == TOOL_EXIT_OK && !done)
+		rc = check_args(t, &a);
+	if (rc != TOOL_EXIT_OK || done)
 		goto out;
-	}
 	/* The file before the key: a missing one should not cost a PIN prompt. */
 	rc = signer_source(t, &a, &s);
 	if (rc == TOOL_EXIT_OK)
@@ -296,3 +220,8 @@ out:
 	signer_close(&s);
 	return rc;
 }
+
+const struct tool_command cmd_sign = {
+	COMMAND, N_("sign a file (CMS) with a token key or a .pfx/.cer+.key"), options,
+	synopsis, examples, run,
+};

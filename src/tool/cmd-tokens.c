@@ -1,7 +1,6 @@
 /*
  * imss-renew tokens: every token present, with its URI and flags.
  */
-#include <getopt.h>
 #include <stdio.h>
 
 #include "tool.h"
@@ -11,18 +10,15 @@
 /* What a token reports for a length it does not know. */
 #define UNAVAILABLE_INFORMATION (~0UL)
 
-static const struct option options[] = {
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
-};
-
-static void usage(void)
+static void synopsis(void)
 {
 	printf(_("Usage: %s [--module PATH] [--json] %s\n"
 	         "List every token present: URI, label, serial, manufacturer, model,\n"
 	         "slot, PIN length range and flags in words.\n"), TOOL_NAME, COMMAND);
-	fputs(_("\nOptions:\n"
-	        "  -h, --help   print this help and exit\n"), stdout);
+}
+
+static void examples(void)
+{
 	printf(_("\nExamples:\n"
 	         "  %s %s\n"
 	         "  %s --module /usr/lib/softhsm/libsofthsm2.so %s\n"
@@ -160,36 +156,18 @@ fail:
 	return -1;
 }
 
-static int parse_args(struct tool *t, int argc, char **argv, int *help)
-{
-	int c;
-
-	while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-		if (c != 'h')
-			return tool_bad_option(t, COMMAND, argv, c);
-		*help = 1;
-		return TOOL_EXIT_OK;
-	}
-	if (optind < argc)
-		return tool_usage_error(t, COMMAND, _("unexpected argument '%s'"), argv[optind]);
-	return TOOL_EXIT_OK;
-}
-
-int cmd_tokens(struct tool *t, int argc, char **argv)
+static int run(struct tool *t, int argc, char **argv)
 {
 	imss_token_info *infos = NULL;
 	size_t count = 0;
 	imss_ctx *ctx;
 	imss_err err;
-	int help = 0;
+	int done = 0;
 	int rc;
 
-	rc = parse_args(t, argc, argv, &help);
-	if (rc != TOOL_EXIT_OK || help) {
-		if (help)
-			usage();
+	rc = tool_parse(t, &cmd_tokens, argc, argv, NULL, &done);
+	if (rc != TOOL_EXIT_OK || done)
 		goto out;
-	}
 	err = tool_ctx(t, &ctx);
 	if (err == IMSS_OK)
 		err = imss_list_tokens(ctx, &infos, &count);
@@ -204,3 +182,7 @@ out:
 		imss_token_info_free(infos, count);
 	return rc;
 }
+
+const struct tool_command cmd_tokens = {
+	COMMAND, N_("list the tokens present"), NULL, synopsis, examples, run,
+};

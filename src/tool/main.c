@@ -19,62 +19,30 @@
 #error "LOCALEDIR must be defined by the build"
 #endif
 
-static const struct tool_command commands[] = {
-	{ "tokens", N_("list the tokens present"), cmd_tokens },
-	{ "objects", N_("list the keys and certificates on a token"), cmd_objects },
-	{ "doctor", N_("check, read-only, whether a token is fit for the renewal"), cmd_doctor },
-	{ "keygen", N_("generate a key pair inside a token"), cmd_keygen },
-	{ "csr", N_("make a certificate request signed by a token key"), cmd_csr },
-	{ "sign", N_("sign a file (CMS) with a token key or a .pfx/.cer+.key"), cmd_sign },
-	{ "import", N_("store a certificate on the token next to its key"), cmd_import },
-	{ "status", N_("show certificates, their validity and where their keys are"), cmd_status },
-	{ "check", N_("check when certificates expire (for reminders; exit status 10, 11)"), cmd_check },
-	{ "export", N_("copy a certificate from a token to a file"), cmd_export },
-	{ "renew", N_("renew the IMSS certificate with a new key made in the token"), cmd_renew },
-	{ "recover", N_("fetch an issued certificate again and store it on the token"), cmd_recover },
+const struct tool_command *const tool_commands[] = {
+	&cmd_tokens, &cmd_objects, &cmd_doctor, &cmd_keygen, &cmd_csr, &cmd_sign,
+	&cmd_import, &cmd_status, &cmd_check, &cmd_export, &cmd_renew, &cmd_recover,
 };
 
-#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+const size_t tool_command_count = sizeof(tool_commands) / sizeof(tool_commands[0]);
 
-enum {
-	OPT_MODULE = TOOL_OPT_LONG,
-	OPT_JSON,
-	OPT_PIN,
-};
+/* The hidden command the build runs to write the bash completion. */
+#define COMPLETION_COMMAND "__complete"
 
-static const struct option global_options[] = {
-	{ "module", required_argument, NULL, OPT_MODULE },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "version", no_argument, NULL, 'V' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "pin", optional_argument, NULL, OPT_PIN },
-	{ NULL, 0, NULL, 0 },
-};
-
-/* '+': stop at the command name; ':': report a missing argument as ':'. */
-static const char global_optstring[] = "+:vVh";
-
-static void print_help(void)
+void tool_print_help(void)
 {
 	size_t i;
 
-	printf(_("Usage: %s [--module PATH] [--json] [--verbose] COMMAND [ARGS]\n"
+	printf(_("Usage: %s [GLOBAL OPTIONS] COMMAND [OPTIONS]\n"
 	         "       %s --version | --help\n"
 	         "Renew the IMSS employer certificate with a key generated inside a\n"
 	         "PKCS#11 token; the private key never leaves the token.\n"),
 	       TOOL_NAME, TOOL_NAME);
-	fputs(_("\nOptions:\n"
-	        "  --module PATH   use the PKCS#11 module at PATH instead of the\n"
-	        "                  modules registered with p11-kit\n"
-	        "  --json          print results as one JSON object on stdout; errors\n"
-	        "                  too, as {\"error\":{\"code\",\"message\",\"detail\"}}\n"
-	        "  -v, --verbose   show the library's progress messages\n"
-	        "  -V, --version   print the version and exit\n"
-	        "  -h, --help      print this help and exit\n"), stdout);
+	printf("\n%s\n", _("Global options, before or after the command:"));
+	tool_print_global_options();
 	fputs(_("\nCommands:\n"), stdout);
-	for (i = 0; i < N_COMMANDS; i++)
-		printf("  %-9s %s\n", commands[i].name, _(commands[i].summary));
+	for (i = 0; i < tool_command_count; i++)
+		printf("  %-9s %s\n", tool_commands[i]->name, _(tool_commands[i]->summary));
 	fputs(_("\nPINs and passwords never go on the command line.  Commands that log\n"
 	        "in take --pin-source tty|file:PATH|fd:N|env:NAME (default tty);\n"
 	        "commands that open a .pfx or .key take --password-source, same forms.\n"),
@@ -87,11 +55,13 @@ static void print_help(void)
 	        "     or PKCS#11 URI\n"), stdout);
 	fputs(_("  10 check: a certificate expires within the days given (--days)\n"
 	        "  11 check: a certificate has expired\n"), stdout);
+	fputs(_("  12 renew, recover: the certificate is still pending when --timeout\n"
+	        "     runs out; run the same command again later\n"), stdout);
 	printf(_("\nRun '%s COMMAND --help' for the options and examples of a command.\n"),
 	       TOOL_NAME);
 }
 
-static int print_version(const struct tool *t)
+int tool_print_version(const struct tool *t)
 {
 	json_object *root;
 
@@ -219,68 +189,28 @@ int tool_exit_code(imss_err err, int from_user_text)
 }
 
 /*
- * Only --json, so that an error in the options that follow is reported in
- * the mode the user asked for.
+ * Only --json, anywhere before "--", so that an error in the options is
+ * reported in the mode the user asked for, and JSON messages stay in
+ * English: the same bytes in every language.
  */
 static void prescan_json(struct tool *t, int argc, char **argv)
 {
-	int c;
+	int i;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, global_optstring, global_options, NULL)) != -1)
-		if (c == OPT_JSON)
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--json") == 0)
 			t->json = 1;
-	optind = 0;
-}
-
-/*
- * The global options, up to the command name (argv[optind] afterwards).
- * *done is set when --help or --version answered already.
- */
-static int parse_global(struct tool *t, int argc, char **argv, int *done)
-{
-	int c;
-
-	prescan_json(t, argc, argv);
-	/*
-	 * JSON is for scripts: the same bytes in every language, so its
-	 * messages (errors, doctor checks, renewal events) stay in English.
-	 */
 	if (t->json)
 		setlocale(LC_MESSAGES, "C");
-	while ((c = getopt_long(argc, argv, global_optstring, global_options, NULL)) != -1) {
-		switch (c) {
-		case OPT_MODULE:
-			t->module_path = optarg;
-			break;
-		case OPT_JSON:
-			break;
-		case 'v':
-			t->verbose = 1;
-			break;
-		case 'V':
-			*done = 1;
-			return print_version(t);
-		case 'h':
-			*done = 1;
-			print_help();
-			return TOOL_EXIT_OK;
-		case OPT_PIN:
-			return tool_refuse_pin(t, NULL);
-		default:
-			return tool_bad_option(t, NULL, argv, c);
-		}
-	}
-	return TOOL_EXIT_OK;
 }
 
 static const struct tool_command *find_command(const char *name)
 {
 	size_t i;
 
-	for (i = 0; i < N_COMMANDS; i++)
-		if (strcmp(commands[i].name, name) == 0)
-			return &commands[i];
+	for (i = 0; i < tool_command_count; i++)
+		if (strcmp(tool_commands[i]->name, name) == 0)
+			return tool_commands[i];
 	return NULL;
 }
 
@@ -314,11 +244,16 @@ int main(int argc, char **argv)
 	textdomain(IMSS_TEXTDOMAIN);
 	opterr = 0;
 
-	rc = parse_global(&t, argc, argv, &done);
+	prescan_json(&t, argc, argv);
+	rc = tool_parse_global(&t, argc, argv, &done);
 	if (rc != TOOL_EXIT_OK || done)
 		goto out;
 	if (optind >= argc) {
 		rc = tool_usage_error(&t, NULL, "%s", _("no command given"));
+		goto out;
+	}
+	if (strcmp(argv[optind], COMPLETION_COMMAND) == 0) {
+		rc = tool_print_completion();
 		goto out;
 	}
 	cmd = find_command(argv[optind]);
@@ -328,7 +263,6 @@ int main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	optind = 0;  /* a fresh getopt scan for the command's own options */
 	rc = cmd->run(&t, argc, argv);
 out:
 	if (t.ctx)

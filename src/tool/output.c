@@ -6,7 +6,6 @@
  * In JSON mode stdout carries exactly one JSON object: the result, or
  * {"error":{"code":N,"message":"...","detail":"..."}}.
  */
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -105,36 +104,6 @@ int tool_usage_error(struct tool *t, const char *command, const char *fmt, ...)
 	if (t->json)
 		print_error_json(IMSS_ERR_INVALID_ARG, message, hint);
 	return TOOL_EXIT_USAGE;
-}
-
-/* The option getopt_long() just rejected, as the user typed it. */
-static void rejected_option(char **argv, char *name, size_t size)
-{
-	const char *arg = argv[optind - 1];
-
-	/*
-	 * glibc: optopt is 0 for an unknown or ambiguous long option, the
-	 * option's value for a long option with a bad argument, the character
-	 * for a short option.  Long options are named by the argument itself.
-	 */
-	if (optopt == 0 || optopt >= TOOL_OPT_LONG || strncmp(arg, "--", 2) == 0)
-		snprintf(name, size, "%.*s", (int)strcspn(arg, "="), arg);
-	else
-		snprintf(name, size, "-%c", optopt);
-}
-
-int tool_bad_option(struct tool *t, const char *command, char **argv, int c)
-{
-	char name[64];
-
-	rejected_option(argv, name, sizeof(name));
-	if (c == ':')
-		return tool_usage_error(t, command, _("option '%s' needs an argument"), name);
-	if (optopt != 0 && strncmp(name, "--", 2) == 0)
-		return tool_usage_error(t, command, _("option '%s' takes no argument"), name);
-	if (optopt == 0)
-		return tool_usage_error(t, command, _("unknown or ambiguous option '%s'"), name);
-	return tool_usage_error(t, command, _("unknown option '%s'"), name);
 }
 
 int tool_refuse_pin(struct tool *t, const char *command)

@@ -29,12 +29,32 @@ enum tool_exit {
 	TOOL_EXIT_OK = 0,
 	TOOL_EXIT_FAILURE = 1,
 	TOOL_EXIT_USAGE = 2,
+	/* 10 and 11 belong to check (cmd-check.c). */
+	TOOL_EXIT_PENDING = 12,   /* renew: the certificate is still pending */
 };
 
-/* Long options without a short form get values above any character. */
-enum {
-	TOOL_OPT_LONG = 0x100,
+/*
+ * A command's option, declared once: the table drives the parser, the
+ * usage text and the bash completion (`imss-renew __complete`).  The
+ * value goes into the command's argument struct at offset: a const char *
+ * for TOOL_ARG_REQUIRED and TOOL_ARG_OPTIONAL ("" when given without a
+ * value), an int set to 1 for TOOL_ARG_NONE.
+ */
+enum tool_arg {
+	TOOL_ARG_NONE,
+	TOOL_ARG_REQUIRED,
+	TOOL_ARG_OPTIONAL,
 };
+
+struct tool_option {
+	const char *name;         /* the long name, without "--" */
+	enum tool_arg arg;
+	size_t offset;            /* of the value in the argument struct */
+	const char *value_name;   /* "FILE", "URI": shown in the usage */
+	const char *help;         /* N_(); a "\n" starts a continuation line */
+};
+
+#define TOOL_OPTION_END { NULL, TOOL_ARG_NONE, 0, NULL, NULL }
 
 /* What every command gets from main(). */
 struct tool {
@@ -48,8 +68,43 @@ struct tool {
 struct tool_command {
 	const char *name;
 	const char *summary;      /* marked with N_(), translated when shown */
+	const struct tool_option *options;
+	void (*synopsis)(void);   /* the usage lines and what the command does */
+	void (*examples)(void);   /* after the options (exit status, examples) */
 	int (*run)(struct tool *t, int argc, char **argv);
 };
+
+/* options.c */
+
+/*
+ * Parse a command's options (its table, the global ones, -h/--help) into
+ * args.  Positional arguments are refused.  --help prints the usage and
+ * sets *done.  Returns an exit status, having reported the error.
+ */
+int tool_parse(struct tool *t, const struct tool_command *cmd, int argc,
+               char **argv, void *args, int *done);
+
+/* The global options (--module, --json, --verbose) before the command;
+ * the same rules.  *done when --help or --version answered already. */
+int tool_parse_global(struct tool *t, int argc, char **argv, int *done);
+
+/* The usage of a command, from its table (what --help prints). */
+void tool_print_usage(const struct tool_command *cmd);
+
+/* The global options for `imss-renew --help`. */
+void tool_print_global_options(void);
+
+/* The commands, in the order of `imss-renew --help` (main.c). */
+extern const struct tool_command *const tool_commands[];
+extern const size_t tool_command_count;
+
+/* --version in text or JSON (main.c). */
+int tool_print_version(const struct tool *t);
+/* `imss-renew --help` (main.c). */
+void tool_print_help(void);
+
+/* Print the generated part of the bash completion (options.c). */
+int tool_print_completion(void);
 
 /* main.c */
 
@@ -93,18 +148,9 @@ int tool_is_pkcs12_name(const char *path);
 int tool_exit_code(imss_err err, int from_user_text);
 
 /* The commands (cmd-*.c). */
-int cmd_tokens(struct tool *t, int argc, char **argv);
-int cmd_objects(struct tool *t, int argc, char **argv);
-int cmd_doctor(struct tool *t, int argc, char **argv);
-int cmd_keygen(struct tool *t, int argc, char **argv);
-int cmd_csr(struct tool *t, int argc, char **argv);
-int cmd_sign(struct tool *t, int argc, char **argv);
-int cmd_import(struct tool *t, int argc, char **argv);
-int cmd_status(struct tool *t, int argc, char **argv);
-int cmd_check(struct tool *t, int argc, char **argv);
-int cmd_export(struct tool *t, int argc, char **argv);
-int cmd_renew(struct tool *t, int argc, char **argv);
-int cmd_recover(struct tool *t, int argc, char **argv);
+extern const struct tool_command cmd_tokens, cmd_objects, cmd_doctor, cmd_keygen,
+	cmd_csr, cmd_sign, cmd_import, cmd_status, cmd_check, cmd_export, cmd_renew,
+	cmd_recover;
 
 /* certlist.c: the certificates `status` and `check` look at. */
 struct cert_entry {
@@ -127,16 +173,58 @@ struct cert_entries {
 
 extern const char CERT_SOURCE_FILE[], CERT_SOURCE_CREDENTIAL[], CERT_SOURCE_TOKEN[];
 
+/* Where `status` and `check` find certificates: their shared options. */
+struct cert_args {
+	const char *cert;
+	const char *credential;
+	const char *key_file;
+	const char *token;       /* NULL with no source (see each command) */
+	const char *password_source;
+	const char *pin_source;
+	const char *days_text;   /* check's --days */
+	int login;
+};
+
+/* The options of struct cert_args, with the help of --login. */
+#define CERT_ARGS_OPTIONS(login_help) \
+	{ "cert", TOOL_ARG_REQUIRED, offsetof(struct cert_args, cert), "FILE", \
+	  N_("certificates in a file: DER, PEM or PKCS#7") }, \
+	{ "credential", TOOL_ARG_REQUIRED, offsetof(struct cert_args, credential), "FILE", \
+	  N_("a .pfx/.p12, or a .cer with its .key next to it") }, \
+	{ "key-file", TOOL_ARG_REQUIRED, offsetof(struct cert_args, key_file), "FILE", \
+	  N_("the .key of a .cer, when it has another name") }, \
+	{ "token", TOOL_ARG_REQUIRED, offsetof(struct cert_args, token), "URI", \
+	  N_("the certificates on one token (PKCS#11 URI)") }, \
+	{ "login", TOOL_ARG_NONE, offsetof(struct cert_args, login), NULL, login_help }, \
+	{ "pin-source", TOOL_ARG_REQUIRED, offsetof(struct cert_args, pin_source), "SRC", \
+	  N_("where the PIN comes from (implies --login):\ntty (default), file:PATH, fd:N or env:NAME") }, \
+	{ "password-source", TOOL_ARG_REQUIRED, offsetof(struct cert_args, password_source), \
+	  "SRC", N_("the password of the .pfx or .key: same forms") }
+
+/*
+ * The combinations a command refuses; login_needs_token: --login and
+ * --pin-source need --token (else: any token source, --token or none).
+ */
+int cert_args_check(struct tool *t, const char *command, const struct cert_args *a,
+                    int login_needs_token);
+
 void cert_entries_clear(struct cert_entries *e);
-/* Each returns an exit status, having reported the error. */
-int cert_entries_from_file(struct tool *t, const char *path, struct cert_entries *e);
-int cert_entries_from_credential(struct tool *t, const char *command, const char *path,
-                                 const char *key_file, const char *password_source,
-                                 struct cert_entries *e);
+/* The certificates of --cert, --credential or --token (the one token
+ * present when token is NULL).  Returns an exit status, having reported the
+ * error. */
+int cert_entries_collect(struct tool *t, const char *command, const struct cert_args *a,
+                         struct cert_entries *e);
 /* The certificates of the one token uri names, logged in with src if any;
  * the error is the caller's to report. */
 imss_err cert_entries_from_token(struct tool *t, const char *uri, imss_pin_source *src,
                                  struct cert_entries *e);
+
+/*
+ * {"certificates":[...]}, the fields docs/json.md names; with verdicts
+ * (check), each entry's "status" is verdicts[entry.verdict].  NULL when
+ * out of memory.
+ */
+json_object *cert_entries_json(const struct cert_entries *e, const char *const *verdicts);
 
 /* output.c: errors */
 
@@ -160,13 +248,6 @@ int tool_fail_detail(struct tool *t, imss_err err, const char *fmt, ...)
  */
 int tool_usage_error(struct tool *t, const char *command, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-
-/*
- * Report what getopt_long() returned for a bad option (c is '?' or ':',
- * the option string starts with ':' and opterr is 0).  Returns
- * TOOL_EXIT_USAGE.
- */
-int tool_bad_option(struct tool *t, const char *command, char **argv, int c);
 
 /* Someone typed --pin: explain --pin-source.  Returns TOOL_EXIT_USAGE. */
 int tool_refuse_pin(struct tool *t, const char *command);
