@@ -91,6 +91,8 @@ imss_strerror(imss_err err)
 		return _("The label is already used on the token");
 	case IMSS_ERR_EXISTS:
 		return _("The file exists already");
+	case IMSS_ERR_PENDING:
+		return _("The certificate is not issued yet");
 	}
 	return _("Unknown error");
 }

@@ -525,7 +525,7 @@ wait_for_certificate(struct renew *r, struct idse_result *res)
 		time_t now = time(NULL);
 
 		if (now >= deadline)
-			return ctx_fail(r->ctx, IMSS_ERR_SERVICE,
+			return ctx_fail(r->ctx, IMSS_ERR_PENDING,
 			                _("The certificate was not issued within %ld seconds (request %s). Run the same command again later: it goes on waiting for this request."),
 			                budget, r->j.request_id);
 		if (now + wait > deadline)

@@ -65,6 +65,7 @@ typedef enum imss_err {
 	IMSS_ERR_ABORTED = 38,          /* the user said no */
 	IMSS_ERR_LABEL_IN_USE = 39,     /* another object on the token has the label */
 	IMSS_ERR_EXISTS = 40,           /* a file that must not be replaced exists */
+	IMSS_ERR_PENDING = 41,          /* the certificate is still pending: ask again later */
 } imss_err;
 
 /* A short sentence for an error code, in the user's language. */

@@ -254,17 +254,51 @@ static const char *value_text(const char *key, const char *value)
 	return strcmp(key, "editable") == 0 ? field_text(value) : value;
 }
 
-/* One event a line (JSON Lines), so that a script reads the run as it
- * goes; takes obj. */
-static void print_event(json_object *obj)
-{
-	const char *text = json_object_to_json_string_ext(obj,
-		JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+/* The types of the events' fields (docs/json.md); the rest are strings. */
+static const char *const boolean_fields[] = {
+	"renewal_required", "sensitive", "extractable", "local",
+};
+static const char *const number_fields[] = { "seconds" };
+static const char *const list_fields[] = { "editable" };
 
-	if (text)
-		puts(text);
-	json_object_put(obj);
-	fflush(stdout);
+static int field_in(const char *key, const char *const *names, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(key, names[i]) == 0)
+			return 1;
+	return 0;
+}
+
+#define FIELD_IN(key, names) field_in(key, names, sizeof(names) / sizeof(names[0]))
+
+/* "a,b" as ["a","b"]. */
+static json_object *list_json(const char *value)
+{
+	json_object *array = json_object_new_array();
+	const char *start = value, *comma;
+
+	while (array && *start) {
+		comma = strchr(start, ',');
+		if (!comma)
+			comma = start + strlen(start);
+		if (tool_json_append(array, json_object_new_string_len(start, (int)(comma - start))))
+			break;
+		start = *comma ? comma + 1 : comma;
+	}
+	return array;
+}
+
+static int add_field(json_object *o, const char *key, const char *value)
+{
+	if (FIELD_IN(key, boolean_fields))
+		return tool_json_bool(o, key, strcmp(value, "true") == 0);
+	if (FIELD_IN(key, number_fields))
+		return tool_json_int(o, key, atoll(value));
+	if (FIELD_IN(key, list_fields))
+		return tool_json_add(o, key, list_json(value));
+	return tool_json_str(o, key, value);
 }
 
 static void event_json(const imss_renew_event *ev)
@@ -273,13 +307,15 @@ static void event_json(const imss_renew_event *ev)
 	size_t i;
 
 	if (o == NULL || tool_json_str(o, "event", ev->step) ||
-	    tool_json_int(o, "step", ev->number) || tool_json_str(o, "message", ev->message)) {
-		json_object_put(o);
-		return;
-	}
+	    tool_json_int(o, "step", ev->number) || tool_json_str(o, "message", ev->message))
+		goto fail;
 	for (i = 0; ev->fields[i] && ev->fields[i + 1]; i += 2)
-		tool_json_str(o, ev->fields[i], ev->fields[i + 1]);
-	print_event(o);
+		if (add_field(o, ev->fields[i], ev->fields[i + 1]))
+			goto fail;
+	tool_json_print_line(o);
+	return;
+fail:
+	json_object_put(o);
 }
 
 static void event_text(struct renew_run *r, const imss_renew_event *ev)
@@ -479,7 +515,7 @@ static void report(struct tool *t, const imss_renew_result *res)
 		json_object_put(o);
 		return;
 	}
-	print_event(o);
+	tool_json_print_line(o);
 }
 
 static int do_abandon(struct tool *t, const struct renew_args *a, struct renew_run *r)
@@ -498,7 +534,7 @@ static int do_abandon(struct tool *t, const struct renew_args *a, struct renew_r
 	if (t->json) {
 		j = json_object_new_object();
 		if (j && !tool_json_str(j, "event", "abandoned") && !tool_json_str(j, "removed", removed))
-			print_event(j);
+			tool_json_print_line(j);
 		else
 			json_object_put(j);
 	} else {

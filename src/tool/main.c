@@ -183,6 +183,8 @@ int tool_exit_code(imss_err err, int from_user_text)
 		return TOOL_EXIT_USAGE;
 	case IMSS_ERR_INVALID_ARG:
 		return from_user_text ? TOOL_EXIT_USAGE : TOOL_EXIT_FAILURE;
+	case IMSS_ERR_PENDING:
+		return TOOL_EXIT_PENDING;
 	default:
 		return TOOL_EXIT_FAILURE;
 	}

@@ -3,8 +3,9 @@
  * helpers for text and JSON results.
  *
  * Results go to stdout; errors, warnings and library messages to stderr.
- * In JSON mode stdout carries exactly one JSON object: the result, or
- * {"error":{"code":N,"message":"...","detail":"..."}}.
+ * In JSON mode stdout carries the result (renew: one event a line), or an
+ * error on one line, {"error":{"code":"PIN_INCORRECT","message":"...",
+ * "detail":"...","exit":1}}: the contract is docs/json.md.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,29 +17,72 @@
 /* Width of the field names in text output, in characters (UTF-8). */
 #define FIELD_WIDTH 20
 
-static int add_error_fields(json_object *error, int code, const char *message,
-                            const char *detail)
+const char *tool_error_code(imss_err err)
 {
-	if (tool_json_uint(error, "code", (unsigned long)code) ||
-	    tool_json_str(error, "message", message) ||
-	    tool_json_str(error, "detail", detail))
-		return -1;
-	return 0;
+	switch (err) {
+	case IMSS_OK: return "OK";
+	case IMSS_ERR_NOMEM: return "NOMEM";
+	case IMSS_ERR_INVALID_ARG: return "INVALID_ARG";
+	case IMSS_ERR_MODULE_LOAD: return "MODULE_LOAD";
+	case IMSS_ERR_MODULE_INIT: return "MODULE_INIT";
+	case IMSS_ERR_URI: return "URI";
+	case IMSS_ERR_NO_TOKEN: return "NO_TOKEN";
+	case IMSS_ERR_AMBIGUOUS_TOKEN: return "AMBIGUOUS_TOKEN";
+	case IMSS_ERR_NO_OBJECT: return "NO_OBJECT";
+	case IMSS_ERR_AMBIGUOUS_OBJECT: return "AMBIGUOUS_OBJECT";
+	case IMSS_ERR_PIN_SOURCE: return "PIN_SOURCE";
+	case IMSS_ERR_PIN_INCORRECT: return "PIN_INCORRECT";
+	case IMSS_ERR_PIN_LOCKED: return "PIN_LOCKED";
+	case IMSS_ERR_PIN_FINAL_TRY: return "PIN_FINAL_TRY";
+	case IMSS_ERR_TOKEN_REMOVED: return "TOKEN_REMOVED";
+	case IMSS_ERR_SESSION_LOST: return "SESSION_LOST";
+	case IMSS_ERR_DEVICE: return "DEVICE";
+	case IMSS_ERR_READ_ONLY: return "READ_ONLY";
+	case IMSS_ERR_UNSUPPORTED: return "UNSUPPORTED";
+	case IMSS_ERR_KEY_PROTECTION: return "KEY_PROTECTION";
+	case IMSS_ERR_PKCS11: return "PKCS11";
+	case IMSS_ERR_CRYPTO: return "CRYPTO";
+	case IMSS_ERR_VERIFY: return "VERIFY";
+	case IMSS_ERR_MISMATCH: return "MISMATCH";
+	case IMSS_ERR_IO: return "IO";
+	case IMSS_ERR_NOT_LOGGED_IN: return "NOT_LOGGED_IN";
+	case IMSS_ERR_PIN_CANCELLED: return "PIN_CANCELLED";
+	case IMSS_ERR_PASSWORD_INCORRECT: return "PASSWORD_INCORRECT";
+	case IMSS_ERR_FORMAT: return "FORMAT";
+	case IMSS_ERR_CERT_VALIDITY: return "CERT_VALIDITY";
+	case IMSS_ERR_CHAIN: return "CHAIN";
+	case IMSS_ERR_JOURNAL: return "JOURNAL";
+	case IMSS_ERR_BUSY: return "BUSY";
+	case IMSS_ERR_NETWORK: return "NETWORK";
+	case IMSS_ERR_SERVICE: return "SERVICE";
+	case IMSS_ERR_TLS: return "TLS";
+	case IMSS_ERR_PROTOCOL: return "PROTOCOL";
+	case IMSS_ERR_REFUSED_CERT: return "REFUSED_CERT";
+	case IMSS_ERR_ABORTED: return "ABORTED";
+	case IMSS_ERR_LABEL_IN_USE: return "LABEL_IN_USE";
+	case IMSS_ERR_EXISTS: return "EXISTS";
+	case IMSS_ERR_PENDING: return "PENDING";
+	}
+	return "UNKNOWN";
 }
 
-static void print_error_json(int code, const char *message, const char *detail)
+/* {"error":{"code","message","detail","exit"}} on one line of stdout. */
+static void print_error_json(const char *code, const char *message, const char *detail,
+                             int exit_status)
 {
 	json_object *root = json_object_new_object();
 	json_object *error = json_object_new_object();
 	int ret;
 
-	if (!root || !error || add_error_fields(error, code, message, detail) != 0)
+	if (!root || !error || tool_json_str(error, "code", code) ||
+	    tool_json_str(error, "message", message) || tool_json_str(error, "detail", detail) ||
+	    tool_json_int(error, "exit", exit_status))
 		goto out;
 	ret = tool_json_add(root, "error", error);  /* takes error */
 	error = NULL;
 	if (ret != 0)
 		goto out;
-	tool_json_print(root);  /* takes root */
+	tool_json_print_line(root);  /* takes root */
 	root = NULL;
 out:
 	json_object_put(error);
@@ -57,22 +101,24 @@ static void print_detail(const char *detail)
 		fputc('\n', stderr);
 }
 
-static void report_error(struct tool *t, imss_err err, const char *detail)
+static int report_error(struct tool *t, imss_err err, const char *detail,
+                        int from_user_text)
 {
 	const char *message = imss_strerror(err);
+	int exit_status = tool_exit_code(err, from_user_text);
 
 	if (!detail)
 		detail = "";
 	fprintf(stderr, "%s: %s\n", TOOL_NAME, message);
 	print_detail(detail);
 	if (t->json)
-		print_error_json((int)err, message, detail);
+		print_error_json(tool_error_code(err), message, detail, exit_status);
+	return exit_status;
 }
 
 int tool_fail(struct tool *t, imss_err err, int from_user_text)
 {
-	report_error(t, err, t->ctx ? imss_ctx_detail(t->ctx) : "");
-	return tool_exit_code(err, from_user_text);
+	return report_error(t, err, t->ctx ? imss_ctx_detail(t->ctx) : "", from_user_text);
 }
 
 int tool_fail_detail(struct tool *t, imss_err err, const char *fmt, ...)
@@ -83,8 +129,7 @@ int tool_fail_detail(struct tool *t, imss_err err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
-	report_error(t, err, detail);
-	return tool_exit_code(err, 0);
+	return report_error(t, err, detail, 0);
 }
 
 int tool_usage_error(struct tool *t, const char *command, const char *fmt, ...)
@@ -102,7 +147,7 @@ int tool_usage_error(struct tool *t, const char *command, const char *fmt, ...)
 		snprintf(hint, sizeof(hint), _("Try '%s --help'."), TOOL_NAME);
 	fprintf(stderr, "%s: %s\n%s\n", TOOL_NAME, message, hint);
 	if (t->json)
-		print_error_json(IMSS_ERR_INVALID_ARG, message, hint);
+		print_error_json(TOOL_USAGE_CODE, message, hint, TOOL_EXIT_USAGE);
 	return TOOL_EXIT_USAGE;
 }
 
@@ -244,6 +289,21 @@ int tool_json_uint(json_object *obj, const char *key, unsigned long value)
 int tool_json_int(json_object *obj, const char *key, long long value)
 {
 	return tool_json_add(obj, key, json_object_new_int64((int64_t)value));
+}
+
+int tool_json_print_line(json_object *obj)
+{
+	const char *text = json_object_to_json_string_ext(obj,
+		JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	int ret = -1;
+
+	if (text) {
+		puts(text);
+		ret = 0;
+	}
+	json_object_put(obj);
+	fflush(stdout);
+	return ret;
 }
 
 int tool_json_print(json_object *obj)

@@ -228,6 +228,13 @@ json_object *cert_entries_json(const struct cert_entries *e, const char *const *
 
 /* output.c: errors */
 
+/* The stable word of err in JSON errors: "PIN_INCORRECT" for
+ * IMSS_ERR_PIN_INCORRECT (docs/json.md); never renamed. */
+const char *tool_error_code(imss_err err);
+
+/* The code of every usage error (exit status 2). */
+#define TOOL_USAGE_CODE "USAGE"
+
 /*
  * Print "imss-renew: <message>" and the context's detail on stderr; in JSON
  * mode also {"error":{...}} on stdout.  Returns tool_exit_code(err, ...).
@@ -285,6 +292,9 @@ int tool_json_int(json_object *obj, const char *key, long long value);
 /* Adds value (consumed even on failure) to an object or an array. */
 int tool_json_add(json_object *obj, const char *key, json_object *value);
 int tool_json_append(json_object *array, json_object *value);
+
+/* The same on one line, flushed (renew's events, errors). */
+int tool_json_print_line(json_object *obj);
 
 /*
  * Print obj on stdout and release it.  Returns 0, or -1 when out of memory;

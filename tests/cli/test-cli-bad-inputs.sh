@@ -55,47 +55,47 @@ refused() {
 	assert_contains "$(<"$T/stderr")" "$message" "$*: names the problem"
 	assert_eq "" "$(<"$T/out")" "$*: nothing on stdout"
 	assert_exit 1 capture "$T/out.json" imss --json "$@"
-	assert_eq "$code" "$(jq .error.code "$T/out.json")" "$*: JSON error code"
+	assert_eq "$code 1" "$(jq -r '"\(.error.code) \(.error.exit)"' "$T/out.json")" "$*: JSON error code"
 	assert_unchanged "$before" "$*" "${inputs[@]}"
 }
 pin=(--pin-source "file:$T/pin")
 sign=(sign --in "$T/in/letter.txt" --out "$T/outdir/sig")
 
-# import (error codes: 8 no object, 28 format, 24 I/O).
-refused 8 "not on this token" import --token "$IMSS_TOKEN_URI" --cert "$T/in/other.cer" "${pin[@]}"
-refused 28 "holds no certificate" import --token "$IMSS_TOKEN_URI" --cert "$T/in/truncated.der" "${pin[@]}"
-refused 28 "holds no certificate" import --token "$IMSS_TOKEN_URI" --cert "$T/in/garbage.der" "${pin[@]}"
-refused 28 "holds no certificate" import --token "$IMSS_TOKEN_URI" --cert "$T/in/empty.der" "${pin[@]}"
-refused 28 "holds no certificate" import --token "$IMSS_TOKEN_URI" --cert "$T/in/empty.p7b" "${pin[@]}"
-refused 28 "holds no certificate" import --token "$IMSS_TOKEN_URI" --cert "$T/in/empty.p7b.pem" "${pin[@]}"
-refused 24 "Cannot open" import --token "$IMSS_TOKEN_URI" --cert "$T/in/no-such.der" "${pin[@]}"
-refused 28 "holds no certificate" import --token "$IMSS_TOKEN_URI" --cert "$T/in/good.der" \
+# import (error codes: no object, format, I/O).
+refused NO_OBJECT "not on this token" import --token "$IMSS_TOKEN_URI" --cert "$T/in/other.cer" "${pin[@]}"
+refused FORMAT "holds no certificate" import --token "$IMSS_TOKEN_URI" --cert "$T/in/truncated.der" "${pin[@]}"
+refused FORMAT "holds no certificate" import --token "$IMSS_TOKEN_URI" --cert "$T/in/garbage.der" "${pin[@]}"
+refused FORMAT "holds no certificate" import --token "$IMSS_TOKEN_URI" --cert "$T/in/empty.der" "${pin[@]}"
+refused FORMAT "holds no certificate" import --token "$IMSS_TOKEN_URI" --cert "$T/in/empty.p7b" "${pin[@]}"
+refused FORMAT "holds no certificate" import --token "$IMSS_TOKEN_URI" --cert "$T/in/empty.p7b.pem" "${pin[@]}"
+refused IO "Cannot open" import --token "$IMSS_TOKEN_URI" --cert "$T/in/no-such.der" "${pin[@]}"
+refused FORMAT "holds no certificate" import --token "$IMSS_TOKEN_URI" --cert "$T/in/good.der" \
 	--ca "$T/in/garbage.der" "${pin[@]}"
 
-# sign and status with credential files (27 wrong password, 23 mismatch).
-refused 27 "password of '$T/in/user.pfx' is wrong" "${sign[@]}" --credential "$T/in/user.pfx" \
+# sign and status with credential files (wrong password, mismatch).
+refused PASSWORD_INCORRECT "password of '$T/in/user.pfx' is wrong" "${sign[@]}" --credential "$T/in/user.pfx" \
 	--password-source "file:$T/in/wrong.pw"
-refused 27 "is wrong" status --credential "$T/in/user.pfx" --password-source "file:$T/in/wrong.pw"
-refused 28 "is not a PKCS#12" "${sign[@]}" --credential "$T/in/garbage.pfx" \
+refused PASSWORD_INCORRECT "is wrong" status --credential "$T/in/user.pfx" --password-source "file:$T/in/wrong.pw"
+refused FORMAT "is not a PKCS#12" "${sign[@]}" --credential "$T/in/garbage.pfx" \
 	--password-source "file:$T/in/user.pw"
-refused 27 "password of '$T/in/user.key' is wrong" "${sign[@]}" --credential "$T/in/user.cer" \
+refused PASSWORD_INCORRECT "password of '$T/in/user.key' is wrong" "${sign[@]}" --credential "$T/in/user.cer" \
 	--password-source "file:$T/in/wrong.pw"
-refused 23 "does not belong to the certificate" "${sign[@]}" \
+refused MISMATCH "does not belong to the certificate" "${sign[@]}" \
 	--credential "$T/in/mismatch/empresa.cer" --password-source "file:$T/in/other.pw"
-refused 23 "does not belong" status --credential "$T/in/user.cer" \
+refused MISMATCH "does not belong" status --credential "$T/in/user.cer" \
 	--key-file "$T/in/other.key" --password-source "file:$T/in/other.pw"
-refused 28 "is not an encrypted PKCS#8" "${sign[@]}" --credential "$T/in/short/empresa.cer" \
+refused FORMAT "is not an encrypted PKCS#8" "${sign[@]}" --credential "$T/in/short/empresa.cer" \
 	--password-source "file:$T/in/user.pw"
-refused 28 "holds no certificate" "${sign[@]}" --credential "$T/in/garbage.der" \
+refused FORMAT "holds no certificate" "${sign[@]}" --credential "$T/in/garbage.der" \
 	--key-file "$T/in/user.key" --password-source "file:$T/in/user.pw"
-refused 24 "Cannot open" "${sign[@]}" --credential "$T/in/user.cer" \
+refused IO "Cannot open" "${sign[@]}" --credential "$T/in/user.cer" \
 	--key-file "$T/in/no-such.key" --password-source "file:$T/in/user.pw"
-refused 24 "Cannot open '$T/in/no-such.txt'" sign --in "$T/in/no-such.txt" \
+refused IO "Cannot open '$T/in/no-such.txt'" sign --in "$T/in/no-such.txt" \
 	--out "$T/outdir/sig" --credential "$T/in/user.pfx" --password-source "file:$T/in/user.pw"
 
 # status and csr with bad certificate files.
-refused 28 "holds no certificate" status --cert "$T/in/truncated.der"
-refused 28 "holds no certificate" csr --key "$KEY_URI" --subject-from "$T/in/garbage.der" \
+refused FORMAT "holds no certificate" status --cert "$T/in/truncated.der"
+refused FORMAT "holds no certificate" csr --key "$KEY_URI" --subject-from "$T/in/garbage.der" \
 	--out "$T/outdir/req.pem" "${pin[@]}"
 
 # No password in any message.

@@ -157,9 +157,9 @@ assert_exit 2 run "${nomod[@]}" --json frobnicate
 assert_contains "$(<"$T/out")" '"error"' "--json usage error on stdout"
 assert_contains "$(<"$T/stderr")" "unknown command" "--json usage error on stderr too"
 if command -v jq >/dev/null; then
-	assert_eq 2 "$(jq .error.code "$T/out")" "--json usage error code"
+	assert_eq "USAGE 2" "$(jq -r '"\(.error.code) \(.error.exit)"' "$T/out")" "--json usage error code"
 	assert_exit 2 run "${nomod[@]}" --frobnicate --json tokens
-	assert_eq 2 "$(jq .error.code "$T/out")" "--json after a bad option still applies"
+	assert_eq "USAGE 2" "$(jq -r '"\(.error.code) \(.error.exit)"' "$T/out")" "--json after a bad option still applies"
 fi
 
 # A failure that is not a usage error exits 1.

@@ -22,7 +22,7 @@ assert_eq "" "$(<"$T/out")" "nothing on stdout"
 
 assert_exit 1 capture "$T/out.json" imss --json keygen --token "$IMSS_TOKEN_URI" \
 	--label never --pin-source "file:$T/wrong-pin"
-assert_eq 11 "$(jq .error.code "$T/out.json")" "--json error code IMSS_ERR_PIN_INCORRECT"
+assert_eq PIN_INCORRECT "$(jq -r .error.code "$T/out.json")" "--json error code IMSS_ERR_PIN_INCORRECT"
 assert_contains "$(jq -r .error.message "$T/out.json")" "PIN is incorrect" "--json error message"
 
 # No key was made: with the right PIN the token shows no key objects.

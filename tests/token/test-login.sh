@@ -73,7 +73,7 @@ assert_eq 0 "$(private_keys wrong)" "wrong PIN: no private key was made"
 # The same in JSON mode: the error code is IMSS_ERR_PIN_INCORRECT.
 assert_exit 1 capture "$T/err.json" fault --json keygen --token "$IMSS_TOKEN_URI" \
 	--label wrong --pin-source "file:$T/wrong-pin"
-assert_eq 11 "$(jq .error.code "$T/err.json")" "wrong PIN: --json error code 11"
+assert_eq PIN_INCORRECT "$(jq -r .error.code "$T/err.json")" "wrong PIN: --json error code"
 assert_eq 1 "$(calls C_Login)" "wrong PIN (--json): exactly one C_Login"
 
 # --- Final try: refused without --force, before any C_Login. -----------------
@@ -84,7 +84,7 @@ assert_eq 0 "$(calls C_Login)" "final_try: no C_Login without --force"
 assert_eq 0 "$(private_keys final)" "final_try: no key without --force"
 FAULT_TOKEN_FLAGS=final_try assert_exit 1 capture "$T/err.json" fault --json keygen \
 	--token "$IMSS_TOKEN_URI" --label final --pin-source "file:$T/pin"
-assert_eq 13 "$(jq .error.code "$T/err.json")" "final_try: --json error code 13"
+assert_eq PIN_FINAL_TRY "$(jq -r .error.code "$T/err.json")" "final_try: --json error code"
 # With --force it logs in (once) and works.
 FAULT_TOKEN_FLAGS=final_try assert_exit 0 keygen final --pin-source "file:$T/pin" --force
 assert_eq 1 "$(calls C_Login)" "final_try --force: one C_Login"

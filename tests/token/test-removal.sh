@@ -157,13 +157,13 @@ pos=$((gen + 1))
 FAULT_FAIL=$(pull_rules "$T/keygen.calls" "$pos" CKR_DEVICE_REMOVED) \
 	assert_exit 1 capture "$T/err.json" fault --json keygen --token "$IMSS_TOKEN_URI" \
 	--label "pulled json" --type ec:prime256v1 --pin-source "file:$T/pin"
-assert_eq 14 "$(jq .error.code "$T/err.json")" "keygen --json: IMSS_ERR_TOKEN_REMOVED"
+assert_eq TOKEN_REMOVED "$(jq -r .error.code "$T/err.json")" "keygen --json: IMSS_ERR_TOKEN_REMOVED"
 assert_contains "$(jq -r .error.detail "$T/err.json")" "A key pair labelled 'pulled json' with ID " \
 	"keygen --json: the detail names the leftover"
 FAULT_FAIL=$(pull_rules "$T/keygen.calls" "$pos" CKR_SESSION_HANDLE_INVALID) \
 	assert_exit 1 capture "$T/err.json" fault --json keygen --token "$IMSS_TOKEN_URI" \
 	--label "pulled json 2" --type ec:prime256v1 --pin-source "file:$T/pin"
-assert_eq 15 "$(jq .error.code "$T/err.json")" "keygen --json: IMSS_ERR_SESSION_LOST"
+assert_eq SESSION_LOST "$(jq -r .error.code "$T/err.json")" "keygen --json: IMSS_ERR_SESSION_LOST"
 
 # --- objects listing --------------------------------------------------------------
 # More objects than one C_FindObjects batch would hold are not needed: two
@@ -190,9 +190,9 @@ for ((pos = first; pos < last; pos++)); do
 			[[ $rc == 1 ]] || { fail_soft "$what: exit $rc, expected 1: $(<"$T/stderr")"; continue; }
 			check_message "$what" "$rv"
 			if [[ -n $json ]]; then
-				code=$(jq -e .error.code "$T/out" 2>/dev/null) ||
+				code=$(jq -re .error.code "$T/out" 2>/dev/null) ||
 					{ fail_soft "$what: stdout is not one JSON error: $(<"$T/out")"; continue; }
-				[[ $code == $([[ $rv == CKR_DEVICE_REMOVED ]] && echo 14 || echo 15) ]] ||
+				[[ $code == $([[ $rv == CKR_DEVICE_REMOVED ]] && echo TOKEN_REMOVED || echo SESSION_LOST) ]] ||
 					fail_soft "$what: JSON error code $code"
 				[[ $(jq 'has("objects")' "$T/out") == false ]] || fail_soft "$what: a partial listing in the JSON"
 			else
