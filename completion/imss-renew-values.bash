@@ -1,44 +1,9 @@
-# bash completion for imss-renew(1): the global options, the commands and
-# each command's options, and the values of --type, --pin-source and file
-# arguments.  Installed to the bash-completion directory (completion/
-# CMakeLists.txt); tests/install/ checks the lists against --help.
 # shellcheck shell=bash
-
-# The commands, in the order of `imss-renew --help`.
-_imss_renew_commands()
-{
-	echo tokens objects doctor keygen csr sign import status check export renew recover
-}
-
-# _imss_renew_options [COMMAND]: the options of COMMAND, or the global
-# options without one.  Not --pin or --password: they exist only to be
-# refused.
-_imss_renew_options()
-{
-	case ${1-} in
-	'') echo --module --json --verbose --version --help ;;
-	tokens) echo --help ;;
-	objects) echo --token --login --pin-source --help ;;
-	doctor) echo --token --help ;;
-	keygen) echo --token --label --type --pin-source --force --help ;;
-	csr) echo --key --subject-from --subject --out --der --pin-source --help ;;
-	sign) echo --key --credential --key-file --in --out --attached --der \
-		--pin-source --password-source --help ;;
-	import) echo --token --cert --label --ca --force --pin-source --help ;;
-	status) echo --cert --credential --key-file --token --login --pin-source \
-		--password-source --help ;;
-	check) echo --cert --credential --key-file --token --days --login \
-		--pin-source --password-source --help ;;
-	export) echo --cert --out --pem --force --help ;;
-	renew) echo --server --user --current --credential --key-file --token \
-		--label --email --type --yes --ca --pin-source \
-		--idse-password-source --password-source --state-dir --out-dir \
-		--wait --timeout --force --retire-old --abandon --registro-patronal --help ;;
-	recover) echo --server --user --current --credential --key-file --token \
-		--serial --label --ca --pin-source --idse-password-source \
-		--password-source --state-dir --out-dir --help ;;
-	esac
-}
+# The hand-written part of the bash completion for imss-renew(1): the values
+# of options (files, directories, --type, the secret sources) and the
+# completion function.  The lists of commands and options come from the
+# tool's option tables (`imss-renew __complete`, run at build time: see
+# completion/CMakeLists.txt), so that they never drift from the parser.
 
 # Files (or directories, with -d) matching the current word.
 _imss_renew_files()
