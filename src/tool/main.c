@@ -12,11 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <limits.h>
+#include <unistd.h>
 
 #include "tool.h"
 
-#ifndef LOCALEDIR
-#error "LOCALEDIR must be defined by the build"
+#if !defined(LOCALEDIR) || !defined(LOCALEDIR_FROM_BINDIR) || !defined(BUILD_DIR) || \
+	!defined(BUILD_LOCALEDIR)
+#error "LOCALEDIR, LOCALEDIR_FROM_BINDIR, BUILD_DIR and BUILD_LOCALEDIR come from the build"
 #endif
 
 const struct tool_command *const tool_commands[] = {
@@ -225,24 +229,53 @@ static int finish_output(int rc)
 	return rc == TOOL_EXIT_OK ? TOOL_EXIT_FAILURE : rc;
 }
 
-/* The catalogues: LOCALEDIR, or IMSS_RENEW_LOCALEDIR (the build tree's, for
- * the tests). */
-static const char *locale_dir(void)
+/* dir, if it is a directory. */
+static const char *if_dir(const char *dir)
+{
+	struct stat st;
+
+	return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) ? dir : NULL;
+}
+
+/*
+ * Where the catalogues are, without asking the user for anything:
+ * IMSS_RENEW_LOCALEDIR when set; for an installed tool, the locale
+ * directory beside its bin/ (so that a tree installed or unpacked
+ * elsewhere finds its own); for the tool in the build tree, the build
+ * tree's catalogues; else LOCALEDIR.
+ */
+static const char *locale_dir(char *buf, size_t size)
 {
 	const char *dir = getenv("IMSS_RENEW_LOCALEDIR");
+	char exe[PATH_MAX];
+	ssize_t n;
+	char *slash;
 
-	return dir && *dir ? dir : LOCALEDIR;
+	if (dir && *dir)
+		return dir;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return LOCALEDIR;
+	exe[n] = '\0';
+	if (strncmp(exe, BUILD_DIR "/", strlen(BUILD_DIR) + 1) == 0 && if_dir(BUILD_LOCALEDIR))
+		return BUILD_LOCALEDIR;
+	slash = strrchr(exe, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(buf, size, "%s/%s", exe, LOCALEDIR_FROM_BINDIR);
+	return if_dir(buf) ? buf : LOCALEDIR;
 }
 
 int main(int argc, char **argv)
 {
 	struct tool t = { 0 };
+	char locales[PATH_MAX + 64];
 	const struct tool_command *cmd;
 	int done = 0;
 	int rc;
 
 	setlocale(LC_ALL, "");
-	bindtextdomain(IMSS_TEXTDOMAIN, locale_dir());
+	bindtextdomain(IMSS_TEXTDOMAIN, locale_dir(locales, sizeof(locales)));
 	textdomain(IMSS_TEXTDOMAIN);
 	opterr = 0;
 
