@@ -83,7 +83,7 @@ ckr_message(CK_RV rv)
 	case CKR_HOST_MEMORY:
 		return _("the computer ran out of memory; close other programs and try again");
 	case CKR_DEVICE_MEMORY:
-		return _("the token is full; delete objects you no longer need (imss-renew objects) and try again");
+		return _("the token is full; see what is on it with 'imss-renew objects --login', delete what you no longer need with the token's own tool (for example 'pkcs11-tool --delete-object'), and try again");
 	case CKR_DEVICE_REMOVED:
 	case CKR_TOKEN_NOT_PRESENT:
 		return _("the token was removed; insert it again and re-run the command (nothing was lost)");
@@ -92,7 +92,7 @@ ckr_message(CK_RV rv)
 		return _("the session with the token was closed (token removed or reset); re-run the command");
 	case CKR_DEVICE_ERROR:
 	case CKR_GENERAL_ERROR:
-		return _("the token reported an internal error; unplug it, plug it back in and re-run the command");
+		return _("the token or its reader did not answer; check that your user may use it (pcscd running, and the udev rules of imss-renew installed: 'sudo udevadm control --reload', then plug it in again), then re-run the command");
 	case CKR_FUNCTION_FAILED:
 		return _("the token could not complete the operation; re-run the command, and if it fails again check the token with 'imss-renew doctor'");
 	case CKR_PIN_INCORRECT:

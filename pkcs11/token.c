@@ -322,7 +322,7 @@ fail_token_choice(imss_ctx *ctx, const char *text, imss_token_info *list, size_t
 	size_t i;
 
 	if (n == 0) {
-		ctx_set_detail(ctx, _("No initialised token matches '%s'. Is the token plugged in? 'imss-renew tokens' lists the tokens present."),
+		ctx_set_detail(ctx, _("No initialised token matches '%s'. Is the token plugged in? 'imss-renew tokens' lists the tokens present; a token plugged in but not listed may be out of your user's reach: check that pcscd runs and that the udev rules of imss-renew are installed."),
 		               text ? text : "pkcs11:");
 		return IMSS_ERR_NO_TOKEN;
 	}

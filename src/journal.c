@@ -47,6 +47,38 @@ journal_state_name(enum journal_state s)
 	return (size_t)s < N_STATES ? state_names[s] : "?";
 }
 
+const char *
+journal_state_words(enum journal_state s)
+{
+	switch (s) {
+	case JOURNAL_NEW:
+		return _("nothing was done yet; it starts with the login");
+	case JOURNAL_LOGGED_IN:
+		return _("the login was done; the new key comes next");
+	case JOURNAL_KEYGEN_STARTED:
+		return _("the new key was being generated; it checks whether the key is on the token");
+	case JOURNAL_KEY_GENERATED:
+		return _("the new key is on the token; the certificate request comes next");
+	case JOURNAL_REQUEST_BUILT:
+		return _("the certificate request is ready; signing the terms letter comes next");
+	case JOURNAL_LETTER_SIGNED:
+		return _("the terms letter is signed; submitting the request comes next");
+	case JOURNAL_SUBMIT_STARTED:
+		return _("the request was being submitted; it asks the service whether it arrived");
+	case JOURNAL_SUBMITTED:
+		return _("the request was submitted; it waits for the certificate");
+	case JOURNAL_CERT_RECEIVED:
+		return _("the certificate was received; storing it on the token comes next");
+	case JOURNAL_STORE_STARTED:
+		return _("the certificate was being stored on the token; it checks what is there");
+	case JOURNAL_STORED:
+		return _("the certificate is on the token; only the last checks are left");
+	case JOURNAL_DONE:
+		return _("the renewal is finished");
+	}
+	return "?";
+}
+
 imss_err
 journal_set(char **field, const char *value)
 {

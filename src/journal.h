@@ -46,6 +46,10 @@ struct journal {
 
 const char *journal_state_name(enum journal_state s);
 
+/* Where a renewal in state s stopped and what comes next, in words (the
+ * user's language), for the message of a resumed run. */
+const char *journal_state_words(enum journal_state s);
+
 /* Read the journal at path.  *exists 0 (and an empty journal) when there
  * is none; a file that cannot be read back exactly is IMSS_ERR_JOURNAL. */
 imss_err journal_load(imss_ctx *ctx, const char *path, struct journal *j, int *exists);

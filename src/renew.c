@@ -304,9 +304,8 @@ journal_open(struct renew *r)
 			return ctx_fail(r->ctx, IMSS_ERR_BUSY,
 			                _("An unfinished renewal of this employer on this token was started with %s; finish it there, or undo it with --abandon."),
 			                r->j.server);
-		renew_emit(r, "resume", 1, NULL,
-		           _("Continuing the interrupted renewal from the step '%s'."),
-		           journal_state_name(r->j.state));
+		renew_emit(r, "resume", 1, NULL, _("Continuing the interrupted renewal: %s."),
+		           journal_state_words(r->j.state));
 		return IMSS_OK;
 	}
 	path = r->j.path;
