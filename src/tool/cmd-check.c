@@ -45,7 +45,7 @@ enum {
 
 static const struct tool_option options[] = {
 	CERT_ARGS_OPTIONS(N_("log in to the token first, for tokens that\nshow certificates only after login (needs\n--token: a PIN belongs to one token)")),
-	{ "days", TOOL_ARG_REQUIRED, offsetof(struct cert_args, days_text), "N",
+	{ "days", TOOL_ARG_REQUIRED, offsetof(struct cert_args, days_text), N_("N"),
 	  N_("how many days ahead to warn (default 30)") },
 	TOOL_OPTION_END,
 };

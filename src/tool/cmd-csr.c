@@ -28,18 +28,18 @@ struct csr_args {
 };
 
 static const struct tool_option options[] = {
-	{ "key", TOOL_ARG_REQUIRED, offsetof(struct csr_args, key), "URI",
+	{ "key", TOOL_ARG_REQUIRED, offsetof(struct csr_args, key), N_("URI"),
 	  N_("the private key, as a PKCS#11 URI (see\n'imss-renew objects --login'); its token is used") },
-	{ "subject-from", TOOL_ARG_REQUIRED, offsetof(struct csr_args, subject_from), "CERT",
+	{ "subject-from", TOOL_ARG_REQUIRED, offsetof(struct csr_args, subject_from), N_("CERT"),
 	  N_("copy the subject of the current certificate: a\nfile (DER, PEM or PKCS#7; the first certificate)\nor a certificate on a token (pkcs11: URI)") },
-	{ "subject", TOOL_ARG_REQUIRED, offsetof(struct csr_args, subject), "DN",
+	{ "subject", TOOL_ARG_REQUIRED, offsetof(struct csr_args, subject), N_("DN"),
 	  N_("the subject, as /O=Empresa/OU=Y1234567890/CN=Name\n('\\' escapes a '/'); exactly one of --subject and\n--subject-from") },
-	{ "out", TOOL_ARG_REQUIRED, offsetof(struct csr_args, out), "FILE",
+	{ "out", TOOL_ARG_REQUIRED, offsetof(struct csr_args, out), N_("FILE"),
 	  N_("write the request to FILE (atomically) instead of\nstandard output") },
 	{ "der", TOOL_ARG_NONE, offsetof(struct csr_args, der), NULL,
 	  N_("DER instead of PEM (needs --out on a terminal)") },
-	{ "pin-source", TOOL_ARG_REQUIRED, offsetof(struct csr_args, pin_source), "SRC",
-	  N_("where the PIN comes from: tty (default),\nfile:PATH, fd:N or env:NAME") },
+	{ "pin-source", TOOL_ARG_REQUIRED, offsetof(struct csr_args, pin_source), N_("SRC"),
+	  N_("where the PIN comes from: tty (default), file:PATH,\nfd:N or env:NAME") },
 	TOOL_OPTION_END,
 };
 

@@ -15,7 +15,7 @@ struct doctor_args {
 };
 
 static const struct tool_option options[] = {
-	{ "token", TOOL_ARG_REQUIRED, offsetof(struct doctor_args, token), "URI",
+	{ "token", TOOL_ARG_REQUIRED, offsetof(struct doctor_args, token), N_("URI"),
 	  N_("the token, as a PKCS#11 URI (see 'imss-renew tokens')") },
 	TOOL_OPTION_END,
 };

@@ -22,9 +22,9 @@ struct export_args {
 };
 
 static const struct tool_option options[] = {
-	{ "cert", TOOL_ARG_REQUIRED, offsetof(struct export_args, cert), "URI",
+	{ "cert", TOOL_ARG_REQUIRED, offsetof(struct export_args, cert), N_("URI"),
 	  N_("the certificate, as a PKCS#11 URI (see 'imss-renew\nobjects' or 'imss-renew status')") },
-	{ "out", TOOL_ARG_REQUIRED, offsetof(struct export_args, out), "FILE",
+	{ "out", TOOL_ARG_REQUIRED, offsetof(struct export_args, out), N_("FILE"),
 	  N_("the file to write") },
 	{ "pem", TOOL_ARG_NONE, offsetof(struct export_args, pem), NULL,
 	  N_("PEM instead of DER") },

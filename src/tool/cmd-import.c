@@ -28,17 +28,17 @@ struct import_args {
 };
 
 static const struct tool_option options[] = {
-	{ "token", TOOL_ARG_REQUIRED, offsetof(struct import_args, token), "URI",
+	{ "token", TOOL_ARG_REQUIRED, offsetof(struct import_args, token), N_("URI"),
 	  N_("the token, as a PKCS#11 URI (see 'imss-renew tokens')") },
-	{ "cert", TOOL_ARG_REQUIRED, offsetof(struct import_args, cert), "FILE",
+	{ "cert", TOOL_ARG_REQUIRED, offsetof(struct import_args, cert), N_("FILE"),
 	  N_("the certificate: DER (.cer), PEM or PKCS#7 (.p7b)") },
-	{ "label", TOOL_ARG_REQUIRED, offsetof(struct import_args, label), "LABEL",
+	{ "label", TOOL_ARG_REQUIRED, offsetof(struct import_args, label), N_("LABEL"),
 	  N_("the label of the certificate object (default: the\nkey's label)") },
-	{ "ca", TOOL_ARG_REQUIRED, offsetof(struct import_args, ca), "FILE",
+	{ "ca", TOOL_ARG_REQUIRED, offsetof(struct import_args, ca), N_("FILE"),
 	  N_("CA certificate(s) the certificate must chain to;\nother certificates of a bundle may be intermediates") },
 	{ "force", TOOL_ARG_NONE, offsetof(struct import_args, force), NULL,
 	  N_("store an expired or not yet valid certificate too") },
-	{ "pin-source", TOOL_ARG_REQUIRED, offsetof(struct import_args, pin_source), "SRC",
+	{ "pin-source", TOOL_ARG_REQUIRED, offsetof(struct import_args, pin_source), N_("SRC"),
 	  N_("where the PIN comes from: tty (default), file:PATH,\nfd:N or env:NAME") },
 	TOOL_OPTION_END,
 };

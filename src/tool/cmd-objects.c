@@ -16,11 +16,11 @@ struct objects_args {
 };
 
 static const struct tool_option options[] = {
-	{ "token", TOOL_ARG_REQUIRED, offsetof(struct objects_args, token), "URI",
+	{ "token", TOOL_ARG_REQUIRED, offsetof(struct objects_args, token), N_("URI"),
 	  N_("the token, as a PKCS#11 URI (see 'imss-renew tokens')") },
 	{ "login", TOOL_ARG_NONE, offsetof(struct objects_args, login), NULL,
 	  N_("log in first, so that private keys show too") },
-	{ "pin-source", TOOL_ARG_REQUIRED, offsetof(struct objects_args, pin_source), "SRC",
+	{ "pin-source", TOOL_ARG_REQUIRED, offsetof(struct objects_args, pin_source), N_("SRC"),
 	  N_("where the PIN comes from (implies --login):\ntty (default), file:PATH, fd:N or env:NAME") },
 	TOOL_OPTION_END,
 };

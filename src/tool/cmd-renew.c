@@ -30,45 +30,45 @@ struct renew_args {
 
 /* What renew and recover share, in the order of their usage. */
 #define CONNECT_OPTIONS \
-	{ "server", TOOL_ARG_REQUIRED, ARG(server), "URL", \
+	{ "server", TOOL_ARG_REQUIRED, ARG(server), N_("URL"), \
 	  N_("the renewal service (https:// only)") }, \
-	{ "user", TOOL_ARG_REQUIRED, ARG(user), "USER", N_("the IDSE user") }, \
-	{ "current", TOOL_ARG_REQUIRED, ARG(current), "URI", \
+	{ "user", TOOL_ARG_REQUIRED, ARG(user), N_("USER"), N_("the IDSE user") }, \
+	{ "current", TOOL_ARG_REQUIRED, ARG(current), N_("URI"), \
 	  N_("the current key on a token (PKCS#11 URI)") }, \
-	{ "credential", TOOL_ARG_REQUIRED, ARG(credential), "FILE", \
+	{ "credential", TOOL_ARG_REQUIRED, ARG(credential), N_("FILE"), \
 	  N_("or the current .pfx/.p12, or .cer (+ .key)") }, \
-	{ "key-file", TOOL_ARG_REQUIRED, ARG(key_file), "FILE", \
+	{ "key-file", TOOL_ARG_REQUIRED, ARG(key_file), N_("FILE"), \
 	  N_("the .key of a .cer with another name") }, \
-	{ "token", TOOL_ARG_REQUIRED, ARG(token), "URI", \
+	{ "token", TOOL_ARG_REQUIRED, ARG(token), N_("URI"), \
 	  N_("where the new key is made and kept") }
 
 #define SECRET_OPTIONS \
-	{ "ca", TOOL_ARG_REQUIRED, ARG(ca), "FILE", \
+	{ "ca", TOOL_ARG_REQUIRED, ARG(ca), N_("FILE"), \
 	  N_("the service's CA (PEM); without it the CA the\nservice publishes is pinned on first use") }, \
-	{ "pin-source", TOOL_ARG_REQUIRED, ARG(pin_source), "SRC", \
+	{ "pin-source", TOOL_ARG_REQUIRED, ARG(pin_source), N_("SRC"), \
 	  N_("the token PIN: tty (default), file:PATH,\nfd:N or env:NAME") }, \
-	{ "idse-password-source", TOOL_ARG_REQUIRED, ARG(idse_password_source), "SRC", \
+	{ "idse-password-source", TOOL_ARG_REQUIRED, ARG(idse_password_source), N_("SRC"), \
 	  N_("the IDSE user's password (same forms)") }, \
-	{ "password-source", TOOL_ARG_REQUIRED, ARG(password_source), "SRC", \
+	{ "password-source", TOOL_ARG_REQUIRED, ARG(password_source), N_("SRC"), \
 	  N_("the password of the .pfx or .key") }, \
-	{ "state-dir", TOOL_ARG_REQUIRED, ARG(state_dir), "DIR", \
+	{ "state-dir", TOOL_ARG_REQUIRED, ARG(state_dir), N_("DIR"), \
 	  N_("journals and pinned CAs (default\n$XDG_STATE_HOME/imss-renew)") }, \
-	{ "out-dir", TOOL_ARG_REQUIRED, ARG(out_dir), "DIR", \
+	{ "out-dir", TOOL_ARG_REQUIRED, ARG(out_dir), N_("DIR"), \
 	  N_("where the letter and the certificate copy go\n(default: the current directory)") }, \
 	{ "wait", TOOL_ARG_NONE, ARG(wait_lock), NULL, \
 	  N_("wait for another renewal of the token") }, \
-	{ "timeout", TOOL_ARG_REQUIRED, ARG(timeout_text), "SECONDS", \
+	{ "timeout", TOOL_ARG_REQUIRED, ARG(timeout_text), N_("SECONDS"), \
 	  N_("how long to wait for a delayed certificate\n(default 600; exit status 12 when it runs out)") }, \
 	{ "force", TOOL_ARG_NONE, ARG(force), NULL, \
 	  N_("log in even on the token's last PIN try") }
 
 static const struct tool_option renew_options[] = {
 	CONNECT_OPTIONS,
-	{ "label", TOOL_ARG_REQUIRED, ARG(label), "LABEL",
+	{ "label", TOOL_ARG_REQUIRED, ARG(label), N_("LABEL"),
 	  N_("of the new key and certificate (default\n'IMSS <registro patronal> <date>')") },
-	{ "email", TOOL_ARG_REQUIRED, ARG(email), "ADDRESS",
+	{ "email", TOOL_ARG_REQUIRED, ARG(email), N_("ADDRESS"),
 	  N_("the new e-mail (the one editable field)") },
-	{ "type", TOOL_ARG_REQUIRED, ARG(type), "TYPE",
+	{ "type", TOOL_ARG_REQUIRED, ARG(type), N_("TYPE"),
 	  N_("rsa:2048 (default), rsa:3072, rsa:4096,\nec:prime256v1 or ec:secp384r1") },
 	{ "yes", TOOL_ARG_NONE, ARG(yes), NULL,
 	  N_("ask nothing: keep the e-mail unless --email,\nand sign the terms letter") },
@@ -77,16 +77,16 @@ static const struct tool_option renew_options[] = {
 	  N_("after success, relabel the old token key and\ncertificate '... (retired DATE)', or delete\nthem (asks first unless --yes)") },
 	{ "abandon", TOOL_ARG_NONE, ARG(abandon), NULL,
 	  N_("undo an unfinished renewal on --token") },
-	{ "registro-patronal", TOOL_ARG_REQUIRED, ARG(rp), "RP",
+	{ "registro-patronal", TOOL_ARG_REQUIRED, ARG(rp), N_("RP"),
 	  N_("which one, when several are unfinished") },
 	TOOL_OPTION_END,
 };
 
 static const struct tool_option recover_options[] = {
 	CONNECT_OPTIONS,
-	{ "serial", TOOL_ARG_REQUIRED, ARG(serial), "SERIAL",
+	{ "serial", TOOL_ARG_REQUIRED, ARG(serial), N_("SERIAL"),
 	  N_("the serial number of the issued certificate") },
-	{ "label", TOOL_ARG_REQUIRED, ARG(label), "LABEL",
+	{ "label", TOOL_ARG_REQUIRED, ARG(label), N_("LABEL"),
 	  N_("of the certificate on the token (default: the\nlabel of its key)") },
 	SECRET_OPTIONS,
 	TOOL_OPTION_END,

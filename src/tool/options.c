@@ -30,7 +30,7 @@ enum {
 
 /* The global options, shown in every command's usage. */
 static const struct tool_option global_options[] = {
-	{ "module", TOOL_ARG_REQUIRED, 0, "PATH",
+	{ "module", TOOL_ARG_REQUIRED, 0, N_("PATH"),
 	  N_("use the PKCS#11 module at PATH instead of the\nmodules registered with p11-kit") },
 	{ "json", TOOL_ARG_NONE, 0, NULL,
 	  N_("print results as JSON on stdout, errors as one\nline {\"error\":{\"code\",\"message\",\"exit\"}}\n(see docs/json.md)") },
@@ -219,8 +219,10 @@ int tool_parse_global(struct tool *t, int argc, char **argv, int *done)
 /* "--name VALUE", "--name[=VALUE]" or "-h, --help", as the usage shows it. */
 static void option_words(const struct tool_option *opt, char *buf, size_t size)
 {
+	/* A value name is translated ("ARCHIVO"); an optional value is a
+	 * word the user types as it is. */
 	if (opt->arg == TOOL_ARG_REQUIRED)
-		snprintf(buf, size, "--%s %s", opt->name, opt->value_name);
+		snprintf(buf, size, "--%s %s", opt->name, _(opt->value_name));
 	else if (opt->arg == TOOL_ARG_OPTIONAL)
 		snprintf(buf, size, "--%s[=%s]", opt->name, opt->value_name);
 	else if (strcmp(opt->name, "verbose") == 0)

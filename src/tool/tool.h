@@ -50,7 +50,8 @@ struct tool_option {
 	const char *name;         /* the long name, without "--" */
 	enum tool_arg arg;
 	size_t offset;            /* of the value in the argument struct */
-	const char *value_name;   /* "FILE", "URI": shown in the usage */
+	const char *value_name;   /* N_("FILE"): shown in the usage; for
+	                             TOOL_ARG_OPTIONAL the literal value */
 	const char *help;         /* N_(); a "\n" starts a continuation line */
 };
 
@@ -187,19 +188,19 @@ struct cert_args {
 
 /* The options of struct cert_args, with the help of --login. */
 #define CERT_ARGS_OPTIONS(login_help) \
-	{ "cert", TOOL_ARG_REQUIRED, offsetof(struct cert_args, cert), "FILE", \
+	{ "cert", TOOL_ARG_REQUIRED, offsetof(struct cert_args, cert), N_("FILE"), \
 	  N_("certificates in a file: DER, PEM or PKCS#7") }, \
-	{ "credential", TOOL_ARG_REQUIRED, offsetof(struct cert_args, credential), "FILE", \
+	{ "credential", TOOL_ARG_REQUIRED, offsetof(struct cert_args, credential), N_("FILE"), \
 	  N_("a .pfx/.p12, or a .cer with its .key next to it") }, \
-	{ "key-file", TOOL_ARG_REQUIRED, offsetof(struct cert_args, key_file), "FILE", \
+	{ "key-file", TOOL_ARG_REQUIRED, offsetof(struct cert_args, key_file), N_("FILE"), \
 	  N_("the .key of a .cer, when it has another name") }, \
-	{ "token", TOOL_ARG_REQUIRED, offsetof(struct cert_args, token), "URI", \
+	{ "token", TOOL_ARG_REQUIRED, offsetof(struct cert_args, token), N_("URI"), \
 	  N_("the certificates on one token (PKCS#11 URI)") }, \
 	{ "login", TOOL_ARG_NONE, offsetof(struct cert_args, login), NULL, login_help }, \
-	{ "pin-source", TOOL_ARG_REQUIRED, offsetof(struct cert_args, pin_source), "SRC", \
+	{ "pin-source", TOOL_ARG_REQUIRED, offsetof(struct cert_args, pin_source), N_("SRC"), \
 	  N_("where the PIN comes from (implies --login):\ntty (default), file:PATH, fd:N or env:NAME") }, \
 	{ "password-source", TOOL_ARG_REQUIRED, offsetof(struct cert_args, password_source), \
-	  "SRC", N_("the password of the .pfx or .key: same forms") }
+	  N_("SRC"), N_("the password of the .pfx or .key: same forms") }
 
 /*
  * The combinations a command refuses; login_needs_token: --login and
