@@ -28,7 +28,7 @@ struct csr_args {
 };
 
 static const struct tool_option options[] = {
-	{ "key", TOOL_ARG_REQUIRED, offsetof(struct csr_args, key), N_("URI"),
+	{ "key", TOOL_ARG_MANDATORY, offsetof(struct csr_args, key), N_("URI"),
 	  N_("the private key, as a PKCS#11 URI (see\n'imss-renew objects --login'); its token is used") },
 	{ "subject-from", TOOL_ARG_REQUIRED, offsetof(struct csr_args, subject_from), N_("CERT"),
 	  N_("copy the subject of the current certificate: a\nfile (DER, PEM or PKCS#7; the first certificate)\nor a certificate on a token (pkcs11: URI)") },
@@ -77,8 +77,6 @@ static void examples(void)
 
 static int check_args(struct tool *t, const struct csr_args *a)
 {
-	if (!a->key)
-		return tool_usage_error(t, COMMAND, "%s", _("--key URI is required"));
 	if (a->subject && a->subject_from)
 		return tool_usage_error(t, COMMAND, "%s",
 		                        _("give either --subject or --subject-from, not both"));

@@ -15,7 +15,7 @@ struct doctor_args {
 };
 
 static const struct tool_option options[] = {
-	{ "token", TOOL_ARG_REQUIRED, offsetof(struct doctor_args, token), N_("URI"),
+	{ "token", TOOL_ARG_MANDATORY, offsetof(struct doctor_args, token), N_("URI"),
 	  N_("the token, as a PKCS#11 URI (see 'imss-renew tokens')") },
 	TOOL_OPTION_END,
 };
@@ -64,8 +64,9 @@ static void print_text(const imss_doctor_report *report)
 	printf(_("Verdict: %s\n"), status_word(report->verdict));
 }
 
-static json_object *check_json(const imss_check *check)
+static json_object *check_json(const void *item)
 {
+	const imss_check *check = item;
 	json_object *obj = json_object_new_object();
 
 	if (!obj ||
@@ -80,24 +81,14 @@ static json_object *check_json(const imss_check *check)
 
 static int print_json(const imss_doctor_report *report)
 {
-	json_object *root = json_object_new_object();
-	json_object *array;
-	size_t i;
+	json_object *root = tool_json_list("checks", report->checks, report->count,
+	                                   sizeof(*report->checks), check_json);
 
-	if (!root)
+	if (!root || tool_json_str(root, "verdict", status_word(report->verdict)) != 0) {
+		json_object_put(root);
 		return -1;
-	array = json_object_new_array();
-	if (tool_json_add(root, "checks", array) != 0)
-		goto fail;
-	for (i = 0; i < report->count; i++)
-		if (tool_json_append(array, check_json(&report->checks[i])) != 0)
-			goto fail;
-	if (tool_json_str(root, "verdict", status_word(report->verdict)) != 0)
-		goto fail;
+	}
 	return tool_json_print(root);
-fail:
-	json_object_put(root);
-	return -1;
 }
 
 static imss_err run_doctor(struct tool *t, const char *uri, imss_doctor_report *report)
@@ -124,10 +115,6 @@ static int run(struct tool *t, int argc, char **argv)
 	rc = tool_parse(t, &cmd_doctor, argc, argv, &a, &done);
 	if (rc != TOOL_EXIT_OK || done)
 		goto out;
-	if (!a.token) {
-		rc = tool_usage_error(t, COMMAND, "%s", _("--token URI is required"));
-		goto out;
-	}
 	err = run_doctor(t, a.token, &report);
 	if (err != IMSS_OK) {
 		rc = tool_fail(t, err, 0);

@@ -22,9 +22,9 @@ struct export_args {
 };
 
 static const struct tool_option options[] = {
-	{ "cert", TOOL_ARG_REQUIRED, offsetof(struct export_args, cert), N_("URI"),
+	{ "cert", TOOL_ARG_MANDATORY, offsetof(struct export_args, cert), N_("URI"),
 	  N_("the certificate, as a PKCS#11 URI (see 'imss-renew\nobjects' or 'imss-renew status')") },
-	{ "out", TOOL_ARG_REQUIRED, offsetof(struct export_args, out), N_("FILE"),
+	{ "out", TOOL_ARG_MANDATORY, offsetof(struct export_args, out), N_("FILE"),
 	  N_("the file to write") },
 	{ "pem", TOOL_ARG_NONE, offsetof(struct export_args, pem), NULL,
 	  N_("PEM instead of DER") },
@@ -49,15 +49,6 @@ static void examples(void)
 	         "  %s %s --cert 'pkcs11:serial=1234;id=%%01;type=cert' --out empresa.pem \\\n"
 	         "        --pem --force\n"),
 	       TOOL_NAME, COMMAND, TOOL_NAME, COMMAND);
-}
-
-static int check_args(struct tool *t, const struct export_args *a)
-{
-	if (!a->cert)
-		return tool_usage_error(t, COMMAND, "%s", _("--cert URI is required"));
-	if (!a->out || !*a->out)
-		return tool_usage_error(t, COMMAND, "%s", _("--out FILE is required"));
-	return TOOL_EXIT_OK;
 }
 
 static imss_err find_certificate(struct tool *t, const char *uri, X509 **out)
@@ -109,8 +100,6 @@ static int run(struct tool *t, int argc, char **argv)
 	int rc, len;
 
 	rc = tool_parse(t, &cmd_export, argc, argv, &a, &done);
-	if (rc == TOOL_EXIT_OK && !done)
-		rc = check_args(t, &a);
 	if (rc != TOOL_EXIT_OK || done)
 		goto out;
 	err = find_certificate(t, a.cert, &cert);

@@ -28,9 +28,9 @@ struct import_args {
 };
 
 static const struct tool_option options[] = {
-	{ "token", TOOL_ARG_REQUIRED, offsetof(struct import_args, token), N_("URI"),
+	{ "token", TOOL_ARG_MANDATORY, offsetof(struct import_args, token), N_("URI"),
 	  N_("the token, as a PKCS#11 URI (see 'imss-renew tokens')") },
-	{ "cert", TOOL_ARG_REQUIRED, offsetof(struct import_args, cert), N_("FILE"),
+	{ "cert", TOOL_ARG_MANDATORY, offsetof(struct import_args, cert), N_("FILE"),
 	  N_("the certificate: DER (.cer), PEM or PKCS#7 (.p7b)") },
 	{ "label", TOOL_ARG_REQUIRED, offsetof(struct import_args, label), N_("LABEL"),
 	  N_("the label of the certificate object (default: the\nkey's label)") },
@@ -77,10 +77,6 @@ static void examples(void)
 
 static int check_args(struct tool *t, const struct import_args *a)
 {
-	if (!a->token)
-		return tool_usage_error(t, COMMAND, "%s", _("--token URI is required"));
-	if (!a->cert || !*a->cert)
-		return tool_usage_error(t, COMMAND, "%s", _("--cert FILE is required"));
 	if (a->label && !*a->label)
 		return tool_usage_error(t, COMMAND, "%s", _("--label must not be empty"));
 	if (a->ca && !*a->ca)

@@ -18,9 +18,9 @@ struct keygen_args {
 };
 
 static const struct tool_option options[] = {
-	{ "token", TOOL_ARG_REQUIRED, offsetof(struct keygen_args, token), N_("URI"),
+	{ "token", TOOL_ARG_MANDATORY, offsetof(struct keygen_args, token), N_("URI"),
 	  N_("the token, as a PKCS#11 URI (see 'imss-renew tokens')") },
-	{ "label", TOOL_ARG_REQUIRED, offsetof(struct keygen_args, label), N_("LABEL"),
+	{ "label", TOOL_ARG_MANDATORY, offsetof(struct keygen_args, label), N_("LABEL"),
 	  N_("the label of the new key (required, not empty)") },
 	{ "type", TOOL_ARG_REQUIRED, offsetof(struct keygen_args, type), N_("TYPE"),
 	  N_("rsa:2048 (default), rsa:3072, rsa:4096,\nec:prime256v1 or ec:secp384r1") },
@@ -50,16 +50,6 @@ static void examples(void)
 	         "  %s --json %s --token 'pkcs11:token=My%%20Token' --label imss-2025 \\\n"
 	         "        --pin-source file:/run/user/1000/pin\n"),
 	       TOOL_NAME, COMMAND, TOOL_NAME, COMMAND, TOOL_NAME, COMMAND);
-}
-
-static int check_args(struct tool *t, const struct keygen_args *a)
-{
-	if (!a->token)
-		return tool_usage_error(t, COMMAND, "%s", _("--token URI is required"));
-	if (!a->label || !*a->label)
-		return tool_usage_error(t, COMMAND, "%s",
-		                        _("--label LABEL is required and must not be empty"));
-	return TOOL_EXIT_OK;
 }
 
 static int parse_type(struct tool *t, const char *text, imss_keyspec *spec)
@@ -152,8 +142,6 @@ static int run(struct tool *t, int argc, char **argv)
 	int rc;
 
 	rc = tool_parse(t, &cmd_keygen, argc, argv, &a, &done);
-	if (rc == TOOL_EXIT_OK && !done)
-		rc = check_args(t, &a);
 	if (rc != TOOL_EXIT_OK || done)
 		goto out;
 	rc = parse_type(t, a.type, &spec);

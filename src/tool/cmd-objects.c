@@ -16,7 +16,7 @@ struct objects_args {
 };
 
 static const struct tool_option options[] = {
-	{ "token", TOOL_ARG_REQUIRED, offsetof(struct objects_args, token), N_("URI"),
+	{ "token", TOOL_ARG_MANDATORY, offsetof(struct objects_args, token), N_("URI"),
 	  N_("the token, as a PKCS#11 URI (see 'imss-renew tokens')") },
 	{ "login", TOOL_ARG_NONE, offsetof(struct objects_args, login), NULL,
 	  N_("log in first, so that private keys show too") },
@@ -158,8 +158,9 @@ static int add_key_fields(json_object *obj, const imss_object_info *info)
 	return tool_json_uint(obj, "bits", info->bits);
 }
 
-static json_object *object_json(const imss_object_info *info)
+static json_object *object_json(const void *item)
 {
+	const imss_object_info *info = item;
 	json_object *obj = json_object_new_object();
 
 	if (!obj ||
@@ -180,24 +181,11 @@ static json_object *object_json(const imss_object_info *info)
 	return obj;
 }
 
-static int print_json(const imss_object_info *infos, size_t count)
+static int print_json(const imss_object_info *items, size_t count)
 {
-	json_object *root = json_object_new_object();
-	json_object *array;
-	size_t i;
+	json_object *root = tool_json_list("objects", items, count, sizeof(*items), object_json);
 
-	if (!root)
-		return -1;
-	array = json_object_new_array();
-	if (tool_json_add(root, "objects", array) != 0)
-		goto fail;
-	for (i = 0; i < count; i++)
-		if (tool_json_append(array, object_json(&infos[i])) != 0)
-			goto fail;
-	return tool_json_print(root);
-fail:
-	json_object_put(root);
-	return -1;
+	return root ? tool_json_print(root) : -1;
 }
 
 static imss_err list_objects(struct tool *t, const struct objects_args *a,
@@ -230,10 +218,6 @@ static int run(struct tool *t, int argc, char **argv)
 	rc = tool_parse(t, &cmd_objects, argc, argv, &a, &done);
 	if (rc != TOOL_EXIT_OK || done)
 		goto out;
-	if (!a.token) {
-		rc = tool_usage_error(t, COMMAND, "%s", _("--token URI is required"));
-		goto out;
-	}
 	if (a.login || a.pin_source) {
 		rc = tool_pin_source(t, COMMAND, "--pin-source", a.pin_source, &src);
 		if (rc != TOOL_EXIT_OK)

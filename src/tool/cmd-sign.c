@@ -35,9 +35,9 @@ static const struct tool_option options[] = {
 	  N_("a .pfx/.p12 file, or a .cer whose .key is next\nto it (same name, .key)") },
 	{ "key-file", TOOL_ARG_REQUIRED, offsetof(struct sign_args, key_file), N_("FILE"),
 	  N_("the .key of a .cer, when it has another name") },
-	{ "in", TOOL_ARG_REQUIRED, offsetof(struct sign_args, in), N_("FILE"),
+	{ "in", TOOL_ARG_MANDATORY, offsetof(struct sign_args, in), N_("FILE"),
 	  N_("the file to sign (up to 64 MiB)") },
-	{ "out", TOOL_ARG_REQUIRED, offsetof(struct sign_args, out), N_("FILE"),
+	{ "out", TOOL_ARG_MANDATORY, offsetof(struct sign_args, out), N_("FILE"),
 	  N_("where the signature goes (written atomically)") },
 	{ "attached", TOOL_ARG_NONE, offsetof(struct sign_args, attached), NULL,
 	  N_("put the content inside the signature") },
@@ -112,10 +112,6 @@ static int check_args(struct tool *t, const struct sign_args *a)
 		return tool_usage_error(t, COMMAND, "%s",
 		                        _("--password-source goes with --credential (use "
 		                          "--pin-source for a token)"));
-	if (!a->in || !*a->in)
-		return tool_usage_error(t, COMMAND, "%s", _("--in FILE is required"));
-	if (!a->out || !*a->out)
-		return tool_usage_error(t, COMMAND, "%s", _("--out FILE is required"));
 	if (same_file(a->in, a->out))
 		return tool_usage_error(t, COMMAND, "%s",
 		                        _("--out names the file to sign: it would be replaced"));

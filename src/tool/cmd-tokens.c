@@ -105,8 +105,9 @@ static int add_pin_range(json_object *obj, const imss_token_info *info)
 	return tool_json_uint(obj, "max_pin_length", info->max_pin_len);
 }
 
-static json_object *token_json(const imss_token_info *info)
+static json_object *token_json(const void *item)
 {
+	const imss_token_info *info = item;
 	json_object *obj = json_object_new_object();
 
 	if (!obj ||
@@ -136,24 +137,11 @@ static json_object *token_json(const imss_token_info *info)
 	return obj;
 }
 
-static int print_json(const imss_token_info *infos, size_t count)
+static int print_json(const imss_token_info *items, size_t count)
 {
-	json_object *root = json_object_new_object();
-	json_object *array;
-	size_t i;
+	json_object *root = tool_json_list("tokens", items, count, sizeof(*items), token_json);
 
-	if (!root)
-		return -1;
-	array = json_object_new_array();
-	if (tool_json_add(root, "tokens", array) != 0)
-		goto fail;
-	for (i = 0; i < count; i++)
-		if (tool_json_append(array, token_json(&infos[i])) != 0)
-			goto fail;
-	return tool_json_print(root);
-fail:
-	json_object_put(root);
-	return -1;
+	return root ? tool_json_print(root) : -1;
 }
 
 static int run(struct tool *t, int argc, char **argv)

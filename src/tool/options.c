@@ -100,6 +100,7 @@ static struct option *long_options(const struct tool_option *options)
 		[TOOL_ARG_NONE] = no_argument,
 		[TOOL_ARG_REQUIRED] = required_argument,
 		[TOOL_ARG_OPTIONAL] = optional_argument,
+		[TOOL_ARG_MANDATORY] = required_argument,
 	};
 
 	if (!longs)
@@ -156,6 +157,27 @@ static int parse_common(struct tool *t, const char *command, char **argv, int c,
 	return 1;
 }
 
+static void option_words(const struct tool_option *opt, char *buf, size_t size);
+
+/* Every TOOL_ARG_MANDATORY option given, and not empty. */
+static int check_mandatory(struct tool *t, const struct tool_command *cmd, void *args)
+{
+	const struct tool_option *opt;
+	const char *value;
+	char words[128];
+
+	for (opt = cmd->options; opt && opt->name; opt++) {
+		if (opt->arg != TOOL_ARG_MANDATORY)
+			continue;
+		value = *(const char **)(void *)((char *)args + opt->offset);
+		if (value && *value)
+			continue;
+		option_words(opt, words, sizeof(words));
+		return tool_usage_error(t, cmd->name, _("%s is required"), words);
+	}
+	return TOOL_EXIT_OK;
+}
+
 int tool_parse(struct tool *t, const struct tool_command *cmd, int argc,
                char **argv, void *args, int *done)
 {
@@ -185,7 +207,7 @@ int tool_parse(struct tool *t, const struct tool_command *cmd, int argc,
 	}
 	if (optind < argc)
 		return tool_usage_error(t, cmd->name, _("unexpected argument '%s'"), argv[optind]);
-	return TOOL_EXIT_OK;
+	return check_mandatory(t, cmd, args);
 }
 
 int tool_parse_global(struct tool *t, int argc, char **argv, int *done)
@@ -221,7 +243,7 @@ static void option_words(const struct tool_option *opt, char *buf, size_t size)
 {
 	/* A value name is translated ("ARCHIVO"); an optional value is a
 	 * word the user types as it is. */
-	if (opt->arg == TOOL_ARG_REQUIRED)
+	if (opt->arg == TOOL_ARG_REQUIRED || opt->arg == TOOL_ARG_MANDATORY)
 		snprintf(buf, size, "--%s %s", opt->name, _(opt->value_name));
 	else if (opt->arg == TOOL_ARG_OPTIONAL)
 		snprintf(buf, size, "--%s[=%s]", opt->name, opt->value_name);

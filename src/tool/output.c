@@ -240,6 +240,24 @@ void tool_time_text(long long epoch, char *buf, size_t size)
 		buf[0] = '\0';
 }
 
+json_object *tool_json_list(const char *key, const void *items, size_t count, size_t size,
+                            json_object *(*item)(const void *))
+{
+	json_object *root = json_object_new_object();
+	json_object *array = json_object_new_array();
+	size_t i;
+
+	if (!root || tool_json_add(root, key, array) != 0)
+		goto fail;
+	for (i = 0; i < count; i++)
+		if (tool_json_append(array, item((const char *)items + i * size)) != 0)
+			goto fail;
+	return root;
+fail:
+	json_object_put(root);
+	return NULL;
+}
+
 int tool_json_add(json_object *obj, const char *key, json_object *value)
 {
 	if (!value)

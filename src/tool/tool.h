@@ -37,13 +37,15 @@ enum tool_exit {
  * A command's option, declared once: the table drives the parser, the
  * usage text and the bash completion (`imss-renew __complete`).  The
  * value goes into the command's argument struct at offset: a const char *
- * for TOOL_ARG_REQUIRED and TOOL_ARG_OPTIONAL ("" when given without a
- * value), an int set to 1 for TOOL_ARG_NONE.
+ * for TOOL_ARG_REQUIRED, TOOL_ARG_MANDATORY and TOOL_ARG_OPTIONAL ("" when
+ * given without a value), an int set to 1 for TOOL_ARG_NONE.
  */
 enum tool_arg {
 	TOOL_ARG_NONE,
 	TOOL_ARG_REQUIRED,
 	TOOL_ARG_OPTIONAL,
+	TOOL_ARG_MANDATORY,       /* TOOL_ARG_REQUIRED, and the option must be
+	                             given, not empty */
 };
 
 struct tool_option {
@@ -290,6 +292,12 @@ int tool_json_bool(json_object *obj, const char *key, int value);
 int tool_json_tristate(json_object *obj, const char *key, int value);
 int tool_json_uint(json_object *obj, const char *key, unsigned long value);
 int tool_json_int(json_object *obj, const char *key, long long value);
+/*
+ * {"key":[item(0), item(1), ...]} of count items of size bytes each, item()
+ * making one element; NULL when out of memory.
+ */
+json_object *tool_json_list(const char *key, const void *items, size_t count, size_t size,
+                            json_object *(*item)(const void *));
 /* Adds value (consumed even on failure) to an object or an array. */
 int tool_json_add(json_object *obj, const char *key, json_object *value);
 int tool_json_append(json_object *array, json_object *value);
