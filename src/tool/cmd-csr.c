@@ -38,8 +38,7 @@ static const struct tool_option options[] = {
 	  N_("write the request to FILE (atomically) instead of\nstandard output") },
 	{ "der", TOOL_ARG_NONE, offsetof(struct csr_args, der), NULL,
 	  N_("DER instead of PEM (needs --out on a terminal)") },
-	{ "pin-source", TOOL_ARG_REQUIRED, offsetof(struct csr_args, pin_source), N_("SRC"),
-	  N_("where the PIN comes from: tty (default), file:PATH,\nfd:N or env:NAME") },
+	TOOL_OPTION_PIN_SOURCE(struct csr_args, pin_source),
 	TOOL_OPTION_END,
 };
 

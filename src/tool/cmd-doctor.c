@@ -15,8 +15,7 @@ struct doctor_args {
 };
 
 static const struct tool_option options[] = {
-	{ "token", TOOL_ARG_MANDATORY, offsetof(struct doctor_args, token), N_("URI"),
-	  N_("the token, as a PKCS#11 URI (see 'imss-renew tokens')") },
+	TOOL_OPTION_TOKEN(struct doctor_args, token),
 	TOOL_OPTION_END,
 };
 

@@ -28,8 +28,7 @@ struct import_args {
 };
 
 static const struct tool_option options[] = {
-	{ "token", TOOL_ARG_MANDATORY, offsetof(struct import_args, token), N_("URI"),
-	  N_("the token, as a PKCS#11 URI (see 'imss-renew tokens')") },
+	TOOL_OPTION_TOKEN(struct import_args, token),
 	{ "cert", TOOL_ARG_MANDATORY, offsetof(struct import_args, cert), N_("FILE"),
 	  N_("the certificate: DER (.cer), PEM or PKCS#7 (.p7b)") },
 	{ "label", TOOL_ARG_REQUIRED, offsetof(struct import_args, label), N_("LABEL"),
@@ -38,8 +37,7 @@ static const struct tool_option options[] = {
 	  N_("CA certificate(s) the certificate must chain to;\nother certificates of a bundle may be intermediates") },
 	{ "force", TOOL_ARG_NONE, offsetof(struct import_args, force), NULL,
 	  N_("store an expired or not yet valid certificate too") },
-	{ "pin-source", TOOL_ARG_REQUIRED, offsetof(struct import_args, pin_source), N_("SRC"),
-	  N_("where the PIN comes from: tty (default), file:PATH,\nfd:N or env:NAME") },
+	TOOL_OPTION_PIN_SOURCE(struct import_args, pin_source),
 	TOOL_OPTION_END,
 };
 

@@ -18,14 +18,12 @@ struct keygen_args {
 };
 
 static const struct tool_option options[] = {
-	{ "token", TOOL_ARG_MANDATORY, offsetof(struct keygen_args, token), N_("URI"),
-	  N_("the token, as a PKCS#11 URI (see 'imss-renew tokens')") },
+	TOOL_OPTION_TOKEN(struct keygen_args, token),
 	{ "label", TOOL_ARG_MANDATORY, offsetof(struct keygen_args, label), N_("LABEL"),
 	  N_("the label of the new key (required, not empty)") },
 	{ "type", TOOL_ARG_REQUIRED, offsetof(struct keygen_args, type), N_("TYPE"),
 	  N_("rsa:2048 (default), rsa:3072, rsa:4096,\nec:prime256v1 or ec:secp384r1") },
-	{ "pin-source", TOOL_ARG_REQUIRED, offsetof(struct keygen_args, pin_source), N_("SRC"),
-	  N_("where the PIN comes from: tty (default), file:PATH,\nfd:N or env:NAME") },
+	TOOL_OPTION_PIN_SOURCE(struct keygen_args, pin_source),
 	{ "force", TOOL_ARG_NONE, offsetof(struct keygen_args, force), NULL,
 	  N_("log in even when the token says the next wrong PIN\nlocks it (final try)") },
 	TOOL_OPTION_END,

@@ -16,8 +16,7 @@ struct objects_args {
 };
 
 static const struct tool_option options[] = {
-	{ "token", TOOL_ARG_MANDATORY, offsetof(struct objects_args, token), N_("URI"),
-	  N_("the token, as a PKCS#11 URI (see 'imss-renew tokens')") },
+	TOOL_OPTION_TOKEN(struct objects_args, token),
 	{ "login", TOOL_ARG_NONE, offsetof(struct objects_args, login), NULL,
 	  N_("log in first, so that private keys show too") },
 	{ "pin-source", TOOL_ARG_REQUIRED, offsetof(struct objects_args, pin_source), N_("SRC"),

@@ -59,6 +59,14 @@ struct tool_option {
 
 #define TOOL_OPTION_END { NULL, TOOL_ARG_NONE, 0, NULL, NULL }
 
+/* Options several commands share, into field of struct type. */
+#define TOOL_OPTION_TOKEN(type, field) \
+	{ "token", TOOL_ARG_MANDATORY, offsetof(type, field), N_("URI"), \
+	  N_("the token, as a PKCS#11 URI (see 'imss-renew tokens')") }
+#define TOOL_OPTION_PIN_SOURCE(type, field) \
+	{ "pin-source", TOOL_ARG_REQUIRED, offsetof(type, field), N_("SRC"), \
+	  N_("where the PIN comes from: tty (default), file:PATH,\nfd:N or env:NAME") }
+
 /* What every command gets from main(). */
 struct tool {
 	const char *module_path;  /* --module, or NULL for the p11-kit registry */
