@@ -1,9 +1,9 @@
 /*
  * imss-renew command-line tool: declarations shared by its modules.
  *
- * main.c parses the global options and runs one command from its table;
- * each command lives in its own cmd-*.c file and returns an exit status
- * (enum tool_exit).  output.c holds the text and JSON output helpers and
+ * main.c runs one command from its table; each command lives in its own
+ * cmd-*.c file with its option table (struct tool_option), parsed by
+ * options.c, and returns an exit status (enum tool_exit).  output.c holds the text and JSON output helpers and
  * the one error printer; files.c reads input files and writes every output
  * file (atomically).  The tool uses only the library's public header, and
  * OpenSSL directly only for output formats (PEM).
