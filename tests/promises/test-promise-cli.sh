@@ -12,7 +12,11 @@
 #  - "tokens: URI, label, serial, flags, PIN state"; "objects --token URI
 #    [--login]: keys and certificates with URI, type, size, ID, protection
 #    flags", private keys only after login;
-#  - "--verbose": the library's progress on stderr, nothing without it.
+#  - "--verbose": the library's progress on stderr, nothing without it;
+#  - "check" with no source: every token, no login; "The system's CA store
+#    (p11-kit-trust), uninitialized tokens and CA certificates are not
+#    checked" (through p11-kit, without --module: the trust store's CAs,
+#    some of them expiring, would make it exit 10 or 11).
 # shellcheck source=../lib/common.sh
 . "$TESTS_DIR/lib/common.sh"
 : "${IMSS_RENEW:?IMSS_RENEW is not set (run the test through ctest)}"
@@ -126,5 +130,10 @@ assert_eq "" "$(<"$T/stderr")" "keygen without --verbose: nothing on stderr"
 assert_exit 0 run --module "$SOFTHSM" --verbose keygen --token "$IMSS_TOKEN_URI" --label loud \
 	--type ec:prime256v1 --pin-source "file:$T/pin"
 assert_contains "$(<"$T/stderr")" "imss-renew: generating" "keygen --verbose: the library's progress on stderr"
+
+# === check with no source: p11-kit's modules, the trust store skipped ============
+assert_exit 0 run check </dev/null
+assert_eq "No certificates found." "$(<"$T/out")" \
+	"check without a source or --module: the system's CA store and the uninitialized slot are skipped"
 
 echo "$T_NAME: all passed"
