@@ -15,7 +15,10 @@
 #  - --yes with every secret from fd:/env: never waits for an answer (stdin
 #    an open pipe nobody writes to);
 #  - the call budget of "Limits": at most 32 PKCS#11 calls with the current
-#    key on the token, 20 with a .pfx, one C_Login.
+#    key on the token, 20 with a .pfx, one C_Login;
+#  - --type rsa:3072 and rsa:4096 give keys of that size;
+#  - a token with a PIN pad is used through its pad (one C_Login, the
+#    --pin-source never read).
 # shellcheck source=../lib/common.sh
 . "$TESTS_DIR/lib/common.sh"
 # shellcheck source=../renew/lib.sh
@@ -186,5 +189,30 @@ assert_eq 0 "$rc" "cerkey: renew from a .cer + .key, secrets from fd:3 and env:,
 check_renewed "cerkey"
 sha256sum -c --quiet "$C/cerkey.sha256" || die "cerkey: the .cer or the .key changed"
 echo "ok: cerkey: the .cer and the .key are unchanged"
+
+# === --type rsa:3072 and rsa:4096 ===============================================
+for type in rsa:3072 rsa:4096; do
+	case_new "type-${type/:/-}" pfx
+	renew_run --type "$type" >"$C/out.txt" || die "$type: renew failed: $(<"$C/err")"
+	check_renewed "$type"
+	bits=$(openssl x509 -inform DER -in "$C/new-cert.der" -noout -text | sed -n 's/.*Public-Key: (\([0-9]*\) bit).*/\1/p')
+	assert_eq "${type#rsa:}" "$bits" "--type $type: the new certificate's key is RSA of ${type#rsa:} bits"
+done
+
+# === a token with a PIN pad =====================================================
+# "A token with a PIN pad is used through its pad": the fault module plays
+# the pad (FAULT_TOKEN_FLAGS=pinpad; the PIN "typed" is FAULT_PINPAD_PIN).
+# The --pin-source names a file that does not exist: read, it would fail.
+case_new pinpad token
+renew_args
+RENEW_ARGS=("${RENEW_ARGS[@]/#file:$T\/pin/file:$T/no-such-pin}")
+[[ " ${RENEW_ARGS[*]} " == *" file:$T/no-such-pin "* ]] || die "pinpad: the PIN source was not replaced"
+: >"$C/calls.log"
+FAULT_TOKEN_FLAGS=pinpad FAULT_PINPAD_PIN=$USER_PIN FAULT_LOG=$C/calls.log \
+	"$IMSS_RENEW" --module "$FAULT_MODULE" renew "${RENEW_ARGS[@]}" >"$C/out.txt" 2>"$C/err" ||
+	die "pinpad: renew through the PIN pad failed: $(<"$C/err")"
+no_sanitizer_report "$C/err"
+check_renewed "pinpad"
+assert_eq 1 "$(logins)" "pinpad: one C_Login, through the pad, for the whole run"
 
 echo "$T_NAME: all passed"
