@@ -7,7 +7,10 @@
 #    the letter; 'n' to --retire-old leaves the old credential as it was;
 #  - with no terminal at all and no --yes, nothing is signed for the user:
 #    the run stops before submitting, says how to go on, stores nothing;
-#    the same command with --yes then completes with the same key.
+#    the same command with --yes then completes with the same key;
+#  - "renew asks for the token PIN once ..., the IDSE user's password, the
+#    .pfx password" with tty, the default source: each asked once on the
+#    terminal, without echo, and the renewal completes.
 # shellcheck source=../lib/common.sh
 . "$TESTS_DIR/lib/common.sh"
 # shellcheck source=../renew/lib.sh
@@ -61,5 +64,58 @@ key_id=$(jq -r '.key_id // "none"' "$(journal)" 2>/dev/null || echo none)
 renew_run >"$C/out.txt" || die "notty, then --yes: failed: $(<"$C/err")"
 check_renewed "notty, then --yes"
 [[ $key_id == none ]] || assert_eq "$key_id" "$(jq -r .key_id "$(journal)")" "notty, then --yes: the key made before"
+
+# === the secrets typed on the terminal (tty, the default source) ===============
+# No --pin-source, --idse-password-source or --password-source: renew asks
+# on the terminal, without echo, for the token PIN (once), the IDSE
+# password and the .pfx password.  The terminal discards what was typed
+# ahead of a prompt (TCSAFLUSH), so each answer is sent once its prompt
+# shows.
+case_new tty-secrets pfx
+renew_args
+args=()
+for ((i = 0; i < ${#RENEW_ARGS[@]}; i++)); do
+	case ${RENEW_ARGS[i]} in
+	--pin-source | --idse-password-source | --password-source) i=$((i + 1)) ;;
+	*) args+=("${RENEW_ARGS[i]}") ;;
+	esac
+done
+[[ " ${args[*]} " != *-source* ]] || die "tty-secrets: a secret source left in the arguments"
+cmd=$(printf '%q ' "$IMSS_RENEW" --module "$SOFTHSM" renew "${args[@]}")
+mkfifo "$C/keys"
+exec {keys}<>"$C/keys"
+timeout 120 script -qec "$cmd" /dev/null <"$C/keys" >"$C/tty.out" 2>&1 &
+pid=$!
+BG_PIDS+=("$pid")
+declare -A answer=(
+	["PIN for token 'IMSS': "]=$USER_PIN
+	["IDSE password: "]=$(<"$T/idse.pass")
+	["Password for $C/old.pfx: "]=$(<"$T/pfx.pass")
+)
+declare -A answered=()
+while kill -0 "$pid" 2>/dev/null; do
+	for prompt in "${!answer[@]}"; do
+		shown=$(grep -oF "$prompt" "$C/tty.out" | wc -l || true)
+		if ((shown > ${answered[$prompt]:-0})); then
+			printf '%s\n' "${answer[$prompt]}" >&"$keys"
+			answered[$prompt]=$shown
+		fi
+	done
+	sleep 0.1
+done
+rc=0
+wait "$pid" || rc=$?
+exec {keys}>&-
+tr -d '\r' <"$C/tty.out" >"$C/tty.txt"
+[[ $rc == 0 ]] || die "tty-secrets: renew with the secrets typed failed ($rc): $(<"$C/tty.txt")"
+echo "ok: tty-secrets: renew with the PIN and both passwords typed on the terminal"
+for prompt in "${!answer[@]}"; do
+	assert_eq 1 "$(grep -oF "$prompt" "$C/tty.txt" | wc -l)" "tty-secrets: asked once: '$prompt'"
+done
+for secret in "$(<"$T/idse.pass")" "$(<"$T/pfx.pass")"; do
+	[[ $(<"$C/tty.txt") != *"$secret"* ]] || die "tty-secrets: a password was echoed"
+done
+echo "ok: tty-secrets: no password echoed"
+check_renewed "tty-secrets"
 
 echo "$T_NAME: all passed"
