@@ -58,7 +58,7 @@ printf 'ok: notty: exit %s: %s\n' "$rc" "$(tr '\n' ' ' <"$C/err")"
 # (It says "Stopped at the user's request" although no one was asked: noted in
 # tests/README.md; the message belongs to src/tool.)
 assert_contains "$(<"$C/err")" "The letter was not signed" "notty: the message says the letter was not signed"
-[[ $(journal_state) != submit* && $(journal_state) != done ]] || die "notty: the request was submitted ($(journal_state))"
+[[ $(journal_state) != submit* && $(journal_state) != 'done' ]] || die "notty: the request was submitted ($(journal_state))"
 check_candidate_only "notty"
 key_id=$(jq -r '.key_id // "none"' "$(journal)" 2>/dev/null || echo none)
 renew_run >"$C/out.txt" || die "notty, then --yes: failed: $(<"$C/err")"

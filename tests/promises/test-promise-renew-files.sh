@@ -74,7 +74,7 @@ unset XDG_STATE_HOME
 S=$C/xdg/imss-renew
 J=$S/renew-$RP-$IMSS_TOKEN_SERIAL.json
 [[ -f $J ]] || die "defaults: no journal in \$XDG_STATE_HOME/imss-renew: $(ls -la "$C/xdg" "$S" 2>&1)"
-assert_eq done "$(jq -r .state "$J")" "defaults: the journal is kept after success, state done"
+assert_eq 'done' "$(jq -r .state "$J")" "defaults: the journal is kept after success, state done"
 assert_eq 600 "$(stat -c %a "$J")" "defaults: the journal is mode 0600"
 R=$S/request-$RP-$IMSS_TOKEN_SERIAL.der
 [[ -f $R ]] || die "defaults: no request-$RP-$IMSS_TOKEN_SERIAL.der in the state directory: $(ls "$S")"
@@ -141,7 +141,7 @@ mkdir -p "$C/home"
 S=$C/home/.local/state/imss-renew
 J=$S/renew-$RP-$IMSS_TOKEN_SERIAL.json
 [[ -f $J ]] || die "home: no journal in ~/.local/state/imss-renew: $(find "$C/home" 2>&1)"
-assert_eq done "$(jq -r .state "$J")" "home: the journal is in ~/.local/state/imss-renew"
+assert_eq 'done' "$(jq -r .state "$J")" "home: the journal is in ~/.local/state/imss-renew"
 [[ -d $C/new/out/dir ]] || die "home: --out-dir was not created"
 assert_eq "$C/new/out/dir" "$(dirname -- "$(jq -r .cert_path "$J")")" "home: the copy is in the new --out-dir"
 assert_eq "$C/new/out/dir" "$(dirname -- "$(jq -r .letter_path "$J")")" "home: the letter is in the new --out-dir"
