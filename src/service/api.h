@@ -30,6 +30,7 @@ struct api_config {
 	unsigned validity_days;
 	unsigned session_idle;    /* seconds */
 	unsigned challenge_ttl;   /* seconds */
+	unsigned expired_login_days;  /* an expired certificate logs in that long after */
 };
 
 struct api {

@@ -38,6 +38,7 @@ static void usage(void)
 {
 	printf("Usage: %s %s --dir DIR --listen 127.0.0.1:PORT [--issue-delay SECONDS]\n"
 	       "         [--validity-days N] [--session-idle SECONDS] [--challenge-ttl SECONDS]\n"
+	       "         [--expired-login-days N]\n"
 	       "Serve the renewal protocol (docs/protocol.md) over HTTPS.  Prints\n"
 	       "'listening on https://127.0.0.1:PORT' when ready; PORT 0 picks a free\n"
 	       "port.  Stops on SIGTERM or SIGINT.  One line per request on stderr.\n"
@@ -50,6 +51,8 @@ static void usage(void)
 	       "  --validity-days N        validity of issued certificates (default 182)\n"
 	       "  --session-idle SECONDS   sessions end after that long unused (default 900)\n"
 	       "  --challenge-ttl SECONDS  lifetime of a login challenge (default 120)\n"
+	       "  --expired-login-days N   a certificate expired more than N days ago\n"
+	       "                           cannot log in (default 365; 0: none expired)\n"
 	       "  -h, --help               print this help and exit\n", SVC_NAME, COMMAND);
 }
 
@@ -70,6 +73,7 @@ static int parse(int argc, char **argv, struct serve_args *a, int *help)
 		{ "validity-days", required_argument, NULL, 'v' },
 		{ "session-idle", required_argument, NULL, 's' },
 		{ "challenge-ttl", required_argument, NULL, 'c' },
+		{ "expired-login-days", required_argument, NULL, 'e' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -84,6 +88,7 @@ static int parse(int argc, char **argv, struct serve_args *a, int *help)
 		case 'v': rc = uint_opt("--validity-days", optarg, 1, 3650, &a->cfg.validity_days); break;
 		case 's': rc = uint_opt("--session-idle", optarg, 1, 86400, &a->cfg.session_idle); break;
 		case 'c': rc = uint_opt("--challenge-ttl", optarg, 1, 3600, &a->cfg.challenge_ttl); break;
+		case 'e': rc = uint_opt("--expired-login-days", optarg, 0, 3650, &a->cfg.expired_login_days); break;
 		case 'h': *help = 1; return CLI_OK;
 		default: return cli_bad_option(COMMAND, argv, c);
 		}
@@ -230,7 +235,9 @@ out:
 
 int cmd_serve(int argc, char **argv)
 {
-	struct serve_args a = { .cfg = { 0, 182, 900, 120 } };
+	struct serve_args a = { .cfg = { .issue_delay = 0, .validity_days = 182,
+	                                 .session_idle = 900, .challenge_ttl = 120,
+	                                 .expired_login_days = 365 } };
 	struct api api = { 0 };
 	struct sockaddr_in sin;
 	int help = 0, rc;
