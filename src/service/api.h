@@ -31,6 +31,8 @@ struct api_config {
 	unsigned session_idle;    /* seconds */
 	unsigned challenge_ttl;   /* seconds */
 	unsigned expired_login_days;  /* an expired certificate logs in that long after */
+	unsigned per_ip_connections;  /* connections at once from one address */
+	unsigned request_deadline;    /* seconds for a whole request (headers and body) */
 };
 
 struct api {

@@ -38,7 +38,7 @@ static void usage(void)
 {
 	printf("Usage: %s %s --dir DIR --listen 127.0.0.1:PORT [--issue-delay SECONDS]\n"
 	       "         [--validity-days N] [--session-idle SECONDS] [--challenge-ttl SECONDS]\n"
-	       "         [--expired-login-days N]\n"
+	       "         [--expired-login-days N] [--per-ip-connections N] [--request-deadline SECONDS]\n"
 	       "Serve the renewal protocol (docs/protocol.md) over HTTPS.  Prints\n"
 	       "'listening on https://127.0.0.1:PORT' when ready; PORT 0 picks a free\n"
 	       "port.  Stops on SIGTERM or SIGINT.  One line per request on stderr.\n"
@@ -53,7 +53,12 @@ static void usage(void)
 	       "  --challenge-ttl SECONDS  lifetime of a login challenge (default 120)\n"
 	       "  --expired-login-days N   a certificate expired more than N days ago\n"
 	       "                           cannot log in (default 365; 0: none expired)\n"
-	       "  -h, --help               print this help and exit\n", SVC_NAME, COMMAND);
+	       "  --per-ip-connections N   connections at once from one address (default 8,\n"
+	       "                           at most %u)\n"
+	       "  --request-deadline SECONDS  a request's headers and body must arrive\n"
+	       "                           within that time of its start (default 60)\n"
+	       "  -h, --help               print this help and exit\n", SVC_NAME, COMMAND,
+	       HTTP_CONNECTION_LIMIT);
 }
 
 static int uint_opt(const char *name, const char *text, unsigned long min, unsigned long max,
@@ -74,6 +79,8 @@ static int parse(int argc, char **argv, struct serve_args *a, int *help)
 		{ "session-idle", required_argument, NULL, 's' },
 		{ "challenge-ttl", required_argument, NULL, 'c' },
 		{ "expired-login-days", required_argument, NULL, 'e' },
+		{ "per-ip-connections", required_argument, NULL, 'p' },
+		{ "request-deadline", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -89,6 +96,8 @@ static int parse(int argc, char **argv, struct serve_args *a, int *help)
 		case 's': rc = uint_opt("--session-idle", optarg, 1, 86400, &a->cfg.session_idle); break;
 		case 'c': rc = uint_opt("--challenge-ttl", optarg, 1, 3600, &a->cfg.challenge_ttl); break;
 		case 'e': rc = uint_opt("--expired-login-days", optarg, 0, 3650, &a->cfg.expired_login_days); break;
+		case 'p': rc = uint_opt("--per-ip-connections", optarg, 1, HTTP_CONNECTION_LIMIT, &a->cfg.per_ip_connections); break;
+		case 'r': rc = uint_opt("--request-deadline", optarg, 1, 3600, &a->cfg.request_deadline); break;
 		case 'h': *help = 1; return CLI_OK;
 		default: return cli_bad_option(COMMAND, argv, c);
 		}
@@ -237,7 +246,8 @@ int cmd_serve(int argc, char **argv)
 {
 	struct serve_args a = { .cfg = { .issue_delay = 0, .validity_days = 182,
 	                                 .session_idle = 900, .challenge_ttl = 120,
-	                                 .expired_login_days = 365 } };
+	                                 .expired_login_days = 365, .per_ip_connections = 8,
+	                                 .request_deadline = 60 } };
 	struct api api = { 0 };
 	struct sockaddr_in sin;
 	int help = 0, rc;

@@ -16,7 +16,8 @@ svc_employer "$RPB" usuario02
 svc_issue "$RPA" a --expired
 svc_issue "$RPB" b --expired
 svc_issue "$RPB" b2          # a second, current certificate of B
-svc_start
+# The parallel renewals come from one address: room for all of them.
+svc_start --per-ip-connections 32
 
 subject() {
 	printf '/O=EJEMPLO %s SA DE CV/OU=%s/x500UniqueIdentifier=EJE010101AB1/CN=EJEMPLO %s SA DE CV/emailAddress=rh@%s.example.mx' \
