@@ -26,7 +26,16 @@
 
 #define CONNECTION_TIMEOUT 30u
 #define WATCHDOG_PERIOD_MS 200
-#define TLS_PRIORITIES "NORMAL:-VERS-TLS1.0:-VERS-TLS1.1"
+/*
+ * TLS 1.3 and 1.2 only; in 1.2 only ECDHE key exchange with AEAD ciphers
+ * (no CBC, so no SHA-1 or SHA-256 MACs), and no SHA-1 (nor SHA-224)
+ * signatures in the handshake.
+ */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2" \
+	":-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD" \
+	":-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA" \
+	":-SIGN-RSA-SHA1:-SIGN-ECDSA-SHA1:-SIGN-DSA-SHA1" \
+	":-SIGN-RSA-SHA224:-SIGN-ECDSA-SHA224:-SIGN-DSA-SHA224"
 
 /* A connection under the watchdog (MHD's socket context). */
 struct conn_watch {
