@@ -162,14 +162,27 @@ static int upgrade_schema(sqlite3 *db, char *err, size_t errsize)
 {
 	long long v;
 
+	int rc = -1;
+
 	if (db_meta_int(db, "schema_version", &v) != 0 || v != 1)
 		return 0;
+	/* The table is rebuilt as SQLite advises: foreign keys off meanwhile. */
+	if (exec(db, "PRAGMA foreign_keys=OFF") != 0)
+		goto out;
 	if (db_begin(db) == 0 && exec(db, upgrade_1_2) == 0 && db_commit(db) == 0)
-		return 0;
-	set_err(err, errsize, "cannot upgrade the database from version 1 (a certificate"
-	        " renewed twice cannot be kept: remove the extra requests or start a new DIR)", db);
-	db_rollback(db);
-	return -1;
+		rc = 0;
+out:
+	if (rc != 0) {
+		set_err(err, errsize, "cannot upgrade the database from version 1 (when a"
+		        " certificate was renewed twice, remove one of its requests or start a new"
+		        " DIR)", db);
+		db_rollback(db);
+	}
+	if (exec(db, "PRAGMA foreign_keys=ON") != 0 && rc == 0) {
+		set_err(err, errsize, "cannot set up the database", db);
+		rc = -1;
+	}
+	return rc;
 }
 
 static int check_schema(sqlite3 *db)
