@@ -13,7 +13,10 @@
 #include "cmsv.h"
 #include "db.h"
 #include "employers.h"
+#include "requests.h"
 #include "util.h"
+
+#define DAY 86400
 
 #define USER_MAX 64
 #define PASSWORD_MAX 256
@@ -81,6 +84,9 @@ static enum api_code check_cert(struct api_call *c, X509 *x, const struct user *
 		code = API_CERT_REVOKED;
 	else if (c->now < row.not_before)
 		code = API_CERT_NOT_YET_VALID;
+	else if (c->now > row.not_after &&
+	         c->now - row.not_after > (time_t)c->api->cfg.expired_login_days * DAY)
+		code = API_CERT_EXPIRED_TOO_LONG;
 	else if (row.employer_id != u->employer_id)
 		code = API_CERT_NOT_YOURS;
 	else
@@ -99,17 +105,25 @@ static enum api_code session_answer(struct api_call *c, unsigned status, const c
 	struct employer e = { 0 };
 	struct certrow row = { 0 };
 	json_object *o = NULL, *cert = NULL;
+	char renewal[REQUEST_ID_LEN + 1];
+	int renewed;
 	enum api_code code = API_INTERNAL;
 
 	if (employer_get(c->api->db, s->employer_id, &e) != 0 ||
 	    certdb_get(c->api->db, s->serial, &row) != 0)
+		goto out;
+	/* A renewed certificate logs in only to recover its successor. */
+	renewed = request_of_cert(c->api->db, s->serial, renewal);
+	if (renewed < 0)
 		goto out;
 	o = json_object_new_object();
 	cert = json_object_new_object();
 	if (!o || !cert || (token && (api_set_str(o, "token", token) ||
 	                              api_set_str(o, "token_type", "Bearer"))) ||
 	    api_set_int(o, "idle_timeout", c->api->cfg.session_idle) ||
-	    api_set_bool(o, "renewal_required", s->renewal_required) ||
+	    api_set_bool(o, "renewal_required", s->renewal_required && !renewed) ||
+	    api_set_bool(o, "renewed", renewed) ||
+	    (renewed && api_set_str(o, "renewal_request", renewal)) ||
 	    api_set_str(o, "user", s->user) ||
 	    api_set_str(o, "registro_patronal", e.registro_patronal) ||
 	    api_set_str(cert, "serial", s->serial) ||

@@ -27,6 +27,10 @@ static enum api_code request_answer(struct api_call *c, const char *id)
 
 	if (!o || request_get(c->api->db, id, &row) != 0 || api_set_str(o, "request_id", id))
 		goto out;
+	if (row.cancelled) {
+		code = API_REQUEST_CANCELLED;
+		goto out;
+	}
 	if (!row.issued) {
 		retry = row.due_at > c->now ? (long)(row.due_at - c->now) : 1;
 		api_add_header(c->rs, "Retry-After", "%ld", retry);
@@ -49,6 +53,17 @@ out:
 	X509_free(x);
 	certdb_row_clear(&cr);
 	return code;
+}
+
+/* The session's certificate has not been renewed: ALREADY_RENEWED when a
+ * request it signed exists (pending or issued).  It may still log in to
+ * recover that request's certificate. */
+static enum api_code not_renewed(struct api_call *c)
+{
+	char id[REQUEST_ID_LEN + 1];
+	int found = request_of_cert(c->api->db, c->sess.serial, id);
+
+	return found == 0 ? API_OK : found == 1 ? API_ALREADY_RENEWED : API_INTERNAL;
 }
 
 /* The new key: not the current certificate's, nor any this CA knows. */
@@ -85,8 +100,14 @@ static enum api_code store_and_answer(struct api_call *c, const struct employer 
 	r.email = e->email;
 	r.created_at = c->now;
 	r.due_at = c->now + (time_t)cfg->issue_delay;
-	if (request_insert(c->api->db, &r) != 0)
+	switch (request_insert(c->api->db, &r)) {
+	case 0:
+		break;
+	case 1:
+		return API_ALREADY_RENEWED;
+	default:
 		return API_INTERNAL;
+	}
 	if (cfg->issue_delay == 0 &&
 	    request_issue(c->api->db, &c->api->ca, r.id, c->now, cfg->validity_days) != 0)
 		return API_INTERNAL;
@@ -134,6 +155,8 @@ static enum api_code renew(struct api_call *c, const unsigned char *der, size_t 
 		pending = request_pending_exists(c->api->db, e.id);
 		code = pending == 0 ? API_OK : pending == 1 ? API_REQUEST_PENDING : API_INTERNAL;
 	}
+	if (code == API_OK)
+		code = not_renewed(c);
 	if (code == API_OK)
 		code = key_is_new(c, cert, spki);
 	if (code == API_OK)

@@ -93,36 +93,123 @@ static int is_json_type(const char *ct)
 	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
 }
 
-static enum api_code parse_body(struct api_call *c)
+/* The 4 hex digits at p[i..i+4) as *value.  0 or -1. */
+static int hex4(const unsigned char *p, size_t len, size_t i, unsigned long *value)
+{
+	size_t k;
+	int d;
+
+	*value = 0;
+	if (i + 4 > len)
+		return -1;
+	for (k = i; k < i + 4; k++) {
+		d = OPENSSL_hexchar2int(p[k]);
+		if (d < 0)
+			return -1;
+		*value = *value << 4 | (unsigned long)d;
+	}
+	return 0;
+}
+
+/*
+ * 1 when every \u escape of the JSON text is a character other than NUL:
+ * a surrogate only as a high one right followed by a low one.  (json-c
+ * turns a lone surrogate into U+FFFD and cuts a member name at \u0000.)
+ */
+static int escapes_valid(const unsigned char *p, size_t len)
+{
+	unsigned long u, low;
+	int in_string = 0;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (p[i] == '"')
+			in_string = !in_string;
+		if (!in_string || p[i] != '\\')
+			continue;
+		if (++i >= len)
+			return 0;
+		if (p[i] != 'u')
+			continue;
+		if (hex4(p, len, i + 1, &u) != 0 || u == 0 || (u >= 0xDC00 && u <= 0xDFFF))
+			return 0;
+		i += 4;
+		if (u < 0xD800 || u > 0xDBFF)
+			continue;
+		if (i + 2 >= len || p[i + 1] != '\\' || p[i + 2] != 'u' ||
+		    hex4(p, len, i + 3, &low) != 0 || low < 0xDC00 || low > 0xDFFF)
+			return 0;
+		i += 6;
+	}
+	return 1;
+}
+
+/* 1 when every member name and string in v, decoded, is strict UTF-8
+ * without NUL. */
+static int strings_valid(json_object *v)
+{
+	size_t i, n;
+
+	switch (json_object_get_type(v)) {
+	case json_type_string:
+		n = (size_t)json_object_get_string_len(v);
+		return strlen(json_object_get_string(v)) == n &&
+		       svc_utf8_valid(json_object_get_string(v), n);
+	case json_type_array:
+		n = json_object_array_length(v);
+		for (i = 0; i < n; i++)
+			if (!strings_valid(json_object_array_get_idx(v, i)))
+				return 0;
+		return 1;
+	case json_type_object: {
+		json_object_object_foreach(v, key, val) {
+			if (!svc_utf8_valid(key, strlen(key)) || !strings_valid(val))
+				return 0;
+		}
+		return 1;
+	}
+	default:
+		return 1;
+	}
+}
+
+enum api_code api_parse_json(const unsigned char *body, size_t len, json_object **out)
 {
 	json_tokener *tok;
 	json_object *obj = NULL;
 	size_t end, i;
 	enum api_code code = API_JSON_MALFORMED;
 
-	if (!is_json_type(c->rq->content_type))
-		return API_CONTENT_TYPE;
-	if (c->rq->body_len == 0 || c->rq->body_len > API_BODY_MAX)
+	*out = NULL;
+	if (len == 0 || len > API_BODY_MAX || !svc_utf8_valid((const char *)body, len) ||
+	    !escapes_valid(body, len))
 		return API_JSON_MALFORMED;
 	tok = json_tokener_new_ex(JSON_DEPTH);
 	if (!tok)
 		return API_INTERNAL;
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	obj = json_tokener_parse_ex(tok, (const char *)c->rq->body, (int)c->rq->body_len);
+	obj = json_tokener_parse_ex(tok, (const char *)body, (int)len);
 	if (!obj || json_tokener_get_error(tok) != json_tokener_success ||
-	    !json_object_is_type(obj, json_type_object))
+	    !json_object_is_type(obj, json_type_object) || !strings_valid(obj))
 		goto out;
 	end = json_tokener_get_parse_end(tok);
-	for (i = end; i < c->rq->body_len; i++)
-		if (!isspace(c->rq->body[i]))
+	for (i = end; i < len; i++)
+		if (!isspace(body[i]))
 			goto out;
-	c->body = obj;
+	*out = obj;
 	obj = NULL;
 	code = API_OK;
 out:
 	json_object_put(obj);
 	json_tokener_free(tok);
 	return code;
+}
+
+static enum api_code parse_body(struct api_call *c)
+{
+	if (!is_json_type(c->rq->content_type))
+		return API_CONTENT_TYPE;
+	return api_parse_json(c->rq->body, c->rq->body_len, &c->body);
 }
 
 static enum api_code session(struct api_call *c)

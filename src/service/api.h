@@ -30,6 +30,9 @@ struct api_config {
 	unsigned validity_days;
 	unsigned session_idle;    /* seconds */
 	unsigned challenge_ttl;   /* seconds */
+	unsigned expired_login_days;  /* an expired certificate logs in that long after */
+	unsigned per_ip_connections;  /* connections at once from one address */
+	unsigned request_deadline;    /* seconds for a whole request (headers and body) */
 };
 
 struct api {
@@ -87,6 +90,15 @@ typedef enum api_code (*api_handler)(struct api_call *c);
 /* Handle one request.  Never fails: errors become error answers. */
 void api_handle(struct api *api, const struct api_req *rq, struct api_resp *rs);
 void api_resp_clear(struct api_resp *rs);
+
+/*
+ * A request body as one JSON object (c->body): strict UTF-8 throughout
+ * (raw bytes, \u escapes and the decoded strings: no overlong forms,
+ * surrogates or NUL), at most 16 levels deep, nothing after it but white
+ * space.  API_OK (*out set, json_object_put() it), API_JSON_MALFORMED or
+ * API_INTERNAL.  Callable on any buffer (the fuzz targets use it).
+ */
+enum api_code api_parse_json(const unsigned char *body, size_t len, json_object **out);
 
 /* api.c: helpers for the handlers. */
 

@@ -1,6 +1,7 @@
 /*
  * imss-renew-service revoke: mark a certificate revoked.  It can no longer
- * log in, sign a letter or a renewal, and sessions opened with it end.
+ * log in, sign a letter or a renewal, sessions opened with it end, and
+ * the renewal requests it signed that are still pending are cancelled.
  */
 #include <ctype.h>
 #include <getopt.h>
@@ -11,6 +12,7 @@
 #include "certdb.h"
 #include "cli.h"
 #include "db.h"
+#include "requests.h"
 #include "util.h"
 
 #define COMMAND "revoke"
@@ -49,6 +51,30 @@ static int normalise(const char *in, char *out, size_t size)
 	return n ? 0 : -1;
 }
 
+/* Revoke serial and cancel the pending requests it signed, in the caller's
+ * transaction (committed here on success).  CLI_OK or CLI_FAILURE. */
+static int revoke(sqlite3 *db, const char *serial)
+{
+	unsigned cancelled = 0;
+	int state = certdb_revoke(db, serial, time(NULL));
+
+	if (state == 1) {
+		cli_error("no certificate with serial %s", serial);
+		return CLI_FAILURE;
+	}
+	if ((state != 0 && state != 2) ||
+	    requests_cancel_signed_by(db, serial, time(NULL), &cancelled) != 0 ||
+	    db_commit(db) != 0) {
+		cli_error("cannot revoke %s: %s", serial, sqlite3_errmsg(db));
+		return CLI_FAILURE;
+	}
+	printf(state == 2 ? "%s was revoked already\n" : "revoked %s\n", serial);
+	if (cancelled)
+		printf("cancelled %u pending renewal request%s signed by it\n", cancelled,
+		       cancelled == 1 ? "" : "s");
+	return CLI_OK;
+}
+
 int cmd_revoke(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -85,24 +111,7 @@ int cmd_revoke(int argc, char **argv)
 		cli_error("cannot start a transaction: %s", sqlite3_errmsg(db));
 		goto out;
 	}
-	switch (certdb_revoke(db, serial, time(NULL))) {
-	case 0:
-		if (db_commit(db) == 0) {
-			printf("revoked %s\n", serial);
-			rc = CLI_OK;
-		}
-		break;
-	case 1:
-		cli_error("no certificate with serial %s", serial);
-		break;
-	case 2:
-		printf("%s was revoked already\n", serial);
-		rc = CLI_OK;
-		break;
-	default:
-		cli_error("cannot revoke %s: %s", serial, sqlite3_errmsg(db));
-		break;
-	}
+	rc = revoke(db, serial);
 	db_rollback(db);
 out:
 	db_close(db);

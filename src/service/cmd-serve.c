@@ -38,6 +38,7 @@ static void usage(void)
 {
 	printf("Usage: %s %s --dir DIR --listen 127.0.0.1:PORT [--issue-delay SECONDS]\n"
 	       "         [--validity-days N] [--session-idle SECONDS] [--challenge-ttl SECONDS]\n"
+	       "         [--expired-login-days N] [--per-ip-connections N] [--request-deadline SECONDS]\n"
 	       "Serve the renewal protocol (docs/protocol.md) over HTTPS.  Prints\n"
 	       "'listening on https://127.0.0.1:PORT' when ready; PORT 0 picks a free\n"
 	       "port.  Stops on SIGTERM or SIGINT.  One line per request on stderr.\n"
@@ -50,7 +51,14 @@ static void usage(void)
 	       "  --validity-days N        validity of issued certificates (default 182)\n"
 	       "  --session-idle SECONDS   sessions end after that long unused (default 900)\n"
 	       "  --challenge-ttl SECONDS  lifetime of a login challenge (default 120)\n"
-	       "  -h, --help               print this help and exit\n", SVC_NAME, COMMAND);
+	       "  --expired-login-days N   a certificate expired more than N days ago\n"
+	       "                           cannot log in (default 365; 0: none expired)\n"
+	       "  --per-ip-connections N   connections at once from one address (default 8,\n"
+	       "                           at most %u)\n"
+	       "  --request-deadline SECONDS  a request's headers and body must arrive\n"
+	       "                           within that time of its start (default 60)\n"
+	       "  -h, --help               print this help and exit\n", SVC_NAME, COMMAND,
+	       HTTP_CONNECTION_LIMIT);
 }
 
 static int uint_opt(const char *name, const char *text, unsigned long min, unsigned long max,
@@ -70,6 +78,9 @@ static int parse(int argc, char **argv, struct serve_args *a, int *help)
 		{ "validity-days", required_argument, NULL, 'v' },
 		{ "session-idle", required_argument, NULL, 's' },
 		{ "challenge-ttl", required_argument, NULL, 'c' },
+		{ "expired-login-days", required_argument, NULL, 'e' },
+		{ "per-ip-connections", required_argument, NULL, 'p' },
+		{ "request-deadline", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -84,6 +95,9 @@ static int parse(int argc, char **argv, struct serve_args *a, int *help)
 		case 'v': rc = uint_opt("--validity-days", optarg, 1, 3650, &a->cfg.validity_days); break;
 		case 's': rc = uint_opt("--session-idle", optarg, 1, 86400, &a->cfg.session_idle); break;
 		case 'c': rc = uint_opt("--challenge-ttl", optarg, 1, 3600, &a->cfg.challenge_ttl); break;
+		case 'e': rc = uint_opt("--expired-login-days", optarg, 0, 3650, &a->cfg.expired_login_days); break;
+		case 'p': rc = uint_opt("--per-ip-connections", optarg, 1, HTTP_CONNECTION_LIMIT, &a->cfg.per_ip_connections); break;
+		case 'r': rc = uint_opt("--request-deadline", optarg, 1, 3600, &a->cfg.request_deadline); break;
 		case 'h': *help = 1; return CLI_OK;
 		default: return cli_bad_option(COMMAND, argv, c);
 		}
@@ -230,7 +244,10 @@ out:
 
 int cmd_serve(int argc, char **argv)
 {
-	struct serve_args a = { .cfg = { 0, 182, 900, 120 } };
+	struct serve_args a = { .cfg = { .issue_delay = 0, .validity_days = 182,
+	                                 .session_idle = 900, .challenge_ttl = 120,
+	                                 .expired_login_days = 365, .per_ip_connections = 8,
+	                                 .request_deadline = 60 } };
 	struct api api = { 0 };
 	struct sockaddr_in sin;
 	int help = 0, rc;

@@ -8,6 +8,33 @@
 
 #include "db.h"
 
+/*
+ * Renewal requests.  A certificate is renewed at most once: one request
+ * that is not cancelled per old_serial (the unique index makes parallel
+ * renewals from one certificate yield one request).  Revocation of the
+ * certificate that signed a pending request cancels it.
+ */
+#define REQUESTS_TABLE(name) \
+	"CREATE TABLE " name "(" \
+	" id TEXT PRIMARY KEY," \
+	" employer_id INTEGER NOT NULL REFERENCES employers(id)," \
+	" session_id INTEGER NOT NULL REFERENCES sessions(id)," \
+	" letter_id INTEGER NOT NULL REFERENCES letters(id)," \
+	" old_serial TEXT NOT NULL," \
+	" cms BLOB NOT NULL," \
+	" csr BLOB NOT NULL," \
+	" spki_sha256 BLOB NOT NULL," \
+	" email TEXT NOT NULL," \
+	" created_at INTEGER NOT NULL," \
+	" due_at INTEGER NOT NULL," \
+	" state TEXT NOT NULL CHECK (state IN ('pending', 'issued', 'cancelled'))," \
+	" serial TEXT REFERENCES certificates(serial)," \
+	" cancelled_at INTEGER);"
+#define REQUESTS_INDEXES \
+	"CREATE INDEX requests_spki ON requests(spki_sha256);" \
+	"CREATE UNIQUE INDEX requests_one_per_cert ON requests(old_serial)" \
+	" WHERE state <> 'cancelled';"
+
 static const char schema[] =
 	"CREATE TABLE meta("
 	" key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -67,21 +94,8 @@ static const char schema[] =
 	" signature BLOB,"
 	" signer_serial TEXT,"
 	" signed_at INTEGER);"
-	"CREATE TABLE requests("
-	" id TEXT PRIMARY KEY,"
-	" employer_id INTEGER NOT NULL REFERENCES employers(id),"
-	" session_id INTEGER NOT NULL REFERENCES sessions(id),"
-	" letter_id INTEGER NOT NULL REFERENCES letters(id),"
-	" old_serial TEXT NOT NULL,"
-	" cms BLOB NOT NULL,"
-	" csr BLOB NOT NULL,"
-	" spki_sha256 BLOB NOT NULL,"
-	" email TEXT NOT NULL,"
-	" created_at INTEGER NOT NULL,"
-	" due_at INTEGER NOT NULL,"
-	" state TEXT NOT NULL CHECK (state IN ('pending', 'issued')),"
-	" serial TEXT REFERENCES certificates(serial));"
-	"CREATE INDEX requests_spki ON requests(spki_sha256);";
+	REQUESTS_TABLE("requests")
+	REQUESTS_INDEXES;
 
 static void set_err(char *err, size_t size, const char *what, sqlite3 *db)
 {
@@ -135,6 +149,42 @@ static int create_schema(sqlite3 *db, unsigned kdf_iterations)
 	return 0;
 }
 
+/* Version 1 to 2: requests may be cancelled, one per old certificate. */
+static const char upgrade_1_2[] =
+	REQUESTS_TABLE("requests_v2")
+	"INSERT INTO requests_v2 SELECT *, NULL FROM requests;"
+	"DROP TABLE requests;"
+	"ALTER TABLE requests_v2 RENAME TO requests;"
+	REQUESTS_INDEXES
+	"UPDATE meta SET value = '2' WHERE key = 'schema_version';";
+
+static int upgrade_schema(sqlite3 *db, char *err, size_t errsize)
+{
+	long long v;
+
+	int rc = -1;
+
+	if (db_meta_int(db, "schema_version", &v) != 0 || v != 1)
+		return 0;
+	/* The table is rebuilt as SQLite advises: foreign keys off meanwhile. */
+	if (exec(db, "PRAGMA foreign_keys=OFF") != 0)
+		goto out;
+	if (db_begin(db) == 0 && exec(db, upgrade_1_2) == 0 && db_commit(db) == 0)
+		rc = 0;
+out:
+	if (rc != 0) {
+		set_err(err, errsize, "cannot upgrade the database from version 1 (when a"
+		        " certificate was renewed twice, remove one of its requests or start a new"
+		        " DIR)", db);
+		db_rollback(db);
+	}
+	if (exec(db, "PRAGMA foreign_keys=ON") != 0 && rc == 0) {
+		set_err(err, errsize, "cannot set up the database", db);
+		rc = -1;
+	}
+	return rc;
+}
+
 static int check_schema(sqlite3 *db)
 {
 	long long v;
@@ -166,6 +216,8 @@ int db_open(const char *path, int create, unsigned kdf_iterations, sqlite3 **out
 		set_err(err, errsize, "cannot create the schema", db);
 		goto out;
 	}
+	if (!create && upgrade_schema(db, err, errsize) != 0)
+		goto out;
 	if (!create && check_schema(db) != 0) {
 		set_err(err, errsize, "not a database of this service (or another schema version)", db);
 		goto out;

@@ -9,7 +9,7 @@
 #include <sqlite3.h>
 
 #define SVC_DB_FILE "service.db"
-#define SVC_SCHEMA_VERSION 1
+#define SVC_SCHEMA_VERSION 2
 
 /*
  * Open the database at path (which must exist unless create).  WAL,

@@ -91,6 +91,12 @@ const char *api_code_name(enum api_code code)
 		return "LOGIN_THROTTLED";
 	case API_INTERNAL:
 		return "INTERNAL";
+	case API_ALREADY_RENEWED:
+		return "ALREADY_RENEWED";
+	case API_CERT_EXPIRED_TOO_LONG:
+		return "CERT_EXPIRED_TOO_LONG";
+	case API_REQUEST_CANCELLED:
+		return "REQUEST_CANCELLED";
 	}
 	return "INTERNAL";
 }
@@ -182,6 +188,12 @@ unsigned api_code_status(enum api_code code)
 		return 429;
 	case API_INTERNAL:
 		return 500;
+	case API_ALREADY_RENEWED:
+		return 409;
+	case API_CERT_EXPIRED_TOO_LONG:
+		return 403;
+	case API_REQUEST_CANCELLED:
+		return 410;
 	}
 	return 500;
 }
@@ -273,6 +285,12 @@ const char *api_code_message_es(enum api_code code)
 		return "Demasiados intentos fallidos; espere antes de intentar de nuevo.";
 	case API_INTERNAL:
 		return "Error interno del servicio; no se modificó nada.";
+	case API_ALREADY_RENEWED:
+		return "Este certificado ya fue renovado; inicie sesión con el certificado nuevo (con este solo puede recuperarlo).";
+	case API_CERT_EXPIRED_TOO_LONG:
+		return "El certificado venció hace demasiado tiempo para renovarlo en línea; acuda a la subdelegación del IMSS.";
+	case API_REQUEST_CANCELLED:
+		return "La solicitud fue cancelada porque se revocó el certificado que la firmó; inicie una renovación nueva.";
 	}
 	return "?";
 }
@@ -364,6 +382,12 @@ const char *api_code_message_en(enum api_code code)
 		return "Too many failed attempts; wait before trying again.";
 	case API_INTERNAL:
 		return "Internal service error; nothing was changed.";
+	case API_ALREADY_RENEWED:
+		return "This certificate was renewed already; log in with the new certificate (this one can only recover it).";
+	case API_CERT_EXPIRED_TOO_LONG:
+		return "The certificate expired too long ago to be renewed online; go to an IMSS office.";
+	case API_REQUEST_CANCELLED:
+		return "The request was cancelled because the certificate that signed it was revoked; start a new renewal.";
 	}
 	return "?";
 }

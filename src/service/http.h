@@ -2,7 +2,9 @@
  * imss-renew-service: HTTPS with GNU libmicrohttpd (GnuTLS).  One internal
  * polling thread serves every connection, so the API and its database
  * connection are used by one thread at a time.  Bodies over API_BODY_MAX
- * are refused (413) without being kept.
+ * are refused (413) without being kept.  At most HTTP_CONNECTION_LIMIT
+ * connections, api->cfg.per_ip_connections from one address; a request
+ * must arrive whole within api->cfg.request_deadline seconds of its start.
  */
 #ifndef SVC_HTTP_H
 #define SVC_HTTP_H
@@ -10,6 +12,8 @@
 #include <stddef.h>
 
 #include "api.h"
+
+#define HTTP_CONNECTION_LIMIT 64u
 
 struct http_server;
 

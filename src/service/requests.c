@@ -52,6 +52,44 @@ int request_find_by_key(sqlite3 *db, long long employer_id, const unsigned char 
 	return rc;
 }
 
+int request_of_cert(sqlite3 *db, const char *old_serial, char id[REQUEST_ID_LEN + 1])
+{
+	sqlite3_stmt *st = NULL;
+	const unsigned char *text;
+	int rc = -1, step;
+
+	if (db_prepare(db, "SELECT id FROM requests WHERE old_serial = ?1 AND state <> 'cancelled'",
+	               &st) == 0 && sqlite3_bind_text(st, 1, old_serial, -1, SQLITE_STATIC) == SQLITE_OK) {
+		step = sqlite3_step(st);
+		rc = step == SQLITE_DONE ? 0 : -1;
+		if (step == SQLITE_ROW && (text = sqlite3_column_text(st, 0)) != NULL &&
+		    strlen((const char *)text) == REQUEST_ID_LEN) {
+			memcpy(id, text, REQUEST_ID_LEN + 1);
+			rc = 1;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int requests_cancel_signed_by(sqlite3 *db, const char *old_serial, time_t now, unsigned *count)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	*count = 0;
+	if (db_prepare(db, "UPDATE requests SET state = 'cancelled', cancelled_at = ?1"
+	               " WHERE old_serial = ?2 AND state = 'pending'", &st) == 0 &&
+	    sqlite3_bind_int64(st, 1, (sqlite3_int64)now) == SQLITE_OK &&
+	    sqlite3_bind_text(st, 2, old_serial, -1, SQLITE_STATIC) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_DONE) {
+		*count = (unsigned)sqlite3_changes(db);
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
 int request_insert(sqlite3 *db, struct request_new *r)
 {
 	unsigned char b[REQUEST_ID_LEN / 2];
@@ -75,9 +113,12 @@ int request_insert(sqlite3 *db, struct request_new *r)
 	    sqlite3_bind_blob(st, 8, r->spki, 32, SQLITE_STATIC) ||
 	    sqlite3_bind_text(st, 9, r->email, -1, SQLITE_STATIC) ||
 	    sqlite3_bind_int64(st, 10, (sqlite3_int64)r->created_at) ||
-	    sqlite3_bind_int64(st, 11, (sqlite3_int64)r->due_at) || sqlite3_step(st) != SQLITE_DONE)
+	    sqlite3_bind_int64(st, 11, (sqlite3_int64)r->due_at))
 		goto out;
-	rc = 0;
+	if (sqlite3_step(st) == SQLITE_DONE)
+		rc = 0;
+	else if (sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_UNIQUE)
+		rc = 1;   /* requests_one_per_cert: old_serial was renewed already */
 out:
 	sqlite3_finalize(st);
 	return rc;
@@ -90,7 +131,8 @@ int request_get(sqlite3 *db, const char *id, struct request_row *out)
 	int rc = -1, step;
 
 	memset(out, 0, sizeof(*out));
-	if (db_prepare(db, "SELECT employer_id, due_at, state = 'issued', serial FROM requests"
+	if (db_prepare(db, "SELECT employer_id, due_at, state = 'issued', serial,"
+	               " state = 'cancelled' FROM requests"
 	               " WHERE id = ?1", &st) != 0 ||
 	    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) != SQLITE_OK)
 		goto out;
@@ -104,6 +146,7 @@ int request_get(sqlite3 *db, const char *id, struct request_row *out)
 	out->issued = sqlite3_column_int(st, 2);
 	serial = sqlite3_column_text(st, 3);
 	snprintf(out->serial, sizeof(out->serial), "%s", serial ? (const char *)serial : "");
+	out->cancelled = sqlite3_column_int(st, 4);
 	rc = 0;
 out:
 	sqlite3_finalize(st);

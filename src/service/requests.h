@@ -3,7 +3,10 @@
  * issuing of those that are due.  A request is 'pending' until its
  * certificate is issued ('issued'); both happen in one transaction, so a
  * restart finds each request either still pending or issued with its
- * certificate.  Functions run inside the caller's transaction.
+ * certificate.  A pending request is 'cancelled' when the certificate
+ * that signed it (old_serial) is revoked.  A certificate has at most one
+ * request that is not cancelled (a unique index): a certificate renewed
+ * once cannot renew again.  Functions run inside the caller's transaction.
  */
 #ifndef SVC_REQUESTS_H
 #define SVC_REQUESTS_H
@@ -36,6 +39,7 @@ struct request_row {
 	long long employer_id;
 	time_t due_at;
 	int issued;
+	int cancelled;
 	char serial[64];
 };
 
@@ -47,7 +51,16 @@ int request_pending_exists(sqlite3 *db, long long employer_id);
 int request_find_by_key(sqlite3 *db, long long employer_id, const unsigned char *spki,
                         char id[REQUEST_ID_LEN + 1]);
 
-/* Insert r, drawing its id.  0 or -1. */
+/* The request (not cancelled) signed by the certificate old_serial, if
+ * any: 1 (id set), 0 when none, -1. */
+int request_of_cert(sqlite3 *db, const char *old_serial, char id[REQUEST_ID_LEN + 1]);
+
+/* Cancel the pending requests signed by the certificate old_serial;
+ * *count says how many.  0 or -1. */
+int requests_cancel_signed_by(sqlite3 *db, const char *old_serial, time_t now, unsigned *count);
+
+/* Insert r, drawing its id.  0; 1 when r->old_serial has a request
+ * already (the certificate was renewed); -1. */
 int request_insert(sqlite3 *db, struct request_new *r);
 
 /* The request: 0, 1 when not found, -1. */

@@ -89,14 +89,20 @@ out:
 	return rc;
 }
 
-/* The length of the UTF-8 sequence at p (at most left bytes), 0 if bad. */
-static size_t utf8_seq(const unsigned char *p, size_t left)
+/*
+ * The length of the UTF-8 sequence at p (at most left bytes) and its code
+ * point; 0 when it is malformed: truncated, overlong, a surrogate or over
+ * U+10FFFF.
+ */
+static size_t utf8_seq(const unsigned char *p, size_t left, unsigned long *code_point)
 {
 	size_t n, i;
 	unsigned long cp;
 
-	if (p[0] < 0x80)
+	if (p[0] < 0x80) {
+		*code_point = p[0];
 		return 1;
+	}
 	if ((p[0] & 0xE0) == 0xC0) { n = 2; cp = p[0] & 0x1Fu; }
 	else if ((p[0] & 0xF0) == 0xE0) { n = 3; cp = p[0] & 0x0Fu; }
 	else if ((p[0] & 0xF8) == 0xF0) { n = 4; cp = p[0] & 0x07u; }
@@ -109,20 +115,35 @@ static size_t utf8_seq(const unsigned char *p, size_t left)
 		cp = (cp << 6) | (p[i] & 0x3Fu);
 	}
 	if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-	    cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || (cp >= 0x80 && cp < 0xA0))
+	    cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
 		return 0;
+	*code_point = cp;
 	return n;
 }
 
 int svc_utf8_printable(const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
+	unsigned long cp;
 	size_t i = 0, n;
 
 	while (i < len) {
-		if (p[i] < 0x20 || p[i] == 0x7F)
+		n = utf8_seq(p + i, len - i, &cp);
+		if (n == 0 || cp < 0x20 || (cp >= 0x7F && cp < 0xA0))
 			return 0;
-		n = utf8_seq(p + i, len - i);
+		i += n;
+	}
+	return 1;
+}
+
+int svc_utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	unsigned long cp;
+	size_t i = 0, n;
+
+	while (i < len) {
+		n = utf8_seq(p + i, len - i, &cp);
 		if (n == 0)
 			return 0;
 		i += n;

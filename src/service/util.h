@@ -35,6 +35,10 @@ int svc_b64_decode(const char *text, size_t len, unsigned char **out, size_t *ou
 /* 1 when p[0..len) is well-formed UTF-8 without control characters. */
 int svc_utf8_printable(const char *p, size_t len);
 
+/* 1 when p[0..len) is well-formed UTF-8: no overlong forms, no
+ * surrogates (U+D800-U+DFFF), nothing over U+10FFFF. */
+int svc_utf8_valid(const char *p, size_t len);
+
 /* The number of characters (code points) of well-formed UTF-8. */
 size_t svc_utf8_chars(const char *p);
 

@@ -55,6 +55,9 @@ svc_issue() {
 # svc_start [ARGS]: serve on 127.0.0.1, a port of its choosing; SVC_URL.
 svc_start() {
 	local line=''
+	# Made before the service starts: head must not race its creation
+	# (under set -e a missing file ends the test).
+	: >"$T/serve.out"
 	"$IMSS_SERVICE" serve --dir "$D" --listen 127.0.0.1:0 "$@" \
 		>"$T/serve.out" 2>>"$T/serve.log" &
 	SVC_PID=$!

@@ -95,3 +95,39 @@ wait "$SVC_PID" || rc=$?
 SVC_PID=''
 assert_eq 0 "$rc" "serve exits 0 on SIGINT"
 assert_contains "$(cat "$T/serve.log")" "stopping" "serve says it stops"
+
+# A version 1 database (before requests could be cancelled, one renewal
+# per certificate) is upgraded when opened; one whose certificate renewed
+# twice is refused with the reason, and left as it was.
+downgrade() {
+	sqlite3 "$1" <<'SQL' || die "downgrade $1"
+BEGIN;
+CREATE TABLE requests_v1(id TEXT PRIMARY KEY,
+ employer_id INTEGER NOT NULL REFERENCES employers(id),
+ session_id INTEGER NOT NULL REFERENCES sessions(id),
+ letter_id INTEGER NOT NULL REFERENCES letters(id),
+ old_serial TEXT NOT NULL, cms BLOB NOT NULL, csr BLOB NOT NULL, spki_sha256 BLOB NOT NULL,
+ email TEXT NOT NULL, created_at INTEGER NOT NULL, due_at INTEGER NOT NULL,
+ state TEXT NOT NULL CHECK (state IN ('pending', 'issued')),
+ serial TEXT REFERENCES certificates(serial));
+DROP TABLE requests;
+ALTER TABLE requests_v1 RENAME TO requests;
+CREATE INDEX requests_spki ON requests(spki_sha256);
+UPDATE meta SET value = '1' WHERE key = 'schema_version';
+INSERT INTO requests VALUES ('r1', 1, 1, 1, 'AB01', x'00', x'00', x'01', 'a@b.mx', 0, 9999999999, 'pending', NULL);
+COMMIT;
+SQL
+}
+cp "$D/service.db" "$T/v1.db"
+downgrade "$T/v1.db"
+cp "$T/v1.db" "$D/service.db"
+assert_exit 0 "$S" revoke --dir "$D" --serial "$SERIAL"
+assert_eq "2|r1|pending|" "$(sqlite3 "$D/service.db" "SELECT (SELECT value FROM meta WHERE key = 'schema_version'), id, state, cancelled_at FROM requests")" \
+	"version 1 upgraded to 2, its request kept"
+assert_fail sqlite3 "$D/service.db" "INSERT INTO requests VALUES ('r2', 1, 1, 1, 'AB01', x'00', x'00', x'02', 'a@b.mx', 0, 0, 'pending', NULL, NULL)"
+cp "$T/v1.db" "$D/service.db"
+sqlite3 "$D/service.db" "INSERT INTO requests VALUES ('r2', 1, 1, 1, 'AB01', x'00', x'00', x'02', 'a@b.mx', 0, 0, 'issued', NULL)"
+assert_exit 1 "$S" revoke --dir "$D" --serial "$SERIAL"
+assert_contains "$(cat "$T/stderr")" "cannot upgrade the database from version 1" "a certificate renewed twice: refused"
+assert_eq "1|2" "$(sqlite3 "$D/service.db" "SELECT (SELECT value FROM meta WHERE key = 'schema_version'), count(*) FROM requests")" \
+	"and the database left as it was"
