@@ -80,19 +80,6 @@ disagree(struct renew *r, const char *field, const char *service, const char *ce
 	                field, service, cert);
 }
 
-/* The registro patronal of the session is the current certificate's. */
-static imss_err
-check_session_employer(struct renew *r)
-{
-	struct employer e;
-	imss_err err = current_employer(r, &e);
-
-	if (err == IMSS_OK && strcmp(r->session.registro_patronal, e.registro_patronal) != 0)
-		err = disagree(r, _("registro patronal"), r->session.registro_patronal,
-		               e.registro_patronal);
-	employer_clear(&e);
-	return err;
-}
 
 imss_err
 renew_check_employer(struct renew *r)
@@ -120,13 +107,21 @@ renew_login(struct renew *r)
 {
 	const char *f[] = { "user", r->o->user, "credential",
 	                    imss_credential_get_location(r->o->current), NULL };
+	struct employer e;
 	imss_err err;
 
+	/* Whose certificate it is, before it is used. */
+	err = current_employer(r, &e);
+	if (err != IMSS_OK)
+		return err;
 	renew_emit(r, "login", 1, f, _("Logging in to %s as %s with %s."), r->o->server,
 	           r->o->user, imss_credential_get_location(r->o->current));
 	err = idse_login(r->ctx, r->http, r->o->current, r->o->user, r->o->password, &r->session);
-	if (err == IMSS_OK)
-		err = check_session_employer(r);
+	/* The session's registro patronal is the certificate's. */
+	if (err == IMSS_OK && strcmp(r->session.registro_patronal, e.registro_patronal) != 0)
+		err = disagree(r, _("registro patronal"), r->session.registro_patronal,
+		               e.registro_patronal);
+	employer_clear(&e);
 	if (err != IMSS_OK)
 		return err;
 	{
@@ -447,38 +442,40 @@ renew_ensure_key(struct renew *r)
 
 /* ---- 4. the request ------------------------------------------------- */
 
+static X509_NAME *
+subject_of(const struct employer *e, const char *email)
+{
+	const char *const entries[][2] = {
+		{ "O", e->razon_social }, { "OU", e->registro_patronal },
+		{ "x500UniqueIdentifier", e->rfc }, { "CN", e->razon_social },
+		{ "emailAddress", email },
+	};
+	X509_NAME *name = X509_NAME_new();
+	size_t i;
+
+	for (i = 0; name != NULL && i < sizeof(entries) / sizeof(entries[0]); i++)
+		if (!X509_NAME_add_entry_by_txt(name, entries[i][0], MBSTRING_UTF8,
+		                                (const unsigned char *)entries[i][1], -1, -1, 0)) {
+			X509_NAME_free(name);
+			name = NULL;
+		}
+	return name;
+}
+
 /* The request's subject: the employer of the current certificate, the
  * e-mail of the company data. */
 static imss_err
 employer_subject(struct renew *r, X509_NAME **out)
 {
 	struct employer e;
-	X509_NAME *name = NULL;
 	imss_err err = current_employer(r, &e);
-	const char *const entries[][2] = {
-		{ "O", e.razon_social }, { "OU", e.registro_patronal },
-		{ "x500UniqueIdentifier", e.rfc }, { "CN", e.razon_social },
-		{ "emailAddress", r->company.email },
-	};
-	size_t i;
 
 	*out = NULL;
 	if (err != IMSS_OK)
 		return err;
-	name = X509_NAME_new();
-	for (i = 0; name != NULL && i < sizeof(entries) / sizeof(entries[0]); i++)
-		if (!X509_NAME_add_entry_by_txt(name, entries[i][0], MBSTRING_UTF8,
-		                                (const unsigned char *)entries[i][1], -1, -1, 0)) {
-			X509_NAME_free(name);
-			name = NULL;
-			err = ctx_fail_openssl(r->ctx, _("the employer's subject"));
-			break;
-		}
-	if (err == IMSS_OK && name == NULL)
-		err = IMSS_ERR_NOMEM;
+	*out = subject_of(&e, r->company.email);
 	employer_clear(&e);
-	*out = name;
-	return err;
+	return *out ? IMSS_OK : ctx_fail_openssl(r->ctx, _("the employer's subject"));
 }
 
 /* The saved request, if it is for this key and subject. */

@@ -16,6 +16,9 @@
 #                     C1, BEL, a newline, invalid UTF-8 and 3000 bytes
 #                     more (shown escaped and cut).
 #
+# A current certificate that does not name its employer (O, OU,
+# x500UniqueIdentifier) is refused before the login.
+#
 # Each case: exit 1 with the message; no key for another employer (no new
 # key at all before keygen); the tool's stdout and stderr hold no byte
 # under 0x20 but newlines; then, the proxy honest again (same address, same
@@ -123,6 +126,26 @@ string_case control-chars-error control-chars error 0 \
 	'yyy...'
 len=$(sed -n '1p' "$T/control-chars-error/refused.err" | wc -c)
 ((len < 1000)) || fail_soft "control-chars error: the service's message was not cut ($len bytes)"
+
+# The employer comes from the current certificate: one that does not name
+# it (no OU, no x500UniqueIdentifier) is refused before the login.
+case_new no-employer token
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+	-subj '/O=SIN PATRON SA/CN=SIN PATRON SA' -keyout "$C/bare.key" -out "$C/bare.pem" 2>/dev/null &&
+	openssl pkcs12 -export -in "$C/bare.pem" -inkey "$C/bare.key" -out "$C/bare.pfx" \
+		-passout "file:$T/pfx.pass" || die "no-employer: cannot make the .pfx"
+CURRENT=(--credential "$C/bare.pfx" --password-source "file:$T/pfx.pass")
+rc=0
+renew_run >"$C/out.txt" || rc=$?
+if [[ $rc != 1 ]]; then
+	fail_soft "no-employer: exit $rc, expected 1: $(<"$C/err")"
+elif ! grep -qF 'does not name its employer' "$C/err"; then
+	fail_soft "no-employer: the message does not say so: $(<"$C/err")"
+elif [[ $(new_keys) != 0 || $(journal_state) != none ]]; then
+	fail_soft "no-employer: a key or a journal was made"
+else
+	echo "ok: no-employer: $(sed -n 2p "$C/err")"
+fi
 
 ((failures == 0)) || die "$failures case(s) failed"
 echo "$T_NAME: all passed"
