@@ -314,7 +314,7 @@ idse_parse_error(imss_ctx *ctx, long status, const char *body, size_t len)
 
 /*
  * The answer's object when the status is one of ok (0-terminated), else
- * the error it describes.  where: "METHOD PATH", for messages.
+ * the error it describes.  method and path: for messages.
  */
 static imss_err
 answer_object(imss_ctx *ctx, long status, const char *body, size_t len, const long *ok,
