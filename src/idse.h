@@ -3,6 +3,14 @@
  * message.  Each returns IMSS_OK, or IMSS_ERR_SERVICE with the service's
  * stable error code and message in the context detail, or a transport or
  * protocol error.
+ *
+ * Nothing from the service is believed unchecked: the idse_parse_*
+ * functions (pure, no HTTP: the fuzz targets call them) check every answer
+ * before any of it is kept.  Identifiers (request id, serial, session
+ * token, digests) are checked for charset and length, company fields are
+ * valid UTF-8 without control characters and of sane length, else the
+ * answer is refused as IMSS_ERR_PROTOCOL naming the field; the service's
+ * free-text error message is kept, escaped and capped.
  */
 #ifndef IMSS_IDSE_H
 #define IMSS_IDSE_H
@@ -39,6 +47,37 @@ struct idse_session {
 	int renewal_required;
 	char registro_patronal[64];
 };
+
+/* A token of the service's session (Bearer): at most this long. */
+#define IDSE_TOKEN_MAX 256
+
+/*
+ * The parsers: STATUS and BODY (LEN bytes, not necessarily NUL-terminated)
+ * of an answer.  A status that is not the message's success is parsed as
+ * an error description (idse_parse_error).  out is filled only on success.
+ */
+/* Any status: the error's code and message (escaped) in the detail;
+ * IMSS_ERR_SERVICE, or IMSS_ERR_PROTOCOL when the body describes none. */
+imss_err idse_parse_error(imss_ctx *ctx, long status, const char *body, size_t len);
+imss_err idse_parse_ca(imss_ctx *ctx, long status, const char *body, size_t len, X509 **out);
+/* challenge: 64 lower-case hex and a NUL (size >= 65). */
+imss_err idse_parse_challenge(imss_ctx *ctx, long status, const char *body, size_t len,
+                              char *challenge, size_t size);
+/* token: the session's Bearer token (size > IDSE_TOKEN_MAX); wipe it. */
+imss_err idse_parse_session(imss_ctx *ctx, long status, const char *body, size_t len,
+                            struct idse_session *out, char *token, size_t size);
+imss_err idse_parse_company(imss_ctx *ctx, long status, const char *body, size_t len,
+                            struct idse_company *out);
+imss_err idse_parse_letter(imss_ctx *ctx, long status, const char *body, size_t len,
+                           struct idse_letter *out);
+/* 201 (issued, with request_id), 202 (pending), 200 (a certificate by
+ * serial); retry_after: the header's seconds, -1 when absent. */
+imss_err idse_parse_result(imss_ctx *ctx, long status, const char *body, size_t len,
+                           long retry_after, struct idse_result *out);
+
+/* text (len bytes) as it may be printed: control characters and invalid
+ * UTF-8 as \xNN, cut to fit size with "..." (size >= 8). */
+void idse_safe_text(const char *text, size_t len, char *out, size_t size);
 
 imss_err idse_get_ca(imss_ctx *ctx, struct http_client *c, X509 **out);
 imss_err idse_login(imss_ctx *ctx, struct http_client *c, const imss_credential *cred,

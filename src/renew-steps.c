@@ -15,6 +15,91 @@
 
 #include "renew.h"
 
+/* ---- the employer, from the current certificate ------------------- */
+
+/* What the service says of the employer is checked against this. */
+struct employer {
+	char *razon_social;         /* O (and CN) */
+	char *registro_patronal;    /* OU */
+	char *rfc;                  /* x500UniqueIdentifier */
+};
+
+static void
+employer_clear(struct employer *e)
+{
+	free(e->razon_social);
+	free(e->registro_patronal);
+	free(e->rfc);
+	memset(e, 0, sizeof(*e));
+}
+
+/* The one entry nid of a name, as UTF-8 (malloc'd); NULL when it is
+ * absent, repeated or empty. */
+static char *
+sole_entry(const X509_NAME *name, int nid)
+{
+	int i = X509_NAME_get_index_by_NID(name, nid, -1);
+	unsigned char *utf8 = NULL;
+	char *s = NULL;
+	int len;
+
+	if (i < 0 || X509_NAME_get_index_by_NID(name, nid, i) >= 0)
+		return NULL;
+	len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)));
+	if (len > 0 && memchr(utf8, '\0', (size_t)len) == NULL)
+		s = strndup((char *)utf8, (size_t)len);
+	OPENSSL_free(utf8);
+	return s;
+}
+
+static imss_err
+current_employer(struct renew *r, struct employer *out)
+{
+	X509 *cert = imss_credential_get_certificate(r->o->current);
+	const X509_NAME *n = cert ? X509_get_subject_name(cert) : NULL;
+
+	memset(out, 0, sizeof(*out));
+	if (n != NULL) {
+		out->razon_social = sole_entry(n, NID_organizationName);
+		out->registro_patronal = sole_entry(n, NID_organizationalUnitName);
+		out->rfc = sole_entry(n, NID_x500UniqueIdentifier);
+	}
+	if (out->razon_social && out->registro_patronal && out->rfc)
+		return IMSS_OK;
+	employer_clear(out);
+	return ctx_fail(r->ctx, IMSS_ERR_FORMAT,
+	                _("The current certificate (%s) does not name its employer: its subject needs exactly one O (razon social), OU (registro patronal) and x500UniqueIdentifier (RFC). Nothing was changed. Renew with the certificate IMSS issued to the employer."),
+	                imss_credential_get_location(r->o->current));
+}
+
+static imss_err
+disagree(struct renew *r, const char *field, const char *service, const char *cert)
+{
+	return ctx_fail(r->ctx, IMSS_ERR_MISMATCH,
+	                _("The service says the %s is '%s', but the current certificate says '%s'. The service may be wrong or hostile: the renewal stopped before changing the e-mail or making a key. Check --server and --user."),
+	                field, service, cert);
+}
+
+
+imss_err
+renew_check_employer(struct renew *r)
+{
+	const struct idse_company *c = &r->company;
+	struct employer e;
+	imss_err err = current_employer(r, &e);
+
+	if (err != IMSS_OK)
+		return err;
+	if (strcmp(c->registro_patronal, e.registro_patronal) != 0)
+		err = disagree(r, _("registro patronal"), c->registro_patronal, e.registro_patronal);
+	else if (strcmp(c->razon_social, e.razon_social) != 0)
+		err = disagree(r, _("razon social"), c->razon_social, e.razon_social);
+	else if (strcmp(c->rfc, e.rfc) != 0)
+		err = disagree(r, "RFC", c->rfc, e.rfc);
+	employer_clear(&e);
+	return err;
+}
+
 /* ---- 1. log in ------------------------------------------------------ */
 
 imss_err
@@ -22,11 +107,21 @@ renew_login(struct renew *r)
 {
 	const char *f[] = { "user", r->o->user, "credential",
 	                    imss_credential_get_location(r->o->current), NULL };
+	struct employer e;
 	imss_err err;
 
+	/* Whose certificate it is, before it is used. */
+	err = current_employer(r, &e);
+	if (err != IMSS_OK)
+		return err;
 	renew_emit(r, "login", 1, f, _("Logging in to %s as %s with %s."), r->o->server,
 	           r->o->user, imss_credential_get_location(r->o->current));
 	err = idse_login(r->ctx, r->http, r->o->current, r->o->user, r->o->password, &r->session);
+	/* The session's registro patronal is the certificate's. */
+	if (err == IMSS_OK && strcmp(r->session.registro_patronal, e.registro_patronal) != 0)
+		err = disagree(r, _("registro patronal"), r->session.registro_patronal,
+		               e.registro_patronal);
+	employer_clear(&e);
 	if (err != IMSS_OK)
 		return err;
 	{
@@ -54,6 +149,9 @@ emit_company(struct renew *r, const char *message)
 	renew_emit(r, "company", 2, f, "%s", message);
 }
 
+/* The company data are believed only when they are the current
+ * certificate's employer: checked before they are shown or used, and
+ * again after the e-mail is changed. */
 imss_err
 renew_company(struct renew *r)
 {
@@ -62,6 +160,8 @@ renew_company(struct renew *r)
 	imss_err err;
 
 	err = idse_get_company(r->ctx, r->http, &r->company);
+	if (err == IMSS_OK)
+		err = renew_check_employer(r);
 	if (err != IMSS_OK)
 		return err;
 	emit_company(r, _("Company data (only the e-mail can be changed)."));
@@ -69,6 +169,8 @@ renew_company(struct renew *r)
 		wanted = asked = r->ui->ask_email(r->ui->user, r->company.email);
 	if (wanted != NULL && wanted[0] != '\0' && strcmp(wanted, r->company.email) != 0) {
 		err = idse_set_email(r->ctx, r->http, wanted, &r->company);
+		if (err == IMSS_OK)
+			err = renew_check_employer(r);
 		if (err == IMSS_OK)
 			emit_company(r, _("The e-mail was changed."));
 	}
@@ -340,27 +442,40 @@ renew_ensure_key(struct renew *r)
 
 /* ---- 4. the request ------------------------------------------------- */
 
-static imss_err
-employer_subject(struct renew *r, X509_NAME **out)
+static X509_NAME *
+subject_of(const struct employer *e, const char *email)
 {
-	const struct idse_company *c = &r->company;
 	const char *const entries[][2] = {
-		{ "O", c->razon_social }, { "OU", c->registro_patronal },
-		{ "x500UniqueIdentifier", c->rfc }, { "CN", c->razon_social },
-		{ "emailAddress", c->email },
+		{ "O", e->razon_social }, { "OU", e->registro_patronal },
+		{ "x500UniqueIdentifier", e->rfc }, { "CN", e->razon_social },
+		{ "emailAddress", email },
 	};
 	X509_NAME *name = X509_NAME_new();
 	size_t i;
 
-	*out = NULL;
 	for (i = 0; name != NULL && i < sizeof(entries) / sizeof(entries[0]); i++)
 		if (!X509_NAME_add_entry_by_txt(name, entries[i][0], MBSTRING_UTF8,
 		                                (const unsigned char *)entries[i][1], -1, -1, 0)) {
 			X509_NAME_free(name);
-			return ctx_fail_openssl(r->ctx, _("the employer's subject"));
+			name = NULL;
 		}
-	*out = name;
-	return name ? IMSS_OK : IMSS_ERR_NOMEM;
+	return name;
+}
+
+/* The request's subject: the employer of the current certificate, the
+ * e-mail of the company data. */
+static imss_err
+employer_subject(struct renew *r, X509_NAME **out)
+{
+	struct employer e;
+	imss_err err = current_employer(r, &e);
+
+	*out = NULL;
+	if (err != IMSS_OK)
+		return err;
+	*out = subject_of(&e, r->company.email);
+	employer_clear(&e);
+	return *out ? IMSS_OK : ctx_fail_openssl(r->ctx, _("the employer's subject"));
 }
 
 /* The saved request, if it is for this key and subject. */

@@ -260,6 +260,8 @@ imss_recover(imss_ctx *ctx, const imss_renew_options *o, const char *serial,
 	if (err == IMSS_OK)
 		err = idse_get_company(ctx, r.http, &r.company);
 	if (err == IMSS_OK)
+		err = renew_check_employer(&r);
+	if (err == IMSS_OK)
 		err = idse_get_certificate(ctx, r.http, serial, &res);
 	if (err == IMSS_OK)
 		err = recover_store(&r, res.cert);

@@ -42,6 +42,9 @@ char *renew_file_safe(const char *text);
 /* renew-steps.c */
 imss_err renew_login(struct renew *r);
 imss_err renew_company(struct renew *r);
+/* The company data (r->company) name the current certificate's employer
+ * (O, OU, x500UniqueIdentifier), else IMSS_ERR_MISMATCH naming both. */
+imss_err renew_check_employer(struct renew *r);
 imss_err renew_ensure_key(struct renew *r);
 imss_err renew_ensure_request(struct renew *r, unsigned char **der, size_t *len);
 imss_err renew_ensure_letter(struct renew *r);

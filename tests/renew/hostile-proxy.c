@@ -27,6 +27,19 @@
  *                  connection closed
  *   redirect       302 to the same path over plain http://
  *
+ * Modes that spoil other answers (the second word of FILE picks a variant
+ * where noted):
+ *
+ *   other-company     GET and PATCH /company: another employer's
+ *                     registro patronal, razon social and RFC
+ *   login-other-rp    POST /session: another registro patronal
+ *   empty-request-id  POST /renewal: request_id ""
+ *   long-request-id   POST /renewal: a request_id of 4096 hex digits
+ *   control-chars     GET /company: ESC sequences in the razon social;
+ *                     "control-chars error": POST /challenge answered by
+ *                     a 403 whose messages hold ESC and C1 sequences, a
+ *                     BEL, a newline, invalid UTF-8 and 3000 bytes more
+ *
  * The request always reaches the real service first: what the client
  * loses is the answer.  Prints "listening on https://127.0.0.1:PORT" when
  * ready and one line per tampered answer on stderr.  SIGTERM ends it.
@@ -324,6 +337,112 @@ static int is_target(const char *method, const char *path, const char *which)
 	return renewal || poll;
 }
 
+/* ---- service strings: company, session, request id, error text -------- */
+
+static const char *const string_modes[] = { "other-company", "login-other-rp",
+	"empty-request-id", "long-request-id", "control-chars", NULL };
+
+static int is_string_mode(const char *mode)
+{
+	size_t i;
+
+	for (i = 0; string_modes[i] != NULL; i++)
+		if (strcmp(mode, string_modes[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static int string_target(const char *mode, const char *which, const char *method,
+                         const char *path)
+{
+	if (strcmp(mode, "other-company") == 0)
+		return strcmp(path, "/idse/v1/company") == 0;
+	if (strcmp(mode, "login-other-rp") == 0)
+		return strcmp(method, "POST") == 0 && strcmp(path, "/idse/v1/session") == 0;
+	if (strcmp(mode, "control-chars") == 0 && strcmp(which, "error") == 0)
+		return strcmp(method, "POST") == 0 && strcmp(path, "/idse/v1/challenge") == 0;
+	if (strcmp(mode, "control-chars") == 0)
+		return strcmp(method, "GET") == 0 && strcmp(path, "/idse/v1/company") == 0;
+	return strcmp(method, "POST") == 0 && strcmp(path, "/idse/v1/renewal") == 0;
+}
+
+/* An error answer whose messages would paint a terminal. */
+static void hostile_error(struct answer *a)
+{
+	static const char msg[] = "\\u001b[2J\\u001b]0;pwned\\u0007\\u001b[31mROJO \\u009b31m"
+	                          "\\nsegunda linea \xff\xfe\xc3";
+	size_t pad = 3000, len = 2 * (sizeof(msg) + pad) + 200;
+	char *body = malloc(len), *p;
+
+	if (body == NULL)
+		return;
+	p = body + snprintf(body, len, "{\"error\":{\"code\":\"LOGIN_FAILED\",\"message_es\":\"%s", msg);
+	memset(p, 'x', pad);
+	p += pad;
+	p += snprintf(p, len - (size_t)(p - body), "\",\"message_en\":\"%s", msg);
+	memset(p, 'y', pad);
+	p += pad;
+	p += snprintf(p, len - (size_t)(p - body), "\"}}");
+	free(a->body);
+	a->body = body;
+	a->len = (size_t)(p - body);
+	a->status = 403;
+	snprintf(a->content_type, sizeof(a->content_type), "application/json");
+	a->retry_after[0] = a->location[0] = '\0';
+}
+
+/* The JSON answer's members changed as the mode says; 0 when it was no
+ * JSON object. */
+static int tamper_members(const char *mode, struct answer *a)
+{
+	json_object *root = json_tokener_parse(a->body ? a->body : "");
+	const char *text;
+	char *id;
+
+	if (root == NULL || !json_object_is_type(root, json_type_object)) {
+		json_object_put(root);
+		return 0;
+	}
+	if (strcmp(mode, "other-company") == 0) {
+		json_object_object_add(root, "registro_patronal", json_object_new_string("X9999999999"));
+		json_object_object_add(root, "razon_social", json_object_new_string("OTRA EMPRESA SA DE CV"));
+		json_object_object_add(root, "rfc", json_object_new_string("OEM010101AB1"));
+	} else if (strcmp(mode, "login-other-rp") == 0) {
+		json_object_object_add(root, "registro_patronal", json_object_new_string("X9999999999"));
+	} else if (strcmp(mode, "control-chars") == 0) {
+		json_object_object_add(root, "razon_social",
+		                       json_object_new_string("EMPRESA \x1b[2J\x1b[31mROJA\x1b[0m SA"));
+	} else if ((id = calloc(1, 4097)) != NULL) {
+		if (strcmp(mode, "long-request-id") == 0)
+			memset(id, 'a', 4096);
+		json_object_object_add(root, "request_id", json_object_new_string(id));
+		free(id);
+	}
+	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
+	free(a->body);
+	a->body = strdup(text);
+	a->len = strlen(text);
+	json_object_put(root);
+	return 1;
+}
+
+/* -1: not one of these modes; 0: not this answer; 1: spoiled. */
+static int tamper_strings(const char *mode, const char *which, const char *method,
+                          const char *path, struct answer *a)
+{
+	if (!is_string_mode(mode))
+		return -1;
+	if (!string_target(mode, which, method, path))
+		return 0;
+	fprintf(stderr, "hostile-proxy: %s %s: %ld, answered as '%s'\n", method, path, a->status,
+	        mode);
+	if (strcmp(mode, "control-chars") == 0 && strcmp(which, "error") == 0)
+		hostile_error(a);
+	else if (!tamper_members(mode, a))
+		fprintf(stderr, "hostile-proxy: %s %s: no JSON object to tamper with\n", method, path);
+	return 1;
+}
+
 /* ---- serving --------------------------------------------------------- */
 
 struct conn {
@@ -399,6 +518,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (forward(conn, method, url, c->body, c->len, &a) != 0)
 		return MHD_NO;
 	current_mode(mode, which);
+	if (tamper_strings(mode, which, method, url, &a) >= 0)
+		goto send;
 	if (!is_target(method, url, which) || strcmp(mode, "pass") == 0)
 		goto send;
 	fprintf(stderr, "hostile-proxy: %s %s: %ld, answered as '%s'\n", method, url, a.status, mode);
