@@ -125,7 +125,7 @@ static imss_err
 not_ours(struct renew *r, const imss_key *key, const char *why)
 {
 	return ctx_fail(r->ctx, IMSS_ERR_JOURNAL,
-	                _("The renewal journal '%s' names the key '%s' (%s), which %s: it is not a key this renewal generated. Nothing was used or deleted. Keep a copy of the journal, check the token with 'imss-renew objects --login', then move the journal aside and start again."),
+	                _("The renewal journal '%s' is damaged: it names the key '%s' (%s), which %s, not a key this renewal generated. Nothing was used or deleted. Keep a copy of the journal, check the token with 'imss-renew objects --login', then move the journal aside and start again."),
 	                r->j.path, imss_key_get_label(key), imss_key_get_uri(key), why);
 }
 
