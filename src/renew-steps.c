@@ -132,10 +132,11 @@ not_ours(struct renew *r, const imss_key *key, const char *why)
 /*
  * The ownership tests every key the journal names must pass before it is
  * adopted, used as the new key or deleted: it is not the current
- * credential's key, no certificate on the token carries its ID or its
- * public key (unless certificate_ok: this renewal may have stored its
- * own), it was generated on the token where the token says (CKA_LOCAL),
- * and it is still protected as keygen made it.
+ * credential's key, one being adopted carries the recorded label, no
+ * certificate on the token carries its ID or its public key (unless
+ * certificate_ok: this renewal may have stored its own), it was generated
+ * on the token where the token says (CKA_LOCAL), and it is still
+ * protected as keygen made it.
  */
 static imss_err
 check_candidate(struct renew *r, imss_key *key, int certificate_ok)
@@ -149,6 +150,9 @@ check_candidate(struct renew *r, imss_key *key, int certificate_ok)
 	if (current != NULL &&
 	    EVP_PKEY_eq(X509_get0_pubkey(current), imss_key_get_public(key)) == 1)
 		return not_ours(r, key, _("is the key of the current credential"));
+	if (r->j.state == JOURNAL_KEYGEN_STARTED &&
+	    strcmp(imss_key_get_label(key), r->j.key_label) != 0)
+		return not_ours(r, key, _("carries another label than the one recorded"));
 	if (!certificate_ok)
 		err = token_certificate_beside(r->o->token, id, id_len, imss_key_get_public(key),
 		                               &beside);

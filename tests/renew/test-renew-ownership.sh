@@ -9,7 +9,8 @@
 #      the next run with another label renews, --abandon has nothing to
 #      undo; the current key and certificate are there and still sign;
 #  (2) hand-edited journals naming the current key (by ID and hash, by
-#      label, by the random keygen ID): renew and --abandon refuse them as
+#      label, by the random keygen ID), and one naming a key of the user's
+#      made before, under another label: renew and --abandon refuse them as
 #      damaged and delete nothing;
 #  (3) a --label already carried by an unrelated object (a data object):
 #      refused before anything is recorded, the object untouched;
@@ -123,6 +124,26 @@ edited_case "journal naming the current key's ID as keygen's random ID" keygen-s
 	"{key_label: \"IMSS anterior\", key_tmp_id: \"$OLD_ID\"}"
 edited_case "journal naming the current key after the hash was recorded" keygen-started \
 	"{key_label: \"IMSS anterior\", key_tmp_id: \"$(openssl rand -hex 20)\", key_spki_sha256: \"$OLD_SPKI\"}"
+
+# A key of the user's that existed before (no certificate, not the current
+# one) named by a journal's random keygen ID under another label: refused.
+"$IMSS_RENEW" --module "$SOFTHSM" keygen --token "$TOKEN_URI" --label 'Llave previa' \
+	--type ec:prime256v1 --pin-source "file:$T/pin" >/dev/null 2>"$C/err" ||
+	die "pre-existing key: keygen failed: $(<"$C/err")"
+objects_json "$C/before.json"
+prev_id=$(jq -r '.objects[] | select(.label == "Llave previa" and .class == "private-key") | .id' "$C/before.json")
+write_journal keygen-started "{key_label: \"IMSS R otra\", key_tmp_id: \"$prev_id\"}"
+for run in renew_run abandon_run; do
+	rc=0
+	$run >"$C/out.txt" || rc=$?
+	assert_eq 1 "$rc" "pre-existing key under another label: $run refuses"
+	assert_contains "$(<"$C/err")" "carries another label than the one recorded" \
+		"pre-existing key under another label: $run says why"
+	objects_json "$C/objects.json"
+	cmp -s <(jq -c .objects "$C/before.json") <(jq -c .objects "$C/objects.json") ||
+		die "pre-existing key under another label: $run changed the token"
+done
+rm "$(journal)"
 
 # --- (3) a label carried by an unrelated object ----------------------------------
 case_new collision token
