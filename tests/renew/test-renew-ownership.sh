@@ -11,7 +11,8 @@
 #  (2) hand-edited journals naming the current key (by ID and hash, by
 #      label, by the random keygen ID), and one naming a key of the user's
 #      made before, under another label: renew and --abandon refuse them as
-#      damaged and delete nothing;
+#      damaged and delete nothing; --abandon after the certificate was
+#      stored (killed at C_CreateObject) refuses and leaves the key;
 #  (3) a --label already carried by an unrelated object (a data object):
 #      refused before anything is recorded, the object untouched;
 #  (4) kill -9 inside keygen (after C_GenerateKeyPair, around each
@@ -144,6 +145,25 @@ for run in renew_run abandon_run; do
 		die "pre-existing key under another label: $run changed the token"
 done
 rm "$(journal)"
+
+# Killed right after its certificate was stored (journal store-started):
+# the key has its certificate beside it now, and --abandon leaves it; the
+# next run finishes the renewal.
+case_new stored token
+rc=0
+FAULT_KILL=C_CreateObject:1:after renew_run >"$C/out.txt" || rc=$?
+assert_eq 137 "$rc" "stored: the run was killed after C_CreateObject"
+assert_eq store-started "$(journal_state)" "stored: journal in store-started"
+objects_json "$C/before.json"
+rc=0
+abandon_run || rc=$?
+assert_eq 1 "$rc" "stored: --abandon refuses"
+assert_contains "$(<"$C/err")" "already stored its certificate" "stored: --abandon says why"
+objects_json "$C/objects.json"
+cmp -s <(jq -c .objects "$C/before.json") <(jq -c .objects "$C/objects.json") ||
+	die "stored: --abandon changed the token"
+renew_run >"$C/out.txt" || die "stored: the rerun failed: $(<"$C/err")"
+check_renewed "stored, --abandon refused, then rerun"
 
 # --- (3) a label carried by an unrelated object ----------------------------------
 case_new collision token
