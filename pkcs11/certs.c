@@ -436,3 +436,50 @@ token_relabel_id(imss_token *tok, const unsigned char *id, size_t id_len, const 
 	}
 	return err;
 }
+
+/* One certificate object: does it carry id, or certify pub? */
+static imss_err
+certificate_matches(imss_token *tok, CK_OBJECT_HANDLE h, const unsigned char *id,
+                    size_t id_len, const EVP_PKEY *pub, int *match)
+{
+	CK_ATTRIBUTE attrs[] = { { CKA_ID, NULL, 0 }, { CKA_VALUE, NULL, 0 } };
+	CK_ATTRIBUTE *a;
+	X509 *x = NULL;
+	imss_err err;
+
+	*match = 0;
+	err = token_get_attrs(tok, h, attrs, 2);
+	if (err != IMSS_OK)
+		return err;
+	a = attrs_find(attrs, 2, CKA_ID);
+	if (a != NULL && id_len > 0 && a->ulValueLen == id_len && memcmp(a->pValue, id, id_len) == 0)
+		*match = 1;
+	a = attrs_find(attrs, 2, CKA_VALUE);
+	if (!*match && a != NULL) {
+		const unsigned char *p = a->pValue;
+
+		x = d2i_X509(NULL, &p, (long)a->ulValueLen);
+		*match = x != NULL && EVP_PKEY_eq(X509_get0_pubkey(x), pub) == 1;
+	}
+	X509_free(x);
+	attrs_free_values(attrs, 2);
+	return IMSS_OK;
+}
+
+imss_err
+token_certificate_beside(imss_token *tok, const unsigned char *id, size_t id_len,
+                         const EVP_PKEY *pub, int *beside)
+{
+	CK_OBJECT_CLASS klass = CKO_CERTIFICATE;
+	CK_ATTRIBUTE tmpl = { CKA_CLASS, &klass, sizeof(klass) };
+	CK_OBJECT_HANDLE *found = NULL;
+	CK_ULONG n = 0, i;
+	imss_err err;
+
+	*beside = 0;
+	err = token_find_all(tok, &tmpl, 1, &found, &n);
+	for (i = 0; err == IMSS_OK && i < n && !*beside; i++)
+		err = certificate_matches(tok, found[i], id, id_len, pub, beside);
+	free(found);
+	return err;
+}

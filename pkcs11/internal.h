@@ -124,6 +124,9 @@ imss_err token_fail(imss_token *tok, const char *function, CK_RV rv);
 /* objects.c: attribute and search helpers. */
 imss_err token_find(imss_token *tok, CK_ATTRIBUTE *tmpl, CK_ULONG n,
                     CK_OBJECT_HANDLE *found, CK_ULONG max, CK_ULONG *count);
+/* Every handle matching tmpl (n_tmpl 0: every object); *out malloc'd. */
+imss_err token_find_all(imss_token *tok, CK_ATTRIBUTE *tmpl, CK_ULONG n_tmpl,
+                        CK_OBJECT_HANDLE **out, CK_ULONG *count);
 /* Read attributes whose sizes are not known: allocates every pValue
  * (free with attrs_free_values); an attribute the object lacks gets
  * ulValueLen = CK_UNAVAILABLE_INFORMATION and pValue NULL. */
@@ -176,12 +179,36 @@ imss_err key_with_certificate(imss_token *tok, const char *uri, imss_key **key,
 imss_err key_finish(imss_key *key);
 imss_err key_from_handle(imss_token *tok, CK_OBJECT_HANDLE priv, imss_key **out);
 
+/* keygen.c: the renewal engine's key generation.  The pair is generated
+ * with the caller's random CKA_ID (KEYGEN_TMP_ID_LEN bytes, recorded by
+ * the caller beforehand, so that a pair cut short is found by it);
+ * generated, when set, is called with the new public key once the pair is
+ * made and its protection checked, before the ID is changed to the key
+ * identifier (a failure there destroys the pair). */
+#define KEYGEN_TMP_ID_LEN 20
+struct keygen_anchor {
+	const unsigned char *id;
+	imss_err (*generated)(void *user, EVP_PKEY *pub);
+	void *user;
+};
+imss_err token_generate_anchored(imss_token *tok, const imss_keyspec *spec, const char *label,
+                                 unsigned flags, const struct keygen_anchor *anchor,
+                                 imss_key **out, imss_keygen_report *report);
+/* Is any object on the token (visible to the session) labelled so? */
+imss_err token_label_in_use(imss_token *tok, const char *label, int *in_use);
+
 /* pin.c: for messages, which source a PIN came from. */
 const char *pin_source_describe(const imss_pin_source *src);
 
 /* certs.c: give every object with this CKA_ID a new label. */
 imss_err token_relabel_id(imss_token *tok, const unsigned char *id, size_t id_len,
                           const char *label, unsigned *count);
+
+/* certs.c: is a certificate on the token for this public key, or does
+ * one carry this CKA_ID?  (A key with a certificate beside it is somebody's
+ * credential.) */
+imss_err token_certificate_beside(imss_token *tok, const unsigned char *id, size_t id_len,
+                                  const EVP_PKEY *pub, int *beside);
 
 /* login.c: the context-specific login of CKA_ALWAYS_AUTHENTICATE keys. */
 imss_err token_context_login(imss_token *tok, const char *key_label);

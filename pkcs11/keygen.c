@@ -132,10 +132,10 @@ template_refused(CK_RV rv)
 	       rv == CKR_TEMPLATE_INCONSISTENT;
 }
 
-/* Is any object on the token labelled so?  The label names the new pair
- * uniquely, so that a renewal interrupted mid-generation finds it again. */
-static imss_err
-label_in_use(imss_token *tok, const char *label, int *in_use)
+/* Is any object on the token labelled so?  A new pair's label must be its
+ * own, so that it names that pair and nothing else. */
+imss_err
+token_label_in_use(imss_token *tok, const char *label, int *in_use)
 {
 	CK_ATTRIBUTE tmpl = { CKA_LABEL, (void *)label, strlen(label) };
 	CK_OBJECT_HANDLE h;
@@ -364,25 +364,78 @@ imss_err
 imss_token_generate_keypair_ex(imss_token *tok, const imss_keyspec *spec, const char *label,
                                unsigned flags, imss_key **out, imss_keygen_report *report)
 {
+	unsigned char tmp_id[KEYGEN_TMP_ID_LEN];
+	struct keygen_anchor anchor = { tmp_id, NULL, NULL };
+
+	*out = NULL;
+	if (RAND_bytes(tmp_id, sizeof(tmp_id)) != 1)
+		return ctx_fail_openssl(tok->ctx, "RAND_bytes");
+	return token_generate_anchored(tok, spec, label, flags, &anchor, out, report);
+}
+
+static imss_err
+keygen_label_free(imss_token *tok, const char *label, unsigned flags)
+{
+	int in_use = 0;
+	imss_err err = IMSS_OK;
+
+	if (!(flags & IMSS_KEYGEN_LABEL_IS_NEW))
+		err = token_label_in_use(tok, label, &in_use);
+	if (err == IMSS_OK && in_use)
+		err = ctx_fail(tok->ctx, IMSS_ERR_LABEL_IN_USE,
+		               _("Label '%s' is already used on token '%s'; choose another with --label."),
+		               label, tok->info.label);
+	return err;
+}
+
+/* The pair as made, checked, and (anchor->generated) recorded by the
+ * caller, then given its key identifier as CKA_ID. */
+static imss_err
+keygen_finish(imss_token *tok, const imss_keyspec *spec, const struct keygen_anchor *anchor,
+              CK_OBJECT_HANDLE pub, imss_key *key, imss_keygen_report *r, int *ski_known,
+              unsigned char ski[20])
+{
+	struct new_key_state st;
+	int id_is_ski = 0;
+	imss_err err;
+
+	err = read_new_key(tok, spec, pub, key->priv, &st, &key->pub);
+	if (err == IMSS_OK)
+		err = check_protection(tok, key->priv, &st, r);
+	if (err == IMSS_OK)
+		err = pubkey_key_identifier(key->pub, ski);
+	*ski_known = err == IMSS_OK;
+	if (err == IMSS_OK && anchor->generated != NULL)
+		err = anchor->generated(anchor->user, key->pub);
+	if (err == IMSS_OK)
+		err = set_key_identifier(tok, pub, key->priv, ski, anchor->id, KEYGEN_TMP_ID_LEN,
+		                         &id_is_ski);
+	if (err != IMSS_OK)
+		return err;
+	key->always_authenticate = st.attrs[4].ulValueLen == 1 && st.always_auth;
+	memcpy(key->id, id_is_ski ? ski : anchor->id, KEYGEN_TMP_ID_LEN);
+	key->id_len = KEYGEN_TMP_ID_LEN;
+	r->id_is_key_identifier = id_is_ski;
+	return IMSS_OK;
+}
+
+imss_err
+token_generate_anchored(imss_token *tok, const imss_keyspec *spec, const char *label,
+                        unsigned flags, const struct keygen_anchor *anchor, imss_key **out,
+                        imss_keygen_report *report)
+{
 	imss_keygen_report r = { 0 };
 	CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE, priv = CK_INVALID_HANDLE;
-	unsigned char tmp_id[20], ski[20];
-	struct new_key_state st;
+	unsigned char ski[20];
 	imss_key *key = NULL;
-	int level = 0, id_is_ski = 0, in_use = 0, ski_known = 0;
+	int level = 0, ski_known = 0;
 	imss_err err;
 
 	*out = NULL;
 	ctx_clear_detail(tok->ctx);
 	err = keygen_preflight(tok, spec, label);
-	if (err == IMSS_OK && !(flags & IMSS_KEYGEN_LABEL_IS_NEW))
-		err = label_in_use(tok, label, &in_use);
-	if (err == IMSS_OK && in_use)
-		err = ctx_fail(tok->ctx, IMSS_ERR_LABEL_IN_USE,
-		               _("Label '%s' is already used on token '%s'; choose another with --label."),
-		               label, tok->info.label);
-	if (err == IMSS_OK && RAND_bytes(tmp_id, sizeof(tmp_id)) != 1)
-		err = ctx_fail_openssl(tok->ctx, "RAND_bytes");
+	if (err == IMSS_OK)
+		err = keygen_label_free(tok, label, flags);
 	if (err != IMSS_OK)
 		goto out;
 	if (!tok->info.has_rng)
@@ -391,7 +444,7 @@ imss_token_generate_keypair_ex(imss_token *tok, const imss_keyspec *spec, const 
 	ctx_log(tok->ctx, IMSS_LOG_INFO,
 	        _("generating a %s %u key on token '%s' (a smart card may take a minute)"),
 	        spec->kind == IMSS_KEY_RSA ? "RSA" : "EC", spec->bits, tok->info.label);
-	err = generate(tok, spec, label, tmp_id, sizeof(tmp_id), &pub, &priv, &level);
+	err = generate(tok, spec, label, anchor->id, KEYGEN_TMP_ID_LEN, &pub, &priv, &level);
 	if (err != IMSS_OK)
 		goto out;
 	if (level > 0)
@@ -405,26 +458,16 @@ imss_token_generate_keypair_ex(imss_token *tok, const imss_keyspec *spec, const 
 	}
 	key->tok = tok;
 	key->priv = priv;
-	err = read_new_key(tok, spec, pub, priv, &st, &key->pub);
-	if (err == IMSS_OK)
-		err = check_protection(tok, priv, &st, &r);
-	if (err == IMSS_OK)
-		err = pubkey_key_identifier(key->pub, ski);
-	ski_known = err == IMSS_OK;
-	if (err == IMSS_OK)
-		err = set_key_identifier(tok, pub, priv, ski, tmp_id, sizeof(tmp_id), &id_is_ski);
+	err = keygen_finish(tok, spec, anchor, pub, key, &r, &ski_known, ski);
 	if (err != IMSS_OK)
 		goto out;
-	key->always_authenticate = st.attrs[4].ulValueLen == 1 && st.always_auth;
-	memcpy(key->id, id_is_ski ? ski : tmp_id, 20);
-	key->id_len = 20;
 	key->label = strdup(label);
 	err = key_finish(key);
 	if (err == IMSS_OK)
-		err = report_fill(&r, key, id_is_ski, level);
+		err = report_fill(&r, key, r.id_is_key_identifier, level);
 out:
 	if (err != IMSS_OK && priv != CK_INVALID_HANDLE) {
-		char *hex = hex_encode(tmp_id, sizeof(tmp_id));
+		char *hex = hex_encode(anchor->id, KEYGEN_TMP_ID_LEN);
 		char *ski_hex = ski_known ? hex_encode(ski, sizeof(ski)) : NULL;
 
 		destroy_pair(tok, pub, priv);

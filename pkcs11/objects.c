@@ -332,9 +332,11 @@ object_describe(imss_token *tok, CK_OBJECT_HANDLE h, imss_object_info *o)
 	return IMSS_OK;
 }
 
-/* Every object handle on the token (visible to this session). */
-static imss_err
-all_objects(imss_token *tok, CK_OBJECT_HANDLE **out, CK_ULONG *count)
+/* Every object handle matching tmpl (n 0: every object visible to the
+ * session). */
+imss_err
+token_find_all(imss_token *tok, CK_ATTRIBUTE *tmpl, CK_ULONG n_tmpl,
+               CK_OBJECT_HANDLE **out, CK_ULONG *count)
 {
 	CK_OBJECT_HANDLE *list = NULL, *grown;
 	CK_ULONG n = 0, got = 0;
@@ -343,7 +345,7 @@ all_objects(imss_token *tok, CK_OBJECT_HANDLE **out, CK_ULONG *count)
 
 	*out = NULL;
 	*count = 0;
-	rv = tok->f->C_FindObjectsInit(tok->session, NULL, 0);
+	rv = tok->f->C_FindObjectsInit(tok->session, n_tmpl ? tmpl : NULL, n_tmpl);
 	if (rv != CKR_OK)
 		return token_fail(tok, "C_FindObjectsInit", rv);
 	do {
@@ -369,6 +371,12 @@ all_objects(imss_token *tok, CK_OBJECT_HANDLE **out, CK_ULONG *count)
 	*out = list;
 	*count = n;
 	return IMSS_OK;
+}
+
+static imss_err
+all_objects(imss_token *tok, CK_OBJECT_HANDLE **out, CK_ULONG *count)
+{
+	return token_find_all(tok, NULL, 0, out, count);
 }
 
 imss_err

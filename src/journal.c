@@ -5,10 +5,13 @@
  * the only record of a key on the token.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -37,8 +40,8 @@ static const char *const state_names[] = {
 
 /* The string fields, by name, for reading and writing alike. */
 #define JOURNAL_FIELDS(X) \
-	X(server) X(registro_patronal) X(token_serial) X(key_label) X(key_id) \
-	X(key_spki_sha256) X(request_path) X(letter_path) X(letter_sha256) \
+	X(server) X(registro_patronal) X(token_serial) X(key_label) X(key_tmp_id) \
+	X(key_id) X(key_spki_sha256) X(request_path) X(letter_path) X(letter_sha256) \
 	X(request_id) X(cert_path) X(cert_serial) X(email)
 
 const char *
@@ -122,6 +125,33 @@ state_from_name(const char *name, enum journal_state *out)
 	return 0;
 }
 
+/* Lower-case hex of min to max bytes, or absent. */
+static int
+hex_field_ok(const char *v, size_t min, size_t max)
+{
+	size_t n;
+
+	if (v == NULL)
+		return 1;
+	n = strlen(v);
+	return n % 2 == 0 && n >= 2 * min && n <= 2 * max &&
+	       strspn(v, "0123456789abcdef") == n;
+}
+
+/* The key fields name one key, or none. */
+static imss_err
+journal_check_key(imss_ctx *ctx, const struct journal *j)
+{
+	if (j->state >= JOURNAL_KEYGEN_STARTED && j->key_label == NULL)
+		return corrupt(ctx, j->path, _("missing key label"));
+	if (!hex_field_ok(j->key_tmp_id, 16, 64) || !hex_field_ok(j->key_id, 1, 64) ||
+	    !hex_field_ok(j->key_spki_sha256, 32, 32))
+		return corrupt(ctx, j->path, _("a key ID or hash is not hexadecimal of the right length"));
+	if (j->state >= JOURNAL_KEY_GENERATED && (j->key_id == NULL || j->key_spki_sha256 == NULL))
+		return corrupt(ctx, j->path, _("missing key ID or public key hash"));
+	return IMSS_OK;
+}
+
 /* Every key must be known and every value of the right type. */
 static imss_err
 journal_from_json(imss_ctx *ctx, json_object *obj, struct journal *j)
@@ -157,25 +187,47 @@ journal_from_json(imss_ctx *ctx, json_object *obj, struct journal *j)
 		return corrupt(ctx, j->path, _("no valid state"));
 	if (j->server == NULL || j->registro_patronal == NULL || j->token_serial == NULL)
 		return corrupt(ctx, j->path, _("missing server, employer or token"));
-	if (j->state >= JOURNAL_KEYGEN_STARTED && j->key_label == NULL)
-		return corrupt(ctx, j->path, _("missing key label"));
+	return journal_check_key(ctx, j);
+}
+
+/* Open the journal itself: never through a symbolic link, never anything
+ * but a regular file.  *f NULL when there is none. */
+static imss_err
+journal_open_file(imss_ctx *ctx, const char *path, FILE **f)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+	*f = NULL;
+	if (fd < 0 && errno == ENOENT)
+		return IMSS_OK;
+	if (fd < 0 && errno == ELOOP)
+		return corrupt(ctx, path, _("a symbolic link, not a file"));
+	if (fd < 0)
+		return ctx_fail(ctx, IMSS_ERR_IO, _("Cannot read '%s': %s."), path, strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return corrupt(ctx, path, _("not a regular file"));
+	}
+	if ((*f = fdopen(fd, "rb")) == NULL) {
+		close(fd);
+		return IMSS_ERR_NOMEM;
+	}
 	return IMSS_OK;
 }
 
 static imss_err
 slurp(imss_ctx *ctx, const char *path, char **out, int *exists)
 {
-	FILE *f = fopen(path, "rb");
+	FILE *f = NULL;
 	char *buf;
 	size_t n;
+	imss_err err = journal_open_file(ctx, path, &f);
 
 	*out = NULL;
 	*exists = 0;
-	if (f == NULL) {
-		if (errno == ENOENT)
-			return IMSS_OK;
-		return ctx_fail(ctx, IMSS_ERR_IO, _("Cannot read '%s': %s."), path, strerror(errno));
-	}
+	if (err != IMSS_OK || f == NULL)
+		return err;
 	*exists = 1;
 	buf = malloc(JOURNAL_MAX + 1);
 	if (buf == NULL) {

@@ -45,6 +45,30 @@ relabel_old(struct renew *r, imss_key *old, char *label)
 	return token_relabel_id(imss_key_get_token(old), id, id_len, label, &count);
 }
 
+/* Retiring proves in reverse what the renewal proved of its new key: only
+ * after the journal says done, and only a key that is not the new one (its
+ * public key) and shares nothing with it on the same token (its ID: the
+ * old objects are relabelled and deleted by ID). */
+static imss_err
+check_not_new(struct renew *r, imss_key *old)
+{
+	size_t old_len, new_len;
+	const unsigned char *old_id = imss_key_get_id(old, &old_len), *new_id = NULL;
+	int same = r->key == NULL || r->j.state != JOURNAL_DONE;
+
+	if (!same) {
+		new_id = imss_key_get_id(r->key, &new_len);
+		same = EVP_PKEY_eq(imss_key_get_public(old), imss_key_get_public(r->key)) == 1 ||
+		       (imss_key_get_token(old) == imss_key_get_token(r->key) &&
+		        old_len == new_len && memcmp(old_id, new_id, old_len) == 0);
+	}
+	if (same)
+		return ctx_fail(r->ctx, IMSS_ERR_MISMATCH,
+		                _("The old key '%s' cannot be told apart from the new key of this renewal; it was left as it is."),
+		                imss_key_get_label(old));
+	return IMSS_OK;
+}
+
 imss_err
 renew_retire_old(struct renew *r)
 {
@@ -60,6 +84,9 @@ renew_retire_old(struct renew *r)
 		           _("The old credential is a file; it was left as it is."));
 		return IMSS_OK;
 	}
+	err = check_not_new(r, old);
+	if (err != IMSS_OK)
+		return err;
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%d", &tm);
 	label = str_printf(_("%s (retired %s)"), imss_key_get_label(old), stamp);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
@@ -220,17 +221,101 @@ hex_to_bytes(const char *hex, unsigned char *out, size_t max, size_t *len)
 	return IMSS_OK;
 }
 
-/* A key adopted or found again must still be what keygen made. */
+/* The journal names a key that fails the ownership tests: it is damaged
+ * (or was edited), and nothing is done with that key. */
 static imss_err
-check_candidate(struct renew *r, imss_key *key)
+not_ours(struct renew *r, const imss_key *key, const char *why)
 {
-	int sens, extr, local, never;
-	imss_err err = imss_key_get_protection(key, &sens, &extr, &local, &never);
+	return ctx_fail(r->ctx, IMSS_ERR_JOURNAL,
+	                _("The renewal journal '%s' is damaged: it names the key '%s' (%s), which %s, not a key this renewal generated. Nothing was used or deleted. Keep a copy of the journal, check the token with 'imss-renew objects --login', then move the journal aside and start again."),
+	                r->j.path, imss_key_get_label(key), imss_key_get_uri(key), why);
+}
 
+/*
+ * The ownership tests every key the journal names must pass before it is
+ * adopted, used as the new key or deleted: it is not the current
+ * credential's key, one being adopted carries the recorded label, no
+ * certificate on the token carries its ID or its public key (unless
+ * certificate_ok: this renewal may have stored its own), it was generated
+ * on the token where the token says (CKA_LOCAL), and it is still
+ * protected as keygen made it.
+ */
+static imss_err
+check_candidate(struct renew *r, imss_key *key, int certificate_ok)
+{
+	X509 *current = r->o->current ? imss_credential_get_certificate(r->o->current) : NULL;
+	size_t id_len;
+	const unsigned char *id = imss_key_get_id(key, &id_len);
+	int sens, extr, local, never, beside = 0;
+	imss_err err = IMSS_OK;
+
+	if (current != NULL &&
+	    EVP_PKEY_eq(X509_get0_pubkey(current), imss_key_get_public(key)) == 1)
+		return not_ours(r, key, _("is the key of the current credential"));
+	if (r->j.state == JOURNAL_KEYGEN_STARTED &&
+	    strcmp(imss_key_get_label(key), r->j.key_label) != 0)
+		return not_ours(r, key, _("carries another label than the one recorded"));
+	if (!certificate_ok)
+		err = token_certificate_beside(r->o->token, id, id_len, imss_key_get_public(key),
+		                               &beside);
+	if (err == IMSS_OK && beside)
+		return not_ours(r, key, _("has a certificate on the token"));
+	if (err == IMSS_OK)
+		err = imss_key_get_protection(key, &sens, &extr, &local, &never);
+	if (err == IMSS_OK && local == 0)
+		return not_ours(r, key, _("was not generated on the token (CKA_LOCAL is false)"));
 	if (err == IMSS_OK && (sens != 1 || extr == 1))
 		err = ctx_fail(r->ctx, IMSS_ERR_KEY_PROTECTION,
 		               _("The key '%s' of this renewal is not protected as it must be; undo the renewal with --abandon."),
 		               imss_key_get_label(key));
+	return err;
+}
+
+/* Is this public key object the one whose hash the journal recorded? */
+static imss_err
+recorded_public_key(struct renew *r, EVP_PKEY *pub)
+{
+	char *hash = NULL;
+	imss_err err;
+
+	if (r->j.key_spki_sha256 == NULL)
+		return IMSS_OK;
+	err = spki_sha256(pub, &hash);
+	if (err == IMSS_OK && strcmp(hash, r->j.key_spki_sha256) != 0)
+		err = ctx_fail(r->ctx, IMSS_ERR_MISMATCH,
+		               _("The public key labelled like this renewal's key is not the one it recorded; nothing was changed."));
+	free(hash);
+	return err;
+}
+
+/* Before the public key is given the private key's ID: are they halves of
+ * one pair?  An RSA private key shows its public half; an EC private key
+ * does not, but its ID is the pair's random ID or the key identifier of
+ * its public half. */
+static imss_err
+same_public_key(struct renew *r, CK_OBJECT_HANDLE priv, CK_OBJECT_HANDLE pub,
+                const CK_ATTRIBUTE *priv_id)
+{
+	imss_token *tok = r->o->token;
+	EVP_PKEY *a = NULL, *b = NULL;
+	unsigned char ski[20];
+	imss_err err = object_public_key(tok, pub, &b);
+	int compared = err == IMSS_OK && object_public_key(tok, priv, &a) == IMSS_OK;
+	char *hex = hex_encode(priv_id->pValue, priv_id->ulValueLen);
+
+	ctx_clear_detail(tok->ctx);
+	if (err == IMSS_OK)
+		err = recorded_public_key(r, b);
+	if (err == IMSS_OK && !compared && pubkey_key_identifier(b, ski) == IMSS_OK)
+		compared = (priv_id->ulValueLen == sizeof(ski) &&
+		            memcmp(priv_id->pValue, ski, sizeof(ski)) == 0) ||
+		           (hex != NULL && r->j.key_tmp_id != NULL && strcmp(hex, r->j.key_tmp_id) == 0);
+	if (err == IMSS_OK && (!compared || (a != NULL && EVP_PKEY_eq(a, b) != 1)))
+		err = ctx_fail(tok->ctx, IMSS_ERR_MISMATCH,
+		               _("The public key labelled like this renewal's key is not its public half; nothing was changed."));
+	free(hex);
+	EVP_PKEY_free(a);
+	EVP_PKEY_free(b);
 	return err;
 }
 
@@ -242,25 +327,6 @@ check_candidate(struct renew *r, imss_key *key)
  * public key carry the journal's label, the public key gets the private
  * key's ID.  *have_priv: a private key has the label.
  */
-/* Before the public key is given the private key's ID: are they halves of
- * one pair?  (An EC private key is checked through its certificate or a
- * public key with its own ID, which this pair lacks: compare what can be.) */
-static imss_err
-same_public_key(imss_token *tok, CK_OBJECT_HANDLE priv, CK_OBJECT_HANDLE pub)
-{
-	EVP_PKEY *a = NULL, *b = NULL;
-	imss_err err = object_public_key(tok, pub, &b);
-	int compared = err == IMSS_OK && object_public_key(tok, priv, &a) == IMSS_OK;
-
-	ctx_clear_detail(tok->ctx);
-	if (compared && EVP_PKEY_eq(a, b) != 1)
-		err = ctx_fail(tok->ctx, IMSS_ERR_MISMATCH,
-		               _("The public key labelled like this renewal's key is not its public half; nothing was changed."));
-	EVP_PKEY_free(a);
-	EVP_PKEY_free(b);
-	return err;
-}
-
 static imss_err
 rejoin_pair(struct renew *r, int *have_priv)
 {
@@ -288,7 +354,7 @@ rejoin_pair(struct renew *r, int *have_priv)
 	if (err != IMSS_OK || m != 1 || a.ulValueLen > sizeof(id) ||
 	    (b.ulValueLen == a.ulValueLen && memcmp(id, pub_id, a.ulValueLen) == 0))
 		return err;
-	err = same_public_key(tok, priv[0], pub[0]);
+	err = same_public_key(r, priv[0], pub[0], &a);
 	if (err != IMSS_OK)
 		return err;
 	ctx_log(r->ctx, IMSS_LOG_INFO, _("the public key '%s' gets the ID of its private key"),
@@ -297,22 +363,29 @@ rejoin_pair(struct renew *r, int *have_priv)
 	return rv == CKR_OK ? IMSS_OK : token_fail(tok, "C_SetAttributeValue", rv);
 }
 
-imss_err
-renew_find_journal_key(struct renew *r, imss_key **out)
+/*
+ * The private key the journal names, found by what the journal knows
+ * best: the pair's final ID; else the random ID it was generated with,
+ * while its public key was not recorded yet (the ID has not been changed
+ * then); else its label (generation cut short after the public key was
+ * recorded, or a journal of an earlier version).
+ */
+static imss_err
+find_named_key(struct renew *r, imss_key **out)
 {
+	const char *hex = r->j.key_id ? r->j.key_id
+	                  : r->j.key_spki_sha256 ? NULL : r->j.key_tmp_id;
 	unsigned char id[IMSS_ID_MAX] = { 0 };
 	size_t id_len = 0;
-	char *uri, *hash = NULL;
 	int have_priv = 0;
+	char *uri;
 	imss_err err;
 
-	*out = NULL;
-	if (r->j.key_id != NULL && hex_to_bytes(r->j.key_id, id, sizeof(id), &id_len) != IMSS_OK)
+	if (hex != NULL && hex_to_bytes(hex, id, sizeof(id), &id_len) != IMSS_OK)
 		return ctx_fail(r->ctx, IMSS_ERR_JOURNAL, _("The journal's key ID is not valid."));
 	uri = key_uri(r, id, id_len, r->j.key_label);
 	if (uri == NULL)
 		return IMSS_ERR_NOMEM;
-	/* By label: keygen may have been cut short. */
 	err = id_len == 0 ? rejoin_pair(r, &have_priv) : IMSS_OK;
 	if (err == IMSS_OK)
 		err = imss_token_find_key(r->o->token, uri, out);
@@ -321,13 +394,24 @@ renew_find_journal_key(struct renew *r, imss_key **out)
 		err = ctx_fail(r->ctx, IMSS_ERR_AMBIGUOUS_OBJECT,
 		               _("The key pair '%s' of this renewal is incomplete on the token; nothing was changed. Delete the objects with that label, then undo the renewal with --abandon."),
 		               r->j.key_label);
-	if (err != IMSS_OK || r->j.key_spki_sha256 == NULL)
+	return err;
+}
+
+imss_err
+renew_find_journal_key(struct renew *r, imss_key **out)
+{
+	imss_err err;
+
+	*out = NULL;
+	err = find_named_key(r, out);
+	if (err != IMSS_OK)
 		return err;
-	err = spki_sha256(imss_key_get_public(*out), &hash);
-	if (err == IMSS_OK && strcmp(hash, r->j.key_spki_sha256) != 0)
+	err = recorded_public_key(r, imss_key_get_public(*out));
+	if (err == IMSS_ERR_MISMATCH)
 		err = ctx_fail(r->ctx, IMSS_ERR_MISMATCH,
 		               _("The key with the journal's ID has another public key than the one recorded; nothing was changed."));
-	free(hash);
+	if (err == IMSS_OK)
+		err = check_candidate(r, *out, r->j.state >= JOURNAL_STORE_STARTED);
 	if (err != IMSS_OK) {
 		imss_key_free(*out);
 		*out = NULL;
@@ -355,16 +439,27 @@ record_key(struct renew *r)
 	return journal_save(r->ctx, &r->j);
 }
 
+/* The label of the new pair, before the journal records it: the user's
+ * must be free on the token (a refused label never reaches the journal);
+ * the default one (employer and time to the second, under the token's
+ * lock) is new by construction. */
 static imss_err
-default_label(struct renew *r)
+choose_label(struct renew *r)
 {
 	char stamp[32], *label = NULL;
 	time_t now = time(NULL);
 	struct tm tm;
+	int in_use = 0;
 	imss_err err;
 
-	if (r->o->label != NULL)
-		return journal_set(&r->j.key_label, r->o->label);
+	if (r->o->label != NULL) {
+		err = token_label_in_use(r->o->token, r->o->label, &in_use);
+		if (err == IMSS_OK && in_use)
+			err = ctx_fail(r->ctx, IMSS_ERR_LABEL_IN_USE,
+			               _("Label '%s' is already used on token '%s'; choose another with --label. Nothing was generated."),
+			               r->o->label, imss_token_get_info(r->o->token)->label);
+		return err == IMSS_OK ? journal_set(&r->j.key_label, r->o->label) : err;
+	}
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H%M%SZ", &tm);
 	if ((label = str_printf("IMSS %s %s", r->company.registro_patronal, stamp)) == NULL)
@@ -374,10 +469,48 @@ default_label(struct renew *r)
 	return err;
 }
 
+/* Before the token is asked: a random, unguessable ID for the pair, so
+ * that a run cut short finds exactly this pair by it. */
 static imss_err
-generate_key(struct renew *r)
+record_keygen_start(struct renew *r, unsigned char tmp_id[KEYGEN_TMP_ID_LEN])
+{
+	char *hex;
+	imss_err err;
+
+	if (RAND_bytes(tmp_id, KEYGEN_TMP_ID_LEN) != 1)
+		return ctx_fail_openssl(r->ctx, "RAND_bytes");
+	if ((hex = hex_encode(tmp_id, KEYGEN_TMP_ID_LEN)) == NULL)
+		return IMSS_ERR_NOMEM;
+	err = journal_set(&r->j.key_tmp_id, hex);
+	free(hex);
+	if (err == IMSS_OK)
+		err = journal_set(&r->j.key_spki_sha256, NULL);
+	if (err == IMSS_OK)
+		err = journal_set(&r->j.key_id, NULL);
+	r->j.state = JOURNAL_KEYGEN_STARTED;
+	return err == IMSS_OK ? journal_save(r->ctx, &r->j) : err;
+}
+
+/* keygen's anchor: the new public key's hash is recorded before the pair
+ * loses the random ID it was generated with. */
+static imss_err
+record_generated(void *user, EVP_PKEY *pub)
+{
+	struct renew *r = user;
+	char *hash = NULL;
+	imss_err err = spki_sha256(pub, &hash);
+
+	if (err == IMSS_OK)
+		err = journal_set(&r->j.key_spki_sha256, hash);
+	free(hash);
+	return err == IMSS_OK ? journal_save(r->ctx, &r->j) : err;
+}
+
+static imss_err
+generate_key(struct renew *r, const unsigned char *tmp_id, unsigned flags)
 {
 	const imss_token_info *ti = imss_token_get_info(r->o->token);
+	struct keygen_anchor anchor = { tmp_id, record_generated, r };
 	imss_keygen_report rep = { 0 };
 	imss_err err;
 
@@ -385,12 +518,8 @@ generate_key(struct renew *r)
 	           _("Generating the new %s key inside token '%s' with the token's own random generator (it replaces the portal's mouse movements); a smart card may take a minute...") :
 	           _("Generating the new %s key inside token '%s'. Warning: the token reports no random generator of its own."),
 	           r->o->keyspec.kind == IMSS_KEY_EC ? "EC" : "RSA", ti->label);
-	/* The default label (employer and time to the second, under the
-	 * token's lock) is new by construction; a label the user chose is
-	 * checked. */
-	err = imss_token_generate_keypair_ex(r->o->token, &r->o->keyspec, r->j.key_label,
-	                                     r->o->label ? 0 : IMSS_KEYGEN_LABEL_IS_NEW,
-	                                     &r->key, &rep);
+	err = token_generate_anchored(r->o->token, &r->o->keyspec, r->j.key_label, flags, &anchor,
+	                              &r->key, &rep);
 	if (err == IMSS_OK) {
 		const char *f[] = { "key_uri", rep.uri, "id", rep.id_hex, "sensitive",
 		                    rep.sensitive == 1 ? "true" : "false", "extractable",
@@ -404,37 +533,48 @@ generate_key(struct renew *r)
 	return err;
 }
 
+/* The key of an earlier run of this renewal.  IMSS_ERR_NO_OBJECT in state
+ * keygen-started: it was not generated, and may be now. */
+static imss_err
+resume_key(struct renew *r)
+{
+	imss_err err = renew_find_journal_key(r, &r->key);
+
+	if (err == IMSS_OK && r->j.state == JOURNAL_KEYGEN_STARTED)
+		err = record_key(r);
+	if (err == IMSS_OK)
+		renew_emit(r, "keygen", 3, NULL,
+		           _("Using the key generated earlier for this renewal (%s)."),
+		           imss_key_get_label(r->key));
+	else if (err == IMSS_ERR_NO_OBJECT && r->j.state != JOURNAL_KEYGEN_STARTED)
+		ctx_append_detail(r->ctx, _(" The key of this renewal is gone from the token; undo the renewal with --abandon and start again."));
+	return err;
+}
+
 imss_err
 renew_ensure_key(struct renew *r)
 {
+	unsigned char tmp_id[KEYGEN_TMP_ID_LEN];
+	unsigned flags = IMSS_KEYGEN_LABEL_IS_NEW;
 	imss_err err;
 
 	if (r->j.state >= JOURNAL_KEYGEN_STARTED) {
-		err = renew_find_journal_key(r, &r->key);
-		if (err == IMSS_OK)
-			err = check_candidate(r, r->key);
-		if (err == IMSS_OK && r->j.state == JOURNAL_KEYGEN_STARTED)
-			err = record_key(r);
-		if (err != IMSS_ERR_NO_OBJECT || r->j.state != JOURNAL_KEYGEN_STARTED) {
-			if (err == IMSS_OK)
-				renew_emit(r, "keygen", 3, NULL,
-				           _("Using the key generated earlier for this renewal (%s)."),
-				           imss_key_get_label(r->key));
-			else if (err == IMSS_ERR_NO_OBJECT)
-				ctx_append_detail(r->ctx, _(" The key of this renewal is gone from the token; undo the renewal with --abandon and start again."));
+		err = resume_key(r);
+		if (err != IMSS_ERR_NO_OBJECT || r->j.state != JOURNAL_KEYGEN_STARTED)
 			return err;
-		}
-		/* Generation had not happened: do it now, under the same label. */
+		/* Not generated: now, under the recorded label, checked again. */
+		ctx_clear_detail(r->ctx);
+		flags = 0;
 	} else {
-		err = default_label(r);
-		if (err != IMSS_OK)
-			return err;
-		r->j.state = JOURNAL_KEYGEN_STARTED;
-		err = journal_save(r->ctx, &r->j);
+		err = choose_label(r);
 		if (err != IMSS_OK)
 			return err;
 	}
-	err = generate_key(r);
+	err = record_keygen_start(r, tmp_id);
+	if (err == IMSS_OK)
+		err = generate_key(r, tmp_id, flags);
+	if (err == IMSS_ERR_LABEL_IN_USE)
+		ctx_append_detail(r->ctx, _(" This renewal recorded that label: undo it with --abandon, then run again."));
 	if (err == IMSS_OK)
 		err = record_key(r);
 	return err;

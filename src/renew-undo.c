@@ -79,7 +79,24 @@ out:
 	return err;
 }
 
-/* Delete the candidate key pair after checking it is the one recorded. */
+/* A renewal cut short while storing: is its certificate on the token? */
+static imss_err
+refuse_if_stored(struct renew *r, const imss_key *key)
+{
+	size_t id_len;
+	const unsigned char *id = imss_key_get_id(key, &id_len);
+	int beside = 0;
+	imss_err err = token_certificate_beside(r->o->token, id, id_len, imss_key_get_public(key),
+	                                        &beside);
+
+	if (err == IMSS_OK && beside)
+		err = ctx_fail(r->ctx, IMSS_ERR_INVALID_ARG,
+		               _("This renewal already stored its certificate on the token; run renew again to finish it. Nothing was removed."));
+	return err;
+}
+
+/* Delete the candidate key pair after checking it is the one recorded and
+ * passes the ownership tests (renew_find_journal_key). */
 static imss_err
 delete_candidate(struct renew *r, char **removed)
 {
@@ -94,8 +111,12 @@ delete_candidate(struct renew *r, char **removed)
 		*removed = str_printf(_("no key (none had been generated, or it was gone)"));
 		return *removed ? IMSS_OK : IMSS_ERR_NOMEM;
 	}
-	if (err != IMSS_OK)
+	if (err == IMSS_OK && r->j.state >= JOURNAL_STORE_STARTED)
+		err = refuse_if_stored(r, key);
+	if (err != IMSS_OK) {
+		imss_key_free(key);
 		return err;
+	}
 	id = imss_key_get_id(key, &id_len);
 	pub_uri = object_uri(r->o->token, CKO_PUBLIC_KEY, id, id_len, NULL);
 	err = pub_uri ? imss_token_delete_object(r->o->token, imss_key_get_uri(key),

@@ -95,11 +95,56 @@ make_dirs(imss_ctx *ctx, const char *path)
 	return err;
 }
 
+/*
+ * The state directory holds the journal (the only record of a key being
+ * made) and the token's lock: it must be the user's alone, neither
+ * readable nor writable by anyone else.
+ */
+static imss_err
+check_state_dir(imss_ctx *ctx, const char *dir)
+{
+	struct stat st;
+
+	if (stat(dir, &st) != 0)
+		return ctx_fail(ctx, IMSS_ERR_IO, _("Cannot use the directory '%s': %s."), dir,
+		                strerror(errno));
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+		return ctx_fail(ctx, IMSS_ERR_IO,
+		                _("The state directory '%s' is not a directory of yours; it must be, since it holds the renewal journal and lock. Give another --state-dir."),
+		                dir);
+	if ((st.st_mode & 077) != 0)
+		return ctx_fail(ctx, IMSS_ERR_IO,
+		                _("The state directory '%s' can be read or written by other users (mode %03o); it holds the renewal journal and lock. Run 'chmod 700 %s', or give another --state-dir."),
+		                dir, (unsigned)(st.st_mode & 0777), dir);
+	return IMSS_OK;
+}
+
+/*
+ * The letter and the certificate copy go to the output directory: one
+ * that other users may write to (without the sticky bit that keeps them
+ * from replacing someone else's files) is refused.
+ */
+static imss_err
+check_out_dir(imss_ctx *ctx, const char *dir)
+{
+	struct stat st;
+
+	if (stat(dir, &st) != 0)
+		return ctx_fail(ctx, IMSS_ERR_IO, _("Cannot use the directory '%s': %s."), dir,
+		                strerror(errno));
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0)
+		return ctx_fail(ctx, IMSS_ERR_IO,
+		                _("The output directory '%s' can be written by other users (mode %03o), who could replace the terms letter or the certificate copy written there. Run 'chmod go-w %s', or give another --out-dir."),
+		                dir, (unsigned)(st.st_mode & 0777), dir);
+	return IMSS_OK;
+}
+
 static imss_err
 state_dir_init(struct renew *r)
 {
 	const char *base = r->o->state_dir, *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
 	char *dir = NULL;
+	imss_err err;
 
 	if (base != NULL)
 		dir = strdup(base);
@@ -113,7 +158,8 @@ state_dir_init(struct renew *r)
 	if (dir == NULL)
 		return IMSS_ERR_NOMEM;
 	r->state_dir = dir;
-	return make_dirs(r->ctx, dir);
+	err = make_dirs(r->ctx, dir);
+	return err == IMSS_OK ? check_state_dir(r->ctx, dir) : err;
 }
 
 /* The journal keeps paths: absolute, so that a run from another working
@@ -128,13 +174,35 @@ absolute_dir(imss_ctx *ctx, const char *dir, char **out)
 	return IMSS_OK;
 }
 
+/* The lock file itself: never through a symbolic link, and only a regular
+ * file of the user's. */
+static imss_err
+open_lock(struct renew *r, const char *path)
+{
+	struct stat st;
+
+	r->lock_fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+	if (r->lock_fd < 0 && errno == ELOOP)
+		return ctx_fail(r->ctx, IMSS_ERR_IO,
+		                _("The lock '%s' is a symbolic link; nothing was changed. Remove it: imss-renew makes its own."),
+		                path);
+	if (r->lock_fd < 0)
+		return ctx_fail(r->ctx, IMSS_ERR_IO, _("Cannot open the lock '%s': %s."), path,
+		                strerror(errno));
+	if (fstat(r->lock_fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid())
+		return ctx_fail(r->ctx, IMSS_ERR_IO,
+		                _("The lock '%s' is not a regular file of yours; nothing was changed. Remove it: imss-renew makes its own."),
+		                path);
+	return IMSS_OK;
+}
+
 /* One renewal per token at a time. */
 imss_err
 renew_lock_token(struct renew *r)
 {
 	char *serial = renew_file_safe(imss_token_get_info(r->o->token)->serial);
 	char *path = NULL;
-	imss_err err = IMSS_OK;
+	imss_err err;
 	int op = LOCK_EX | ((r->o->flags & IMSS_RENEW_WAIT_LOCK) ? 0 : LOCK_NB);
 
 	if (serial == NULL ||
@@ -142,11 +210,8 @@ renew_lock_token(struct renew *r)
 		free(serial);
 		return IMSS_ERR_NOMEM;
 	}
-	r->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (r->lock_fd < 0)
-		err = ctx_fail(r->ctx, IMSS_ERR_IO, _("Cannot open the lock '%s': %s."), path,
-		               strerror(errno));
-	else if (flock(r->lock_fd, op) != 0)
+	err = open_lock(r, path);
+	if (err == IMSS_OK && flock(r->lock_fd, op) != 0)
 		err = ctx_fail(r->ctx, IMSS_ERR_BUSY,
 		               _("Another imss-renew is renewing on token '%s' (lock %s). Wait for it to finish, or run with --wait."),
 		               imss_token_get_info(r->o->token)->label, path);
@@ -421,6 +486,8 @@ renew_setup(struct renew *r, imss_ctx *ctx, const imss_renew_options *o,
 		err = make_dirs(ctx, o->out_dir);
 	if (err == IMSS_OK)
 		err = absolute_dir(ctx, o->out_dir ? o->out_dir : ".", &r->out_dir);
+	if (err == IMSS_OK && result != NULL)     /* abandon writes nothing there */
+		err = check_out_dir(ctx, r->out_dir);
 	if (err == IMSS_OK) {
 		char *abs = NULL;
 

@@ -113,7 +113,9 @@ case_new() {
 	local name=$1 kind=$2 out
 	N_CASES=$((N_CASES + 1))
 	C=$T/$name
-	mkdir -p "$C/state" "$C/out"
+	mkdir -p "$C/out"
+	mkdir -m 700 "$C/state"           # refused when others can read it
+	chmod go-w "$C/out"               # refused when others can write to it
 	out=$(IMSS_USER_PIN=$USER_PIN IMSS_SO_PIN=$SO_PIN "$MAKE_TOKEN" --dir "$C/softhsm" \
 		--label IMSS --init-tool "$SOFTHSM_TOKEN_INIT" --module "$SOFTHSM") ||
 		die "$name: could not make a token"
