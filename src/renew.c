@@ -211,7 +211,7 @@ load_ca_file(struct renew *r, const char *path, STACK_OF(X509) **out)
 		if (is_ca(x))
 			continue;
 		subject = X509_NAME_oneline(X509_get_subject_name(x), NULL, 0);
-		err = ctx_fail(r->ctx, IMSS_ERR_REFUSED_CERT,
+		err = ctx_fail(r->ctx, IMSS_ERR_FORMAT,
 		               _("'%s' is not a CA certificate (it has no basicConstraints CA:TRUE): it is the certificate of %s."),
 		               path, subject ? subject : "?");
 		OPENSSL_free(subject);

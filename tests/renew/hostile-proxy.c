@@ -10,8 +10,9 @@
  * that CA trusts it) and forwards every request to the real service with
  * libcurl.  The answers to POST /idse/v1/renewal and GET
  * /idse/v1/requests/{id} are tampered with as FILE says ("MODE", or
- * "MODE renewal" or "MODE poll" for one of the two), read again at every
- * request (so a test switches modes without a new address):
+ * "MODE renewal" or "MODE poll" for one of the two; "MODE recover" for
+ * GET /idse/v1/certificates/{serial} alone), read again at every request
+ * (so a test switches modes without a new address):
  *
  *   pass           nothing changed
  *   other-key      the certificate re-made for another key (signed by the
@@ -364,11 +365,14 @@ static int is_target(const char *method, const char *path, const char *which)
 {
 	int renewal = strcmp(method, "POST") == 0 && strcmp(path, "/idse/v1/renewal") == 0;
 	int poll = strcmp(method, "GET") == 0 && strncmp(path, "/idse/v1/requests/", 18) == 0;
+	int recover = strcmp(method, "GET") == 0 && strncmp(path, "/idse/v1/certificates/", 22) == 0;
 
 	if (strcmp(which, "renewal") == 0)
 		return renewal;
 	if (strcmp(which, "poll") == 0)
 		return poll;
+	if (strcmp(which, "recover") == 0)
+		return recover;
 	return renewal || poll;
 }
 

@@ -11,7 +11,8 @@
 # gets it back by its request id (journal 'submitted') or by sending the
 # same request again (journal 'submit-started'), never a second one.
 # Modes that must be accepted are run apart (not-before-ahead).  Last,
-# recover: a refused certificate fetched again by serial.
+# recover: a refused certificate fetched again by serial, first spoiled
+# (cn-other: refused, nothing stored), then honest.
 # shellcheck source=../lib/common.sh
 . "$TESTS_DIR/lib/common.sh"
 # shellcheck source=lib.sh
@@ -136,6 +137,16 @@ assert_eq 1 "$rc" "recover: the spoiled renewal fails"
 serial=$(sqlite3 "$D/service.db" "SELECT serial FROM certificates ORDER BY issued_at DESC, rowid DESC LIMIT 1")
 [[ -n $serial ]] || die "recover: no serial in the service's database"
 renew_args
+# The certificate fetched by serial spoiled first: recover checks it in full.
+printf 'cn-other recover\n' >"$T/mode"
+rc=0
+FAULT_LOG=$C/calls.log "$IMSS_RENEW" --module "$FAULT_MODULE" recover --serial "$serial" \
+	"${RENEW_ARGS[@]:0:${#RENEW_ARGS[@]}-1}" >"$C/recover.out" 2>"$C/err" || rc=$?
+printf 'pass\n' >"$T/mode"
+no_sanitizer_report "$C/err"
+assert_eq 1 "$rc" "recover, a certificate with another CN: refused"
+grep -q "its CN (razon social) is not" "$C/err" || die "recover, another CN: unclear message: $(<"$C/err")"
+check_candidate_only "recover, another CN"
 FAULT_LOG=$C/calls.log "$IMSS_RENEW" --module "$FAULT_MODULE" recover --serial "$serial" \
 	"${RENEW_ARGS[@]:0:${#RENEW_ARGS[@]}-1}" >"$C/recover.out" 2>"$C/err" ||
 	die "recover failed: $(<"$C/err")"
