@@ -290,7 +290,7 @@ renew_save_certificate(struct renew *r, X509 *cert)
 		const char *f[] = { "serial", info.serial, "certificate", r->result->cert_path, NULL };
 
 		renew_emit(r, "certificate", 6, f,
-		           _("Certificate %s received and checked (key, CA, employer, validity, usage); saved to %s."),
+		           _("Certificate %s received and checked (key, CA, employer, validity); saved to %s."),
 		           info.serial, r->result->cert_path);
 	}
 	imss_cert_info_clear(&info);

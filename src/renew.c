@@ -384,12 +384,11 @@ renew_connect(struct renew *r)
 		err = client_new(r, pinned, 0);
 	else
 		err = connect_first_use(r, pin_file);
-	if (err == IMSS_OK && r->issuer == NULL) {
-		r->issuer = given ? given : pinned;
-		if (given != NULL)
-			given = NULL;
-		else
-			pinned = NULL;
+	if (err == IMSS_OK && r->issuer == NULL) {   /* issued certificates chain to it */
+		STACK_OF(X509) **trusted = given ? &given : &pinned;
+
+		r->issuer = *trusted;
+		*trusted = NULL;
 	}
 out:
 	sk_X509_pop_free(given, X509_free);
