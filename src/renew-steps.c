@@ -637,7 +637,7 @@ resume_certificate(struct renew *r)
 		                _("The certificate saved earlier (%s) was refused: %s. Nothing was stored. Fetch it again with 'imss-renew recover --serial %s'."),
 		                r->j.cert_path ? r->j.cert_path : "?", why, serial);
 	{
-		const char *f[] = { "certificate", r->j.cert_path ? r->j.cert_path : "", "reason", why,
+		const char *f[] = { "certificate", r->j.cert_path ? r->j.cert_path : "", N_("reason"), why,
 		                    "request_id", r->j.request_id, NULL };
 
 		renew_emit(r, "resume", 6, f,

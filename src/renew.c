@@ -267,7 +267,8 @@ pin_ca(struct renew *r, STACK_OF(X509) *cas, const char *pinned, int replaced,
 
 	if (err == IMSS_OK && imss_cert_describe(sk_X509_value(cas, 0), &info) == IMSS_OK) {
 		const char *f[] = { "ca_subject", info.subject, "ca_sha256", info.fingerprint,
-		                    "pinned", pinned, replaced ? "replaced_sha256" : NULL, was, NULL };
+		                    "pinned", pinned, replaced ? N_("replaced_sha256") : NULL, was,
+		                    NULL };   /* N_: the field's name is translated in text output */
 
 		if (replaced)
 			renew_emit(r, "ca", 1, f,
