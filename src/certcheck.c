@@ -1,8 +1,11 @@
 /*
  * A certificate from the service is believed only after it checks out:
- * its public key is the new token key, it chains to the service's CA, its
- * subject is the same employer, its validity is sane.  Then it is saved to
- * disk before the token is touched.
+ * its public key is the new token key, it chains to the trusted CA, its
+ * subject is the same employer, its validity is sane, it is an employer's
+ * signing certificate (no CA, signatures allowed, no server-only EKU, no
+ * SHA-1).  Then it is saved to the state directory (the copy a resumed
+ * run reads, and checks again) before the token is touched, and the
+ * user's copy is written to the output directory (never read back).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +14,7 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #include "renew.h"
 
@@ -25,24 +29,49 @@ refuse(struct renew *r, const char *why)
 	                why);
 }
 
+/* Within the clock skew: not before now + skew, not after now. */
 static int
-chains_to_issuer(struct renew *r, X509 *cert)
+valid_now(X509 *x, time_t now)
+{
+	time_t ahead = now + CLOCK_SKEW;
+
+	return X509_cmp_time(X509_get0_notBefore(x), &ahead) < 0 &&
+	       X509_cmp_time(X509_get0_notAfter(x), &now) > 0;
+}
+
+/*
+ * Does cert chain to the trusted CA?  Times are left out of OpenSSL's
+ * check (it would use this very second, so a certificate issued by a
+ * clock a few seconds ahead would be blamed on the CA) and checked here
+ * on every certificate of the chain, with the clock skew.
+ */
+static const char *
+chain_problem(struct renew *r, X509 *cert)
 {
 	X509_STORE *store = X509_STORE_new();
 	X509_STORE_CTX *vctx = X509_STORE_CTX_new();
-	int i, ok = 0;
+	const char *why = _("it does not chain to the service's CA");
+	time_t now = time(NULL);
+	STACK_OF(X509) *chain;
+	int i;
 
 	if (store == NULL || vctx == NULL || r->issuer == NULL)
 		goto out;
 	for (i = 0; i < sk_X509_num(r->issuer); i++)
 		X509_STORE_add_cert(store, sk_X509_value(r->issuer, i));
-	if (X509_STORE_CTX_init(vctx, store, cert, NULL) == 1)
-		ok = X509_verify_cert(vctx) == 1;
+	X509_STORE_set_flags(store, X509_V_FLAG_NO_CHECK_TIME | X509_V_FLAG_PARTIAL_CHAIN);
+	if (X509_STORE_CTX_init(vctx, store, cert, NULL) != 1 || X509_verify_cert(vctx) != 1)
+		goto out;
+	why = NULL;
+	chain = X509_STORE_CTX_get0_chain(vctx);
+	for (i = 1; why == NULL && i < sk_X509_num(chain); i++)
+		if (!valid_now(sk_X509_value(chain, i), now))
+			why = _("the service's CA that issued it has expired or is not valid yet");
 out:
 	ERR_clear_error();
 	X509_STORE_CTX_free(vctx);
 	X509_STORE_free(store);
-	return ok;
+	return why;
 }
 
 static int
@@ -60,60 +89,134 @@ same_entry(const X509_NAME *name, int nid, const char *want)
 	return ok;
 }
 
-/* The employer's identity; the e-mail too for a certificate just asked
- * for (an older one may carry an e-mail changed since). */
-static int
-same_employer(struct renew *r, X509 *cert, int with_email)
+/* The employer's identity, field by field (the reason names the field and
+ * what was expected, never what the service sent); the e-mail too for a
+ * certificate just asked for (an older one may carry an e-mail changed
+ * since).  NULL when it is this employer. */
+static const char *
+employer_problem(struct renew *r, X509 *cert, int with_email, char *buf, size_t size)
 {
 	const X509_NAME *n = X509_get_subject_name(cert);
 	const struct idse_company *c = &r->company;
+	const struct { int nid; const char *want, *field; } fields[] = {
+		{ NID_organizationalUnitName, c->registro_patronal, "OU (registro patronal)" },
+		{ NID_x500UniqueIdentifier, c->rfc, "x500UniqueIdentifier (RFC)" },
+		{ NID_organizationName, c->razon_social, "O (razon social)" },
+		{ NID_commonName, c->razon_social, "CN (razon social)" },
+		{ NID_pkcs9_emailAddress, with_email ? c->email : NULL, "emailAddress" },
+	};
+	size_t i;
 
-	return same_entry(n, NID_organizationName, c->razon_social) &&
-	       same_entry(n, NID_organizationalUnitName, c->registro_patronal) &&
-	       same_entry(n, NID_x500UniqueIdentifier, c->rfc) &&
-	       (!with_email || same_entry(n, NID_pkcs9_emailAddress, c->email));
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		if (fields[i].want == NULL || same_entry(n, fields[i].nid, fields[i].want))
+			continue;
+		snprintf(buf, size, _("its subject is not this employer: its %s is not '%s'"),
+		         fields[i].field, fields[i].want);
+		return buf;
+	}
+	return NULL;
+}
+
+/* What an employer's signing certificate must be: no CA, usable for
+ * signatures, for clients or e-mail (not a server's), a signature of a
+ * hash that is not broken.  NULL when it is. */
+static const char *
+usage_problem(X509 *cert)
+{
+	uint32_t flags = X509_get_extension_flags(cert);
+	int md = NID_undef;
+
+	if (flags & EXFLAG_INVALID)
+		return _("its extensions cannot be read");
+	if ((flags & EXFLAG_BCONS) && (flags & EXFLAG_CA))
+		return _("it is a CA certificate (basicConstraints CA:TRUE), not an employer's");
+	if ((flags & EXFLAG_KUSAGE) && !(X509_get_key_usage(cert) & KU_DIGITAL_SIGNATURE))
+		return _("its key usage does not allow digital signatures");
+	if ((flags & EXFLAG_XKUSAGE) &&
+	    !(X509_get_extended_key_usage(cert) & (XKU_SSL_CLIENT | XKU_SMIME)))
+		return _("its extended key usage allows neither clientAuth nor emailProtection (a server's certificate?)");
+	if (!X509_get_signature_info(cert, &md, NULL, NULL, NULL))
+		return _("its signature algorithm is unknown");
+	if (md == NID_sha1 || md == NID_md5 || md == NID_md5_sha1 || md == NID_md4 || md == NID_md2)
+		return _("it is signed with a broken hash (SHA-1 or MD5)");
+	return NULL;
+}
+
+static const char *
+validity_problem(const imss_cert_info *info)
+{
+	long long now = (long long)time(NULL);
+
+	if (info->not_after <= now)
+		return _("it has expired");
+	if (info->not_before > now + CLOCK_SKEW)
+		return _("it is not valid yet");
+	if (info->not_after <= info->not_before ||
+	    info->not_after - info->not_before > (long long)MAX_VALIDITY_DAYS * 86400)
+		return _("its validity period makes no sense");
+	return NULL;
+}
+
+/*
+ * The full check, the same for every certificate that may reach the token
+ * (received, resumed from the state directory, recovered): its key, its
+ * validity (the clock skew allowed), its usage, its chain to the trusted
+ * CA, its employer.  NULL when it passes, else the reason (in buf, or a
+ * constant).
+ */
+const char *
+renew_certificate_problem(struct renew *r, X509 *cert, EVP_PKEY *key_pub, int with_email,
+                          char *buf, size_t size)
+{
+	imss_cert_info info;
+	const char *why;
+
+	if (cert == NULL)
+		return _("no certificate");
+	if (EVP_PKEY_eq(X509_get0_pubkey(cert), key_pub) != 1)
+		return _("it is for another key than the one generated on the token");
+	if (imss_cert_describe(cert, &info) != IMSS_OK)
+		return _("it cannot be read");
+	/* The validity before the chain, whose check would blame the CA. */
+	why = validity_problem(&info);
+	imss_cert_info_clear(&info);
+	if (why == NULL)
+		why = usage_problem(cert);
+	if (why == NULL)
+		why = chain_problem(r, cert);
+	if (why == NULL)
+		why = employer_problem(r, cert, with_email, buf, size);
+	return why;
 }
 
 imss_err
 renew_check_certificate(struct renew *r, X509 *cert, EVP_PKEY *key_pub, int with_email)
 {
-	imss_cert_info info;
-	long long now = (long long)time(NULL);
-	const char *why = NULL;
-	imss_err err;
+	char buf[512];
+	const char *why = renew_certificate_problem(r, cert, key_pub, with_email, buf, sizeof(buf));
 
-	if (cert == NULL)
-		return refuse(r, _("no certificate"));
-	if (EVP_PKEY_eq(X509_get0_pubkey(cert), key_pub) != 1)
-		return refuse(r, _("it is for another key than the one generated on the token"));
-	err = imss_cert_describe(cert, &info);
-	if (err != IMSS_OK)
-		return err;
-	/* The validity before the chain, whose check fails on an expired
-	 * certificate too and would blame the CA. */
-	if (info.not_after <= now)
-		why = _("it has expired");
-	else if (info.not_before > now + CLOCK_SKEW)
-		why = _("it is not valid yet");
-	else if (info.not_after <= info.not_before ||
-	         info.not_after - info.not_before > (long long)MAX_VALIDITY_DAYS * 86400)
-		why = _("its validity period makes no sense");
-	else if (!chains_to_issuer(r, cert))
-		why = _("it does not chain to the service's CA");
-	else if (!same_employer(r, cert, with_email))
-		why = _("its subject is not this employer (razon social, registro patronal, RFC, e-mail)");
-	imss_cert_info_clear(&info);
+	ctx_clear_detail(r->ctx);
 	return why ? refuse(r, why) : IMSS_OK;
+}
+
+static imss_err
+write_der(struct renew *r, const char *path, X509 *cert, unsigned mode)
+{
+	unsigned char *der = NULL;
+	int len = i2d_X509(cert, &der);
+	imss_err err = len > 0 ? imss_write_file_atomic(r->ctx, path, der, (size_t)len, mode, 1)
+	                       : IMSS_ERR_NOMEM;
+
+	OPENSSL_free(der);
+	return err;
 }
 
 /* The user's copy: OUT_DIR/certificado-RP-SERIAL.cer (DER). */
 imss_err
 renew_write_certificate(struct renew *r, X509 *cert, char **path)
 {
-	unsigned char *der = NULL;
 	imss_cert_info info = { 0 };
-	int len = i2d_X509(cert, &der);
-	imss_err err = len > 0 ? imss_cert_describe(cert, &info) : IMSS_ERR_NOMEM;
+	imss_err err = imss_cert_describe(cert, &info);
 	char *rp = renew_file_safe(r->company.registro_patronal);
 	char *serial = info.serial ? renew_file_safe(info.serial) : NULL;
 
@@ -122,43 +225,75 @@ renew_write_certificate(struct renew *r, X509 *cert, char **path)
 	    (*path = str_printf("%s/certificado-%s-%s.cer", r->out_dir, rp, serial)) == NULL))
 		err = IMSS_ERR_NOMEM;
 	if (err == IMSS_OK)
-		err = imss_write_file_atomic(r->ctx, *path, der, (size_t)len, 0644, 1);
+		err = write_der(r, *path, cert, 0644);
 	if (err != IMSS_OK) {
 		free(*path);
 		*path = NULL;
 	}
 	imss_cert_info_clear(&info);
-	OPENSSL_free(der);
 	free(rp);
 	free(serial);
 	return err;
 }
 
 imss_err
+renew_user_copy(struct renew *r, X509 *cert)
+{
+	char *path = NULL;
+	imss_err err = renew_write_certificate(r, cert, &path);
+
+	if (err == IMSS_OK) {
+		free(r->result->cert_path);
+		r->result->cert_path = path;
+	}
+	return err;
+}
+
+imss_err
+renew_keep_certificate(struct renew *r, X509 *cert, char **path)
+{
+	imss_err err;
+
+	*path = renew_state_file(r, "certificate", "der");
+	if (*path == NULL)
+		return IMSS_ERR_NOMEM;
+	err = write_der(r, *path, cert, 0600);
+	if (err != IMSS_OK) {
+		free(*path);
+		*path = NULL;
+	}
+	return err;
+}
+
+imss_err
 renew_save_certificate(struct renew *r, X509 *cert)
 {
-	char *copy = NULL;
+	char *kept = NULL;
 	imss_cert_info info = { 0 };
 	imss_err err = imss_cert_describe(cert, &info);
 
 	if (err == IMSS_OK)
-		err = renew_write_certificate(r, cert, &copy);
+		err = renew_keep_certificate(r, cert, &kept);
 	if (err == IMSS_OK)
-		err = journal_set(&r->j.cert_path, copy);
+		err = journal_set(&r->j.cert_path, kept);
 	if (err == IMSS_OK)
 		err = journal_set(&r->j.cert_serial, info.serial);
 	if (err == IMSS_OK) {
-		r->j.state = JOURNAL_CERT_RECEIVED;
+		/* Fetched again on resume: the state stays where it was. */
+		if (r->j.state < JOURNAL_CERT_RECEIVED)
+			r->j.state = JOURNAL_CERT_RECEIVED;
 		err = journal_save(r->ctx, &r->j);
 	}
+	if (err == IMSS_OK)
+		err = renew_user_copy(r, cert);
 	if (err == IMSS_OK) {
-		const char *f[] = { "serial", info.serial, "certificate", copy, NULL };
+		const char *f[] = { "serial", info.serial, "certificate", r->result->cert_path, NULL };
 
 		renew_emit(r, "certificate", 6, f,
 		           _("Certificate %s received and checked (key, CA, employer, validity); saved to %s."),
-		           info.serial, copy);
+		           info.serial, r->result->cert_path);
 	}
 	imss_cert_info_clear(&info);
-	free(copy);
+	free(kept);
 	return err;
 }

@@ -11,7 +11,6 @@
 
 #include <curl/curl.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
 
 #include "http.h"
@@ -22,7 +21,7 @@ struct http_client {
 	CURL *curl;
 	char *base;
 	char *bearer;
-	struct http_options opts;
+	struct http_options opts;   /* opts.trusted is the client's own copy */
 };
 
 struct sink {
@@ -61,6 +60,12 @@ http_client_new(imss_ctx *ctx, const char *base_url, const struct http_options *
 		return IMSS_ERR_NOMEM;
 	c->ctx = ctx;
 	c->opts = *opts;
+	/* Its own references: the caller's stack may be freed at once. */
+	c->opts.trusted = NULL;
+	if (opts->trusted != NULL && (c->opts.trusted = X509_chain_up_ref(opts->trusted)) == NULL) {
+		free(c);
+		return IMSS_ERR_NOMEM;
+	}
 	{
 		/* IMSS_RENEW_HTTP_TIMEOUT: the seconds one exchange may take, for
 		 * slow links (and the tests of a stalled service). */
@@ -98,6 +103,7 @@ http_client_free(struct http_client *c)
 		imss_wipe(c->bearer, strlen(c->bearer));
 	free(c->bearer);
 	free(c->base);
+	sk_X509_pop_free(c->opts.trusted, X509_free);
 	free(c);
 }
 
@@ -153,24 +159,32 @@ on_header(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
-/* libcurl's OpenSSL context: the system store, plus the CA pinned for
- * this service on first use (its TLS certificate may come from it). */
+/*
+ * libcurl's OpenSSL context, set up before each handshake (libcurl has
+ * loaded the system store by then): with --ca a store of those CAs alone
+ * replaces it; with a pinned CA, the pin joins the system store.  The
+ * certificates are the client's own, read once (PEM or DER) when it was
+ * made: nothing is read from a file here.
+ */
 static CURLcode
-add_pinned_ca(CURL *h, void *sslctx, void *arg)
+trust_for_handshake(CURL *h, void *sslctx, void *arg)
 {
-	X509_STORE *store = SSL_CTX_get_cert_store((SSL_CTX *)sslctx);
-	FILE *f = fopen((const char *)arg, "r");
-	X509 *x;
+	const struct http_client *c = arg;
+	X509_STORE *store;
+	int i;
 
 	(void)h;
-	if (f == NULL)
-		return CURLE_SSL_CACERT_BADFILE;
-	while ((x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
-		X509_STORE_add_cert(store, x);
-		X509_free(x);
+	if (c->opts.trusted_only) {
+		if ((store = X509_STORE_new()) == NULL)
+			return CURLE_OUT_OF_MEMORY;
+		/* As libcurl's own store: the CA given may be an intermediate one. */
+		X509_STORE_set_flags(store, X509_V_FLAG_TRUSTED_FIRST | X509_V_FLAG_PARTIAL_CHAIN);
+		SSL_CTX_set_cert_store((SSL_CTX *)sslctx, store);
 	}
+	store = SSL_CTX_get_cert_store((SSL_CTX *)sslctx);
+	for (i = 0; i < sk_X509_num(c->opts.trusted); i++)
+		X509_STORE_add_cert(store, sk_X509_value(c->opts.trusted, i));  /* a duplicate is no error */
 	ERR_clear_error();
-	fclose(f);
 	return CURLE_OK;
 }
 
@@ -187,11 +201,9 @@ setup(struct http_client *c, const char *url, struct sink *sink, struct curl_sli
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	if (c->opts.ca_file != NULL) {
-		curl_easy_setopt(h, CURLOPT_CAINFO, c->opts.ca_file);
-	} else if (c->opts.extra_ca != NULL) {
-		curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, add_pinned_ca);
-		curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, (void *)c->opts.extra_ca);
+	if (c->opts.trusted != NULL) {
+		curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, trust_for_handshake);
+		curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, (void *)c);
 	}
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, c->opts.connect_timeout);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, c->opts.total_timeout);

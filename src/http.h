@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+#include <openssl/x509.h>
+
 #include "imss-renew/imss-renew.h"
 
 struct http_client;
@@ -22,15 +24,16 @@ struct http_response {
 };
 
 struct http_options {
-	const char *ca_file;     /* PEM file of trusted CAs; NULL: system store */
-	const char *extra_ca;    /* with the system store: a pinned CA (PEM) too */
+	STACK_OF(X509) *trusted; /* CAs trusted for TLS (copied); NULL: the system store */
+	int trusted_only;        /* 1: only those (--ca); 0: the system store too (a pin) */
 	long connect_timeout;    /* seconds */
 	long total_timeout;      /* seconds */
 	size_t max_response;     /* bytes */
 	int retries;             /* extra tries for idempotent requests */
 };
 
-/* base_url must be https://host[:port][/prefix]. */
+/* base_url must be https://host[:port][/prefix].  Everything opts points
+ * to is copied: the caller may free it at once. */
 imss_err http_client_new(imss_ctx *ctx, const char *base_url,
                          const struct http_options *opts, struct http_client **out);
 void http_client_free(struct http_client *c);

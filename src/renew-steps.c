@@ -829,20 +829,84 @@ submit_request(struct renew *r, const unsigned char *req, size_t len, struct ids
 	return err;
 }
 
-static imss_err
-load_saved_certificate(struct renew *r)
+/* The copy the journal names (in the state directory), in r->cert if it
+ * passes the full check again; else NULL and the reason. */
+static const char *
+saved_certificate_problem(struct renew *r, char *buf, size_t size)
 {
-	FILE *f = fopen(r->j.cert_path, "rb");
+	FILE *f = r->j.cert_path ? fopen(r->j.cert_path, "rb") : NULL;
+	const char *why;
 
 	if (f != NULL) {
 		r->cert = d2i_X509_fp(f, NULL);
 		fclose(f);
 	}
 	if (r->cert == NULL)
-		return ctx_fail(r->ctx, IMSS_ERR_JOURNAL,
-		                _("The certificate received earlier (%s) cannot be read; fetch it again with 'imss-renew recover --serial %s'."),
-		                r->j.cert_path, r->j.cert_serial ? r->j.cert_serial : "?");
-	return IMSS_OK;
+		return _("it cannot be read");
+	why = renew_certificate_problem(r, r->cert, imss_key_get_public(r->key), 0, buf, size);
+	if (why != NULL) {
+		X509_free(r->cert);
+		r->cert = NULL;
+	}
+	return why;
+}
+
+/* Ask for the certificate of the journal's request, wait for it, check it
+ * and save it.  with_email: a fresh request (else a resumed one, whose
+ * e-mail may have changed since). */
+static imss_err
+fetch_checked(struct renew *r, struct idse_result *res, int with_email)
+{
+	imss_err err = wait_for_certificate(r, res);
+
+	if (err == IMSS_OK)
+		err = renew_check_certificate(r, res->cert, imss_key_get_public(r->key), with_email);
+	if (err == IMSS_OK)
+		err = renew_save_certificate(r, res->cert);
+	if (err == IMSS_OK) {
+		r->cert = res->cert;
+		res->cert = NULL;
+	}
+	return err;
+}
+
+/*
+ * A run resumed after the certificate was received: the saved copy passes
+ * the full check again, or it is not used and the certificate is asked
+ * for again by the journal's request id.  The user's copy is written
+ * again from what was checked.
+ */
+static imss_err
+resume_certificate(struct renew *r)
+{
+	struct idse_result res = { 0 };
+	char buf[512], serial[128];   /* the journal's serial, which a save replaces */
+	const char *why = saved_certificate_problem(r, buf, sizeof(buf));
+	imss_err err;
+
+	snprintf(serial, sizeof(serial), "%s", r->j.cert_serial ? r->j.cert_serial : "SERIAL");
+	if (why == NULL)
+		return renew_user_copy(r, r->cert);
+	if (r->j.request_id == NULL)
+		return ctx_fail(r->ctx, IMSS_ERR_REFUSED_CERT,
+		                _("The certificate saved earlier (%s) was refused: %s. Nothing was stored. Fetch it again with 'imss-renew recover --serial %s'."),
+		                r->j.cert_path ? r->j.cert_path : "?", why, serial);
+	{
+		const char *f[] = { "certificate", r->j.cert_path ? r->j.cert_path : "", N_("reason"), why,
+		                    "request_id", r->j.request_id, NULL };
+
+		renew_emit(r, "resume", 6, f,
+		           _("The certificate saved earlier (%s) is not used: %s. Asking the service again for request %s."),
+		           r->j.cert_path ? r->j.cert_path : "?", why, r->j.request_id);
+	}
+	err = idse_poll(r->ctx, r->http, r->j.request_id, &res);
+	if (err == IMSS_OK)
+		err = fetch_checked(r, &res, 0);
+	if (err != IMSS_OK && err != IMSS_ERR_NETWORK && err != IMSS_ERR_TLS)
+		ctx_append_detail(r->ctx, _(" Once the service has it, fetch it with 'imss-renew recover --serial %s'."),
+		                  serial);
+	idse_result_clear(&res);
+	return err;
 }
 
 imss_err
@@ -851,30 +915,17 @@ renew_submit(struct renew *r, const unsigned char *req, size_t len)
 	struct idse_result res = { 0 };
 	imss_err err = IMSS_OK;
 
-	if (r->j.state >= JOURNAL_CERT_RECEIVED) {
-		err = load_saved_certificate(r);
+	if (r->j.state >= JOURNAL_CERT_RECEIVED)
+		return resume_certificate(r);
+	if (r->j.state >= JOURNAL_SUBMITTED && r->j.request_id != NULL) {
+		renew_emit(r, "submit", 6, NULL, _("Asking again for request %s."), r->j.request_id);
+		err = idse_poll(r->ctx, r->http, r->j.request_id, &res);
 	} else {
-		if (r->j.state >= JOURNAL_SUBMITTED && r->j.request_id != NULL) {
-			renew_emit(r, "submit", 6, NULL, _("Asking again for request %s."), r->j.request_id);
-			err = idse_poll(r->ctx, r->http, r->j.request_id, &res);
-		} else {
-			err = submit_request(r, req, len, &res);
-		}
-		if (err == IMSS_OK)
-			err = wait_for_certificate(r, &res);
-		if (err == IMSS_OK)
-			err = renew_check_certificate(r, res.cert, imss_key_get_public(r->key), 1);
-		if (err == IMSS_OK)
-			err = renew_save_certificate(r, res.cert);
-		if (err == IMSS_OK) {
-			r->cert = res.cert;
-			res.cert = NULL;
-		}
+		err = submit_request(r, req, len, &res);
 	}
+	if (err == IMSS_OK)
+		err = fetch_checked(r, &res, 1);
 	idse_result_clear(&res);
-	if (err == IMSS_OK && r->result->cert_path == NULL &&
-	    (r->result->cert_path = strdup(r->j.cert_path)) == NULL)
-		err = IMSS_ERR_NOMEM;
 	return err;
 }
 

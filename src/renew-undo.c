@@ -203,18 +203,23 @@ recover_journal_load(struct renew *r, const imss_key *key, int *ours)
 }
 
 /* That renewal learns that its certificate is on the token and where its
- * copy is: `renew` then finds it there instead of storing it twice. */
+ * copy is (in the state directory, checked again when read): `renew` then
+ * finds it there instead of storing it twice. */
 static imss_err
 recover_journal_update(struct renew *r, X509 *cert)
 {
 	imss_cert_info info;
+	char *kept = NULL;
 	imss_err err = imss_cert_describe(cert, &info);
 
 	if (err != IMSS_OK)
 		return err;
-	err = journal_set(&r->j.cert_path, r->result->cert_path);
+	err = renew_keep_certificate(r, cert, &kept);
+	if (err == IMSS_OK)
+		err = journal_set(&r->j.cert_path, kept);
 	if (err == IMSS_OK)
 		err = journal_set(&r->j.cert_serial, info.serial);
+	free(kept);
 	imss_cert_info_clear(&info);
 	if (err == IMSS_OK && r->j.state < JOURNAL_STORE_STARTED)
 		r->j.state = JOURNAL_STORE_STARTED;
@@ -234,6 +239,8 @@ recover_store(struct renew *r, X509 *cert)
 	err = imss_token_find_key_for(r->o->token, X509_get0_pubkey(cert), &key);
 	if (err == IMSS_ERR_NO_OBJECT)
 		ctx_append_detail(r->ctx, _(" The certificate's key is not on this token; nothing was stored."));
+	/* The full check of a new certificate, all but the e-mail (changed
+	 * since, maybe). */
 	if (err == IMSS_OK)
 		err = renew_check_certificate(r, cert, imss_key_get_public(key), 0);
 	if (err == IMSS_OK)

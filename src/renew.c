@@ -17,6 +17,7 @@
 
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "renew.h"
 
@@ -220,8 +221,7 @@ renew_lock_token(struct renew *r)
 	return err;
 }
 
-/* The CA certificates from --ca, or the one pinned for this server, or
- * (first use) the one the service publishes, pinned from now on. */
+/* Where the CA of this server is pinned: state_dir/ca-HOST_PORT.pem. */
 static imss_err
 pin_path(struct renew *r, char **out)
 {
@@ -236,81 +236,230 @@ pin_path(struct renew *r, char **out)
 }
 
 static imss_err
-write_pem_cert(imss_ctx *ctx, const char *path, X509 *cert)
+write_pem_certs(imss_ctx *ctx, const char *path, STACK_OF(X509) *certs)
 {
 	BIO *mem = BIO_new(BIO_s_mem());
 	char *data;
 	long len;
-	imss_err err;
+	int i, ok = mem != NULL;
+	imss_err err = IMSS_ERR_NOMEM;
 
-	if (mem == NULL || !PEM_write_bio_X509(mem, cert)) {
-		BIO_free(mem);
-		return IMSS_ERR_NOMEM;
+	for (i = 0; ok && i < sk_X509_num(certs); i++)
+		ok = PEM_write_bio_X509(mem, sk_X509_value(certs, i));
+	if (ok) {
+		len = BIO_get_mem_data(mem, &data);
+		err = imss_write_file_atomic(ctx, path, data, (size_t)len, 0644, 1);
 	}
-	len = BIO_get_mem_data(mem, &data);
-	err = imss_write_file_atomic(ctx, path, data, (size_t)len, 0644, 1);
 	BIO_free(mem);
 	return err;
 }
 
-/* Pin the first certificate of a CA file for later runs without --ca. */
-static imss_err
-pin_ca(struct renew *r, X509 *ca, const char *pinned)
+/* basicConstraints CA:TRUE, and extensions that could be read. */
+static int
+is_ca(X509 *x)
 {
-	imss_cert_info info;
-	imss_err err = write_pem_cert(r->ctx, pinned, ca);
+	return (X509_get_extension_flags(x) & (EXFLAG_CA | EXFLAG_INVALID)) == EXFLAG_CA;
+}
 
-	if (err == IMSS_OK && imss_cert_describe(ca, &info) == IMSS_OK) {
-		const char *f[] = { "ca_subject", info.subject, "ca_sha256", info.fingerprint,
-		                    "pinned", pinned, NULL };
+/* A file of CA certificates (--ca, or the pin), PEM or DER: every
+ * certificate in it must be a CA's. */
+static imss_err
+load_ca_file(struct renew *r, const char *path, STACK_OF(X509) **out)
+{
+	imss_err err = imss_certs_load(r->ctx, path, out);
+	int i;
 
-		renew_emit(r, "ca", 1, f, _("The CA of %s (%s, SHA-256 %s) is pinned in %s for later runs."),
-		           r->o->server, info.subject, info.fingerprint, pinned);
-		imss_cert_info_clear(&info);
+	for (i = 0; err == IMSS_OK && i < sk_X509_num(*out); i++) {
+		X509 *x = sk_X509_value(*out, i);
+		char *subject = NULL;
+
+		if (is_ca(x))
+			continue;
+		subject = X509_NAME_oneline(X509_get_subject_name(x), NULL, 0);
+		err = ctx_fail(r->ctx, IMSS_ERR_FORMAT,
+		               _("'%s' is not a CA certificate (it has no basicConstraints CA:TRUE): it is the certificate of %s."),
+		               path, subject ? subject : "?");
+		OPENSSL_free(subject);
+	}
+	if (err != IMSS_OK) {
+		sk_X509_pop_free(*out, X509_free);
+		*out = NULL;
 	}
 	return err;
 }
 
-/*
- * Trust: TLS with --ca, else the system store plus the CA pinned for this
- * service; certificates issued must chain to --ca, else to the pinned CA,
- * else (first use) to the CA the service publishes over that verified
- * TLS, pinned from then on.
- */
-imss_err
-renew_connect(struct renew *r)
+static int
+same_certs(STACK_OF(X509) *a, STACK_OF(X509) *b)
 {
-	struct http_options ho = { NULL, NULL, 15, 120, 8u << 20, 3 };
-	char *pinned = NULL;
-	int have_pin;
-	X509 *ca = NULL;
-	imss_err err;
+	int i, n = sk_X509_num(a);
 
-	err = pin_path(r, &pinned);
-	if (err != IMSS_OK)
-		return err;
-	have_pin = access(pinned, R_OK) == 0;
-	ho.ca_file = r->o->ca_file;
-	ho.extra_ca = have_pin ? pinned : NULL;
-	err = http_client_new(r->ctx, r->o->server, &ho, &r->http);
-	if (err == IMSS_OK && (r->o->ca_file != NULL || have_pin))
-		err = imss_certs_load(r->ctx, r->o->ca_file ? r->o->ca_file : pinned, &r->issuer);
-	if (err == IMSS_OK && r->o->ca_file != NULL && !have_pin)
-		err = pin_ca(r, sk_X509_value(r->issuer, 0), pinned);
-	if (err != IMSS_OK || r->issuer != NULL)
-		goto out;
-	err = idse_get_ca(r->ctx, r->http, &ca);
+	if (a == NULL || b == NULL || n != sk_X509_num(b))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (X509_cmp(sk_X509_value(a, i), sk_X509_value(b, i)) != 0)
+			return 0;
+	return 1;
+}
+
+/* SHA-256 of the first certificate, for messages (malloc'd). */
+static char *
+first_sha256(STACK_OF(X509) *certs)
+{
+	imss_cert_info info;
+	char *hex;
+
+	if (sk_X509_num(certs) < 1 || imss_cert_describe(sk_X509_value(certs, 0), &info) != IMSS_OK)
+		return NULL;
+	hex = info.fingerprint;
+	info.fingerprint = NULL;
+	imss_cert_info_clear(&info);
+	return hex;
+}
+
+/*
+ * Pin cas for later runs without --ca, after a handshake with them
+ * succeeded.  replaced: there was another pin (old: what it held, NULL
+ * when it could not be read); the run says so, naming both.
+ */
+static imss_err
+pin_ca(struct renew *r, STACK_OF(X509) *cas, const char *pinned, int replaced,
+       STACK_OF(X509) *old)
+{
+	imss_cert_info info;
+	imss_err err = write_pem_certs(r->ctx, pinned, cas);
+	char *old_sha = replaced ? first_sha256(old) : NULL;
+	const char *was = old_sha ? old_sha : _("unreadable");
+
+	if (err == IMSS_OK && imss_cert_describe(sk_X509_value(cas, 0), &info) == IMSS_OK) {
+		const char *f[] = { "ca_subject", info.subject, "ca_sha256", info.fingerprint,
+		                    "pinned", pinned, replaced ? N_("replaced_sha256") : NULL, was,
+		                    NULL };   /* N_: the field's name is translated in text output */
+
+		if (replaced)
+			renew_emit(r, "ca", 1, f,
+			           _("The CA pinned for %s is replaced, as --ca asks: it was SHA-256 %s; it is now %s (SHA-256 %s), in %s."),
+			           r->o->server, was, info.subject, info.fingerprint, pinned);
+		else
+			renew_emit(r, "ca", 1, f,
+			           _("The CA of %s (%s, SHA-256 %s) is pinned in %s for later runs."),
+			           r->o->server, info.subject, info.fingerprint, pinned);
+		imss_cert_info_clear(&info);
+	}
+	free(old_sha);
+	return err;
+}
+
+static imss_err
+client_new(struct renew *r, STACK_OF(X509) *trusted, int trusted_only)
+{
+	struct http_options ho = { trusted, trusted_only, 15, 120, 8u << 20, 3 };
+
+	return http_client_new(r->ctx, r->o->server, &ho, &r->http);
+}
+
+/* One exchange, never retried, whose answer does not matter: it proves a
+ * TLS handshake with the trust set up succeeded. */
+static imss_err
+handshake(struct renew *r)
+{
+	struct http_response resp;
+	imss_err err = http_request(r->http, "GET", "/idse/v1/ca", NULL, NULL, 0, 0, &resp);
+
+	http_response_clear(&resp);
+	return err;
+}
+
+/* --ca: TLS trusts it alone; it is pinned once a handshake succeeded
+ * (replacing another pin, and saying so). */
+static imss_err
+connect_given(struct renew *r, STACK_OF(X509) *given, const char *pin_file, int have_pin,
+              STACK_OF(X509) *pinned)
+{
+	imss_err err = client_new(r, given, 1);
+
+	if (err == IMSS_OK && !same_certs(given, pinned)) {
+		err = handshake(r);
+		if (err == IMSS_OK)
+			err = pin_ca(r, given, pin_file, have_pin, pinned);
+	}
+	return err;
+}
+
+/* First use, without --ca: the CA the service publishes over TLS checked
+ * against the system store, pinned when it is a CA. */
+static imss_err
+connect_first_use(struct renew *r, const char *pin_file)
+{
+	X509 *ca = NULL;
+	imss_err err = client_new(r, NULL, 0);
+
+	if (err == IMSS_OK)
+		err = idse_get_ca(r->ctx, r->http, &ca);
 	if (err == IMSS_ERR_TLS)
 		ctx_append_detail(r->ctx, _(" The first time, give the service's CA with --ca FILE."));
-	if (err == IMSS_OK)
-		err = pin_ca(r, ca, pinned);
+	if (err == IMSS_OK && !is_ca(ca))
+		err = ctx_fail(r->ctx, IMSS_ERR_REFUSED_CERT,
+		               _("The CA %s publishes is not a CA certificate (no basicConstraints CA:TRUE); nothing was pinned. Give the service's CA with --ca FILE."),
+		               r->o->server);
 	if (err == IMSS_OK && ((r->issuer = sk_X509_new_null()) == NULL || !sk_X509_push(r->issuer, ca)))
 		err = IMSS_ERR_NOMEM;
 	if (err == IMSS_OK)
 		ca = NULL;
-out:
+	if (err == IMSS_OK)
+		err = pin_ca(r, r->issuer, pin_file, 0, NULL);
 	X509_free(ca);
-	free(pinned);
+	return err;
+}
+
+/*
+ * Trust: with --ca, TLS trusts that CA alone and issued certificates must
+ * chain to it; it is pinned (ca-HOST_PORT.pem in the state directory)
+ * after a handshake with it succeeded, replacing another pin only so.
+ * Without --ca: the system store plus the pinned CA, to which issued
+ * certificates must chain; without a pin (first use), the CA the service
+ * publishes over TLS checked against the system store, pinned from then
+ * on.  --ca and the pin are PEM or DER, and CA certificates only.
+ */
+imss_err
+renew_connect(struct renew *r)
+{
+	STACK_OF(X509) *given = NULL, *pinned = NULL;
+	char *pin_file = NULL;
+	int have_pin = 0;
+	imss_err err;
+
+	err = pin_path(r, &pin_file);
+	if (err == IMSS_OK && r->o->ca_file != NULL &&
+	    (err = load_ca_file(r, r->o->ca_file, &given)) != IMSS_OK)
+		ctx_append_detail(r->ctx, _(" Give the service's CA certificate with --ca; nothing was pinned."));
+	if (err == IMSS_OK && (have_pin = access(pin_file, F_OK) == 0)) {
+		imss_err bad = load_ca_file(r, pin_file, &pinned);
+
+		if (bad != IMSS_OK && given == NULL) {   /* replaced only by --ca */
+			ctx_append_detail(r->ctx, _(" Give the service's CA with --ca FILE: it replaces the pin."));
+			err = bad;
+		} else if (bad != IMSS_OK) {
+			ctx_clear_detail(r->ctx);
+		}
+	}
+	if (err != IMSS_OK)
+		goto out;
+	if (given != NULL)
+		err = connect_given(r, given, pin_file, have_pin, pinned);
+	else if (pinned != NULL)
+		err = client_new(r, pinned, 0);
+	else
+		err = connect_first_use(r, pin_file);
+	if (err == IMSS_OK && r->issuer == NULL) {   /* issued certificates chain to it */
+		STACK_OF(X509) **trusted = given ? &given : &pinned;
+
+		r->issuer = *trusted;
+		*trusted = NULL;
+	}
+out:
+	sk_X509_pop_free(given, X509_free);
+	sk_X509_pop_free(pinned, X509_free);
+	free(pin_file);
 	return err;
 }
 

@@ -51,12 +51,25 @@ imss_err renew_ensure_letter(struct renew *r);
 imss_err renew_submit(struct renew *r, const unsigned char *req, size_t len);
 imss_err renew_store(struct renew *r);
 
-/* certcheck.c: the certificate the service sent, before it is trusted. */
+/* certcheck.c: the full check of a certificate before it is trusted (key,
+ * validity, usage, chain, employer; the e-mail too with with_email): NULL
+ * when it passes, else the reason (in buf, or a constant). */
+const char *renew_certificate_problem(struct renew *r, X509 *cert, EVP_PKEY *key_pub,
+                                      int with_email, char *buf, size_t size);
+/* The same for the certificate the service sent: IMSS_ERR_REFUSED_CERT
+ * with the reason. */
 imss_err renew_check_certificate(struct renew *r, X509 *cert, EVP_PKEY *key_pub,
                                  int with_email);
-/* The user's copy in the output directory (*path malloc'd). */
+/* The user's copy in the output directory (*path malloc'd): written,
+ * never read back. */
 imss_err renew_write_certificate(struct renew *r, X509 *cert, char **path);
-/* The copy, then the journal: certificate received. */
+/* The same, its path in r->result->cert_path. */
+imss_err renew_user_copy(struct renew *r, X509 *cert);
+/* The copy a resumed run reads (and checks again), in the state directory
+ * next to the journal: certificate-RP-TOKEN.der, 0600 (*path malloc'd). */
+imss_err renew_keep_certificate(struct renew *r, X509 *cert, char **path);
+/* A checked certificate: the state copy, then the journal (certificate
+ * received; a later state is kept), then the user's copy. */
 imss_err renew_save_certificate(struct renew *r, X509 *cert);
 
 /* renew.c: set-up and tear-down shared by renew, abandon and recover. */

@@ -565,7 +565,9 @@ typedef struct imss_renew_options {
 	const char *label;           /* of the new key and certificate; NULL: default */
 	const char *email;           /* new e-mail, or NULL */
 	imss_keyspec keyspec;        /* of the new key */
-	const char *ca_file;         /* the service's CA (PEM); NULL: pinned on first use */
+	const char *ca_file;         /* the service's CA (PEM or DER, a CA certificate), pinned
+	                              * after a handshake with it; NULL: the pinned one, else
+	                              * the one the service publishes, pinned on first use */
 	const char *state_dir;       /* NULL: $XDG_STATE_HOME/imss-renew */
 	const char *out_dir;         /* letter and certificate copies; NULL: "." */
 	long wait_seconds;           /* for a delayed certificate; 0: 600 */

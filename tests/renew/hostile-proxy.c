@@ -10,8 +10,9 @@
  * that CA trusts it) and forwards every request to the real service with
  * libcurl.  The answers to POST /idse/v1/renewal and GET
  * /idse/v1/requests/{id} are tampered with as FILE says ("MODE", or
- * "MODE renewal" or "MODE poll" for one of the two), read again at every
- * request (so a test switches modes without a new address):
+ * "MODE renewal" or "MODE poll" for one of the two; "MODE recover" for
+ * GET /idse/v1/certificates/{serial} alone), read again at every request
+ * (so a test switches modes without a new address):
  *
  *   pass           nothing changed
  *   other-key      the certificate re-made for another key (signed by the
@@ -26,6 +27,13 @@
  *   stall          no answer for --stall seconds (default 30), then the
  *                  connection closed
  *   redirect       302 to the same path over plain http://
+ *   cn-other       the certificate re-made with a CN that is not the
+ *                  razon social (O unchanged)
+ *   ca-true        the certificate re-made with basicConstraints CA:TRUE
+ *   server-eku     the certificate re-made with an EKU of serverAuth only
+ *   sha1           the certificate re-signed with SHA-1
+ *   not-before-ahead  the certificate re-made valid from 30 s from now (a
+ *                  service clock a little ahead: must be accepted)
  *
  * Modes that spoil other answers (the second word of FILE picks a variant
  * where noted):
@@ -61,6 +69,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #define BODY_MAX (2u << 20)
 #define OVERSIZE (9u << 20)
@@ -233,11 +242,41 @@ static void make_other_ca(void)
 	other_ca_key = new_ec_key();
 }
 
+/* The extension nid of x set to value (in place of the one there). */
+static int replace_ext(X509 *x, int nid, const char *value)
+{
+	X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, NULL, nid, value);
+	int i = X509_get_ext_by_NID(x, nid, -1), ok = e != NULL;
+
+	if (ok && i >= 0)
+		X509_EXTENSION_free(X509_delete_ext(x, i));
+	ok = ok && X509_add_ext(x, e, i);
+	X509_EXTENSION_free(e);
+	return ok;
+}
+
+/* The subject's CN set to another name than the razon social. */
+static int other_cn(X509 *x)
+{
+	X509_NAME *n = X509_NAME_dup(X509_get_subject_name(x));
+	int i = n ? X509_NAME_get_index_by_NID(n, NID_commonName, -1) : -1, ok = i >= 0;
+
+	if (ok) {
+		X509_NAME_ENTRY_free(X509_NAME_delete_entry(n, i));
+		ok = X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_UTF8,
+		                                (const unsigned char *)"OTRA EMPRESA SA DE CV", -1, i, 0) &&
+		     X509_set_subject_name(x, n);
+	}
+	X509_NAME_free(n);
+	return ok;
+}
+
 /* The certificate re-made as the mode says, or NULL. */
 static X509 *forge(const char *mode, X509 *orig)
 {
 	X509 *x = X509_dup(orig);
 	EVP_PKEY *signer = ca_key, *other = NULL;
+	const EVP_MD *md = EVP_sha256();
 	time_t now = time(NULL);
 	int ok = x != NULL;
 
@@ -261,9 +300,19 @@ static X509 *forge(const char *mode, X509 *orig)
 	} else if (ok && strcmp(mode, "expired") == 0) {
 		ok = X509_time_adj_ex(X509_getm_notBefore(x), -200, 0, &now) != NULL &&
 		     X509_time_adj_ex(X509_getm_notAfter(x), -1, 0, &now) != NULL;
+	} else if (ok && strcmp(mode, "cn-other") == 0) {
+		ok = other_cn(x);
+	} else if (ok && strcmp(mode, "ca-true") == 0) {
+		ok = replace_ext(x, NID_basic_constraints, "critical,CA:TRUE");
+	} else if (ok && strcmp(mode, "server-eku") == 0) {
+		ok = replace_ext(x, NID_ext_key_usage, "serverAuth");
+	} else if (ok && strcmp(mode, "sha1") == 0) {
+		md = EVP_sha1();
+	} else if (ok && strcmp(mode, "not-before-ahead") == 0) {
+		ok = X509_time_adj_ex(X509_getm_notBefore(x), 0, 30, &now) != NULL;
 	}
 	if (ok)
-		ok = X509_sign(x, signer, EVP_sha256()) > 0;
+		ok = X509_sign(x, signer, md) > 0;
 	EVP_PKEY_free(other);
 	if (!ok) {
 		X509_free(x);
@@ -329,11 +378,14 @@ static int is_target(const char *method, const char *path, const char *which)
 {
 	int renewal = strcmp(method, "POST") == 0 && strcmp(path, "/idse/v1/renewal") == 0;
 	int poll = strcmp(method, "GET") == 0 && strncmp(path, "/idse/v1/requests/", 18) == 0;
+	int recover = strcmp(method, "GET") == 0 && strncmp(path, "/idse/v1/certificates/", 22) == 0;
 
 	if (strcmp(which, "renewal") == 0)
 		return renewal;
 	if (strcmp(which, "poll") == 0)
 		return poll;
+	if (strcmp(which, "recover") == 0)
+		return recover;
 	return renewal || poll;
 }
 

@@ -10,7 +10,9 @@
 # issued the certificate already (the request reached it), and the rerun
 # gets it back by its request id (journal 'submitted') or by sending the
 # same request again (journal 'submit-started'), never a second one.
-# Last, recover: a refused certificate fetched again by serial.
+# Modes that must be accepted are run apart (not-before-ahead).  Last,
+# recover: a refused certificate fetched again by serial, first spoiled
+# (cn-other: refused, nothing stored), then honest.
 # shellcheck source=../lib/common.sh
 . "$TESTS_DIR/lib/common.sh"
 # shellcheck source=lib.sh
@@ -48,8 +50,13 @@ declare -A expect=(
 	[http-500]='The service answered HTTP 500'
 	[stall]='timed out'
 	[redirect]='redirected'
+	[cn-other]='its CN (razon social) is not'
+	[ca-true]='it is a CA certificate (basicConstraints CA:TRUE)'
+	[server-eku]='allows neither clientAuth nor emailProtection'
+	[sha1]='it is signed with a broken hash (SHA-1 or MD5)'
 )
 MODES=(other-key other-subject other-ca expired garbage truncated oversized http-500 stall redirect)
+MODES+=(cn-other ca-true server-eku sha1)
 
 # hostile_case MODE PATH: a renewal through the proxy in MODE, refused;
 # then through the honest proxy, done.
@@ -99,6 +106,22 @@ done
 svc_stop
 svc_start_on "$PORT"
 
+# --- a service clock a little ahead: accepted ---------------------------------------
+# A certificate valid from 30 s from now (re-made by the service's CA) is
+# within the clock skew: stored, not blamed on the CA.
+case_new not-before-ahead token
+printf 'not-before-ahead renewal\n' >"$T/mode"
+: >"$T/proxy.log"
+rc=0
+renew_run >"$C/out.txt" || rc=$?
+printf 'pass\n' >"$T/mode"
+grep -q "answered as 'not-before-ahead'" "$T/proxy.log" || die "not-before-ahead: the proxy spoiled no answer"
+assert_eq 0 "$rc" "not-before-ahead: a certificate valid from 30 s ahead is accepted ($(<"$C/err"))"
+VERIFY_ATTIME=$(($(date +%s) + 60)) check_renewed "not-before-ahead"
+nb=$(openssl x509 -inform DER -in "$(jq -r .cert_path "$(journal)")" -noout -startdate | cut -d= -f2)
+(($(date -d "$nb" +%s) > $(date +%s) - 5)) || die "not-before-ahead: the stored certificate is not the one made ahead ($nb)"
+echo "ok: not-before-ahead: stored (notBefore $nb)"
+
 # --- recover after a refusal -----------------------------------------------------
 # The service issued a certificate for the candidate key, but the proxy sent
 # one for another key.  `recover --serial` (through the honest proxy) fetches
@@ -114,6 +137,16 @@ assert_eq 1 "$rc" "recover: the spoiled renewal fails"
 serial=$(sqlite3 "$D/service.db" "SELECT serial FROM certificates ORDER BY issued_at DESC, rowid DESC LIMIT 1")
 [[ -n $serial ]] || die "recover: no serial in the service's database"
 renew_args
+# The certificate fetched by serial spoiled first: recover checks it in full.
+printf 'cn-other recover\n' >"$T/mode"
+rc=0
+FAULT_LOG=$C/calls.log "$IMSS_RENEW" --module "$FAULT_MODULE" recover --serial "$serial" \
+	"${RENEW_ARGS[@]:0:${#RENEW_ARGS[@]}-1}" >"$C/recover.out" 2>"$C/err" || rc=$?
+printf 'pass\n' >"$T/mode"
+no_sanitizer_report "$C/err"
+assert_eq 1 "$rc" "recover, a certificate with another CN: refused"
+grep -q "its CN (razon social) is not" "$C/err" || die "recover, another CN: unclear message: $(<"$C/err")"
+check_candidate_only "recover, another CN"
 FAULT_LOG=$C/calls.log "$IMSS_RENEW" --module "$FAULT_MODULE" recover --serial "$serial" \
 	"${RENEW_ARGS[@]:0:${#RENEW_ARGS[@]}-1}" >"$C/recover.out" 2>"$C/err" ||
 	die "recover failed: $(<"$C/err")"
