@@ -23,7 +23,7 @@ svc_init
 svc_start
 PORT=$(svc_port)
 SHARED=$T/shared-state        # one state directory, so the pin is shared
-mkdir -p "$SHARED"
+mkdir -p -m 700 "$SHARED"
 PIN_FILE=$SHARED/ca-127.0.0.1_$PORT.pem
 
 # The journal in the state directory of the case ($STATE, else $C/state).
@@ -63,7 +63,7 @@ trust_run "$C/state" "$C/old-cert.der" || rc=$?
 assert_eq 1 "$rc" "end-entity --ca: refused"
 grep -q 'is not a CA certificate' "$C/err" || die "end-entity --ca: unclear message: $(<"$C/err")"
 assert_eq 0 "$(pins "$C/state")" "end-entity --ca: nothing pinned"
-mkdir -p "$C/planted"
+mkdir -p -m 700 "$C/planted"
 openssl x509 -inform DER -in "$C/old-cert.der" -out "$C/planted/ca-127.0.0.1_$PORT.pem"
 rc=0
 trust_run "$C/planted" - || rc=$?
