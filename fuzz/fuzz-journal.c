@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
+
 #include "common.h"
 #include "journal.h"
 
@@ -47,5 +49,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(text_again);
 	journal_clear(&j);
 	journal_clear(&again);
+	ERR_clear_error();
 	return 0;
 }

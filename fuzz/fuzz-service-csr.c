@@ -2,6 +2,8 @@
  * The service's check of a renewal's PKCS#10 request
  * (src/service/csr.c, csr_check) on any DER, for the employer of data/.
  */
+#include <openssl/err.h>
+
 #include "common.h"
 #include "csr.h"
 
@@ -27,5 +29,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (csr_check(data, size, &employer, &pub, spki) == API_OK)
 		fuzz_check(pub != NULL, "csr_check: no key");
 	EVP_PKEY_free(pub);
+	ERR_clear_error();
 	return 0;
 }
