@@ -40,7 +40,8 @@ imss_ctx *fuzz_ctx(void);
  * under /proc/self/fd). */
 const char *fuzz_memfile(const uint8_t *data, size_t size);
 
-/* A private directory for the process, removed at exit. */
+/* A private directory for the process, removed at exit: under $TMPDIR,
+ * else /dev/shm (memory), else /tmp. */
 const char *fuzz_tmpdir(void);
 
 #endif

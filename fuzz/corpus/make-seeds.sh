@@ -12,7 +12,7 @@ sign() { # sign IN [openssl cms options]: CMS SignedData (DER) of IN by the empl
 	openssl cms -sign -binary -md sha256 -in "$in" -signer $D/employer.pem \
 		-inkey $D/employer.key -outform DER "$@"
 }
-mkdir -p certs certcheck service-cms service-csr service-json
+mkdir -p certs certcheck credential service-cms service-csr service-json
 cp $D/employer.der certs/employer.der
 cp $D/employer.pem certs/employer.pem
 cat $D/ca.pem $D/employer.pem >certs/chain.pem
@@ -45,3 +45,23 @@ printf '\2{"email":"nuevo@example.com"}\n' >service-json/company.json
 	>service-json/renewal.json
 { printf '\4{"request":"'; sign $D/employer.csr.der -nodetach -nocerts | b64; printf '"}'; } \
 	>service-json/renewal-key-reused.json
+# credential: first byte 0 .pfx; 1 .cer + .key (two bytes: the .cer's length).
+# One encryption iteration keeps the target fast; a real count is a seed too.
+pw=pass:Secreto123
+{ printf '\0'; openssl pkcs12 -export -in $D/employer.pem -inkey $D/employer.key -passout $pw \
+	-iter 1; } >credential/employer-iter1.pfx
+{ printf '\0'; openssl pkcs12 -export -in $D/employer.pem -inkey $D/employer.key -passout $pw; } \
+	>credential/employer.pfx
+{ printf '\0'; openssl pkcs12 -export -in $D/employer.pem -inkey $D/employer.key -passout $pw \
+	-legacy -iter 1; } >credential/employer-legacy.pfx
+cer_key() { # cer_key KEY-OPTIONS...: the .cer + .key input
+	local n
+	n=$(stat -c %s $D/employer.der)
+	printf '\1'
+	printf "\\x$(printf %02x $((n >> 8)))\\x$(printf %02x $((n & 255)))"
+	cat $D/employer.der
+	openssl pkcs8 -topk8 -in $D/employer.key -outform DER -passout $pw "$@"
+}
+cer_key -v2 aes-256-cbc -iter 1 >credential/cer-key-iter1.bin
+cer_key -v2 aes-256-cbc >credential/cer-key.bin
+cer_key -v2 des3 -v2prf hmacWithSHA1 -iter 1 >credential/cer-key-des3.bin
