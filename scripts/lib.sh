@@ -16,6 +16,7 @@ IMSS_PACKAGES=(build-essential cmake pkg-config libssl-dev libp11-kit-dev p11-ki
 
 # Fuzzing only (scripts/fuzz.sh adds them): clang and its libFuzzer and
 # sanitizer runtimes.
+# shellcheck disable=SC2034 # used by scripts/fuzz.sh
 IMSS_FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 
 # imss_install_packages PROG: install the packages of IMSS_PACKAGES that

@@ -58,7 +58,7 @@ cer_key() { # cer_key KEY-OPTIONS...: the .cer + .key input
 	local n
 	n=$(stat -c %s $D/employer.der)
 	printf '\1'
-	printf "\\x$(printf %02x $((n >> 8)))\\x$(printf %02x $((n & 255)))"
+	printf '%b' "\\x$(printf %02x $((n >> 8)))\\x$(printf %02x $((n & 255)))"
 	cat $D/employer.der
 	openssl pkcs8 -topk8 -in $D/employer.key -outform DER -passout $pw "$@"
 }
