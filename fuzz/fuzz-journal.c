@@ -1,6 +1,7 @@
 /*
  * The renewal journal (src/journal.c): any bytes as a journal file.  A
- * journal that loads must save and load again to the same journal.
+ * journal that loads holds no NUL byte (nothing after one can be hidden
+ * from the parser) and must save and load again to the same journal.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	journal_empty(&j);
 	journal_empty(&again);
 	if (journal_parse(ctx, (const char *)data, size, &j) == IMSS_OK) {
+		/* Read back exactly: nothing hidden behind a NUL. */
+		fuzz_check(memchr(data, '\0', size) == NULL, "a journal with a NUL byte loads");
 		text = journal_format(&j);
 		fuzz_check(text != NULL, "journal_format");
 		fuzz_check(journal_parse(ctx, text, strlen(text), &again) == IMSS_OK,

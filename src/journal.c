@@ -131,7 +131,7 @@ journal_from_json(imss_ctx *ctx, json_object *obj, struct journal *j)
 }
 
 static imss_err
-slurp(imss_ctx *ctx, const char *path, char **out, int *exists)
+slurp(imss_ctx *ctx, const char *path, char **out, size_t *len, int *exists)
 {
 	FILE *f = fopen(path, "rb");
 	char *buf;
@@ -158,6 +158,7 @@ slurp(imss_ctx *ctx, const char *path, char **out, int *exists)
 	}
 	buf[n] = '\0';
 	*out = buf;
+	*len = n;
 	return IMSS_OK;
 }
 
@@ -202,14 +203,15 @@ imss_err
 journal_load(imss_ctx *ctx, const char *path, struct journal *j, int *exists)
 {
 	char *text = NULL;
+	size_t len = 0;
 	imss_err err;
 
 	memset(j, 0, sizeof(*j));
 	if ((j->path = strdup(path)) == NULL)
 		return IMSS_ERR_NOMEM;
-	err = slurp(ctx, path, &text, exists);
+	err = slurp(ctx, path, &text, &len, exists);
 	if (err == IMSS_OK && *exists)
-		err = journal_parse(ctx, text, strlen(text), j);
+		err = journal_parse(ctx, text, len, j);
 	free(text);
 	return err;
 }
