@@ -22,7 +22,7 @@ ctx_clear_detail(imss_ctx *ctx)
 	ctx->detail[0] = '\0';
 }
 
-static void
+static void __attribute__((format(printf, 2, 0)))
 ctx_vappend(imss_ctx *ctx, const char *fmt, va_list ap)
 {
 	size_t used = strlen(ctx->detail);

@@ -14,6 +14,11 @@ IMSS_PACKAGES=(build-essential cmake pkg-config libssl-dev libp11-kit-dev p11-ki
 	libmicrohttpd-dev libsqlite3-dev sqlite3 libhpdf-dev gettext locales openssl
 	curl jq scdoc dpkg-dev man-db bash-completion udev)
 
+# Fuzzing only (scripts/fuzz.sh adds them): clang and its libFuzzer and
+# sanitizer runtimes.
+# shellcheck disable=SC2034 # used by scripts/fuzz.sh
+IMSS_FUZZ_PACKAGES=(clang libclang-rt-14-dev)
+
 # imss_install_packages PROG: install the packages of IMSS_PACKAGES that
 # are missing, with apt-get, when run as root; otherwise name them and fail.
 # Messages start with "PROG: ".  Without dpkg-query (not Debian) nothing is

@@ -7,8 +7,10 @@
 #   -R REGEX    run only the tests matching REGEX (passed to ctest)
 #
 # The normal build goes to build/ (BUILD_DIR).  With CI=true both the normal
-# and the sanitizer build are tested.  Missing Debian packages are installed
-# when run as root; otherwise the script names them and stops.
+# and the sanitizer build are tested, then every fuzz target runs briefly
+# (scripts/fuzz.sh, FUZZ_SECONDS each, default 20).  Missing Debian
+# packages are installed when run as root; otherwise the script names them
+# and stops.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -55,6 +57,8 @@ status=0
 if [[ ${CI:-} == true ]]; then
 	run_suite "$build" OFF || status=1
 	run_suite "$build_san" ON || status=1
+	echo "== fuzz (${FUZZ_SECONDS:-20} s per target)"
+	"$root/scripts/fuzz.sh" "${FUZZ_SECONDS:-20}" || status=1
 elif ((sanitize)); then
 	run_suite "$build_san" ON || status=1
 else

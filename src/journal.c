@@ -217,7 +217,7 @@ journal_open_file(imss_ctx *ctx, const char *path, FILE **f)
 }
 
 static imss_err
-slurp(imss_ctx *ctx, const char *path, char **out, int *exists)
+slurp(imss_ctx *ctx, const char *path, char **out, size_t *len, int *exists)
 {
 	FILE *f = NULL;
 	char *buf;
@@ -242,46 +242,37 @@ slurp(imss_ctx *ctx, const char *path, char **out, int *exists)
 	}
 	buf[n] = '\0';
 	*out = buf;
+	*len = n;
 	return IMSS_OK;
 }
 
 imss_err
-journal_load(imss_ctx *ctx, const char *path, struct journal *j, int *exists)
+journal_parse(imss_ctx *ctx, const char *text, size_t len, struct journal *j)
 {
 	json_tokener *tok = NULL;
 	json_object *obj = NULL;
-	char *text = NULL;
+	size_t end, i;
 	imss_err err;
 
-	memset(j, 0, sizeof(*j));
-	if ((j->path = strdup(path)) == NULL)
-		return IMSS_ERR_NOMEM;
-	err = slurp(ctx, path, &text, exists);
-	if (err != IMSS_OK || !*exists)
-		goto out;
+	if (len > JOURNAL_MAX)
+		return corrupt(ctx, j->path, _("too large"));
+	if (memchr(text, '\0', len) != NULL)
+		return corrupt(ctx, j->path, _("not valid JSON"));
 	tok = json_tokener_new();
-	if (tok == NULL) {
-		err = IMSS_ERR_NOMEM;
-		goto out;
-	}
-	obj = json_tokener_parse_ex(tok, text, (int)strlen(text));
+	if (tok == NULL)
+		return IMSS_ERR_NOMEM;
+	obj = json_tokener_parse_ex(tok, text, (int)len);
+	/* Trailing white space is fine; anything else is not. */
+	end = obj != NULL ? json_tokener_get_parse_end(tok) : len + 1;
+	for (i = end; i < len && memchr(" \t\r\n", text[i], 4) != NULL; i++)
+		;
 	if (obj == NULL || json_tokener_get_error(tok) != json_tokener_success ||
-	    (size_t)json_tokener_get_parse_end(tok) != strlen(text) ||
-	    !json_object_is_type(obj, json_type_object)) {
-		/* Trailing white space is fine; anything else is not. */
-		if (obj == NULL || strspn(text + json_tokener_get_parse_end(tok), " \t\r\n") !=
-		    strlen(text + json_tokener_get_parse_end(tok)) ||
-		    !json_object_is_type(obj, json_type_object)) {
-			err = corrupt(ctx, path, _("not valid JSON"));
-			goto out;
-		}
-	}
-	err = journal_from_json(ctx, obj, j);
-out:
+	    !json_object_is_type(obj, json_type_object) || end > len || i < len)
+		err = corrupt(ctx, j->path, _("not valid JSON"));
+	else
+		err = journal_from_json(ctx, obj, j);
 	json_object_put(obj);
-	if (tok != NULL)
-		json_tokener_free(tok);
-	free(text);
+	json_tokener_free(tok);
 	if (err != IMSS_OK) {
 		char *p = j->path;
 
@@ -293,15 +284,31 @@ out:
 }
 
 imss_err
-journal_save(imss_ctx *ctx, struct journal *j)
+journal_load(imss_ctx *ctx, const char *path, struct journal *j, int *exists)
+{
+	char *text = NULL;
+	size_t len = 0;
+	imss_err err;
+
+	memset(j, 0, sizeof(*j));
+	if ((j->path = strdup(path)) == NULL)
+		return IMSS_ERR_NOMEM;
+	err = slurp(ctx, path, &text, &len, exists);
+	if (err == IMSS_OK && *exists)
+		err = journal_parse(ctx, text, len, j);
+	free(text);
+	return err;
+}
+
+char *
+journal_format(const struct journal *j)
 {
 	json_object *obj = json_object_new_object();
 	const char *text;
-	imss_err err;
+	char *copy = NULL;
 
 	if (obj == NULL)
-		return IMSS_ERR_NOMEM;
-	j->updated = (long long)time(NULL);
+		return NULL;
 	json_object_object_add(obj, "version", json_object_new_int(JOURNAL_VERSION));
 	json_object_object_add(obj, "state", json_object_new_string(journal_state_name(j->state)));
 	json_object_object_add(obj, "updated", json_object_new_int64(j->updated));
@@ -311,8 +318,22 @@ journal_save(imss_ctx *ctx, struct journal *j)
 	JOURNAL_FIELDS(WRITE_FIELD)
 #undef WRITE_FIELD
 	text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (text != NULL)
+		copy = strdup(text);
+	json_object_put(obj);
+	return copy;
+}
+
+imss_err
+journal_save(imss_ctx *ctx, struct journal *j)
+{
+	char *text;
+	imss_err err;
+
+	j->updated = (long long)time(NULL);
+	text = journal_format(j);
 	err = text ? imss_write_file_atomic(ctx, j->path, text, strlen(text), 0600, 1)
 	           : IMSS_ERR_NOMEM;
-	json_object_put(obj);
+	free(text);
 	return err;
 }

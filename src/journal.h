@@ -57,6 +57,15 @@ const char *journal_state_words(enum journal_state s);
  * is none; a file that cannot be read back exactly is IMSS_ERR_JOURNAL. */
 imss_err journal_load(imss_ctx *ctx, const char *path, struct journal *j, int *exists);
 
+/* Parse a journal file's bytes text[0..len) into j (zeroed but for its
+ * path, which names it in messages).  Anything but one JSON object of
+ * known fields, with trailing white space at most, is IMSS_ERR_JOURNAL;
+ * on failure j holds only its path. */
+imss_err journal_parse(imss_ctx *ctx, const char *text, size_t len, struct journal *j);
+
+/* The JSON text journal_save writes (malloc'd; NULL when out of memory). */
+char *journal_format(const struct journal *j);
+
 /* Write it atomically (0600), stamping the time. */
 imss_err journal_save(imss_ctx *ctx, struct journal *j);
 
