@@ -98,6 +98,135 @@ check_pair(imss_ctx *ctx, X509 *cert, EVP_PKEY *pkey, const char *path)
 	return IMSS_OK;
 }
 
+/*
+ * A password-protected file names its own work factor: a tampered .pfx or
+ * .key asking for 2^30 iterations would keep the tool busy for hours before
+ * the password could even be checked.  Every count is read before it is
+ * used, and one over the limit refuses the file.
+ */
+#define PBE_ITERATIONS_MAX 1000000L
+#define SCRYPT_COST_MAX (1L << 20)
+
+static long
+asn1_long(const ASN1_INTEGER *v)
+{
+	long n = v != NULL ? ASN1_INTEGER_get(v) : -1;
+
+	ERR_clear_error();
+	return n;
+}
+
+/* The work factor of one encryption or MAC algorithm: 1 when it is sane,
+ * 0 when it is too large or cannot be read. */
+static int
+pbe_algorithm_sane(const X509_ALGOR *alg)
+{
+	const ASN1_OBJECT *oid;
+	const void *param;
+	int ptype, ok = 0;
+
+	X509_ALGOR_get0(&oid, &ptype, &param, alg);
+	if (ptype != V_ASN1_SEQUENCE)
+		return 0;
+	if (OBJ_obj2nid(oid) == NID_pbes2) {
+		PBE2PARAM *pbe2 = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBE2PARAM), alg->parameter);
+		PBKDF2PARAM *kdf = NULL;
+		SCRYPT_PARAMS *sc = NULL;
+		int kdf_nid = pbe2 ? OBJ_obj2nid(pbe2->keyfunc->algorithm) : NID_undef;
+
+		if (kdf_nid == NID_id_pbkdf2 &&
+		    (kdf = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBKDF2PARAM),
+		                                     pbe2->keyfunc->parameter)) != NULL) {
+			long iter = asn1_long(kdf->iter);
+
+			ok = iter > 0 && iter <= PBE_ITERATIONS_MAX;
+		} else if (kdf_nid == NID_id_scrypt &&
+		           (sc = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(SCRYPT_PARAMS),
+		                                           pbe2->keyfunc->parameter)) != NULL) {
+			long n = asn1_long(sc->costParameter), r = asn1_long(sc->blockSize);
+			long p = asn1_long(sc->parallelizationParameter);
+
+			ok = n > 0 && r > 0 && p > 0 && n <= SCRYPT_COST_MAX && r <= 32 && p <= 16;
+		}
+		PBKDF2PARAM_free(kdf);
+		SCRYPT_PARAMS_free(sc);
+		PBE2PARAM_free(pbe2);
+	} else {
+		PBEPARAM *pbe = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBEPARAM), alg->parameter);
+		long iter = pbe ? asn1_long(pbe->iter) : -1;
+
+		ok = iter > 0 && iter <= PBE_ITERATIONS_MAX;
+		PBEPARAM_free(pbe);
+	}
+	ERR_clear_error();
+	return ok;
+}
+
+static imss_err
+refuse_work_factor(imss_ctx *ctx, const char *path)
+{
+	return ctx_fail(ctx, IMSS_ERR_FORMAT,
+	                _("'%s' asks for an unreasonable amount of password work (more than %ld iterations) or its protection cannot be read; it was not opened. Export the credential again from the program that made it."),
+	                path, PBE_ITERATIONS_MAX);
+}
+
+/* The shrouded keys among a list of bags. */
+static int
+pkcs12_bags_sane(const STACK_OF(PKCS12_SAFEBAG) *bags)
+{
+	int i;
+
+	for (i = 0; i < sk_PKCS12_SAFEBAG_num(bags); i++) {
+		const PKCS12_SAFEBAG *bag = sk_PKCS12_SAFEBAG_value(bags, i);
+		const X509_ALGOR *alg = NULL;
+
+		if (PKCS12_SAFEBAG_get_nid(bag) != NID_pkcs8ShroudedKeyBag)
+			continue;
+		X509_SIG_get0(PKCS12_SAFEBAG_get0_pkcs8(bag), &alg, NULL);
+		if (alg == NULL || !pbe_algorithm_sane(alg))
+			return 0;
+	}
+	return 1;
+}
+
+/* The MAC, each encrypted part, and each shrouded key (those inside an
+ * encrypted part once that part, its own count checked, is decrypted). */
+static imss_err
+pkcs12_work_sane(imss_ctx *ctx, const PKCS12 *p12, const char *pass, const char *path)
+{
+	const ASN1_INTEGER *mac_iter = NULL;
+	STACK_OF(PKCS7) *safes = NULL;
+	int i, ok = 1;
+
+	PKCS12_get0_mac(NULL, NULL, NULL, &mac_iter, p12);
+	/* An absent count is 1 (RFC 7292). */
+	if (mac_iter != NULL && (asn1_long(mac_iter) <= 0 || asn1_long(mac_iter) > PBE_ITERATIONS_MAX))
+		ok = 0;
+	if (ok && (safes = PKCS12_unpack_authsafes(p12)) == NULL)
+		ok = 0;
+	for (i = 0; ok && i < sk_PKCS7_num(safes); i++) {
+		PKCS7 *p7 = sk_PKCS7_value(safes, i);
+		STACK_OF(PKCS12_SAFEBAG) *bags = NULL;
+		int nid = OBJ_obj2nid(p7->type);
+
+		if (nid == NID_pkcs7_encrypted) {
+			ok = p7->d.encrypted != NULL && p7->d.encrypted->enc_data != NULL &&
+			     pbe_algorithm_sane(p7->d.encrypted->enc_data->algorithm);
+			if (ok)
+				bags = PKCS12_unpack_p7encdata(p7, pass, -1);
+		} else if (nid == NID_pkcs7_data) {
+			bags = PKCS12_unpack_p7data(p7);
+		}
+		/* A part that cannot be unpacked is left to PKCS12_parse to report. */
+		if (ok && bags != NULL)
+			ok = pkcs12_bags_sane(bags);
+		sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
+	}
+	sk_PKCS7_pop_free(safes, PKCS7_free);
+	ERR_clear_error();
+	return ok ? IMSS_OK : refuse_work_factor(ctx, path);
+}
+
 static imss_err
 open_pkcs12(imss_ctx *ctx, BIO *mem, const char *path, imss_pin_source *pw,
             imss_credential *cred)
@@ -114,6 +243,8 @@ open_pkcs12(imss_ctx *ctx, BIO *mem, const char *path, imss_pin_source *pw,
 	}
 	imss_secrets_begin();
 	err = read_password(ctx, pw, path, pass, sizeof(pass));
+	if (err == IMSS_OK)
+		err = pkcs12_work_sane(ctx, p12, pass, path);
 	if (err == IMSS_OK && PKCS12_verify_mac(p12, pass, -1) != 1)
 		err = ctx_fail(ctx, IMSS_ERR_PASSWORD_INCORRECT,
 		               _("The password of '%s' is wrong. Nothing was changed; try again with the right one."),
@@ -169,6 +300,16 @@ load_pkcs8(imss_ctx *ctx, const char *path, imss_pin_source *pw, EVP_PKEY **out)
 		ERR_clear_error();
 		return ctx_fail(ctx, IMSS_ERR_FORMAT,
 		                _("'%s' is not an encrypted PKCS#8 private key (.key)."), path);
+	}
+	{
+		const X509_ALGOR *alg = NULL;
+
+		X509_SIG_get0(p8, &alg, NULL);
+		if (alg == NULL || !pbe_algorithm_sane(alg)) {
+			X509_SIG_free(p8);
+			BIO_free(mem);
+			return refuse_work_factor(ctx, path);
+		}
 	}
 	imss_secrets_begin();
 	err = read_password(ctx, pw, path, pass, sizeof(pass));
