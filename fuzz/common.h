@@ -36,8 +36,8 @@ EVP_PKEY *fuzz_key(const char *name);
 /* A context without modules. */
 imss_ctx *fuzz_ctx(void);
 
-/* A path whose file holds data[0..size), replaced on every call (a memfd
- * under /proc/self/fd). */
+/* A path whose file holds data[0..size), replaced on every call: a regular
+ * file in fuzz_tmpdir() (memory where /dev/shm is writable). */
 const char *fuzz_memfile(const uint8_t *data, size_t size);
 
 /* A private directory for the process, removed at exit: under $TMPDIR,
