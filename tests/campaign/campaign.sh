@@ -86,8 +86,8 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
 # L_PROT (IDs of every key that completed a renewal, and the first), L_BASE
 # (private keys before the campaign), L_EXCUSED (labels/IDs of candidate
 # keys whose journal the campaign destroyed), L_TAMPERED (a state file was
-# tampered with since the last completed renewal).
-declare -a L_JTAMPERED L_SIG L_DIR L_RP L_USER L_CONF L_SERIAL L_KIND L_CUR L_PROT L_BASE L_EXCUSED L_TAMPERED
+# tampered with, and not cleaned up by hand since).
+declare -a L_OWN L_JTAMPERED L_SIG L_DIR L_RP L_USER L_CONF L_SERIAL L_KIND L_CUR L_PROT L_BASE L_EXCUSED L_TAMPERED
 declare -A CERT_OK=()        # "lineage|uri|sha" of certificates already checked
 DECOY_LABEL='IMSS datos'
 NL=0
@@ -95,7 +95,7 @@ lineage_new() {
 	local kind=$1 i=$NL
 	case_new "l$i" "$kind"
 	L_DIR[i]=$C L_RP[i]=$RP L_USER[i]=$USER L_CONF[i]=$SOFTHSM2_CONF L_SERIAL[i]=$IMSS_TOKEN_SERIAL
-	L_KIND[i]=$kind L_EXCUSED[i]='' L_TAMPERED[i]=0 L_JTAMPERED[i]=0
+	L_KIND[i]=$kind L_EXCUSED[i]='' L_TAMPERED[i]=0 L_JTAMPERED[i]=0 L_OWN[i]=''
 	mkdir -p "$C/certs"
 	if [[ $kind == token ]]; then
 		L_CUR[i]=$OLD_ID L_PROT[i]=$OLD_ID
@@ -164,6 +164,13 @@ tool_run() {
 	fi
 	[[ $LAST_RC == 0 || $LAST_RC == 1 || ($LAST_RC == 137 && $kill != -) ]] ||
 		violation "'$*' ended with exit $LAST_RC (a crash or an unexpected status)"
+	# Nothing from the service reaches the terminal raw.
+	! LC_ALL=C grep -q $'[\x01-\x08\x0b-\x1f\x7f]' "$C/out.txt" "$C/err" ||
+		violation "control characters in the output: $(LC_ALL=C grep -h $'[\x01-\x08\x0b-\x1f\x7f]' "$C/out.txt" "$C/err" | head -3 | cat -v)"
+	# A symlink put in the state or output directory is not followed to create a file.
+	local made
+	made=$(find "$T" -maxdepth 1 -name 'nowhere-*' | head -n1)
+	[[ -z $made ]] || violation "a symlink planted in the state or output directory was followed: $made was created"
 }
 common_args() {
 	ARGS=(--server "$SERVER" --user "$USER" "${CURRENT[@]}" --token "$TOKEN_URI"
@@ -203,6 +210,10 @@ cert_check() {
 		violation "certificate $id is not this employer's (O and CN '$rs', OU '$RP'): $(tr '\n' ' ' <<<"$subj")"
 	grep -q 'CA:FALSE' <<<"$text" || violation "certificate $id is not CA:FALSE"
 	grep -q 'Digital Signature' <<<"$text" || violation "certificate $id has no digitalSignature key usage"
+	local eku
+	eku=$(grep -A1 'Extended Key Usage' <<<"$text" | tail -n1)
+	[[ -z $eku || $eku == *'Client Authentication'* || $eku == *'E-mail Protection'* ]] ||
+		violation "certificate $id is not for signing (extended key usage: $eku)"
 	! grep -qi 'Signature Algorithm:.*sha1' <<<"$text" || violation "certificate $id is signed with SHA-1"
 	if [[ $baseline == 0 ]]; then
 		openssl x509 -inform DER -in "$der" -noout -checkend 0 >/dev/null ||
@@ -297,6 +308,10 @@ check_invariants() {
 		if [[ ! -e $C/certs/$id.der ]]; then
 			cp "$der" "$C/certs/$id.der"
 			L_PROT[LI]+=" $id"
+			# (The unfinished journal's own candidate, its certificate stored
+			# by recover or by a run killed while storing.)
+			[[ -z $J_STATE || $J_STATE == "done" || ($id != "$J_ID" && $label != "$J_LABEL") ]] ||
+				L_OWN[LI]+=" $id "
 		fi
 	done
 	# 3. No private key without a certificate beside it or a journal that owns it.
@@ -320,11 +335,20 @@ check_invariants() {
 		store-started | stored | done) ;;
 		*)
 			for p in ${L_PROT[LI]}; do
+				[[ " ${L_OWN[LI]} " != *" $p "* ]] || continue
 				[[ $J_ID != "$p" ]] || violation "the unfinished journal ('$J_STATE') names the key $p, which the user had"
 				[[ -z $J_LABEL || $J_LABEL != "$(jq -r --arg id "$p" '[.objects[] | select(.id == $id)][0].label' "$C/objects.json")" ]] ||
 					violation "the unfinished journal ('$J_STATE') names the label '$J_LABEL' of the key $p, which the user had"
 			done ;;
 		esac
+	fi
+	# 3c. What the service sent is checked before it is journalled: a
+	# request id is one the client would poll (hex, under 64 characters).
+	if [[ -f $(journal) && ${L_JTAMPERED[LI]} == 0 ]]; then
+		local rid
+		rid=$(jq -r 'if has("request_id") then .request_id else "-" end' "$(journal)" 2>/dev/null) || rid=-
+		[[ $rid == - || $rid =~ ^[0-9a-fA-F]{1,63}$ ]] ||
+			violation "the journal keeps a request id the client cannot use: '${rid:0:80}' (${#rid} characters)"
 	fi
 	# 4. Private keys = before + completed renewals (+1 in flight).
 	((owned <= 1)) || violation "$owned candidate keys for one unfinished renewal"
@@ -337,9 +361,11 @@ check_invariants() {
 }
 
 # --- step generation (same draws per step, whatever the state) ------------------
+# (The calls that change the token come up more often.)
 KILL_CALLS=(C_Initialize C_GetSlotList C_GetTokenInfo C_OpenSession C_Login C_FindObjectsInit
 	C_FindObjects C_FindObjectsFinal C_GetAttributeValue C_SignInit C_Sign C_GenerateKeyPair
-	C_SetAttributeValue C_CreateObject C_DestroyObject C_CloseSession)
+	C_SetAttributeValue C_CreateObject C_DestroyObject C_CloseSession
+	C_GenerateKeyPair C_SetAttributeValue C_CreateObject C_CreateObject C_DestroyObject C_Sign)
 CKRS=(CKR_DEVICE_ERROR CKR_DEVICE_REMOVED CKR_TOKEN_NOT_PRESENT CKR_GENERAL_ERROR CKR_FUNCTION_FAILED
 	CKR_DEVICE_MEMORY CKR_SESSION_HANDLE_INVALID CKR_OBJECT_HANDLE_INVALID CKR_ATTRIBUTE_VALUE_INVALID
 	CKR_TEMPLATE_INCONSISTENT)
@@ -359,7 +385,7 @@ gen_step() {
 	if ((k < 26)); then GEN="renew|L$li|$opts"
 	elif ((k < 44)); then
 		local when=before; ((R[8] % 2)) && when=after
-		GEN="$cmd|L$li|$opts|kill=${KILL_CALLS[R[6] % ${#KILL_CALLS[@]}]}:$((1 + R[7] % 4)):$when"
+		GEN="$cmd|L$li|$opts|kill=${KILL_CALLS[R[6] % ${#KILL_CALLS[@]}]}:$((R[7] % 2 ? 1 : 1 + R[7] / 2 % 4)):$when"
 	elif ((k < 52)); then
 		local n=$((1 + R[7] % 4)) plus=''; ((R[8] % 4 == 0)) && plus=+
 		GEN="$cmd|L$li|$opts|fail=${KILL_CALLS[R[6] % ${#KILL_CALLS[@]}]}:$n$plus:${CKRS[R[8] % ${#CKRS[@]}]}"
@@ -431,7 +457,7 @@ exec_tool_step() {
 		[[ $ALLOW != *' pinned-ca '* ]]; then
 		violation "a run without --ca does not trust the pinned CA, which is the service's own: $(tr '\n' ' ' <"$C/err")"
 	fi
-	if [[ $LAST_RC == 0 && $cmd == renew ]]; then L_TAMPERED[LI]=0 L_JTAMPERED[LI]=0; fi
+	if [[ $LAST_RC == 0 && $cmd == renew ]]; then L_JTAMPERED[LI]=0; fi
 }
 
 # pick_file WHAT:N: a file of the lineage's state or output directory.
@@ -519,12 +545,23 @@ exec_tamper() {
 		ln -s "${targets[a % ${#targets[@]}]}" "$FILE"
 		STEP_NOTE+=" -> ${targets[a % ${#targets[@]}]#"$T"/}" ;;
 	forge)
-		# The same public key, re-signed by another CA (same name), for 50 years.
-		local form=DER
+		# A certificate for the same public key, valid for 50 years: from
+		# another CA with the service CA's name (same subject, or O=EVIL), or
+		# from the service's own CA key for O=EVIL (a hostile service).
+		local form=DER subj ca=("$T/evil-ca.pem" "$T/evil-ca.key")
 		openssl x509 -inform DER -in "$FILE" -noout 2>/dev/null || form=PEM
-		openssl x509 -inform "$form" -in "$FILE" -CA "$T/evil-ca.pem" -CAkey "$T/evil-ca.key" \
-			-set_serial "$((a * 32768 + b + 1))" -days 20000 -outform "$form" -out "$FILE.new" 2>/dev/null &&
-			mv "$FILE.new" "$FILE" || { rm -f "$FILE.new"; STEP_NOTE+=' (not a certificate)'; } ;;
+		subj=$(openssl x509 -inform "$form" -in "$FILE" -noout -subject -nameopt compat 2>/dev/null) &&
+			openssl x509 -inform "$form" -in "$FILE" -noout -pubkey >"$T/forge-pub.pem" 2>/dev/null ||
+			{ STEP_NOTE+=' (not a certificate)'; return; }
+		subj=${subj#subject=}
+		((b % 3 == 0)) || subj=${subj/\/O=EMPRESA /\/O=EVIL }
+		((b % 3 != 2)) || ca=("$D/ca.pem" "$D/ca.key")
+		STEP_NOTE+=" ${ca[0]##*/} $subj"
+		printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\n' >"$T/forge.ext"
+		openssl x509 -new -subj "$subj" -force_pubkey "$T/forge-pub.pem" -CA "${ca[0]}" -CAkey "${ca[1]}" \
+			-set_serial "$((a * 32768 + b + 1))" -days 20000 -extfile "$T/forge.ext" -outform "$form" \
+			-out "$FILE.new" 2>/dev/null && mv "$FILE.new" "$FILE" ||
+			{ rm -f "$FILE.new"; STEP_NOTE+=' (forging failed)'; } ;;
 	esac
 }
 
@@ -547,17 +584,18 @@ exec_heal() {
 	common_args
 	local run=(renew "${ARGS[@]}" --ca "$D/ca.pem" --type ec:prime256v1 --yes)
 	tool_run - - "${run[@]}"
-	[[ $LAST_RC != 0 ]] || { STEP_NOTE='renew done'; L_TAMPERED[LI]=0 L_JTAMPERED[LI]=0; return; }
+	[[ $LAST_RC != 0 ]] || { STEP_NOTE='renew done'; L_JTAMPERED[LI]=0; return; }
 	local first
 	first=$(head -n2 "$C/err" | tr '\n' ' ')
 	tool_run - - renew --abandon --token "$TOKEN_URI" --registro-patronal "$RP" --state-dir "$C/state" \
 		--pin-source "file:$T/pin"
 	tool_run - - "${run[@]}"
-	[[ $LAST_RC != 0 ]] || { STEP_NOTE="renew failed ($first), abandon, renew done"; L_TAMPERED[LI]=0 L_JTAMPERED[LI]=0; return; }
+	[[ $LAST_RC != 0 ]] || { STEP_NOTE="renew failed ($first), abandon, renew done"; L_JTAMPERED[LI]=0; return; }
 	[[ ${L_TAMPERED[LI]} == 1 ]] ||
 		violation "wedged: renew, --abandon, renew fail with nothing tampered with: $(tr '\n' ' ' <"$C/err")"
 	excuse_candidate
 	rm -f "$C"/state/renew-*.json "$C"/state/request-* "$C"/state/*.lock
+	find "$C/state" "$C/out" -mindepth 1 ! -type f -exec rm -rf {} +
 	tool_run - - "${run[@]}"
 	[[ $LAST_RC == 0 ]] ||
 		violation "wedged: renew fails even after abandon and the damaged state removed: $(tr '\n' ' ' <"$C/err")"
