@@ -6,7 +6,7 @@
 # output directories; after every step the invariants are asserted (see
 # README.md in this directory).
 #
-#   campaign.sh [--seed N] [--steps N] [--replay FILE] [--save FILE] [--allow pinned-ca]
+#   campaign.sh [--seed N] [--steps N] [--replay FILE] [--save FILE] [--allow CHECK]
 #
 # The seed is printed at the start and on failure; the same seed gives the
 # same step list (every step draws the same number of random numbers,
@@ -15,7 +15,9 @@
 # goes; --replay FILE runs the steps of such a list instead of drawing
 # them (one step a line; delete lines to find the minimal sequence).
 # --allow pinned-ca lets a run without --ca fail on trust (issue 9,
-# finding 2) so that a campaign on code with that bug can look further.
+# finding 2), --allow journal-names-key lets an unfinished journal name a
+# key the user had (finding 1; its harm, a deleted key, is still caught),
+# so that a campaign on code with those bugs can look further.
 # On a violation: the seed, the step number, the steps so far and the
 # token's objects on stderr; exit 1.
 # shellcheck source=../lib/common.sh
@@ -37,9 +39,11 @@ while (($#)); do
 	--replay) REPLAY=$2; shift 2 ;;
 	--save) SAVE=$2; shift 2 ;;
 	--allow) ALLOW+=" $2 "; shift 2 ;;
-	*) die "usage: campaign.sh [--seed N] [--steps N] [--replay FILE] [--save FILE] [--allow pinned-ca]" ;;
+	*) die "usage: campaign.sh [--seed N] [--steps N] [--replay FILE] [--save FILE] [--allow pinned-ca|journal-names-key]" ;;
 	esac
 done
+# (A replay draws too, for its checks: from seed 1 unless one is given.)
+[[ -n $SEED || -z $REPLAY ]] || SEED=1
 [[ -n $SEED ]] || SEED=$(( $(date +%s) % 1000000007 ))
 [[ $SEED =~ ^[0-9]+$ && $STEPS =~ ^[0-9]+$ ]] || die "--seed and --steps take a number"
 RANDOM=$SEED
@@ -330,7 +334,7 @@ check_invariants() {
 	done
 	# 3b. An unfinished journal never names a key the user had (by ID or
 	# label), unless the campaign wrote that into it.
-	if [[ -n $J_STATE && ${L_JTAMPERED[LI]} == 0 ]]; then
+	if [[ -n $J_STATE && ${L_JTAMPERED[LI]} == 0 && $ALLOW != *' journal-names-key '* ]]; then
 		case $J_STATE in
 		store-started | stored | done) ;;
 		*)
@@ -633,7 +637,17 @@ for ((STEP = 1; STEP <= STEPS; STEP++)); do
 	DONE_STEPS[-1]+="  # ${STEP_NOTE:-exit $LAST_RC}"
 	full=0
 	((STEP % FULL_EVERY != 0 && STEP != STEPS)) || full=1
+	prot_before=${L_PROT[LI]}
 	check_invariants "$full" "${R[8]}"
+	# A renewal completed: one time in three its certificate becomes the
+	# current credential (a new lineage; the old one must survive too),
+	# listed as a step of its own so that a replay does the same.
+	if [[ -z $REPLAY && ${L_PROT[LI]} != "$prot_before" ]] && ((R[8] % 3 == 0)); then
+		L_CUR[LI]=${L_PROT[LI]##* }
+		DONE_STEPS+=("switch|L$LI|to=-1  # current -> ${L_CUR[LI]}")
+		[[ -z $SAVE ]] || printf 'switch|L%s|to=-1\n' "$LI" >>"$SAVE"
+		STEP_NOTE+=" (then switch|L$LI|to=-1: current -> ${L_CUR[LI]})"
+	fi
 	((R[7] % 4 != 0)) || snapshot
 	printf '%4d %-90s %s\n' "$STEP" "$GEN" "${STEP_NOTE:-exit $LAST_RC}"
 done
