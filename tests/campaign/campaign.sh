@@ -137,7 +137,7 @@ declare -a DONE_STEPS=()
 violation() {
 	local i
 	{
-		printf '\n%s: VIOLATION at step %d: %s\n' "$T_NAME" "$STEP" "$*"
+		printf '\n%s: VIOLATION at step %d (line %d of the list below): %s\n' "$T_NAME" "$STEP" "${#DONE_STEPS[@]}" "$*"
 		[[ -n $REPLAY ]] && printf 'replay of %s\n' "$REPLAY" || printf 'seed %s (campaign.sh --seed %s --steps %s)\n' "$SEED" "$SEED" "$STEPS"
 		printf 'steps so far:\n'
 		for i in "${!DONE_STEPS[@]}"; do printf '  %3d %s\n' $((i + 1)) "${DONE_STEPS[i]}"; done
