@@ -594,6 +594,8 @@ exec_switch() {
 # hand.  The renewal must then complete: anything else is a wedge.
 exec_heal() {
 	local ids=(${L_PROT[LI]})
+	# (The honest proxy: a slow answer on a loaded machine is no wedge.)
+	local -x IMSS_RENEW_HTTP_TIMEOUT=60
 	printf 'pass\n' >"$T/mode"
 	# The user waits out a login back-off the refused logins earned (the
 	# service's own defence): here the operator clears it.
