@@ -156,6 +156,14 @@ imss_err file_to_bio(imss_ctx *ctx, const char *path, BIO **out);
 
 /* src/strutil.c: a formatted string, malloc'd (NULL when out of memory). */
 char *str_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The length of the UTF-8 sequence at p (its code point in *cp), or 0 when
+ * it is not valid UTF-8 (overlong, surrogate, over U+10FFFF, cut short). */
+size_t str_utf8_next(const unsigned char *p, size_t left, unsigned long *cp);
+/* C0, DEL, C1, and the invisible characters that reorder or break what a
+ * terminal shows (bidirectional overrides, line separators). */
+int str_is_control(unsigned long cp);
+/* 1 when s is valid UTF-8 without control characters: safe to print. */
+int str_is_text(const char *s);
 
 /* key.c: build the public EVP_PKEY from token attributes. */
 EVP_PKEY *pubkey_from_rsa(const unsigned char *n, size_t nlen,

@@ -138,6 +138,19 @@ hex_field_ok(const char *v, size_t min, size_t max)
 	       strspn(v, "0123456789abcdef") == n;
 }
 
+/* Every string is printable: what the journal holds reaches messages and
+ * the terminal, and a tampered byte must not become an escape sequence. */
+static int
+journal_text_ok(const struct journal *j)
+{
+#define TEXT_OK(name) \
+	if (j->name != NULL && !str_is_text(j->name)) \
+		return 0;
+	JOURNAL_FIELDS(TEXT_OK)
+#undef TEXT_OK
+	return 1;
+}
+
 /* The key fields name one key, or none. */
 static imss_err
 journal_check_key(imss_ctx *ctx, const struct journal *j)
@@ -187,6 +200,8 @@ journal_from_json(imss_ctx *ctx, json_object *obj, struct journal *j)
 		return corrupt(ctx, j->path, _("no valid state"));
 	if (j->server == NULL || j->registro_patronal == NULL || j->token_serial == NULL)
 		return corrupt(ctx, j->path, _("missing server, employer or token"));
+	if (!journal_text_ok(j))
+		return corrupt(ctx, j->path, _("a field holds control characters or invalid UTF-8"));
 	return journal_check_key(ctx, j);
 }
 

@@ -659,6 +659,9 @@ imss_renew(imss_ctx *ctx, const imss_renew_options *o, const imss_renew_ui *ui,
 	                       o->password == NULL))
 		err = ctx_fail(ctx, IMSS_ERR_INVALID_ARG,
 		               _("A renewal needs the server, the user, the current credential and the token."));
+	if (err == IMSS_OK && o->label != NULL && (o->label[0] == '\0' || !str_is_text(o->label)))
+		err = ctx_fail(ctx, IMSS_ERR_INVALID_ARG,
+		               _("The label for the new key is empty or holds control characters or invalid UTF-8; choose a printable one. Nothing was done."));
 	if (err == IMSS_OK)
 		err = renew_lock_token(&r);
 	if (err == IMSS_OK)

@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -21,4 +22,60 @@ str_printf(const char *fmt, ...)
 	vsnprintf(s, (size_t)n + 1, fmt, ap);
 	va_end(ap);
 	return s;
+}
+
+/* The length of the UTF-8 sequence at p (its code point in *cp), or 0
+ * when it is not valid UTF-8 (overlong, surrogate, over U+10FFFF, cut). */
+size_t
+str_utf8_next(const unsigned char *p, size_t left, unsigned long *cp)
+{
+	unsigned long v;
+	size_t n, i;
+
+	if (p[0] < 0x80) {
+		*cp = p[0];
+		return 1;
+	}
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2, v = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3, v = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4, v = p[0] & 0x07;
+	else
+		return 0;
+	if (left < n)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		v = v << 6 | (p[i] & 0x3f);
+	}
+	if ((n == 3 && v < 0x800) || (n == 4 && (v < 0x10000 || v > 0x10ffff)) ||
+	    (v >= 0xd800 && v <= 0xdfff))
+		return 0;
+	*cp = v;
+	return n;
+}
+
+/* C0, DEL, C1, and the invisible characters that reorder or break what a
+ * terminal shows (bidirectional overrides, line separators). */
+int
+str_is_control(unsigned long cp)
+{
+	return cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || cp == 0x200e || cp == 0x200f ||
+	       (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+int
+str_is_text(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s), i, n;
+	unsigned long cp;
+
+	for (i = 0; i < len; i += n)
+		if ((n = str_utf8_next(p + i, len - i, &cp)) == 0 || str_is_control(cp))
+			return 0;
+	return 1;
 }

@@ -249,6 +249,19 @@ done
 chmod 700 "$C/state"
 check_nothing_new "loose state directory"
 
+# A label that would put an escape sequence in the journal and on the
+# terminal is refused before anything is done (campaign: journal-strings-raw).
+expect_refused "label with an escape sequence" "control characters" --label $'IMSS \e[31mrojo'
+assert_eq none "$(journal_state)" "label with an escape sequence: nothing recorded"
+[[ $(tr -d '\n' <"$C/err") != *$'\e'* ]] || die "label with an escape sequence: ESC printed raw"
+# A journal whose text was tampered into a control character is damaged,
+# and its bytes are not printed.
+write_journal logged-in '{email: "a\u001b[2Jb@example.mx"}'
+expect_refused "journal with a control character" "control characters"
+[[ $(tr -d '\n' <"$C/err") != *$'\e'* ]] || die "journal with a control character: ESC printed raw"
+rm -f "$(journal)"
+check_nothing_new "printable labels and journals"
+
 chmod 777 "$C/out"
 expect_refused "output directory mode 777" "chmod go-w $C/out"
 chmod 775 "$C/out"
