@@ -189,6 +189,8 @@ int tool_exit_code(imss_err err, int from_user_text)
 		return from_user_text ? TOOL_EXIT_USAGE : TOOL_EXIT_FAILURE;
 	case IMSS_ERR_PENDING:
 		return TOOL_EXIT_PENDING;
+	case IMSS_ERR_INTERRUPTED:
+		return TOOL_EXIT_INTERRUPTED;
 	default:
 		return TOOL_EXIT_FAILURE;
 	}
