@@ -528,9 +528,25 @@ static imss_err login_asking_again(const struct renew_args *a, struct renew_run 
 	return err;
 }
 
-/* The certificate file (or .pfx) of --credential: readable and parseable. */
+/* "name.cer" -> "name.key", as the library looks for it (malloc'd). */
+static char *key_file_of(const char *cert_path)
+{
+	const char *dot = strrchr(cert_path, '.'), *slash = strrchr(cert_path, '/');
+	size_t stem = dot && (!slash || dot > slash) ? (size_t)(dot - cert_path) : strlen(cert_path);
+	char *key = malloc(stem + 5);
+
+	if (key != NULL) {
+		memcpy(key, cert_path, stem);
+		memcpy(key + stem, ".key", 5);
+	}
+	return key;
+}
+
+/* The certificate file (or .pfx) of --credential, and the .key of a .cer:
+ * readable and parseable. */
 static int check_credential_file(struct tool *t, const char *path, const char *key_file)
 {
+	char *derived = NULL;
 	STACK_OF(X509) *certs = NULL;
 	unsigned char *data = NULL;
 	const unsigned char *p;
@@ -548,15 +564,19 @@ static int check_credential_file(struct tool *t, const char *path, const char *k
 		rc = tool_fail_detail(t, IMSS_ERR_FORMAT,
 		                      _("'%s' is neither a .pfx/.p12 nor a certificate (.cer). Check the --credential file."),
 		                      path);
+	if (rc == TOOL_EXIT_OK && p12 == NULL && key_file == NULL)
+		key_file = derived = key_file_of(path);
 	PKCS12_free(p12);
 	sk_X509_pop_free(certs, X509_free);
 	free(data);
+	data = NULL;
 	if (rc == TOOL_EXIT_OK && key_file != NULL) {
 		rc = tool_read_file(t, key_file, &data, &len);
 		if (rc == TOOL_EXIT_OK)
 			imss_wipe(data, len);
 		free(data);
 	}
+	free(derived);
 	return rc;
 }
 
@@ -723,11 +743,13 @@ static int run_command(struct tool *t, const struct tool_command *cmd, int argc,
 		goto out;
 	}
 	options_fill(&a, &r, &spec, &o);
-	stop_signals(1);
-	err = strcmp(command, "recover") == 0
-	      ? imss_recover(t->ctx, &o, a.serial, &ui, &res)
-	      : imss_renew(t->ctx, &o, &ui, &res);
-	stop_signals(0);
+	if (strcmp(command, "recover") == 0) {
+		err = imss_recover(t->ctx, &o, a.serial, &ui, &res);
+	} else {
+		stop_signals(1);   /* only renew stops between its steps */
+		err = imss_renew(t->ctx, &o, &ui, &res);
+		stop_signals(0);
+	}
 	if (r.tty_progress)
 		putchar('\n');
 	if (err != IMSS_OK) {

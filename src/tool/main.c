@@ -61,6 +61,8 @@ void tool_print_help(void)
 	        "  11 check: a certificate has expired\n"), stdout);
 	fputs(_("  12 renew, recover: the certificate is still pending when --timeout\n"
 	        "     runs out; run the same command again later\n"), stdout);
+	fputs(_("  130 renew: interrupted (Ctrl-C) after the step under way; run the\n"
+	        "     same command again to continue\n"), stdout);
 	printf(_("\nRun '%s COMMAND --help' for the options and examples of a command.\n"),
 	       TOOL_NAME);
 }

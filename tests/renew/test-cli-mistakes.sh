@@ -10,7 +10,7 @@
 #  - a wrong PIN is asked again (two C_Login, the renewal completes); on a
 #    token that reports its final try (fault module, with --force) a wrong
 #    PIN is not asked again (one C_Login);
-#  - a missing .pfx fails before any secret is asked.
+#  - a missing .pfx, or the .key of a .cer, fails before any secret is asked.
 # shellcheck source=../lib/common.sh
 . "$TESTS_DIR/lib/common.sh"
 # shellcheck source=lib.sh
@@ -123,5 +123,15 @@ assert_contains "$(<"$C/tty.txt")" "no-such.pfx" "missing-pfx: names the file"
 for prompt in "PIN for" "IDSE password" "Password for"; do
 	assert_eq 0 "$(count_of "$prompt" "$C/tty.txt")" "missing-pfx: '$prompt' not asked"
 done
+
+# A .cer whose .key is missing: noticed before any secret too.
+openssl pkcs12 -in "$C/old.pfx" -passin "file:$T/pfx.pass" -nokeys -clcerts 2>/dev/null |
+	openssl x509 -outform DER -out "$C/alone.cer" || die "missing-key: cannot make a .cer"
+CURRENT=(--credential "$C/alone.cer")
+args_without --pin-source --idse-password-source
+tty_drive "$C/tty-key.txt" "$CMD" "PIN for token 'IMSS': " "$USER_PIN"
+assert_eq 1 "$TTY_RC" "missing-key: fails"
+assert_eq 1 "$TTY_LEFT" "missing-key: no prompt came"
+assert_contains "$(<"$C/tty-key.txt")" "alone.key" "missing-key: names the .key looked for"
 
 echo "$T_NAME: all passed"

@@ -25,6 +25,7 @@ tty_drive() {
 		fi
 		sleep 0.1
 	done
+	# shellcheck disable=SC2034 # read by the tests
 	TTY_LEFT=$(($# / 2))
 	TTY_RC=0
 	wait "$pid" || TTY_RC=$?
