@@ -17,7 +17,7 @@ tty_drive() {
 	BG_PIDS+=("$pid")
 	while (($# >= 2)) && kill -0 "$pid" 2>/dev/null; do
 		prompt=$1
-		shown=$(grep -oF -- "$prompt" "$out.raw" | wc -l || true)
+		shown=$(grep -oF -- "$prompt" "$out.raw" 2>/dev/null | wc -l || true)
 		if ((shown > ${typed[$prompt]:-0})); then
 			printf '%s\n' "$2" >&"$keys"
 			typed[$prompt]=$((${typed[$prompt]:-0} + 1))
@@ -34,4 +34,4 @@ tty_drive() {
 }
 
 # count_of TEXT FILE: how many times TEXT occurs in FILE.
-count_of() { grep -oF -- "$1" "$2" | wc -l || true; }
+count_of() { grep -oF -- "$1" "$2" 2>/dev/null | wc -l || true; }
