@@ -17,6 +17,10 @@ describe_pin_state(imss_token *tok)
 
 	if (token_info_fill(tok->ctx, tok->f, tok->slot, &info) != IMSS_OK)
 		return;
+	/* The next login (a PIN typed again) is judged by the flags of now. */
+	tok->info.pin_locked = info.pin_locked;
+	tok->info.pin_final_try = info.pin_final_try;
+	tok->info.pin_count_low = info.pin_count_low;
 	if (info.pin_locked)
 		ctx_append_detail(tok->ctx, _("\nThe PIN is now locked: unlock it with the SO PIN or PUK (for example 'pkcs11-tool --unlock-pin --login --login-type so') or ask your token administrator."));
 	else if (info.pin_final_try)

@@ -93,6 +93,10 @@ imss_strerror(imss_err err)
 		return _("The file exists already");
 	case IMSS_ERR_PENDING:
 		return _("The certificate is not issued yet");
+	case IMSS_ERR_INTERRUPTED:
+		return _("Interrupted");
+	case IMSS_ERR_NO_TERMINAL:
+		return _("A question needs an answer and there is no terminal to ask on");
 	}
 	return _("Unknown error");
 }

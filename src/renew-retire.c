@@ -100,7 +100,7 @@ renew_retire_old(struct renew *r)
 		goto out;
 	}
 	if (!(r->o->flags & IMSS_RENEW_YES) &&
-	    !(r->ui && r->ui->confirm && r->ui->confirm(r->ui->user, question))) {
+	    !(r->ui && r->ui->confirm && r->ui->confirm(r->ui->user, question) == 1)) {
 		renew_emit(r, "retire", 7, NULL, _("The old credential was left as it is."));
 		goto out;
 	}

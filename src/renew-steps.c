@@ -103,6 +103,30 @@ renew_check_employer(struct renew *r)
 
 /* ---- 1. log in ------------------------------------------------------ */
 
+/* May a wrong answer be asked again?  Only the ui knows where it came from. */
+int
+renew_ask_again(struct renew *r, int what, int attempt)
+{
+	return attempt < IMSS_ASK_TRIES && r->ui != NULL && r->ui->ask_again != NULL &&
+	       r->ui->ask_again(r->ui->user, what, attempt);
+}
+
+/* A password the service refuses is asked again (a new challenge each
+ * time) while the ui says it came from a terminal. */
+static imss_err
+login_asking_again(struct renew *r)
+{
+	imss_err err;
+	int attempt = 0;
+
+	do {
+		err = idse_login(r->ctx, r->http, r->o->current, r->o->user, r->o->password,
+		                 &r->session);
+	} while (err == IMSS_ERR_PASSWORD_INCORRECT &&
+	         renew_ask_again(r, IMSS_ASK_PASSWORD, ++attempt));
+	return err;
+}
+
 imss_err
 renew_login(struct renew *r)
 {
@@ -117,7 +141,7 @@ renew_login(struct renew *r)
 		return err;
 	renew_emit(r, "login", 1, f, _("Logging in to %s as %s with %s."), r->o->server,
 	           r->o->user, imss_credential_get_location(r->o->current));
-	err = idse_login(r->ctx, r->http, r->o->current, r->o->user, r->o->password, &r->session);
+	err = login_asking_again(r);
 	/* The session's registro patronal is the certificate's. */
 	if (err == IMSS_OK && strcmp(r->session.registro_patronal, e.registro_patronal) != 0)
 		err = disagree(r, _("registro patronal"), r->session.registro_patronal,
@@ -150,6 +174,22 @@ emit_company(struct renew *r, const char *message)
 	renew_emit(r, "company", 2, f, "%s", message);
 }
 
+/* The e-mail typed (NULL: keep it), asked again while it is no address. */
+static char *
+ask_email(struct renew *r)
+{
+	char *answer = NULL;
+	int attempt = 0;
+
+	for (;;) {
+		answer = r->ui->ask_email(r->ui->user, r->company.email);
+		if (answer == NULL || answer[0] == '\0' || imss_email_is_valid(answer) ||
+		    !renew_ask_again(r, IMSS_ASK_EMAIL, ++attempt))
+			return answer;
+		free(answer);
+	}
+}
+
 /* The company data are believed only when they are the current
  * certificate's employer: checked before they are shown or used, and
  * again after the e-mail is changed. */
@@ -167,8 +207,12 @@ renew_company(struct renew *r)
 		return err;
 	emit_company(r, _("Company data (only the e-mail can be changed)."));
 	if (wanted == NULL && !(r->o->flags & IMSS_RENEW_YES) && r->ui && r->ui->ask_email)
-		wanted = asked = r->ui->ask_email(r->ui->user, r->company.email);
-	if (wanted != NULL && wanted[0] != '\0' && strcmp(wanted, r->company.email) != 0) {
+		wanted = asked = ask_email(r);
+	if (wanted != NULL && wanted[0] != '\0' && !imss_email_is_valid(wanted))
+		err = ctx_fail(r->ctx, IMSS_ERR_INVALID_ARG,
+		               _("'%s' is not a valid e-mail address (like rh@empresa.mx); nothing was sent to the service. Give another one with --email."),
+		               wanted);
+	else if (wanted != NULL && wanted[0] != '\0' && strcmp(wanted, r->company.email) != 0) {
 		err = idse_set_email(r->ctx, r->http, wanted, &r->company);
 		if (err == IMSS_OK)
 			err = renew_check_employer(r);
@@ -715,6 +759,27 @@ sign_letter(struct renew *r, const struct idse_letter *l)
 	return err;
 }
 
+/* The user signs the letter, or the run stops saying what is kept. */
+static imss_err
+letter_confirm(struct renew *r, const char *question)
+{
+	const char *key = r->key ? imss_key_get_label(r->key) : "?";
+	int answer = r->ui && r->ui->confirm ? r->ui->confirm(r->ui->user, question)
+	                                     : IMSS_CONFIRM_NO_TERMINAL;
+
+	if (answer == IMSS_CONFIRM_NO_TERMINAL)
+		return ctx_fail(r->ctx, IMSS_ERR_NO_TERMINAL,
+		                _("The letter was not signed: there is no terminal to ask whether to sign it. Run the same command with --yes to sign it and continue (the new key '%s' on the token is kept for it), or `imss-renew renew --abandon` with the same --token to remove that key."),
+		                key);
+	if (r->ui && r->ui->interrupted && r->ui->interrupted(r->ui->user))
+		return renew_check_interrupt(r, 4);
+	if (answer == 0)
+		return ctx_fail(r->ctx, IMSS_ERR_ABORTED,
+		                _("The letter was not signed, so nothing was submitted. Kept: the new key '%s' on the token. Run the same command again to continue when you agree, or `imss-renew renew --abandon` with the same --token to remove that key."),
+		                key);
+	return IMSS_OK;
+}
+
 imss_err
 renew_ensure_letter(struct renew *r)
 {
@@ -741,10 +806,10 @@ renew_ensure_letter(struct renew *r)
 		snprintf(question, sizeof(question),
 		         _("Sign the terms letter %s (SHA-256 %s) with your current certificate?"),
 		         path, l.sha256);
-		if (!agreed && !(r->ui && r->ui->confirm && r->ui->confirm(r->ui->user, question))) {
-			err = ctx_fail(r->ctx, IMSS_ERR_ABORTED,
-			               _("The letter was not signed. Run the command again to continue when you agree."));
-			goto out;
+		if (!agreed) {
+			err = letter_confirm(r, question);
+			if (err != IMSS_OK)
+				goto out;
 		}
 		err = sign_letter(r, &l);
 		if (err != IMSS_OK)
@@ -792,6 +857,8 @@ wait_for_certificate(struct renew *r, struct idse_result *res)
 			snprintf(left, sizeof(left), "%ld", wait);
 			renew_emit(r, "wait", 6, f, _("Waiting for the certificate: next check in %ld s"), wait);
 			sleep(1);
+			if (r->ui && r->ui->interrupted && r->ui->interrupted(r->ui->user))
+				return renew_check_interrupt(r, 6);
 		}
 		idse_result_clear(res);
 		err = idse_poll(r->ctx, r->http, r->j.request_id, res);

@@ -552,6 +552,39 @@ result_fill(struct renew *r)
 	return r->result->key_uri ? IMSS_OK : IMSS_ERR_NOMEM;
 }
 
+imss_err
+renew_check_interrupt(struct renew *r, int step)
+{
+	const char *key = r->key ? imss_key_get_label(r->key) : r->j.key_label;
+	char *kept;
+	imss_err err;
+
+	if (r->ui == NULL || r->ui->interrupted == NULL || !r->ui->interrupted(r->ui->user))
+		return IMSS_OK;
+	if (key != NULL && r->j.path != NULL)
+		kept = str_printf(_("the new key '%s' on the token, the journal %s"), key, r->j.path);
+	else if (r->j.path != NULL)
+		kept = str_printf(_("the journal %s"), r->j.path);
+	else
+		kept = str_printf("%s", _("nothing (no key was made yet)"));
+	if (kept == NULL)
+		return IMSS_ERR_NOMEM;
+	err = ctx_fail(r->ctx, IMSS_ERR_INTERRUPTED,
+	               _("Interrupted after step %d (%s). Kept: %s. Run the same command again to continue, or `imss-renew renew --abandon` with the same --token to undo."),
+	               step, journal_state_words(r->j.state), kept);
+	free(kept);
+	return err;
+}
+
+/* A step's result, or the interruption the user asked for during it. */
+static imss_err
+after_step(struct renew *r, imss_err err, int step)
+{
+	imss_err stop = renew_check_interrupt(r, err == IMSS_OK ? step : step - 1);
+
+	return stop != IMSS_OK ? stop : err;
+}
+
 static imss_err
 renew_steps(struct renew *r)
 {
@@ -559,19 +592,19 @@ renew_steps(struct renew *r)
 	size_t req_len = 0;
 	imss_err err;
 
-	err = renew_login(r);
+	err = after_step(r, renew_login(r), 1);
 	if (err == IMSS_OK)
-		err = renew_company(r);
+		err = after_step(r, renew_company(r), 2);
 	if (err == IMSS_OK)
 		err = journal_open(r);
 	if (err == IMSS_OK)
-		err = renew_ensure_key(r);
+		err = after_step(r, renew_ensure_key(r), 3);
 	if (err == IMSS_OK)
-		err = renew_ensure_request(r, &req, &req_len);
+		err = after_step(r, renew_ensure_request(r, &req, &req_len), 4);
 	if (err == IMSS_OK && r->j.state < JOURNAL_CERT_RECEIVED)
-		err = renew_ensure_letter(r);
+		err = after_step(r, renew_ensure_letter(r), 5);
 	if (err == IMSS_OK)
-		err = renew_submit(r, req, req_len);
+		err = after_step(r, renew_submit(r, req, req_len), 6);
 	if (err == IMSS_OK)
 		err = renew_store(r);
 	if (err == IMSS_OK) {

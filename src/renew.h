@@ -40,6 +40,11 @@ char *renew_state_file(struct renew *r, const char *name, const char *ext);
 char *renew_file_safe(const char *text);
 
 /* renew-steps.c */
+/* May a wrong answer (IMSS_ASK_*) be asked again after attempt tries? */
+int renew_ask_again(struct renew *r, int what, int attempt);
+/* IMSS_ERR_INTERRUPTED (saying what is kept and how to go on) once the
+ * user asked to stop; step: the last one done. */
+imss_err renew_check_interrupt(struct renew *r, int step);
 imss_err renew_login(struct renew *r);
 imss_err renew_company(struct renew *r);
 /* The company data (r->company) name the current certificate's employer

@@ -66,6 +66,8 @@ typedef enum imss_err {
 	IMSS_ERR_LABEL_IN_USE = 39,     /* another object on the token has the label */
 	IMSS_ERR_EXISTS = 40,           /* a file that must not be replaced exists */
 	IMSS_ERR_PENDING = 41,          /* the certificate is still pending: ask again later */
+	IMSS_ERR_INTERRUPTED = 42,      /* the user stopped the run (Ctrl-C) */
+	IMSS_ERR_NO_TERMINAL = 43,      /* a question and nobody to ask it (no --yes) */
 } imss_err;
 
 /* A short sentence for an error code, in the user's language. */
@@ -545,7 +547,25 @@ typedef struct imss_renew_ui {
 	/* A new e-mail (malloc'd), or NULL to keep the current one. */
 	char *(*ask_email)(void *user, const char *current);
 	void *user;
+	/* The members below were added later; NULL when not wanted. */
+	/* A wrong answer (what: IMSS_ASK_*) was given; attempt counts the
+	 * tries so far (1, 2).  1 to ask again (only when the answer came
+	 * from a terminal: a file, descriptor or variable is never read
+	 * twice), 0 to fail.  At most IMSS_ASK_TRIES answers are asked. */
+	int (*ask_again)(void *user, int what, int attempt);
+	/* 1 once the user asked to stop (Ctrl-C): the renewal ends cleanly
+	 * between steps with IMSS_ERR_INTERRUPTED; the journal says where. */
+	int (*interrupted)(void *user);
 } imss_renew_ui;
+
+/* confirm returns this when nobody can be asked (no terminal). */
+#define IMSS_CONFIRM_NO_TERMINAL (-1)
+#define IMSS_ASK_PASSWORD 1      /* the service refused the IDSE password */
+#define IMSS_ASK_EMAIL 2         /* the e-mail is not a valid address */
+#define IMSS_ASK_TRIES 3
+
+/* Is address a sane e-mail address (checked before it is sent)? */
+int imss_email_is_valid(const char *address);
 
 #define IMSS_RENEW_YES 1u        /* ask nothing: --yes */
 #define IMSS_RENEW_WAIT_LOCK 2u  /* wait for another renewal of the token */

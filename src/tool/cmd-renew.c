@@ -7,13 +7,19 @@
  * token, one session and one login serve both.  Non-interactive runs
  * (--yes, secrets from files or descriptors) never wait for an answer.
  */
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/pkcs12.h>
+
 #include "tool.h"
+
+/* A wrong PIN typed on the terminal is asked again at most this often. */
+#define PIN_TRIES 3
 
 struct renew_args {
 	const char *command;
@@ -216,6 +222,9 @@ static int check_args(struct tool *t, struct renew_args *a)
 		                        _("--password-source is for a .pfx or .key (--credential)"));
 	if (strncmp(a->server, "https://", 8) != 0)
 		return tool_usage_error(t, a->command, "%s", _("--server must be an https:// URL"));
+	if (a->email && !imss_email_is_valid(a->email))
+		return tool_usage_error(t, a->command, _("--email '%s' is not a valid e-mail address (like rh@empresa.mx)"),
+		                        a->email);
 	return TOOL_EXIT_OK;
 }
 
@@ -348,7 +357,43 @@ static void event_text(struct renew_run *r, const imss_renew_event *ev)
 struct ui_state {
 	struct tool *t;
 	struct renew_run *run;
+	const struct renew_args *args;
 };
+
+/* Does the secret come from the terminal (tty, the default)?  Only then
+ * is a wrong one asked again: a file or a descriptor says the same twice. */
+static int from_terminal(const char *source)
+{
+	return source == NULL || strcmp(source, "tty") == 0;
+}
+
+/* Ctrl-C (or SIGTERM) during the renewal: only noted; the library ends
+ * the step under way and stops cleanly. */
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/* No SA_RESTART: a prompt or a wait is cut short at once. */
+static void stop_signals(int install)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = install ? on_stop_signal : SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+static int on_interrupted(void *user)
+{
+	(void)user;
+	return stop_requested != 0;
+}
 
 static void on_event(void *user, const imss_renew_event *ev)
 {
@@ -361,13 +406,15 @@ static void on_event(void *user, const imss_renew_event *ev)
 }
 
 /* A line from the terminal; NULL when there is none (never blocks on a
- * pipe: a script gets no prompt). */
-static char *ask_tty(const char *prompt)
+ * pipe: a script gets no prompt; *no_tty (may be NULL) then says so). */
+static char *ask_tty(const char *prompt, int *no_tty)
 {
 	char line[512];
 	FILE *tty = fopen("/dev/tty", "r+");
 	char *nl;
 
+	if (no_tty != NULL)
+		*no_tty = tty == NULL;
 	if (tty == NULL)
 		return NULL;
 	fputs(prompt, tty);
@@ -385,11 +432,13 @@ static char *ask_tty(const char *prompt)
 static int on_confirm(void *user, const char *question)
 {
 	char prompt[1024], *answer;
-	int yes;
+	int yes, no_tty;
 
 	(void)user;
 	snprintf(prompt, sizeof(prompt), "%s %s ", question, _("[y/N]"));
-	answer = ask_tty(prompt);
+	answer = ask_tty(prompt, &no_tty);
+	if (no_tty)
+		return IMSS_CONFIRM_NO_TERMINAL;
 	yes = answer && (answer[0] == 'y' || answer[0] == 'Y' || answer[0] == 's' ||
 	                 answer[0] == 'S');
 	free(answer);
@@ -403,12 +452,32 @@ static char *on_ask_email(void *user, const char *current)
 	(void)user;
 	snprintf(prompt, sizeof(prompt),
 	         _("E-mail for the new certificate [%s] (Enter keeps it): "), current);
-	answer = ask_tty(prompt);
+	answer = ask_tty(prompt, NULL);
 	if (answer != NULL && answer[0] == '\0') {
 		free(answer);
 		answer = NULL;
 	}
 	return answer;
+}
+
+/* A wrong IDSE password or e-mail typed on the terminal: say so, ask again. */
+static int on_ask_again(void *user, int what, int attempt)
+{
+	struct ui_state *u = user;
+
+	if (what == IMSS_ASK_PASSWORD) {
+		if (!from_terminal(u->args->idse_password_source))
+			return 0;
+		fprintf(stderr, _("The service did not accept the IDSE user and password (try %d of %d). Type the password again.\n"),
+		        attempt, IMSS_ASK_TRIES);
+		return 1;
+	}
+	if (what == IMSS_ASK_EMAIL) {
+		fprintf(stderr, _("That is not a valid e-mail address (like rh@empresa.mx); nothing was sent (try %d of %d).\n"),
+		        attempt, IMSS_ASK_TRIES);
+		return 1;
+	}
+	return 0;
 }
 
 /* ---- opening what the renewal uses -------------------------------- */
@@ -438,6 +507,99 @@ static int run_sources(struct tool *t, const struct renew_args *a, struct renew_
 	return rc;
 }
 
+/*
+ * The token login; a wrong PIN typed on the terminal is asked again while
+ * the token does not report its final try (one C_Login per PIN typed).
+ */
+static imss_err login_asking_again(const struct renew_args *a, struct renew_run *r)
+{
+	unsigned flags = a->force ? IMSS_LOGIN_FORCE : 0;
+	imss_err err = imss_token_login(r->tok, r->pin, flags);
+	int tries = 1;
+
+	while (err == IMSS_ERR_PIN_INCORRECT && from_terminal(a->pin_source) &&
+	       tries < PIN_TRIES && !imss_token_get_info(r->tok)->pin_final_try &&
+	       !imss_token_get_info(r->tok)->pin_locked) {
+		fprintf(stderr, _("The PIN is incorrect (try %d of %d). Type it again.\n"), tries,
+		        PIN_TRIES);
+		err = imss_token_login(r->tok, r->pin, flags);
+		tries++;
+	}
+	return err;
+}
+
+/* "name.cer" -> "name.key", as the library looks for it (malloc'd). */
+static char *key_file_of(const char *cert_path)
+{
+	const char *dot = strrchr(cert_path, '.'), *slash = strrchr(cert_path, '/');
+	size_t stem = dot && (!slash || dot > slash) ? (size_t)(dot - cert_path) : strlen(cert_path);
+	char *key = malloc(stem + 5);
+
+	if (key != NULL) {
+		memcpy(key, cert_path, stem);
+		memcpy(key + stem, ".key", 5);
+	}
+	return key;
+}
+
+/* The certificate file (or .pfx) of --credential, and the .key of a .cer:
+ * readable and parseable. */
+static int check_credential_file(struct tool *t, const char *path, const char *key_file)
+{
+	char *derived = NULL;
+	STACK_OF(X509) *certs = NULL;
+	unsigned char *data = NULL;
+	const unsigned char *p;
+	PKCS12 *p12 = NULL;
+	size_t len = 0;
+	imss_ctx *ctx = NULL;
+	int rc = tool_read_file(t, path, &data, &len);
+
+	if (rc != TOOL_EXIT_OK)
+		return rc;
+	p = data;
+	p12 = d2i_PKCS12(NULL, &p, (long)len);
+	if (p12 == NULL && tool_ctx(t, &ctx) == IMSS_OK &&
+	    imss_certs_load(ctx, path, &certs) != IMSS_OK)
+		rc = tool_fail_detail(t, IMSS_ERR_FORMAT,
+		                      _("'%s' is neither a .pfx/.p12 nor a certificate (.cer). Check the --credential file."),
+		                      path);
+	if (rc == TOOL_EXIT_OK && p12 == NULL && key_file == NULL)
+		key_file = derived = key_file_of(path);
+	PKCS12_free(p12);
+	sk_X509_pop_free(certs, X509_free);
+	free(data);
+	data = NULL;
+	if (rc == TOOL_EXIT_OK && key_file != NULL) {
+		rc = tool_read_file(t, key_file, &data, &len);
+		if (rc == TOOL_EXIT_OK)
+			imss_wipe(data, len);
+		free(data);
+	}
+	free(derived);
+	return rc;
+}
+
+/* Every file named, opened and parsed before any secret is asked: a
+ * mistyped name costs no PIN. */
+static int check_files(struct tool *t, const struct renew_args *a)
+{
+	STACK_OF(X509) *certs = NULL;
+	imss_ctx *ctx = NULL;
+	imss_err err;
+	int rc = TOOL_EXIT_OK;
+
+	if (a->credential)
+		rc = check_credential_file(t, a->credential, a->key_file);
+	if (rc != TOOL_EXIT_OK || a->ca == NULL)
+		return rc;
+	err = tool_ctx(t, &ctx);
+	if (err == IMSS_OK)
+		err = imss_certs_load(ctx, a->ca, &certs);
+	sk_X509_pop_free(certs, X509_free);
+	return err == IMSS_OK ? TOOL_EXIT_OK : tool_fail(t, err, 0);
+}
+
 /* The target token, logged in once; the current key on it or elsewhere. */
 static int run_open(struct tool *t, const struct renew_args *a, struct renew_run *r)
 {
@@ -445,7 +607,7 @@ static int run_open(struct tool *t, const struct renew_args *a, struct renew_run
 
 	err = tool_open_token(t, a->token, 1, &r->tok);
 	if (err == IMSS_OK)
-		err = imss_token_login(r->tok, r->pin, a->force ? IMSS_LOGIN_FORCE : 0);
+		err = login_asking_again(a, r);
 	if (err != IMSS_OK || a->abandon)
 		return err == IMSS_OK ? TOOL_EXIT_OK : tool_fail(t, err, 0);
 	if (a->credential)
@@ -550,8 +712,9 @@ static int run_command(struct tool *t, const struct tool_command *cmd, int argc,
 	const char *command = cmd->name;
 	struct renew_args a = { 0 };
 	struct renew_run r = { 0 };
-	struct ui_state u = { t, &r };
-	imss_renew_ui ui = { on_event, on_confirm, on_ask_email, &u };
+	struct ui_state u = { t, &r, &a };
+	imss_renew_ui ui = { on_event, on_confirm, on_ask_email, &u, on_ask_again,
+	                     on_interrupted };
 	imss_renew_result res = { 0 };
 	imss_renew_options o;
 	imss_keyspec spec;
@@ -569,6 +732,8 @@ static int run_command(struct tool *t, const struct tool_command *cmd, int argc,
 		return tool_usage_error(t, command, "%s",
 		                        _("--type must be rsa:2048, rsa:3072, rsa:4096, ec:prime256v1 or ec:secp384r1"));
 	rc = run_sources(t, &a, &r);
+	if (rc == TOOL_EXIT_OK && !a.abandon)
+		rc = check_files(t, &a);
 	if (rc == TOOL_EXIT_OK)
 		rc = run_open(t, &a, &r);
 	if (rc != TOOL_EXIT_OK)
@@ -578,9 +743,13 @@ static int run_command(struct tool *t, const struct tool_command *cmd, int argc,
 		goto out;
 	}
 	options_fill(&a, &r, &spec, &o);
-	err = strcmp(command, "recover") == 0
-	      ? imss_recover(t->ctx, &o, a.serial, &ui, &res)
-	      : imss_renew(t->ctx, &o, &ui, &res);
+	if (strcmp(command, "recover") == 0) {
+		err = imss_recover(t->ctx, &o, a.serial, &ui, &res);
+	} else {
+		stop_signals(1);   /* only renew stops between its steps */
+		err = imss_renew(t->ctx, &o, &ui, &res);
+		stop_signals(0);
+	}
 	if (r.tty_progress)
 		putchar('\n');
 	if (err != IMSS_OK) {

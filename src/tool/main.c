@@ -61,6 +61,8 @@ void tool_print_help(void)
 	        "  11 check: a certificate has expired\n"), stdout);
 	fputs(_("  12 renew, recover: the certificate is still pending when --timeout\n"
 	        "     runs out; run the same command again later\n"), stdout);
+	fputs(_("  130 renew: interrupted (Ctrl-C) after the step under way; run the\n"
+	        "     same command again to continue\n"), stdout);
 	printf(_("\nRun '%s COMMAND --help' for the options and examples of a command.\n"),
 	       TOOL_NAME);
 }
@@ -189,6 +191,8 @@ int tool_exit_code(imss_err err, int from_user_text)
 		return from_user_text ? TOOL_EXIT_USAGE : TOOL_EXIT_FAILURE;
 	case IMSS_ERR_PENDING:
 		return TOOL_EXIT_PENDING;
+	case IMSS_ERR_INTERRUPTED:
+		return TOOL_EXIT_INTERRUPTED;
 	default:
 		return TOOL_EXIT_FAILURE;
 	}

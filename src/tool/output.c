@@ -62,6 +62,8 @@ const char *tool_error_code(imss_err err)
 	case IMSS_ERR_LABEL_IN_USE: return "LABEL_IN_USE";
 	case IMSS_ERR_EXISTS: return "EXISTS";
 	case IMSS_ERR_PENDING: return "PENDING";
+	case IMSS_ERR_INTERRUPTED: return "INTERRUPTED";
+	case IMSS_ERR_NO_TERMINAL: return "NO_TERMINAL";
 	}
 	return "UNKNOWN";
 }

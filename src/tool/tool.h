@@ -31,6 +31,7 @@ enum tool_exit {
 	TOOL_EXIT_USAGE = 2,
 	/* 10 and 11 belong to check (cmd-check.c). */
 	TOOL_EXIT_PENDING = 12,   /* renew: the certificate is still pending */
+	TOOL_EXIT_INTERRUPTED = 130, /* renew: stopped by Ctrl-C (128 + SIGINT) */
 };
 
 /*

@@ -206,6 +206,7 @@ struct fault_config {
     enum fault_fn kill_fn;
     unsigned long kill_nth;
     bool kill_after;
+    int kill_signal;             /* FAULT_KILL_SIGNAL, else SIGKILL */
 };
 
 /* Everything below is protected by fault_lock. */
@@ -480,6 +481,18 @@ static CK_RV fault_configure_locked(void)
     v = getenv("FAULT_FAIL");
     if (v != NULL && !fault_parse_fail(v, &cfg))
         return CKR_GENERAL_ERROR;
+    cfg.kill_signal = SIGKILL;
+    v = getenv("FAULT_KILL_SIGNAL");
+    if (v != NULL && v[0] != '\0') {
+        if (strcmp(v, "INT") == 0) {
+            cfg.kill_signal = SIGINT;
+        } else if (strcmp(v, "TERM") == 0) {
+            cfg.kill_signal = SIGTERM;
+        } else if (strcmp(v, "KILL") != 0) {
+            fprintf(stderr, "fault-pkcs11: FAULT_KILL_SIGNAL is INT, TERM or KILL\n");
+            return CKR_GENERAL_ERROR;
+        }
+    }
     v = getenv("FAULT_KILL");
     if (v != NULL && v[0] != '\0' && !fault_parse_kill(v, &cfg))
         return CKR_GENERAL_ERROR;
@@ -505,8 +518,9 @@ static bool fault_inject(enum fault_fn fn, CK_RV *rv, bool *kill_after)
     *kill_after = false;
     if (fault_cfg.have_kill && fault_cfg.kill_fn == fn && fault_cfg.kill_nth == n) {
         if (!fault_cfg.kill_after)
-            kill(getpid(), SIGKILL);
-        *kill_after = true;
+            kill(getpid(), fault_cfg.kill_signal);
+        else
+            *kill_after = true;
     }
     for (size_t i = 0; i < fault_cfg.n_rules; i++) {
         const struct fault_rule *r = &fault_cfg.rules[i];
@@ -854,7 +868,7 @@ static CK_RV fault_do_C_CreateObject(CK_SESSION_HANDLE session,
                                          : CKR_FUNCTION_NOT_SUPPORTED; \
         fault_log(#name, rv, fault_now_us() - t0); \
         if (kill_after) \
-            kill(getpid(), SIGKILL); \
+            kill(getpid(), fault_cfg.kill_signal); \
         return rv; \
     }
 FAULT_FUNCTIONS(FAULT_WRAP)
@@ -874,7 +888,7 @@ static CK_RV fault_wrap_C_Initialize(CK_VOID_PTR init_args)
         rv = fault_real->C_Initialize(init_args);
     fault_log("C_Initialize", rv, fault_now_us() - t0);
     if (kill_after)
-        kill(getpid(), SIGKILL);
+        kill(getpid(), fault_cfg.kill_signal);
     return rv;
 }
 
@@ -914,7 +928,7 @@ static CK_RV fault_wrap_C_Sign(CK_SESSION_HANDLE session, CK_BYTE_PTR data,
         fault_end_sign(session, data, data_len);
     fault_log("C_Sign", rv, fault_now_us() - t0);
     if (kill_after)
-        kill(getpid(), SIGKILL);
+        kill(getpid(), fault_cfg.kill_signal);
     return rv;
 }
 

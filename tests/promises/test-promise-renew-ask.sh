@@ -55,8 +55,7 @@ setsid -w "$IMSS_RENEW" --module "$SOFTHSM" renew "${RENEW_ARGS[@]}" </dev/null 
 no_sanitizer_report "$C/err"
 [[ $rc != 0 ]] || die "notty: renew without --yes and without a terminal signed the letter"
 printf 'ok: notty: exit %s: %s\n' "$rc" "$(tr '\n' ' ' <"$C/err")"
-# (It says "Stopped at the user's request" although no one was asked: noted in
-# tests/README.md; the message belongs to src/tool.)
+# (It says that no terminal could be asked and names --yes: renew-interrupt.)
 assert_contains "$(<"$C/err")" "The letter was not signed" "notty: the message says the letter was not signed"
 [[ $(journal_state) != submit* && $(journal_state) != 'done' ]] || die "notty: the request was submitted ($(journal_state))"
 check_candidate_only "notty"
