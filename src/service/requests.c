@@ -128,18 +128,12 @@ int request_get(sqlite3 *db, const char *id, struct request_row *out)
 {
 	sqlite3_stmt *st = NULL;
 	const unsigned char *serial;
-	int rc = -1, step;
+	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (db_prepare(db, "SELECT employer_id, due_at, state = 'issued', serial,"
-	               " state = 'cancelled' FROM requests"
-	               " WHERE id = ?1", &st) != 0 ||
-	    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) != SQLITE_OK)
-		goto out;
-	step = sqlite3_step(st);
-	if (step == SQLITE_DONE)
-		rc = 1;
-	if (step != SQLITE_ROW)
+	rc = db_row_by_text(db, "SELECT employer_id, due_at, state = 'issued', serial,"
+	                    " state = 'cancelled' FROM requests WHERE id = ?1", id, &st);
+	if (rc != 0)
 		goto out;
 	out->employer_id = sqlite3_column_int64(st, 0);
 	out->due_at = (time_t)sqlite3_column_int64(st, 1);
@@ -147,7 +141,6 @@ int request_get(sqlite3 *db, const char *id, struct request_row *out)
 	serial = sqlite3_column_text(st, 3);
 	snprintf(out->serial, sizeof(out->serial), "%s", serial ? (const char *)serial : "");
 	out->cancelled = sqlite3_column_int(st, 4);
-	rc = 0;
 out:
 	sqlite3_finalize(st);
 	return rc;
