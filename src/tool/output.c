@@ -324,6 +324,16 @@ int tool_json_print_line(json_object *obj)
 	return ret;
 }
 
+int tool_json_answer(struct tool *t, json_object *root, int failed, imss_err err)
+{
+	if (failed || !root || err != IMSS_OK) {
+		json_object_put(root);
+		return tool_fail(t, err != IMSS_OK ? err : IMSS_ERR_NOMEM, 0);
+	}
+	tool_json_print(root);
+	return TOOL_EXIT_OK;
+}
+
 int tool_json_print(json_object *obj)
 {
 	const char *text = json_object_to_json_string_ext(obj,

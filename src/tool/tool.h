@@ -320,6 +320,13 @@ int tool_json_print_line(json_object *obj);
 int tool_json_print(json_object *obj);
 
 /*
+ * A command's JSON answer: print root, or, when building it failed
+ * (failed, root NULL, or err not IMSS_OK), report err (IMSS_ERR_NOMEM when
+ * err is IMSS_OK).  root is released either way.  The exit status.
+ */
+int tool_json_answer(struct tool *t, json_object *root, int failed, imss_err err);
+
+/*
  * files.c: every file the tool reads whole or writes.  Each returns an
  * exit status, having reported the error.
  */
