@@ -2,18 +2,10 @@
 # Helpers for the CLI test scripts, sourced after tests/lib/common.sh:
 #   . "$TESTS_DIR/lib/common.sh"
 #   . "$TESTS_DIR/cli/cli-lib.sh"
-#   cli_need openssl pkcs11-tool jq
+#   t_need openssl pkcs11-tool jq
 # A throwaway PKI made with openssl (pki_*), the tool (imss), OpenSC's view
 # of the token (p11), and snapshots to prove that a refusal changed nothing.
 : "${IMSS_RENEW:?IMSS_RENEW is not set (run the test through ctest)}"
-
-# cli_need PROG...: skip the test (exit 77) when an outside tool is missing.
-cli_need() {
-	local prog
-	for prog in "$@"; do
-		command -v "$prog" >/dev/null || { echo "SKIP: $prog not found"; exit 77; }
-	done
-}
 
 imss() { "$IMSS_RENEW" --module "$SOFTHSM2_MODULE" "$@"; }
 # The tool through the fault module, raw-only (no hash-and-sign mechanisms).

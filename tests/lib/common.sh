@@ -56,6 +56,14 @@ t_make_token() {
 	chmod 600 "$T/pin"
 }
 
+# t_need PROG...: skip the test (exit 77) when an outside tool is missing.
+t_need() {
+	local prog
+	for prog in "$@"; do
+		command -v "$prog" >/dev/null || { echo "SKIP: $prog not found" >&2; exit 77; }
+	done
+}
+
 # assert_eq EXPECTED GOT MSG
 assert_eq() {
 	[[ $1 == "$2" ]] ||

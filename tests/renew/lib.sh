@@ -15,9 +15,7 @@
 : "${IMSS_RENEW:?IMSS_RENEW is not set (run the test through ctest)}"
 : "${IMSS_SERVICE:?IMSS_SERVICE is not set (run the test through ctest)}"
 : "${FAULT_MODULE:?FAULT_MODULE is not set (run the test through ctest)}"
-for tool in openssl jq pkcs11-tool p11tool; do
-	command -v "$tool" >/dev/null || { echo "$tool is missing: skipped" >&2; exit 77; }
-done
+t_need openssl jq pkcs11-tool p11tool
 
 SOFTHSM=${SOFTHSM2_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
 export FAULT_PKCS11_REAL=$SOFTHSM

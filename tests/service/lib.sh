@@ -6,9 +6,7 @@
 #
 # ctest sets IMSS_SERVICE (tests/service/CMakeLists.txt).
 : "${IMSS_SERVICE:?IMSS_SERVICE is not set (run the test through ctest)}"
-for tool in curl openssl jq sqlite3; do
-	command -v "$tool" >/dev/null || { echo "$tool is missing: skipped" >&2; exit 77; }
-done
+t_need curl openssl jq sqlite3
 
 t_tmpdir
 D=$T/svc                      # the service's directory
