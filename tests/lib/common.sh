@@ -64,6 +64,21 @@ t_need() {
 	done
 }
 
+# spki_key_identifier SPKI_DER: SHA-1 of the subjectPublicKey BIT STRING
+# contents, without the unused-bits byte (RFC 5280 4.2.1.2, method 1), as
+# keygen sets CKA_ID.
+spki_key_identifier() {
+	local line off hl len
+	# "   19:d=1  hl=4 l= 271 prim: BIT STRING"
+	line=$(openssl asn1parse -inform DER -in "$1" | grep -m1 'd=1 .*BIT STRING') ||
+		die "no BIT STRING in $1"
+	[[ $line =~ ^\ *([0-9]+):d=1\ +hl=\ *([0-9]+)\ +l=\ *([0-9]+) ]] ||
+		die "cannot parse asn1parse line: $line"
+	off=${BASH_REMATCH[1]} hl=${BASH_REMATCH[2]} len=${BASH_REMATCH[3]}
+	tail -c +$((off + hl + 2)) "$1" | head -c $((len - 1)) |
+		openssl dgst -sha1 -r | cut -d' ' -f1
+}
+
 # assert_eq EXPECTED GOT MSG
 assert_eq() {
 	[[ $1 == "$2" ]] ||

@@ -84,17 +84,11 @@ p11_pub_block() {
 # the point itself, so it is hashed straight from CKA_EC_POINT (a DER OCTET
 # STRING), as OpenSC 0.23 cannot export P-384 keys ("cannot create EVP_PKEY").
 key_identifier() {
-	local der=$T/spki.der line off hl len point
+	local point
 	if pkcs11-tool --module "$SOFTHSM2_MODULE" --read-object --type pubkey --id "$1" 		-o "$T/pub.der" >/dev/null 2>"$T/p11.err"; then
-		openssl pkey -pubin -inform DER -in "$T/pub.der" -outform DER -out "$der" ||
+		openssl pkey -pubin -inform DER -in "$T/pub.der" -outform DER -out "$T/spki.der" ||
 			die "openssl cannot read the public key with ID $1"
-		line=$(openssl asn1parse -inform DER -in "$der" | grep -m1 'd=1 .*BIT STRING') ||
-			die "no BIT STRING in the public key with ID $1"
-		[[ $line =~ ^\ *([0-9]+):d=1\ +hl=\ *([0-9]+)\ +l=\ *([0-9]+) ]] ||
-			die "cannot parse asn1parse line: $line"
-		off=${BASH_REMATCH[1]} hl=${BASH_REMATCH[2]} len=${BASH_REMATCH[3]}
-		tail -c +$((off + hl + 2)) "$der" | head -c $((len - 1)) |
-			openssl dgst -sha1 -r | cut -d' ' -f1
+		spki_key_identifier "$T/spki.der"
 		return
 	fi
 	point=$(field "$(p11_pub_block "$1")" EC_POINT)
