@@ -79,6 +79,28 @@ spki_key_identifier() {
 		openssl dgst -sha1 -r | cut -d' ' -f1
 }
 
+# svc_serve ADDRESS [SERVE ARGS]: start "$IMSS_SERVICE serve --dir $D" on
+# ADDRESS in the background (SVC_PID, output in $T/serve.out and
+# $T/serve.log) and wait up to 10 s for the line in which it announces its
+# address: SVC_LINE, '' when it exited or said nothing.
+svc_serve() {
+	local address=$1
+	shift
+	SVC_LINE=''
+	# Made before the service starts: head must not race its creation
+	# (under set -e a missing file ends the test).
+	: >"$T/serve.out"
+	"$IMSS_SERVICE" serve --dir "$D" --listen "$address" "$@" \
+		>"$T/serve.out" 2>>"$T/serve.log" &
+	SVC_PID=$!
+	for _ in $(seq 200); do
+		SVC_LINE=$(head -n1 "$T/serve.out")
+		[[ -z $SVC_LINE ]] || break
+		kill -0 "$SVC_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+}
+
 # assert_eq EXPECTED GOT MSG
 assert_eq() {
 	[[ $1 == "$2" ]] ||
