@@ -17,33 +17,16 @@
 . "$TESTS_DIR/lib/common.sh"
 : "${IMSS_RENEW:?IMSS_RENEW is not set (run the test through ctest)}"
 : "${FAULT_MODULE:?FAULT_MODULE is not set (run the test through ctest)}"
-for prog in pkcs11-tool openssl jq xxd; do
-	command -v "$prog" >/dev/null || { echo "SKIP: $prog not found"; exit 77; }
-done
+t_need pkcs11-tool openssl jq xxd
 
 t_make_token "IMSS keygen faults"
+# shellcheck source=lib.sh
+. "$TESTS_DIR/token/lib.sh"
 
-export FAULT_PKCS11_REAL=$SOFTHSM2_MODULE
-export FAULT_LOG=$T/fault.log
-
-fault() { : >"$FAULT_LOG"; "$IMSS_RENEW" --module "$FAULT_MODULE" "$@"; }
-capture() { local file=$1; shift; "$@" >"$file"; }
 keygen() {
 	local label=$1; shift
 	capture "$T/out" fault keygen --token "$IMSS_TOKEN_URI" --label "$label" \
 		--pin-source "file:$T/pin" "$@"
-}
-# objects_json: every object on the token, after login, straight from SoftHSM.
-objects_json() {
-	"$IMSS_RENEW" --json --module "$SOFTHSM2_MODULE" objects --token "$IMSS_TOKEN_URI" \
-		--pin-source "file:$T/pin" 2>"$T/objects.err" >"$T/objects.json" ||
-		die "objects --login failed: $(<"$T/objects.err")"
-}
-# with_label LABEL: "class=id" of the objects labelled LABEL, sorted, one a line.
-with_label() {
-	objects_json
-	jq -r --arg l "$1" '.objects[] | select(.label == $l) | .class + "=" + .id' \
-		"$T/objects.json" | sort
 }
 # with_id ID: "class" of the objects with CKA_ID ID, sorted, one a line.
 with_id() {
