@@ -95,15 +95,14 @@ static int same_file(const char *a, const char *b)
 
 static int check_args(struct tool *t, const struct sign_args *a)
 {
+	int rc;
+
 	if (!a->key == !a->credential)
 		return tool_usage_error(t, COMMAND, "%s",
 		                        _("give exactly one of --key URI and --credential FILE"));
-	if (a->key_file && !a->credential)
-		return tool_usage_error(t, COMMAND, "%s",
-		                        _("--key-file goes with --credential FILE.cer"));
-	if (a->key_file && tool_is_pkcs12_name(a->credential))
-		return tool_usage_error(t, COMMAND, "%s",
-		                        _("--key-file goes with a .cer; a .pfx holds its own key"));
+	rc = tool_check_key_file(t, COMMAND, a->key_file, a->credential);
+	if (rc != TOOL_EXIT_OK)
+		return rc;
 	if (a->pin_source && !a->key)
 		return tool_usage_error(t, COMMAND, "%s",
 		                        _("--pin-source goes with --key (use --password-source "

@@ -148,8 +148,13 @@ int tool_open_credential_files(struct tool *t, const char *path,
                                const char *key_file, imss_pin_source *password,
                                imss_credential **out);
 
-/* Does the name end in .pfx or .p12 (any case)? */
-int tool_is_pkcs12_name(const char *path);
+/*
+ * --key-file names the .key of a .cer given with --credential: without
+ * --credential, or with a .pfx/.p12 (which holds its own key), it is a
+ * usage error.  Returns an exit status, having reported the error.
+ */
+int tool_check_key_file(struct tool *t, const char *command, const char *key_file,
+                        const char *credential);
 
 /*
  * The exit status for a library error.  from_user_text says err came from
