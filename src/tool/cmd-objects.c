@@ -182,9 +182,7 @@ static json_object *object_json(const void *item)
 
 static int print_json(const imss_object_info *items, size_t count)
 {
-	json_object *root = tool_json_list("objects", items, count, sizeof(*items), object_json);
-
-	return root ? tool_json_print(root) : -1;
+	return tool_json_print(tool_json_list("objects", items, count, sizeof(*items), object_json));
 }
 
 static imss_err list_objects(struct tool *t, const struct objects_args *a,

@@ -125,9 +125,7 @@ static void print_text(const struct cert_entries *e)
 
 static int print_json(const struct cert_entries *e)
 {
-	json_object *root = cert_entries_json(e, NULL);
-
-	return root ? tool_json_print(root) : -1;
+	return tool_json_print(cert_entries_json(e, NULL));
 }
 
 static int run(struct tool *t, int argc, char **argv)

@@ -158,9 +158,7 @@ static json_object *token_json(const void *item)
 
 static int print_json(const imss_token_info *items, size_t count)
 {
-	json_object *root = tool_json_list("tokens", items, count, sizeof(*items), token_json);
-
-	return root ? tool_json_print(root) : -1;
+	return tool_json_print(tool_json_list("tokens", items, count, sizeof(*items), token_json));
 }
 
 static int run(struct tool *t, int argc, char **argv)

@@ -336,9 +336,9 @@ int tool_json_answer(struct tool *t, json_object *root, int failed, imss_err err
 
 int tool_json_print(json_object *obj)
 {
-	const char *text = json_object_to_json_string_ext(obj,
+	const char *text = obj ? json_object_to_json_string_ext(obj,
 		JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-		JSON_C_TO_STRING_NOSLASHESCAPE);
+		JSON_C_TO_STRING_NOSLASHESCAPE) : NULL;
 	int ret = -1;
 
 	/* A failed write shows in ferror(stdout), checked before exit. */

@@ -319,8 +319,9 @@ int tool_json_append(json_object *array, json_object *value);
 int tool_json_print_line(json_object *obj);
 
 /*
- * Print obj on stdout and release it.  Returns 0, or -1 when out of memory;
- * a failed write is caught by main() when it flushes stdout.
+ * Print obj on stdout and release it.  Returns 0, or -1 when out of memory
+ * (also when obj is NULL, a builder having run out); a failed write is
+ * caught by main() when it flushes stdout.
  */
 int tool_json_print(json_object *obj);
 
