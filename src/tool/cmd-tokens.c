@@ -71,8 +71,9 @@ static void print_flags(const imss_token_info *info)
 		fputs("-", stdout);
 }
 
-static void print_token(const imss_token_info *info, size_t n)
+static void print_token(const void *item, size_t n)
 {
+	const imss_token_info *info = item;
 	char range[64];
 
 	if (info->max_pin_len == UNAVAILABLE_INFORMATION)
@@ -101,15 +102,7 @@ static void print_token(const imss_token_info *info, size_t n)
 
 static int print_text(const imss_token_info *infos, size_t count)
 {
-	size_t i;
-
-	if (count == 0)
-		puts(_("No tokens present."));
-	for (i = 0; i < count; i++) {
-		if (i > 0)
-			fputc('\n', stdout);
-		print_token(&infos[i], i + 1);
-	}
+	tool_text_list(_("No tokens present."), infos, count, sizeof(*infos), print_token);
 	return 0;
 }
 

@@ -240,6 +240,20 @@ void tool_time_text(long long epoch, char *buf, size_t size)
 		buf[0] = '\0';
 }
 
+void tool_text_list(const char *none, const void *items, size_t count, size_t size,
+                    void (*item)(const void *one, size_t number))
+{
+	size_t i;
+
+	if (count == 0)
+		puts(none);
+	for (i = 0; i < count; i++) {
+		if (i > 0)
+			fputc('\n', stdout);
+		item((const char *)items + i * size, i + 1);
+	}
+}
+
 json_object *tool_json_list(const char *key, const void *items, size_t count, size_t size,
                             json_object *(*item)(const void *))
 {

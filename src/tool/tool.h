@@ -306,6 +306,13 @@ int tool_json_tristate(json_object *obj, const char *key, int value);
 int tool_json_uint(json_object *obj, const char *key, unsigned long value);
 int tool_json_int(json_object *obj, const char *key, long long value);
 /*
+ * The text of a list: item(one, number) for each of count items of size
+ * bytes (numbered from 1), a blank line between two; the sentence none
+ * (translated) when there are none.
+ */
+void tool_text_list(const char *none, const void *items, size_t count, size_t size,
+                    void (*item)(const void *one, size_t number));
+/*
  * {"key":[item(0), item(1), ...]} of count items of size bytes each, item()
  * making one element; NULL when out of memory.
  */
