@@ -191,18 +191,7 @@ out:
 
 enum api_code api_post_letter_signature(struct api_call *c)
 {
-	static const char *const allowed[] = { "signature", NULL };
-	unsigned char *sig = NULL;
-	size_t len = 0;
-	enum api_code code;
-
-	code = api_json_only(c, allowed);
-	if (code == API_OK)
-		code = api_json_base64(c, "signature", &sig, &len);
-	if (code == API_OK)
-		code = sign_letter(c, sig, len);
-	free(sig);
-	return code;
+	return api_json_base64_only(c, "signature", sign_letter);
 }
 
 enum api_code api_letter_signed(struct api_call *c, const char *email, long long *letter_id)

@@ -171,18 +171,7 @@ out:
 
 enum api_code api_post_renewal(struct api_call *c)
 {
-	static const char *const allowed[] = { "request", NULL };
-	unsigned char *der = NULL;
-	size_t len = 0;
-	enum api_code code;
-
-	code = api_json_only(c, allowed);
-	if (code == API_OK)
-		code = api_json_base64(c, "request", &der, &len);
-	if (code == API_OK)
-		code = renew(c, der, len);
-	free(der);
-	return code;
+	return api_json_base64_only(c, "request", renew);
 }
 
 enum api_code api_get_request(struct api_call *c)

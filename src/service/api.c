@@ -386,6 +386,21 @@ enum api_code api_json_base64(struct api_call *c, const char *name, unsigned cha
 	return API_OK;
 }
 
+enum api_code api_json_base64_only(struct api_call *c, const char *name, api_bytes_handler use)
+{
+	const char *const allowed[] = { name, NULL };
+	unsigned char *bytes = NULL;
+	size_t len = 0;
+	enum api_code code = api_json_only(c, allowed);
+
+	if (code == API_OK)
+		code = api_json_base64(c, name, &bytes, &len);
+	if (code == API_OK)
+		code = use(c, bytes, len);
+	free(bytes);
+	return code;
+}
+
 enum api_code api_reply_json(struct api_call *c, unsigned status, json_object *obj)
 {
 	const char *text;

@@ -110,6 +110,13 @@ enum api_code api_json_string(struct api_call *c, const char *name, size_t max,
 /* A required base64 member, decoded (free()). */
 enum api_code api_json_base64(struct api_call *c, const char *name, unsigned char **out,
                               size_t *len);
+/*
+ * A body whose only member is the base64 member name: its bytes, decoded,
+ * handed to use.  What use answers, or what is wrong with the body.
+ */
+typedef enum api_code (*api_bytes_handler)(struct api_call *c, const unsigned char *p,
+                                           size_t len);
+enum api_code api_json_base64_only(struct api_call *c, const char *name, api_bytes_handler use);
 
 /* Answer with obj (consumed).  API_OK or API_INTERNAL. */
 enum api_code api_reply_json(struct api_call *c, unsigned status, json_object *obj);

@@ -14,17 +14,13 @@ int auth_user_find(sqlite3 *db, const char *name, struct user *out)
 {
 	sqlite3_stmt *st = NULL;
 	const void *salt, *hash;
-	int rc = -1, step, ns, nh;
+	int rc, ns, nh;
 
 	memset(out, 0, sizeof(*out));
-	if (db_prepare(db, "SELECT id, employer_id, pw_salt, pw_hash, pw_iterations, failed_logins,"
-	               " login_not_before FROM users WHERE name = ?1", &st) != 0 ||
-	    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC) != SQLITE_OK)
-		goto out;
-	step = sqlite3_step(st);
-	if (step == SQLITE_DONE)
-		rc = 1;
-	if (step != SQLITE_ROW)
+	rc = db_row_by_text(db, "SELECT id, employer_id, pw_salt, pw_hash, pw_iterations,"
+	                    " failed_logins, login_not_before FROM users WHERE name = ?1",
+	                    name, &st);
+	if (rc != 0)
 		goto out;
 	out->id = sqlite3_column_int64(st, 0);
 	out->employer_id = sqlite3_column_int64(st, 1);
@@ -36,13 +32,14 @@ int auth_user_find(sqlite3 *db, const char *name, struct user *out)
 	out->failed = sqlite3_column_int64(st, 5);
 	out->not_before = (time_t)sqlite3_column_int64(st, 6);
 	if (!salt || !hash || ns <= 0 || nh <= 0 || (size_t)ns > sizeof(out->salt) ||
-	    (size_t)nh > sizeof(out->hash))
+	    (size_t)nh > sizeof(out->hash)) {
+		rc = -1;
 		goto out;
+	}
 	memcpy(out->salt, salt, (size_t)ns);
 	memcpy(out->hash, hash, (size_t)nh);
 	out->salt_len = (size_t)ns;
 	out->hash_len = (size_t)nh;
-	rc = 0;
 out:
 	sqlite3_finalize(st);
 	return rc;

@@ -12,24 +12,20 @@
 int certdb_get(sqlite3 *db, const char *serial, struct certrow *out)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = -1, step;
+	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (db_prepare(db, "SELECT employer_id, der, not_before, not_after, revoked_at IS NOT NULL"
-	               " FROM certificates WHERE serial = ?1", &st) != 0 ||
-	    sqlite3_bind_text(st, 1, serial, -1, SQLITE_STATIC) != SQLITE_OK)
-		goto out;
-	step = sqlite3_step(st);
-	if (step == SQLITE_DONE)
-		rc = 1;
-	if (step != SQLITE_ROW)
+	rc = db_row_by_text(db, "SELECT employer_id, der, not_before, not_after,"
+	                    " revoked_at IS NOT NULL FROM certificates WHERE serial = ?1",
+	                    serial, &st);
+	if (rc != 0)
 		goto out;
 	out->employer_id = sqlite3_column_int64(st, 0);
 	out->not_before = (time_t)sqlite3_column_int64(st, 2);
 	out->not_after = (time_t)sqlite3_column_int64(st, 3);
 	out->revoked = sqlite3_column_int(st, 4);
-	if (db_column_blob(st, 1, &out->der, &out->der_len) == 0)
-		rc = 0;
+	if (db_column_blob(st, 1, &out->der, &out->der_len) != 0)
+		rc = -1;
 out:
 	sqlite3_finalize(st);
 	return rc;

@@ -39,6 +39,35 @@ int cli_usage_error(const char *command, const char *fmt, ...)
 /* What getopt_long() returned for a bad option ('?' or ':'); CLI_USAGE. */
 int cli_bad_option(const char *command, char **argv, int c);
 
+/*
+ * One option of a command: its long name, the kind of its value and where
+ * the value goes in the command's arguments (offsetof): a const char * for
+ * CLI_ARG_TEXT, an int set to 1 for CLI_ARG_FLAG, an unsigned in [min, max]
+ * for CLI_ARG_UINT.  A table ends with a NULL name.
+ */
+enum cli_arg_kind { CLI_ARG_TEXT, CLI_ARG_FLAG, CLI_ARG_UINT };
+
+struct cli_option {
+	const char *name;
+	enum cli_arg_kind kind;
+	size_t offset;
+	unsigned long min, max;   /* CLI_ARG_UINT */
+};
+
+#define CLI_TEXT(name, type, member) { name, CLI_ARG_TEXT, offsetof(type, member), 0, 0 }
+#define CLI_FLAG(name, type, member) { name, CLI_ARG_FLAG, offsetof(type, member), 0, 0 }
+#define CLI_UINT(name, type, member, min, max) \
+	{ name, CLI_ARG_UINT, offsetof(type, member), min, max }
+#define CLI_END { NULL, CLI_ARG_TEXT, 0, 0, 0 }
+
+/*
+ * Parse a command's options by its table into args; -h and --help print
+ * print_usage() and set *done.  Positional arguments are refused.  CLI_OK,
+ * CLI_USAGE, or CLI_FAILURE when out of memory (reported).
+ */
+int cli_parse(const char *command, const struct cli_option *options, void (*print_usage)(void),
+              int argc, char **argv, void *args, int *done);
+
 /* A decimal number in [min, max].  0 or -1. */
 int cli_uint(const char *s, unsigned long min, unsigned long max, unsigned *out);
 

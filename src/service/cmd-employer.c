@@ -3,7 +3,6 @@
  * (the password from a secret source) or from a CSV file (all rows or
  * none).
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -51,41 +50,25 @@ static void usage(void)
 	       "  -h, --help              print this help and exit\n", SVC_NAME, SVC_NAME);
 }
 
-static int parse(int argc, char **argv, struct add_args *a, int *help)
-{
-	static const struct option options[] = {
-		{ "dir", required_argument, NULL, 'd' },
-		{ "registro-patronal", required_argument, NULL, 'r' },
-		{ "razon-social", required_argument, NULL, 's' },
-		{ "rfc", required_argument, NULL, 'f' },
-		{ "email", required_argument, NULL, 'e' },
-		{ "address", required_argument, NULL, 'a' },
-		{ "user", required_argument, NULL, 'u' },
-		{ "password-source", required_argument, NULL, 'p' },
-		{ "csv", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
+static const struct cli_option options[] = {
+	CLI_TEXT("dir", struct add_args, dir),
+	CLI_TEXT("registro-patronal", struct add_args, in.registro_patronal),
+	CLI_TEXT("razon-social", struct add_args, in.razon_social),
+	CLI_TEXT("rfc", struct add_args, in.rfc),
+	CLI_TEXT("email", struct add_args, in.email),
+	CLI_TEXT("address", struct add_args, in.address),
+	CLI_TEXT("user", struct add_args, in.user),
+	CLI_TEXT("password-source", struct add_args, password_source),
+	CLI_TEXT("csv", struct add_args, csv),
+	CLI_END,
+};
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-		switch (c) {
-		case 'd': a->dir = optarg; break;
-		case 'r': a->in.registro_patronal = optarg; break;
-		case 's': a->in.razon_social = optarg; break;
-		case 'f': a->in.rfc = optarg; break;
-		case 'e': a->in.email = optarg; break;
-		case 'a': a->in.address = optarg; break;
-		case 'u': a->in.user = optarg; break;
-		case 'p': a->password_source = optarg; break;
-		case 'c': a->csv = optarg; break;
-		case 'h': *help = 1; return CLI_OK;
-		default: return cli_bad_option(COMMAND, argv, c);
-		}
-	}
-	if (optind < argc)
-		return cli_usage_error(COMMAND, "unexpected argument '%s'", argv[optind]);
+static int parse(int argc, char **argv, struct add_args *a, int *done)
+{
+	int rc = cli_parse(COMMAND, options, usage, argc, argv, a, done);
+
+	if (rc != CLI_OK || *done)
+		return rc;
 	if (!a->dir)
 		return cli_usage_error(COMMAND, "--dir DIR is required");
 	if (a->csv && (a->in.registro_patronal || a->in.razon_social || a->in.rfc ||
@@ -260,15 +243,12 @@ static int employer_add(int argc, char **argv)
 	sqlite3 *db = NULL;
 	long long iterations;
 	unsigned count = 0;
-	int help = 0, rc;
+	int done = 0, rc;
 
 	memset(&a, 0, sizeof(a));
-	rc = parse(argc, argv, &a, &help);
-	if (rc != CLI_OK || help) {
-		if (help)
-			usage();
+	rc = parse(argc, argv, &a, &done);
+	if (rc != CLI_OK || done)
 		return rc;
-	}
 	if (!a.csv) {
 		rc = cli_secret(COMMAND, a.password_source, "Password of the new user: ", password,
 		                sizeof(password));

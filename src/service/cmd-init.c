@@ -6,7 +6,6 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -104,46 +103,33 @@ static int make(const char *dir, unsigned iterations)
 	return CLI_OK;
 }
 
+struct init_args {
+	const char *dir;
+	unsigned iterations;
+};
+
+static const struct cli_option options[] = {
+	CLI_TEXT("dir", struct init_args, dir),
+	CLI_UINT("kdf-iterations", struct init_args, iterations, PW_MIN_ITERATIONS, 100000000),
+	CLI_END,
+};
+
 int cmd_init(int argc, char **argv)
 {
-	static const struct option options[] = {
-		{ "dir", required_argument, NULL, 'd' },
-		{ "kdf-iterations", required_argument, NULL, 'k' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *dir = NULL;
-	unsigned iterations = PW_DEFAULT_ITERATIONS;
-	int c;
+	struct init_args a = { NULL, PW_DEFAULT_ITERATIONS };
+	int done, rc;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			dir = optarg;
-			break;
-		case 'k':
-			if (cli_uint(optarg, PW_MIN_ITERATIONS, 100000000, &iterations) != 0)
-				return cli_usage_error(COMMAND, "--kdf-iterations must be %u to 100000000",
-				                       PW_MIN_ITERATIONS);
-			break;
-		case 'h':
-			usage();
-			return CLI_OK;
-		default:
-			return cli_bad_option(COMMAND, argv, c);
-		}
-	}
-	if (optind < argc)
-		return cli_usage_error(COMMAND, "unexpected argument '%s'", argv[optind]);
-	if (!dir || !*dir)
+	rc = cli_parse(COMMAND, options, usage, argc, argv, &a, &done);
+	if (rc != CLI_OK || done)
+		return rc;
+	if (!a.dir || !*a.dir)
 		return cli_usage_error(COMMAND, "--dir DIR is required");
-	if (!usable(dir)) {
-		cli_error("%s exists and is not empty (or cannot be read); not overwriting it", dir);
+	if (!usable(a.dir)) {
+		cli_error("%s exists and is not empty (or cannot be read); not overwriting it", a.dir);
 		return CLI_FAILURE;
 	}
-	if (make(dir, iterations) != CLI_OK)
+	if (make(a.dir, a.iterations) != CLI_OK)
 		return CLI_FAILURE;
-	printf("initialised %s (CA certificate %s/%s)\n", dir, dir, SVC_CA_CERT);
+	printf("initialised %s (CA certificate %s/%s)\n", a.dir, a.dir, SVC_CA_CERT);
 	return CLI_OK;
 }

@@ -5,7 +5,6 @@
  * or a key generated inside a PKCS#11 token (through libimss-renew) with
  * its certificate stored beside it.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,48 +88,27 @@ static int check_args(struct issue_args *a)
 	return CLI_OK;
 }
 
-static int parse(int argc, char **argv, struct issue_args *a, int *help)
-{
-	static const struct option options[] = {
-		{ "dir", required_argument, NULL, 'd' },
-		{ "registro-patronal", required_argument, NULL, 'r' },
-		{ "pfx", required_argument, NULL, 'p' },
-		{ "pfx-password-source", required_argument, NULL, 'P' },
-		{ "token", required_argument, NULL, 't' },
-		{ "module", required_argument, NULL, 'm' },
-		{ "pin-source", required_argument, NULL, 'i' },
-		{ "label", required_argument, NULL, 'l' },
-		{ "key-type", required_argument, NULL, 'k' },
-		{ "days", required_argument, NULL, 'D' },
-		{ "expired", no_argument, NULL, 'x' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
+static const struct cli_option options[] = {
+	CLI_TEXT("dir", struct issue_args, dir),
+	CLI_TEXT("registro-patronal", struct issue_args, rp),
+	CLI_TEXT("pfx", struct issue_args, pfx),
+	CLI_TEXT("pfx-password-source", struct issue_args, pfx_password_source),
+	CLI_TEXT("token", struct issue_args, token),
+	CLI_TEXT("module", struct issue_args, module),
+	CLI_TEXT("pin-source", struct issue_args, pin_source),
+	CLI_TEXT("label", struct issue_args, label),
+	CLI_TEXT("key-type", struct issue_args, key_type),
+	CLI_UINT("days", struct issue_args, days, 1, 3650),
+	CLI_FLAG("expired", struct issue_args, expired),
+	CLI_END,
+};
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-		switch (c) {
-		case 'd': a->dir = optarg; break;
-		case 'r': a->rp = optarg; break;
-		case 'p': a->pfx = optarg; break;
-		case 'P': a->pfx_password_source = optarg; break;
-		case 't': a->token = optarg; break;
-		case 'm': a->module = optarg; break;
-		case 'i': a->pin_source = optarg; break;
-		case 'l': a->label = optarg; break;
-		case 'k': a->key_type = optarg; break;
-		case 'x': a->expired = 1; break;
-		case 'D':
-			if (cli_uint(optarg, 1, 3650, &a->days) != 0)
-				return cli_usage_error(COMMAND, "--days must be 1 to 3650");
-			break;
-		case 'h': *help = 1; return CLI_OK;
-		default: return cli_bad_option(COMMAND, argv, c);
-		}
-	}
-	if (optind < argc)
-		return cli_usage_error(COMMAND, "unexpected argument '%s'", argv[optind]);
+static int parse(int argc, char **argv, struct issue_args *a, int *done)
+{
+	int rc = cli_parse(COMMAND, options, usage, argc, argv, a, done);
+
+	if (rc != CLI_OK || *done)
+		return rc;
 	return check_args(a);
 }
 
@@ -338,14 +316,11 @@ int cmd_issue(int argc, char **argv)
 	struct ca ca = { 0 };
 	char password[SECRET_MAX] = "";
 	sqlite3 *db = NULL;
-	int help = 0, rc, found;
+	int done = 0, rc, found;
 
-	rc = parse(argc, argv, &a, &help);
-	if (rc != CLI_OK || help) {
-		if (help)
-			usage();
+	rc = parse(argc, argv, &a, &done);
+	if (rc != CLI_OK || done)
 		return rc;
-	}
 	if (a.pfx)
 		rc = cli_secret(COMMAND, a.pfx_password_source, "Password of the .pfx file: ",
 		                password, sizeof(password));

@@ -4,7 +4,6 @@
  * the renewal requests it signed that are still pending are cancelled.
  */
 #include <ctype.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -75,35 +74,32 @@ static int revoke(sqlite3 *db, const char *serial)
 	return CLI_OK;
 }
 
+struct revoke_args {
+	const char *dir;
+	const char *serial;
+};
+
+static const struct cli_option options[] = {
+	CLI_TEXT("dir", struct revoke_args, dir),
+	CLI_TEXT("serial", struct revoke_args, serial),
+	CLI_END,
+};
+
 int cmd_revoke(int argc, char **argv)
 {
-	static const struct option options[] = {
-		{ "dir", required_argument, NULL, 'd' },
-		{ "serial", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *dir = NULL, *serial_arg = NULL;
+	struct revoke_args a = { NULL, NULL };
 	char serial[80];
 	sqlite3 *db = NULL;
-	int c, rc;
+	int done, rc;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-		switch (c) {
-		case 'd': dir = optarg; break;
-		case 's': serial_arg = optarg; break;
-		case 'h': usage(); return CLI_OK;
-		default: return cli_bad_option(COMMAND, argv, c);
-		}
-	}
-	if (optind < argc)
-		return cli_usage_error(COMMAND, "unexpected argument '%s'", argv[optind]);
-	if (!dir || !serial_arg)
+	rc = cli_parse(COMMAND, options, usage, argc, argv, &a, &done);
+	if (rc != CLI_OK || done)
+		return rc;
+	if (!a.dir || !a.serial)
 		return cli_usage_error(COMMAND, "--dir and --serial are required");
-	if (normalise(serial_arg, serial, sizeof(serial)) != 0)
+	if (normalise(a.serial, serial, sizeof(serial)) != 0)
 		return cli_usage_error(COMMAND, "--serial must be hexadecimal");
-	rc = cli_open(dir, &db, NULL);
+	rc = cli_open(a.dir, &db, NULL);
 	if (rc != CLI_OK)
 		return rc;
 	rc = CLI_FAILURE;

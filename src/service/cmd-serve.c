@@ -6,7 +6,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -61,51 +60,26 @@ static void usage(void)
 	       HTTP_CONNECTION_LIMIT);
 }
 
-static int uint_opt(const char *name, const char *text, unsigned long min, unsigned long max,
-                    unsigned *out)
-{
-	if (cli_uint(text, min, max, out) == 0)
-		return CLI_OK;
-	return cli_usage_error(COMMAND, "%s must be %lu to %lu", name, min, max);
-}
+static const struct cli_option options[] = {
+	CLI_TEXT("dir", struct serve_args, dir),
+	CLI_TEXT("listen", struct serve_args, listen),
+	CLI_UINT("issue-delay", struct serve_args, cfg.issue_delay, 0, 86400 * 30),
+	CLI_UINT("validity-days", struct serve_args, cfg.validity_days, 1, 3650),
+	CLI_UINT("session-idle", struct serve_args, cfg.session_idle, 1, 86400),
+	CLI_UINT("challenge-ttl", struct serve_args, cfg.challenge_ttl, 1, 3600),
+	CLI_UINT("expired-login-days", struct serve_args, cfg.expired_login_days, 0, 3650),
+	CLI_UINT("per-ip-connections", struct serve_args, cfg.per_ip_connections, 1,
+	         HTTP_CONNECTION_LIMIT),
+	CLI_UINT("request-deadline", struct serve_args, cfg.request_deadline, 1, 3600),
+	CLI_END,
+};
 
-static int parse(int argc, char **argv, struct serve_args *a, int *help)
+static int parse(int argc, char **argv, struct serve_args *a, int *done)
 {
-	static const struct option options[] = {
-		{ "dir", required_argument, NULL, 'd' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "issue-delay", required_argument, NULL, 'D' },
-		{ "validity-days", required_argument, NULL, 'v' },
-		{ "session-idle", required_argument, NULL, 's' },
-		{ "challenge-ttl", required_argument, NULL, 'c' },
-		{ "expired-login-days", required_argument, NULL, 'e' },
-		{ "per-ip-connections", required_argument, NULL, 'p' },
-		{ "request-deadline", required_argument, NULL, 'r' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c, rc = CLI_OK;
+	int rc = cli_parse(COMMAND, options, usage, argc, argv, a, done);
 
-	optind = 0;
-	while (rc == CLI_OK && (c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-		switch (c) {
-		case 'd': a->dir = optarg; break;
-		case 'l': a->listen = optarg; break;
-		case 'D': rc = uint_opt("--issue-delay", optarg, 0, 86400 * 30, &a->cfg.issue_delay); break;
-		case 'v': rc = uint_opt("--validity-days", optarg, 1, 3650, &a->cfg.validity_days); break;
-		case 's': rc = uint_opt("--session-idle", optarg, 1, 86400, &a->cfg.session_idle); break;
-		case 'c': rc = uint_opt("--challenge-ttl", optarg, 1, 3600, &a->cfg.challenge_ttl); break;
-		case 'e': rc = uint_opt("--expired-login-days", optarg, 0, 3650, &a->cfg.expired_login_days); break;
-		case 'p': rc = uint_opt("--per-ip-connections", optarg, 1, HTTP_CONNECTION_LIMIT, &a->cfg.per_ip_connections); break;
-		case 'r': rc = uint_opt("--request-deadline", optarg, 1, 3600, &a->cfg.request_deadline); break;
-		case 'h': *help = 1; return CLI_OK;
-		default: return cli_bad_option(COMMAND, argv, c);
-		}
-	}
-	if (rc != CLI_OK)
+	if (rc != CLI_OK || *done)
 		return rc;
-	if (optind < argc)
-		return cli_usage_error(COMMAND, "unexpected argument '%s'", argv[optind]);
 	if (!a->dir || !a->listen)
 		return cli_usage_error(COMMAND, "--dir and --listen are required");
 	return CLI_OK;
@@ -250,14 +224,11 @@ int cmd_serve(int argc, char **argv)
 	                                 .request_deadline = 60 } };
 	struct api api = { 0 };
 	struct sockaddr_in sin;
-	int help = 0, rc;
+	int done = 0, rc;
 
-	rc = parse(argc, argv, &a, &help);
-	if (rc != CLI_OK || help) {
-		if (help)
-			usage();
+	rc = parse(argc, argv, &a, &done);
+	if (rc != CLI_OK || done)
 		return rc;
-	}
 	if (parse_listen(a.listen, &sin) != 0)
 		return cli_usage_error(COMMAND, "--listen must be IPV4ADDRESS:PORT, e.g. 127.0.0.1:8443");
 	api.cfg = a.cfg;

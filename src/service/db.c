@@ -113,6 +113,21 @@ int db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
 	return sqlite3_prepare_v2(db, sql, -1, st, NULL) == SQLITE_OK ? 0 : -1;
 }
 
+int db_first_row(sqlite3_stmt *st)
+{
+	int step = sqlite3_step(st);
+
+	return step == SQLITE_ROW ? 0 : step == SQLITE_DONE ? 1 : -1;
+}
+
+int db_row_by_text(sqlite3 *db, const char *sql, const char *key, sqlite3_stmt **st)
+{
+	if (db_prepare(db, sql, st) != 0 ||
+	    sqlite3_bind_text(*st, 1, key, -1, SQLITE_STATIC) != SQLITE_OK)
+		return -1;
+	return db_first_row(*st);
+}
+
 int db_exec_text(sqlite3 *db, const char *sql, int n, const char *const *params)
 {
 	sqlite3_stmt *st = NULL;

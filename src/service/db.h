@@ -29,6 +29,16 @@ void db_rollback(sqlite3 *db);
 /* Prepare sql.  0 or -1. */
 int db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st);
 
+/* Step st to its first row: 0 on a row, 1 when there is none, -1 on failure. */
+int db_first_row(sqlite3_stmt *st);
+
+/*
+ * Prepare sql, bind key (text) to ?1 and step to the first row: 0 with *st
+ * on the row, 1 when there is none, -1 on failure.  The caller finalizes
+ * *st in every case.
+ */
+int db_row_by_text(sqlite3 *db, const char *sql, const char *key, sqlite3_stmt **st);
+
 /*
  * Run a statement with no result rows: sql with its text parameters (NULL
  * binds NULL).  0 or -1.

@@ -196,7 +196,7 @@ static int get_by(sqlite3 *db, const char *where, long long id, const char *rp,
 {
 	char sql[256];
 	sqlite3_stmt *st = NULL;
-	int rc = -1, step;
+	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
 	snprintf(sql, sizeof(sql), "SELECT id, registro_patronal, razon_social, rfc, address, email"
@@ -206,10 +206,8 @@ static int get_by(sqlite3 *db, const char *where, long long id, const char *rp,
 	if ((rp ? sqlite3_bind_text(st, 1, rp, -1, SQLITE_STATIC)
 	        : sqlite3_bind_int64(st, 1, id)) != SQLITE_OK)
 		goto out;
-	step = sqlite3_step(st);
-	if (step == SQLITE_DONE)
-		rc = 1;
-	if (step != SQLITE_ROW)
+	rc = db_first_row(st);
+	if (rc != 0)
 		goto out;
 	out->id = sqlite3_column_int64(st, 0);
 	out->registro_patronal = db_column_strdup(st, 1);
@@ -217,8 +215,9 @@ static int get_by(sqlite3 *db, const char *where, long long id, const char *rp,
 	out->rfc = db_column_strdup(st, 3);
 	out->address = db_column_strdup(st, 4);
 	out->email = db_column_strdup(st, 5);
-	if (out->registro_patronal && out->razon_social && out->rfc && out->address && out->email)
-		rc = 0;
+	if (!out->registro_patronal || !out->razon_social || !out->rfc || !out->address ||
+	    !out->email)
+		rc = -1;
 out:
 	sqlite3_finalize(st);
 	if (rc != 0)

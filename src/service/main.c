@@ -79,9 +79,80 @@ int cli_bad_option(const char *command, char **argv, int c)
 
 	if (c == ':')
 		return cli_usage_error(command, "option '%s' needs an argument", opt);
-	if (optopt)
+	if (optopt && optopt < CLI_OPT_LONG)
 		return cli_usage_error(command, "unknown option '-%c'", optopt);
 	return cli_usage_error(command, "unknown option '%s'", opt);
+}
+
+/* The getopt_long() table of options: each value is CLI_OPT_LONG + its index. */
+static struct option *long_options(const struct cli_option *options)
+{
+	struct option *longs;
+	size_t i, n = 0;
+
+	while (options[n].name)
+		n++;
+	longs = calloc(n + 2, sizeof(*longs));
+	if (!longs)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		longs[i].name = options[i].name;
+		longs[i].has_arg = options[i].kind == CLI_ARG_FLAG ? no_argument : required_argument;
+		longs[i].val = CLI_OPT_LONG + (int)i;
+	}
+	longs[n].name = "help";
+	longs[n].val = 'h';
+	return longs;
+}
+
+/* Store one option's value into args.  CLI_OK or CLI_USAGE (reported). */
+static int store(const char *command, const struct cli_option *o, const char *value, void *args)
+{
+	char *field = (char *)args + o->offset;
+
+	switch (o->kind) {
+	case CLI_ARG_TEXT:
+		*(const char **)(void *)field = value;
+		return CLI_OK;
+	case CLI_ARG_FLAG:
+		*(int *)(void *)field = 1;
+		return CLI_OK;
+	case CLI_ARG_UINT:
+		if (cli_uint(value, o->min, o->max, (unsigned *)(void *)field) == 0)
+			return CLI_OK;
+		return cli_usage_error(command, "--%s must be %lu to %lu", o->name, o->min, o->max);
+	}
+	return CLI_USAGE;
+}
+
+int cli_parse(const char *command, const struct cli_option *options, void (*print_usage)(void),
+              int argc, char **argv, void *args, int *done)
+{
+	struct option *longs = long_options(options);
+	int c, rc = CLI_OK;
+
+	*done = 0;
+	if (!longs) {
+		cli_error("out of memory");
+		return CLI_FAILURE;
+	}
+	optind = 0;
+	while (rc == CLI_OK && !*done && (c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
+		if (c >= CLI_OPT_LONG)
+			rc = store(command, &options[c - CLI_OPT_LONG], optarg, args);
+		else if (c == 'h')
+			*done = 1;
+		else
+			rc = cli_bad_option(command, argv, c);
+	}
+	free(longs);
+	if (rc != CLI_OK)
+		return rc;
+	if (*done)
+		print_usage();
+	else if (optind < argc)
+		rc = cli_usage_error(command, "unexpected argument '%s'", argv[optind]);
+	return rc;
 }
 
 int cli_uint(const char *s, unsigned long min, unsigned long max, unsigned *out)

@@ -30,24 +30,34 @@ int request_pending_exists(sqlite3 *db, long long employer_id)
 	return rc;
 }
 
+/*
+ * Step st, whose first column is a request id, and copy that id: 1 when
+ * found, 0 when there is no row, -1 on failure or a malformed id.
+ */
+static int request_id_of_row(sqlite3_stmt *st, char id[REQUEST_ID_LEN + 1])
+{
+	const unsigned char *text;
+	int step = sqlite3_step(st);
+
+	if (step == SQLITE_DONE)
+		return 0;
+	if (step != SQLITE_ROW || (text = sqlite3_column_text(st, 0)) == NULL ||
+	    strlen((const char *)text) != REQUEST_ID_LEN)
+		return -1;
+	memcpy(id, text, REQUEST_ID_LEN + 1);
+	return 1;
+}
+
 int request_find_by_key(sqlite3 *db, long long employer_id, const unsigned char *spki,
                         char id[REQUEST_ID_LEN + 1])
 {
 	sqlite3_stmt *st = NULL;
-	const unsigned char *text;
-	int rc = -1, step;
+	int rc = -1;
 
 	if (db_prepare(db, "SELECT id FROM requests WHERE employer_id = ?1 AND spki_sha256 = ?2",
 	               &st) == 0 && sqlite3_bind_int64(st, 1, employer_id) == SQLITE_OK &&
-	    sqlite3_bind_blob(st, 2, spki, 32, SQLITE_STATIC) == SQLITE_OK) {
-		step = sqlite3_step(st);
-		rc = step == SQLITE_DONE ? 0 : -1;
-		if (step == SQLITE_ROW && (text = sqlite3_column_text(st, 0)) != NULL &&
-		    strlen((const char *)text) == REQUEST_ID_LEN) {
-			memcpy(id, text, REQUEST_ID_LEN + 1);
-			rc = 1;
-		}
-	}
+	    sqlite3_bind_blob(st, 2, spki, 32, SQLITE_STATIC) == SQLITE_OK)
+		rc = request_id_of_row(st, id);
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -55,19 +65,11 @@ int request_find_by_key(sqlite3 *db, long long employer_id, const unsigned char 
 int request_of_cert(sqlite3 *db, const char *old_serial, char id[REQUEST_ID_LEN + 1])
 {
 	sqlite3_stmt *st = NULL;
-	const unsigned char *text;
-	int rc = -1, step;
+	int rc = -1;
 
 	if (db_prepare(db, "SELECT id FROM requests WHERE old_serial = ?1 AND state <> 'cancelled'",
-	               &st) == 0 && sqlite3_bind_text(st, 1, old_serial, -1, SQLITE_STATIC) == SQLITE_OK) {
-		step = sqlite3_step(st);
-		rc = step == SQLITE_DONE ? 0 : -1;
-		if (step == SQLITE_ROW && (text = sqlite3_column_text(st, 0)) != NULL &&
-		    strlen((const char *)text) == REQUEST_ID_LEN) {
-			memcpy(id, text, REQUEST_ID_LEN + 1);
-			rc = 1;
-		}
-	}
+	               &st) == 0 && sqlite3_bind_text(st, 1, old_serial, -1, SQLITE_STATIC) == SQLITE_OK)
+		rc = request_id_of_row(st, id);
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -128,18 +130,12 @@ int request_get(sqlite3 *db, const char *id, struct request_row *out)
 {
 	sqlite3_stmt *st = NULL;
 	const unsigned char *serial;
-	int rc = -1, step;
+	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (db_prepare(db, "SELECT employer_id, due_at, state = 'issued', serial,"
-	               " state = 'cancelled' FROM requests"
-	               " WHERE id = ?1", &st) != 0 ||
-	    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) != SQLITE_OK)
-		goto out;
-	step = sqlite3_step(st);
-	if (step == SQLITE_DONE)
-		rc = 1;
-	if (step != SQLITE_ROW)
+	rc = db_row_by_text(db, "SELECT employer_id, due_at, state = 'issued', serial,"
+	                    " state = 'cancelled' FROM requests WHERE id = ?1", id, &st);
+	if (rc != 0)
 		goto out;
 	out->employer_id = sqlite3_column_int64(st, 0);
 	out->due_at = (time_t)sqlite3_column_int64(st, 1);
@@ -147,7 +143,6 @@ int request_get(sqlite3 *db, const char *id, struct request_row *out)
 	serial = sqlite3_column_text(st, 3);
 	snprintf(out->serial, sizeof(out->serial), "%s", serial ? (const char *)serial : "");
 	out->cancelled = sqlite3_column_int(st, 4);
-	rc = 0;
 out:
 	sqlite3_finalize(st);
 	return rc;

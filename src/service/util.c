@@ -121,7 +121,9 @@ static size_t utf8_seq(const unsigned char *p, size_t left, unsigned long *code_
 	return n;
 }
 
-int svc_utf8_printable(const char *s, size_t len)
+/* 1 when s[0..len) is well-formed UTF-8, and without control characters
+ * when printable. */
+static int utf8_check(const char *s, size_t len, int printable)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	unsigned long cp;
@@ -129,26 +131,21 @@ int svc_utf8_printable(const char *s, size_t len)
 
 	while (i < len) {
 		n = utf8_seq(p + i, len - i, &cp);
-		if (n == 0 || cp < 0x20 || (cp >= 0x7F && cp < 0xA0))
+		if (n == 0 || (printable && (cp < 0x20 || (cp >= 0x7F && cp < 0xA0))))
 			return 0;
 		i += n;
 	}
 	return 1;
 }
 
+int svc_utf8_printable(const char *s, size_t len)
+{
+	return utf8_check(s, len, 1);
+}
+
 int svc_utf8_valid(const char *s, size_t len)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	unsigned long cp;
-	size_t i = 0, n;
-
-	while (i < len) {
-		n = utf8_seq(p + i, len - i, &cp);
-		if (n == 0)
-			return 0;
-		i += n;
-	}
-	return 1;
+	return utf8_check(s, len, 0);
 }
 
 size_t svc_utf8_chars(const char *s)

@@ -129,15 +129,14 @@ int cert_args_check(struct tool *t, const char *command, const struct cert_args 
 {
 	int token_source = login_needs_token ? a->token != NULL : !a->cert && !a->credential;
 
+	int rc;
+
 	if (!!a->cert + !!a->credential + !!a->token > 1)
 		return tool_usage_error(t, command, "%s",
 		                        _("give at most one of --cert, --credential and --token"));
-	if (a->key_file && !a->credential)
-		return tool_usage_error(t, command, "%s",
-		                        _("--key-file goes with --credential FILE.cer"));
-	if (a->key_file && tool_is_pkcs12_name(a->credential))
-		return tool_usage_error(t, command, "%s",
-		                        _("--key-file goes with a .cer; a .pfx holds its own key"));
+	rc = tool_check_key_file(t, command, a->key_file, a->credential);
+	if (rc != TOOL_EXIT_OK)
+		return rc;
 	if (a->password_source && !a->credential)
 		return tool_usage_error(t, command, "%s",
 		                        _("--password-source goes with --credential"));

@@ -208,26 +208,23 @@ static int print_json(struct tool *t, const struct csr_args *a, const struct csr
 	json_object *root = json_object_new_object();
 	char *pem = NULL;
 	size_t pem_len = 0;
-	int rc = TOOL_EXIT_OK;
+	int failed, rc = TOOL_EXIT_OK;
 
 	if (!a->out)
 		rc = tool_pem_encode(t, PEM_TYPE, r->der, r->len, &pem, &pem_len);
-	if (rc != TOOL_EXIT_OK)
-		goto out;
-	if (!root ||
-	    tool_json_str(root, "file", a->out) ||
-	    tool_json_str(root, "format", a->der ? "der" : "pem") ||
-	    tool_json_str(root, "key_uri", r->key_uri) ||
-	    tool_json_str(root, "subject", r->subject) ||
-	    (pem ? tool_json_add(root, "pem", json_object_new_string_len(pem, (int)pem_len))
-	         : tool_json_str(root, "pem", NULL))) {
-		rc = tool_fail(t, IMSS_ERR_NOMEM, 0);
+	if (rc != TOOL_EXIT_OK) {
+		json_object_put(root);
 		goto out;
 	}
-	tool_json_print(root);
-	root = NULL;
+	failed = !root ||
+	         tool_json_str(root, "file", a->out) ||
+	         tool_json_str(root, "format", a->der ? "der" : "pem") ||
+	         tool_json_str(root, "key_uri", r->key_uri) ||
+	         tool_json_str(root, "subject", r->subject) ||
+	         (pem ? tool_json_add(root, "pem", json_object_new_string_len(pem, (int)pem_len))
+	              : tool_json_str(root, "pem", NULL));
+	rc = tool_json_answer(t, root, failed, IMSS_OK);
 out:
-	json_object_put(root);
 	free(pem);
 	return rc;
 }

@@ -68,25 +68,18 @@ static int print_json(struct tool *t, const struct export_args *a, X509 *cert)
 {
 	json_object *root = json_object_new_object();
 	imss_cert_info info = { 0 };
-	int rc = TOOL_EXIT_OK;
-	imss_err err;
+	imss_err err = imss_cert_describe(cert, &info);
+	int failed, rc;
 
-	err = imss_cert_describe(cert, &info);
-	if (err != IMSS_OK || !root ||
-	    tool_json_str(root, "file", a->out) ||
-	    tool_json_str(root, "format", a->pem ? "pem" : "der") ||
-	    tool_json_str(root, "uri", a->cert) ||
-	    tool_json_str(root, "subject", info.subject) ||
-	    tool_json_str(root, "serial", info.serial) ||
-	    tool_json_str(root, "fingerprint_sha256", info.fingerprint)) {
-		rc = tool_fail(t, err != IMSS_OK ? err : IMSS_ERR_NOMEM, 0);
-		goto out;
-	}
-	tool_json_print(root);
-	root = NULL;
-out:
+	failed = err != IMSS_OK || !root ||
+	         tool_json_str(root, "file", a->out) ||
+	         tool_json_str(root, "format", a->pem ? "pem" : "der") ||
+	         tool_json_str(root, "uri", a->cert) ||
+	         tool_json_str(root, "subject", info.subject) ||
+	         tool_json_str(root, "serial", info.serial) ||
+	         tool_json_str(root, "fingerprint_sha256", info.fingerprint);
+	rc = tool_json_answer(t, root, failed, err);
 	imss_cert_info_clear(&info);
-	json_object_put(root);
 	return rc;
 }
 

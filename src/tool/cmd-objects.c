@@ -117,8 +117,10 @@ static void print_key_attributes(const imss_object_info *info)
 		tool_field_tristate(_("always authenticate"), info->always_authenticate);
 }
 
-static void print_object(const imss_object_info *info)
+static void print_object(const void *item, size_t number)
 {
+	const imss_object_info *info = item;
+
 	printf("%s: %s\n", class_word(info->klass), info->uri ? info->uri : "");
 	if (is_key(info->klass))
 		print_key_type(info);
@@ -135,14 +137,10 @@ static void print_text(const imss_object_info *infos, size_t count, int logged_i
 	int private_keys = 0;
 	size_t i;
 
-	if (count == 0)
-		puts(_("No keys or certificates found."));
-	for (i = 0; i < count; i++) {
-		if (i > 0)
-			fputc('\n', stdout);
-		print_object(&infos[i]);
+	tool_text_list(_("No keys or certificates found."), infos, count, sizeof(*infos),
+	               print_object);
+	for (i = 0; i < count; i++)
 		private_keys += infos[i].klass == IMSS_OBJ_PRIVATE_KEY;
-	}
 	if (!logged_in && !private_keys)
 		fprintf(stderr, _("%s: private keys show only after login (--login)\n"),
 		        TOOL_NAME);
@@ -182,9 +180,7 @@ static json_object *object_json(const void *item)
 
 static int print_json(const imss_object_info *items, size_t count)
 {
-	json_object *root = tool_json_list("objects", items, count, sizeof(*items), object_json);
-
-	return root ? tool_json_print(root) : -1;
+	return tool_json_print(tool_json_list("objects", items, count, sizeof(*items), object_json));
 }
 
 static imss_err list_objects(struct tool *t, const struct objects_args *a,

@@ -95,15 +95,14 @@ static int same_file(const char *a, const char *b)
 
 static int check_args(struct tool *t, const struct sign_args *a)
 {
+	int rc;
+
 	if (!a->key == !a->credential)
 		return tool_usage_error(t, COMMAND, "%s",
 		                        _("give exactly one of --key URI and --credential FILE"));
-	if (a->key_file && !a->credential)
-		return tool_usage_error(t, COMMAND, "%s",
-		                        _("--key-file goes with --credential FILE.cer"));
-	if (a->key_file && tool_is_pkcs12_name(a->credential))
-		return tool_usage_error(t, COMMAND, "%s",
-		                        _("--key-file goes with a .cer; a .pfx holds its own key"));
+	rc = tool_check_key_file(t, COMMAND, a->key_file, a->credential);
+	if (rc != TOOL_EXIT_OK)
+		return rc;
 	if (a->pin_source && !a->key)
 		return tool_usage_error(t, COMMAND, "%s",
 		                        _("--pin-source goes with --key (use --password-source "
@@ -156,25 +155,18 @@ static int print_json(struct tool *t, const struct sign_args *a, const imss_cred
 	json_object *root = json_object_new_object();
 	X509 *cert = imss_credential_get_certificate(cred);
 	imss_cert_info info = { 0 };
-	int rc = TOOL_EXIT_OK;
-	imss_err err;
+	imss_err err = cert ? imss_cert_describe(cert, &info) : IMSS_ERR_INVALID_ARG;
+	int failed, rc;
 
-	err = cert ? imss_cert_describe(cert, &info) : IMSS_ERR_INVALID_ARG;
-	if (err != IMSS_OK || !root ||
-	    tool_json_str(root, "file", a->out) ||
-	    tool_json_str(root, "format", a->der ? "der" : "pem") ||
-	    tool_json_bool(root, "attached", a->attached) ||
-	    tool_json_str(root, "key_location", imss_credential_get_location(cred)) ||
-	    tool_json_str(root, "signer", info.subject) ||
-	    tool_json_str(root, "serial", info.serial)) {
-		rc = tool_fail(t, err != IMSS_OK ? err : IMSS_ERR_NOMEM, 0);
-		goto out;
-	}
-	tool_json_print(root);
-	root = NULL;
-out:
+	failed = err != IMSS_OK || !root ||
+	         tool_json_str(root, "file", a->out) ||
+	         tool_json_str(root, "format", a->der ? "der" : "pem") ||
+	         tool_json_bool(root, "attached", a->attached) ||
+	         tool_json_str(root, "key_location", imss_credential_get_location(cred)) ||
+	         tool_json_str(root, "signer", info.subject) ||
+	         tool_json_str(root, "serial", info.serial);
+	rc = tool_json_answer(t, root, failed, err);
 	imss_cert_info_clear(&info);
-	json_object_put(root);
 	return rc;
 }
 

@@ -88,8 +88,9 @@ static void print_optional(const char *name, const char *value)
 		tool_field(name, value);
 }
 
-static void print_entry(const struct cert_entry *x, size_t n)
+static void print_entry(const void *item, size_t n)
 {
+	const struct cert_entry *x = item;
 	char from[TOOL_TIME_SIZE], until[TOOL_TIME_SIZE];
 
 	tool_time_text(x->info.not_before, from, sizeof(from));
@@ -112,22 +113,12 @@ static void print_entry(const struct cert_entry *x, size_t n)
 
 static void print_text(const struct cert_entries *e)
 {
-	size_t i;
-
-	if (e->n == 0)
-		puts(_("No certificates found."));
-	for (i = 0; i < e->n; i++) {
-		if (i > 0)
-			fputc('\n', stdout);
-		print_entry(&e->v[i], i + 1);
-	}
+	tool_text_list(_("No certificates found."), e->v, e->n, sizeof(*e->v), print_entry);
 }
 
 static int print_json(const struct cert_entries *e)
 {
-	json_object *root = cert_entries_json(e, NULL);
-
-	return root ? tool_json_print(root) : -1;
+	return tool_json_print(cert_entries_json(e, NULL));
 }
 
 static int run(struct tool *t, int argc, char **argv)

@@ -1,6 +1,7 @@
 /*
  * imss-renew tokens: every token present, with its URI and flags.
  */
+#include <stddef.h>
 #include <stdio.h>
 
 #include "tool.h"
@@ -26,36 +27,53 @@ static void examples(void)
 	       TOOL_NAME, COMMAND, TOOL_NAME, COMMAND, TOOL_NAME, COMMAND);
 }
 
+/*
+ * The token's flags, in the order both outputs give them: the JSON member,
+ * and the words the text says when the flag has the value said_when.
+ */
+static const struct token_flag {
+	size_t offset;           /* of an int in imss_token_info */
+	const char *json_name;
+	const char *words;
+	int said_when;
+} token_flags[] = {
+	{ offsetof(imss_token_info, initialized), "initialized", N_("not initialised"), 0 },
+	{ offsetof(imss_token_info, login_required), "login_required", N_("login required"), 1 },
+	{ offsetof(imss_token_info, pinpad), "pin_pad", N_("PIN pad"), 1 },
+	{ offsetof(imss_token_info, user_pin_initialized), "user_pin_initialized",
+	  N_("user PIN initialised"), 1 },
+	{ offsetof(imss_token_info, pin_count_low), "pin_count_low", N_("PIN count low"), 1 },
+	{ offsetof(imss_token_info, pin_final_try), "pin_final_try", N_("PIN final try"), 1 },
+	{ offsetof(imss_token_info, pin_locked), "pin_locked", N_("PIN locked"), 1 },
+	{ offsetof(imss_token_info, pin_to_be_changed), "pin_to_be_changed",
+	  N_("PIN to be changed"), 1 },
+	{ offsetof(imss_token_info, write_protected), "write_protected", N_("write protected"), 1 },
+	{ offsetof(imss_token_info, has_rng), "has_rng", N_("has RNG"), 1 },
+};
+
+#define N_TOKEN_FLAGS (sizeof(token_flags) / sizeof(token_flags[0]))
+
+/* 1 when the flag is set, else 0. */
+static int flag_set(const imss_token_info *info, const struct token_flag *flag)
+{
+	return *(const int *)((const char *)info + flag->offset) != 0;
+}
+
 static void print_flags(const imss_token_info *info)
 {
 	int first = 1;
+	size_t i;
 
-	if (!info->initialized)
-		tool_list_word(&first, _("not initialised"));
-	if (info->login_required)
-		tool_list_word(&first, _("login required"));
-	if (info->pinpad)
-		tool_list_word(&first, _("PIN pad"));
-	if (info->user_pin_initialized)
-		tool_list_word(&first, _("user PIN initialised"));
-	if (info->pin_count_low)
-		tool_list_word(&first, _("PIN count low"));
-	if (info->pin_final_try)
-		tool_list_word(&first, _("PIN final try"));
-	if (info->pin_locked)
-		tool_list_word(&first, _("PIN locked"));
-	if (info->pin_to_be_changed)
-		tool_list_word(&first, _("PIN to be changed"));
-	if (info->write_protected)
-		tool_list_word(&first, _("write protected"));
-	if (info->has_rng)
-		tool_list_word(&first, _("has RNG"));
+	for (i = 0; i < N_TOKEN_FLAGS; i++)
+		if (flag_set(info, &token_flags[i]) == token_flags[i].said_when)
+			tool_list_word(&first, _(token_flags[i].words));
 	if (first)
 		fputs("-", stdout);
 }
 
-static void print_token(const imss_token_info *info, size_t n)
+static void print_token(const void *item, size_t n)
 {
+	const imss_token_info *info = item;
 	char range[64];
 
 	if (info->max_pin_len == UNAVAILABLE_INFORMATION)
@@ -84,15 +102,7 @@ static void print_token(const imss_token_info *info, size_t n)
 
 static int print_text(const imss_token_info *infos, size_t count)
 {
-	size_t i;
-
-	if (count == 0)
-		puts(_("No tokens present."));
-	for (i = 0; i < count; i++) {
-		if (i > 0)
-			fputc('\n', stdout);
-		print_token(&infos[i], i + 1);
-	}
+	tool_text_list(_("No tokens present."), infos, count, sizeof(*infos), print_token);
 	return 0;
 }
 
@@ -103,6 +113,18 @@ static int add_pin_range(json_object *obj, const imss_token_info *info)
 	if (info->max_pin_len == UNAVAILABLE_INFORMATION)
 		return tool_json_str(obj, "max_pin_length", NULL);
 	return tool_json_uint(obj, "max_pin_length", info->max_pin_len);
+}
+
+static int add_flags(json_object *obj, const imss_token_info *info)
+{
+	size_t i;
+
+	if (tool_json_uint(obj, "token_flags", info->flags) != 0)
+		return -1;
+	for (i = 0; i < N_TOKEN_FLAGS; i++)
+		if (tool_json_bool(obj, token_flags[i].json_name, flag_set(info, &token_flags[i])) != 0)
+			return -1;
+	return 0;
 }
 
 static json_object *token_json(const void *item)
@@ -120,17 +142,7 @@ static json_object *token_json(const void *item)
 	    tool_json_str(obj, "slot_description", info->slot_description) ||
 	    tool_json_str(obj, "module", info->module_name) ||
 	    add_pin_range(obj, info) ||
-	    tool_json_uint(obj, "token_flags", info->flags) ||
-	    tool_json_bool(obj, "initialized", info->initialized) ||
-	    tool_json_bool(obj, "login_required", info->login_required) ||
-	    tool_json_bool(obj, "pin_pad", info->pinpad) ||
-	    tool_json_bool(obj, "user_pin_initialized", info->user_pin_initialized) ||
-	    tool_json_bool(obj, "pin_count_low", info->pin_count_low) ||
-	    tool_json_bool(obj, "pin_final_try", info->pin_final_try) ||
-	    tool_json_bool(obj, "pin_locked", info->pin_locked) ||
-	    tool_json_bool(obj, "pin_to_be_changed", info->pin_to_be_changed) ||
-	    tool_json_bool(obj, "write_protected", info->write_protected) ||
-	    tool_json_bool(obj, "has_rng", info->has_rng)) {
+	    add_flags(obj, info)) {
 		json_object_put(obj);
 		return NULL;
 	}
@@ -139,9 +151,7 @@ static json_object *token_json(const void *item)
 
 static int print_json(const imss_token_info *items, size_t count)
 {
-	json_object *root = tool_json_list("tokens", items, count, sizeof(*items), token_json);
-
-	return root ? tool_json_print(root) : -1;
+	return tool_json_print(tool_json_list("tokens", items, count, sizeof(*items), token_json));
 }
 
 static int run(struct tool *t, int argc, char **argv)

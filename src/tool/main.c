@@ -157,12 +157,25 @@ imss_err tool_open_login(struct tool *t, const char *uri, int read_write,
 	return IMSS_OK;
 }
 
-int tool_is_pkcs12_name(const char *path)
+/* Does the name end in .pfx or .p12 (any case)? */
+static int is_pkcs12_name(const char *path)
 {
 	size_t n = strlen(path);
 
 	return n >= 4 && (strcasecmp(path + n - 4, ".pfx") == 0 ||
 	                  strcasecmp(path + n - 4, ".p12") == 0);
+}
+
+int tool_check_key_file(struct tool *t, const char *command, const char *key_file,
+                        const char *credential)
+{
+	if (key_file && !credential)
+		return tool_usage_error(t, command, "%s",
+		                        _("--key-file goes with --credential FILE.cer"));
+	if (key_file && is_pkcs12_name(credential))
+		return tool_usage_error(t, command, "%s",
+		                        _("--key-file goes with a .cer; a .pfx holds its own key"));
+	return TOOL_EXIT_OK;
 }
 
 int tool_open_credential_files(struct tool *t, const char *path,

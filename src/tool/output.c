@@ -242,6 +242,20 @@ void tool_time_text(long long epoch, char *buf, size_t size)
 		buf[0] = '\0';
 }
 
+void tool_text_list(const char *none, const void *items, size_t count, size_t size,
+                    void (*item)(const void *one, size_t number))
+{
+	size_t i;
+
+	if (count == 0)
+		puts(none);
+	for (i = 0; i < count; i++) {
+		if (i > 0)
+			fputc('\n', stdout);
+		item((const char *)items + i * size, i + 1);
+	}
+}
+
 json_object *tool_json_list(const char *key, const void *items, size_t count, size_t size,
                             json_object *(*item)(const void *))
 {
@@ -326,11 +340,21 @@ int tool_json_print_line(json_object *obj)
 	return ret;
 }
 
+int tool_json_answer(struct tool *t, json_object *root, int failed, imss_err err)
+{
+	if (failed || !root || err != IMSS_OK) {
+		json_object_put(root);
+		return tool_fail(t, err != IMSS_OK ? err : IMSS_ERR_NOMEM, 0);
+	}
+	tool_json_print(root);
+	return TOOL_EXIT_OK;
+}
+
 int tool_json_print(json_object *obj)
 {
-	const char *text = json_object_to_json_string_ext(obj,
+	const char *text = obj ? json_object_to_json_string_ext(obj,
 		JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-		JSON_C_TO_STRING_NOSLASHESCAPE);
+		JSON_C_TO_STRING_NOSLASHESCAPE) : NULL;
 	int ret = -1;
 
 	/* A failed write shows in ferror(stdout), checked before exit. */

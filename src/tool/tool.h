@@ -149,8 +149,13 @@ int tool_open_credential_files(struct tool *t, const char *path,
                                const char *key_file, imss_pin_source *password,
                                imss_credential **out);
 
-/* Does the name end in .pfx or .p12 (any case)? */
-int tool_is_pkcs12_name(const char *path);
+/*
+ * --key-file names the .key of a .cer given with --credential: without
+ * --credential, or with a .pfx/.p12 (which holds its own key), it is a
+ * usage error.  Returns an exit status, having reported the error.
+ */
+int tool_check_key_file(struct tool *t, const char *command, const char *key_file,
+                        const char *credential);
 
 /*
  * The exit status for a library error.  from_user_text says err came from
@@ -302,6 +307,13 @@ int tool_json_tristate(json_object *obj, const char *key, int value);
 int tool_json_uint(json_object *obj, const char *key, unsigned long value);
 int tool_json_int(json_object *obj, const char *key, long long value);
 /*
+ * The text of a list: item(one, number) for each of count items of size
+ * bytes (numbered from 1), a blank line between two; the sentence none
+ * (translated) when there are none.
+ */
+void tool_text_list(const char *none, const void *items, size_t count, size_t size,
+                    void (*item)(const void *one, size_t number));
+/*
  * {"key":[item(0), item(1), ...]} of count items of size bytes each, item()
  * making one element; NULL when out of memory.
  */
@@ -315,10 +327,18 @@ int tool_json_append(json_object *array, json_object *value);
 int tool_json_print_line(json_object *obj);
 
 /*
- * Print obj on stdout and release it.  Returns 0, or -1 when out of memory;
- * a failed write is caught by main() when it flushes stdout.
+ * Print obj on stdout and release it.  Returns 0, or -1 when out of memory
+ * (also when obj is NULL, a builder having run out); a failed write is
+ * caught by main() when it flushes stdout.
  */
 int tool_json_print(json_object *obj);
+
+/*
+ * A command's JSON answer: print root, or, when building it failed
+ * (failed, root NULL, or err not IMSS_OK), report err (IMSS_ERR_NOMEM when
+ * err is IMSS_OK).  root is released either way.  The exit status.
+ */
+int tool_json_answer(struct tool *t, json_object *root, int failed, imss_err err);
 
 /*
  * files.c: every file the tool reads whole or writes.  Each returns an

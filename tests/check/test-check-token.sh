@@ -13,7 +13,7 @@
 . "$TESTS_DIR/cli/cli-lib.sh"
 # shellcheck source=SCRIPTDIR/check-lib.sh
 . "$TESTS_DIR/check/check-lib.sh"
-cli_need openssl jq
+t_need openssl jq
 t_tmpdir
 
 pki_init

@@ -2,18 +2,10 @@
 # Helpers for the CLI test scripts, sourced after tests/lib/common.sh:
 #   . "$TESTS_DIR/lib/common.sh"
 #   . "$TESTS_DIR/cli/cli-lib.sh"
-#   cli_need openssl pkcs11-tool jq
+#   t_need openssl pkcs11-tool jq
 # A throwaway PKI made with openssl (pki_*), the tool (imss), OpenSC's view
 # of the token (p11), and snapshots to prove that a refusal changed nothing.
 : "${IMSS_RENEW:?IMSS_RENEW is not set (run the test through ctest)}"
-
-# cli_need PROG...: skip the test (exit 77) when an outside tool is missing.
-cli_need() {
-	local prog
-	for prog in "$@"; do
-		command -v "$prog" >/dev/null || { echo "SKIP: $prog not found"; exit 77; }
-	done
-}
 
 imss() { "$IMSS_RENEW" --module "$SOFTHSM2_MODULE" "$@"; }
 # The tool through the fault module, raw-only (no hash-and-sign mechanisms).
@@ -148,19 +140,6 @@ spki_der() {
 	openssl "$1" -inform "$form" -in "$2" -noout -pubkey |
 		openssl pkey -pubin -outform DER -out "$3" ||
 		die "openssl cannot read the public key of $2"
-}
-
-# key_identifier SPKI_DER: SHA-1 of the subjectPublicKey BIT STRING
-# contents (RFC 5280 4.2.1.2, method 1), as keygen sets CKA_ID.
-key_identifier() {
-	local line off hl len
-	line=$(openssl asn1parse -inform DER -in "$1" | grep -m1 'd=1 .*BIT STRING') ||
-		die "no BIT STRING in $1"
-	[[ $line =~ ^\ *([0-9]+):d=1\ +hl=\ *([0-9]+)\ +l=\ *([0-9]+) ]] ||
-		die "cannot parse asn1parse line: $line"
-	off=${BASH_REMATCH[1]} hl=${BASH_REMATCH[2]} len=${BASH_REMATCH[3]}
-	tail -c +$((off + hl + 2)) "$1" | head -c $((len - 1)) |
-		openssl dgst -sha1 -r | cut -d' ' -f1
 }
 
 # fingerprint FILE: SHA-256 fingerprint of a certificate (PEM or DER).

@@ -10,7 +10,7 @@
 . "$TESTS_DIR/lib/common.sh"
 # shellcheck source=SCRIPTDIR/cli-lib.sh
 . "$TESTS_DIR/cli/cli-lib.sh"
-cli_need openssl pkcs11-tool jq
+t_need openssl pkcs11-tool jq
 umask 022
 
 t_make_token "IMSS CLI csr"
@@ -40,7 +40,7 @@ check_request() {
 		die "$label: openssl req -verify failed: $(<"$T/verify.out")"
 	assert_contains "$(<"$T/verify.out")" "verify OK" "$label: openssl req -verify"
 	spki_der req "$file" "$T/req-spki.der"
-	assert_eq "$KEY_ID" "$(key_identifier "$T/req-spki.der")" \
+	assert_eq "$KEY_ID" "$(spki_key_identifier "$T/req-spki.der")" \
 		"$label: the request's public key has the token key's identifier"
 	if [[ $type == rsa:* ]]; then
 		assert_eq "$(sha256sum <"$T/token-pub.der")" "$(sha256sum <"$T/req-spki.der")" \

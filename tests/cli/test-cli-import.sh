@@ -11,7 +11,7 @@
 . "$TESTS_DIR/lib/common.sh"
 # shellcheck source=SCRIPTDIR/cli-lib.sh
 . "$TESTS_DIR/cli/cli-lib.sh"
-cli_need openssl pkcs11-tool p11tool jq
+t_need openssl pkcs11-tool p11tool jq
 
 t_make_token "IMSS CLI import"
 pki_init

@@ -8,9 +8,7 @@
 # shellcheck source=SCRIPTDIR/../lib/common.sh
 . "$TESTS_DIR/lib/common.sh"
 : "${IMSS_RENEW:?IMSS_RENEW is not set (run the test through ctest)}"
-for prog in pkcs11-tool openssl jq; do
-	command -v "$prog" >/dev/null || { echo "SKIP: $prog not found"; exit 77; }
-done
+t_need pkcs11-tool openssl jq
 
 t_make_token "IMSS CLI keygen"
 
@@ -34,20 +32,11 @@ p11_block() {
 # field BLOCK NAME: the value of "  NAME:  value" in a pkcs11-tool block.
 field() { sed -n "s/^[[:space:]]*$2:[[:space:]]*//p" <<<"$1" | head -n 1; }
 
-# key_identifier SPKI_DER: SHA-1 of the subjectPublicKey BIT STRING
-# contents, without the unused-bits byte (RFC 5280 4.2.1.2, method 1).
+# key_identifier PUBLIC_DER: the RFC 5280 key identifier of a public key.
 key_identifier() {
-	local der=$T/spki.der line off hl len
-	openssl pkey -pubin -inform DER -in "$1" -outform DER -out "$der" ||
+	openssl pkey -pubin -inform DER -in "$1" -outform DER -out "$T/spki.der" ||
 		die "openssl cannot read the public key $1"
-	# "   19:d=1  hl=4 l= 271 prim: BIT STRING"
-	line=$(openssl asn1parse -inform DER -in "$der" | grep -m1 'd=1 .*BIT STRING') ||
-		die "no BIT STRING in $1"
-	[[ $line =~ ^\ *([0-9]+):d=1\ +hl=\ *([0-9]+)\ +l=\ *([0-9]+) ]] ||
-		die "cannot parse asn1parse line: $line"
-	off=${BASH_REMATCH[1]} hl=${BASH_REMATCH[2]} len=${BASH_REMATCH[3]}
-	tail -c +$((off + hl + 2)) "$der" | head -c $((len - 1)) |
-		openssl dgst -sha1 -r | cut -d' ' -f1
+	spki_key_identifier "$T/spki.der"
 }
 
 # ec_spki PUBBLOCK OUT: DER SubjectPublicKeyInfo built by openssl from the

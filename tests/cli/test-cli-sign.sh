@@ -11,7 +11,7 @@
 . "$TESTS_DIR/lib/common.sh"
 # shellcheck source=SCRIPTDIR/cli-lib.sh
 . "$TESTS_DIR/cli/cli-lib.sh"
-cli_need openssl jq
+t_need openssl jq
 umask 022
 
 t_make_token "IMSS CLI sign"

@@ -10,7 +10,7 @@
 . "$TESTS_DIR/lib/common.sh"
 # shellcheck source=SCRIPTDIR/cli-lib.sh
 . "$TESTS_DIR/cli/cli-lib.sh"
-cli_need openssl jq
+t_need openssl jq
 
 t_make_token "IMSS CLI status"
 pki_init

@@ -4,9 +4,7 @@
 # shellcheck source=SCRIPTDIR/../lib/common.sh
 . "$TESTS_DIR/lib/common.sh"
 : "${IMSS_RENEW:?IMSS_RENEW is not set (run the test through ctest)}"
-for prog in pkcs11-tool jq; do
-	command -v "$prog" >/dev/null || { echo "SKIP: $prog not found"; exit 77; }
-done
+t_need pkcs11-tool jq
 
 t_make_token "IMSS CLI wrong PIN"
 (umask 077 && printf '%s' 9876 >"$T/wrong-pin")

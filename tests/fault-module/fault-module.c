@@ -356,7 +356,12 @@ static char *fault_trim(char *s)
     return s;
 }
 
-static bool fault_parse_fail(const char *spec, struct fault_config *cfg)
+/*
+ * Calls one() on each comma-separated entry of spec, trimmed, skipping
+ * empty ones; stops at the first that one() refuses.
+ */
+static bool fault_each_entry(const char *spec, struct fault_config *cfg,
+                             bool (*one)(char *entry, struct fault_config *cfg))
 {
     char *copy, *save = NULL, *tok;
     bool ok = true;
@@ -364,56 +369,46 @@ static bool fault_parse_fail(const char *spec, struct fault_config *cfg)
     copy = strdup(spec);
     if (copy == NULL)
         return false;
-    for (tok = strtok_r(copy, ",", &save); tok != NULL;
+    for (tok = strtok_r(copy, ",", &save); ok && tok != NULL;
          tok = strtok_r(NULL, ",", &save)) {
-        char *entry = fault_trim(tok), shown[128];
-        if (entry[0] == '\0')
-            continue;
-        snprintf(shown, sizeof shown, "%s", entry);
-        if (cfg->n_rules == FAULT_MAX_RULES ||
-            !fault_parse_rule(entry, &cfg->rules[cfg->n_rules])) {
-            fprintf(stderr, "fault-pkcs11: bad FAULT_FAIL entry \"%s\"\n",
-                    shown);
-            ok = false;
-            break;
-        }
-        cfg->n_rules++;
+        char *entry = fault_trim(tok);
+        if (entry[0] != '\0')
+            ok = one(entry, cfg);
     }
     free(copy);
     return ok;
 }
 
-static bool fault_parse_token_flags(const char *spec, struct fault_config *cfg)
+static bool fault_parse_fail_entry(char *entry, struct fault_config *cfg)
 {
-    char *copy, *save = NULL, *tok;
-    bool ok = true;
+    char shown[128];
 
-    copy = strdup(spec);
-    if (copy == NULL)
+    snprintf(shown, sizeof shown, "%s", entry);
+    if (cfg->n_rules == FAULT_MAX_RULES ||
+        !fault_parse_rule(entry, &cfg->rules[cfg->n_rules])) {
+        fprintf(stderr, "fault-pkcs11: bad FAULT_FAIL entry \"%s\"\n", shown);
         return false;
-    for (tok = strtok_r(copy, ",", &save); tok != NULL;
-         tok = strtok_r(NULL, ",", &save)) {
-        char *word = fault_trim(tok);
-        if (word[0] == '\0')
-            continue;
-        if (strcmp(word, "final_try") == 0) {
-            cfg->token_flags |= CKF_USER_PIN_FINAL_TRY;
-        } else if (strcmp(word, "locked") == 0) {
-            cfg->token_flags |= CKF_USER_PIN_LOCKED;
-        } else if (strcmp(word, "count_low") == 0) {
-            cfg->token_flags |= CKF_USER_PIN_COUNT_LOW;
-        } else if (strcmp(word, "pinpad") == 0) {
-            cfg->token_flags |= CKF_PROTECTED_AUTHENTICATION_PATH;
-            cfg->pinpad = true;
-        } else {
-            fprintf(stderr, "fault-pkcs11: bad FAULT_TOKEN_FLAGS word "
-                    "\"%s\"\n", word);
-            ok = false;
-            break;
-        }
     }
-    free(copy);
-    return ok;
+    cfg->n_rules++;
+    return true;
+}
+
+static bool fault_parse_token_flag(char *word, struct fault_config *cfg)
+{
+    if (strcmp(word, "final_try") == 0) {
+        cfg->token_flags |= CKF_USER_PIN_FINAL_TRY;
+    } else if (strcmp(word, "locked") == 0) {
+        cfg->token_flags |= CKF_USER_PIN_LOCKED;
+    } else if (strcmp(word, "count_low") == 0) {
+        cfg->token_flags |= CKF_USER_PIN_COUNT_LOW;
+    } else if (strcmp(word, "pinpad") == 0) {
+        cfg->token_flags |= CKF_PROTECTED_AUTHENTICATION_PATH;
+        cfg->pinpad = true;
+    } else {
+        fprintf(stderr, "fault-pkcs11: bad FAULT_TOKEN_FLAGS word \"%s\"\n", word);
+        return false;
+    }
+    return true;
 }
 
 /* Parses FAULT_KILL=NAME:N[:before|:after]. */
@@ -476,10 +471,10 @@ static CK_RV fault_configure_locked(void)
         return CKR_GENERAL_ERROR;
     }
     v = getenv("FAULT_TOKEN_FLAGS");
-    if (v != NULL && !fault_parse_token_flags(v, &cfg))
+    if (v != NULL && !fault_each_entry(v, &cfg, fault_parse_token_flag))
         return CKR_GENERAL_ERROR;
     v = getenv("FAULT_FAIL");
-    if (v != NULL && !fault_parse_fail(v, &cfg))
+    if (v != NULL && !fault_each_entry(v, &cfg, fault_parse_fail_entry))
         return CKR_GENERAL_ERROR;
     cfg.kill_signal = SIGKILL;
     v = getenv("FAULT_KILL_SIGNAL");
@@ -696,11 +691,17 @@ out:
     return rv;
 }
 
+/* True when FAULT_RAW_ONLY hides the mechanism (a hash-and-sign one). */
+static bool fault_hidden_mech(CK_MECHANISM_TYPE type)
+{
+    return fault_is_hash_sign(type) && fault_get_flag(&fault_cfg.raw_only);
+}
+
 static CK_RV fault_do_C_GetMechanismInfo(CK_SLOT_ID slot,
                                          CK_MECHANISM_TYPE type,
                                          CK_MECHANISM_INFO_PTR info)
 {
-    if (fault_is_hash_sign(type) && fault_get_flag(&fault_cfg.raw_only))
+    if (fault_hidden_mech(type))
         return CKR_MECHANISM_INVALID;
     return fault_real->C_GetMechanismInfo(slot, type, info);
 }
@@ -708,8 +709,7 @@ static CK_RV fault_do_C_GetMechanismInfo(CK_SLOT_ID slot,
 static CK_RV fault_do_C_SignInit(CK_SESSION_HANDLE session,
                                  CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
 {
-    if (mech != NULL && fault_is_hash_sign(mech->mechanism) &&
-        fault_get_flag(&fault_cfg.raw_only))
+    if (mech != NULL && fault_hidden_mech(mech->mechanism))
         return CKR_MECHANISM_INVALID;
     return fault_real->C_SignInit(session, mech, key);
 }
@@ -717,8 +717,7 @@ static CK_RV fault_do_C_SignInit(CK_SESSION_HANDLE session,
 static CK_RV fault_do_C_VerifyInit(CK_SESSION_HANDLE session,
                                    CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
 {
-    if (mech != NULL && fault_is_hash_sign(mech->mechanism) &&
-        fault_get_flag(&fault_cfg.raw_only))
+    if (mech != NULL && fault_hidden_mech(mech->mechanism))
         return CKR_MECHANISM_INVALID;
     return fault_real->C_VerifyInit(session, mech, key);
 }

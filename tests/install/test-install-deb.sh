@@ -19,9 +19,7 @@
 . "$TESTS_DIR/install/install-lib.sh"
 : "${IMSS_PACKAGE_BUILD_DIR:?IMSS_PACKAGE_BUILD_DIR is not set (run the test through ctest)}"
 ((EUID == 0)) || { echo "SKIP: dpkg installs need root"; exit 77; }
-for prog in dpkg dpkg-deb dpkg-shlibdeps man; do
-	command -v "$prog" >/dev/null || { echo "SKIP: $prog not found"; exit 77; }
-done
+t_need dpkg dpkg-deb dpkg-shlibdeps man
 t_tmpdir
 arch=$(dpkg --print-architecture)
 B=$IMSS_PACKAGE_BUILD_DIR

@@ -56,6 +56,51 @@ t_make_token() {
 	chmod 600 "$T/pin"
 }
 
+# t_need PROG...: skip the test (exit 77) when an outside tool is missing.
+t_need() {
+	local prog
+	for prog in "$@"; do
+		command -v "$prog" >/dev/null || { echo "SKIP: $prog not found" >&2; exit 77; }
+	done
+}
+
+# spki_key_identifier SPKI_DER: SHA-1 of the subjectPublicKey BIT STRING
+# contents, without the unused-bits byte (RFC 5280 4.2.1.2, method 1), as
+# keygen sets CKA_ID.
+spki_key_identifier() {
+	local line off hl len
+	# "   19:d=1  hl=4 l= 271 prim: BIT STRING"
+	line=$(openssl asn1parse -inform DER -in "$1" | grep -m1 'd=1 .*BIT STRING') ||
+		die "no BIT STRING in $1"
+	[[ $line =~ ^\ *([0-9]+):d=1\ +hl=\ *([0-9]+)\ +l=\ *([0-9]+) ]] ||
+		die "cannot parse asn1parse line: $line"
+	off=${BASH_REMATCH[1]} hl=${BASH_REMATCH[2]} len=${BASH_REMATCH[3]}
+	tail -c +$((off + hl + 2)) "$1" | head -c $((len - 1)) |
+		openssl dgst -sha1 -r | cut -d' ' -f1
+}
+
+# svc_serve ADDRESS [SERVE ARGS]: start "$IMSS_SERVICE serve --dir $D" on
+# ADDRESS in the background (SVC_PID, output in $T/serve.out and
+# $T/serve.log) and wait up to 10 s for the line in which it announces its
+# address: SVC_LINE, '' when it exited or said nothing.
+svc_serve() {
+	local address=$1
+	shift
+	SVC_LINE=''
+	# Made before the service starts: head must not race its creation
+	# (under set -e a missing file ends the test).
+	: >"$T/serve.out"
+	"$IMSS_SERVICE" serve --dir "$D" --listen "$address" "$@" \
+		>"$T/serve.out" 2>>"$T/serve.log" &
+	SVC_PID=$!
+	for _ in $(seq 200); do
+		SVC_LINE=$(head -n1 "$T/serve.out")
+		[[ -z $SVC_LINE ]] || break
+		kill -0 "$SVC_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+}
+
 # assert_eq EXPECTED GOT MSG
 assert_eq() {
 	[[ $1 == "$2" ]] ||

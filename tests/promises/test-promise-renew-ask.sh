@@ -15,9 +15,7 @@
 . "$TESTS_DIR/lib/common.sh"
 # shellcheck source=../renew/lib.sh
 . "$TESTS_DIR/renew/lib.sh"
-for tool in script setsid; do
-	command -v "$tool" >/dev/null || { echo "$tool is missing: skipped" >&2; exit 77; }
-done
+t_need script setsid
 
 svc_init
 svc_start

@@ -15,9 +15,7 @@
 : "${IMSS_RENEW:?IMSS_RENEW is not set (run the test through ctest)}"
 : "${IMSS_SERVICE:?IMSS_SERVICE is not set (run the test through ctest)}"
 : "${FAULT_MODULE:?FAULT_MODULE is not set (run the test through ctest)}"
-for tool in openssl jq pkcs11-tool p11tool; do
-	command -v "$tool" >/dev/null || { echo "$tool is missing: skipped" >&2; exit 77; }
-done
+t_need openssl jq pkcs11-tool p11tool
 
 SOFTHSM=${SOFTHSM2_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
 export FAULT_PKCS11_REAL=$SOFTHSM
@@ -56,44 +54,27 @@ svc_init() {
 
 # svc_start [SERVE ARGS]: serve $D on a port of its choosing; SVC_URL.
 svc_start() {
-	local line=''
-	: >"$T/serve.out"
-	"$IMSS_SERVICE" serve --dir "$D" --listen 127.0.0.1:0 "$@" \
-		>"$T/serve.out" 2>>"$T/serve.log" &
-	SVC_PID=$!
-	for _ in $(seq 200); do
-		line=$(head -n1 "$T/serve.out")
-		[[ -z $line ]] || break
-		kill -0 "$SVC_PID" 2>/dev/null || { cat "$T/serve.log" >&2; die "serve exited"; }
-		sleep 0.05
-	done
-	[[ $line == 'listening on https://127.0.0.1:'* ]] || die "serve printed '$line'"
-	SVC_URL=${line#listening on }
+	svc_serve 127.0.0.1:0 "$@"
+	[[ $SVC_LINE == 'listening on https://127.0.0.1:'* ]] ||
+		{ cat "$T/serve.log" >&2; die "serve printed '$SVC_LINE'"; }
+	SVC_URL=${SVC_LINE#listening on }
 }
 
 # svc_start_on PORT [SERVE ARGS]: serve $D again on the same port (a
 # journal names its server, so a restarted service must keep its address).
 svc_start_on() {
-	local port=$1 line=''
+	local port=$1
 	shift
-	: >"$T/serve.out"
 	for _ in $(seq 100); do
-		"$IMSS_SERVICE" serve --dir "$D" --listen "127.0.0.1:$port" "$@" \
-			>"$T/serve.out" 2>>"$T/serve.log" &
-		SVC_PID=$!
-		for _ in $(seq 200); do
-			line=$(head -n1 "$T/serve.out")
-			[[ -z $line ]] || break
-			kill -0 "$SVC_PID" 2>/dev/null || break
-			sleep 0.05
-		done
-		[[ -z $line ]] || break
+		svc_serve "127.0.0.1:$port" "$@"
+		[[ -z $SVC_LINE ]] || break
 		wait "$SVC_PID" 2>/dev/null || :     # the port was still taken
 		SVC_PID=''
 		sleep 0.1
 	done
-	[[ $line == "listening on https://127.0.0.1:$port" ]] || die "serve on $port printed '$line'"
-	SVC_URL=${line#listening on }
+	[[ $SVC_LINE == "listening on https://127.0.0.1:$port" ]] ||
+		die "serve on $port printed '$SVC_LINE'"
+	SVC_URL=${SVC_LINE#listening on }
 }
 
 svc_stop() {

@@ -6,9 +6,7 @@
 #
 # ctest sets IMSS_SERVICE (tests/service/CMakeLists.txt).
 : "${IMSS_SERVICE:?IMSS_SERVICE is not set (run the test through ctest)}"
-for tool in curl openssl jq sqlite3; do
-	command -v "$tool" >/dev/null || { echo "$tool is missing: skipped" >&2; exit 77; }
-done
+t_need curl openssl jq sqlite3
 
 t_tmpdir
 D=$T/svc                      # the service's directory
@@ -51,24 +49,25 @@ svc_issue() {
 	sed -n 's/^serial //p' "$T/$name.issue" >"$T/$name.serial"
 }
 
+# svc_two_expired: a new service with two employers, RPA (user usuario01)
+# and RPB (usuario02), each with an expired certificate ($T/a.*, $T/b.*).
+svc_two_expired() {
+	RPA=Y1234567108
+	RPB=Z7654321109
+	svc_init
+	svc_employer "$RPA" usuario01
+	svc_employer "$RPB" usuario02
+	svc_issue "$RPA" a --expired
+	svc_issue "$RPB" b --expired
+}
+
 # shellcheck disable=SC2120
 # svc_start [ARGS]: serve on 127.0.0.1, a port of its choosing; SVC_URL.
 svc_start() {
-	local line=''
-	# Made before the service starts: head must not race its creation
-	# (under set -e a missing file ends the test).
-	: >"$T/serve.out"
-	"$IMSS_SERVICE" serve --dir "$D" --listen 127.0.0.1:0 "$@" \
-		>"$T/serve.out" 2>>"$T/serve.log" &
-	SVC_PID=$!
-	for _ in $(seq 100); do
-		line=$(head -n1 "$T/serve.out")
-		[[ -z $line ]] || break
-		kill -0 "$SVC_PID" 2>/dev/null || { cat "$T/serve.log" >&2; die "serve exited"; }
-		sleep 0.05
-	done
-	[[ $line == 'listening on https://127.0.0.1:'* ]] || die "serve printed '$line'"
-	SVC_URL=${line#listening on }/idse/v1
+	svc_serve 127.0.0.1:0 "$@"
+	[[ $SVC_LINE == 'listening on https://127.0.0.1:'* ]] ||
+		{ cat "$T/serve.log" >&2; die "serve printed '$SVC_LINE'"; }
+	SVC_URL=${SVC_LINE#listening on }/idse/v1
 }
 
 # svc_stop: SIGTERM; the service must exit 0 and leave nothing behind.
@@ -138,6 +137,33 @@ login() {
 	[[ $status == 201 ]] || { cat "$T/body" >&2; die "login of $1 with $2: $status"; }
 	TOKEN=$(jq -r .token "$T/body")
 }
+
+# subject RP: the subject of RP's certificates.
+subject() {
+	printf '/O=EJEMPLO %s SA DE CV/OU=%s/x500UniqueIdentifier=EJE010101AB1/CN=EJEMPLO %s SA DE CV/emailAddress=rh@%s.example.mx' \
+		"$1" "$1" "$1" "$1"
+}
+
+# sign_letter NAME: the session's letter, signed with NAME's credential.
+sign_letter() {
+	assert_eq 200 "$(api GET /letter '' -H 'Accept: application/pdf')" "$1: GET /letter"
+	cp "$T/body" "$T/$1-letter.pdf"
+	sign_detached "$T/$1-letter.pdf" "$T/$1-letter.p7s" "$T/$1.pem" "$T/$1.key"
+	assert_eq 201 "$(api POST /letter/signature "{\"signature\":\"$(b64 "$T/$1-letter.p7s")\"}")" \
+		"$1: letter signed"
+}
+
+# request NAME RP OUT: a new EC key's request for RP wrapped by NAME's
+# credential, as the JSON body of POST /renewal in $T/OUT.json.
+request() {
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		-keyout "$T/$3.key" -subj "$(subject "$2")" -outform DER -out "$T/$3.csr" 2>/dev/null ||
+		die "openssl req $3"
+	sign_attached "$T/$3.csr" "$T/$3.p7s" "$T/$1.pem" "$T/$1.key"
+	printf '{"request":"%s"}' "$(b64 "$T/$3.p7s")" >"$T/$3.json"
+}
+
+renewal() { api POST /renewal "$(cat "$T/$1.json")"; }
 
 # db_state: the database as SQL, less what a refused request may change:
 # users.failed_logins and users.login_not_before (a failed login counts).

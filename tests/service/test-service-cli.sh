@@ -16,6 +16,16 @@ assert_exit 2 "$S" frobnicate
 assert_exit 2 "$S" init
 assert_exit 2 "$S" serve --dir "$D"
 assert_exit 2 "$S" employer add --dir "$D" --password Secreto123
+# The option tables (cli_parse): a range, a missing argument, a flag given
+# a value (named as typed, not as an internal short option), an extra word.
+assert_exit 2 "$S" init --dir "$T/new" --kdf-iterations 5
+assert_contains "$(cat "$T/stderr")" "--kdf-iterations must be 1000 to 100000000" "init: the range"
+assert_exit 2 "$S" serve --dir "$D" --listen
+assert_contains "$(cat "$T/stderr")" "option '--listen' needs an argument" "serve: a missing argument"
+assert_exit 2 "$S" issue --dir "$D" --expired=1
+assert_contains "$(cat "$T/stderr")" "unknown option '--expired=1'" "issue: a flag given a value"
+assert_exit 2 "$S" revoke --dir "$D" --serial 01 extra
+assert_contains "$(cat "$T/stderr")" "unexpected argument 'extra'" "revoke: an extra argument"
 
 # init
 svc_init

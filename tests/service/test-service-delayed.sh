@@ -9,13 +9,7 @@
 . "$TESTS_DIR/lib/common.sh"
 . "$TESTS_DIR/service/lib.sh"
 
-RPA=Y1234567108
-RPB=Z7654321109
-svc_init
-svc_employer "$RPA" usuario01
-svc_employer "$RPB" usuario02
-svc_issue "$RPA" a --expired
-svc_issue "$RPB" b --expired
+svc_two_expired
 svc_start --issue-delay 3
 
 # renew USER NAME RP: log in with NAME, sign the letter, send a renewal with
@@ -23,17 +17,9 @@ svc_start --issue-delay 3
 renew() {
 	local user=$1 name=$2 rp=$3
 	login "$user" "$name"
-	assert_eq 200 "$(api GET /letter '' -H 'Accept: application/pdf')" "$user: letter"
-	cp "$T/body" "$T/$name-letter.pdf"
-	sign_detached "$T/$name-letter.pdf" "$T/$name-letter.p7s" "$T/$name.pem" "$T/$name.key"
-	assert_eq 201 "$(api POST /letter/signature "{\"signature\":\"$(b64 "$T/$name-letter.p7s")\"}")" \
-		"$user: letter signed"
-	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-		-keyout "$T/$name-new.key" -outform DER -out "$T/$name-new.csr" \
-		-subj "/O=EJEMPLO $rp SA DE CV/OU=$rp/x500UniqueIdentifier=EJE010101AB1/CN=EJEMPLO $rp SA DE CV/emailAddress=rh@$rp.example.mx" \
-		2>/dev/null
-	sign_attached "$T/$name-new.csr" "$T/$name-renewal.p7s" "$T/$name.pem" "$T/$name.key"
-	STATUS=$(api POST /renewal "{\"request\":\"$(b64 "$T/$name-renewal.p7s")\"}")
+	sign_letter "$name"
+	request "$name" "$rp" "$name-new"
+	STATUS=$(renewal "$name-new")
 }
 
 header() { tr -d '\r' <"$T/headers" | sed -n "s/^$1: //p"; }
@@ -50,20 +36,16 @@ TOKEN_A=$TOKEN
 before=$(db_state)
 # The same request again (a client that lost the answer): that request's
 # answer, not a second request.
-assert_eq 202 "$(api POST /renewal "{\"request\":\"$(b64 "$T/a-renewal.p7s")\"}")" \
+assert_eq 202 "$(renewal a-new)" \
 	"the same request sent again: 202"
 assert_eq "$ID" "$(jq -r .request_id "$T/body")" "the same request sent again: the same request id"
 # (A successful call keeps the session alive: only its last use may move.)
 assert_eq "$(sed 's/^INSERT INTO sessions .*//' <<<"$before")" "$(db_state | sed 's/^INSERT INTO sessions .*//')" \
 	"the same request sent again: nothing but the session's last use changed"
 # Another key while one is pending: refused.
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-	-keyout "$T/a-other.key" -outform DER -out "$T/a-other.csr" \
-	-subj "/O=EJEMPLO $RPA SA DE CV/OU=$RPA/x500UniqueIdentifier=EJE010101AB1/CN=EJEMPLO $RPA SA DE CV/emailAddress=rh@$RPA.example.mx" \
-	2>/dev/null
-sign_attached "$T/a-other.csr" "$T/a-other.p7s" "$T/a.pem" "$T/a.key"
+request a "$RPA" a-other
 before=$(db_state)
-expect_error 409 REQUEST_PENDING "$(api POST /renewal "{\"request\":\"$(b64 "$T/a-other.p7s")\"}")" \
+expect_error 409 REQUEST_PENDING "$(renewal a-other)" \
 	"a second request while one is pending"
 assert_eq "$before" "$(db_state)" "REQUEST_PENDING: database unchanged"
 assert_eq 202 "$(api GET "/requests/$ID")" "poll before due: 202"

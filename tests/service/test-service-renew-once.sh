@@ -8,42 +8,10 @@
 . "$TESTS_DIR/lib/common.sh"
 . "$TESTS_DIR/service/lib.sh"
 
-RPA=Y1234567108
-RPB=Z7654321109
-svc_init
-svc_employer "$RPA" usuario01
-svc_employer "$RPB" usuario02
-svc_issue "$RPA" a --expired
-svc_issue "$RPB" b --expired
+svc_two_expired
 svc_issue "$RPB" b2          # a second, current certificate of B
 # The parallel renewals come from one address: room for all of them.
 svc_start --per-ip-connections 32
-
-subject() {
-	printf '/O=EJEMPLO %s SA DE CV/OU=%s/x500UniqueIdentifier=EJE010101AB1/CN=EJEMPLO %s SA DE CV/emailAddress=rh@%s.example.mx' \
-		"$1" "$1" "$1" "$1"
-}
-
-# sign_letter NAME: the session's letter, signed with NAME's credential.
-sign_letter() {
-	assert_eq 200 "$(api GET /letter '' -H 'Accept: application/pdf')" "$1: GET /letter"
-	cp "$T/body" "$T/$1-letter.pdf"
-	sign_detached "$T/$1-letter.pdf" "$T/$1-letter.p7s" "$T/$1.pem" "$T/$1.key"
-	assert_eq 201 "$(api POST /letter/signature "{\"signature\":\"$(b64 "$T/$1-letter.p7s")\"}")" \
-		"$1: letter signed"
-}
-
-# request NAME RP OUT: a new EC key's request for RP wrapped by NAME's
-# credential, as the JSON body of POST /renewal in $T/OUT.json.
-request() {
-	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-		-keyout "$T/$3.key" -subj "$(subject "$2")" -outform DER -out "$T/$3.csr" 2>/dev/null ||
-		die "openssl req $3"
-	sign_attached "$T/$3.csr" "$T/$3.p7s" "$T/$1.pem" "$T/$1.key"
-	printf '{"request":"%s"}' "$(b64 "$T/$3.p7s")" >"$T/$3.json"
-}
-
-renewal() { api POST /renewal "$(cat "$T/$1.json")"; }
 
 # 1. Renew A once; a second renewal from A is refused, in the session
 #    that renewed and in a new one; the first request is still recovered.

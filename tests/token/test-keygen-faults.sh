@@ -17,33 +17,16 @@
 . "$TESTS_DIR/lib/common.sh"
 : "${IMSS_RENEW:?IMSS_RENEW is not set (run the test through ctest)}"
 : "${FAULT_MODULE:?FAULT_MODULE is not set (run the test through ctest)}"
-for prog in pkcs11-tool openssl jq xxd; do
-	command -v "$prog" >/dev/null || { echo "SKIP: $prog not found"; exit 77; }
-done
+t_need pkcs11-tool openssl jq xxd
 
 t_make_token "IMSS keygen faults"
+# shellcheck source=lib.sh
+. "$TESTS_DIR/token/lib.sh"
 
-export FAULT_PKCS11_REAL=$SOFTHSM2_MODULE
-export FAULT_LOG=$T/fault.log
-
-fault() { : >"$FAULT_LOG"; "$IMSS_RENEW" --module "$FAULT_MODULE" "$@"; }
-capture() { local file=$1; shift; "$@" >"$file"; }
 keygen() {
 	local label=$1; shift
 	capture "$T/out" fault keygen --token "$IMSS_TOKEN_URI" --label "$label" \
 		--pin-source "file:$T/pin" "$@"
-}
-# objects_json: every object on the token, after login, straight from SoftHSM.
-objects_json() {
-	"$IMSS_RENEW" --json --module "$SOFTHSM2_MODULE" objects --token "$IMSS_TOKEN_URI" \
-		--pin-source "file:$T/pin" 2>"$T/objects.err" >"$T/objects.json" ||
-		die "objects --login failed: $(<"$T/objects.err")"
-}
-# with_label LABEL: "class=id" of the objects labelled LABEL, sorted, one a line.
-with_label() {
-	objects_json
-	jq -r --arg l "$1" '.objects[] | select(.label == $l) | .class + "=" + .id' \
-		"$T/objects.json" | sort
 }
 # with_id ID: "class" of the objects with CKA_ID ID, sorted, one a line.
 with_id() {
@@ -84,17 +67,11 @@ p11_pub_block() {
 # the point itself, so it is hashed straight from CKA_EC_POINT (a DER OCTET
 # STRING), as OpenSC 0.23 cannot export P-384 keys ("cannot create EVP_PKEY").
 key_identifier() {
-	local der=$T/spki.der line off hl len point
+	local point
 	if pkcs11-tool --module "$SOFTHSM2_MODULE" --read-object --type pubkey --id "$1" 		-o "$T/pub.der" >/dev/null 2>"$T/p11.err"; then
-		openssl pkey -pubin -inform DER -in "$T/pub.der" -outform DER -out "$der" ||
+		openssl pkey -pubin -inform DER -in "$T/pub.der" -outform DER -out "$T/spki.der" ||
 			die "openssl cannot read the public key with ID $1"
-		line=$(openssl asn1parse -inform DER -in "$der" | grep -m1 'd=1 .*BIT STRING') ||
-			die "no BIT STRING in the public key with ID $1"
-		[[ $line =~ ^\ *([0-9]+):d=1\ +hl=\ *([0-9]+)\ +l=\ *([0-9]+) ]] ||
-			die "cannot parse asn1parse line: $line"
-		off=${BASH_REMATCH[1]} hl=${BASH_REMATCH[2]} len=${BASH_REMATCH[3]}
-		tail -c +$((off + hl + 2)) "$der" | head -c $((len - 1)) |
-			openssl dgst -sha1 -r | cut -d' ' -f1
+		spki_key_identifier "$T/spki.der"
 		return
 	fi
 	point=$(field "$(p11_pub_block "$1")" EC_POINT)

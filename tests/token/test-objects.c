@@ -411,6 +411,19 @@ out:
 	imss_key_free(b);
 }
 
+/* Deleting uri while expecting the key pub is refused, and nothing is deleted. */
+static void
+check_delete_refused(imss_token *tok, const char *uri, EVP_PKEY *pub, const char *what)
+{
+	char *before = snapshot(tok), *after;
+
+	CHECK_ERR(imss_token_delete_object(tok, uri, pub), IMSS_ERR_MISMATCH, what);
+	after = snapshot(tok);
+	CHECK(strcmp(before, after) == 0, "%s: the token is unchanged", what);
+	free(after);
+	free(before);
+}
+
 static void
 step_delete(imss_token *tok, const char *dir)
 {
@@ -454,23 +467,11 @@ step_delete(imss_token *tok, const char *dir)
 	          "deleting it again");
 
 	/* Key objects likewise: B's private key, then B's public key. */
-	before = snapshot(tok);
-	err = imss_token_delete_object(tok, b_uri, pub_a);
-	CHECK_ERR(err, IMSS_ERR_MISMATCH, "delete B's private key expecting A's key");
-	after = snapshot(tok);
-	CHECK(strcmp(before, after) == 0, "the token is unchanged");
-	free(after);
-	free(before);
+	check_delete_refused(tok, b_uri, pub_a, "delete B's private key expecting A's key");
 	b_pub_uri = strdup(b_uri);
 	if (b_pub_uri != NULL && (p = strstr(b_pub_uri, "type=private")) != NULL) {
 		memcpy(p, "type=public", strlen("type=public") + 1);
-		before = snapshot(tok);
-		err = imss_token_delete_object(tok, b_pub_uri, pub_a);
-		CHECK_ERR(err, IMSS_ERR_MISMATCH, "delete B's public key expecting A's key");
-		after = snapshot(tok);
-		CHECK(strcmp(before, after) == 0, "the token is unchanged");
-		free(after);
-		free(before);
+		check_delete_refused(tok, b_pub_uri, pub_a, "delete B's public key expecting A's key");
 		err = imss_token_delete_object(tok, b_pub_uri, pub_b);
 		CHECK_ERR(err, IMSS_OK, "delete B's public key expecting B's key");
 		CHECK_ERR(imss_token_delete_object(tok, b_pub_uri, pub_b), IMSS_ERR_NO_OBJECT,

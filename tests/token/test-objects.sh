@@ -7,9 +7,7 @@
 # shellcheck source=../lib/common.sh
 . "$TESTS_DIR/lib/common.sh"
 : "${TEST_OBJECTS:?TEST_OBJECTS is not set (run the test through ctest)}"
-for prog in pkcs11-tool p11tool openssl; do
-	command -v "$prog" >/dev/null || { echo "SKIP: $prog not found (gnutls-bin has p11tool)"; exit 77; }
-done
+t_need pkcs11-tool p11tool openssl
 
 t_make_token "IMSS objects"
 W=$T/work

@@ -11,33 +11,17 @@
 . "$TESTS_DIR/lib/common.sh"
 : "${IMSS_RENEW:?IMSS_RENEW is not set (run the test through ctest)}"
 : "${FAULT_MODULE:?FAULT_MODULE is not set (run the test through ctest)}"
-for prog in pkcs11-tool jq; do
-	command -v "$prog" >/dev/null || { echo "SKIP: $prog not found"; exit 77; }
-done
+t_need pkcs11-tool jq
 
 t_make_token "IMSS removal"
-
-export FAULT_PKCS11_REAL=$SOFTHSM2_MODULE
-export FAULT_LOG=$T/fault.log
+# shellcheck source=lib.sh
+. "$TESTS_DIR/token/lib.sh"
 
 if ldd "$IMSS_RENEW" 2>/dev/null | grep -q libasan; then
 	echo "note: $IMSS_RENEW is an AddressSanitizer build"
 fi
 
-fault() { : >"$FAULT_LOG"; "$IMSS_RENEW" --module "$FAULT_MODULE" "$@"; }
-capture() { local file=$1; shift; "$@" >"$file"; }
 calls_of_log() { grep -v '^C_GetFunctionList ' "$FAULT_LOG" | awk '{ print $1 }'; }
-objects_json() {
-	"$IMSS_RENEW" --json --module "$SOFTHSM2_MODULE" objects --token "$IMSS_TOKEN_URI" \
-		--pin-source "file:$T/pin" 2>"$T/objects.err" >"$T/objects.json" ||
-		die "objects --login failed: $(<"$T/objects.err")"
-}
-# with_label LABEL: "class=id" of the objects labelled LABEL, sorted.
-with_label() {
-	objects_json
-	jq -r --arg l "$1" '.objects[] | select(.label == $l) | .class + "=" + .id' \
-		"$T/objects.json" | sort
-}
 
 # Every function the token layer may call on a token (C_Finalize excluded:
 # a module still finalises after its token is gone).
