@@ -8,7 +8,7 @@
 
 #include <openssl/x509.h>
 
-#include "internal.h"
+#include "token-internal.h"
 
 /* DER of the certificate's subject, issuer and serial, for the object. */
 struct cert_names {

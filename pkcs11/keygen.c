@@ -12,7 +12,7 @@
 
 #include <openssl/rand.h>
 
-#include "internal.h"
+#include "token-internal.h"
 
 /* DER OIDs of the supported curves (ECParameters namedCurve). */
 static const unsigned char oid_p256[] = {

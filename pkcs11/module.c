@@ -14,7 +14,7 @@
 
 #include <openssl/err.h>
 
-#include "internal.h"
+#include "token-internal.h"
 
 void
 ctx_clear_detail(imss_ctx *ctx)

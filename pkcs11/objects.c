@@ -7,7 +7,7 @@
 
 #include <openssl/x509.h>
 
-#include "internal.h"
+#include "token-internal.h"
 
 imss_err
 token_find(imss_token *tok, CK_ATTRIBUTE *tmpl, CK_ULONG n,

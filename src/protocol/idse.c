@@ -15,7 +15,7 @@
 #include <openssl/x509.h>
 
 #include "idse.h"
-#include "internal.h"
+#include "token-internal.h"
 
 #define PASSWORD_MAX 256
 

@@ -9,7 +9,7 @@
 
 #include "http.h"
 #include "idse.h"
-#include "internal.h"
+#include "token-internal.h"
 #include "journal.h"
 
 struct renew {

@@ -16,7 +16,7 @@
 #include <openssl/provider.h>
 
 #include "imss-renew/imss-renew.h"
-#include "i18n.h"
+#include "imss-renew/i18n.h"
 
 #define IMSS_DETAIL_MAX 4096
 #define IMSS_ID_MAX 64

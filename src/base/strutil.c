@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "internal.h"
+#include "token-internal.h"
 
 char *
 str_printf(const char *fmt, ...)
