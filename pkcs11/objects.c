@@ -137,23 +137,6 @@ attr_bool(const CK_ATTRIBUTE *a)
 }
 
 char *
-hex_encode(const unsigned char *p, size_t len)
-{
-	static const char digits[] = "0123456789abcdef";
-	char *s = malloc(len * 2 + 1);
-	size_t i;
-
-	if (s == NULL)
-		return NULL;
-	for (i = 0; i < len; i++) {
-		s[2 * i] = digits[p[i] >> 4];
-		s[2 * i + 1] = digits[p[i] & 15];
-	}
-	s[2 * len] = '\0';
-	return s;
-}
-
-char *
 object_uri(imss_token *tok, CK_OBJECT_CLASS klass, const unsigned char *id,
            size_t id_len, const char *label)
 {
