@@ -1,0 +1,537 @@
+/*
+ * What every part of the renewal engine shares: the set-up and tear-down
+ * of a run (state and output directories, the token lock, the connection
+ * to the service with its pinned CA) and the events and state files the
+ * steps report and write.  The drivers (renew.c: imss_renew; renew-undo.c:
+ * abandon and recover) and the steps (renew-steps.c, certcheck.c,
+ * renew-retire.c) call these; nothing here calls them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "renew.h"
+
+void
+renew_emit(struct renew *r, const char *step, int number, const char *const *fields,
+           const char *fmt, ...)
+{
+	static const char *const none[] = { NULL };
+	imss_renew_event ev;
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ev.step = step;
+	ev.number = number;
+	ev.message = msg;
+	ev.fields = fields ? fields : none;
+	if (r->ui != NULL && r->ui->event != NULL)
+		r->ui->event(r->ui->user, &ev);
+	else
+		ctx_log(r->ctx, IMSS_LOG_INFO, "%s", msg);
+}
+
+char *
+renew_file_safe(const char *text)
+{
+	char *s = strdup(text), *p;
+
+	for (p = s; p && *p; p++)
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
+			*p = '_';
+	return s;
+}
+
+char *
+renew_state_file(struct renew *r, const char *name, const char *ext)
+{
+	char *rp = renew_file_safe(r->company.registro_patronal ? r->company.registro_patronal
+	                                                       : r->session.registro_patronal);
+	char *serial = renew_file_safe(imss_token_get_info(r->o->token)->serial);
+	char *path = NULL;
+
+	if (rp && serial)
+		path = str_printf("%s/%s-%s-%s.%s", r->state_dir, name, rp, serial, ext);
+	free(rp);
+	free(serial);
+	return path;
+}
+
+/* mkdir -p, private. */
+static imss_err
+make_dirs(imss_ctx *ctx, const char *path)
+{
+	char *copy = strdup(path), *p;
+	imss_err err = IMSS_OK;
+
+	if (copy == NULL)
+		return IMSS_ERR_NOMEM;
+	for (p = copy + 1; err == IMSS_OK; p++) {
+		char c = *p;
+
+		if (c != '/' && c != '\0')
+			continue;
+		*p = '\0';
+		if (mkdir(copy, 0700) != 0 && errno != EEXIST)
+			err = ctx_fail(ctx, IMSS_ERR_IO, _("Cannot create '%s': %s."), copy,
+			               strerror(errno));
+		*p = c;
+		if (c == '\0')
+			break;
+	}
+	free(copy);
+	return err;
+}
+
+/*
+ * The state directory holds the journal (the only record of a key being
+ * made) and the token's lock: it must be the user's alone, neither
+ * readable nor writable by anyone else.
+ */
+static imss_err
+check_state_dir(imss_ctx *ctx, const char *dir)
+{
+	struct stat st;
+
+	if (stat(dir, &st) != 0)
+		return ctx_fail(ctx, IMSS_ERR_IO, _("Cannot use the directory '%s': %s."), dir,
+		                strerror(errno));
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+		return ctx_fail(ctx, IMSS_ERR_IO,
+		                _("The state directory '%s' is not a directory of yours; it must be, since it holds the renewal journal and lock. Give another --state-dir."),
+		                dir);
+	if ((st.st_mode & 077) != 0)
+		return ctx_fail(ctx, IMSS_ERR_IO,
+		                _("The state directory '%s' can be read or written by other users (mode %03o); it holds the renewal journal and lock. Run 'chmod 700 %s', or give another --state-dir."),
+		                dir, (unsigned)(st.st_mode & 0777), dir);
+	return IMSS_OK;
+}
+
+/*
+ * The letter and the certificate copy go to the output directory: one
+ * that other users may write to (without the sticky bit that keeps them
+ * from replacing someone else's files) is refused.
+ */
+static imss_err
+check_out_dir(imss_ctx *ctx, const char *dir)
+{
+	struct stat st;
+
+	if (stat(dir, &st) != 0)
+		return ctx_fail(ctx, IMSS_ERR_IO, _("Cannot use the directory '%s': %s."), dir,
+		                strerror(errno));
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0)
+		return ctx_fail(ctx, IMSS_ERR_IO,
+		                _("The output directory '%s' can be written by other users (mode %03o), who could replace the terms letter or the certificate copy written there. Run 'chmod go-w %s', or give another --out-dir."),
+		                dir, (unsigned)(st.st_mode & 0777), dir);
+	return IMSS_OK;
+}
+
+static imss_err
+state_dir_init(struct renew *r)
+{
+	const char *base = r->o->state_dir, *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	char *dir = NULL;
+	imss_err err;
+
+	if (base != NULL)
+		dir = strdup(base);
+	else if (xdg != NULL && xdg[0] == '/')
+		dir = str_printf("%s/imss-renew", xdg);
+	else if (home != NULL && home[0] == '/')
+		dir = str_printf("%s/.local/state/imss-renew", home);
+	else
+		return ctx_fail(r->ctx, IMSS_ERR_INVALID_ARG,
+		                _("No state directory: set HOME or XDG_STATE_HOME, or give --state-dir."));
+	if (dir == NULL)
+		return IMSS_ERR_NOMEM;
+	r->state_dir = dir;
+	err = make_dirs(r->ctx, dir);
+	return err == IMSS_OK ? check_state_dir(r->ctx, dir) : err;
+}
+
+/* The journal keeps paths: absolute, so that a run from another working
+ * directory finds the same files. */
+static imss_err
+absolute_dir(imss_ctx *ctx, const char *dir, char **out)
+{
+	*out = realpath(dir, NULL);
+	if (*out == NULL)
+		return ctx_fail(ctx, IMSS_ERR_IO, _("Cannot use the directory '%s': %s."), dir,
+		                strerror(errno));
+	return IMSS_OK;
+}
+
+/* The lock file itself: never through a symbolic link, and only a regular
+ * file of the user's. */
+static imss_err
+open_lock(struct renew *r, const char *path)
+{
+	struct stat st;
+
+	r->lock_fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+	if (r->lock_fd < 0 && errno == ELOOP)
+		return ctx_fail(r->ctx, IMSS_ERR_IO,
+		                _("The lock '%s' is a symbolic link; nothing was changed. Remove it: imss-renew makes its own."),
+		                path);
+	if (r->lock_fd < 0)
+		return ctx_fail(r->ctx, IMSS_ERR_IO, _("Cannot open the lock '%s': %s."), path,
+		                strerror(errno));
+	if (fstat(r->lock_fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid())
+		return ctx_fail(r->ctx, IMSS_ERR_IO,
+		                _("The lock '%s' is not a regular file of yours; nothing was changed. Remove it: imss-renew makes its own."),
+		                path);
+	return IMSS_OK;
+}
+
+/* One renewal per token at a time. */
+imss_err
+renew_lock_token(struct renew *r)
+{
+	char *serial = renew_file_safe(imss_token_get_info(r->o->token)->serial);
+	char *path = NULL;
+	imss_err err;
+	int op = LOCK_EX | ((r->o->flags & IMSS_RENEW_WAIT_LOCK) ? 0 : LOCK_NB);
+
+	if (serial == NULL ||
+	    (path = str_printf("%s/token-%s.lock", r->state_dir, serial)) == NULL) {
+		free(serial);
+		return IMSS_ERR_NOMEM;
+	}
+	err = open_lock(r, path);
+	if (err == IMSS_OK && flock(r->lock_fd, op) != 0)
+		err = ctx_fail(r->ctx, IMSS_ERR_BUSY,
+		               _("Another imss-renew is renewing on token '%s' (lock %s). Wait for it to finish, or run with --wait."),
+		               imss_token_get_info(r->o->token)->label, path);
+	free(path);
+	free(serial);
+	return err;
+}
+
+/* Where the CA of this server is pinned: state_dir/ca-HOST_PORT.pem. */
+static imss_err
+pin_path(struct renew *r, char **out)
+{
+	const char *host = strstr(r->o->server, "://");
+	char *safe = renew_file_safe(host ? host + 3 : r->o->server);
+
+	*out = NULL;
+	if (safe != NULL)
+		*out = str_printf("%s/ca-%s.pem", r->state_dir, safe);
+	free(safe);
+	return *out ? IMSS_OK : IMSS_ERR_NOMEM;
+}
+
+static imss_err
+write_pem_certs(imss_ctx *ctx, const char *path, STACK_OF(X509) *certs)
+{
+	BIO *mem = BIO_new(BIO_s_mem());
+	char *data;
+	long len;
+	int i, ok = mem != NULL;
+	imss_err err = IMSS_ERR_NOMEM;
+
+	for (i = 0; ok && i < sk_X509_num(certs); i++)
+		ok = PEM_write_bio_X509(mem, sk_X509_value(certs, i));
+	if (ok) {
+		len = BIO_get_mem_data(mem, &data);
+		err = imss_write_file_atomic(ctx, path, data, (size_t)len, 0644, 1);
+	}
+	BIO_free(mem);
+	return err;
+}
+
+/* basicConstraints CA:TRUE, and extensions that could be read. */
+static int
+is_ca(X509 *x)
+{
+	return (X509_get_extension_flags(x) & (EXFLAG_CA | EXFLAG_INVALID)) == EXFLAG_CA;
+}
+
+/* A file of CA certificates (--ca, or the pin), PEM or DER: every
+ * certificate in it must be a CA's. */
+static imss_err
+load_ca_file(struct renew *r, const char *path, STACK_OF(X509) **out)
+{
+	imss_err err = imss_certs_load(r->ctx, path, out);
+	int i;
+
+	for (i = 0; err == IMSS_OK && i < sk_X509_num(*out); i++) {
+		X509 *x = sk_X509_value(*out, i);
+		char *subject = NULL;
+
+		if (is_ca(x))
+			continue;
+		subject = X509_NAME_oneline(X509_get_subject_name(x), NULL, 0);
+		err = ctx_fail(r->ctx, IMSS_ERR_FORMAT,
+		               _("'%s' is not a CA certificate (it has no basicConstraints CA:TRUE): it is the certificate of %s."),
+		               path, subject ? subject : "?");
+		OPENSSL_free(subject);
+	}
+	if (err != IMSS_OK) {
+		sk_X509_pop_free(*out, X509_free);
+		*out = NULL;
+	}
+	return err;
+}
+
+static int
+same_certs(STACK_OF(X509) *a, STACK_OF(X509) *b)
+{
+	int i, n = sk_X509_num(a);
+
+	if (a == NULL || b == NULL || n != sk_X509_num(b))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (X509_cmp(sk_X509_value(a, i), sk_X509_value(b, i)) != 0)
+			return 0;
+	return 1;
+}
+
+/* SHA-256 of the first certificate, for messages (malloc'd). */
+static char *
+first_sha256(STACK_OF(X509) *certs)
+{
+	imss_cert_info info;
+	char *hex;
+
+	if (sk_X509_num(certs) < 1 || imss_cert_describe(sk_X509_value(certs, 0), &info) != IMSS_OK)
+		return NULL;
+	hex = info.fingerprint;
+	info.fingerprint = NULL;
+	imss_cert_info_clear(&info);
+	return hex;
+}
+
+/*
+ * Pin cas for later runs without --ca, after a handshake with them
+ * succeeded.  replaced: there was another pin (old: what it held, NULL
+ * when it could not be read); the run says so, naming both.
+ */
+static imss_err
+pin_ca(struct renew *r, STACK_OF(X509) *cas, const char *pinned, int replaced,
+       STACK_OF(X509) *old)
+{
+	imss_cert_info info;
+	imss_err err = write_pem_certs(r->ctx, pinned, cas);
+	char *old_sha = replaced ? first_sha256(old) : NULL;
+	const char *was = old_sha ? old_sha : _("unreadable");
+
+	if (err == IMSS_OK && imss_cert_describe(sk_X509_value(cas, 0), &info) == IMSS_OK) {
+		const char *f[] = { "ca_subject", info.subject, "ca_sha256", info.fingerprint,
+		                    "pinned", pinned, replaced ? N_("replaced_sha256") : NULL, was,
+		                    NULL };   /* N_: the field's name is translated in text output */
+
+		if (replaced)
+			renew_emit(r, "ca", 1, f,
+			           _("The CA pinned for %s is replaced, as --ca asks: it was SHA-256 %s; it is now %s (SHA-256 %s), in %s."),
+			           r->o->server, was, info.subject, info.fingerprint, pinned);
+		else
+			renew_emit(r, "ca", 1, f,
+			           _("The CA of %s (%s, SHA-256 %s) is pinned in %s for later runs."),
+			           r->o->server, info.subject, info.fingerprint, pinned);
+		imss_cert_info_clear(&info);
+	}
+	free(old_sha);
+	return err;
+}
+
+static imss_err
+client_new(struct renew *r, STACK_OF(X509) *trusted, int trusted_only)
+{
+	struct http_options ho = { trusted, trusted_only, 15, 120, 8u << 20, 3 };
+
+	return http_client_new(r->ctx, r->o->server, &ho, &r->http);
+}
+
+/* One exchange, never retried, whose answer does not matter: it proves a
+ * TLS handshake with the trust set up succeeded. */
+static imss_err
+handshake(struct renew *r)
+{
+	struct http_response resp;
+	imss_err err = http_request(r->http, "GET", "/idse/v1/ca", NULL, NULL, 0, 0, &resp);
+
+	http_response_clear(&resp);
+	return err;
+}
+
+/* --ca: TLS trusts it alone; it is pinned once a handshake succeeded
+ * (replacing another pin, and saying so). */
+static imss_err
+connect_given(struct renew *r, STACK_OF(X509) *given, const char *pin_file, int have_pin,
+              STACK_OF(X509) *pinned)
+{
+	imss_err err = client_new(r, given, 1);
+
+	if (err == IMSS_OK && !same_certs(given, pinned)) {
+		err = handshake(r);
+		if (err == IMSS_OK)
+			err = pin_ca(r, given, pin_file, have_pin, pinned);
+	}
+	return err;
+}
+
+/* First use, without --ca: the CA the service publishes over TLS checked
+ * against the system store, pinned when it is a CA. */
+static imss_err
+connect_first_use(struct renew *r, const char *pin_file)
+{
+	X509 *ca = NULL;
+	imss_err err = client_new(r, NULL, 0);
+
+	if (err == IMSS_OK)
+		err = idse_get_ca(r->ctx, r->http, &ca);
+	if (err == IMSS_ERR_TLS)
+		ctx_append_detail(r->ctx, _(" The first time, give the service's CA with --ca FILE."));
+	if (err == IMSS_OK && !is_ca(ca))
+		err = ctx_fail(r->ctx, IMSS_ERR_REFUSED_CERT,
+		               _("The CA %s publishes is not a CA certificate (no basicConstraints CA:TRUE); nothing was pinned. Give the service's CA with --ca FILE."),
+		               r->o->server);
+	if (err == IMSS_OK && ((r->issuer = sk_X509_new_null()) == NULL || !sk_X509_push(r->issuer, ca)))
+		err = IMSS_ERR_NOMEM;
+	if (err == IMSS_OK)
+		ca = NULL;
+	if (err == IMSS_OK)
+		err = pin_ca(r, r->issuer, pin_file, 0, NULL);
+	X509_free(ca);
+	return err;
+}
+
+/*
+ * Trust: with --ca, TLS trusts that CA alone and issued certificates must
+ * chain to it; it is pinned (ca-HOST_PORT.pem in the state directory)
+ * after a handshake with it succeeded, replacing another pin only so.
+ * Without --ca: the system store plus the pinned CA, to which issued
+ * certificates must chain; without a pin (first use), the CA the service
+ * publishes over TLS checked against the system store, pinned from then
+ * on.  --ca and the pin are PEM or DER, and CA certificates only.
+ */
+imss_err
+renew_connect(struct renew *r)
+{
+	STACK_OF(X509) *given = NULL, *pinned = NULL;
+	char *pin_file = NULL;
+	int have_pin = 0;
+	imss_err err;
+
+	err = pin_path(r, &pin_file);
+	if (err == IMSS_OK && r->o->ca_file != NULL &&
+	    (err = load_ca_file(r, r->o->ca_file, &given)) != IMSS_OK)
+		ctx_append_detail(r->ctx, _(" Give the service's CA certificate with --ca; nothing was pinned."));
+	if (err == IMSS_OK && (have_pin = access(pin_file, F_OK) == 0)) {
+		imss_err bad = load_ca_file(r, pin_file, &pinned);
+
+		if (bad != IMSS_OK && given == NULL) {   /* replaced only by --ca */
+			ctx_append_detail(r->ctx, _(" Give the service's CA with --ca FILE: it replaces the pin."));
+			err = bad;
+		} else if (bad != IMSS_OK) {
+			ctx_clear_detail(r->ctx);
+		}
+	}
+	if (err != IMSS_OK)
+		goto out;
+	if (given != NULL)
+		err = connect_given(r, given, pin_file, have_pin, pinned);
+	else if (pinned != NULL)
+		err = client_new(r, pinned, 0);
+	else
+		err = connect_first_use(r, pin_file);
+	if (err == IMSS_OK && r->issuer == NULL) {   /* issued certificates chain to it */
+		STACK_OF(X509) **trusted = given ? &given : &pinned;
+
+		r->issuer = *trusted;
+		*trusted = NULL;
+	}
+out:
+	sk_X509_pop_free(given, X509_free);
+	sk_X509_pop_free(pinned, X509_free);
+	free(pin_file);
+	return err;
+}
+
+void
+renew_free(struct renew *r)
+{
+	if (r->http != NULL) {
+		/* Leave the service; the error detail of the run is kept. */
+		char saved[IMSS_DETAIL_MAX];
+
+		memcpy(saved, r->ctx->detail, sizeof(saved));
+		idse_logout(r->ctx, r->http);
+		memcpy(r->ctx->detail, saved, sizeof(saved));
+		http_client_free(r->http);
+	}
+	if (r->lock_fd >= 0)
+		close(r->lock_fd);
+	sk_X509_pop_free(r->issuer, X509_free);
+	idse_company_clear(&r->company);
+	journal_clear(&r->j);
+	imss_key_free(r->key);
+	X509_free(r->cert);
+	free(r->state_dir);
+	free(r->out_dir);
+}
+
+imss_err
+renew_setup(struct renew *r, imss_ctx *ctx, const imss_renew_options *o,
+            const imss_renew_ui *ui, imss_renew_result *result)
+{
+	imss_err err;
+
+	memset(r, 0, sizeof(*r));
+	r->ctx = ctx;
+	r->o = o;
+	r->ui = ui;
+	r->result = result;
+	r->lock_fd = -1;
+	if (result != NULL)
+		memset(result, 0, sizeof(*result));
+	ctx_clear_detail(ctx);
+	if (o->token == NULL)
+		return ctx_fail(ctx, IMSS_ERR_INVALID_ARG, _("No token was given."));
+	err = state_dir_init(r);
+	/* Before any key is made: the letter and the certificate go there. */
+	if (err == IMSS_OK && o->out_dir != NULL)
+		err = make_dirs(ctx, o->out_dir);
+	if (err == IMSS_OK)
+		err = absolute_dir(ctx, o->out_dir ? o->out_dir : ".", &r->out_dir);
+	if (err == IMSS_OK && result != NULL)     /* abandon writes nothing there */
+		err = check_out_dir(ctx, r->out_dir);
+	if (err == IMSS_OK) {
+		char *abs = NULL;
+
+		err = absolute_dir(ctx, r->state_dir, &abs);
+		free(r->state_dir);
+		r->state_dir = abs;
+	}
+	return err;
+}
+
+void
+imss_renew_result_clear(imss_renew_result *res)
+{
+	if (res == NULL)
+		return;
+	free(res->serial);
+	free(res->subject);
+	free(res->key_uri);
+	free(res->cert_uri);
+	free(res->cert_path);
+	free(res->letter_path);
+	memset(res, 0, sizeof(*res));
+}
