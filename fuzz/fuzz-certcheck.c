@@ -1,5 +1,5 @@
 /*
- * The check of a certificate sent by the service (src/certcheck.c,
+ * The check of a certificate sent by the service (src/engine/certcheck.c,
  * renew_check_certificate) on any DER, against a fixed renewal: the
  * employer, the CA and the new key of data/.  The clock is fixed
  * (FUZZ_NOW) so that the seeds stay valid and runs are reproducible.

@@ -1,5 +1,5 @@
 /*
- * Certificate files (src/certinfo.c): imss_certs_load on any bytes (DER,
+ * Certificate files (src/credential/certinfo.c): imss_certs_load on any bytes (DER,
  * PEM, PKCS#7, as --ca files and .cer credentials are read), then
  * imss_cert_describe on each certificate found.
  */

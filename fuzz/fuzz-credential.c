@@ -1,5 +1,5 @@
 /*
- * Legacy credential files (src/credential.c, imss_credential_from_files):
+ * Legacy credential files (src/credential/credential.c, imss_credential_from_files):
  * a PKCS#12 .pfx, or a certificate .cer with its encrypted PKCS#8 .key,
  * as users hand them over.  The first byte picks the form; for .cer +
  * .key the next two bytes (big-endian) are the length of the .cer, the

@@ -1,5 +1,5 @@
 /*
- * fuzz-idse-response: the protocol client's response parsers (src/idse.h),
+ * fuzz-idse-response: the protocol client's response parsers (src/protocol/idse.h),
  * fed what a hostile service could send.
  *
  * The first byte picks the parser (low 3 bits) and the HTTP status (the

@@ -1,5 +1,5 @@
 /*
- * The renewal journal (src/journal.c): any bytes as a journal file.  A
+ * The renewal journal (src/engine/journal.c): any bytes as a journal file.  A
  * journal that loads holds no NUL byte (nothing after one can be hidden
  * from the parser), loads alike from a file, and must save and load again
  * to the same journal.

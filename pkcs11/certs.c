@@ -8,7 +8,7 @@
 
 #include <openssl/x509.h>
 
-#include "internal.h"
+#include "token-internal.h"
 
 /* DER of the certificate's subject, issuer and serial, for the object. */
 struct cert_names {
@@ -129,13 +129,13 @@ imss_token_store_certificate(imss_token *tok, const imss_key *key,
                              const unsigned char *der, size_t len,
                              const char *label, char **uri_out)
 {
-	return imss_token_store_certificate_ex(tok, key, der, len, label, 0, uri_out);
+	return token_store_certificate_ex(tok, key, der, len, label, 0, uri_out);
 }
 
 imss_err
-imss_token_store_certificate_ex(imss_token *tok, const imss_key *key,
-                                const unsigned char *der, size_t len,
-                                const char *label, unsigned flags, char **uri_out)
+token_store_certificate_ex(imss_token *tok, const imss_key *key,
+                           const unsigned char *der, size_t len,
+                           const char *label, unsigned flags, char **uri_out)
 {
 	CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
 	X509 *x = NULL;
@@ -156,7 +156,7 @@ imss_token_store_certificate_ex(imss_token *tok, const imss_key *key,
 		               key->label);
 		goto out;
 	}
-	if (!(flags & IMSS_STORE_NEW))
+	if (!(flags & TOKEN_STORE_NEW))
 		err = certificate_present(tok, der, len, &h, &present);
 	if (err != IMSS_OK || present)
 		goto out;

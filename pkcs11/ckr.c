@@ -2,7 +2,7 @@
  * PKCS#11 return values in words a user understands, each naming what to
  * do next, and their mapping onto imss_err.
  */
-#include "internal.h"
+#include "token-internal.h"
 
 #define CKR_CASE(x) case x: return #x
 

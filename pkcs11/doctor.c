@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "token-internal.h"
 
 static imss_err
 check_add(imss_doctor_report *r, const char *name, imss_check_status status,

@@ -13,7 +13,7 @@
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
-#include "internal.h"
+#include "token-internal.h"
 
 unsigned
 rsa_modulus_bits(const unsigned char *n, size_t len)

@@ -12,7 +12,7 @@
 
 #include <openssl/rand.h>
 
-#include "internal.h"
+#include "token-internal.h"
 
 /* DER OIDs of the supported curves (ECParameters namedCurve). */
 static const unsigned char oid_p256[] = {
@@ -357,12 +357,12 @@ imss_err
 imss_token_generate_keypair(imss_token *tok, const imss_keyspec *spec, const char *label,
                             imss_key **out, imss_keygen_report *report)
 {
-	return imss_token_generate_keypair_ex(tok, spec, label, 0, out, report);
+	return token_generate_keypair_ex(tok, spec, label, 0, out, report);
 }
 
 imss_err
-imss_token_generate_keypair_ex(imss_token *tok, const imss_keyspec *spec, const char *label,
-                               unsigned flags, imss_key **out, imss_keygen_report *report)
+token_generate_keypair_ex(imss_token *tok, const imss_keyspec *spec, const char *label,
+                          unsigned flags, imss_key **out, imss_keygen_report *report)
 {
 	unsigned char tmp_id[KEYGEN_TMP_ID_LEN];
 	struct keygen_anchor anchor = { tmp_id, NULL, NULL };
@@ -379,7 +379,7 @@ keygen_label_free(imss_token *tok, const char *label, unsigned flags)
 	int in_use = 0;
 	imss_err err = IMSS_OK;
 
-	if (!(flags & IMSS_KEYGEN_LABEL_IS_NEW))
+	if (!(flags & KEYGEN_LABEL_IS_NEW))
 		err = token_label_in_use(tok, label, &in_use);
 	if (err == IMSS_OK && in_use)
 		err = ctx_fail(tok->ctx, IMSS_ERR_LABEL_IN_USE,
@@ -490,4 +490,66 @@ out:
 		imss_keygen_report_clear(&r);
 	*out = key;
 	return IMSS_OK;
+}
+
+/* The private and the public key labelled label, one of each (*n_priv: how
+ * many private keys carry it, at most 2 counted), with their IDs. */
+static imss_err
+labelled_pair(imss_token *tok, const char *label, CK_OBJECT_HANDLE *priv,
+              CK_OBJECT_HANDLE *pub, CK_ATTRIBUTE *priv_id, CK_ATTRIBUTE *pub_id,
+              CK_ULONG *n_priv, CK_ULONG *n_pub)
+{
+	CK_OBJECT_CLASS klass = CKO_PRIVATE_KEY;
+	CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &klass, sizeof(klass) },
+	                        { CKA_LABEL, (void *)label, strlen(label) } };
+	CK_OBJECT_HANDLE found[2];
+	imss_err err;
+
+	*n_pub = 0;
+	err = token_find(tok, tmpl, 2, found, 2, n_priv);
+	if (err != IMSS_OK || *n_priv != 1)
+		return err;
+	*priv = found[0];
+	err = token_get_fixed(tok, *priv, priv_id, 1);
+	klass = CKO_PUBLIC_KEY;
+	if (err == IMSS_OK)
+		err = token_find(tok, tmpl, 2, found, 2, n_pub);
+	if (err == IMSS_OK && *n_pub == 1) {
+		*pub = found[0];
+		err = token_get_fixed(tok, *pub, pub_id, 1);
+	}
+	return err;
+}
+
+imss_err
+token_rejoin_pair(imss_token *tok, const char *label, token_pair_check same_pair,
+                  void *user, int *have_priv)
+{
+	unsigned char id[IMSS_ID_MAX], pub_id[IMSS_ID_MAX];
+	CK_ATTRIBUTE a = { CKA_ID, id, sizeof(id) }, b = { CKA_ID, pub_id, sizeof(pub_id) };
+	CK_OBJECT_HANDLE priv = CK_INVALID_HANDLE, pub = CK_INVALID_HANDLE;
+	EVP_PKEY *priv_pub = NULL, *pub_key = NULL;
+	CK_ULONG n = 0, m = 0;
+	int compared;
+	imss_err err;
+	CK_RV rv;
+
+	err = labelled_pair(tok, label, &priv, &pub, &a, &b, &n, &m);
+	*have_priv = n > 0;
+	if (err != IMSS_OK || n != 1 || m != 1 || a.ulValueLen > sizeof(id) ||
+	    (b.ulValueLen == a.ulValueLen && memcmp(id, pub_id, a.ulValueLen) == 0))
+		return err;
+	err = object_public_key(tok, pub, &pub_key);
+	compared = err == IMSS_OK && object_public_key(tok, priv, &priv_pub) == IMSS_OK;
+	ctx_clear_detail(tok->ctx);
+	if (err == IMSS_OK)
+		err = same_pair(user, pub_key, compared ? priv_pub : NULL, id, a.ulValueLen);
+	EVP_PKEY_free(priv_pub);
+	EVP_PKEY_free(pub_key);
+	if (err != IMSS_OK)
+		return err;
+	ctx_log(tok->ctx, IMSS_LOG_INFO, _("the public key '%s' gets the ID of its private key"),
+	        label);
+	rv = tok->f->C_SetAttributeValue(tok->session, pub, &a, 1);
+	return rv == CKR_OK ? IMSS_OK : token_fail(tok, "C_SetAttributeValue", rv);
 }

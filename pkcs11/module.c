@@ -1,6 +1,6 @@
 /*
- * The library context: PKCS#11 modules loaded through p11-kit, the detail
- * of the last error, and the log callback.
+ * The library context's PKCS#11 modules, loaded through p11-kit (the
+ * detail of the last error and the log are the base's: src/base/context.c).
  *
  * Modules are loaded on first use.  p11-kit's managed modules survive being
  * initialised more than once in a process (by us and by another library),
@@ -14,88 +14,13 @@
 
 #include <openssl/err.h>
 
-#include "internal.h"
-
-void
-ctx_clear_detail(imss_ctx *ctx)
-{
-	ctx->detail[0] = '\0';
-}
-
-static void __attribute__((format(printf, 2, 0)))
-ctx_vappend(imss_ctx *ctx, const char *fmt, va_list ap)
-{
-	size_t used = strlen(ctx->detail);
-
-	if (used < sizeof(ctx->detail) - 1)
-		vsnprintf(ctx->detail + used, sizeof(ctx->detail) - used, fmt, ap);
-}
-
-void
-ctx_set_detail(imss_ctx *ctx, const char *fmt, ...)
-{
-	va_list ap;
-
-	ctx_clear_detail(ctx);
-	va_start(ap, fmt);
-	ctx_vappend(ctx, fmt, ap);
-	va_end(ap);
-}
-
-void
-ctx_append_detail(imss_ctx *ctx, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	ctx_vappend(ctx, fmt, ap);
-	va_end(ap);
-}
-
-imss_err
-ctx_fail(imss_ctx *ctx, imss_err err, const char *fmt, ...)
-{
-	va_list ap;
-
-	ctx_clear_detail(ctx);
-	va_start(ap, fmt);
-	ctx_vappend(ctx, fmt, ap);
-	va_end(ap);
-	return err;
-}
+#include "token-internal.h"
 
 imss_err
 ctx_fail_rv(imss_ctx *ctx, const char *function, CK_RV rv)
 {
 	ctx_set_detail(ctx, "%s: %s (%s)", function, ckr_message(rv), ckr_name(rv));
 	return ckr_to_err(rv);
-}
-
-imss_err
-ctx_fail_openssl(imss_ctx *ctx, const char *what)
-{
-	unsigned long e = ERR_get_error();
-	char buf[256] = "";
-
-	if (e != 0)
-		ERR_error_string_n(e, buf, sizeof(buf));
-	ERR_clear_error();
-	ctx_set_detail(ctx, "%s%s%s", what, buf[0] ? ": " : "", buf);
-	return IMSS_ERR_CRYPTO;
-}
-
-void
-ctx_log(imss_ctx *ctx, imss_log_level level, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	if (ctx->log_fn == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	ctx->log_fn(ctx->log_user, level, msg);
 }
 
 imss_err
@@ -116,19 +41,6 @@ imss_ctx_new(const char *module_path, imss_ctx **out)
 	}
 	*out = ctx;
 	return IMSS_OK;
-}
-
-void
-imss_ctx_set_log(imss_ctx *ctx, imss_log_fn fn, void *user)
-{
-	ctx->log_fn = fn;
-	ctx->log_user = user;
-}
-
-const char *
-imss_ctx_detail(const imss_ctx *ctx)
-{
-	return ctx->detail;
 }
 
 static imss_err
@@ -201,6 +113,7 @@ imss_err
 ctx_load_modules(imss_ctx *ctx)
 {
 	struct imss_module *m;
+	CK_FUNCTION_LIST **registry;
 	imss_err err;
 	size_t i;
 
@@ -213,13 +126,14 @@ ctx_load_modules(imss_ctx *ctx)
 		ctx->loaded = 1;
 		return IMSS_OK;
 	}
-	ctx->registry = p11_kit_modules_load_and_initialize(0);
-	if (ctx->registry == NULL)
+	registry = p11_kit_modules_load_and_initialize(0);
+	ctx->registry = registry;
+	if (registry == NULL)
 		return ctx_fail(ctx, IMSS_ERR_MODULE_LOAD,
 		                _("cannot load the PKCS#11 modules of the p11-kit registry: %s. Name a module with --module."),
 		                p11_kit_message() ? p11_kit_message() : "?");
-	for (i = 0; ctx->registry[i] != NULL; i++) {
-		err = ctx_add_module(ctx, ctx->registry[i], NULL, 1);
+	for (i = 0; registry[i] != NULL; i++) {
+		err = ctx_add_module(ctx, registry[i], NULL, 1);
 		if (err != IMSS_OK)
 			return err;
 	}

@@ -7,7 +7,7 @@
 
 #include <openssl/x509.h>
 
-#include "internal.h"
+#include "token-internal.h"
 
 imss_err
 token_find(imss_token *tok, CK_ATTRIBUTE *tmpl, CK_ULONG n,
@@ -134,23 +134,6 @@ attr_bool(const CK_ATTRIBUTE *a)
 	if (a == NULL || a->pValue == NULL || a->ulValueLen != sizeof(CK_BBOOL))
 		return -1;
 	return *(const CK_BBOOL *)a->pValue ? 1 : 0;
-}
-
-char *
-hex_encode(const unsigned char *p, size_t len)
-{
-	static const char digits[] = "0123456789abcdef";
-	char *s = malloc(len * 2 + 1);
-	size_t i;
-
-	if (s == NULL)
-		return NULL;
-	for (i = 0; i < len; i++) {
-		s[2 * i] = digits[p[i] >> 4];
-		s[2 * i + 1] = digits[p[i] & 15];
-	}
-	s[2 * len] = '\0';
-	return s;
 }
 
 char *

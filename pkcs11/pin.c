@@ -22,7 +22,7 @@
 
 #include <openssl/crypto.h>
 
-#include "internal.h"
+#include "token-internal.h"
 
 enum pin_kind { PIN_TTY, PIN_FILE, PIN_FD, PIN_ENV };
 

@@ -30,7 +30,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
-#include "internal.h"
+#include "token-internal.h"
 
 #define PROV_NAME "imss-token"
 #define PROV_PROPS "provider=imss-token"

@@ -13,7 +13,7 @@
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 
-#include "internal.h"
+#include "token-internal.h"
 
 struct hash_info {
 	imss_hash hash;

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "token-internal.h"
 
 /* A blank-padded CK_UTF8CHAR field as a C string. */
 static char *

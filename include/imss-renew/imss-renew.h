@@ -238,12 +238,6 @@ imss_err imss_token_generate_keypair(imss_token *tok, const imss_keyspec *spec,
                                      const char *label, imss_key **out,
                                      imss_keygen_report *report);
 
-/* The caller vouches that no object on the token has the label (one made
- * unique by construction): the search for it is skipped. */
-#define IMSS_KEYGEN_LABEL_IS_NEW 1u
-imss_err imss_token_generate_keypair_ex(imss_token *tok, const imss_keyspec *spec,
-                                        const char *label, unsigned flags,
-                                        imss_key **out, imss_keygen_report *report);
 void imss_keygen_report_clear(imss_keygen_report *report);
 
 /* The one private key that uri's object attributes (id, object, type)
@@ -350,14 +344,6 @@ void imss_object_info_free(imss_object_info *infos, size_t count);
 imss_err imss_token_store_certificate(imss_token *tok, const imss_key *key,
                                       const unsigned char *der, size_t len,
                                       const char *label, char **uri_out);
-
-/* The caller knows the certificate is not on the token (a journal says no
- * store was ever begun): the search for a copy is skipped. */
-#define IMSS_STORE_NEW 1u
-imss_err imss_token_store_certificate_ex(imss_token *tok, const imss_key *key,
-                                         const unsigned char *der, size_t len,
-                                         const char *label, unsigned flags,
-                                         char **uri_out);
 
 /*
  * Delete the one object uri names, only after checking that its public key

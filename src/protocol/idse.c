@@ -15,7 +15,7 @@
 #include <openssl/x509.h>
 
 #include "idse.h"
-#include "internal.h"
+#include "imss-renew/base.h"
 
 #define PASSWORD_MAX 256
 

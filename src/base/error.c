@@ -3,7 +3,7 @@
  * so the compiler names any code that lacks its message.
  */
 #include "imss-renew/imss-renew.h"
-#include "i18n.h"
+#include "imss-renew/base.h"
 
 const char *
 imss_strerror(imss_err err)

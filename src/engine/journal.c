@@ -15,7 +15,7 @@
 
 #include <json-c/json.h>
 
-#include "internal.h"
+#include "token-internal.h"
 #include "journal.h"
 
 #define JOURNAL_VERSION 1

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "imss-renew/base.h"
 
 static int
 write_all(int fd, const unsigned char *p, size_t len)

@@ -9,7 +9,7 @@
 #include <openssl/cms.h>
 #include <openssl/err.h>
 
-#include "internal.h"
+#include "token-internal.h"
 
 /* Verify the signature as it will be given out: parsed back from its DER
  * (the in-memory one still holds the signing key, which for a token key

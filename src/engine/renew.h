@@ -1,6 +1,10 @@
 /*
- * The renewal engine's shared state and steps (renew.c runs them,
- * renew-steps.c holds them, certcheck.c checks what the service sends).
+ * The renewal engine's shared state and steps.  renew.c (imss_renew) and
+ * renew-undo.c (abandon, recover) are the drivers; renew-steps.c holds the
+ * steps, certcheck.c checks what the service sends, renew-retire.c retires
+ * the old credential; context.c holds what they all share.  The drivers
+ * call the steps and context.c; the steps call only context.c (and the
+ * layers below the engine): no circle.
  */
 #ifndef IMSS_RENEW_INTERNAL_H
 #define IMSS_RENEW_INTERNAL_H
@@ -9,7 +13,7 @@
 
 #include "http.h"
 #include "idse.h"
-#include "internal.h"
+#include "token-internal.h"
 #include "journal.h"
 
 struct renew {
@@ -29,7 +33,7 @@ struct renew {
 	int lock_fd;
 };
 
-/* Report a step: fields are name/value pairs ending in NULL. */
+/* context.c: report a step: fields are name/value pairs ending in NULL. */
 void renew_emit(struct renew *r, const char *step, int number,
                 const char *const *fields, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
@@ -77,7 +81,7 @@ imss_err renew_keep_certificate(struct renew *r, X509 *cert, char **path);
  * received; a later state is kept), then the user's copy. */
 imss_err renew_save_certificate(struct renew *r, X509 *cert);
 
-/* renew.c: set-up and tear-down shared by renew, abandon and recover. */
+/* context.c: set-up and tear-down shared by renew, abandon and recover. */
 imss_err renew_setup(struct renew *r, imss_ctx *ctx, const imss_renew_options *o,
                      const imss_renew_ui *ui, imss_renew_result *result);
 imss_err renew_lock_token(struct renew *r);

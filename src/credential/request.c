@@ -6,7 +6,7 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
-#include "internal.h"
+#include "token-internal.h"
 
 imss_err
 imss_request_make(imss_key *key, const X509_NAME *subject, X509_REQ **out)

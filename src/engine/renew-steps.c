@@ -332,79 +332,28 @@ recorded_public_key(struct renew *r, EVP_PKEY *pub)
 	return err;
 }
 
-/* Before the public key is given the private key's ID: are they halves of
- * one pair?  An RSA private key shows its public half; an EC private key
- * does not, but its ID is the pair's random ID or the key identifier of
- * its public half. */
+/* Before the public key is given the private key's ID (token_rejoin_pair):
+ * are they halves of one pair?  An RSA private key shows its public half;
+ * an EC private key does not, but its ID is the pair's random ID or the key
+ * identifier of its public half. */
 static imss_err
-same_public_key(struct renew *r, CK_OBJECT_HANDLE priv, CK_OBJECT_HANDLE pub,
-                const CK_ATTRIBUTE *priv_id)
+same_public_key(void *user, EVP_PKEY *pub, EVP_PKEY *priv_pub,
+                const unsigned char *priv_id, size_t priv_id_len)
 {
-	imss_token *tok = r->o->token;
-	EVP_PKEY *a = NULL, *b = NULL;
+	struct renew *r = user;
 	unsigned char ski[20];
-	imss_err err = object_public_key(tok, pub, &b);
-	int compared = err == IMSS_OK && object_public_key(tok, priv, &a) == IMSS_OK;
-	char *hex = hex_encode(priv_id->pValue, priv_id->ulValueLen);
+	int compared = priv_pub != NULL;
+	char *hex = hex_encode(priv_id, priv_id_len);
+	imss_err err = recorded_public_key(r, pub);
 
-	ctx_clear_detail(tok->ctx);
-	if (err == IMSS_OK)
-		err = recorded_public_key(r, b);
-	if (err == IMSS_OK && !compared && pubkey_key_identifier(b, ski) == IMSS_OK)
-		compared = (priv_id->ulValueLen == sizeof(ski) &&
-		            memcmp(priv_id->pValue, ski, sizeof(ski)) == 0) ||
+	if (err == IMSS_OK && !compared && pubkey_key_identifier(pub, ski) == IMSS_OK)
+		compared = (priv_id_len == sizeof(ski) && memcmp(priv_id, ski, sizeof(ski)) == 0) ||
 		           (hex != NULL && r->j.key_tmp_id != NULL && strcmp(hex, r->j.key_tmp_id) == 0);
-	if (err == IMSS_OK && (!compared || (a != NULL && EVP_PKEY_eq(a, b) != 1)))
-		err = ctx_fail(tok->ctx, IMSS_ERR_MISMATCH,
+	if (err == IMSS_OK && (!compared || (priv_pub != NULL && EVP_PKEY_eq(priv_pub, pub) != 1)))
+		err = ctx_fail(r->ctx, IMSS_ERR_MISMATCH,
 		               _("The public key labelled like this renewal's key is not its public half; nothing was changed."));
 	free(hex);
-	EVP_PKEY_free(a);
-	EVP_PKEY_free(b);
 	return err;
-}
-
-/*
- * A keygen cut short between its two C_SetAttributeValue calls leaves the
- * pair on two IDs: the private key on the key identifier, the public key
- * still on the random one (an RSA key is then found without its public
- * object, an EC private key not at all).  When one private key and one
- * public key carry the journal's label, the public key gets the private
- * key's ID.  *have_priv: a private key has the label.
- */
-static imss_err
-rejoin_pair(struct renew *r, int *have_priv)
-{
-	imss_token *tok = r->o->token;
-	CK_OBJECT_CLASS klass = CKO_PRIVATE_KEY;
-	CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &klass, sizeof(klass) },
-	                        { CKA_LABEL, r->j.key_label, strlen(r->j.key_label) } };
-	unsigned char id[IMSS_ID_MAX], pub_id[IMSS_ID_MAX];
-	CK_ATTRIBUTE a = { CKA_ID, id, sizeof(id) }, b = { CKA_ID, pub_id, sizeof(pub_id) };
-	CK_OBJECT_HANDLE priv[2], pub[2];
-	CK_ULONG n = 0, m = 0;
-	imss_err err;
-	CK_RV rv;
-
-	err = token_find(tok, tmpl, 2, priv, 2, &n);
-	*have_priv = n > 0;
-	if (err != IMSS_OK || n != 1)
-		return err;
-	err = token_get_fixed(tok, priv[0], &a, 1);
-	klass = CKO_PUBLIC_KEY;
-	if (err == IMSS_OK)
-		err = token_find(tok, tmpl, 2, pub, 2, &m);
-	if (err == IMSS_OK && m == 1)
-		err = token_get_fixed(tok, pub[0], &b, 1);
-	if (err != IMSS_OK || m != 1 || a.ulValueLen > sizeof(id) ||
-	    (b.ulValueLen == a.ulValueLen && memcmp(id, pub_id, a.ulValueLen) == 0))
-		return err;
-	err = same_public_key(r, priv[0], pub[0], &a);
-	if (err != IMSS_OK)
-		return err;
-	ctx_log(r->ctx, IMSS_LOG_INFO, _("the public key '%s' gets the ID of its private key"),
-	        r->j.key_label);
-	rv = tok->f->C_SetAttributeValue(tok->session, pub[0], &a, 1);
-	return rv == CKR_OK ? IMSS_OK : token_fail(tok, "C_SetAttributeValue", rv);
 }
 
 /*
@@ -430,7 +379,8 @@ find_named_key(struct renew *r, imss_key **out)
 	uri = key_uri(r, id, id_len, r->j.key_label);
 	if (uri == NULL)
 		return IMSS_ERR_NOMEM;
-	err = id_len == 0 ? rejoin_pair(r, &have_priv) : IMSS_OK;
+	err = id_len == 0 ? token_rejoin_pair(r->o->token, r->j.key_label, same_public_key, r, &have_priv)
+	                   : IMSS_OK;
 	if (err == IMSS_OK)
 		err = imss_token_find_key(r->o->token, uri, out);
 	free(uri);
@@ -599,7 +549,7 @@ imss_err
 renew_ensure_key(struct renew *r)
 {
 	unsigned char tmp_id[KEYGEN_TMP_ID_LEN];
-	unsigned flags = IMSS_KEYGEN_LABEL_IS_NEW;
+	unsigned flags = KEYGEN_LABEL_IS_NEW;
 	imss_err err;
 
 	if (r->j.state >= JOURNAL_KEYGEN_STARTED) {
@@ -1009,13 +959,13 @@ renew_store(struct renew *r)
 	/* A store never begun needs no search for a copy; one that may have
 	 * happened before an interruption does. */
 	if (r->j.state < JOURNAL_STORE_STARTED) {
-		flags = IMSS_STORE_NEW;
+		flags = TOKEN_STORE_NEW;
 		r->j.state = JOURNAL_STORE_STARTED;
 		err = journal_save(r->ctx, &r->j);
 	}
 	if (err == IMSS_OK)
-		err = imss_token_store_certificate_ex(r->o->token, r->key, der, (size_t)len,
-		                                      r->j.key_label, flags, &r->result->cert_uri);
+		err = token_store_certificate_ex(r->o->token, r->key, der, (size_t)len,
+		                                 r->j.key_label, flags, &r->result->cert_uri);
 	OPENSSL_free(der);
 	if (err != IMSS_OK)
 		return err;

@@ -1,6 +1,9 @@
 /*
- * Internal declarations shared by the modules of the token layer.
- * Nothing here is part of the public API.
+ * The token layer's private header: declarations shared by the files of
+ * pkcs11/ and offered to the layers above it inside the library (the
+ * credential operations and the renewal engine).  Nothing here is part of
+ * the public API.  It includes the base (imss-renew/base.h) and nothing
+ * from src/.
  */
 #ifndef IMSS_PKCS11_INTERNAL_H
 #define IMSS_PKCS11_INTERNAL_H
@@ -15,10 +18,8 @@
 #include <openssl/evp.h>
 #include <openssl/provider.h>
 
-#include "imss-renew/imss-renew.h"
-#include "i18n.h"
+#include "imss-renew/base.h"
 
-#define IMSS_DETAIL_MAX 4096
 #define IMSS_ID_MAX 64
 
 /* A loaded module and how it came to be loaded. */
@@ -27,20 +28,6 @@ struct imss_module {
 	char *path;              /* NULL for registry modules */
 	char *name;              /* for messages */
 	int from_registry;
-};
-
-struct imss_ctx {
-	char *module_path;       /* --module, or NULL for the registry */
-	struct imss_module *modules;
-	size_t n_modules;
-	int loaded;              /* the default modules have been loaded */
-	CK_FUNCTION_LIST **registry; /* from p11_kit_modules_load_and_initialize */
-	OSSL_LIB_CTX *libctx;    /* token keys' library context (provider.c) */
-	OSSL_PROVIDER *prov_default;
-	OSSL_PROVIDER *prov_token;
-	imss_log_fn log_fn;
-	void *log_user;
-	char detail[IMSS_DETAIL_MAX];
 };
 
 struct imss_token {
@@ -82,18 +69,6 @@ imss_err ckr_to_err(CK_RV rv);
  * (CKR_DEVICE_REMOVED). Insert ...") and return the matching imss_err.
  */
 imss_err ctx_fail_rv(imss_ctx *ctx, const char *function, CK_RV rv);
-
-/* ctx detail and log helpers (module.c). */
-void ctx_clear_detail(imss_ctx *ctx);
-void ctx_set_detail(imss_ctx *ctx, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-void ctx_append_detail(imss_ctx *ctx, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-imss_err ctx_fail(imss_ctx *ctx, imss_err err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-imss_err ctx_fail_openssl(imss_ctx *ctx, const char *what);
-void ctx_log(imss_ctx *ctx, imss_log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 
 /* module.c: make sure the modules are loaded; for a URI with module-path=,
  * load and return that one. */
@@ -142,28 +117,12 @@ imss_err token_find_one(imss_token *tok, const char *uri, CK_OBJECT_CLASS klass,
 void attrs_free_values(CK_ATTRIBUTE *attrs, CK_ULONG n);
 CK_ATTRIBUTE *attrs_find(CK_ATTRIBUTE *attrs, CK_ULONG n, CK_ATTRIBUTE_TYPE t);
 int attr_bool(const CK_ATTRIBUTE *a);  /* 1, 0, or -1 when unavailable */
-char *hex_encode(const unsigned char *p, size_t len);
 /* An object's URI: the token's URI attributes plus id, object, type. */
 char *object_uri(imss_token *tok, CK_OBJECT_CLASS klass,
                  const unsigned char *id, size_t id_len, const char *label);
 /* Is any object on the token carrying this CKA_ID? */
 imss_err token_id_in_use(imss_token *tok, const unsigned char *id, size_t len,
                          int *in_use);
-
-/* src/certinfo.c: a whole file in a memory BIO that rewinds on reset (for
- * parsing the same bytes in several formats). */
-imss_err file_to_bio(imss_ctx *ctx, const char *path, BIO **out);
-
-/* src/strutil.c: a formatted string, malloc'd (NULL when out of memory). */
-char *str_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* The length of the UTF-8 sequence at p (its code point in *cp), or 0 when
- * it is not valid UTF-8 (overlong, surrogate, over U+10FFFF, cut short). */
-size_t str_utf8_next(const unsigned char *p, size_t left, unsigned long *cp);
-/* C0, DEL, C1, and the invisible characters that reorder or break what a
- * terminal shows (bidirectional overrides, line separators). */
-int str_is_control(unsigned long cp);
-/* 1 when s is valid UTF-8 without control characters: safe to print. */
-int str_is_text(const char *s);
 
 /* key.c: build the public EVP_PKEY from token attributes. */
 EVP_PKEY *pubkey_from_rsa(const unsigned char *n, size_t nlen,
@@ -187,6 +146,25 @@ imss_err key_with_certificate(imss_token *tok, const char *uri, imss_key **key,
 imss_err key_finish(imss_key *key);
 imss_err key_from_handle(imss_token *tok, CK_OBJECT_HANDLE priv, imss_key **out);
 
+/* keygen.c: imss_token_generate_keypair() for a caller that vouches
+ * (not exported). */
+/* The caller vouches that no object on the token has the label (one made
+ * unique by construction): the search for it is skipped. */
+#define KEYGEN_LABEL_IS_NEW 1u
+imss_err token_generate_keypair_ex(imss_token *tok, const imss_keyspec *spec,
+                                   const char *label, unsigned flags,
+                                   imss_key **out, imss_keygen_report *report);
+
+/* certs.c: imss_token_store_certificate() for a caller that vouches
+ * (not exported). */
+/* The caller knows the certificate is not on the token (a journal says no
+ * store was ever begun): the search for a copy is skipped. */
+#define TOKEN_STORE_NEW 1u
+imss_err token_store_certificate_ex(imss_token *tok, const imss_key *key,
+                                    const unsigned char *der, size_t len,
+                                    const char *label, unsigned flags,
+                                    char **uri_out);
+
 /* keygen.c: the renewal engine's key generation.  The pair is generated
  * with the caller's random CKA_ID (KEYGEN_TMP_ID_LEN bytes, recorded by
  * the caller beforehand, so that a pair cut short is found by it);
@@ -202,6 +180,20 @@ struct keygen_anchor {
 imss_err token_generate_anchored(imss_token *tok, const imss_keyspec *spec, const char *label,
                                  unsigned flags, const struct keygen_anchor *anchor,
                                  imss_key **out, imss_keygen_report *report);
+/*
+ * keygen.c: a keygen cut short between its two C_SetAttributeValue calls
+ * leaves the pair on two IDs: the private key on the key identifier, the
+ * public key still on the random one.  When one private key and one public
+ * key carry label on different IDs and same_pair accepts them (pub: the
+ * public key object's key; priv_pub: the private key's public half, NULL
+ * when the token does not show it; priv_id: the private key's ID), the
+ * public key gets the private key's ID.  *have_priv: a private key has the
+ * label.
+ */
+typedef imss_err (*token_pair_check)(void *user, EVP_PKEY *pub, EVP_PKEY *priv_pub,
+                                     const unsigned char *priv_id, size_t priv_id_len);
+imss_err token_rejoin_pair(imss_token *tok, const char *label, token_pair_check same_pair,
+                           void *user, int *have_priv);
 /* Is any object on the token (visible to the session) labelled so? */
 imss_err token_label_in_use(imss_token *tok, const char *label, int *in_use);
 

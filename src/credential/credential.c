@@ -15,7 +15,7 @@
 #include <openssl/pkcs12.h>
 #include <openssl/x509.h>
 
-#include "internal.h"
+#include "credential.h"
 
 struct imss_credential {
 	X509 *cert;

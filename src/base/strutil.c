@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "imss-renew/base.h"
 
 char *
 str_printf(const char *fmt, ...)
@@ -123,4 +123,21 @@ imss_email_is_valid(const char *address)
 	if (address[0] == '.' || at[-1] == '.' || strstr(address, ".."))
 		return 0;
 	return domain_valid(at + 1);
+}
+
+char *
+hex_encode(const unsigned char *p, size_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+	char *s = malloc(len * 2 + 1);
+	size_t i;
+
+	if (s == NULL)
+		return NULL;
+	for (i = 0; i < len; i++) {
+		s[2 * i] = digits[p[i] >> 4];
+		s[2 * i + 1] = digits[p[i] & 15];
+	}
+	s[2 * len] = '\0';
+	return s;
 }

@@ -14,7 +14,7 @@
 #include <openssl/ssl.h>
 
 #include "http.h"
-#include "internal.h"
+#include "imss-renew/base.h"
 
 struct http_client {
 	imss_ctx *ctx;

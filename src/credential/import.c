@@ -7,7 +7,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
-#include "internal.h"
+#include "token-internal.h"
 
 static imss_err
 check_validity(imss_ctx *ctx, X509 *cert, unsigned flags)

@@ -12,7 +12,7 @@
 #include <openssl/pkcs7.h>
 #include <openssl/x509.h>
 
-#include "internal.h"
+#include "credential.h"
 
 imss_err
 file_to_bio(imss_ctx *ctx, const char *path, BIO **out)

@@ -1,0 +1,184 @@
+/*
+ * imss_renew: the seed's seven steps, each recorded in the journal before
+ * and after it is done.  A second run after any interruption reads the
+ * journal and continues: the key already generated is reused (never a
+ * second one), a submitted request is polled again, a certificate already
+ * received is stored.  The old credential is never touched.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "renew.h"
+
+/*
+ * A finished journal whose certificate is current and newer than the
+ * credential being renewed: that credential was renewed already.  Run
+ * again (after an interruption at the very end, or by mistake), the
+ * renewal is not made twice: its certificate is looked for on the token.
+ */
+static int
+renewed_already(struct renew *r)
+{
+	X509 *mine = imss_credential_get_certificate(r->o->current), *done = NULL;
+	FILE *f = r->j.cert_path ? fopen(r->j.cert_path, "rb") : NULL;
+	int yes = 0;
+
+	if (f != NULL) {
+		done = d2i_X509_fp(f, NULL);
+		fclose(f);
+	}
+	if (done != NULL && mine != NULL && X509_cmp(done, mine) != 0 &&
+	    X509_cmp_time(X509_get0_notAfter(done), NULL) > 0 &&
+	    ASN1_TIME_compare(X509_get0_notAfter(done), X509_get0_notAfter(mine)) > 0) {
+		/* ... and its key is still there (else a new renewal it is). */
+		imss_key *key = NULL;
+
+		yes = renew_find_journal_key(r, &key) == IMSS_OK;
+		imss_key_free(key);
+	}
+	X509_free(done);
+	return yes;
+}
+
+/* A journal of this employer and token: continue it, or start one. */
+static imss_err
+journal_open(struct renew *r)
+{
+	char *path = renew_state_file(r, "renew", "json");
+	int exists = 0;
+	imss_err err;
+
+	if (path == NULL)
+		return IMSS_ERR_NOMEM;
+	err = journal_load(r->ctx, path, &r->j, &exists);
+	free(path);
+	if (err != IMSS_OK)
+		return err;
+	if (exists && r->j.state == JOURNAL_DONE && renewed_already(r)) {
+		renew_emit(r, "resume", 1, NULL,
+		           _("This credential was renewed already (certificate %s); checking that the certificate is on the token next to its key. To renew again, use the new certificate as the current one."),
+		           r->j.cert_serial ? r->j.cert_serial : "?");
+		return IMSS_OK;
+	}
+	if (exists && r->j.state != JOURNAL_DONE) {
+		if (strcmp(r->j.server, r->o->server) != 0)
+			return ctx_fail(r->ctx, IMSS_ERR_BUSY,
+			                _("An unfinished renewal of this employer on this token was started with %s; finish it there, or undo it with --abandon."),
+			                r->j.server);
+		renew_emit(r, "resume", 1, NULL, _("Continuing the interrupted renewal: %s."),
+		           journal_state_words(r->j.state));
+		return IMSS_OK;
+	}
+	path = r->j.path;
+	r->j.path = NULL;
+	journal_clear(&r->j);
+	r->j.path = path;
+	r->j.state = JOURNAL_LOGGED_IN;
+	if (journal_set(&r->j.server, r->o->server) != IMSS_OK ||
+	    journal_set(&r->j.registro_patronal, r->company.registro_patronal) != IMSS_OK ||
+	    journal_set(&r->j.token_serial, imss_token_get_info(r->o->token)->serial) != IMSS_OK)
+		return IMSS_ERR_NOMEM;
+	return IMSS_OK;
+}
+
+static imss_err
+result_fill(struct renew *r)
+{
+	imss_cert_info info;
+	imss_err err = imss_cert_describe(r->cert, &info);
+
+	if (err != IMSS_OK)
+		return err;
+	r->result->serial = info.serial;
+	r->result->subject = info.subject;
+	r->result->not_before = info.not_before;
+	r->result->not_after = info.not_after;
+	info.serial = info.subject = NULL;
+	imss_cert_info_clear(&info);
+	r->result->key_uri = strdup(imss_key_get_uri(r->key));
+	return r->result->key_uri ? IMSS_OK : IMSS_ERR_NOMEM;
+}
+
+/* A step's result, or the interruption the user asked for during it. */
+static imss_err
+after_step(struct renew *r, imss_err err, int step)
+{
+	imss_err stop = renew_check_interrupt(r, err == IMSS_OK ? step : step - 1);
+
+	return stop != IMSS_OK ? stop : err;
+}
+
+static imss_err
+renew_steps(struct renew *r)
+{
+	unsigned char *req = NULL;
+	size_t req_len = 0;
+	imss_err err;
+
+	err = after_step(r, renew_login(r), 1);
+	if (err == IMSS_OK)
+		err = after_step(r, renew_company(r), 2);
+	if (err == IMSS_OK)
+		err = journal_open(r);
+	if (err == IMSS_OK)
+		err = after_step(r, renew_ensure_key(r), 3);
+	if (err == IMSS_OK)
+		err = after_step(r, renew_ensure_request(r, &req, &req_len), 4);
+	if (err == IMSS_OK && r->j.state < JOURNAL_CERT_RECEIVED)
+		err = after_step(r, renew_ensure_letter(r), 5);
+	if (err == IMSS_OK)
+		err = after_step(r, renew_submit(r, req, req_len), 6);
+	if (err == IMSS_OK)
+		err = renew_store(r);
+	if (err == IMSS_OK) {
+		r->j.state = JOURNAL_DONE;
+		err = journal_save(r->ctx, &r->j);
+	}
+	if (err == IMSS_OK)
+		err = result_fill(r);
+	if (err == IMSS_OK && (r->o->flags & (IMSS_RENEW_RETIRE_OLD | IMSS_RENEW_RETIRE_DELETE)) &&
+	    renew_retire_old(r) != IMSS_OK)
+		/* The renewal is done; only the tidying up failed. */
+		ctx_log(r->ctx, IMSS_LOG_WARN, _("the old credential could not be retired: %s"),
+		        r->ctx->detail);
+	OPENSSL_free(req);
+	return err;
+}
+
+imss_err
+imss_renew(imss_ctx *ctx, const imss_renew_options *o, const imss_renew_ui *ui,
+           imss_renew_result *result)
+{
+	struct renew r;
+	imss_err err;
+
+	err = renew_setup(&r, ctx, o, ui, result);
+	if (err == IMSS_OK && (o->server == NULL || o->user == NULL || o->current == NULL ||
+	                       o->password == NULL))
+		err = ctx_fail(ctx, IMSS_ERR_INVALID_ARG,
+		               _("A renewal needs the server, the user, the current credential and the token."));
+	if (err == IMSS_OK && o->label != NULL && (o->label[0] == '\0' || !str_is_text(o->label)))
+		err = ctx_fail(ctx, IMSS_ERR_INVALID_ARG,
+		               _("The label for the new key is empty or holds control characters or invalid UTF-8; choose a printable one. Nothing was done."));
+	if (err == IMSS_OK)
+		err = renew_lock_token(&r);
+	if (err == IMSS_OK)
+		err = renew_connect(&r);
+	if (err == IMSS_OK)
+		err = renew_steps(&r);
+	renew_free(&r);
+	if (err != IMSS_OK)
+		imss_renew_result_clear(result);
+	return err;
+}
