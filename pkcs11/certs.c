@@ -160,6 +160,17 @@ token_store_certificate_ex(imss_token *tok, const imss_key *key,
 		err = certificate_present(tok, der, len, &h, &present);
 	if (err != IMSS_OK || present)
 		goto out;
+	if ((flags & TOKEN_STORE_ONE_PER_KEY) && !(flags & TOKEN_STORE_NEW)) {
+		int beside = 0;
+
+		err = token_certificate_beside(tok, key->id, key->id_len, key->pub, &beside);
+		if (err == IMSS_OK && beside)
+			err = ctx_fail(tok->ctx, IMSS_ERR_REFUSED_CERT,
+			               _("The key '%s' already has another certificate on the token; the one received was not stored, so that the key keeps the certificate it was issued. List them with the objects command."),
+			               key->label);
+		if (err != IMSS_OK)
+			goto out;
+	}
 	err = certificate_create(tok, key, x, der, len, label, &h);
 	if (err != IMSS_OK)
 		goto out;

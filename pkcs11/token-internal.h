@@ -160,6 +160,9 @@ imss_err token_generate_keypair_ex(imss_token *tok, const imss_keyspec *spec,
 /* The caller knows the certificate is not on the token (a journal says no
  * store was ever begun): the search for a copy is skipped. */
 #define TOKEN_STORE_NEW 1u
+/* Refuse when the key already has another certificate (the engine's store:
+ * a renewal's key keeps the one certificate it was issued). */
+#define TOKEN_STORE_ONE_PER_KEY 2u
 imss_err token_store_certificate_ex(imss_token *tok, const imss_key *key,
                                     const unsigned char *der, size_t len,
                                     const char *label, unsigned flags,

@@ -441,6 +441,7 @@ static imss_err
 choose_label(struct renew *r)
 {
 	char stamp[32], *label = NULL;
+	unsigned char nonce[4];
 	time_t now = time(NULL);
 	struct tm tm;
 	int in_use = 0;
@@ -454,9 +455,16 @@ choose_label(struct renew *r)
 			               r->o->label, imss_token_get_info(r->o->token)->label);
 		return err == IMSS_OK ? journal_set(&r->j.key_label, r->o->label) : err;
 	}
+	/* Two renewals of one employer on one token in the same second (a
+	 * resumed run right after another) must not share it: 32 random bits
+	 * follow the time, since the default label is not looked for. */
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H%M%SZ", &tm);
-	if ((label = str_printf("IMSS %s %s", r->company.registro_patronal, stamp)) == NULL)
+	if (RAND_bytes(nonce, sizeof(nonce)) != 1)
+		return ctx_fail_openssl(r->ctx, _("the random part of the key's label"));
+	label = str_printf("IMSS %s %s %02x%02x%02x%02x", r->company.registro_patronal, stamp,
+	                   nonce[0], nonce[1], nonce[2], nonce[3]);
+	if (label == NULL)
 		return IMSS_ERR_NOMEM;
 	err = journal_set(&r->j.key_label, label);
 	free(label);
@@ -952,14 +960,14 @@ renew_store(struct renew *r)
 	unsigned char *der = NULL;
 	int len = i2d_X509(r->cert, &der);
 	imss_err err = IMSS_OK;
-	unsigned flags = 0;
+	unsigned flags = TOKEN_STORE_ONE_PER_KEY;
 
 	if (len <= 0)
 		return IMSS_ERR_NOMEM;
 	/* A store never begun needs no search for a copy; one that may have
 	 * happened before an interruption does. */
 	if (r->j.state < JOURNAL_STORE_STARTED) {
-		flags = TOKEN_STORE_NEW;
+		flags |= TOKEN_STORE_NEW;
 		r->j.state = JOURNAL_STORE_STARTED;
 		err = journal_save(r->ctx, &r->j);
 	}

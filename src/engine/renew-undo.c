@@ -251,8 +251,8 @@ recover_store(struct renew *r, X509 *cert)
 	if (err == IMSS_OK && len <= 0)
 		err = IMSS_ERR_NOMEM;
 	if (err == IMSS_OK)
-		err = imss_token_store_certificate(r->o->token, key, der, (size_t)len,
-		                                   r->o->label, &r->result->cert_uri);
+		err = token_store_certificate_ex(r->o->token, key, der, (size_t)len, r->o->label,
+		                                 TOKEN_STORE_ONE_PER_KEY, &r->result->cert_uri);
 	if (err == IMSS_OK && ours)
 		err = recover_journal_update(r, cert);
 	if (err == IMSS_OK && (r->result->key_uri = strdup(imss_key_get_uri(key))) == NULL)

@@ -71,7 +71,7 @@ struct renew_args {
 static const struct tool_option renew_options[] = {
 	CONNECT_OPTIONS,
 	{ "label", TOOL_ARG_REQUIRED, ARG(label), N_("LABEL"),
-	  N_("of the new key and certificate (default\n'IMSS <registro patronal> <date>')") },
+	  N_("of the new key and certificate (default\n'IMSS <registro patronal> <time> <random>')") },
 	{ "email", TOOL_ARG_REQUIRED, ARG(email), N_("ADDRESS"),
 	  N_("the new e-mail (the one editable field)") },
 	{ "type", TOOL_ARG_REQUIRED, ARG(type), N_("TYPE"),
