@@ -20,6 +20,13 @@ void
 ctx_clear_detail(imss_ctx *ctx)
 {
 	ctx->detail[0] = '\0';
+	ctx->next = IMSS_NEXT_NONE;
+}
+
+void
+ctx_set_next(imss_ctx *ctx, imss_next next)
+{
+	ctx->next = next;
 }
 
 static void
@@ -65,9 +72,23 @@ ctx_fail(imss_ctx *ctx, imss_err err, const char *fmt, ...)
 }
 
 imss_err
+ctx_fail_next(imss_ctx *ctx, imss_err err, imss_next next, const char *fmt, ...)
+{
+	va_list ap;
+
+	ctx_clear_detail(ctx);
+	va_start(ap, fmt);
+	ctx_vappend(ctx, fmt, ap);
+	va_end(ap);
+	ctx->next = next;
+	return err;
+}
+
+imss_err
 ctx_fail_rv(imss_ctx *ctx, const char *function, CK_RV rv)
 {
 	ctx_set_detail(ctx, "%s: %s (%s)", function, ckr_message(rv), ckr_name(rv));
+	ctx->next = ckr_next(rv);
 	return ckr_to_err(rv);
 }
 
@@ -131,6 +152,12 @@ imss_ctx_detail(const imss_ctx *ctx)
 	return ctx->detail;
 }
 
+imss_next
+imss_ctx_get_next(const imss_ctx *ctx)
+{
+	return ctx->next;
+}
+
 static imss_err
 ctx_add_module(imss_ctx *ctx, CK_FUNCTION_LIST *funcs, const char *path,
                int from_registry)
@@ -177,9 +204,9 @@ ctx_load_path(imss_ctx *ctx, const char *path, struct imss_module **loaded)
 	}
 	funcs = p11_kit_module_load(path, 0);
 	if (funcs == NULL)
-		return ctx_fail(ctx, IMSS_ERR_MODULE_LOAD,
-		                _("cannot load '%s': %s. Check the path given with --module or module-path=."),
-		                path, p11_kit_message() ? p11_kit_message() : strerror(errno));
+		return ctx_fail_next(ctx, IMSS_ERR_MODULE_LOAD, IMSS_NEXT_CHECK_MODULE,
+		                     _("cannot load '%s': %s. Check the module's path, given or in the token's URI (module-path=)."),
+		                     path, p11_kit_message() ? p11_kit_message() : strerror(errno));
 	rv = p11_kit_module_initialize(funcs);
 	if (rv != CKR_OK) {
 		p11_kit_module_release(funcs);
@@ -215,9 +242,9 @@ ctx_load_modules(imss_ctx *ctx)
 	}
 	ctx->registry = p11_kit_modules_load_and_initialize(0);
 	if (ctx->registry == NULL)
-		return ctx_fail(ctx, IMSS_ERR_MODULE_LOAD,
-		                _("cannot load the PKCS#11 modules of the p11-kit registry: %s. Name a module with --module."),
-		                p11_kit_message() ? p11_kit_message() : "?");
+		return ctx_fail_next(ctx, IMSS_ERR_MODULE_LOAD, IMSS_NEXT_CHECK_MODULE,
+		                     _("cannot load the PKCS#11 modules of the p11-kit registry: %s. Name a module to use."),
+		                     p11_kit_message() ? p11_kit_message() : "?");
 	for (i = 0; ctx->registry[i] != NULL; i++) {
 		err = ctx_add_module(ctx, ctx->registry[i], NULL, 1);
 		if (err != IMSS_OK)

@@ -155,6 +155,9 @@ check_refused(const char *name, const char *text, const char *why)
 	write_text(path, text);
 	CHECK_INT(journal_load(ctx, path, &j, &exists), IMSS_ERR_JOURNAL);
 	CHECK_CONTAINS(imss_ctx_detail(ctx), why);
+	/* What to do next, for the tool to name its command. */
+	CHECK_INT(imss_ctx_get_next(ctx), IMSS_NEXT_LIST_OBJECTS);
+	CHECK(strstr(imss_ctx_detail(ctx), "--") == NULL);
 	CHECK(j.server == NULL && j.registro_patronal == NULL && j.key_label == NULL);
 	journal_clear(&j);
 }
