@@ -246,19 +246,15 @@ slurp(imss_ctx *ctx, const char *path, char **out, int *exists)
 }
 
 imss_err
-journal_load(imss_ctx *ctx, const char *path, struct journal *j, int *exists)
+journal_parse(imss_ctx *ctx, const char *path, const char *text, struct journal *j)
 {
 	json_tokener *tok = NULL;
 	json_object *obj = NULL;
-	char *text = NULL;
 	imss_err err;
 
 	memset(j, 0, sizeof(*j));
 	if ((j->path = strdup(path)) == NULL)
 		return IMSS_ERR_NOMEM;
-	err = slurp(ctx, path, &text, exists);
-	if (err != IMSS_OK || !*exists)
-		goto out;
 	tok = json_tokener_new();
 	if (tok == NULL) {
 		err = IMSS_ERR_NOMEM;
@@ -281,7 +277,6 @@ out:
 	json_object_put(obj);
 	if (tok != NULL)
 		json_tokener_free(tok);
-	free(text);
 	if (err != IMSS_OK) {
 		char *p = j->path;
 
@@ -293,15 +288,30 @@ out:
 }
 
 imss_err
-journal_save(imss_ctx *ctx, struct journal *j)
+journal_load(imss_ctx *ctx, const char *path, struct journal *j, int *exists)
+{
+	char *text = NULL;
+	imss_err err;
+
+	memset(j, 0, sizeof(*j));
+	err = slurp(ctx, path, &text, exists);
+	if (err == IMSS_OK && *exists)
+		err = journal_parse(ctx, path, text, j);
+	else if ((j->path = strdup(path)) == NULL && err == IMSS_OK)
+		err = IMSS_ERR_NOMEM;
+	free(text);
+	return err;
+}
+
+char *
+journal_format(const struct journal *j)
 {
 	json_object *obj = json_object_new_object();
 	const char *text;
-	imss_err err;
+	char *out;
 
 	if (obj == NULL)
-		return IMSS_ERR_NOMEM;
-	j->updated = (long long)time(NULL);
+		return NULL;
 	json_object_object_add(obj, "version", json_object_new_int(JOURNAL_VERSION));
 	json_object_object_add(obj, "state", json_object_new_string(journal_state_name(j->state)));
 	json_object_object_add(obj, "updated", json_object_new_int64(j->updated));
@@ -311,8 +321,22 @@ journal_save(imss_ctx *ctx, struct journal *j)
 	JOURNAL_FIELDS(WRITE_FIELD)
 #undef WRITE_FIELD
 	text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-	err = text ? imss_write_file_atomic(ctx, j->path, text, strlen(text), 0600, 1)
-	           : IMSS_ERR_NOMEM;
+	out = text ? strdup(text) : NULL;
 	json_object_put(obj);
+	return out;
+}
+
+imss_err
+journal_save(imss_ctx *ctx, struct journal *j)
+{
+	char *text;
+	imss_err err;
+
+	j->updated = (long long)time(NULL);
+	text = journal_format(j);
+	if (text == NULL)
+		return IMSS_ERR_NOMEM;
+	err = imss_write_file_atomic(ctx, j->path, text, strlen(text), 0600, 1);
+	free(text);
 	return err;
 }

@@ -60,6 +60,13 @@ imss_err journal_load(imss_ctx *ctx, const char *path, struct journal *j, int *e
 /* Write it atomically (0600), stamping the time. */
 imss_err journal_save(imss_ctx *ctx, struct journal *j);
 
+/* The two halves of load and save, without files (the unit test's):
+ * parse the text of the journal at path (its name for messages) with the
+ * same checks as journal_load; format j as journal_save writes it
+ * (malloc'd; NULL when out of memory). */
+imss_err journal_parse(imss_ctx *ctx, const char *path, const char *text, struct journal *j);
+char *journal_format(const struct journal *j);
+
 /* Set a string field (NULL clears). */
 imss_err journal_set(char **field, const char *value);
 

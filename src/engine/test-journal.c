@@ -1,6 +1,7 @@
 /*
  * Unit test of the renewal journal (journal.c): what journal_save writes
- * journal_load reads back exactly, in every state; what it cannot read
+ * journal_load reads back exactly, in every state, and the same in memory
+ * (journal_format, journal_parse); what it cannot read
  * back exactly (bad JSON, bad hex, an unknown state or field, a missing
  * required field, a symbolic link) is refused as IMSS_ERR_JOURNAL with
  * the journal untouched.  Files in a temporary directory; no token.
@@ -103,6 +104,39 @@ test_round_trip_every_state(void)
 		CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
 		journal_clear(&saved);
 		journal_clear(&loaded);
+	}
+}
+
+/* In memory: journal_format's text parses back to the same journal, in
+ * every state; trailing white space is fine. */
+static void
+test_format_parse(void)
+{
+	struct journal saved, parsed;
+	char *text, *spaced;
+	int s;
+
+	for (s = JOURNAL_NEW; s <= JOURNAL_DONE; s++) {
+		fill(&saved, "mem.json", (enum journal_state)s);
+		saved.updated = 1700000000 + s;
+		text = journal_format(&saved);
+		CHECK(text != NULL);
+		if (!text)
+			return;
+		CHECK_CONTAINS(text, "\"version\":1");
+		CHECK_CONTAINS(text, journal_state_name(saved.state));
+		CHECK_INT(journal_parse(ctx, "mem.json", text, &parsed), IMSS_OK);
+		check_same(&saved, &parsed);
+		CHECK_STR(parsed.path, "mem.json");
+		journal_clear(&parsed);
+		spaced = malloc(strlen(text) + 4);
+		sprintf(spaced, "%s \n\t", text);
+		CHECK_INT(journal_parse(ctx, "mem.json", spaced, &parsed), IMSS_OK);
+		check_same(&saved, &parsed);
+		journal_clear(&parsed);
+		free(spaced);
+		free(text);
+		journal_clear(&saved);
 	}
 }
 
@@ -247,6 +281,7 @@ main(void)
 		return 2;
 	}
 	test_round_trip_every_state();
+	test_format_parse();
 	test_round_trip_minimal();
 	test_absent();
 	test_refused();
