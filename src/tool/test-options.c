@@ -54,7 +54,8 @@ struct demo_args {
 
 static const struct tool_option demo_options[] = {
 	TOOL_OPTION_TOKEN(struct demo_args, token),
-	{ "label", TOOL_ARG_REQUIRED, offsetof(struct demo_args, label), N_("LABEL"), N_("the label") },
+	{ "label", TOOL_ARG_REQUIRED, offsetof(struct demo_args, label), N_("LABEL"),
+	  N_("the label") },
 	{ "wait", TOOL_ARG_OPTIONAL, offsetof(struct demo_args, wait), "SECONDS", N_("wait") },
 	{ "force", TOOL_ARG_NONE, offsetof(struct demo_args, force), NULL, N_("force") },
 	TOOL_OPTION_END,
@@ -124,8 +125,8 @@ test_command_options(void)
 {
 	struct run r;
 
-	run(&r, 0, 0, ARGV("demo", "--token", "pkcs11:token=a", "--label=IMSS 2026", "--force",
-	                   "--wait=30"));
+	run(&r, 0, 0,
+	    ARGV("demo", "--token", "pkcs11:token=a", "--label=IMSS 2026", "--force", "--wait=30"));
 	CHECK_INT(r.rc, TOOL_EXIT_OK);
 	CHECK_INT(r.done, 0);
 	CHECK_STR(r.args.token, "pkcs11:token=a");
