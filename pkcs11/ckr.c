@@ -83,7 +83,7 @@ ckr_message(CK_RV rv)
 	case CKR_HOST_MEMORY:
 		return _("the computer ran out of memory; close other programs and try again");
 	case CKR_DEVICE_MEMORY:
-		return _("the token is full; see what is on it with 'imss-renew objects --login', delete what you no longer need with the token's own tool (for example 'pkcs11-tool --delete-object'), and try again");
+		return _("the token is full; see what is on it, delete what you no longer need with the token's own tool, and try again");
 	case CKR_DEVICE_REMOVED:
 	case CKR_TOKEN_NOT_PRESENT:
 		return _("the token was removed; insert it again and re-run the command (nothing was lost)");
@@ -92,7 +92,7 @@ ckr_message(CK_RV rv)
 		return _("the session with the token was closed (token removed or reset); re-run the command");
 	case CKR_DEVICE_ERROR:
 	case CKR_GENERAL_ERROR:
-		return _("the token or its reader did not answer; check that your user may use it (pcscd running, and the udev rules of imss-renew installed: 'sudo udevadm control --reload', then plug it in again), then re-run the command");
+		return _("the token or its reader did not answer; check that your user may use it (pcscd running, and the udev rules of imss-renew installed and loaded, then plug it in again), then re-run the command");
 	case CKR_FUNCTION_FAILED:
 		return _("the token could not complete the operation; re-run the command, and if it fails again check the token with 'imss-renew doctor'");
 	case CKR_PIN_INCORRECT:
@@ -101,7 +101,7 @@ ckr_message(CK_RV rv)
 	case CKR_PIN_LEN_RANGE:
 		return _("the PIN has the wrong length for this token; check the PIN");
 	case CKR_PIN_LOCKED:
-		return _("the user PIN is locked; unlock it with the token's SO PIN or PUK (for example 'pkcs11-tool --unlock-pin --login --login-type so'), or ask your token administrator");
+		return _("the user PIN is locked; unlock it with the token's SO PIN or PUK, or ask your token administrator");
 	case CKR_PIN_EXPIRED:
 		return _("the PIN has expired; change it with the token's own tool and try again");
 	case CKR_USER_PIN_NOT_INITIALIZED:
@@ -120,7 +120,7 @@ ckr_message(CK_RV rv)
 	case CKR_KEY_SIZE_RANGE:
 	case CKR_CURVE_NOT_SUPPORTED:
 	case CKR_DOMAIN_PARAMS_INVALID:
-		return _("the token does not support this key size or curve; choose another with --type (see 'imss-renew doctor')");
+		return _("the token does not support this key size or curve; choose another key type (see 'imss-renew doctor')");
 	case CKR_ATTRIBUTE_TYPE_INVALID:
 	case CKR_ATTRIBUTE_VALUE_INVALID:
 	case CKR_TEMPLATE_INCONSISTENT:
@@ -149,7 +149,7 @@ ckr_message(CK_RV rv)
 	case CKR_RANDOM_NO_RNG:
 		return _("the token has no random number generator");
 	case CKR_TOKEN_NOT_RECOGNIZED:
-		return _("the token is not recognised by its driver; check that the right module is used (--module)");
+		return _("the token is not recognised by its driver; check that the right PKCS#11 module is used");
 	case CKR_CRYPTOKI_NOT_INITIALIZED:
 		return _("the PKCS#11 module was not initialised; this is a bug, please report it");
 	case CKR_FUNCTION_NOT_SUPPORTED:
@@ -160,7 +160,33 @@ ckr_message(CK_RV rv)
 	case CKR_PIN_TOO_WEAK:
 		return _("the new PIN is too weak for this token");
 	default:
-		return _("the token returned an unexpected error; re-run with --verbose and report it if it persists");
+		return _("the token returned an unexpected error; re-run the command showing its progress, and report it if it persists");
+	}
+}
+
+/* What ckr_message() says to do next, as the code the tool renders with
+ * its options. */
+imss_next
+ckr_next(CK_RV rv)
+{
+	switch (rv) {
+	case CKR_DEVICE_MEMORY:
+		return IMSS_NEXT_FREE_TOKEN;
+	case CKR_DEVICE_ERROR:
+	case CKR_GENERAL_ERROR:
+		return IMSS_NEXT_DEVICE_ACCESS;
+	case CKR_PIN_LOCKED:
+		return IMSS_NEXT_UNLOCK_PIN;
+	case CKR_KEY_SIZE_RANGE:
+	case CKR_CURVE_NOT_SUPPORTED:
+	case CKR_DOMAIN_PARAMS_INVALID:
+		return IMSS_NEXT_OTHER_KEY_TYPE;
+	case CKR_TOKEN_NOT_RECOGNIZED:
+		return IMSS_NEXT_CHECK_MODULE;
+	default:
+		/* The unexpected ones: ckr_message()'s default answer. */
+		return ckr_message(rv) == ckr_message(CKR_VENDOR_DEFINED) ? IMSS_NEXT_REPORT
+		                                                          : IMSS_NEXT_NONE;
 	}
 }
 

@@ -382,9 +382,9 @@ keygen_label_free(imss_token *tok, const char *label, unsigned flags)
 	if (!(flags & KEYGEN_LABEL_IS_NEW))
 		err = token_label_in_use(tok, label, &in_use);
 	if (err == IMSS_OK && in_use)
-		err = ctx_fail(tok->ctx, IMSS_ERR_LABEL_IN_USE,
-		               _("Label '%s' is already used on token '%s'; choose another with --label."),
-		               label, tok->info.label);
+		err = ctx_fail_next(tok->ctx, IMSS_ERR_LABEL_IN_USE, IMSS_NEXT_OTHER_LABEL,
+		                    _("Label '%s' is already used on token '%s'; choose another label."),
+		                    label, tok->info.label);
 	return err;
 }
 

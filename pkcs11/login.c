@@ -21,9 +21,10 @@ describe_pin_state(imss_token *tok)
 	tok->info.pin_locked = info.pin_locked;
 	tok->info.pin_final_try = info.pin_final_try;
 	tok->info.pin_count_low = info.pin_count_low;
-	if (info.pin_locked)
-		ctx_append_detail(tok->ctx, _("\nThe PIN is now locked: unlock it with the SO PIN or PUK (for example 'pkcs11-tool --unlock-pin --login --login-type so') or ask your token administrator."));
-	else if (info.pin_final_try)
+	if (info.pin_locked) {
+		ctx_append_detail(tok->ctx, _("\nThe PIN is now locked: unlock it with the SO PIN or PUK, or ask your token administrator."));
+		ctx_set_next(tok->ctx, IMSS_NEXT_UNLOCK_PIN);
+	} else if (info.pin_final_try)
 		ctx_append_detail(tok->ctx, _("\nOnly one try is left: the next wrong PIN locks the token."));
 	else if (info.pin_count_low)
 		ctx_append_detail(tok->ctx, _("\nThe token reports few tries left."));
@@ -37,13 +38,13 @@ check_pin_flags(imss_token *tok, unsigned flags)
 	const imss_token_info *ti = &tok->info;
 
 	if (ti->pin_locked)
-		return ctx_fail(tok->ctx, IMSS_ERR_PIN_LOCKED,
-		                _("Token '%s': the user PIN is locked. Unlock it with the SO PIN or PUK (for example 'pkcs11-tool --unlock-pin --login --login-type so'), or ask your token administrator. Nothing was tried."),
-		                ti->label);
+		return ctx_fail_next(tok->ctx, IMSS_ERR_PIN_LOCKED, IMSS_NEXT_UNLOCK_PIN,
+		                     _("Token '%s': the user PIN is locked. Unlock it with the SO PIN or PUK, or ask your token administrator. Nothing was tried."),
+		                     ti->label);
 	if (ti->pin_final_try && !(flags & IMSS_LOGIN_FORCE))
-		return ctx_fail(tok->ctx, IMSS_ERR_PIN_FINAL_TRY,
-		                _("Token '%s' allows only one more PIN try: a wrong PIN would lock it. If you are sure of the PIN, run again with --force; otherwise reset the counter with the SO PIN first. Nothing was tried."),
-		                ti->label);
+		return ctx_fail_next(tok->ctx, IMSS_ERR_PIN_FINAL_TRY, IMSS_NEXT_FORCE,
+		                     _("Token '%s' allows only one more PIN try: a wrong PIN would lock it. If you are sure of the PIN, run again forcing the login; otherwise reset the counter with the SO PIN first. Nothing was tried."),
+		                     ti->label);
 	if (ti->pin_count_low)
 		ctx_log(tok->ctx, IMSS_LOG_WARN,
 		        _("token '%s' reports that wrong PINs were entered: few tries are left"),
@@ -72,9 +73,9 @@ login_once(imss_token *tok, CK_USER_TYPE user, imss_pin_source *src,
 		err = imss_pin_source_read(src, prompt, pin, sizeof(pin));
 		if (err != IMSS_OK) {
 			imss_secrets_end();
-			return ctx_fail(tok->ctx, err,
-			                _("No PIN could be read from '%s'. Check the --pin-source (tty, file:PATH, fd:N or env:NAME)."),
-			                pin_source_describe(src));
+			return ctx_fail_next(tok->ctx, err, IMSS_NEXT_PIN_SOURCE,
+			                     _("No PIN could be read from '%s'. Check where the PIN comes from (tty, file:PATH, fd:N or env:NAME)."),
+			                     pin_source_describe(src));
 		}
 		rv = tok->f->C_Login(tok->session, user, (CK_UTF8CHAR *)pin, strlen(pin));
 		imss_wipe(pin, sizeof(pin));

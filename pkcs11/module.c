@@ -20,6 +20,7 @@ imss_err
 ctx_fail_rv(imss_ctx *ctx, const char *function, CK_RV rv)
 {
 	ctx_set_detail(ctx, "%s: %s (%s)", function, ckr_message(rv), ckr_name(rv));
+	ctx->next = ckr_next(rv);
 	return ckr_to_err(rv);
 }
 
@@ -89,9 +90,9 @@ ctx_load_path(imss_ctx *ctx, const char *path, struct imss_module **loaded)
 	}
 	funcs = p11_kit_module_load(path, 0);
 	if (funcs == NULL)
-		return ctx_fail(ctx, IMSS_ERR_MODULE_LOAD,
-		                _("cannot load '%s': %s. Check the path given with --module or module-path=."),
-		                path, p11_kit_message() ? p11_kit_message() : strerror(errno));
+		return ctx_fail_next(ctx, IMSS_ERR_MODULE_LOAD, IMSS_NEXT_CHECK_MODULE,
+		                     _("cannot load '%s': %s. Check the module's path, given or in the token's URI (module-path=)."),
+		                     path, p11_kit_message() ? p11_kit_message() : strerror(errno));
 	rv = p11_kit_module_initialize(funcs);
 	if (rv != CKR_OK) {
 		p11_kit_module_release(funcs);
@@ -129,9 +130,9 @@ ctx_load_modules(imss_ctx *ctx)
 	registry = p11_kit_modules_load_and_initialize(0);
 	ctx->registry = registry;
 	if (registry == NULL)
-		return ctx_fail(ctx, IMSS_ERR_MODULE_LOAD,
-		                _("cannot load the PKCS#11 modules of the p11-kit registry: %s. Name a module with --module."),
-		                p11_kit_message() ? p11_kit_message() : "?");
+		return ctx_fail_next(ctx, IMSS_ERR_MODULE_LOAD, IMSS_NEXT_CHECK_MODULE,
+		                     _("cannot load the PKCS#11 modules of the p11-kit registry: %s. Name a module to use."),
+		                     p11_kit_message() ? p11_kit_message() : "?");
 	for (i = 0; registry[i] != NULL; i++) {
 		err = ctx_add_module(ctx, registry[i], NULL, 1);
 		if (err != IMSS_OK)

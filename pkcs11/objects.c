@@ -437,9 +437,9 @@ token_find_one(imss_token *tok, const char *text, CK_OBJECT_CLASS klass,
 	if (err != IMSS_OK)
 		goto out;
 	if (count == 0) {
-		err = ctx_fail(tok->ctx, IMSS_ERR_NO_OBJECT,
-		               _("Nothing on token '%s' matches '%s'. 'imss-renew objects --login' lists what is there (private keys show only after login)."),
-		               tok->info.label, text);
+		err = ctx_fail_next(tok->ctx, IMSS_ERR_NO_OBJECT, IMSS_NEXT_LIST_OBJECTS,
+		                    _("Nothing on token '%s' matches '%s'. List what is there (private keys show only after login)."),
+		                    tok->info.label, text);
 		goto out;
 	}
 	if (count > 1) {

@@ -62,6 +62,7 @@ struct imss_key {
 /* ckr.c: CK_RV in words. */
 const char *ckr_name(CK_RV rv);
 const char *ckr_message(CK_RV rv);
+imss_next ckr_next(CK_RV rv);
 imss_err ckr_to_err(CK_RV rv);
 
 /*

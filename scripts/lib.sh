@@ -8,11 +8,12 @@
 # p11-kit, gnutls-bin, sqlite3, openssl, curl and jq.  Translations:
 # gettext (msgfmt, xgettext) and locales (es_MX.UTF-8 for the i18n test).
 # Installing: scdoc (man pages), dpkg-dev (dpkg-shlibdeps for cpack), and
-# for their tests man-db, bash-completion and udev (udevadm).
+# for their tests man-db, bash-completion and udev (udevadm).  Format:
+# clang-format (version 14, scripts/format.sh).
 IMSS_PACKAGES=(build-essential cmake pkg-config libssl-dev libp11-kit-dev p11-kit
 	libcurl4-openssl-dev libjson-c-dev softhsm2 opensc gnutls-bin
 	libmicrohttpd-dev libsqlite3-dev sqlite3 libhpdf-dev gettext locales openssl
-	curl jq scdoc dpkg-dev man-db bash-completion udev)
+	curl jq scdoc dpkg-dev man-db bash-completion udev clang-format)
 
 # Fuzzing only (scripts/fuzz.sh adds them): clang and its libFuzzer and
 # sanitizer runtimes.

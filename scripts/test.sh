@@ -7,10 +7,11 @@
 #   -R REGEX    run only the tests matching REGEX (passed to ctest)
 #
 # The normal build goes to build/ (BUILD_DIR).  With CI=true both the normal
-# and the sanitizer build are tested, then every fuzz target runs briefly
-# (scripts/fuzz.sh, FUZZ_SECONDS each, default 20).  Missing Debian
-# packages are installed when run as root; otherwise the script names them
-# and stops.
+# and the sanitizer build are tested, after scripts/format.sh --check (a
+# file that differs from .clang-format fails the run), then every fuzz
+# target runs briefly (scripts/fuzz.sh, FUZZ_SECONDS each, default 20).
+# Missing Debian packages are installed when run as root; otherwise the
+# script names them and stops.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -55,6 +56,7 @@ build=${BUILD_DIR:-$root/build}
 build_san=${SANITIZE_BUILD_DIR:-$root/build-sanitize}
 status=0
 if [[ ${CI:-} == true ]]; then
+	"$root/scripts/format.sh" --check || status=1
 	run_suite "$build" OFF || status=1
 	run_suite "$build_san" ON || status=1
 	echo "== fuzz (${FUZZ_SECONDS:-20} s per target)"

@@ -36,6 +36,7 @@ struct imss_ctx {
 	imss_log_fn log_fn;
 	void *log_user;
 	char detail[IMSS_DETAIL_MAX];
+	imss_next next;          /* what to do next, with the detail */
 };
 
 /* src/base/context.c: the error detail and the log. */
@@ -46,6 +47,12 @@ void ctx_append_detail(imss_ctx *ctx, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 imss_err ctx_fail(imss_ctx *ctx, imss_err err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* ctx_fail, with what to do next (imss_ctx_get_next()); the message says
+ * it in words, never naming the tool's options. */
+imss_err ctx_fail_next(imss_ctx *ctx, imss_err err, imss_next next, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* What to do next, for a detail appended to (every new detail clears it). */
+void ctx_set_next(imss_ctx *ctx, imss_next next);
 imss_err ctx_fail_openssl(imss_ctx *ctx, const char *what);
 void ctx_log(imss_ctx *ctx, imss_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

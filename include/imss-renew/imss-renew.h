@@ -106,6 +106,42 @@ void imss_ctx_set_log(imss_ctx *ctx, imss_log_fn fn, void *user);
 const char *imss_ctx_detail(const imss_ctx *ctx);
 
 /*
+ * What to do next after the last failing call, as a code the application
+ * renders in its own words (the command-line tool names its options:
+ * "Run again with --wait.").  The detail says the same in words without
+ * naming any application's options.  IMSS_NEXT_NONE when there is nothing
+ * particular to do.  Codes are only ever added, never renumbered.
+ */
+typedef enum imss_next {
+	IMSS_NEXT_NONE = 0,
+	IMSS_NEXT_ABANDON,          /* undo the unfinished renewal */
+	IMSS_NEXT_GIVE_CA,          /* give the service's CA certificate */
+	IMSS_NEXT_WAIT,             /* wait for the other renewal's lock */
+	IMSS_NEXT_OTHER_LABEL,      /* choose another key label */
+	IMSS_NEXT_LIST_OBJECTS,     /* look at the token's objects, logged in */
+	IMSS_NEXT_FORCE,            /* do it anyway, knowingly */
+	IMSS_NEXT_PASSWORD_SOURCE,  /* say where the file's password comes from */
+	IMSS_NEXT_PIN_SOURCE,       /* check where the PIN comes from */
+	IMSS_NEXT_CHECK_SERVER,     /* check the service's address and the user */
+	IMSS_NEXT_RECOVER,          /* fetch the certificate by its serial */
+	IMSS_NEXT_NAME_EMPLOYER,    /* name the employer (registro patronal) */
+	IMSS_NEXT_OTHER_STATE_DIR,  /* give another state directory */
+	IMSS_NEXT_OTHER_OUT_DIR,    /* give another output directory */
+	IMSS_NEXT_UNLOCK_PIN,       /* unlock the user PIN with the SO PIN/PUK */
+	IMSS_NEXT_FREE_TOKEN,       /* delete objects no longer needed */
+	IMSS_NEXT_DEVICE_ACCESS,    /* let the user reach the reader (udev, pcscd) */
+	IMSS_NEXT_OTHER_KEY_TYPE,   /* choose another key type */
+	IMSS_NEXT_CHECK_MODULE,     /* check the PKCS#11 module used */
+	IMSS_NEXT_REPORT,           /* run again showing progress, and report */
+	IMSS_NEXT_CONTINUE,         /* run the same command again, or undo it */
+	IMSS_NEXT_SAY_YES,          /* answer the questions beforehand, or undo it */
+	IMSS_NEXT_USE_NEW_CERT,     /* renew from the newer certificate, or fetch it */
+	IMSS_NEXT_OTHER_EMAIL,      /* give another e-mail address */
+} imss_next;
+
+imss_next imss_ctx_get_next(const imss_ctx *ctx);
+
+/*
  * Tokens.
  */
 typedef struct imss_token_info {

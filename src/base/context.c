@@ -14,6 +14,13 @@ void
 ctx_clear_detail(imss_ctx *ctx)
 {
 	ctx->detail[0] = '\0';
+	ctx->next = IMSS_NEXT_NONE;
+}
+
+void
+ctx_set_next(imss_ctx *ctx, imss_next next)
+{
+	ctx->next = next;
 }
 
 static void __attribute__((format(printf, 2, 0)))
@@ -59,6 +66,19 @@ ctx_fail(imss_ctx *ctx, imss_err err, const char *fmt, ...)
 }
 
 imss_err
+ctx_fail_next(imss_ctx *ctx, imss_err err, imss_next next, const char *fmt, ...)
+{
+	va_list ap;
+
+	ctx_clear_detail(ctx);
+	va_start(ap, fmt);
+	ctx_vappend(ctx, fmt, ap);
+	va_end(ap);
+	ctx->next = next;
+	return err;
+}
+
+imss_err
 ctx_fail_openssl(imss_ctx *ctx, const char *what)
 {
 	unsigned long e = ERR_get_error();
@@ -96,4 +116,10 @@ const char *
 imss_ctx_detail(const imss_ctx *ctx)
 {
 	return ctx->detail;
+}
+
+imss_next
+imss_ctx_get_next(const imss_ctx *ctx)
+{
+	return ctx->next;
 }

@@ -74,8 +74,8 @@ read_password(imss_ctx *ctx, imss_pin_source *src, const char *path, char *buf, 
 	imss_err err;
 
 	if (src == NULL)
-		return ctx_fail(ctx, IMSS_ERR_PIN_SOURCE,
-		                _("'%s' needs a password and no --password-source was given."), path);
+		return ctx_fail_next(ctx, IMSS_ERR_PIN_SOURCE, IMSS_NEXT_PASSWORD_SOURCE,
+		                     _("'%s' needs a password and no source for it was given."), path);
 	snprintf(prompt, sizeof(prompt), _("Password for %s: "), path);
 	err = imss_pin_source_read(src, prompt, buf, size);
 	if (err != IMSS_OK)

@@ -18,11 +18,11 @@ check_validity(imss_ctx *ctx, X509 *cert, unsigned flags)
 	if (err != IMSS_OK)
 		return err;
 	if ((info.expired || info.not_yet_valid) && !(flags & IMSS_IMPORT_FORCE))
-		err = ctx_fail(ctx, IMSS_ERR_CERT_VALIDITY,
-		               info.expired ?
-		               _("Certificate %s expired %ld days ago; it was not imported. Use --force to store it anyway.") :
-		               _("Certificate %s is not valid yet; it was not imported. Use --force to store it anyway."),
-		               info.serial, -info.days_left);
+		err = ctx_fail_next(ctx, IMSS_ERR_CERT_VALIDITY, IMSS_NEXT_FORCE,
+		                    info.expired ?
+		                    _("Certificate %s expired %ld days ago; it was not imported. It can still be stored if you ask for that explicitly.") :
+		                    _("Certificate %s is not valid yet; it was not imported. It can still be stored if you ask for that explicitly."),
+		                    info.serial, -info.days_left);
 	imss_cert_info_clear(&info);
 	return err;
 }

@@ -111,13 +111,13 @@ check_state_dir(imss_ctx *ctx, const char *dir)
 		return ctx_fail(ctx, IMSS_ERR_IO, _("Cannot use the directory '%s': %s."), dir,
 		                strerror(errno));
 	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid())
-		return ctx_fail(ctx, IMSS_ERR_IO,
-		                _("The state directory '%s' is not a directory of yours; it must be, since it holds the renewal journal and lock. Give another --state-dir."),
-		                dir);
+		return ctx_fail_next(ctx, IMSS_ERR_IO, IMSS_NEXT_OTHER_STATE_DIR,
+		                     _("The state directory '%s' is not a directory of yours; it must be, since it holds the renewal journal and lock. Give another state directory."),
+		                     dir);
 	if ((st.st_mode & 077) != 0)
-		return ctx_fail(ctx, IMSS_ERR_IO,
-		                _("The state directory '%s' can be read or written by other users (mode %03o); it holds the renewal journal and lock. Run 'chmod 700 %s', or give another --state-dir."),
-		                dir, (unsigned)(st.st_mode & 0777), dir);
+		return ctx_fail_next(ctx, IMSS_ERR_IO, IMSS_NEXT_OTHER_STATE_DIR,
+		                     _("The state directory '%s' can be read or written by other users (mode %03o); it holds the renewal journal and lock. Run 'chmod 700 %s', or give another state directory."),
+		                     dir, (unsigned)(st.st_mode & 0777), dir);
 	return IMSS_OK;
 }
 
@@ -135,9 +135,9 @@ check_out_dir(imss_ctx *ctx, const char *dir)
 		return ctx_fail(ctx, IMSS_ERR_IO, _("Cannot use the directory '%s': %s."), dir,
 		                strerror(errno));
 	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0)
-		return ctx_fail(ctx, IMSS_ERR_IO,
-		                _("The output directory '%s' can be written by other users (mode %03o), who could replace the terms letter or the certificate copy written there. Run 'chmod go-w %s', or give another --out-dir."),
-		                dir, (unsigned)(st.st_mode & 0777), dir);
+		return ctx_fail_next(ctx, IMSS_ERR_IO, IMSS_NEXT_OTHER_OUT_DIR,
+		                     _("The output directory '%s' can be written by other users (mode %03o), who could replace the terms letter or the certificate copy written there. Run 'chmod go-w %s', or give another output directory."),
+		                     dir, (unsigned)(st.st_mode & 0777), dir);
 	return IMSS_OK;
 }
 
@@ -155,8 +155,8 @@ state_dir_init(struct renew *r)
 	else if (home != NULL && home[0] == '/')
 		dir = str_printf("%s/.local/state/imss-renew", home);
 	else
-		return ctx_fail(r->ctx, IMSS_ERR_INVALID_ARG,
-		                _("No state directory: set HOME or XDG_STATE_HOME, or give --state-dir."));
+		return ctx_fail_next(r->ctx, IMSS_ERR_INVALID_ARG, IMSS_NEXT_OTHER_STATE_DIR,
+		                     _("No state directory: set HOME or XDG_STATE_HOME, or give a state directory."));
 	if (dir == NULL)
 		return IMSS_ERR_NOMEM;
 	r->state_dir = dir;
@@ -214,9 +214,9 @@ renew_lock_token(struct renew *r)
 	}
 	err = open_lock(r, path);
 	if (err == IMSS_OK && flock(r->lock_fd, op) != 0)
-		err = ctx_fail(r->ctx, IMSS_ERR_BUSY,
-		               _("Another imss-renew is renewing on token '%s' (lock %s). Wait for it to finish, or run with --wait."),
-		               imss_token_get_info(r->o->token)->label, path);
+		err = ctx_fail_next(r->ctx, IMSS_ERR_BUSY, IMSS_NEXT_WAIT,
+		                    _("Another imss-renew is renewing on token '%s' (lock %s). Wait for it to finish, or run again waiting for the lock."),
+		                    imss_token_get_info(r->o->token)->label, path);
 	free(path);
 	free(serial);
 	return err;
@@ -338,7 +338,7 @@ pin_ca(struct renew *r, STACK_OF(X509) *cas, const char *pinned, int replaced,
 
 		if (replaced)
 			renew_emit(r, "ca", 1, f,
-			           _("The CA pinned for %s is replaced, as --ca asks: it was SHA-256 %s; it is now %s (SHA-256 %s), in %s."),
+			           _("The CA pinned for %s is replaced by the CA given: it was SHA-256 %s; it is now %s (SHA-256 %s), in %s."),
 			           r->o->server, was, info.subject, info.fingerprint, pinned);
 		else
 			renew_emit(r, "ca", 1, f,
@@ -396,12 +396,14 @@ connect_first_use(struct renew *r, const char *pin_file)
 
 	if (err == IMSS_OK)
 		err = idse_get_ca(r->ctx, r->http, &ca);
-	if (err == IMSS_ERR_TLS)
-		ctx_append_detail(r->ctx, _(" The first time, give the service's CA with --ca FILE."));
+	if (err == IMSS_ERR_TLS) {
+		ctx_append_detail(r->ctx, _(" The first time, give the service's CA certificate."));
+		ctx_set_next(r->ctx, IMSS_NEXT_GIVE_CA);
+	}
 	if (err == IMSS_OK && !is_ca(ca))
-		err = ctx_fail(r->ctx, IMSS_ERR_REFUSED_CERT,
-		               _("The CA %s publishes is not a CA certificate (no basicConstraints CA:TRUE); nothing was pinned. Give the service's CA with --ca FILE."),
-		               r->o->server);
+		err = ctx_fail_next(r->ctx, IMSS_ERR_REFUSED_CERT, IMSS_NEXT_GIVE_CA,
+		                    _("The CA %s publishes is not a CA certificate (no basicConstraints CA:TRUE); nothing was pinned. Give the service's CA certificate."),
+		                    r->o->server);
 	if (err == IMSS_OK && ((r->issuer = sk_X509_new_null()) == NULL || !sk_X509_push(r->issuer, ca)))
 		err = IMSS_ERR_NOMEM;
 	if (err == IMSS_OK)
@@ -431,13 +433,16 @@ renew_connect(struct renew *r)
 
 	err = pin_path(r, &pin_file);
 	if (err == IMSS_OK && r->o->ca_file != NULL &&
-	    (err = load_ca_file(r, r->o->ca_file, &given)) != IMSS_OK)
-		ctx_append_detail(r->ctx, _(" Give the service's CA certificate with --ca; nothing was pinned."));
+	    (err = load_ca_file(r, r->o->ca_file, &given)) != IMSS_OK) {
+		ctx_append_detail(r->ctx, _(" Give the service's CA certificate; nothing was pinned."));
+		ctx_set_next(r->ctx, IMSS_NEXT_GIVE_CA);
+	}
 	if (err == IMSS_OK && (have_pin = access(pin_file, F_OK) == 0)) {
 		imss_err bad = load_ca_file(r, pin_file, &pinned);
 
 		if (bad != IMSS_OK && given == NULL) {   /* replaced only by --ca */
-			ctx_append_detail(r->ctx, _(" Give the service's CA with --ca FILE: it replaces the pin."));
+			ctx_append_detail(r->ctx, _(" Give the service's CA certificate: it replaces the pin."));
+			ctx_set_next(r->ctx, IMSS_NEXT_GIVE_CA);
 			err = bad;
 		} else if (bad != IMSS_OK) {
 			ctx_clear_detail(r->ctx);
@@ -481,9 +486,9 @@ renew_check_interrupt(struct renew *r, int step)
 		kept = str_printf("%s", _("nothing (no key was made yet)"));
 	if (kept == NULL)
 		return IMSS_ERR_NOMEM;
-	err = ctx_fail(r->ctx, IMSS_ERR_INTERRUPTED,
-	               _("Interrupted after step %d (%s). Kept: %s. Run the same command again to continue, or `imss-renew renew --abandon` with the same --token to undo."),
-	               step, journal_state_words(r->j.state), kept);
+	err = ctx_fail_next(r->ctx, IMSS_ERR_INTERRUPTED, IMSS_NEXT_CONTINUE,
+	                    _("Interrupted after step %d (%s). Kept: %s."),
+	                    step, journal_state_words(r->j.state), kept);
 	free(kept);
 	return err;
 }

@@ -107,9 +107,9 @@ journal_clear(struct journal *j)
 static imss_err
 corrupt(imss_ctx *ctx, const char *path, const char *why)
 {
-	return ctx_fail(ctx, IMSS_ERR_JOURNAL,
-	                _("The renewal journal '%s' is damaged (%s). Nothing was changed. It may be the only record of a new key on the token: keep a copy, check it with 'imss-renew objects --login', then move it aside to start over."),
-	                path, why);
+	return ctx_fail_next(ctx, IMSS_ERR_JOURNAL, IMSS_NEXT_LIST_OBJECTS,
+	                     _("The renewal journal '%s' is damaged (%s). Nothing was changed. It may be the only record of a new key on the token: keep a copy, compare it with the objects on the token, then move it aside to start over."),
+	                     path, why);
 }
 
 static int

@@ -76,9 +76,9 @@ current_employer(struct renew *r, struct employer *out)
 static imss_err
 disagree(struct renew *r, const char *field, const char *service, const char *cert)
 {
-	return ctx_fail(r->ctx, IMSS_ERR_MISMATCH,
-	                _("The service says the %s is '%s', but the current certificate says '%s'. The service may be wrong or hostile: the renewal stopped before changing the e-mail or making a key. Check --server and --user."),
-	                field, service, cert);
+	return ctx_fail_next(r->ctx, IMSS_ERR_MISMATCH, IMSS_NEXT_CHECK_SERVER,
+	                     _("The service says the %s is '%s', but the current certificate says '%s'. The service may be wrong or hostile: the renewal stopped before changing the e-mail or making a key. Check the service's address and the user."),
+	                     field, service, cert);
 }
 
 
@@ -209,9 +209,9 @@ renew_company(struct renew *r)
 	if (wanted == NULL && !(r->o->flags & IMSS_RENEW_YES) && r->ui && r->ui->ask_email)
 		wanted = asked = ask_email(r);
 	if (wanted != NULL && wanted[0] != '\0' && !imss_email_is_valid(wanted))
-		err = ctx_fail(r->ctx, IMSS_ERR_INVALID_ARG,
-		               _("'%s' is not a valid e-mail address (like rh@empresa.mx); nothing was sent to the service. Give another one with --email."),
-		               wanted);
+		err = ctx_fail_next(r->ctx, IMSS_ERR_INVALID_ARG, IMSS_NEXT_OTHER_EMAIL,
+		                    _("'%s' is not a valid e-mail address (like rh@empresa.mx); nothing was sent to the service."),
+		                    wanted);
 	else if (wanted != NULL && wanted[0] != '\0' && strcmp(wanted, r->company.email) != 0) {
 		err = idse_set_email(r->ctx, r->http, wanted, &r->company);
 		if (err == IMSS_OK)
@@ -270,9 +270,9 @@ hex_to_bytes(const char *hex, unsigned char *out, size_t max, size_t *len)
 static imss_err
 not_ours(struct renew *r, const imss_key *key, const char *why)
 {
-	return ctx_fail(r->ctx, IMSS_ERR_JOURNAL,
-	                _("The renewal journal '%s' is damaged: it names the key '%s' (%s), which %s, not a key this renewal generated. Nothing was used or deleted. Keep a copy of the journal, check the token with 'imss-renew objects --login', then move the journal aside and start again."),
-	                r->j.path, imss_key_get_label(key), imss_key_get_uri(key), why);
+	return ctx_fail_next(r->ctx, IMSS_ERR_JOURNAL, IMSS_NEXT_LIST_OBJECTS,
+	                     _("The renewal journal '%s' is damaged: it names the key '%s' (%s), which %s, not a key this renewal generated. Nothing was used or deleted. Keep a copy of the journal, compare it with the objects on the token, then move the journal aside and start again."),
+	                     r->j.path, imss_key_get_label(key), imss_key_get_uri(key), why);
 }
 
 /*
@@ -309,9 +309,9 @@ check_candidate(struct renew *r, imss_key *key, int certificate_ok)
 	if (err == IMSS_OK && local == 0)
 		return not_ours(r, key, _("was not generated on the token (CKA_LOCAL is false)"));
 	if (err == IMSS_OK && (sens != 1 || extr == 1))
-		err = ctx_fail(r->ctx, IMSS_ERR_KEY_PROTECTION,
-		               _("The key '%s' of this renewal is not protected as it must be; undo the renewal with --abandon."),
-		               imss_key_get_label(key));
+		err = ctx_fail_next(r->ctx, IMSS_ERR_KEY_PROTECTION, IMSS_NEXT_ABANDON,
+		                    _("The key '%s' of this renewal is not protected as it must be; undo the renewal."),
+		                    imss_key_get_label(key));
 	return err;
 }
 
@@ -385,9 +385,9 @@ find_named_key(struct renew *r, imss_key **out)
 		err = imss_token_find_key(r->o->token, uri, out);
 	free(uri);
 	if (err == IMSS_ERR_NO_OBJECT && have_priv)   /* not a reason to make another */
-		err = ctx_fail(r->ctx, IMSS_ERR_AMBIGUOUS_OBJECT,
-		               _("The key pair '%s' of this renewal is incomplete on the token; nothing was changed. Delete the objects with that label, then undo the renewal with --abandon."),
-		               r->j.key_label);
+		err = ctx_fail_next(r->ctx, IMSS_ERR_AMBIGUOUS_OBJECT, IMSS_NEXT_ABANDON,
+		                    _("The key pair '%s' of this renewal is incomplete on the token; nothing was changed. Delete the objects with that label, then undo the renewal."),
+		                    r->j.key_label);
 	return err;
 }
 
@@ -450,9 +450,9 @@ choose_label(struct renew *r)
 	if (r->o->label != NULL) {
 		err = token_label_in_use(r->o->token, r->o->label, &in_use);
 		if (err == IMSS_OK && in_use)
-			err = ctx_fail(r->ctx, IMSS_ERR_LABEL_IN_USE,
-			               _("Label '%s' is already used on token '%s'; choose another with --label. Nothing was generated."),
-			               r->o->label, imss_token_get_info(r->o->token)->label);
+			err = ctx_fail_next(r->ctx, IMSS_ERR_LABEL_IN_USE, IMSS_NEXT_OTHER_LABEL,
+			                    _("Label '%s' is already used on token '%s'; choose another label. Nothing was generated."),
+			                    r->o->label, imss_token_get_info(r->o->token)->label);
 		return err == IMSS_OK ? journal_set(&r->j.key_label, r->o->label) : err;
 	}
 	/* Two renewals of one employer on one token in the same second (a
@@ -548,8 +548,10 @@ resume_key(struct renew *r)
 		renew_emit(r, "keygen", 3, NULL,
 		           _("Using the key generated earlier for this renewal (%s)."),
 		           imss_key_get_label(r->key));
-	else if (err == IMSS_ERR_NO_OBJECT && r->j.state != JOURNAL_KEYGEN_STARTED)
-		ctx_append_detail(r->ctx, _(" The key of this renewal is gone from the token; undo the renewal with --abandon and start again."));
+	else if (err == IMSS_ERR_NO_OBJECT && r->j.state != JOURNAL_KEYGEN_STARTED) {
+		ctx_append_detail(r->ctx, _(" The key of this renewal is gone from the token; undo the renewal and start again."));
+		ctx_set_next(r->ctx, IMSS_NEXT_ABANDON);
+	}
 	return err;
 }
 
@@ -575,8 +577,10 @@ renew_ensure_key(struct renew *r)
 	err = record_keygen_start(r, tmp_id);
 	if (err == IMSS_OK)
 		err = generate_key(r, tmp_id, flags);
-	if (err == IMSS_ERR_LABEL_IN_USE)
-		ctx_append_detail(r->ctx, _(" This renewal recorded that label: undo it with --abandon, then run again."));
+	if (err == IMSS_ERR_LABEL_IN_USE) {
+		ctx_append_detail(r->ctx, _(" This renewal recorded that label: undo the renewal, then run again."));
+		ctx_set_next(r->ctx, IMSS_NEXT_ABANDON);
+	}
 	if (err == IMSS_OK)
 		err = record_key(r);
 	return err;
@@ -726,15 +730,15 @@ letter_confirm(struct renew *r, const char *question)
 	                                     : IMSS_CONFIRM_NO_TERMINAL;
 
 	if (answer == IMSS_CONFIRM_NO_TERMINAL)
-		return ctx_fail(r->ctx, IMSS_ERR_NO_TERMINAL,
-		                _("The letter was not signed: there is no terminal to ask whether to sign it. Run the same command with --yes to sign it and continue (the new key '%s' on the token is kept for it), or `imss-renew renew --abandon` with the same --token to remove that key."),
-		                key);
+		return ctx_fail_next(r->ctx, IMSS_ERR_NO_TERMINAL, IMSS_NEXT_SAY_YES,
+		                     _("The letter was not signed: there is no terminal to ask whether to sign it. The new key '%s' on the token is kept for when it is signed."),
+		                     key);
 	if (r->ui && r->ui->interrupted && r->ui->interrupted(r->ui->user))
 		return renew_check_interrupt(r, 4);
 	if (answer == 0)
-		return ctx_fail(r->ctx, IMSS_ERR_ABORTED,
-		                _("The letter was not signed, so nothing was submitted. Kept: the new key '%s' on the token. Run the same command again to continue when you agree, or `imss-renew renew --abandon` with the same --token to remove that key."),
-		                key);
+		return ctx_fail_next(r->ctx, IMSS_ERR_ABORTED, IMSS_NEXT_CONTINUE,
+		                     _("The letter was not signed, so nothing was submitted. Kept: the new key '%s' on the token, for when you agree."),
+		                     key);
 	return IMSS_OK;
 }
 
@@ -913,9 +917,9 @@ resume_certificate(struct renew *r)
 	if (why == NULL)
 		return renew_user_copy(r, r->cert);
 	if (r->j.request_id == NULL)
-		return ctx_fail(r->ctx, IMSS_ERR_REFUSED_CERT,
-		                _("The certificate saved earlier (%s) was refused: %s. Nothing was stored. Fetch it again with 'imss-renew recover --serial %s'."),
-		                r->j.cert_path ? r->j.cert_path : "?", why, serial);
+		return ctx_fail_next(r->ctx, IMSS_ERR_REFUSED_CERT, IMSS_NEXT_RECOVER,
+		                     _("The certificate saved earlier (%s) was refused: %s. Nothing was stored. Fetch it again from the service by its serial, %s."),
+		                     r->j.cert_path ? r->j.cert_path : "?", why, serial);
 	{
 		const char *f[] = { "certificate", r->j.cert_path ? r->j.cert_path : "", N_("reason"), why,
 		                    "request_id", r->j.request_id, NULL };
@@ -927,9 +931,10 @@ resume_certificate(struct renew *r)
 	err = idse_poll(r->ctx, r->http, r->j.request_id, &res);
 	if (err == IMSS_OK)
 		err = fetch_checked(r, &res, 0);
-	if (err != IMSS_OK && err != IMSS_ERR_NETWORK && err != IMSS_ERR_TLS)
-		ctx_append_detail(r->ctx, _(" Once the service has it, fetch it with 'imss-renew recover --serial %s'."),
-		                  serial);
+	if (err != IMSS_OK && err != IMSS_ERR_NETWORK && err != IMSS_ERR_TLS) {
+		ctx_append_detail(r->ctx, _(" Once the service has it, fetch it by its serial, %s."), serial);
+		ctx_set_next(r->ctx, IMSS_NEXT_RECOVER);
+	}
 	idse_result_clear(&res);
 	return err;
 }

@@ -61,8 +61,8 @@ find_journal(struct renew *r, const char *rp, char **path)
 		free(p);
 	}
 	if (found > 1)
-		err = ctx_fail(r->ctx, IMSS_ERR_AMBIGUOUS_OBJECT,
-		               _("Several renewals on this token are unfinished; name the employer with --registro-patronal."));
+		err = ctx_fail_next(r->ctx, IMSS_ERR_AMBIGUOUS_OBJECT, IMSS_NEXT_NAME_EMPLOYER,
+		                    _("Several renewals on this token are unfinished; name the employer (registro patronal) whose renewal to undo."));
 none:
 	if (err == IMSS_OK && found == 0)
 		err = ctx_fail(r->ctx, IMSS_ERR_NO_OBJECT,

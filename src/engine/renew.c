@@ -73,9 +73,9 @@ journal_open(struct renew *r)
 	}
 	if (exists && r->j.state != JOURNAL_DONE) {
 		if (strcmp(r->j.server, r->o->server) != 0)
-			return ctx_fail(r->ctx, IMSS_ERR_BUSY,
-			                _("An unfinished renewal of this employer on this token was started with %s; finish it there, or undo it with --abandon."),
-			                r->j.server);
+			return ctx_fail_next(r->ctx, IMSS_ERR_BUSY, IMSS_NEXT_ABANDON,
+			                     _("An unfinished renewal of this employer on this token was started with %s; finish it there, or undo it."),
+			                     r->j.server);
 		renew_emit(r, "resume", 1, NULL, _("Continuing the interrupted renewal: %s."),
 		           journal_state_words(r->j.state));
 		return IMSS_OK;

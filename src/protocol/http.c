@@ -231,9 +231,9 @@ transport_error(struct http_client *c, CURLcode rc, const char *errbuf, int too_
 	case CURLE_SSL_CACERT_BADFILE:
 	case CURLE_SSL_CERTPROBLEM:
 	case CURLE_SSL_CONNECT_ERROR:
-		return ctx_fail(c->ctx, IMSS_ERR_TLS,
-		                _("TLS with %s failed: %s. The service's certificate is not the one trusted (--ca, or the CA pinned on first use); nothing was sent."),
-		                c->base, what);
+		return ctx_fail_next(c->ctx, IMSS_ERR_TLS, IMSS_NEXT_GIVE_CA,
+		                     _("TLS with %s failed: %s. The service's certificate is not the one trusted (the CA given, or the CA pinned on first use); nothing was sent."),
+		                     c->base, what);
 	case CURLE_UNSUPPORTED_PROTOCOL:
 		return ctx_fail(c->ctx, IMSS_ERR_TLS,
 		                _("Refused a non-HTTPS address from %s."), c->base);

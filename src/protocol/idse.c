@@ -247,17 +247,21 @@ spanish(void)
 /* What the user does about the service's codes that have an answer: the
  * error they become and a sentence appended to the detail (NULL: none). */
 static imss_err
-code_meaning(const char *code, const char **hint)
+code_meaning(const char *code, const char **hint, imss_next *next)
 {
 	*hint = NULL;
+	*next = IMSS_NEXT_NONE;
 	if (strcmp(code, "LOGIN_FAILED") == 0) {
 		*hint = _(" Check the IDSE user and its password.");
 		return IMSS_ERR_PASSWORD_INCORRECT;
 	}
-	if (strcmp(code, "ALREADY_RENEWED") == 0)
-		*hint = _(" This certificate was renewed already: use the new one as --current (or --credential), or run `imss-renew recover` to fetch it.");
-	else if (strcmp(code, "REQUEST_CANCELLED") == 0)
-		*hint = _(" The request was cancelled because the certificate that signed it was revoked: undo this renewal with `imss-renew renew --abandon` and renew with a valid certificate.");
+	if (strcmp(code, "ALREADY_RENEWED") == 0) {
+		*hint = _(" This certificate was renewed already: renew from the new one, or fetch the new one again.");
+		*next = IMSS_NEXT_USE_NEW_CERT;
+	} else if (strcmp(code, "REQUEST_CANCELLED") == 0) {
+		*hint = _(" The request was cancelled because the certificate that signed it was revoked: undo this renewal and renew with a valid certificate.");
+		*next = IMSS_NEXT_ABANDON;
+	}
 	else if (strcmp(code, "CERT_EXPIRED_TOO_LONG") == 0)
 		*hint = _(" The certificate expired too long ago to be renewed online: apply for a new one at the IMSS office (subdelegacion).");
 	return IMSS_ERR_SERVICE;
@@ -277,13 +281,15 @@ idse_parse_error(imss_ctx *ctx, long status, const char *body, size_t len)
 	    member_checked(ctx, e, &rule_code, 0, &code) == IMSS_OK &&
 	    (msg = member_str(e, spanish() ? "message_es" : "message_en", &msg_len)) != NULL) {
 		const char *hint;
-		imss_err meaning = code_meaning(code, &hint);
+		imss_next next;
+		imss_err meaning = code_meaning(code, &hint, &next);
 
 		idse_safe_text(msg, msg_len, safe, sizeof(safe));
 		err = ctx_fail(ctx, meaning, _("The service answered %ld %s: %s"),
 		               status, code, safe);
 		if (hint != NULL)
 			ctx_append_detail(ctx, "%s", hint);
+		ctx_set_next(ctx, next);
 	} else {
 		err = ctx_fail(ctx, status >= 500 ? IMSS_ERR_SERVICE : IMSS_ERR_PROTOCOL,
 		               _("The service answered HTTP %ld without a valid error description."),

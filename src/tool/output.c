@@ -68,9 +68,10 @@ const char *tool_error_code(imss_err err)
 	return "UNKNOWN";
 }
 
-/* {"error":{"code","message","detail","exit"}} on one line of stdout. */
+/* {"error":{"code","message","detail","hint","exit"}} on one line of
+ * stdout; "hint" only when there is one. */
 static void print_error_json(const char *code, const char *message, const char *detail,
-                             int exit_status)
+                             const char *hint, int exit_status)
 {
 	json_object *root = json_object_new_object();
 	json_object *error = json_object_new_object();
@@ -78,7 +79,7 @@ static void print_error_json(const char *code, const char *message, const char *
 
 	if (!root || !error || tool_json_str(error, "code", code) ||
 	    tool_json_str(error, "message", message) || tool_json_str(error, "detail", detail) ||
-	    tool_json_int(error, "exit", exit_status))
+	    (hint && tool_json_str(error, "hint", hint)) || tool_json_int(error, "exit", exit_status))
 		goto out;
 	ret = tool_json_add(root, "error", error);  /* takes error */
 	error = NULL;
@@ -103,7 +104,7 @@ static void print_detail(const char *detail)
 		fputc('\n', stderr);
 }
 
-static int report_error(struct tool *t, imss_err err, const char *detail,
+static int report_error(struct tool *t, imss_err err, const char *detail, const char *hint,
                         int from_user_text)
 {
 	const char *message = imss_strerror(err);
@@ -113,14 +114,19 @@ static int report_error(struct tool *t, imss_err err, const char *detail,
 		detail = "";
 	fprintf(stderr, "%s: %s\n", TOOL_NAME, message);
 	print_detail(detail);
+	if (hint)
+		fprintf(stderr, "%s\n", hint);
 	if (t->json)
-		print_error_json(tool_error_code(err), message, detail, exit_status);
+		print_error_json(tool_error_code(err), message, detail, hint, exit_status);
 	return exit_status;
 }
 
 int tool_fail(struct tool *t, imss_err err, int from_user_text)
 {
-	return report_error(t, err, t->ctx ? imss_ctx_detail(t->ctx) : "", from_user_text);
+	if (!t->ctx)
+		return report_error(t, err, "", NULL, from_user_text);
+	return report_error(t, err, imss_ctx_detail(t->ctx),
+	                    tool_next_hint(imss_ctx_get_next(t->ctx)), from_user_text);
 }
 
 int tool_fail_detail(struct tool *t, imss_err err, const char *fmt, ...)
@@ -131,7 +137,7 @@ int tool_fail_detail(struct tool *t, imss_err err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
-	return report_error(t, err, detail, 0);
+	return report_error(t, err, detail, NULL, 0);
 }
 
 int tool_usage_error(struct tool *t, const char *command, const char *fmt, ...)
@@ -149,7 +155,7 @@ int tool_usage_error(struct tool *t, const char *command, const char *fmt, ...)
 		snprintf(hint, sizeof(hint), _("Try '%s --help'."), TOOL_NAME);
 	fprintf(stderr, "%s: %s\n%s\n", TOOL_NAME, message, hint);
 	if (t->json)
-		print_error_json(TOOL_USAGE_CODE, message, hint, TOOL_EXIT_USAGE);
+		print_error_json(TOOL_USAGE_CODE, message, hint, NULL, TOOL_EXIT_USAGE);
 	return TOOL_EXIT_USAGE;
 }
 

@@ -258,6 +258,10 @@ const char *tool_error_code(imss_err err);
  */
 int tool_fail(struct tool *t, imss_err err, int from_user_text);
 
+/* hints.c: what to do next (imss_ctx_get_next()) naming the tool's
+ * options; NULL for IMSS_NEXT_NONE. */
+const char *tool_next_hint(imss_next next);
+
 /*
  * The same for a failure the tool found itself: the message of err, then
  * the detail made from fmt.  Returns tool_exit_code(err, 0).

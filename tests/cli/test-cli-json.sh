@@ -3,8 +3,8 @@
 # successfully and once with an error, its output checked against the
 # documented shape with jq.  --json and --module go after the command here,
 # as a script may write them.  An error is one line,
-# {"error":{"code":"WORD","message","detail","exit":N}}, with the exit
-# status in it; renew's events carry typed booleans, numbers and lists; a
+# {"error":{"code":"WORD","message","detail","hint","exit":N}} ("hint"
+# only when there is one), with the exit status in it; renew's events carry typed booleans, numbers and lists; a
 # renewal still pending when --timeout runs out exits 12 with code PENDING,
 # and the same command run again finishes it.
 # shellcheck source=SCRIPTDIR/../lib/common.sh
@@ -31,7 +31,8 @@ ok() {
 }
 
 # The error object's shape, for jq.
-ERROR_SHAPE='keys == ["error"] and (.error | (keys == ["code","detail","exit","message"])
+ERROR_SHAPE='keys == ["error"] and (.error | ((keys - ["hint"]) == ["code","detail","exit","message"])
+	and (.hint | . == null or (type == "string" and length > 0))
 	and (.code | type == "string" and test("^[A-Z][A-Z0-9_]*$"))
 	and (.message | type == "string" and length > 0)
 	and (.detail | type == "string") and (.exit | type == "number"))'
@@ -86,6 +87,14 @@ ok keygen '(.uri | startswith("pkcs11:")) and .type == "rsa:2048"
 	and (.id_is_key_identifier | type == "boolean") and .sensitive == true and .extractable == false' \
 	keygen --token "$uri" --label json-key "${pin[@]}"
 key=$(jq -r .uri "$T/out")
+# What to do next: the library says it in words, the tool names its option
+# in "hint" (src/tool/hints.c) and on stderr.
+fails "keygen, label in use" LABEL_IN_USE 1 keygen --token "$uri" --label json-key "${pin[@]}"
+assert_eq "Choose another label with --label." "$(jq -r .error.hint "$T/out")" \
+	"label in use: the hint names --label"
+jq -e '.error.detail | contains("choose another label") and (contains("--") | not)' "$T/out" \
+	>/dev/null || die "label in use: the detail names no option: $(<"$T/out")"
+assert_contains "$(<"$T/stderr")" "Choose another label with --label." "label in use: the hint on stderr"
 fails "keygen, bad --type" USAGE 2 keygen --token "$uri" --label x --type rsa:1024 "${pin[@]}"
 ok csr '.file == null and .format == "pem" and (.pem | startswith("-----BEGIN CERTIFICATE REQUEST"))
 	and (.key_uri | type == "string")' csr --key "$key" --subject /CN=json "${pin[@]}"

@@ -59,7 +59,7 @@ rc=0
 renew_run --state-dir "$C/state2" >"$C/again.txt" || rc=$?
 assert_eq 1 "$rc" "already-renewed: a second renewal of the same certificate fails"
 assert_contains "$(<"$C/err")" "ALREADY_RENEWED" "already-renewed: the service's code"
-assert_contains "$(<"$C/err")" "use the new one as --current" "already-renewed: says what to use"
+assert_contains "$(<"$C/err")" "give it with --current" "already-renewed: says what to use"
 assert_contains "$(<"$C/err")" "imss-renew recover" "already-renewed: or how to fetch it"
 
 # The same mistake from a file: never read twice, the run fails as before.

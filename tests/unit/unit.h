@@ -1,0 +1,73 @@
+/*
+ * The unit tests' assertions (tests/unit/CMakeLists.txt): no framework.
+ * A failed check prints where and what, and counts; unit_done() is the
+ * program's exit status (1 when any check failed).
+ */
+#ifndef IMSS_UNIT_H
+#define IMSS_UNIT_H
+
+#include <stdio.h>
+#include <string.h>
+
+static int unit_failures;
+static int unit_checks;
+
+#define UNIT_FAIL(...) \
+	do { \
+		unit_failures++; \
+		fprintf(stderr, "%s:%d: ", __FILE__, __LINE__); \
+		fprintf(stderr, __VA_ARGS__); \
+		fputc('\n', stderr); \
+	} while (0)
+
+/* cond holds. */
+#define CHECK(cond) \
+	do { \
+		unit_checks++; \
+		if (!(cond)) \
+			UNIT_FAIL("check failed: %s", #cond); \
+	} while (0)
+
+/* Two integers (enums, error codes) are equal. */
+#define CHECK_INT(got, want) \
+	do { \
+		long long unit_got_ = (long long)(got), unit_want_ = (long long)(want); \
+		unit_checks++; \
+		if (unit_got_ != unit_want_) \
+			UNIT_FAIL("%s is %lld, expected %lld", #got, unit_got_, unit_want_); \
+	} while (0)
+
+/* Two strings are equal (NULL equals only NULL). */
+#define CHECK_STR(got, want) \
+	do { \
+		const char *unit_got_ = (got), *unit_want_ = (want); \
+		unit_checks++; \
+		if (!(unit_got_ == unit_want_ || \
+		      (unit_got_ && unit_want_ && strcmp(unit_got_, unit_want_) == 0))) \
+			UNIT_FAIL("%s is \"%s\", expected \"%s\"", #got, \
+			          unit_got_ ? unit_got_ : "(null)", \
+			          unit_want_ ? unit_want_ : "(null)"); \
+	} while (0)
+
+/* haystack contains needle. */
+#define CHECK_CONTAINS(haystack, needle) \
+	do { \
+		const char *unit_h_ = (haystack), *unit_n_ = (needle); \
+		unit_checks++; \
+		if (!unit_h_ || !strstr(unit_h_, unit_n_)) \
+			UNIT_FAIL("%s does not contain \"%s\": \"%s\"", #haystack, unit_n_, \
+			          unit_h_ ? unit_h_ : "(null)"); \
+	} while (0)
+
+static inline int
+unit_done(const char *name)
+{
+	if (unit_failures) {
+		fprintf(stderr, "%s: %d of %d checks failed\n", name, unit_failures, unit_checks);
+		return 1;
+	}
+	printf("%s: %d checks passed\n", name, unit_checks);
+	return 0;
+}
+
+#endif
