@@ -32,8 +32,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	r.ctx = fuzz_ctx();
 	r.issuer = sk_X509_new_null();
-	fuzz_check(r.issuer != NULL && sk_X509_push(r.issuer, fuzz_cert("ca.pem")) > 0,
-	           "issuer");
+	fuzz_check(r.issuer != NULL && sk_X509_push(r.issuer, fuzz_cert("ca.pem")) > 0, "issuer");
 	r.company.razon_social = strdup(FUZZ_RAZON);
 	r.company.registro_patronal = strdup(FUZZ_RP);
 	r.company.rfc = strdup(FUZZ_RFC);

@@ -25,7 +25,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	ctx = fuzz_ctx();
 	fuzz_check(setenv("IMSS_FUZZ_PASSWORD", PASSWORD, 1) == 0 &&
-	           imss_pin_source_parse("env:IMSS_FUZZ_PASSWORD", &password) == IMSS_OK,
+	                   imss_pin_source_parse("env:IMSS_FUZZ_PASSWORD", &password) == IMSS_OK,
 	           "password source");
 	snprintf(pfx_path, sizeof(pfx_path), "%s/credential.pfx", dir);
 	snprintf(cer_path, sizeof(cer_path), "%s/credential.cer", dir);

@@ -63,8 +63,8 @@ fuzz_session(long status, const char *body, size_t len)
 	struct idse_session s;
 	char token[IDSE_TOKEN_MAX + 1];
 
-	if (idse_parse_session(ctx, pick_status(status, 201), body, len, &s, token,
-	                       sizeof(token)) == IMSS_OK) {
+	if (idse_parse_session(ctx, pick_status(status, 201), body, len, &s, token, sizeof(token)) ==
+	    IMSS_OK) {
 		assert_printable(token);
 		assert_printable(s.registro_patronal);
 	}
@@ -121,7 +121,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 2:
 		if (idse_parse_challenge(ctx, pick_status(data[0], 201), body, len, challenge,
-		                         sizeof(challenge)) == IMSS_OK && strlen(challenge) != 64)
+		                         sizeof(challenge)) == IMSS_OK &&
+		    strlen(challenge) != 64)
 			abort();
 		break;
 	case 3:

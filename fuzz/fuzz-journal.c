@@ -62,7 +62,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		           "a saved journal does not load again");
 		text_again = journal_format(&again);
 		fuzz_check(text_again != NULL && strcmp(text, text_again) == 0 &&
-		           again.state == j.state && again.updated == j.updated,
+		                   again.state == j.state && again.updated == j.updated,
 		           "a saved journal loads as another journal");
 	}
 	free(text);

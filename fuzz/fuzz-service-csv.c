@@ -22,9 +22,13 @@ static void
 check_employer(const struct csv_row *row)
 {
 	const struct employer_input in = {
-		.registro_patronal = row->fields[0], .razon_social = row->fields[1],
-		.rfc = row->fields[2], .email = row->fields[3], .user = row->fields[4],
-		.password = row->fields[5], .address = row->n > 6 ? row->fields[6] : NULL,
+		.registro_patronal = row->fields[0],
+		.razon_social = row->fields[1],
+		.rfc = row->fields[2],
+		.email = row->fields[3],
+		.user = row->fields[4],
+		.password = row->fields[5],
+		.address = row->n > 6 ? row->fields[6] : NULL,
 	};
 
 	if (employer_input_check(&in) == NULL)

@@ -68,27 +68,29 @@ add_certificate(sqlite3 *db, long long employer_id, X509 *x, char *serial, size_
 	time_t nb, na;
 
 	fuzz_check(ca_serial_text(x, serial, size) == 0 && ca_cert_der(x, &der, &len) == 0 &&
-	           ca_spki_sha256(X509_get0_pubkey(x), spki) == 0 &&
-	           ca_cert_times(x, &nb, &na) == 0, "employer certificate");
-	fuzz_check(sqlite3_prepare_v2(db, "INSERT INTO certificates(serial, employer_id, der,"
+	                   ca_spki_sha256(X509_get0_pubkey(x), spki) == 0 &&
+	                   ca_cert_times(x, &nb, &na) == 0,
+	           "employer certificate");
+	fuzz_check(sqlite3_prepare_v2(db,
+	                              "INSERT INTO certificates(serial, employer_id, der,"
 	                              " spki_sha256, subject, not_before, not_after, issued_at)"
 	                              " VALUES (?1, ?2, ?3, ?4, 'fuzz', ?5, ?6, ?5)",
 	                              -1, &st, NULL) == SQLITE_OK &&
-	           sqlite3_bind_text(st, 1, serial, -1, SQLITE_STATIC) == SQLITE_OK &&
-	           sqlite3_bind_int64(st, 2, employer_id) == SQLITE_OK &&
-	           sqlite3_bind_blob(st, 3, der, (int)len, SQLITE_STATIC) == SQLITE_OK &&
-	           sqlite3_bind_blob(st, 4, spki, 32, SQLITE_STATIC) == SQLITE_OK &&
-	           sqlite3_bind_int64(st, 5, (sqlite3_int64)nb) == SQLITE_OK &&
-	           sqlite3_bind_int64(st, 6, (sqlite3_int64)na) == SQLITE_OK &&
-	           sqlite3_step(st) == SQLITE_DONE, "certificate row");
+	                   sqlite3_bind_text(st, 1, serial, -1, SQLITE_STATIC) == SQLITE_OK &&
+	                   sqlite3_bind_int64(st, 2, employer_id) == SQLITE_OK &&
+	                   sqlite3_bind_blob(st, 3, der, (int)len, SQLITE_STATIC) == SQLITE_OK &&
+	                   sqlite3_bind_blob(st, 4, spki, 32, SQLITE_STATIC) == SQLITE_OK &&
+	                   sqlite3_bind_int64(st, 5, (sqlite3_int64)nb) == SQLITE_OK &&
+	                   sqlite3_bind_int64(st, 6, (sqlite3_int64)na) == SQLITE_OK &&
+	                   sqlite3_step(st) == SQLITE_DONE,
+	           "certificate row");
 	sqlite3_finalize(st);
 	OPENSSL_free(der);
 }
 
 /* The terms letter (data/letter.txt) of a session, signed or not. */
 static void
-add_letter(sqlite3 *db, long long session_id, long long employer_id, int is_signed,
-           const char *serial)
+add_letter(sqlite3 *db, long long session_id, long long employer_id, int is_signed, const char *serial)
 {
 	sqlite3_stmt *st = NULL;
 	unsigned char sha[32], *pdf;
@@ -96,23 +98,25 @@ add_letter(sqlite3 *db, long long session_id, long long employer_id, int is_sign
 
 	pdf = fuzz_read_data("letter.txt", &len);
 	fuzz_check(EVP_Digest(pdf, len, sha, NULL, EVP_sha256(), NULL) == 1, "sha256");
-	fuzz_check(sqlite3_prepare_v2(db, "INSERT INTO letters(session_id, employer_id, email, pdf,"
+	fuzz_check(sqlite3_prepare_v2(db,
+	                              "INSERT INTO letters(session_id, employer_id, email, pdf,"
 	                              " sha256, created_at, signature, signer_serial, signed_at)"
 	                              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	                              -1, &st, NULL) == SQLITE_OK &&
-	           sqlite3_bind_int64(st, 1, session_id) == SQLITE_OK &&
-	           sqlite3_bind_int64(st, 2, employer_id) == SQLITE_OK &&
-	           sqlite3_bind_text(st, 3, FUZZ_EMAIL, -1, SQLITE_STATIC) == SQLITE_OK &&
-	           sqlite3_bind_blob(st, 4, pdf, (int)len, SQLITE_STATIC) == SQLITE_OK &&
-	           sqlite3_bind_blob(st, 5, sha, 32, SQLITE_STATIC) == SQLITE_OK &&
-	           sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL)) == SQLITE_OK &&
-	           (is_signed ? sqlite3_bind_blob(st, 7, "sig", 3, SQLITE_STATIC)
-	                      : sqlite3_bind_null(st, 7)) == SQLITE_OK &&
-	           (is_signed ? sqlite3_bind_text(st, 8, serial, -1, SQLITE_STATIC)
-	                      : sqlite3_bind_null(st, 8)) == SQLITE_OK &&
-	           (is_signed ? sqlite3_bind_int64(st, 9, (sqlite3_int64)time(NULL))
-	                      : sqlite3_bind_null(st, 9)) == SQLITE_OK &&
-	           sqlite3_step(st) == SQLITE_DONE, "letter row");
+	                   sqlite3_bind_int64(st, 1, session_id) == SQLITE_OK &&
+	                   sqlite3_bind_int64(st, 2, employer_id) == SQLITE_OK &&
+	                   sqlite3_bind_text(st, 3, FUZZ_EMAIL, -1, SQLITE_STATIC) == SQLITE_OK &&
+	                   sqlite3_bind_blob(st, 4, pdf, (int)len, SQLITE_STATIC) == SQLITE_OK &&
+	                   sqlite3_bind_blob(st, 5, sha, 32, SQLITE_STATIC) == SQLITE_OK &&
+	                   sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL)) == SQLITE_OK &&
+	                   (is_signed ? sqlite3_bind_blob(st, 7, "sig", 3, SQLITE_STATIC)
+	                              : sqlite3_bind_null(st, 7)) == SQLITE_OK &&
+	                   (is_signed ? sqlite3_bind_text(st, 8, serial, -1, SQLITE_STATIC)
+	                              : sqlite3_bind_null(st, 8)) == SQLITE_OK &&
+	                   (is_signed ? sqlite3_bind_int64(st, 9, (sqlite3_int64)time(NULL))
+	                              : sqlite3_bind_null(st, 9)) == SQLITE_OK &&
+	                   sqlite3_step(st) == SQLITE_DONE,
+	           "letter row");
 	sqlite3_finalize(st);
 	free(pdf);
 }
@@ -121,9 +125,13 @@ static void
 make_template(void)
 {
 	const struct employer_input in = {
-		.registro_patronal = FUZZ_RP, .razon_social = FUZZ_RAZON, .rfc = FUZZ_RFC,
-		.email = FUZZ_EMAIL, .address = "Av. Reforma 1, CDMX",
-		.user = "usuario01", .password = "Secreto123",
+		.registro_patronal = FUZZ_RP,
+		.razon_social = FUZZ_RAZON,
+		.rfc = FUZZ_RFC,
+		.email = FUZZ_EMAIL,
+		.address = "Av. Reforma 1, CDMX",
+		.user = "usuario01",
+		.password = "Secreto123",
 	};
 	struct employer e = { 0 };
 	struct user u;
@@ -134,14 +142,17 @@ make_template(void)
 	fuzz_check(db_open(":memory:", 1, PW_MIN_ITERATIONS, &template_db, err, sizeof(err)) == 0,
 	           "db_open");
 	fuzz_check(employer_insert(template_db, &in, PW_MIN_ITERATIONS) == 0 &&
-	           employer_find_rp(template_db, FUZZ_RP, &e) == 0 &&
-	           auth_user_find(template_db, "usuario01", &u) == 0, "employer");
+	                   employer_find_rp(template_db, FUZZ_RP, &e) == 0 &&
+	                   auth_user_find(template_db, "usuario01", &u) == 0,
+	           "employer");
 	add_certificate(template_db, e.id, cert, serial, sizeof(serial));
 	fuzz_check(auth_session_new(template_db, u.id, serial, 1, time(NULL), token_unsigned,
-	                            &session_id) == 0, "session");
+	                            &session_id) == 0,
+	           "session");
 	add_letter(template_db, session_id, e.id, 0, serial);
 	fuzz_check(auth_session_new(template_db, u.id, serial, 1, time(NULL), token_signed,
-	                            &session_id) == 0, "session");
+	                            &session_id) == 0,
+	           "session");
 	add_letter(template_db, session_id, e.id, 1, serial);
 	employer_clear(&e);
 	X509_free(cert);
@@ -169,7 +180,8 @@ fresh_db(void)
 	fuzz_check(sqlite3_open(":memory:", &db) == SQLITE_OK, "sqlite3_open");
 	b = sqlite3_backup_init(db, "main", template_db, "main");
 	fuzz_check(b != NULL && sqlite3_backup_step(b, -1) == SQLITE_DONE &&
-	           sqlite3_backup_finish(b) == SQLITE_OK, "database copy");
+	                   sqlite3_backup_finish(b) == SQLITE_OK,
+	           "database copy");
 	sql(db, "PRAGMA foreign_keys=ON");
 	return db;
 }
@@ -187,9 +199,9 @@ check_answer(const struct api_resp *rs)
 	           "a JSON answer that is not a JSON object");
 	if (rs->status >= 400)
 		fuzz_check(json_object_object_get_ex(obj, "error", &err) &&
-		           json_object_object_get_ex(err, "code", NULL) &&
-		           json_object_object_get_ex(err, "message_es", NULL) &&
-		           json_object_object_get_ex(err, "message_en", NULL),
+		                   json_object_object_get_ex(err, "code", NULL) &&
+		                   json_object_object_get_ex(err, "message_es", NULL) &&
+		                   json_object_object_get_ex(err, "message_en", NULL),
 		           "an error answer without code and messages");
 	json_object_put(obj);
 }

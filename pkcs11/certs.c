@@ -51,8 +51,8 @@ parse_certificate(imss_ctx *ctx, const unsigned char *der, size_t len, X509 **ou
 
 /* Is this exact certificate already on the token?  Its handle if so. */
 static imss_err
-certificate_present(imss_token *tok, const unsigned char *der, size_t len,
-                    CK_OBJECT_HANDLE *h, int *present)
+certificate_present(imss_token *tok, const unsigned char *der, size_t len, CK_OBJECT_HANDLE *h,
+                    int *present)
 {
 	CK_OBJECT_CLASS klass = CKO_CERTIFICATE;
 	CK_ATTRIBUTE tmpl[] = {
@@ -69,8 +69,7 @@ certificate_present(imss_token *tok, const unsigned char *der, size_t len,
 
 /* Read CKA_VALUE back and compare it with what was written. */
 static imss_err
-certificate_read_back(imss_token *tok, CK_OBJECT_HANDLE h, const unsigned char *der,
-                      size_t len)
+certificate_read_back(imss_token *tok, CK_OBJECT_HANDLE h, const unsigned char *der, size_t len)
 {
 	unsigned char *buf = malloc(len);
 	CK_ATTRIBUTE v = { CKA_VALUE, buf, len };
@@ -87,9 +86,8 @@ certificate_read_back(imss_token *tok, CK_OBJECT_HANDLE h, const unsigned char *
 }
 
 static imss_err
-certificate_create(imss_token *tok, const imss_key *key, X509 *x,
-                   const unsigned char *der, size_t len, const char *label,
-                   CK_OBJECT_HANDLE *h)
+certificate_create(imss_token *tok, const imss_key *key, X509 *x, const unsigned char *der,
+                   size_t len, const char *label, CK_OBJECT_HANDLE *h)
 {
 	CK_OBJECT_CLASS klass = CKO_CERTIFICATE;
 	CK_CERTIFICATE_TYPE ctype = CKC_X_509;
@@ -125,17 +123,15 @@ certificate_create(imss_token *tok, const imss_key *key, X509 *x,
 }
 
 imss_err
-imss_token_store_certificate(imss_token *tok, const imss_key *key,
-                             const unsigned char *der, size_t len,
-                             const char *label, char **uri_out)
+imss_token_store_certificate(imss_token *tok, const imss_key *key, const unsigned char *der,
+                             size_t len, const char *label, char **uri_out)
 {
 	return token_store_certificate_ex(tok, key, der, len, label, 0, uri_out);
 }
 
 imss_err
-token_store_certificate_ex(imss_token *tok, const imss_key *key,
-                           const unsigned char *der, size_t len,
-                           const char *label, unsigned flags, char **uri_out)
+token_store_certificate_ex(imss_token *tok, const imss_key *key, const unsigned char *der,
+                           size_t len, const char *label, unsigned flags, char **uri_out)
 {
 	CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
 	X509 *x = NULL;
@@ -208,7 +204,8 @@ imss_token_delete_object(imss_token *tok, const char *uri, EVP_PKEY *expected)
 	if (EVP_PKEY_eq(actual, expected) != 1) {
 		EVP_PKEY_free(actual);
 		return ctx_fail(tok->ctx, IMSS_ERR_MISMATCH,
-		                _("'%s' holds another public key than expected; nothing was deleted."), uri);
+		                _("'%s' holds another public key than expected; nothing was deleted."),
+		                uri);
 	}
 	EVP_PKEY_free(actual);
 	rv = tok->f->C_DestroyObject(tok->session, h);
@@ -274,7 +271,7 @@ key_uri_for_id(imss_token *tok, const CK_ATTRIBUTE *id, char **uri)
 {
 	CK_OBJECT_CLASS klass = CKO_PRIVATE_KEY;
 	CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &klass, sizeof(klass) },
-	                        { CKA_ID, id->pValue, id->ulValueLen } };
+		                { CKA_ID, id->pValue, id->ulValueLen } };
 	CK_ATTRIBUTE label = { CKA_LABEL, NULL, 0 };
 	CK_OBJECT_HANDLE h;
 	CK_ULONG count = 0;
@@ -315,7 +312,8 @@ describe_certificate(imss_token *tok, CK_OBJECT_HANDLE h, imss_token_cert *c)
 	label = attrs_find(attrs, 2, CKA_LABEL);
 	text = label ? strndup(label->pValue, label->ulValueLen) : strdup("");
 	c->uri = text ? object_uri(tok, CKO_CERTIFICATE, id ? id->pValue : NULL,
-	                           id ? id->ulValueLen : 0, text) : NULL;
+	                           id ? id->ulValueLen : 0, text)
+	              : NULL;
 	free(text);
 	if (c->uri == NULL)
 		err = IMSS_ERR_NOMEM;
@@ -332,7 +330,7 @@ imss_token_list_certificates(imss_token *tok, imss_token_cert **out, size_t *cou
 	CK_OBJECT_CLASS klass = CKO_CERTIFICATE;
 	CK_CERTIFICATE_TYPE ctype = CKC_X_509;
 	CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &klass, sizeof(klass) },
-	                        { CKA_CERTIFICATE_TYPE, &ctype, sizeof(ctype) } };
+		                { CKA_CERTIFICATE_TYPE, &ctype, sizeof(ctype) } };
 	CK_OBJECT_HANDLE found[256];
 	imss_token_cert *certs = NULL;
 	CK_ULONG n = 0, i;
@@ -388,8 +386,7 @@ imss_token_find_key_for(imss_token *tok, EVP_PKEY *pub, imss_key **out)
 {
 	CK_OBJECT_CLASS klass = CKO_PRIVATE_KEY;
 	unsigned char ski[20];
-	CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &klass, sizeof(klass) },
-	                        { CKA_ID, ski, sizeof(ski) } };
+	CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &klass, sizeof(klass) }, { CKA_ID, ski, sizeof(ski) } };
 	CK_OBJECT_HANDLE h;
 	CK_ULONG count = 0;
 	imss_key *key = NULL;
@@ -450,8 +447,8 @@ token_relabel_id(imss_token *tok, const unsigned char *id, size_t id_len, const 
 
 /* One certificate object: does it carry id, or certify pub? */
 static imss_err
-certificate_matches(imss_token *tok, CK_OBJECT_HANDLE h, const unsigned char *id,
-                    size_t id_len, const EVP_PKEY *pub, int *match)
+certificate_matches(imss_token *tok, CK_OBJECT_HANDLE h, const unsigned char *id, size_t id_len,
+                    const EVP_PKEY *pub, int *match)
 {
 	CK_ATTRIBUTE attrs[] = { { CKA_ID, NULL, 0 }, { CKA_VALUE, NULL, 0 } };
 	CK_ATTRIBUTE *a;

@@ -9,14 +9,11 @@
 
 #include "token-internal.h"
 
-static imss_err
-check_add(imss_doctor_report *r, const char *name, imss_check_status status,
-          const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+static imss_err check_add(imss_doctor_report *r, const char *name, imss_check_status status,
+                          const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 static imss_err
-check_add(imss_doctor_report *r, const char *name, imss_check_status status,
-          const char *fmt, ...)
+check_add(imss_doctor_report *r, const char *name, imss_check_status status, const char *fmt, ...)
 {
 	imss_check *grown;
 	char text[512];
@@ -70,12 +67,14 @@ check_pin(imss_token *tok, imss_doctor_report *r)
 		return check_add(r, "pin", IMSS_CHECK_WARN,
 		                 _("one PIN try left: the next wrong PIN locks the token"));
 	if (ti->pin_count_low)
-		return check_add(r, "pin", IMSS_CHECK_WARN, _("wrong PINs were entered: few tries left"));
+		return check_add(r, "pin", IMSS_CHECK_WARN,
+		                 _("wrong PINs were entered: few tries left"));
 	if (ti->pin_to_be_changed)
-		return check_add(r, "pin", IMSS_CHECK_WARN, _("the token asks for the PIN to be changed"));
-	return check_add(r, "pin", IMSS_CHECK_OK, ti->pinpad ?
-	                 _("PIN state good; the PIN is entered on the token's PIN pad") :
-	                 _("PIN state good"));
+		return check_add(r, "pin", IMSS_CHECK_WARN,
+		                 _("the token asks for the PIN to be changed"));
+	return check_add(r, "pin", IMSS_CHECK_OK,
+	                 ti->pinpad ? _("PIN state good; the PIN is entered on the token's PIN pad")
+	                            : _("PIN state good"));
 }
 
 static imss_err
@@ -85,13 +84,14 @@ check_token(imss_token *tok, imss_doctor_report *r)
 	imss_err err;
 
 	err = check_add(r, "write", ti->write_protected ? IMSS_CHECK_FAIL : IMSS_CHECK_OK, "%s",
-	                ti->write_protected ?
-	                _("the token is write-protected: no key or certificate can be stored") :
-	                _("keys and certificates can be stored (the token is not write-protected)"));
+	                ti->write_protected
+	                        ? _("the token is write-protected: no key or certificate can be stored")
+	                        : _("keys and certificates can be stored (the token is not write-protected)"));
 	if (err == IMSS_OK)
 		err = check_add(r, "rng", ti->has_rng ? IMSS_CHECK_OK : IMSS_CHECK_WARN, "%s",
-		                ti->has_rng ? _("the token has its own random number generator") :
-		                _("the token reports no random number generator of its own"));
+		                ti->has_rng
+		                        ? _("the token has its own random number generator")
+		                        : _("the token reports no random number generator of its own"));
 	if (err == IMSS_OK)
 		err = check_pin(tok, r);
 	return err;
@@ -135,8 +135,9 @@ check_keygen(imss_token *tok, imss_doctor_report *r, int *any)
 
 		*any |= ok;
 		err = check_add(r, k->name, ok ? IMSS_CHECK_OK : IMSS_CHECK_WARN,
-		                ok ? _("%s keys can be generated on the token") :
-		                _("%s keys cannot be generated on this token"), k->name + 7);
+		                ok ? _("%s keys can be generated on the token")
+		                   : _("%s keys cannot be generated on this token"),
+		                k->name + 7);
 	}
 	return err;
 }
@@ -168,7 +169,8 @@ check_signing(imss_token *tok, imss_doctor_report *r)
 			                _("%s: the token hashes and signs"), s->label);
 		else if (token_has_mechanism(tok, s->raw))
 			err = check_add(r, s->name, IMSS_CHECK_OK,
-			                _("%s: raw signing only; the tool hashes on the host"), s->label);
+			                _("%s: raw signing only; the tool hashes on the host"),
+			                s->label);
 		else
 			err = check_add(r, s->name, IMSS_CHECK_WARN,
 			                _("%s: not supported by the token"), s->label);

@@ -71,8 +71,7 @@ pubkey_from_rsa(const unsigned char *n, size_t nlen, const unsigned char *e, siz
 	BIGNUM *be = BN_bin2bn(e, (int)elen, NULL);
 	EVP_PKEY *pkey = NULL;
 
-	if (bld && bn && be &&
-	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) &&
+	if (bld && bn && be && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) &&
 	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be))
 		pkey = pkey_fromdata("RSA", bld);
 	BN_free(bn);
@@ -87,8 +86,7 @@ pubkey_from_ec_raw(const char *group, const unsigned char *point, size_t len)
 	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
 	EVP_PKEY *pkey = NULL;
 
-	if (bld &&
-	    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0) &&
+	if (bld && OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0) &&
 	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, len))
 		pkey = pkey_fromdata("EC", bld);
 	OSSL_PARAM_BLD_free(bld);
@@ -100,8 +98,7 @@ pubkey_from_ec_raw(const char *group, const unsigned char *point, size_t len)
  * hand back the bare point: try the standard form first.
  */
 EVP_PKEY *
-pubkey_from_ec(const unsigned char *params, size_t plen,
-               const unsigned char *point, size_t ptlen)
+pubkey_from_ec(const unsigned char *params, size_t plen, const unsigned char *point, size_t ptlen)
 {
 	int nid = ec_params_nid(params, plen);
 	const char *group = nid != NID_undef ? OBJ_nid2sn(nid) : NULL;
@@ -143,8 +140,7 @@ out:
 /* The public point of an EC key: from the public key object with the same
  * CKA_ID, or failing that from a certificate with that ID. */
 static imss_err
-ec_public_point(imss_token *tok, const CK_ATTRIBUTE *id, const CK_ATTRIBUTE *params,
-                EVP_PKEY **out)
+ec_public_point(imss_token *tok, const CK_ATTRIBUTE *id, const CK_ATTRIBUTE *params, EVP_PKEY **out)
 {
 	CK_OBJECT_CLASS pubclass = CKO_PUBLIC_KEY;
 	CK_ATTRIBUTE tmpl[] = {
@@ -173,8 +169,7 @@ ec_public_point(imss_token *tok, const CK_ATTRIBUTE *id, const CK_ATTRIBUTE *par
 	if (err != IMSS_OK)
 		return err;
 	if (pt.pValue != NULL)
-		*out = pubkey_from_ec(params->pValue, params->ulValueLen, pt.pValue,
-		                      pt.ulValueLen);
+		*out = pubkey_from_ec(params->pValue, params->ulValueLen, pt.pValue, pt.ulValueLen);
 	attrs_free_values(&pt, 1);
 	if (*out == NULL)
 		return ctx_fail_openssl(tok->ctx, _("the token's EC public key cannot be read"));
@@ -224,9 +219,10 @@ imss_err
 object_public_key(imss_token *tok, CK_OBJECT_HANDLE h, EVP_PKEY **out)
 {
 	CK_ATTRIBUTE attrs[] = {
-		{ CKA_CLASS, NULL, 0 }, { CKA_ID, NULL, 0 }, { CKA_VALUE, NULL, 0 },
-		{ CKA_MODULUS, NULL, 0 }, { CKA_PUBLIC_EXPONENT, NULL, 0 },
-		{ CKA_EC_PARAMS, NULL, 0 }, { CKA_EC_POINT, NULL, 0 },
+		{ CKA_CLASS, NULL, 0 },           { CKA_ID, NULL, 0 },
+		{ CKA_VALUE, NULL, 0 },           { CKA_MODULUS, NULL, 0 },
+		{ CKA_PUBLIC_EXPONENT, NULL, 0 }, { CKA_EC_PARAMS, NULL, 0 },
+		{ CKA_EC_POINT, NULL, 0 },
 	};
 	const CK_ULONG n = sizeof(attrs) / sizeof(attrs[0]);
 	CK_ATTRIBUTE *klass;
@@ -267,7 +263,9 @@ key_build(imss_token *tok, CK_OBJECT_HANDLE priv, CK_ATTRIBUTE *attrs, CK_ULONG 
 	if (point != NULL && params != NULL && attrs_find(attrs, n, CKA_MODULUS) == NULL) {
 		key->pub = pubkey_from_ec(params->pValue, params->ulValueLen, point->pValue,
 		                          point->ulValueLen);
-		err = key->pub ? IMSS_OK : ctx_fail_openssl(tok->ctx, _("the token's EC public key cannot be read"));
+		err = key->pub ? IMSS_OK
+		               : ctx_fail_openssl(tok->ctx,
+		                                  _("the token's EC public key cannot be read"));
 	} else {
 		err = key_public_from(tok, attrs, n, &key->pub);
 	}
@@ -286,11 +284,13 @@ key_build(imss_token *tok, CK_OBJECT_HANDLE priv, CK_ATTRIBUTE *attrs, CK_ULONG 
 	return err;
 }
 
-#define KEY_ATTRS \
-	{ CKA_ID, NULL, 0 }, { CKA_LABEL, NULL, 0 }, \
-	{ CKA_ALWAYS_AUTHENTICATE, NULL, 0 }, { CKA_MODULUS, NULL, 0 }, \
-	{ CKA_PUBLIC_EXPONENT, NULL, 0 }, { CKA_EC_PARAMS, NULL, 0 }, \
-	{ CKA_EC_POINT, NULL, 0 }
+#define KEY_ATTRS                                                                          \
+	{ CKA_ID, NULL, 0 }, { CKA_LABEL, NULL, 0 }, { CKA_ALWAYS_AUTHENTICATE, NULL, 0 }, \
+	        { CKA_MODULUS, NULL, 0 }, { CKA_PUBLIC_EXPONENT, NULL, 0 },                \
+	        { CKA_EC_PARAMS, NULL, 0 },                                                \
+	{                                                                                  \
+		CKA_EC_POINT, NULL, 0                                                      \
+	}
 
 /* Everything the key handle needs, read in one call. */
 imss_err
@@ -314,18 +314,20 @@ key_from_handle(imss_token *tok, CK_OBJECT_HANDLE priv, imss_key **out)
  * call per object found after it) rather than one search per class.
  */
 struct found_objects {
-	CK_ATTRIBUTE priv[10];    /* the private key's attributes */
+	CK_ATTRIBUTE priv[10]; /* the private key's attributes */
 	CK_OBJECT_HANDLE priv_handle;
 	int n_priv;
-	CK_ATTRIBUTE point;       /* a public key's CKA_EC_POINT */
-	STACK_OF(X509) *certs;
+	CK_ATTRIBUTE point; /* a public key's CKA_EC_POINT */
+	STACK_OF(X509) * certs;
 };
 
 static imss_err
 classify_object(imss_token *tok, CK_OBJECT_HANDLE h, struct found_objects *f)
 {
-	CK_ATTRIBUTE attrs[] = { KEY_ATTRS, { CKA_CLASS, NULL, 0 }, { CKA_VALUE, NULL, 0 },
-	                         { CKA_CERTIFICATE_TYPE, NULL, 0 } };
+	CK_ATTRIBUTE attrs[] = { KEY_ATTRS,
+		                 { CKA_CLASS, NULL, 0 },
+		                 { CKA_VALUE, NULL, 0 },
+		                 { CKA_CERTIFICATE_TYPE, NULL, 0 } };
 	const CK_ULONG n = sizeof(attrs) / sizeof(attrs[0]);
 	CK_ATTRIBUTE *klass, *v;
 	imss_err err;
@@ -335,10 +337,11 @@ classify_object(imss_token *tok, CK_OBJECT_HANDLE h, struct found_objects *f)
 		return err;
 	klass = attrs_find(attrs, n, CKA_CLASS);
 	switch (klass && klass->ulValueLen == sizeof(CK_OBJECT_CLASS)
-	        ? *(CK_OBJECT_CLASS *)klass->pValue : (CK_OBJECT_CLASS)-1) {
+	                ? *(CK_OBJECT_CLASS *)klass->pValue
+	                : (CK_OBJECT_CLASS)-1) {
 	case CKO_PRIVATE_KEY:
 		if (f->n_priv++ == 0) {
-			memcpy(f->priv, attrs, sizeof(f->priv));   /* takes the values */
+			memcpy(f->priv, attrs, sizeof(f->priv)); /* takes the values */
 			f->priv_handle = h;
 			return IMSS_OK;
 		}
@@ -460,13 +463,41 @@ imss_key_free(imss_key *key)
 	free(key);
 }
 
-imss_key_kind imss_key_get_kind(const imss_key *key) { return key->kind; }
-unsigned imss_key_get_bits(const imss_key *key) { return key->bits; }
-const char *imss_key_get_uri(const imss_key *key) { return key->uri; }
-const char *imss_key_get_label(const imss_key *key) { return key->label; }
-EVP_PKEY *imss_key_get_public(const imss_key *key) { return key->pub; }
-imss_token *imss_key_get_token(const imss_key *key) { return key->tok; }
-const char *imss_key_last_mechanism(const imss_key *key) { return key->last_mechanism; }
+imss_key_kind
+imss_key_get_kind(const imss_key *key)
+{
+	return key->kind;
+}
+unsigned
+imss_key_get_bits(const imss_key *key)
+{
+	return key->bits;
+}
+const char *
+imss_key_get_uri(const imss_key *key)
+{
+	return key->uri;
+}
+const char *
+imss_key_get_label(const imss_key *key)
+{
+	return key->label;
+}
+EVP_PKEY *
+imss_key_get_public(const imss_key *key)
+{
+	return key->pub;
+}
+imss_token *
+imss_key_get_token(const imss_key *key)
+{
+	return key->tok;
+}
+const char *
+imss_key_last_mechanism(const imss_key *key)
+{
+	return key->last_mechanism;
+}
 
 const unsigned char *
 imss_key_get_id(const imss_key *key, size_t *len)
@@ -481,8 +512,10 @@ imss_key_get_protection(imss_key *key, int *sensitive, int *extractable, int *lo
 {
 	CK_BBOOL v[4] = { 0 };
 	CK_ATTRIBUTE a[] = {
-		{ CKA_SENSITIVE, &v[0], 1 }, { CKA_EXTRACTABLE, &v[1], 1 },
-		{ CKA_LOCAL, &v[2], 1 }, { CKA_NEVER_EXTRACTABLE, &v[3], 1 },
+		{ CKA_SENSITIVE, &v[0], 1 },
+		{ CKA_EXTRACTABLE, &v[1], 1 },
+		{ CKA_LOCAL, &v[2], 1 },
+		{ CKA_NEVER_EXTRACTABLE, &v[3], 1 },
 	};
 	int *out[] = { sensitive, extractable, local, never_extractable };
 	imss_err err;

@@ -15,10 +15,8 @@
 #include "token-internal.h"
 
 /* DER OIDs of the supported curves (ECParameters namedCurve). */
-static const unsigned char oid_p256[] = {
-	0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
-static const unsigned char oid_p384[] = {
-	0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22 };
+static const unsigned char oid_p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+static const unsigned char oid_p384[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22 };
 
 imss_err
 imss_keyspec_parse(const char *text, imss_keyspec *out)
@@ -68,7 +66,9 @@ imss_keygen_report_clear(imss_keygen_report *report)
  */
 #define KEYGEN_LEVELS 3
 static const char *const refused_at_level[KEYGEN_LEVELS] = {
-	NULL, "CKA_EXTRACTABLE", "CKA_EXTRACTABLE, CKA_DECRYPT, CKA_UNWRAP, CKA_DERIVE, CKA_ENCRYPT, CKA_WRAP",
+	NULL,
+	"CKA_EXTRACTABLE",
+	"CKA_EXTRACTABLE, CKA_DECRYPT, CKA_UNWRAP, CKA_DERIVE, CKA_ENCRYPT, CKA_WRAP",
 };
 
 struct keygen_templates {
@@ -82,8 +82,13 @@ struct keygen_templates {
 static CK_BBOOL ck_true = CK_TRUE, ck_false = CK_FALSE;
 static unsigned char rsa_f4[] = { 0x01, 0x00, 0x01 };
 
-#define ADD(arr, n, t, v, l) do { (arr)[n].type = (t); (arr)[n].pValue = (void *)(v); \
-                                  (arr)[n].ulValueLen = (l); (n)++; } while (0)
+#define ADD(arr, n, t, v, l)                   \
+	do {                                   \
+		(arr)[n].type = (t);           \
+		(arr)[n].pValue = (void *)(v); \
+		(arr)[n].ulValueLen = (l);     \
+		(n)++;                         \
+	} while (0)
 
 static void
 templates_build(struct keygen_templates *t, const imss_keyspec *spec, const char *label,
@@ -165,20 +170,20 @@ check_random_id(imss_token *tok, const unsigned char *id, size_t len)
 }
 
 static imss_err
-generate(imss_token *tok, const imss_keyspec *spec, const char *label,
-         const unsigned char *id, size_t id_len, CK_OBJECT_HANDLE *pub,
-         CK_OBJECT_HANDLE *priv, int *level_out)
+generate(imss_token *tok, const imss_keyspec *spec, const char *label, const unsigned char *id,
+         size_t id_len, CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv, int *level_out)
 {
 	CK_MECHANISM mech = { spec->kind == IMSS_KEY_RSA ? CKM_RSA_PKCS_KEY_PAIR_GEN
-	                                                 : CKM_EC_KEY_PAIR_GEN, NULL, 0 };
+		                                         : CKM_EC_KEY_PAIR_GEN,
+		              NULL, 0 };
 	struct keygen_templates t;
 	CK_RV rv = CKR_OK;
 	int level;
 
 	for (level = 0; level < KEYGEN_LEVELS; level++) {
 		templates_build(&t, spec, label, id, id_len, level);
-		rv = tok->f->C_GenerateKeyPair(tok->session, &mech, t.pub, t.npub,
-		                               t.priv, t.npriv, pub, priv);
+		rv = tok->f->C_GenerateKeyPair(tok->session, &mech, t.pub, t.npub, t.priv, t.npriv,
+		                               pub, priv);
 		if (!template_refused(rv))
 			break;
 		ctx_log(tok->ctx, IMSS_LOG_DEBUG, _("C_GenerateKeyPair: %s at template level %d"),
@@ -204,14 +209,17 @@ struct new_key_state {
 };
 
 static imss_err
-read_new_key(imss_token *tok, const imss_keyspec *spec, CK_OBJECT_HANDLE pub,
-             CK_OBJECT_HANDLE priv, struct new_key_state *st, EVP_PKEY **out)
+read_new_key(imss_token *tok, const imss_keyspec *spec, CK_OBJECT_HANDLE pub, CK_OBJECT_HANDLE priv,
+             struct new_key_state *st, EVP_PKEY **out)
 {
 	CK_ATTRIBUTE prot[] = {
-		{ CKA_LOCAL, &st->local, 1 }, { CKA_NEVER_EXTRACTABLE, &st->never, 1 },
-		{ CKA_SENSITIVE, &st->sens, 1 }, { CKA_EXTRACTABLE, &st->extr, 1 },
+		{ CKA_LOCAL, &st->local, 1 },
+		{ CKA_NEVER_EXTRACTABLE, &st->never, 1 },
+		{ CKA_SENSITIVE, &st->sens, 1 },
+		{ CKA_EXTRACTABLE, &st->extr, 1 },
 		{ CKA_ALWAYS_AUTHENTICATE, &st->always_auth, 1 },
-		{ CKA_MODULUS, st->a, sizeof(st->a) }, { CKA_PUBLIC_EXPONENT, st->b, sizeof(st->b) },
+		{ CKA_MODULUS, st->a, sizeof(st->a) },
+		{ CKA_PUBLIC_EXPONENT, st->b, sizeof(st->b) },
 	};
 	CK_ATTRIBUTE point = { CKA_EC_POINT, st->a, sizeof(st->a) };
 	int is_rsa = spec->kind == IMSS_KEY_RSA;
@@ -235,9 +243,11 @@ read_new_key(imss_token *tok, const imss_keyspec *spec, CK_OBJECT_HANDLE pub,
 			return err;
 	}
 	if ((is_rsa ? st->attrs[5].ulValueLen : point.ulValueLen) == CK_UNAVAILABLE_INFORMATION)
-		return ctx_fail(tok->ctx, IMSS_ERR_PKCS11, _("The token did not return the new public key."));
+		return ctx_fail(tok->ctx, IMSS_ERR_PKCS11,
+		                _("The token did not return the new public key."));
 	if (is_rsa)
-		*out = pubkey_from_rsa(st->a, st->attrs[5].ulValueLen, st->b, st->attrs[6].ulValueLen);
+		*out = pubkey_from_rsa(st->a, st->attrs[5].ulValueLen, st->b,
+		                       st->attrs[6].ulValueLen);
 	else
 		*out = pubkey_from_ec(spec->bits == 256 ? oid_p256 : oid_p384,
 		                      spec->bits == 256 ? sizeof(oid_p256) : sizeof(oid_p384),
@@ -251,8 +261,7 @@ read_new_key(imss_token *tok, const imss_keyspec *spec, CK_OBJECT_HANDLE pub,
  */
 static imss_err
 set_key_identifier(imss_token *tok, CK_OBJECT_HANDLE pub, CK_OBJECT_HANDLE priv,
-                   const unsigned char *ski, const unsigned char *old_id, size_t old_len,
-                   int *set)
+                   const unsigned char *ski, const unsigned char *old_id, size_t old_len, int *set)
 {
 	CK_ATTRIBUTE idattr = { CKA_ID, (void *)ski, 20 };
 	CK_ATTRIBUTE back = { CKA_ID, (void *)old_id, old_len };
@@ -333,8 +342,7 @@ keygen_preflight(imss_token *tok, const imss_keyspec *spec, const char *label)
 	    (spec->kind != IMSS_KEY_RSA && spec->kind != IMSS_KEY_EC))
 		return ctx_fail(tok->ctx, IMSS_ERR_INVALID_ARG, _("A key needs a type and a label."));
 	if (!tok->read_write)
-		return ctx_fail(tok->ctx, IMSS_ERR_READ_ONLY,
-		                _("The token was opened read-only."));
+		return ctx_fail(tok->ctx, IMSS_ERR_READ_ONLY, _("The token was opened read-only."));
 	if (!tok->logged_in)
 		return ctx_fail(tok->ctx, IMSS_ERR_NOT_LOGGED_IN,
 		                _("Log in to the token before generating a key."));
@@ -440,7 +448,8 @@ token_generate_anchored(imss_token *tok, const imss_keyspec *spec, const char *l
 		goto out;
 	if (!tok->info.has_rng)
 		ctx_log(tok->ctx, IMSS_LOG_WARN,
-		        _("token '%s' reports no random number generator of its own"), tok->info.label);
+		        _("token '%s' reports no random number generator of its own"),
+		        tok->info.label);
 	ctx_log(tok->ctx, IMSS_LOG_INFO,
 	        _("generating a %s %u key on token '%s' (a smart card may take a minute)"),
 	        spec->kind == IMSS_KEY_RSA ? "RSA" : "EC", spec->bits, tok->info.label);
@@ -495,13 +504,12 @@ out:
 /* The private and the public key labelled label, one of each (*n_priv: how
  * many private keys carry it, at most 2 counted), with their IDs. */
 static imss_err
-labelled_pair(imss_token *tok, const char *label, CK_OBJECT_HANDLE *priv,
-              CK_OBJECT_HANDLE *pub, CK_ATTRIBUTE *priv_id, CK_ATTRIBUTE *pub_id,
-              CK_ULONG *n_priv, CK_ULONG *n_pub)
+labelled_pair(imss_token *tok, const char *label, CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub,
+              CK_ATTRIBUTE *priv_id, CK_ATTRIBUTE *pub_id, CK_ULONG *n_priv, CK_ULONG *n_pub)
 {
 	CK_OBJECT_CLASS klass = CKO_PRIVATE_KEY;
 	CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &klass, sizeof(klass) },
-	                        { CKA_LABEL, (void *)label, strlen(label) } };
+		                { CKA_LABEL, (void *)label, strlen(label) } };
 	CK_OBJECT_HANDLE found[2];
 	imss_err err;
 
@@ -522,8 +530,8 @@ labelled_pair(imss_token *tok, const char *label, CK_OBJECT_HANDLE *priv,
 }
 
 imss_err
-token_rejoin_pair(imss_token *tok, const char *label, token_pair_check same_pair,
-                  void *user, int *have_priv)
+token_rejoin_pair(imss_token *tok, const char *label, token_pair_check same_pair, void *user,
+                  int *have_priv)
 {
 	unsigned char id[IMSS_ID_MAX], pub_id[IMSS_ID_MAX];
 	CK_ATTRIBUTE a = { CKA_ID, id, sizeof(id) }, b = { CKA_ID, pub_id, sizeof(pub_id) };

@@ -22,10 +22,12 @@ describe_pin_state(imss_token *tok)
 	tok->info.pin_final_try = info.pin_final_try;
 	tok->info.pin_count_low = info.pin_count_low;
 	if (info.pin_locked) {
-		ctx_append_detail(tok->ctx, _("\nThe PIN is now locked: unlock it with the SO PIN or PUK, or ask your token administrator."));
+		ctx_append_detail(tok->ctx,
+		                  _("\nThe PIN is now locked: unlock it with the SO PIN or PUK, or ask your token administrator."));
 		ctx_set_next(tok->ctx, IMSS_NEXT_UNLOCK_PIN);
 	} else if (info.pin_final_try)
-		ctx_append_detail(tok->ctx, _("\nOnly one try is left: the next wrong PIN locks the token."));
+		ctx_append_detail(tok->ctx,
+		                  _("\nOnly one try is left: the next wrong PIN locks the token."));
 	else if (info.pin_count_low)
 		ctx_append_detail(tok->ctx, _("\nThe token reports few tries left."));
 	token_info_clear(&info);
@@ -54,16 +56,15 @@ check_pin_flags(imss_token *tok, unsigned flags)
 
 /* C_Login with a PIN from src (or the PIN pad); exactly one call. */
 static imss_err
-login_once(imss_token *tok, CK_USER_TYPE user, imss_pin_source *src,
-           const char *prompt)
+login_once(imss_token *tok, CK_USER_TYPE user, imss_pin_source *src, const char *prompt)
 {
 	char pin[PIN_MAX];
 	imss_err err;
 	CK_RV rv;
 
 	if (tok->info.pinpad) {
-		ctx_log(tok->ctx, IMSS_LOG_INFO,
-		        _("enter the PIN on the PIN pad of token '%s'"), tok->info.label);
+		ctx_log(tok->ctx, IMSS_LOG_INFO, _("enter the PIN on the PIN pad of token '%s'"),
+		        tok->info.label);
 		rv = tok->f->C_Login(tok->session, user, NULL, 0);
 	} else {
 		if (src == NULL)

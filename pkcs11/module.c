@@ -45,8 +45,7 @@ imss_ctx_new(const char *module_path, imss_ctx **out)
 }
 
 static imss_err
-ctx_add_module(imss_ctx *ctx, CK_FUNCTION_LIST *funcs, const char *path,
-               int from_registry)
+ctx_add_module(imss_ctx *ctx, CK_FUNCTION_LIST *funcs, const char *path, int from_registry)
 {
 	struct imss_module *grown, *m;
 	char *name;

@@ -10,8 +10,8 @@
 #include "token-internal.h"
 
 imss_err
-token_find(imss_token *tok, CK_ATTRIBUTE *tmpl, CK_ULONG n,
-           CK_OBJECT_HANDLE *found, CK_ULONG max, CK_ULONG *count)
+token_find(imss_token *tok, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *found, CK_ULONG max,
+           CK_ULONG *count)
 {
 	CK_RV rv, rv_final;
 
@@ -31,13 +31,11 @@ token_find(imss_token *tok, CK_ATTRIBUTE *tmpl, CK_ULONG n,
 /* C_GetAttributeValue where "this object has no such attribute" and "the
  * value is secret" are answers, not failures. */
 static imss_err
-get_attribute_values(imss_token *tok, CK_OBJECT_HANDLE h, CK_ATTRIBUTE *attrs,
-                     CK_ULONG n)
+get_attribute_values(imss_token *tok, CK_OBJECT_HANDLE h, CK_ATTRIBUTE *attrs, CK_ULONG n)
 {
 	CK_RV rv = tok->f->C_GetAttributeValue(tok->session, h, attrs, n);
 
-	if (rv == CKR_OK || rv == CKR_ATTRIBUTE_SENSITIVE ||
-	    rv == CKR_ATTRIBUTE_TYPE_INVALID)
+	if (rv == CKR_OK || rv == CKR_ATTRIBUTE_SENSITIVE || rv == CKR_ATTRIBUTE_TYPE_INVALID)
 		return IMSS_OK;
 	return token_fail(tok, "C_GetAttributeValue", rv);
 }
@@ -84,8 +82,7 @@ token_get_attrs(imss_token *tok, CK_OBJECT_HANDLE h, CK_ATTRIBUTE *attrs, CK_ULO
 		}
 		if (err == IMSS_OK)
 			err = get_attribute_values(tok, h, attrs, n);
-	} else if (rv == CKR_OK || rv == CKR_ATTRIBUTE_SENSITIVE ||
-	           rv == CKR_ATTRIBUTE_TYPE_INVALID) {
+	} else if (rv == CKR_OK || rv == CKR_ATTRIBUTE_SENSITIVE || rv == CKR_ATTRIBUTE_TYPE_INVALID) {
 		err = IMSS_OK;
 	} else {
 		err = token_fail(tok, "C_GetAttributeValue", rv);
@@ -123,8 +120,9 @@ attrs_find(CK_ATTRIBUTE *attrs, CK_ULONG n, CK_ATTRIBUTE_TYPE t)
 	for (i = 0; i < n; i++)
 		if (attrs[i].type == t)
 			return attrs[i].pValue != NULL &&
-			       attrs[i].ulValueLen != CK_UNAVAILABLE_INFORMATION
-			       ? &attrs[i] : NULL;
+			                       attrs[i].ulValueLen != CK_UNAVAILABLE_INFORMATION
+			               ? &attrs[i]
+			               : NULL;
 	return NULL;
 }
 
@@ -137,8 +135,8 @@ attr_bool(const CK_ATTRIBUTE *a)
 }
 
 char *
-object_uri(imss_token *tok, CK_OBJECT_CLASS klass, const unsigned char *id,
-           size_t id_len, const char *label)
+object_uri(imss_token *tok, CK_OBJECT_CLASS klass, const unsigned char *id, size_t id_len,
+           const char *label)
 {
 	P11KitUri *uri = p11_kit_uri_new();
 	CK_ATTRIBUTE a;
@@ -267,12 +265,18 @@ static imss_err
 object_describe(imss_token *tok, CK_OBJECT_HANDLE h, imss_object_info *o)
 {
 	CK_ATTRIBUTE attrs[] = {
-		{ CKA_CLASS, NULL, 0 }, { CKA_KEY_TYPE, NULL, 0 },
-		{ CKA_ID, NULL, 0 }, { CKA_LABEL, NULL, 0 },
-		{ CKA_SUBJECT, NULL, 0 }, { CKA_MODULUS, NULL, 0 },
-		{ CKA_EC_PARAMS, NULL, 0 }, { CKA_SENSITIVE, NULL, 0 },
-		{ CKA_EXTRACTABLE, NULL, 0 }, { CKA_LOCAL, NULL, 0 },
-		{ CKA_NEVER_EXTRACTABLE, NULL, 0 }, { CKA_ALWAYS_AUTHENTICATE, NULL, 0 },
+		{ CKA_CLASS, NULL, 0 },
+		{ CKA_KEY_TYPE, NULL, 0 },
+		{ CKA_ID, NULL, 0 },
+		{ CKA_LABEL, NULL, 0 },
+		{ CKA_SUBJECT, NULL, 0 },
+		{ CKA_MODULUS, NULL, 0 },
+		{ CKA_EC_PARAMS, NULL, 0 },
+		{ CKA_SENSITIVE, NULL, 0 },
+		{ CKA_EXTRACTABLE, NULL, 0 },
+		{ CKA_LOCAL, NULL, 0 },
+		{ CKA_NEVER_EXTRACTABLE, NULL, 0 },
+		{ CKA_ALWAYS_AUTHENTICATE, NULL, 0 },
 	};
 	const CK_ULONG n = sizeof(attrs) / sizeof(attrs[0]);
 	CK_ATTRIBUTE *a;
@@ -298,10 +302,9 @@ object_describe(imss_token *tok, CK_OBJECT_HANDLE h, imss_object_info *o)
 	a = attrs_find(attrs, n, CKA_ID);
 	o->id_hex = a ? hex_encode(a->pValue, a->ulValueLen) : strdup("");
 	o->label = attr_strdup(attrs_find(attrs, n, CKA_LABEL));
-	o->subject = klass == CKO_CERTIFICATE ?
-	             subject_oneline(attrs_find(attrs, n, CKA_SUBJECT)) : strdup("");
-	o->uri = object_uri(tok, klass, a ? a->pValue : NULL, a ? a->ulValueLen : 0,
-	                    o->label);
+	o->subject = klass == CKO_CERTIFICATE ? subject_oneline(attrs_find(attrs, n, CKA_SUBJECT))
+	                                      : strdup("");
+	o->uri = object_uri(tok, klass, a ? a->pValue : NULL, a ? a->ulValueLen : 0, o->label);
 	o->sensitive = attr_bool(attrs_find(attrs, n, CKA_SENSITIVE));
 	o->extractable = attr_bool(attrs_find(attrs, n, CKA_EXTRACTABLE));
 	o->local = attr_bool(attrs_find(attrs, n, CKA_LOCAL));
@@ -318,8 +321,8 @@ object_describe(imss_token *tok, CK_OBJECT_HANDLE h, imss_object_info *o)
 /* Every object handle matching tmpl (n 0: every object visible to the
  * session). */
 imss_err
-token_find_all(imss_token *tok, CK_ATTRIBUTE *tmpl, CK_ULONG n_tmpl,
-               CK_OBJECT_HANDLE **out, CK_ULONG *count)
+token_find_all(imss_token *tok, CK_ATTRIBUTE *tmpl, CK_ULONG n_tmpl, CK_OBJECT_HANDLE **out,
+               CK_ULONG *count)
 {
 	CK_OBJECT_HANDLE *list = NULL, *grown;
 	CK_ULONG n = 0, got = 0;
@@ -403,8 +406,7 @@ out:
 
 /* Find exactly one object matching the object attributes of a URI. */
 imss_err
-token_find_one(imss_token *tok, const char *text, CK_OBJECT_CLASS klass,
-               CK_OBJECT_HANDLE *out)
+token_find_one(imss_token *tok, const char *text, CK_OBJECT_CLASS klass, CK_OBJECT_HANDLE *out)
 {
 	CK_ATTRIBUTE tmpl[3];
 	CK_ATTRIBUTE *a;
@@ -443,8 +445,8 @@ token_find_one(imss_token *tok, const char *text, CK_OBJECT_CLASS klass,
 		goto out;
 	}
 	if (count > 1) {
-		ctx_set_detail(tok->ctx, _("'%s' matches %lu objects; name one of them:"),
-		               text, (unsigned long)count);
+		ctx_set_detail(tok->ctx, _("'%s' matches %lu objects; name one of them:"), text,
+		               (unsigned long)count);
 		for (i = 0; i < count; i++) {
 			imss_object_info o;
 

@@ -28,7 +28,7 @@ enum pin_kind { PIN_TTY, PIN_FILE, PIN_FD, PIN_ENV };
 
 struct imss_pin_source {
 	enum pin_kind kind;
-	char *arg;               /* path or variable name */
+	char *arg; /* path or variable name */
 	int fd;
 };
 

@@ -38,8 +38,8 @@
 #define SIGN_DATA_MAX (64u * 1024 * 1024)
 
 struct prov_key {
-	imss_key *key;           /* NULL for an imported public key */
-	EVP_PKEY *pub;           /* default-provider public key */
+	imss_key *key; /* NULL for an imported public key */
+	EVP_PKEY *pub; /* default-provider public key */
 };
 
 /* ---- key manager ---------------------------------------------------- */
@@ -99,8 +99,7 @@ km_match(const void *a, const void *b, int selection)
 
 /* Import: our key reference, or a plain public key of this type. */
 static int
-km_import_type(struct prov_key *pk, const char *type, int selection,
-               const OSSL_PARAM params[])
+km_import_type(struct prov_key *pk, const char *type, int selection, const OSSL_PARAM params[])
 {
 	const OSSL_PARAM *ref = OSSL_PARAM_locate_const(params, PARAM_KEY_REF);
 	EVP_PKEY_CTX *ctx;
@@ -109,8 +108,8 @@ km_import_type(struct prov_key *pk, const char *type, int selection,
 	int ok = 0;
 
 	if (ref != NULL) {
-		if (!OSSL_PARAM_get_octet_ptr(ref, (const void **)&ptr, &len) ||
-		    ptr == NULL || len != sizeof(struct imss_key))
+		if (!OSSL_PARAM_get_octet_ptr(ref, (const void **)&ptr, &len) || ptr == NULL ||
+		    len != sizeof(struct imss_key))
 			return 0;
 		pk->key = ptr;
 		pk->pub = imss_key_get_public(pk->key);
@@ -142,12 +141,10 @@ km_ec_import(void *keydata, int selection, const OSSL_PARAM params[])
 static const OSSL_PARAM *
 km_rsa_import_types(int selection)
 {
-	static const OSSL_PARAM types[] = {
-		OSSL_PARAM_octet_ptr(PARAM_KEY_REF, NULL, 0),
-		OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_N, NULL, 0),
-		OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_E, NULL, 0),
-		OSSL_PARAM_END
-	};
+	static const OSSL_PARAM types[] = { OSSL_PARAM_octet_ptr(PARAM_KEY_REF, NULL, 0),
+		                            OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_N, NULL, 0),
+		                            OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_E, NULL, 0),
+		                            OSSL_PARAM_END };
 
 	return types;
 }
@@ -158,8 +155,7 @@ km_ec_import_types(int selection)
 	static const OSSL_PARAM types[] = {
 		OSSL_PARAM_octet_ptr(PARAM_KEY_REF, NULL, 0),
 		OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, NULL, 0),
-		OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_PUB_KEY, NULL, 0),
-		OSSL_PARAM_END
+		OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_PUB_KEY, NULL, 0), OSSL_PARAM_END
 	};
 
 	return types;
@@ -245,15 +241,17 @@ km_ec_operation(int operation_id)
 	return operation_id == OSSL_OP_SIGNATURE ? "ECDSA" : NULL;
 }
 
-#define KEYMGMT_COMMON \
-	{ OSSL_FUNC_KEYMGMT_NEW, (void (*)(void))km_new }, \
-	{ OSSL_FUNC_KEYMGMT_FREE, (void (*)(void))km_free }, \
-	{ OSSL_FUNC_KEYMGMT_DUP, (void (*)(void))km_dup }, \
-	{ OSSL_FUNC_KEYMGMT_HAS, (void (*)(void))km_has }, \
-	{ OSSL_FUNC_KEYMGMT_MATCH, (void (*)(void))km_match }, \
-	{ OSSL_FUNC_KEYMGMT_EXPORT, (void (*)(void))km_export }, \
-	{ OSSL_FUNC_KEYMGMT_GET_PARAMS, (void (*)(void))km_get_params }, \
-	{ OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS, (void (*)(void))km_gettable_params }
+#define KEYMGMT_COMMON                                                                \
+	{ OSSL_FUNC_KEYMGMT_NEW, (void (*)(void))km_new },                            \
+	        { OSSL_FUNC_KEYMGMT_FREE, (void (*)(void))km_free },                  \
+	        { OSSL_FUNC_KEYMGMT_DUP, (void (*)(void))km_dup },                    \
+	        { OSSL_FUNC_KEYMGMT_HAS, (void (*)(void))km_has },                    \
+	        { OSSL_FUNC_KEYMGMT_MATCH, (void (*)(void))km_match },                \
+	        { OSSL_FUNC_KEYMGMT_EXPORT, (void (*)(void))km_export },              \
+	        { OSSL_FUNC_KEYMGMT_GET_PARAMS, (void (*)(void))km_get_params },      \
+	{                                                                             \
+		OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS, (void (*)(void))km_gettable_params \
+	}
 
 static const OSSL_DISPATCH km_rsa_functions[] = {
 	KEYMGMT_COMMON,
@@ -277,9 +275,9 @@ static const OSSL_DISPATCH km_ec_functions[] = {
 
 struct sig_ctx {
 	struct prov_key *pk;
-	imss_hash hash;          /* 0 until a digest is set */
-	int pad;                 /* RSA_PKCS1_PADDING or RSA_PKCS1_PSS_PADDING */
-	unsigned char *data;     /* gathered by digest_sign_update */
+	imss_hash hash;      /* 0 until a digest is set */
+	int pad;             /* RSA_PKCS1_PADDING or RSA_PKCS1_PSS_PADDING */
+	unsigned char *data; /* gathered by digest_sign_update */
 	size_t len, cap;
 };
 
@@ -364,8 +362,7 @@ sig_init(void *ctx, void *keydata, const OSSL_PARAM params[])
 	struct prov_key *pk = keydata;
 
 	if (pk == NULL || pk->key == NULL) {
-		ERR_raise_data(ERR_LIB_PROV, ERR_R_PASSED_INVALID_ARGUMENT,
-		               _("not a token key"));
+		ERR_raise_data(ERR_LIB_PROV, ERR_R_PASSED_INVALID_ARGUMENT, _("not a token key"));
 		return 0;
 	}
 	sc->pk = pk;
@@ -394,13 +391,12 @@ sig_max_size(const struct sig_ctx *sc)
 }
 
 static int
-sig_deliver(imss_err err, unsigned char *made, size_t madelen, unsigned char *sig,
-            size_t *siglen, size_t sigsize, imss_key *key)
+sig_deliver(imss_err err, unsigned char *made, size_t madelen, unsigned char *sig, size_t *siglen,
+            size_t sigsize, imss_key *key)
 {
 	if (err != IMSS_OK) {
 		ERR_raise_data(ERR_LIB_PROV, ERR_R_OPERATION_FAIL, _("token signature: %s: %s"),
-		               imss_strerror(err),
-		               imss_ctx_detail(imss_key_get_token(key)->ctx));
+		               imss_strerror(err), imss_ctx_detail(imss_key_get_token(key)->ctx));
 		return 0;
 	}
 	if (madelen > sigsize) {
@@ -415,8 +411,8 @@ sig_deliver(imss_err err, unsigned char *made, size_t madelen, unsigned char *si
 }
 
 static int
-sig_sign(void *ctx, unsigned char *sig, size_t *siglen, size_t sigsize,
-         const unsigned char *tbs, size_t tbslen)
+sig_sign(void *ctx, unsigned char *sig, size_t *siglen, size_t sigsize, const unsigned char *tbs,
+         size_t tbslen)
 {
 	struct sig_ctx *sc = ctx;
 	unsigned char *made = NULL;
@@ -429,10 +425,10 @@ sig_sign(void *ctx, unsigned char *sig, size_t *siglen, size_t sigsize,
 		return 1;
 	}
 	if (h == 0)
-		h = tbslen == 48 ? IMSS_HASH_SHA384 : tbslen == 64 ? IMSS_HASH_SHA512
-		                                                   : IMSS_HASH_SHA256;
-	err = imss_key_sign_digest(sc->pk->key, h, sig_padding(sc), tbs, tbslen,
-	                           &made, &madelen);
+		h = tbslen == 48   ? IMSS_HASH_SHA384
+		    : tbslen == 64 ? IMSS_HASH_SHA512
+		                   : IMSS_HASH_SHA256;
+	err = imss_key_sign_digest(sc->pk->key, h, sig_padding(sc), tbs, tbslen, &made, &madelen);
 	return sig_deliver(err, made, madelen, sig, siglen, sigsize, sc->pk->key);
 }
 
@@ -492,9 +488,9 @@ sig_digest_final(void *ctx, unsigned char *sig, size_t *siglen, size_t sigsize)
 		*siglen = sig_max_size(sc);
 		return 1;
 	}
-	err = imss_key_sign(sc->pk->key, sc->hash ? sc->hash : IMSS_HASH_SHA256,
-	                    sig_padding(sc), sc->data ? sc->data : (const unsigned char *)"",
-	                    sc->len, &made, &madelen);
+	err = imss_key_sign(sc->pk->key, sc->hash ? sc->hash : IMSS_HASH_SHA256, sig_padding(sc),
+	                    sc->data ? sc->data : (const unsigned char *)"", sc->len, &made,
+	                    &madelen);
 	sc->len = 0;
 	return sig_deliver(err, made, madelen, sig, siglen, sigsize, sc->pk->key);
 }
@@ -516,8 +512,7 @@ pss_algorithm_id(const char *mdname, unsigned char **der)
 	pss->maskGenAlgorithm = X509_ALGOR_new();
 	pss->saltLength = ASN1_INTEGER_new();
 	if (pss->hashAlgorithm == NULL || pss->maskGenAlgorithm == NULL ||
-	    pss->saltLength == NULL ||
-	    !ASN1_INTEGER_set(pss->saltLength, EVP_MD_get_size(md)))
+	    pss->saltLength == NULL || !ASN1_INTEGER_set(pss->saltLength, EVP_MD_get_size(md)))
 		goto out;
 	X509_ALGOR_set_md(pss->hashAlgorithm, md);
 	X509_ALGOR_set_md(mgf1md, md);
@@ -543,10 +538,10 @@ out:
 static int
 sig_algorithm_id(const struct sig_ctx *sc, unsigned char **der)
 {
-	static const int rsa_nids[] = { 0, NID_sha256WithRSAEncryption,
-	                                NID_sha384WithRSAEncryption, NID_sha512WithRSAEncryption };
+	static const int rsa_nids[] = { 0, NID_sha256WithRSAEncryption, NID_sha384WithRSAEncryption,
+		                        NID_sha512WithRSAEncryption };
 	static const int ec_nids[] = { 0, NID_ecdsa_with_SHA256, NID_ecdsa_with_SHA384,
-	                               NID_ecdsa_with_SHA512 };
+		                       NID_ecdsa_with_SHA512 };
 	imss_hash h = sc->hash ? sc->hash : IMSS_HASH_SHA256;
 	X509_ALGOR *alg = X509_ALGOR_new();
 	int len = -1;
@@ -590,17 +585,18 @@ sig_get_ctx_params(void *ctx, OSSL_PARAM params[])
 		return 0;
 	if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_PAD_MODE)) != NULL) {
 		int ok = p->data_type == OSSL_PARAM_INTEGER
-		         ? OSSL_PARAM_set_int(p, sc->pad)
-		         : OSSL_PARAM_set_utf8_string(p, sc->pad == RSA_PKCS1_PSS_PADDING
-		                                          ? OSSL_PKEY_RSA_PAD_MODE_PSS
-		                                          : OSSL_PKEY_RSA_PAD_MODE_PKCSV15);
+		                 ? OSSL_PARAM_set_int(p, sc->pad)
+		                 : OSSL_PARAM_set_utf8_string(p,
+		                                              sc->pad == RSA_PKCS1_PSS_PADDING
+		                                                      ? OSSL_PKEY_RSA_PAD_MODE_PSS
+		                                                      : OSSL_PKEY_RSA_PAD_MODE_PKCSV15);
 		if (!ok)
 			return 0;
 	}
 	if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_PSS_SALTLEN)) != NULL) {
 		int ok = p->data_type == OSSL_PARAM_INTEGER
-		         ? OSSL_PARAM_set_int(p, RSA_PSS_SALTLEN_DIGEST)
-		         : OSSL_PARAM_set_utf8_string(p, OSSL_PKEY_RSA_PSS_SALT_LEN_DIGEST);
+		                 ? OSSL_PARAM_set_int(p, RSA_PSS_SALTLEN_DIGEST)
+		                 : OSSL_PARAM_set_utf8_string(p, OSSL_PKEY_RSA_PSS_SALT_LEN_DIGEST);
 		if (!ok)
 			return 0;
 	}
@@ -614,8 +610,7 @@ sig_gettable_ctx_params(void *ctx, void *provctx)
 		OSSL_PARAM_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID, NULL, 0),
 		OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST, NULL, 0),
 		OSSL_PARAM_int(OSSL_SIGNATURE_PARAM_PAD_MODE, NULL),
-		OSSL_PARAM_int(OSSL_SIGNATURE_PARAM_PSS_SALTLEN, NULL),
-		OSSL_PARAM_END
+		OSSL_PARAM_int(OSSL_SIGNATURE_PARAM_PSS_SALTLEN, NULL), OSSL_PARAM_END
 	};
 
 	return gettable;
@@ -631,8 +626,9 @@ set_pad_mode(struct sig_ctx *sc, const OSSL_PARAM *p)
 		if (!OSSL_PARAM_get_int(p, &mode))
 			return 0;
 	} else if (OSSL_PARAM_get_utf8_string_ptr(p, &s)) {
-		mode = strcmp(s, OSSL_PKEY_RSA_PAD_MODE_PSS) == 0 ? RSA_PKCS1_PSS_PADDING
-		     : strcmp(s, OSSL_PKEY_RSA_PAD_MODE_PKCSV15) == 0 ? RSA_PKCS1_PADDING : 0;
+		mode = strcmp(s, OSSL_PKEY_RSA_PAD_MODE_PSS) == 0       ? RSA_PKCS1_PSS_PADDING
+		       : strcmp(s, OSSL_PKEY_RSA_PAD_MODE_PKCSV15) == 0 ? RSA_PKCS1_PADDING
+		                                                        : 0;
 	}
 	if (mode != RSA_PKCS1_PADDING && mode != RSA_PKCS1_PSS_PADDING) {
 		ERR_raise_data(ERR_LIB_PROV, ERR_R_UNSUPPORTED,
@@ -754,13 +750,12 @@ prov_query(void *provctx, int operation_id, int *no_cache)
 }
 
 static const OSSL_DISPATCH prov_functions[] = {
-	{ OSSL_FUNC_PROVIDER_QUERY_OPERATION, (void (*)(void))prov_query },
-	{ 0, NULL }
+	{ OSSL_FUNC_PROVIDER_QUERY_OPERATION, (void (*)(void))prov_query }, { 0, NULL }
 };
 
 static int
-prov_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
-          const OSSL_DISPATCH **out, void **provctx)
+prov_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in, const OSSL_DISPATCH **out,
+          void **provctx)
 {
 	*out = prov_functions;
 	*provctx = (void *)handle;
@@ -829,8 +824,7 @@ imss_key_get_evp(imss_key *key, EVP_PKEY **out)
 		return err;
 	params[0] = OSSL_PARAM_construct_octet_ptr(PARAM_KEY_REF, (void **)&key, sizeof(*key));
 	params[1] = OSSL_PARAM_construct_end();
-	pctx = EVP_PKEY_CTX_new_from_name(lib, key->kind == IMSS_KEY_RSA ? "RSA" : "EC",
-	                                  PROV_PROPS);
+	pctx = EVP_PKEY_CTX_new_from_name(lib, key->kind == IMSS_KEY_RSA ? "RSA" : "EC", PROV_PROPS);
 	if (pctx == NULL || EVP_PKEY_fromdata_init(pctx) != 1 ||
 	    EVP_PKEY_fromdata(pctx, out, EVP_PKEY_KEYPAIR, params) != 1)
 		err = ctx_fail_openssl(ctx, _("cannot make an OpenSSL key of the token key"));

@@ -23,25 +23,49 @@ struct hash_info {
 	CK_RSA_PKCS_MGF_TYPE mgf;
 	CK_MECHANISM_TYPE rsa_pkcs, rsa_pss, ecdsa;
 	const char *rsa_pkcs_name, *rsa_pss_name, *ecdsa_name;
-	unsigned char digest_info[19];   /* DER prefix of DigestInfo, RFC 8017 9.2 */
+	unsigned char digest_info[19]; /* DER prefix of DigestInfo, RFC 8017 9.2 */
 };
 
 static const struct hash_info hashes[] = {
-	{ IMSS_HASH_SHA256, "SHA256", 32, CKM_SHA256, CKG_MGF1_SHA256,
-	  CKM_SHA256_RSA_PKCS, CKM_SHA256_RSA_PKCS_PSS, CKM_ECDSA_SHA256,
-	  "CKM_SHA256_RSA_PKCS", "CKM_SHA256_RSA_PKCS_PSS", "CKM_ECDSA_SHA256",
-	  { 0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65,
-	    0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20 } },
-	{ IMSS_HASH_SHA384, "SHA384", 48, CKM_SHA384, CKG_MGF1_SHA384,
-	  CKM_SHA384_RSA_PKCS, CKM_SHA384_RSA_PKCS_PSS, CKM_ECDSA_SHA384,
-	  "CKM_SHA384_RSA_PKCS", "CKM_SHA384_RSA_PKCS_PSS", "CKM_ECDSA_SHA384",
-	  { 0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65,
-	    0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30 } },
-	{ IMSS_HASH_SHA512, "SHA512", 64, CKM_SHA512, CKG_MGF1_SHA512,
-	  CKM_SHA512_RSA_PKCS, CKM_SHA512_RSA_PKCS_PSS, CKM_ECDSA_SHA512,
-	  "CKM_SHA512_RSA_PKCS", "CKM_SHA512_RSA_PKCS_PSS", "CKM_ECDSA_SHA512",
-	  { 0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65,
-	    0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40 } },
+	{ IMSS_HASH_SHA256,
+	  "SHA256",
+	  32,
+	  CKM_SHA256,
+	  CKG_MGF1_SHA256,
+	  CKM_SHA256_RSA_PKCS,
+	  CKM_SHA256_RSA_PKCS_PSS,
+	  CKM_ECDSA_SHA256,
+	  "CKM_SHA256_RSA_PKCS",
+	  "CKM_SHA256_RSA_PKCS_PSS",
+	  "CKM_ECDSA_SHA256",
+	  { 0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+	    0x01, 0x05, 0x00, 0x04, 0x20 } },
+	{ IMSS_HASH_SHA384,
+	  "SHA384",
+	  48,
+	  CKM_SHA384,
+	  CKG_MGF1_SHA384,
+	  CKM_SHA384_RSA_PKCS,
+	  CKM_SHA384_RSA_PKCS_PSS,
+	  CKM_ECDSA_SHA384,
+	  "CKM_SHA384_RSA_PKCS",
+	  "CKM_SHA384_RSA_PKCS_PSS",
+	  "CKM_ECDSA_SHA384",
+	  { 0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+	    0x02, 0x05, 0x00, 0x04, 0x30 } },
+	{ IMSS_HASH_SHA512,
+	  "SHA512",
+	  64,
+	  CKM_SHA512,
+	  CKG_MGF1_SHA512,
+	  CKM_SHA512_RSA_PKCS,
+	  CKM_SHA512_RSA_PKCS_PSS,
+	  CKM_ECDSA_SHA512,
+	  "CKM_SHA512_RSA_PKCS",
+	  "CKM_SHA512_RSA_PKCS_PSS",
+	  "CKM_ECDSA_SHA512",
+	  { 0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+	    0x03, 0x05, 0x00, 0x04, 0x40 } },
 };
 
 static const struct hash_info *
@@ -63,8 +87,7 @@ check_key_padding(imss_key *key, imss_padding pad)
 
 	if (ok)
 		return IMSS_OK;
-	return ctx_fail(key->tok->ctx, IMSS_ERR_INVALID_ARG,
-	                _("This padding does not fit a %s key."),
+	return ctx_fail(key->tok->ctx, IMSS_ERR_INVALID_ARG, _("This padding does not fit a %s key."),
 	                key->kind == IMSS_KEY_EC ? "EC" : "RSA");
 }
 
@@ -79,8 +102,8 @@ max_signature_len(const imss_key *key)
 
 /* C_SignInit, the context login where the key wants it, and C_Sign. */
 static imss_err
-token_sign_raw(imss_key *key, CK_MECHANISM *mech, const unsigned char *in,
-               size_t inlen, unsigned char **out, size_t *outlen)
+token_sign_raw(imss_key *key, CK_MECHANISM *mech, const unsigned char *in, size_t inlen,
+               unsigned char **out, size_t *outlen)
 {
 	imss_token *tok = key->tok;
 	CK_ULONG len = max_signature_len(key);
@@ -125,8 +148,8 @@ token_sign_raw(imss_key *key, CK_MECHANISM *mech, const unsigned char *in,
 /* r||s (each half the length) to an ECDSA-Sig-Value; BN_bin2bn drops the
  * leading zeros DER must not have, i2d adds the 0x00 a high bit needs. */
 static imss_err
-ecdsa_raw_to_der(imss_ctx *ctx, const unsigned char *raw, size_t len,
-                 unsigned char **der, size_t *derlen)
+ecdsa_raw_to_der(imss_ctx *ctx, const unsigned char *raw, size_t len, unsigned char **der,
+                 size_t *derlen)
 {
 	ECDSA_SIG *sig = ECDSA_SIG_new();
 	BIGNUM *r = BN_bin2bn(raw, (int)(len / 2), NULL);
@@ -140,7 +163,8 @@ ecdsa_raw_to_der(imss_ctx *ctx, const unsigned char *raw, size_t len,
 		BN_free(r);
 		BN_free(s);
 		return ctx_fail(ctx, IMSS_ERR_CRYPTO,
-		                _("The token returned a malformed ECDSA signature (%zu bytes)."), len);
+		                _("The token returned a malformed ECDSA signature (%zu bytes)."),
+		                len);
 	}
 	n = i2d_ECDSA_SIG(sig, &p);
 	ECDSA_SIG_free(sig);
@@ -153,8 +177,8 @@ ecdsa_raw_to_der(imss_ctx *ctx, const unsigned char *raw, size_t len,
 
 /* Sign with mech; for ECDSA convert to DER. */
 static imss_err
-sign_with(imss_key *key, CK_MECHANISM *mech, const char *name,
-          const unsigned char *in, size_t inlen, unsigned char **sig, size_t *siglen)
+sign_with(imss_key *key, CK_MECHANISM *mech, const char *name, const unsigned char *in,
+          size_t inlen, unsigned char **sig, size_t *siglen)
 {
 	unsigned char *raw = NULL;
 	size_t rawlen = 0;
@@ -183,9 +207,8 @@ pss_params_set(CK_RSA_PKCS_PSS_PARAMS *pss, const struct hash_info *h)
 }
 
 imss_err
-imss_key_sign_digest(imss_key *key, imss_hash hash, imss_padding pad,
-                     const unsigned char *digest, size_t len,
-                     unsigned char **sig, size_t *siglen)
+imss_key_sign_digest(imss_key *key, imss_hash hash, imss_padding pad, const unsigned char *digest,
+                     size_t len, unsigned char **sig, size_t *siglen)
 {
 	const struct hash_info *h = hash_lookup(hash);
 	unsigned char block[19 + 64];
@@ -205,8 +228,8 @@ imss_key_sign_digest(imss_key *key, imss_hash hash, imss_padding pad,
 	case IMSS_PAD_PKCS1:
 		memcpy(block, h->digest_info, sizeof(h->digest_info));
 		memcpy(block + sizeof(h->digest_info), digest, len);
-		return sign_with(key, &mech, "CKM_RSA_PKCS", block,
-		                 sizeof(h->digest_info) + len, sig, siglen);
+		return sign_with(key, &mech, "CKM_RSA_PKCS", block, sizeof(h->digest_info) + len,
+		                 sig, siglen);
 	case IMSS_PAD_PSS:
 		pss_params_set(&pss, h);
 		mech.mechanism = CKM_RSA_PKCS_PSS;
@@ -225,8 +248,7 @@ imss_key_sign_digest(imss_key *key, imss_hash hash, imss_padding pad,
 /* The token's own hash-and-sign; IMSS_ERR_UNSUPPORTED when it has none. */
 static imss_err
 sign_hash_and_sign(imss_key *key, const struct hash_info *h, imss_padding pad,
-                   const unsigned char *data, size_t len,
-                   unsigned char **sig, size_t *siglen)
+                   const unsigned char *data, size_t len, unsigned char **sig, size_t *siglen)
 {
 	CK_RSA_PKCS_PSS_PARAMS pss;
 	CK_MECHANISM mech = { 0, NULL, 0 };
@@ -261,9 +283,8 @@ sign_hash_and_sign(imss_key *key, const struct hash_info *h, imss_padding pad,
 }
 
 imss_err
-imss_key_sign(imss_key *key, imss_hash hash, imss_padding pad,
-              const unsigned char *data, size_t len,
-              unsigned char **sig, size_t *siglen)
+imss_key_sign(imss_key *key, imss_hash hash, imss_padding pad, const unsigned char *data,
+              size_t len, unsigned char **sig, size_t *siglen)
 {
 	const struct hash_info *h = hash_lookup(hash);
 	unsigned char digest[EVP_MAX_MD_SIZE];
@@ -280,8 +301,7 @@ imss_key_sign(imss_key *key, imss_hash hash, imss_padding pad,
 	if (err != IMSS_ERR_UNSUPPORTED)
 		return err;
 	ctx_log(key->tok->ctx, IMSS_LOG_DEBUG,
-	        _("token has no hash-and-sign mechanism for %s: hashing on the host"),
-	        h->ossl_name);
+	        _("token has no hash-and-sign mechanism for %s: hashing on the host"), h->ossl_name);
 	if (EVP_Digest(data, len, digest, &dlen, EVP_get_digestbyname(h->ossl_name), NULL) != 1)
 		return ctx_fail_openssl(key->tok->ctx, "EVP_Digest");
 	return imss_key_sign_digest(key, hash, pad, digest, dlen, sig, siglen);

@@ -25,8 +25,8 @@
 /* A loaded module and how it came to be loaded. */
 struct imss_module {
 	CK_FUNCTION_LIST *funcs;
-	char *path;              /* NULL for registry modules */
-	char *name;              /* for messages */
+	char *path; /* NULL for registry modules */
+	char *name; /* for messages */
 	int from_registry;
 };
 
@@ -40,7 +40,7 @@ struct imss_token {
 	imss_token_info info;
 	CK_MECHANISM_TYPE *mechs; /* cached C_GetMechanismList, NULL until asked */
 	CK_ULONG n_mechs;
-	imss_pin_source *pin_source; /* not owned: for context-specific logins */
+	imss_pin_source *pin_source;   /* not owned: for context-specific logins */
 	CK_MECHANISM_TYPE refused[16]; /* hash-and-sign mechanisms C_SignInit refused */
 	size_t n_refused;
 };
@@ -74,8 +74,7 @@ imss_err ctx_fail_rv(imss_ctx *ctx, const char *function, CK_RV rv);
 /* module.c: make sure the modules are loaded; for a URI with module-path=,
  * load and return that one. */
 imss_err ctx_load_modules(imss_ctx *ctx);
-imss_err ctx_module_for_uri(imss_ctx *ctx, P11KitUri *uri,
-                            struct imss_module **only);
+imss_err ctx_module_for_uri(imss_ctx *ctx, P11KitUri *uri, struct imss_module **only);
 const char *ctx_module_name(imss_ctx *ctx, CK_FUNCTION_LIST *f);
 
 /* provider.c: the library context with the token key provider. */
@@ -83,8 +82,7 @@ imss_err ctx_libctx(imss_ctx *ctx, OSSL_LIB_CTX **out);
 void ctx_libctx_free(imss_ctx *ctx);
 
 /* token.c */
-imss_err token_info_fill(imss_ctx *ctx, CK_FUNCTION_LIST *f, CK_SLOT_ID slot,
-                         imss_token_info *info);
+imss_err token_info_fill(imss_ctx *ctx, CK_FUNCTION_LIST *f, CK_SLOT_ID slot, imss_token_info *info);
 void token_info_clear(imss_token_info *info);
 imss_err token_parse_uri(imss_ctx *ctx, const char *text, P11KitUri **out);
 imss_err token_mechanisms(imss_token *tok);
@@ -98,38 +96,34 @@ void token_mechanism_refused(imss_token *tok, CK_MECHANISM_TYPE m);
 imss_err token_fail(imss_token *tok, const char *function, CK_RV rv);
 
 /* objects.c: attribute and search helpers. */
-imss_err token_find(imss_token *tok, CK_ATTRIBUTE *tmpl, CK_ULONG n,
-                    CK_OBJECT_HANDLE *found, CK_ULONG max, CK_ULONG *count);
+imss_err token_find(imss_token *tok, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *found,
+                    CK_ULONG max, CK_ULONG *count);
 /* Every handle matching tmpl (n_tmpl 0: every object); *out malloc'd. */
 imss_err token_find_all(imss_token *tok, CK_ATTRIBUTE *tmpl, CK_ULONG n_tmpl,
                         CK_OBJECT_HANDLE **out, CK_ULONG *count);
 /* Read attributes whose sizes are not known: allocates every pValue
  * (free with attrs_free_values); an attribute the object lacks gets
  * ulValueLen = CK_UNAVAILABLE_INFORMATION and pValue NULL. */
-imss_err token_get_attrs(imss_token *tok, CK_OBJECT_HANDLE h,
-                         CK_ATTRIBUTE *attrs, CK_ULONG n);
+imss_err token_get_attrs(imss_token *tok, CK_OBJECT_HANDLE h, CK_ATTRIBUTE *attrs, CK_ULONG n);
 /* One C_GetAttributeValue into the caller's buffers. */
-imss_err token_get_fixed(imss_token *tok, CK_OBJECT_HANDLE h,
-                         CK_ATTRIBUTE *attrs, CK_ULONG n);
+imss_err token_get_fixed(imss_token *tok, CK_OBJECT_HANDLE h, CK_ATTRIBUTE *attrs, CK_ULONG n);
 /* The one object of class klass ((CK_OBJECT_CLASS)-1: the URI's type=)
  * matching the URI's id= and object=. */
 imss_err token_find_one(imss_token *tok, const char *uri, CK_OBJECT_CLASS klass,
                         CK_OBJECT_HANDLE *out);
 void attrs_free_values(CK_ATTRIBUTE *attrs, CK_ULONG n);
 CK_ATTRIBUTE *attrs_find(CK_ATTRIBUTE *attrs, CK_ULONG n, CK_ATTRIBUTE_TYPE t);
-int attr_bool(const CK_ATTRIBUTE *a);  /* 1, 0, or -1 when unavailable */
+int attr_bool(const CK_ATTRIBUTE *a); /* 1, 0, or -1 when unavailable */
 /* An object's URI: the token's URI attributes plus id, object, type. */
-char *object_uri(imss_token *tok, CK_OBJECT_CLASS klass,
-                 const unsigned char *id, size_t id_len, const char *label);
+char *object_uri(imss_token *tok, CK_OBJECT_CLASS klass, const unsigned char *id, size_t id_len,
+                 const char *label);
 /* Is any object on the token carrying this CKA_ID? */
-imss_err token_id_in_use(imss_token *tok, const unsigned char *id, size_t len,
-                         int *in_use);
+imss_err token_id_in_use(imss_token *tok, const unsigned char *id, size_t len, int *in_use);
 
 /* key.c: build the public EVP_PKEY from token attributes. */
-EVP_PKEY *pubkey_from_rsa(const unsigned char *n, size_t nlen,
-                          const unsigned char *e, size_t elen);
-EVP_PKEY *pubkey_from_ec(const unsigned char *params, size_t plen,
-                         const unsigned char *point, size_t ptlen);
+EVP_PKEY *pubkey_from_rsa(const unsigned char *n, size_t nlen, const unsigned char *e, size_t elen);
+EVP_PKEY *pubkey_from_ec(const unsigned char *params, size_t plen, const unsigned char *point,
+                         size_t ptlen);
 unsigned rsa_modulus_bits(const unsigned char *n, size_t len);
 unsigned ec_params_bits(const unsigned char *params, size_t len);
 /* Public key of an object: key objects from their attributes (an EC
@@ -141,8 +135,7 @@ imss_err pubkey_key_identifier(const EVP_PKEY *pub, unsigned char out[20]);
 /* Load the imss_key for a private key object (reads its public half). */
 /* The private key uri names and the certificate with its public key
  * (*cert NULL when there is none), from one search. */
-imss_err key_with_certificate(imss_token *tok, const char *uri, imss_key **key,
-                              X509 **cert);
+imss_err key_with_certificate(imss_token *tok, const char *uri, imss_key **key, X509 **cert);
 /* Kind, size and URI of a key whose pub, id and label are set. */
 imss_err key_finish(imss_key *key);
 imss_err key_from_handle(imss_token *tok, CK_OBJECT_HANDLE priv, imss_key **out);
@@ -152,9 +145,8 @@ imss_err key_from_handle(imss_token *tok, CK_OBJECT_HANDLE priv, imss_key **out)
 /* The caller vouches that no object on the token has the label (one made
  * unique by construction): the search for it is skipped. */
 #define KEYGEN_LABEL_IS_NEW 1u
-imss_err token_generate_keypair_ex(imss_token *tok, const imss_keyspec *spec,
-                                   const char *label, unsigned flags,
-                                   imss_key **out, imss_keygen_report *report);
+imss_err token_generate_keypair_ex(imss_token *tok, const imss_keyspec *spec, const char *label,
+                                   unsigned flags, imss_key **out, imss_keygen_report *report);
 
 /* certs.c: imss_token_store_certificate() for a caller that vouches
  * (not exported). */
@@ -164,10 +156,8 @@ imss_err token_generate_keypair_ex(imss_token *tok, const imss_keyspec *spec,
 /* Refuse when the key already has another certificate (the engine's store:
  * a renewal's key keeps the one certificate it was issued). */
 #define TOKEN_STORE_ONE_PER_KEY 2u
-imss_err token_store_certificate_ex(imss_token *tok, const imss_key *key,
-                                    const unsigned char *der, size_t len,
-                                    const char *label, unsigned flags,
-                                    char **uri_out);
+imss_err token_store_certificate_ex(imss_token *tok, const imss_key *key, const unsigned char *der,
+                                    size_t len, const char *label, unsigned flags, char **uri_out);
 
 /* keygen.c: the renewal engine's key generation.  The pair is generated
  * with the caller's random CKA_ID (KEYGEN_TMP_ID_LEN bytes, recorded by
@@ -182,8 +172,8 @@ struct keygen_anchor {
 	void *user;
 };
 imss_err token_generate_anchored(imss_token *tok, const imss_keyspec *spec, const char *label,
-                                 unsigned flags, const struct keygen_anchor *anchor,
-                                 imss_key **out, imss_keygen_report *report);
+                                 unsigned flags, const struct keygen_anchor *anchor, imss_key **out,
+                                 imss_keygen_report *report);
 /*
  * keygen.c: a keygen cut short between its two C_SetAttributeValue calls
  * leaves the pair on two IDs: the private key on the key identifier, the

@@ -64,8 +64,8 @@ token_uri_format(const CK_TOKEN_INFO *ti)
 }
 
 static imss_err
-token_info_from_ck(imss_ctx *ctx, CK_FUNCTION_LIST *f, CK_SLOT_ID slot,
-                   const CK_TOKEN_INFO *ti, imss_token_info *info)
+token_info_from_ck(imss_ctx *ctx, CK_FUNCTION_LIST *f, CK_SLOT_ID slot, const CK_TOKEN_INFO *ti,
+                   imss_token_info *info)
 {
 	CK_FLAGS fl = ti->flags;
 
@@ -99,8 +99,7 @@ token_info_from_ck(imss_ctx *ctx, CK_FUNCTION_LIST *f, CK_SLOT_ID slot,
 }
 
 imss_err
-token_info_fill(imss_ctx *ctx, CK_FUNCTION_LIST *f, CK_SLOT_ID slot,
-                imss_token_info *info)
+token_info_fill(imss_ctx *ctx, CK_FUNCTION_LIST *f, CK_SLOT_ID slot, imss_token_info *info)
 {
 	CK_TOKEN_INFO ti;
 	CK_RV rv;
@@ -131,7 +130,7 @@ module_slots(imss_ctx *ctx, CK_FUNCTION_LIST *f, CK_SLOT_ID **slots, CK_ULONG *n
 		list = grown;
 		rv = f->C_GetSlotList(CK_TRUE, list, &count);
 		if (rv == CKR_BUFFER_TOO_SMALL)
-			continue;       /* count now says how many */
+			continue; /* count now says how many */
 		if (rv != CKR_OK) {
 			free(list);
 			return ctx_fail_rv(ctx, "C_GetSlotList", rv);
@@ -159,8 +158,9 @@ token_parse_uri(imss_ctx *ctx, const char *text, P11KitUri **out)
 		p11_kit_uri_free(uri);
 		return ctx_fail(ctx, IMSS_ERR_URI,
 		                _("'%s': %s. A token URI looks like pkcs11:token=LABEL (see 'imss-renew tokens')."),
-		                text, r != P11_KIT_URI_OK ? p11_kit_uri_message(r)
-		                                          : _("unknown attribute"));
+		                text,
+		                r != P11_KIT_URI_OK ? p11_kit_uri_message(r)
+		                                    : _("unknown attribute"));
 	}
 	*out = uri;
 	return IMSS_OK;
@@ -214,9 +214,9 @@ tokens_append(imss_token_info **list, size_t *n, imss_token_info *one)
  * slots SoftHSM and others keep.
  */
 static imss_err
-module_collect_tokens(imss_ctx *ctx, CK_FUNCTION_LIST *f, P11KitUri *uri,
-                      int only_initialized, int with_slot_info,
-                      imss_token_info **list, CK_FUNCTION_LIST ***owners, size_t *n)
+module_collect_tokens(imss_ctx *ctx, CK_FUNCTION_LIST *f, P11KitUri *uri, int only_initialized,
+                      int with_slot_info, imss_token_info **list, CK_FUNCTION_LIST ***owners,
+                      size_t *n)
 {
 	CK_SLOT_ID *slots = NULL;
 	CK_ULONG nslots = 0, i;
@@ -248,8 +248,8 @@ module_collect_tokens(imss_ctx *ctx, CK_FUNCTION_LIST *f, P11KitUri *uri,
 		if (err != IMSS_OK)
 			break;
 		if (with_slot_info && f->C_GetSlotInfo(slots[i], &si) == CKR_OK)
-			info.slot_description = padded_dup(si.slotDescription,
-			                                   sizeof(si.slotDescription));
+			info.slot_description =
+			        padded_dup(si.slotDescription, sizeof(si.slotDescription));
 		grown = realloc(*owners, (*n + 1) * sizeof(*grown));
 		if (grown == NULL) {
 			token_info_clear(&info);
@@ -279,8 +279,8 @@ imss_list_tokens(imss_ctx *ctx, imss_token_info **out, size_t *count)
 	ctx_clear_detail(ctx);
 	err = ctx_load_modules(ctx);
 	for (i = 0; err == IMSS_OK && i < ctx->n_modules; i++)
-		err = module_collect_tokens(ctx, ctx->modules[i].funcs, NULL, 0, 1,
-		                            &list, &owners, &n);
+		err = module_collect_tokens(ctx, ctx->modules[i].funcs, NULL, 0, 1, &list, &owners,
+		                            &n);
 	free(owners);
 	if (err != IMSS_OK) {
 		imss_token_info_free(list, n);
@@ -293,8 +293,8 @@ imss_list_tokens(imss_ctx *ctx, imss_token_info **out, size_t *count)
 
 /* Find the tokens uri matches: in the URI's module-path module, or in all. */
 static imss_err
-tokens_matching(imss_ctx *ctx, P11KitUri *uri, imss_token_info **list,
-                CK_FUNCTION_LIST ***owners, size_t *n)
+tokens_matching(imss_ctx *ctx, P11KitUri *uri, imss_token_info **list, CK_FUNCTION_LIST ***owners,
+                size_t *n)
 {
 	struct imss_module *only = NULL;
 	imss_err err;
@@ -310,8 +310,8 @@ tokens_matching(imss_ctx *ctx, P11KitUri *uri, imss_token_info **list,
 
 		err = uri_matches_module(ctx, uri, ctx->modules[i].funcs, &match);
 		if (err == IMSS_OK && match)
-			err = module_collect_tokens(ctx, ctx->modules[i].funcs, uri, 1, 0,
-			                            list, owners, n);
+			err = module_collect_tokens(ctx, ctx->modules[i].funcs, uri, 1, 0, list,
+			                            owners, n);
 	}
 	return err;
 }
@@ -322,7 +322,8 @@ fail_token_choice(imss_ctx *ctx, const char *text, imss_token_info *list, size_t
 	size_t i;
 
 	if (n == 0) {
-		ctx_set_detail(ctx, _("No initialised token matches '%s'. Is the token plugged in? 'imss-renew tokens' lists the tokens present; a token plugged in but not listed may be out of your user's reach: check that pcscd runs and that the udev rules of imss-renew are installed."),
+		ctx_set_detail(ctx,
+		               _("No initialised token matches '%s'. Is the token plugged in? 'imss-renew tokens' lists the tokens present; a token plugged in but not listed may be out of your user's reach: check that pcscd runs and that the udev rules of imss-renew are installed."),
 		               text ? text : "pkcs11:");
 		return IMSS_ERR_NO_TOKEN;
 	}

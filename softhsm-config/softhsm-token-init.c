@@ -29,7 +29,10 @@ struct rv_name {
 	const char *name;
 };
 
-#define RV(x) { x, #x }
+#define RV(x)         \
+	{             \
+		x, #x \
+	}
 static const struct rv_name rv_names[] = {
 	RV(CKR_OK),
 	RV(CKR_HOST_MEMORY),
@@ -69,7 +72,8 @@ static const struct rv_name rv_names[] = {
 };
 #undef RV
 
-static const char *rv_name(CK_RV rv)
+static const char *
+rv_name(CK_RV rv)
 {
 	for (size_t i = 0; i < sizeof rv_names / sizeof rv_names[0]; i++)
 		if (rv_names[i].rv == rv)
@@ -77,13 +81,14 @@ static const char *rv_name(CK_RV rv)
 	return "unknown CK_RV";
 }
 
-static void ck_error(const char *func, CK_RV rv)
+static void
+ck_error(const char *func, CK_RV rv)
 {
-	fprintf(stderr, PROG ": %s failed: %s (0x%08lx)\n", func, rv_name(rv),
-		(unsigned long)rv);
+	fprintf(stderr, PROG ": %s failed: %s (0x%08lx)\n", func, rv_name(rv), (unsigned long)rv);
 }
 
-static void usage(FILE *f)
+static void
+usage(FILE *f)
 {
 	fputs("usage: " PROG " --module PATH --label LABEL\n"
 	      "  PINs come from the environment: IMSS_SO_PIN (security officer)\n"
@@ -93,7 +98,8 @@ static void usage(FILE *f)
 
 /* Copy the PIN in env variable NAME into *PIN and unset NAME at once.
  * Returns NULL on success, else the problem to report. */
-static const char *take_pin(const char *name, char **pin)
+static const char *
+take_pin(const char *name, char **pin)
 {
 	const char *v = getenv(name);
 
@@ -106,7 +112,8 @@ static const char *take_pin(const char *name, char **pin)
 	return v == NULL || *v == '\0' ? "is not set" : "could not be copied";
 }
 
-static void free_pin(char *pin)
+static void
+free_pin(char *pin)
 {
 	if (pin != NULL) {
 		explicit_bzero(pin, strlen(pin));
@@ -115,7 +122,8 @@ static void free_pin(char *pin)
 }
 
 /* Trim the trailing spaces of a blank-padded PKCS#11 string field. */
-static int padded_len(const CK_UTF8CHAR *s, size_t n)
+static int
+padded_len(const CK_UTF8CHAR *s, size_t n)
 {
 	while (n > 0 && s[n - 1] == ' ')
 		n--;
@@ -123,7 +131,8 @@ static int padded_len(const CK_UTF8CHAR *s, size_t n)
 }
 
 /* Find the first slot whose token is present and not yet initialised. */
-static CK_RV find_free_slot(CK_FUNCTION_LIST_PTR f, CK_SLOT_ID *out)
+static CK_RV
+find_free_slot(CK_FUNCTION_LIST_PTR f, CK_SLOT_ID *out)
 {
 	CK_SLOT_ID *slots = NULL;
 	CK_ULONG n = 0;
@@ -172,7 +181,8 @@ out:
 	return rv;
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	const char *module = NULL, *label = NULL;
 	char *so_pin = NULL, *user_pin = NULL;
@@ -216,8 +226,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (*label == '\0' || strlen(label) > LABEL_LEN) {
-		fprintf(stderr, PROG ": label must be 1 to %d bytes long\n",
-			LABEL_LEN);
+		fprintf(stderr, PROG ": label must be 1 to %d bytes long\n", LABEL_LEN);
 		ret = 2;
 		goto out;
 	}
@@ -234,8 +243,7 @@ int main(int argc, char **argv)
 
 	dl = dlopen(module, RTLD_NOW | RTLD_LOCAL);
 	if (dl == NULL) {
-		fprintf(stderr, PROG ": cannot load module %s: %s\n", module,
-			dlerror());
+		fprintf(stderr, PROG ": cannot load module %s: %s\n", module, dlerror());
 		goto out;
 	}
 	/* POSIX guarantees that a data pointer from dlsym converts to a
@@ -244,8 +252,7 @@ int main(int argc, char **argv)
 		void *sym = dlsym(dl, "C_GetFunctionList");
 
 		if (sym == NULL) {
-			fprintf(stderr, PROG ": %s has no C_GetFunctionList\n",
-				module);
+			fprintf(stderr, PROG ": %s has no C_GetFunctionList\n", module);
 			goto out;
 		}
 		memcpy(&get_list, &sym, sizeof get_list);
@@ -269,29 +276,25 @@ int main(int argc, char **argv)
 	if (find_free_slot(f, &slot) != CKR_OK)
 		goto out;
 
-	rv = f->C_InitToken(slot, (CK_UTF8CHAR_PTR)so_pin, strlen(so_pin),
-			    padded);
+	rv = f->C_InitToken(slot, (CK_UTF8CHAR_PTR)so_pin, strlen(so_pin), padded);
 	if (rv != CKR_OK) {
 		ck_error("C_InitToken", rv);
 		goto out;
 	}
 
-	rv = f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL,
-			      NULL, &session);
+	rv = f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &session);
 	if (rv != CKR_OK) {
 		ck_error("C_OpenSession", rv);
 		session = CK_INVALID_HANDLE;
 		goto out;
 	}
-	rv = f->C_Login(session, CKU_SO, (CK_UTF8CHAR_PTR)so_pin,
-			strlen(so_pin));
+	rv = f->C_Login(session, CKU_SO, (CK_UTF8CHAR_PTR)so_pin, strlen(so_pin));
 	if (rv != CKR_OK) {
 		ck_error("C_Login(CKU_SO)", rv);
 		goto out;
 	}
 	logged_in = 1;
-	rv = f->C_InitPIN(session, (CK_UTF8CHAR_PTR)user_pin,
-			  strlen(user_pin));
+	rv = f->C_InitPIN(session, (CK_UTF8CHAR_PTR)user_pin, strlen(user_pin));
 	if (rv != CKR_OK) {
 		ck_error("C_InitPIN", rv);
 		goto out;

@@ -79,8 +79,8 @@ put_in_place(const char *tmp, const char *path, int replace, int *tmp_left)
 	if (!replace) {
 		if (link(tmp, path) == 0)
 			return 0;
-		if (errno != EPERM && errno != ENOTSUP && errno != EOPNOTSUPP &&
-		    errno != ENOSYS && errno != EMLINK)
+		if (errno != EPERM && errno != ENOTSUP && errno != EOPNOTSUPP && errno != ENOSYS &&
+		    errno != EMLINK)
 			return errno;
 		if (lstat(path, &st) == 0)
 			return EEXIST;
@@ -98,8 +98,7 @@ fill_temp(int fd, unsigned mode, const void *data, size_t len)
 	mode_t mask = umask(0);
 
 	umask(mask);
-	if (fchmod(fd, (mode_t)mode & ~mask) != 0 || write_all(fd, data, len) != 0 ||
-	    fsync(fd) != 0)
+	if (fchmod(fd, (mode_t)mode & ~mask) != 0 || write_all(fd, data, len) != 0 || fsync(fd) != 0)
 		return errno;
 	return 0;
 }
@@ -111,8 +110,8 @@ refuse_existing(imss_ctx *ctx, const char *path)
 }
 
 imss_err
-imss_write_file_atomic(imss_ctx *ctx, const char *path, const void *data, size_t len,
-                       unsigned mode, int replace)
+imss_write_file_atomic(imss_ctx *ctx, const char *path, const void *data, size_t len, unsigned mode,
+                       int replace)
 {
 	struct stat st;
 	char *tmp = NULL;

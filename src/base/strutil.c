@@ -90,7 +90,7 @@ domain_valid(const char *d)
 	size_t label = 0, labels = 0;
 	const char *p;
 
-	for (p = d; ; p++) {
+	for (p = d;; p++) {
 		if (*p == '.' || *p == '\0') {
 			if (label == 0 || p[-1] == '-')
 				return 0;
@@ -117,8 +117,7 @@ imss_email_is_valid(const char *address)
 	if (at == NULL || at == address || len > 128 || strchr(at + 1, '@'))
 		return 0;
 	for (i = 0; i < len; i++)
-		if (address[i] <= 0x20 || address[i] >= 0x7F ||
-		    strchr("\"(),:;<>[\\]", address[i]))
+		if (address[i] <= 0x20 || address[i] >= 0x7F || strchr("\"(),:;<>[\\]", address[i]))
 			return 0;
 	if (address[0] == '.' || at[-1] == '.' || strstr(address, ".."))
 		return 0;

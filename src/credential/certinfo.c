@@ -40,7 +40,7 @@ file_to_bio(imss_ctx *ctx, const char *path, BIO **out)
 }
 
 static int
-push_pkcs7_certs(STACK_OF(X509) *out, PKCS7 *p7)
+push_pkcs7_certs(STACK_OF(X509) * out, PKCS7 *p7)
 {
 	STACK_OF(X509) *certs = NULL;
 	int i;
@@ -60,7 +60,7 @@ push_pkcs7_certs(STACK_OF(X509) *out, PKCS7 *p7)
 
 /* Try each format in turn on the same bytes. */
 static int
-parse_certs(BIO *mem, STACK_OF(X509) *out)
+parse_certs(BIO *mem, STACK_OF(X509) * out)
 {
 	const unsigned char *p;
 	char *data;
@@ -96,7 +96,7 @@ parse_certs(BIO *mem, STACK_OF(X509) *out)
 }
 
 imss_err
-imss_certs_load(imss_ctx *ctx, const char *path, STACK_OF(X509) **out)
+imss_certs_load(imss_ctx *ctx, const char *path, STACK_OF(X509) * *out)
 {
 	STACK_OF(X509) *certs = sk_X509_new_null();
 	BIO *mem = NULL;
@@ -241,8 +241,8 @@ subject_add(X509_NAME *name, char *field)
 		*w++ = *r;
 	}
 	*w = '\0';
-	return X509_NAME_add_entry_by_txt(name, field, MBSTRING_UTF8,
-	                                  (unsigned char *)eq + 1, -1, -1, 0) == 1;
+	return X509_NAME_add_entry_by_txt(name, field, MBSTRING_UTF8, (unsigned char *)eq + 1, -1,
+	                                  -1, 0) == 1;
 }
 
 imss_err

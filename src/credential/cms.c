@@ -16,8 +16,8 @@
  * signs only), over the same data; the signer's chain is the relying
  * party's business. */
 static int
-cms_self_check(const unsigned char *der, size_t derlen, const unsigned char *data,
-               size_t len, unsigned flags)
+cms_self_check(const unsigned char *der, size_t derlen, const unsigned char *data, size_t len,
+               unsigned flags)
 {
 	const unsigned char *p = der;
 	CMS_ContentInfo *copy = d2i_CMS_ContentInfo(NULL, &p, (long)derlen);
@@ -28,8 +28,7 @@ cms_self_check(const unsigned char *der, size_t derlen, const unsigned char *dat
 		goto out;
 	if (!(flags & IMSS_CMS_ATTACHED) && (content = BIO_new_mem_buf(data, (int)len)) == NULL)
 		goto out;
-	ok = CMS_verify(copy, NULL, NULL, content, NULL,
-	                CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY) == 1;
+	ok = CMS_verify(copy, NULL, NULL, content, NULL, CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY) == 1;
 out:
 	BIO_free(content);
 	CMS_ContentInfo_free(copy);
@@ -37,8 +36,8 @@ out:
 }
 
 imss_err
-imss_cms_sign(imss_ctx *ctx, const imss_credential *cred, const unsigned char *data,
-              size_t len, unsigned flags, unsigned char **der, size_t *derlen)
+imss_cms_sign(imss_ctx *ctx, const imss_credential *cred, const unsigned char *data, size_t len,
+              unsigned flags, unsigned char **der, size_t *derlen)
 {
 	X509 *cert = imss_credential_get_certificate(cred);
 	unsigned cms_flags = CMS_BINARY | CMS_PARTIAL | CMS_NOSMIMECAP;
@@ -65,8 +64,8 @@ imss_cms_sign(imss_ctx *ctx, const imss_credential *cred, const unsigned char *d
 	in = BIO_new_mem_buf(data, (int)len);
 	cms = in ? CMS_sign_ex(NULL, NULL, NULL, NULL, cms_flags, lib, NULL) : NULL;
 	if (cms == NULL ||
-	    CMS_add1_signer(cms, cert, imss_credential_get_key(cred), EVP_sha256(),
-	                    cms_flags) == NULL ||
+	    CMS_add1_signer(cms, cert, imss_credential_get_key(cred), EVP_sha256(), cms_flags) ==
+	            NULL ||
 	    CMS_final(cms, in, NULL, cms_flags) != 1) {
 		if (ctx->detail[0] == '\0')
 			ctx_fail_openssl(ctx, _("the CMS signature could not be made"));

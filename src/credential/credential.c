@@ -20,7 +20,7 @@
 struct imss_credential {
 	X509 *cert;
 	EVP_PKEY *pkey;
-	imss_key *token_key;     /* owned, for token credentials */
+	imss_key *token_key; /* owned, for token credentials */
 	char *location;
 };
 
@@ -31,17 +31,33 @@ imss_credential_free(imss_credential *cred)
 {
 	if (cred == NULL)
 		return;
-	EVP_PKEY_free(cred->pkey);      /* before the token key it refers to */
+	EVP_PKEY_free(cred->pkey); /* before the token key it refers to */
 	imss_key_free(cred->token_key);
 	X509_free(cred->cert);
 	free(cred->location);
 	free(cred);
 }
 
-X509 *imss_credential_get_certificate(const imss_credential *c) { return c->cert; }
-EVP_PKEY *imss_credential_get_key(const imss_credential *c) { return c->pkey; }
-const char *imss_credential_get_location(const imss_credential *c) { return c->location; }
-imss_key *imss_credential_get_token_key(const imss_credential *c) { return c->token_key; }
+X509 *
+imss_credential_get_certificate(const imss_credential *c)
+{
+	return c->cert;
+}
+EVP_PKEY *
+imss_credential_get_key(const imss_credential *c)
+{
+	return c->pkey;
+}
+const char *
+imss_credential_get_location(const imss_credential *c)
+{
+	return c->location;
+}
+imss_key *
+imss_credential_get_token_key(const imss_credential *c)
+{
+	return c->token_key;
+}
 
 imss_err
 imss_credential_from_token(imss_token *tok, const char *key_uri, imss_credential **out)
@@ -56,8 +72,7 @@ imss_credential_from_token(imss_token *tok, const char *key_uri, imss_credential
 	err = key_with_certificate(tok, key_uri, &cred->token_key, &cred->cert);
 	if (err == IMSS_OK)
 		err = imss_key_get_evp(cred->token_key, &cred->pkey);
-	if (err == IMSS_OK &&
-	    (cred->location = strdup(imss_key_get_uri(cred->token_key))) == NULL)
+	if (err == IMSS_OK && (cred->location = strdup(imss_key_get_uri(cred->token_key))) == NULL)
 		err = IMSS_ERR_NOMEM;
 	if (err != IMSS_OK) {
 		imss_credential_free(cred);
@@ -75,7 +90,8 @@ read_password(imss_ctx *ctx, imss_pin_source *src, const char *path, char *buf, 
 
 	if (src == NULL)
 		return ctx_fail_next(ctx, IMSS_ERR_PIN_SOURCE, IMSS_NEXT_PASSWORD_SOURCE,
-		                     _("'%s' needs a password and no source for it was given."), path);
+		                     _("'%s' needs a password and no source for it was given."),
+		                     path);
 	snprintf(prompt, sizeof(prompt), _("Password for %s: "), path);
 	err = imss_pin_source_read(src, prompt, buf, size);
 	if (err != IMSS_OK)
@@ -88,7 +104,8 @@ check_pair(imss_ctx *ctx, X509 *cert, EVP_PKEY *pkey, const char *path)
 {
 	if (cert == NULL || pkey == NULL)
 		return ctx_fail(ctx, IMSS_ERR_FORMAT,
-		                _("'%s' does not hold both a certificate and its private key."), path);
+		                _("'%s' does not hold both a certificate and its private key."),
+		                path);
 	if (X509_check_private_key(cert, pkey) != 1) {
 		ERR_clear_error();
 		return ctx_fail(ctx, IMSS_ERR_MISMATCH,
@@ -129,7 +146,8 @@ pbe_algorithm_sane(const X509_ALGOR *alg)
 	if (ptype != V_ASN1_SEQUENCE)
 		return 0;
 	if (OBJ_obj2nid(oid) == NID_pbes2) {
-		PBE2PARAM *pbe2 = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBE2PARAM), alg->parameter);
+		PBE2PARAM *pbe2 =
+		        ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBE2PARAM), alg->parameter);
 		PBKDF2PARAM *kdf = NULL;
 		SCRYPT_PARAMS *sc = NULL;
 		int kdf_nid = pbe2 ? OBJ_obj2nid(pbe2->keyfunc->algorithm) : NID_undef;
@@ -172,7 +190,7 @@ refuse_work_factor(imss_ctx *ctx, const char *path)
 
 /* The shrouded keys among a list of bags. */
 static int
-pkcs12_bags_sane(const STACK_OF(PKCS12_SAFEBAG) *bags)
+pkcs12_bags_sane(const STACK_OF(PKCS12_SAFEBAG) * bags)
 {
 	int i;
 
@@ -228,8 +246,7 @@ pkcs12_work_sane(imss_ctx *ctx, const PKCS12 *p12, const char *pass, const char 
 }
 
 static imss_err
-open_pkcs12(imss_ctx *ctx, BIO *mem, const char *path, imss_pin_source *pw,
-            imss_credential *cred)
+open_pkcs12(imss_ctx *ctx, BIO *mem, const char *path, imss_pin_source *pw, imss_credential *cred)
 {
 	char pass[PASSWORD_MAX];
 	PKCS12 *p12;
@@ -238,8 +255,7 @@ open_pkcs12(imss_ctx *ctx, BIO *mem, const char *path, imss_pin_source *pw,
 	p12 = d2i_PKCS12_bio(mem, NULL);
 	if (p12 == NULL) {
 		ERR_clear_error();
-		return ctx_fail(ctx, IMSS_ERR_FORMAT,
-		                _("'%s' is not a PKCS#12 (.pfx) file."), path);
+		return ctx_fail(ctx, IMSS_ERR_FORMAT, _("'%s' is not a PKCS#12 (.pfx) file."), path);
 	}
 	imss_secrets_begin();
 	err = read_password(ctx, pw, path, pass, sizeof(pass));
@@ -353,8 +369,8 @@ key_path_for(const char *cert_path)
 }
 
 static imss_err
-open_cer_key(imss_ctx *ctx, const char *path, const char *key_path,
-             imss_pin_source *pw, imss_credential *cred)
+open_cer_key(imss_ctx *ctx, const char *path, const char *key_path, imss_pin_source *pw,
+             imss_credential *cred)
 {
 	char *derived = NULL;
 	imss_err err;

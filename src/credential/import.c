@@ -19,16 +19,16 @@ check_validity(imss_ctx *ctx, X509 *cert, unsigned flags)
 		return err;
 	if ((info.expired || info.not_yet_valid) && !(flags & IMSS_IMPORT_FORCE))
 		err = ctx_fail_next(ctx, IMSS_ERR_CERT_VALIDITY, IMSS_NEXT_FORCE,
-		                    info.expired ?
-		                    _("Certificate %s expired %ld days ago; it was not imported. It can still be stored if you ask for that explicitly.") :
-		                    _("Certificate %s is not valid yet; it was not imported. It can still be stored if you ask for that explicitly."),
+		                    info.expired
+		                            ? _("Certificate %s expired %ld days ago; it was not imported. It can still be stored if you ask for that explicitly.")
+		                            : _("Certificate %s is not valid yet; it was not imported. It can still be stored if you ask for that explicitly."),
 		                    info.serial, -info.days_left);
 	imss_cert_info_clear(&info);
 	return err;
 }
 
 static imss_err
-check_chain(imss_ctx *ctx, X509 *cert, STACK_OF(X509) *ca, unsigned flags)
+check_chain(imss_ctx *ctx, X509 *cert, STACK_OF(X509) * ca, unsigned flags)
 {
 	X509_STORE *store = X509_STORE_new();
 	X509_STORE_CTX *vctx = X509_STORE_CTX_new();
@@ -60,8 +60,8 @@ out:
 }
 
 imss_err
-imss_token_import_certificate(imss_token *tok, X509 *cert, STACK_OF(X509) *ca,
-                              const char *label, unsigned flags, char **uri_out)
+imss_token_import_certificate(imss_token *tok, X509 *cert, STACK_OF(X509) * ca, const char *label,
+                              unsigned flags, char **uri_out)
 {
 	unsigned char *der = NULL;
 	imss_key *key = NULL;
@@ -77,7 +77,8 @@ imss_token_import_certificate(imss_token *tok, X509 *cert, STACK_OF(X509) *ca,
 	if (err == IMSS_OK)
 		err = imss_token_find_key_for(tok, X509_get0_pubkey(cert), &key);
 	if (err == IMSS_ERR_NO_OBJECT)
-		ctx_append_detail(tok->ctx, _(" The certificate is for a key that is not on this token; the token was not changed."));
+		ctx_append_detail(tok->ctx,
+		                  _(" The certificate is for a key that is not on this token; the token was not changed."));
 	if (err != IMSS_OK)
 		goto out;
 	len = i2d_X509(cert, &der);

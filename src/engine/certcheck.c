@@ -52,7 +52,7 @@ chain_problem(struct renew *r, X509 *cert)
 	X509_STORE_CTX *vctx = X509_STORE_CTX_new();
 	const char *why = _("it does not chain to the service's CA");
 	time_t now = time(NULL);
-	STACK_OF(X509) *chain;
+	STACK_OF(X509) * chain;
 	int i;
 
 	if (store == NULL || vctx == NULL || r->issuer == NULL)
@@ -98,7 +98,10 @@ employer_problem(struct renew *r, X509 *cert, int with_email, char *buf, size_t 
 {
 	const X509_NAME *n = X509_get_subject_name(cert);
 	const struct idse_company *c = &r->company;
-	const struct { int nid; const char *want, *field; } fields[] = {
+	const struct {
+		int nid;
+		const char *want, *field;
+	} fields[] = {
 		{ NID_organizationalUnitName, c->registro_patronal, "OU (registro patronal)" },
 		{ NID_x500UniqueIdentifier, c->rfc, "x500UniqueIdentifier (RFC)" },
 		{ NID_organizationName, c->razon_social, "O (razon social)" },
@@ -165,8 +168,8 @@ validity_problem(const imss_cert_info *info)
  * constant).
  */
 const char *
-renew_certificate_problem(struct renew *r, X509 *cert, EVP_PKEY *key_pub, int with_email,
-                          char *buf, size_t size)
+renew_certificate_problem(struct renew *r, X509 *cert, EVP_PKEY *key_pub, int with_email, char *buf,
+                          size_t size)
 {
 	imss_cert_info info;
 	const char *why;
@@ -221,8 +224,9 @@ renew_write_certificate(struct renew *r, X509 *cert, char **path)
 	char *serial = info.serial ? renew_file_safe(info.serial) : NULL;
 
 	*path = NULL;
-	if (err == IMSS_OK && (rp == NULL || serial == NULL ||
-	    (*path = str_printf("%s/certificado-%s-%s.cer", r->out_dir, rp, serial)) == NULL))
+	if (err == IMSS_OK &&
+	    (rp == NULL || serial == NULL ||
+	     (*path = str_printf("%s/certificado-%s-%s.cer", r->out_dir, rp, serial)) == NULL))
 		err = IMSS_ERR_NOMEM;
 	if (err == IMSS_OK)
 		err = write_der(r, *path, cert, 0644);

@@ -60,7 +60,7 @@ char *
 renew_state_file(struct renew *r, const char *name, const char *ext)
 {
 	char *rp = renew_file_safe(r->company.registro_patronal ? r->company.registro_patronal
-	                                                       : r->session.registro_patronal);
+	                                                        : r->session.registro_patronal);
 	char *serial = renew_file_safe(imss_token_get_info(r->o->token)->serial);
 	char *path = NULL;
 
@@ -207,8 +207,7 @@ renew_lock_token(struct renew *r)
 	imss_err err;
 	int op = LOCK_EX | ((r->o->flags & IMSS_RENEW_WAIT_LOCK) ? 0 : LOCK_NB);
 
-	if (serial == NULL ||
-	    (path = str_printf("%s/token-%s.lock", r->state_dir, serial)) == NULL) {
+	if (serial == NULL || (path = str_printf("%s/token-%s.lock", r->state_dir, serial)) == NULL) {
 		free(serial);
 		return IMSS_ERR_NOMEM;
 	}
@@ -237,7 +236,7 @@ pin_path(struct renew *r, char **out)
 }
 
 static imss_err
-write_pem_certs(imss_ctx *ctx, const char *path, STACK_OF(X509) *certs)
+write_pem_certs(imss_ctx *ctx, const char *path, STACK_OF(X509) * certs)
 {
 	BIO *mem = BIO_new(BIO_s_mem());
 	char *data;
@@ -265,7 +264,7 @@ is_ca(X509 *x)
 /* A file of CA certificates (--ca, or the pin), PEM or DER: every
  * certificate in it must be a CA's. */
 static imss_err
-load_ca_file(struct renew *r, const char *path, STACK_OF(X509) **out)
+load_ca_file(struct renew *r, const char *path, STACK_OF(X509) * *out)
 {
 	imss_err err = imss_certs_load(r->ctx, path, out);
 	int i;
@@ -290,7 +289,7 @@ load_ca_file(struct renew *r, const char *path, STACK_OF(X509) **out)
 }
 
 static int
-same_certs(STACK_OF(X509) *a, STACK_OF(X509) *b)
+same_certs(STACK_OF(X509) * a, STACK_OF(X509) * b)
 {
 	int i, n = sk_X509_num(a);
 
@@ -304,7 +303,7 @@ same_certs(STACK_OF(X509) *a, STACK_OF(X509) *b)
 
 /* SHA-256 of the first certificate, for messages (malloc'd). */
 static char *
-first_sha256(STACK_OF(X509) *certs)
+first_sha256(STACK_OF(X509) * certs)
 {
 	imss_cert_info info;
 	char *hex;
@@ -323,8 +322,7 @@ first_sha256(STACK_OF(X509) *certs)
  * when it could not be read); the run says so, naming both.
  */
 static imss_err
-pin_ca(struct renew *r, STACK_OF(X509) *cas, const char *pinned, int replaced,
-       STACK_OF(X509) *old)
+pin_ca(struct renew *r, STACK_OF(X509) * cas, const char *pinned, int replaced, STACK_OF(X509) * old)
 {
 	imss_cert_info info;
 	imss_err err = write_pem_certs(r->ctx, pinned, cas);
@@ -332,9 +330,15 @@ pin_ca(struct renew *r, STACK_OF(X509) *cas, const char *pinned, int replaced,
 	const char *was = old_sha ? old_sha : _("unreadable");
 
 	if (err == IMSS_OK && imss_cert_describe(sk_X509_value(cas, 0), &info) == IMSS_OK) {
-		const char *f[] = { "ca_subject", info.subject, "ca_sha256", info.fingerprint,
-		                    "pinned", pinned, replaced ? N_("replaced_sha256") : NULL, was,
-		                    NULL };   /* N_: the field's name is translated in text output */
+		const char *f[] = { "ca_subject",
+			            info.subject,
+			            "ca_sha256",
+			            info.fingerprint,
+			            "pinned",
+			            pinned,
+			            replaced ? N_("replaced_sha256") : NULL,
+			            was,
+			            NULL }; /* N_: the field's name is translated in text output */
 
 		if (replaced)
 			renew_emit(r, "ca", 1, f,
@@ -351,7 +355,7 @@ pin_ca(struct renew *r, STACK_OF(X509) *cas, const char *pinned, int replaced,
 }
 
 static imss_err
-client_new(struct renew *r, STACK_OF(X509) *trusted, int trusted_only)
+client_new(struct renew *r, STACK_OF(X509) * trusted, int trusted_only)
 {
 	struct http_options ho = { trusted, trusted_only, 15, 120, 8u << 20, 3 };
 
@@ -373,8 +377,8 @@ handshake(struct renew *r)
 /* --ca: TLS trusts it alone; it is pinned once a handshake succeeded
  * (replacing another pin, and saying so). */
 static imss_err
-connect_given(struct renew *r, STACK_OF(X509) *given, const char *pin_file, int have_pin,
-              STACK_OF(X509) *pinned)
+connect_given(struct renew *r, STACK_OF(X509) * given, const char *pin_file, int have_pin,
+              STACK_OF(X509) * pinned)
 {
 	imss_err err = client_new(r, given, 1);
 
@@ -404,7 +408,8 @@ connect_first_use(struct renew *r, const char *pin_file)
 		err = ctx_fail_next(r->ctx, IMSS_ERR_REFUSED_CERT, IMSS_NEXT_GIVE_CA,
 		                    _("The CA %s publishes is not a CA certificate (no basicConstraints CA:TRUE); nothing was pinned. Give the service's CA certificate."),
 		                    r->o->server);
-	if (err == IMSS_OK && ((r->issuer = sk_X509_new_null()) == NULL || !sk_X509_push(r->issuer, ca)))
+	if (err == IMSS_OK &&
+	    ((r->issuer = sk_X509_new_null()) == NULL || !sk_X509_push(r->issuer, ca)))
 		err = IMSS_ERR_NOMEM;
 	if (err == IMSS_OK)
 		ca = NULL;
@@ -434,14 +439,16 @@ renew_connect(struct renew *r)
 	err = pin_path(r, &pin_file);
 	if (err == IMSS_OK && r->o->ca_file != NULL &&
 	    (err = load_ca_file(r, r->o->ca_file, &given)) != IMSS_OK) {
-		ctx_append_detail(r->ctx, _(" Give the service's CA certificate; nothing was pinned."));
+		ctx_append_detail(r->ctx,
+		                  _(" Give the service's CA certificate; nothing was pinned."));
 		ctx_set_next(r->ctx, IMSS_NEXT_GIVE_CA);
 	}
 	if (err == IMSS_OK && (have_pin = access(pin_file, F_OK) == 0)) {
 		imss_err bad = load_ca_file(r, pin_file, &pinned);
 
-		if (bad != IMSS_OK && given == NULL) {   /* replaced only by --ca */
-			ctx_append_detail(r->ctx, _(" Give the service's CA certificate: it replaces the pin."));
+		if (bad != IMSS_OK && given == NULL) { /* replaced only by --ca */
+			ctx_append_detail(r->ctx,
+			                  _(" Give the service's CA certificate: it replaces the pin."));
 			ctx_set_next(r->ctx, IMSS_NEXT_GIVE_CA);
 			err = bad;
 		} else if (bad != IMSS_OK) {
@@ -456,7 +463,7 @@ renew_connect(struct renew *r)
 		err = client_new(r, pinned, 0);
 	else
 		err = connect_first_use(r, pin_file);
-	if (err == IMSS_OK && r->issuer == NULL) {   /* issued certificates chain to it */
+	if (err == IMSS_OK && r->issuer == NULL) { /* issued certificates chain to it */
 		STACK_OF(X509) **trusted = given ? &given : &pinned;
 
 		r->issuer = *trusted;
@@ -487,8 +494,8 @@ renew_check_interrupt(struct renew *r, int step)
 	if (kept == NULL)
 		return IMSS_ERR_NOMEM;
 	err = ctx_fail_next(r->ctx, IMSS_ERR_INTERRUPTED, IMSS_NEXT_CONTINUE,
-	                    _("Interrupted after step %d (%s). Kept: %s."),
-	                    step, journal_state_words(r->j.state), kept);
+	                    _("Interrupted after step %d (%s). Kept: %s."), step,
+	                    journal_state_words(r->j.state), kept);
 	free(kept);
 	return err;
 }
@@ -517,8 +524,8 @@ renew_free(struct renew *r)
 }
 
 imss_err
-renew_setup(struct renew *r, imss_ctx *ctx, const imss_renew_options *o,
-            const imss_renew_ui *ui, imss_renew_result *result)
+renew_setup(struct renew *r, imss_ctx *ctx, const imss_renew_options *o, const imss_renew_ui *ui,
+            imss_renew_result *result)
 {
 	imss_err err;
 
@@ -539,7 +546,7 @@ renew_setup(struct renew *r, imss_ctx *ctx, const imss_renew_options *o,
 		err = make_dirs(ctx, o->out_dir);
 	if (err == IMSS_OK)
 		err = absolute_dir(ctx, o->out_dir ? o->out_dir : ".", &r->out_dir);
-	if (err == IMSS_OK && result != NULL)     /* abandon writes nothing there */
+	if (err == IMSS_OK && result != NULL) /* abandon writes nothing there */
 		err = check_out_dir(ctx, r->out_dir);
 	if (err == IMSS_OK) {
 		char *abs = NULL;

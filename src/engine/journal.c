@@ -39,10 +39,12 @@ static const char *const state_names[] = {
 #define N_STATES (sizeof(state_names) / sizeof(state_names[0]))
 
 /* The string fields, by name, for reading and writing alike. */
+/* clang-format off */
 #define JOURNAL_FIELDS(X) \
 	X(server) X(registro_patronal) X(token_serial) X(key_label) X(key_tmp_id) \
 	X(key_id) X(key_spki_sha256) X(request_path) X(letter_path) X(letter_sha256) \
 	X(request_id) X(cert_path) X(cert_serial) X(email)
+/* clang-format on */
 
 const char *
 journal_state_name(enum journal_state s)
@@ -134,8 +136,7 @@ hex_field_ok(const char *v, size_t min, size_t max)
 	if (v == NULL)
 		return 1;
 	n = strlen(v);
-	return n % 2 == 0 && n >= 2 * min && n <= 2 * max &&
-	       strspn(v, "0123456789abcdef") == n;
+	return n % 2 == 0 && n >= 2 * min && n <= 2 * max && strspn(v, "0123456789abcdef") == n;
 }
 
 /* Every string is printable: what the journal holds reaches messages and
@@ -143,7 +144,7 @@ hex_field_ok(const char *v, size_t min, size_t max)
 static int
 journal_text_ok(const struct journal *j)
 {
-#define TEXT_OK(name) \
+#define TEXT_OK(name)                                 \
 	if (j->name != NULL && !str_is_text(j->name)) \
 		return 0;
 	JOURNAL_FIELDS(TEXT_OK)
@@ -159,7 +160,8 @@ journal_check_key(imss_ctx *ctx, const struct journal *j)
 		return corrupt(ctx, j->path, _("missing key label"));
 	if (!hex_field_ok(j->key_tmp_id, 16, 64) || !hex_field_ok(j->key_id, 1, 64) ||
 	    !hex_field_ok(j->key_spki_sha256, 32, 32))
-		return corrupt(ctx, j->path, _("a key ID or hash is not hexadecimal of the right length"));
+		return corrupt(ctx, j->path,
+		               _("a key ID or hash is not hexadecimal of the right length"));
 	if (j->state >= JOURNAL_KEY_GENERATED && (j->key_id == NULL || j->key_spki_sha256 == NULL))
 		return corrupt(ctx, j->path, _("missing key ID or public key hash"));
 	return IMSS_OK;
@@ -184,15 +186,15 @@ journal_from_json(imss_ctx *ctx, json_object *obj, struct journal *j)
 			j->updated = json_object_get_int64(v);
 		else if (strcmp(key, "state") == 0 && is_str)
 			have_state = state_from_name(json_object_get_string(v), &j->state);
-#define READ_FIELD(name) \
-		else if (strcmp(key, #name) == 0 && is_str) { \
-			if (journal_set(&j->name, json_object_get_string(v)) != IMSS_OK) \
-				return IMSS_ERR_NOMEM; \
-		}
+#define READ_FIELD(name)                                                         \
+	else if (strcmp(key, #name) == 0 && is_str)                              \
+	{                                                                        \
+		if (journal_set(&j->name, json_object_get_string(v)) != IMSS_OK) \
+			return IMSS_ERR_NOMEM;                                   \
+	}
 		JOURNAL_FIELDS(READ_FIELD)
 #undef READ_FIELD
-		else
-			return corrupt(ctx, j->path, key);
+		else return corrupt(ctx, j->path, key);
 	}
 	if (version != JOURNAL_VERSION)
 		return corrupt(ctx, j->path, _("unknown version"));
@@ -327,12 +329,13 @@ journal_format(const struct journal *j)
 	json_object_object_add(obj, "version", json_object_new_int(JOURNAL_VERSION));
 	json_object_object_add(obj, "state", json_object_new_string(journal_state_name(j->state)));
 	json_object_object_add(obj, "updated", json_object_new_int64(j->updated));
-#define WRITE_FIELD(name) \
+#define WRITE_FIELD(name)    \
 	if (j->name != NULL) \
 		json_object_object_add(obj, #name, json_object_new_string(j->name));
 	JOURNAL_FIELDS(WRITE_FIELD)
 #undef WRITE_FIELD
-	text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY |
+	                                                   JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (text != NULL)
 		copy = strdup(text);
 	json_object_put(obj);

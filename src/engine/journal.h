@@ -31,11 +31,11 @@ struct journal {
 	char *server;
 	char *registro_patronal;
 	char *token_serial;
-	char *key_label;          /* chosen, and found free, before generating */
-	char *key_tmp_id;         /* hex random CKA_ID the pair is generated with,
+	char *key_label;       /* chosen, and found free, before generating */
+	char *key_tmp_id;      /* hex random CKA_ID the pair is generated with,
 	                           * recorded before C_GenerateKeyPair */
-	char *key_id;             /* hex final CKA_ID once generated */
-	char *key_spki_sha256;    /* hex SHA-256 of the public key (SPKI DER),
+	char *key_id;          /* hex final CKA_ID once generated */
+	char *key_spki_sha256; /* hex SHA-256 of the public key (SPKI DER),
 	                           * recorded before the ID is changed */
 	char *request_path;
 	char *letter_path;

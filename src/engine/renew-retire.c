@@ -15,8 +15,7 @@ delete_old(struct renew *r, imss_key *old)
 {
 	/* The private key first: an EC private key is checked through its
 	 * public key or certificate, which must still be there. */
-	static const CK_OBJECT_CLASS classes[] = { CKO_PRIVATE_KEY, CKO_PUBLIC_KEY,
-	                                           CKO_CERTIFICATE };
+	static const CK_OBJECT_CLASS classes[] = { CKO_PRIVATE_KEY, CKO_PUBLIC_KEY, CKO_CERTIFICATE };
 	imss_token *tok = imss_key_get_token(old);
 	size_t id_len, i;
 	const unsigned char *id = imss_key_get_id(old, &id_len);
@@ -28,7 +27,7 @@ delete_old(struct renew *r, imss_key *old)
 		err = uri ? imss_token_delete_object(tok, uri, imss_key_get_public(old))
 		          : IMSS_ERR_NOMEM;
 		if (err == IMSS_ERR_NO_OBJECT && classes[i] != CKO_PRIVATE_KEY)
-			err = IMSS_OK;     /* no public key or certificate kept */
+			err = IMSS_OK; /* no public key or certificate kept */
 		free(uri);
 	}
 	return err;
@@ -90,11 +89,10 @@ renew_retire_old(struct renew *r)
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%d", &tm);
 	label = str_printf(_("%s (retired %s)"), imss_key_get_label(old), stamp);
-	question = delete
-	           ? str_printf(_("Delete the old key and certificate '%s' from the token?"),
-	                        imss_key_get_label(old))
-	           : str_printf(_("Relabel the old key and certificate '%s' as '%s'?"),
-	                        imss_key_get_label(old), label ? label : "");
+	question = delete ? str_printf(_("Delete the old key and certificate '%s' from the token?"),
+	                               imss_key_get_label(old))
+	                  : str_printf(_("Relabel the old key and certificate '%s' as '%s'?"),
+	                               imss_key_get_label(old), label ? label : "");
 	if (label == NULL || question == NULL) {
 		err = IMSS_ERR_NOMEM;
 		goto out;
@@ -106,9 +104,9 @@ renew_retire_old(struct renew *r)
 	}
 	err = delete ? delete_old(r, old) : relabel_old(r, old, label);
 	if (err == IMSS_OK)
-		renew_emit(r, "retire", 7, NULL, delete ?
-		           _("The old key and certificate were deleted from the token.") :
-		           _("The old key and certificate were relabelled."));
+		renew_emit(r, "retire", 7, NULL,
+		           delete ? _("The old key and certificate were deleted from the token.")
+		                  : _("The old key and certificate were relabelled."));
 out:
 	free(label);
 	free(question);

@@ -20,9 +20,9 @@
 
 /* What the service says of the employer is checked against this. */
 struct employer {
-	char *razon_social;         /* O (and CN) */
-	char *registro_patronal;    /* OU */
-	char *rfc;                  /* x500UniqueIdentifier */
+	char *razon_social;      /* O (and CN) */
+	char *registro_patronal; /* OU */
+	char *rfc;               /* x500UniqueIdentifier */
 };
 
 static void
@@ -81,7 +81,6 @@ disagree(struct renew *r, const char *field, const char *service, const char *ce
 	                     field, service, cert);
 }
 
-
 imss_err
 renew_check_employer(struct renew *r)
 {
@@ -131,7 +130,7 @@ imss_err
 renew_login(struct renew *r)
 {
 	const char *f[] = { "user", r->o->user, "credential",
-	                    imss_credential_get_location(r->o->current), NULL };
+		            imss_credential_get_location(r->o->current), NULL };
 	struct employer e;
 	imss_err err;
 
@@ -139,8 +138,8 @@ renew_login(struct renew *r)
 	err = current_employer(r, &e);
 	if (err != IMSS_OK)
 		return err;
-	renew_emit(r, "login", 1, f, _("Logging in to %s as %s with %s."), r->o->server,
-	           r->o->user, imss_credential_get_location(r->o->current));
+	renew_emit(r, "login", 1, f, _("Logging in to %s as %s with %s."), r->o->server, r->o->user,
+	           imss_credential_get_location(r->o->current));
 	err = login_asking_again(r);
 	/* The session's registro patronal is the certificate's. */
 	if (err == IMSS_OK && strcmp(r->session.registro_patronal, e.registro_patronal) != 0)
@@ -151,12 +150,13 @@ renew_login(struct renew *r)
 		return err;
 	{
 		const char *g[] = { "registro_patronal", r->session.registro_patronal,
-		                    "renewal_required", r->session.renewal_required ? "true" : "false",
-		                    NULL };
+			            "renewal_required",
+			            r->session.renewal_required ? "true" : "false", NULL };
 
-		renew_emit(r, "login", 1, g, r->session.renewal_required ?
-		           _("Logged in. The current certificate has expired: it must be renewed.") :
-		           _("Logged in."));
+		renew_emit(r, "login", 1, g,
+		           r->session.renewal_required
+		                   ? _("Logged in. The current certificate has expired: it must be renewed.")
+		                   : _("Logged in."));
 	}
 	return IMSS_OK;
 }
@@ -167,9 +167,19 @@ static void
 emit_company(struct renew *r, const char *message)
 {
 	const struct idse_company *c = &r->company;
-	const char *f[] = { "registro_patronal", c->registro_patronal, "razon_social",
-	                    c->razon_social, "rfc", c->rfc, "address", c->address,
-	                    "email", c->email, "editable", "email", NULL };
+	const char *f[] = { "registro_patronal",
+		            c->registro_patronal,
+		            "razon_social",
+		            c->razon_social,
+		            "rfc",
+		            c->rfc,
+		            "address",
+		            c->address,
+		            "email",
+		            c->email,
+		            "editable",
+		            "email",
+		            NULL };
 
 	renew_emit(r, "company", 2, f, "%s", message);
 }
@@ -293,8 +303,7 @@ check_candidate(struct renew *r, imss_key *key, int certificate_ok)
 	int sens, extr, local, never, beside = 0;
 	imss_err err = IMSS_OK;
 
-	if (current != NULL &&
-	    EVP_PKEY_eq(X509_get0_pubkey(current), imss_key_get_public(key)) == 1)
+	if (current != NULL && EVP_PKEY_eq(X509_get0_pubkey(current), imss_key_get_public(key)) == 1)
 		return not_ours(r, key, _("is the key of the current credential"));
 	if (r->j.state == JOURNAL_KEYGEN_STARTED &&
 	    strcmp(imss_key_get_label(key), r->j.key_label) != 0)
@@ -337,8 +346,8 @@ recorded_public_key(struct renew *r, EVP_PKEY *pub)
  * an EC private key does not, but its ID is the pair's random ID or the key
  * identifier of its public half. */
 static imss_err
-same_public_key(void *user, EVP_PKEY *pub, EVP_PKEY *priv_pub,
-                const unsigned char *priv_id, size_t priv_id_len)
+same_public_key(void *user, EVP_PKEY *pub, EVP_PKEY *priv_pub, const unsigned char *priv_id,
+                size_t priv_id_len)
 {
 	struct renew *r = user;
 	unsigned char ski[20];
@@ -348,7 +357,8 @@ same_public_key(void *user, EVP_PKEY *pub, EVP_PKEY *priv_pub,
 
 	if (err == IMSS_OK && !compared && pubkey_key_identifier(pub, ski) == IMSS_OK)
 		compared = (priv_id_len == sizeof(ski) && memcmp(priv_id, ski, sizeof(ski)) == 0) ||
-		           (hex != NULL && r->j.key_tmp_id != NULL && strcmp(hex, r->j.key_tmp_id) == 0);
+		           (hex != NULL && r->j.key_tmp_id != NULL &&
+		            strcmp(hex, r->j.key_tmp_id) == 0);
 	if (err == IMSS_OK && (!compared || (priv_pub != NULL && EVP_PKEY_eq(priv_pub, pub) != 1)))
 		err = ctx_fail(r->ctx, IMSS_ERR_MISMATCH,
 		               _("The public key labelled like this renewal's key is not its public half; nothing was changed."));
@@ -366,8 +376,7 @@ same_public_key(void *user, EVP_PKEY *pub, EVP_PKEY *priv_pub,
 static imss_err
 find_named_key(struct renew *r, imss_key **out)
 {
-	const char *hex = r->j.key_id ? r->j.key_id
-	                  : r->j.key_spki_sha256 ? NULL : r->j.key_tmp_id;
+	const char *hex = r->j.key_id ? r->j.key_id : r->j.key_spki_sha256 ? NULL : r->j.key_tmp_id;
 	unsigned char id[IMSS_ID_MAX] = { 0 };
 	size_t id_len = 0;
 	int have_priv = 0;
@@ -379,12 +388,13 @@ find_named_key(struct renew *r, imss_key **out)
 	uri = key_uri(r, id, id_len, r->j.key_label);
 	if (uri == NULL)
 		return IMSS_ERR_NOMEM;
-	err = id_len == 0 ? token_rejoin_pair(r->o->token, r->j.key_label, same_public_key, r, &have_priv)
-	                   : IMSS_OK;
+	err = id_len == 0
+	              ? token_rejoin_pair(r->o->token, r->j.key_label, same_public_key, r, &have_priv)
+	              : IMSS_OK;
 	if (err == IMSS_OK)
 		err = imss_token_find_key(r->o->token, uri, out);
 	free(uri);
-	if (err == IMSS_ERR_NO_OBJECT && have_priv)   /* not a reason to make another */
+	if (err == IMSS_ERR_NO_OBJECT && have_priv) /* not a reason to make another */
 		err = ctx_fail_next(r->ctx, IMSS_ERR_AMBIGUOUS_OBJECT, IMSS_NEXT_ABANDON,
 		                    _("The key pair '%s' of this renewal is incomplete on the token; nothing was changed. Delete the objects with that label, then undo the renewal."),
 		                    r->j.key_label);
@@ -516,17 +526,20 @@ generate_key(struct renew *r, const unsigned char *tmp_id, unsigned flags)
 	imss_keygen_report rep = { 0 };
 	imss_err err;
 
-	renew_emit(r, "keygen", 3, NULL, ti->has_rng ?
-	           _("Generating the new %s key inside token '%s' with the token's own random generator (it replaces the portal's mouse movements); a smart card may take a minute...") :
-	           _("Generating the new %s key inside token '%s'. Warning: the token reports no random generator of its own."),
+	renew_emit(r, "keygen", 3, NULL,
+	           ti->has_rng
+	                   ? _("Generating the new %s key inside token '%s' with the token's own random generator (it replaces the portal's mouse movements); a smart card may take a minute...")
+	                   : _("Generating the new %s key inside token '%s'. Warning: the token reports no random generator of its own."),
 	           r->o->keyspec.kind == IMSS_KEY_EC ? "EC" : "RSA", ti->label);
 	err = token_generate_anchored(r->o->token, &r->o->keyspec, r->j.key_label, flags, &anchor,
 	                              &r->key, &rep);
 	if (err == IMSS_OK) {
-		const char *f[] = { "key_uri", rep.uri, "id", rep.id_hex, "sensitive",
-		                    rep.sensitive == 1 ? "true" : "false", "extractable",
-		                    rep.extractable == 0 ? "false" : "true", "local",
-		                    rep.local == 1 ? "true" : "false", NULL };
+		const char *f[] = { "key_uri",     rep.uri,
+			            "id",          rep.id_hex,
+			            "sensitive",   rep.sensitive == 1 ? "true" : "false",
+			            "extractable", rep.extractable == 0 ? "false" : "true",
+			            "local",       rep.local == 1 ? "true" : "false",
+			            NULL };
 
 		renew_emit(r, "keygen", 3, f,
 		           _("New key generated on the token: sensitive, not extractable; it never leaves the token."));
@@ -549,7 +562,8 @@ resume_key(struct renew *r)
 		           _("Using the key generated earlier for this renewal (%s)."),
 		           imss_key_get_label(r->key));
 	else if (err == IMSS_ERR_NO_OBJECT && r->j.state != JOURNAL_KEYGEN_STARTED) {
-		ctx_append_detail(r->ctx, _(" The key of this renewal is gone from the token; undo the renewal and start again."));
+		ctx_append_detail(r->ctx,
+		                  _(" The key of this renewal is gone from the token; undo the renewal and start again."));
 		ctx_set_next(r->ctx, IMSS_NEXT_ABANDON);
 	}
 	return err;
@@ -578,7 +592,8 @@ renew_ensure_key(struct renew *r)
 	if (err == IMSS_OK)
 		err = generate_key(r, tmp_id, flags);
 	if (err == IMSS_ERR_LABEL_IN_USE) {
-		ctx_append_detail(r->ctx, _(" This renewal recorded that label: undo the renewal, then run again."));
+		ctx_append_detail(r->ctx,
+		                  _(" This renewal recorded that label: undo the renewal, then run again."));
 		ctx_set_next(r->ctx, IMSS_NEXT_ABANDON);
 	}
 	if (err == IMSS_OK)
@@ -592,7 +607,7 @@ static X509_NAME *
 subject_of(const struct employer *e, const char *email)
 {
 	const char *const entries[][2] = {
-		{ "O", e->razon_social }, { "OU", e->registro_patronal },
+		{ "O", e->razon_social },           { "OU", e->registro_patronal },
 		{ "x500UniqueIdentifier", e->rfc }, { "CN", e->razon_social },
 		{ "emailAddress", email },
 	};
@@ -776,7 +791,8 @@ renew_ensure_letter(struct renew *r)
 		err = sign_letter(r, &l);
 		if (err != IMSS_OK)
 			goto out;
-		renew_emit(r, "letter", 5, NULL, _("Terms letter signed with the current certificate."));
+		renew_emit(r, "letter", 5, NULL,
+		           _("Terms letter signed with the current certificate."));
 	}
 	err = journal_set(&r->j.letter_sha256, l.sha256);
 	if (err == IMSS_OK)
@@ -817,7 +833,8 @@ wait_for_certificate(struct renew *r, struct idse_result *res)
 			const char *f[] = { "seconds", left, "request_id", r->j.request_id, NULL };
 
 			snprintf(left, sizeof(left), "%ld", wait);
-			renew_emit(r, "wait", 6, f, _("Waiting for the certificate: next check in %ld s"), wait);
+			renew_emit(r, "wait", 6, f,
+			           _("Waiting for the certificate: next check in %ld s"), wait);
 			sleep(1);
 			if (r->ui && r->ui->interrupted && r->ui->interrupted(r->ui->user))
 				return renew_check_interrupt(r, 6);
@@ -838,7 +855,8 @@ submit_request(struct renew *r, const unsigned char *req, size_t len, struct ids
 	r->j.state = JOURNAL_SUBMIT_STARTED;
 	err = journal_save(r->ctx, &r->j);
 	if (err == IMSS_OK)
-		err = imss_cms_sign(r->ctx, r->o->current, req, len, IMSS_CMS_ATTACHED, &cms, &cms_len);
+		err = imss_cms_sign(r->ctx, r->o->current, req, len, IMSS_CMS_ATTACHED, &cms,
+		                    &cms_len);
 	if (err == IMSS_OK)
 		err = idse_submit(r->ctx, r->http, cms, cms_len, res);
 	OPENSSL_free(cms);
@@ -851,9 +869,10 @@ submit_request(struct renew *r, const unsigned char *req, size_t len, struct ids
 	if (err == IMSS_OK) {
 		const char *f[] = { "request_id", res->request_id, NULL };
 
-		renew_emit(r, "submit", 6, f, res->cert ?
-		           _("Request submitted; the certificate was issued at once.") :
-		           _("Request submitted; the service will issue the certificate shortly."));
+		renew_emit(r, "submit", 6, f,
+		           res->cert
+		                   ? _("Request submitted; the certificate was issued at once.")
+		                   : _("Request submitted; the service will issue the certificate shortly."));
 	}
 	return err;
 }
@@ -909,7 +928,7 @@ static imss_err
 resume_certificate(struct renew *r)
 {
 	struct idse_result res = { 0 };
-	char buf[512], serial[128];   /* the journal's serial, which a save replaces */
+	char buf[512], serial[128]; /* the journal's serial, which a save replaces */
 	const char *why = saved_certificate_problem(r, buf, sizeof(buf));
 	imss_err err;
 
@@ -921,8 +940,10 @@ resume_certificate(struct renew *r)
 		                     _("The certificate saved earlier (%s) was refused: %s. Nothing was stored. Fetch it again from the service by its serial, %s."),
 		                     r->j.cert_path ? r->j.cert_path : "?", why, serial);
 	{
-		const char *f[] = { "certificate", r->j.cert_path ? r->j.cert_path : "", N_("reason"), why,
-		                    "request_id", r->j.request_id, NULL };
+		const char *f[] = { "certificate", r->j.cert_path ? r->j.cert_path : "",
+			            N_("reason"),  why,
+			            "request_id",  r->j.request_id,
+			            NULL };
 
 		renew_emit(r, "resume", 6, f,
 		           _("The certificate saved earlier (%s) is not used: %s. Asking the service again for request %s."),
@@ -932,7 +953,8 @@ resume_certificate(struct renew *r)
 	if (err == IMSS_OK)
 		err = fetch_checked(r, &res, 0);
 	if (err != IMSS_OK && err != IMSS_ERR_NETWORK && err != IMSS_ERR_TLS) {
-		ctx_append_detail(r->ctx, _(" Once the service has it, fetch it by its serial, %s."), serial);
+		ctx_append_detail(r->ctx, _(" Once the service has it, fetch it by its serial, %s."),
+		                  serial);
 		ctx_set_next(r->ctx, IMSS_NEXT_RECOVER);
 	}
 	idse_result_clear(&res);

@@ -86,8 +86,8 @@ refuse_if_stored(struct renew *r, const imss_key *key)
 	size_t id_len;
 	const unsigned char *id = imss_key_get_id(key, &id_len);
 	int beside = 0;
-	imss_err err = token_certificate_beside(r->o->token, id, id_len, imss_key_get_public(key),
-	                                        &beside);
+	imss_err err =
+	        token_certificate_beside(r->o->token, id, id_len, imss_key_get_public(key), &beside);
 
 	if (err == IMSS_OK && beside)
 		err = ctx_fail(r->ctx, IMSS_ERR_INVALID_ARG,
@@ -120,11 +120,12 @@ delete_candidate(struct renew *r, char **removed)
 	id = imss_key_get_id(key, &id_len);
 	pub_uri = object_uri(r->o->token, CKO_PUBLIC_KEY, id, id_len, NULL);
 	err = pub_uri ? imss_token_delete_object(r->o->token, imss_key_get_uri(key),
-	                                         imss_key_get_public(key)) : IMSS_ERR_NOMEM;
+	                                         imss_key_get_public(key))
+	              : IMSS_ERR_NOMEM;
 	if (err == IMSS_OK) {
 		err = imss_token_delete_object(r->o->token, pub_uri, imss_key_get_public(key));
 		if (err == IMSS_ERR_NO_OBJECT)
-			err = IMSS_OK;     /* a token that keeps no public object */
+			err = IMSS_OK; /* a token that keeps no public object */
 	}
 	if (err == IMSS_OK &&
 	    (*removed = str_printf(_("the new key '%s' (%s) and its public key"),
@@ -136,8 +137,7 @@ delete_candidate(struct renew *r, char **removed)
 }
 
 imss_err
-imss_renew_abandon(imss_ctx *ctx, const imss_renew_options *o, const char *rp,
-                   char **removed)
+imss_renew_abandon(imss_ctx *ctx, const imss_renew_options *o, const char *rp, char **removed)
 {
 	struct renew r;
 	char *path = NULL;
@@ -238,7 +238,8 @@ recover_store(struct renew *r, X509 *cert)
 
 	err = imss_token_find_key_for(r->o->token, X509_get0_pubkey(cert), &key);
 	if (err == IMSS_ERR_NO_OBJECT)
-		ctx_append_detail(r->ctx, _(" The certificate's key is not on this token; nothing was stored."));
+		ctx_append_detail(r->ctx,
+		                  _(" The certificate's key is not on this token; nothing was stored."));
 	/* The full check of a new certificate, all but the e-mail (changed
 	 * since, maybe). */
 	if (err == IMSS_OK)

@@ -164,8 +164,8 @@ imss_renew(imss_ctx *ctx, const imss_renew_options *o, const imss_renew_ui *ui,
 	imss_err err;
 
 	err = renew_setup(&r, ctx, o, ui, result);
-	if (err == IMSS_OK && (o->server == NULL || o->user == NULL || o->current == NULL ||
-	                       o->password == NULL))
+	if (err == IMSS_OK &&
+	    (o->server == NULL || o->user == NULL || o->current == NULL || o->password == NULL))
 		err = ctx_fail(ctx, IMSS_ERR_INVALID_ARG,
 		               _("A renewal needs the server, the user, the current credential and the token."));
 	if (err == IMSS_OK && o->label != NULL && (o->label[0] == '\0' || !str_is_text(o->label)))

@@ -23,20 +23,19 @@ struct renew {
 	imss_renew_result *result;
 	struct http_client *http;
 	char *state_dir;
-	char *out_dir;            /* absolute */
-	STACK_OF(X509) *issuer;   /* CA(s) issued certificates must chain to */
+	char *out_dir;           /* absolute */
+	STACK_OF(X509) * issuer; /* CA(s) issued certificates must chain to */
 	struct idse_company company;
 	struct idse_session session;
 	struct journal j;
-	imss_key *key;            /* the new key */
-	X509 *cert;               /* the new certificate */
+	imss_key *key; /* the new key */
+	X509 *cert;    /* the new certificate */
 	int lock_fd;
 };
 
 /* context.c: report a step: fields are name/value pairs ending in NULL. */
-void renew_emit(struct renew *r, const char *step, int number,
-                const char *const *fields, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+void renew_emit(struct renew *r, const char *step, int number, const char *const *fields,
+                const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* state_dir/NAME-<registro patronal>-<token serial>.EXT */
 char *renew_state_file(struct renew *r, const char *name, const char *ext);
@@ -67,8 +66,7 @@ const char *renew_certificate_problem(struct renew *r, X509 *cert, EVP_PKEY *key
                                       int with_email, char *buf, size_t size);
 /* The same for the certificate the service sent: IMSS_ERR_REFUSED_CERT
  * with the reason. */
-imss_err renew_check_certificate(struct renew *r, X509 *cert, EVP_PKEY *key_pub,
-                                 int with_email);
+imss_err renew_check_certificate(struct renew *r, X509 *cert, EVP_PKEY *key_pub, int with_email);
 /* The user's copy in the output directory (*path malloc'd): written,
  * never read back. */
 imss_err renew_write_certificate(struct renew *r, X509 *cert, char **path);

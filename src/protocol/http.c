@@ -21,7 +21,7 @@ struct http_client {
 	CURL *curl;
 	char *base;
 	char *bearer;
-	struct http_options opts;   /* opts.trusted is the client's own copy */
+	struct http_options opts; /* opts.trusted is the client's own copy */
 };
 
 struct sink {
@@ -183,7 +183,8 @@ trust_for_handshake(CURL *h, void *sslctx, void *arg)
 	}
 	store = SSL_CTX_get_cert_store((SSL_CTX *)sslctx);
 	for (i = 0; i < sk_X509_num(c->opts.trusted); i++)
-		X509_STORE_add_cert(store, sk_X509_value(c->opts.trusted, i));  /* a duplicate is no error */
+		X509_STORE_add_cert(store,
+		                    sk_X509_value(c->opts.trusted, i)); /* a duplicate is no error */
 	ERR_clear_error();
 	return CURLE_OK;
 }
@@ -235,8 +236,8 @@ transport_error(struct http_client *c, CURLcode rc, const char *errbuf, int too_
 		                     _("TLS with %s failed: %s. The service's certificate is not the one trusted (the CA given, or the CA pinned on first use); nothing was sent."),
 		                     c->base, what);
 	case CURLE_UNSUPPORTED_PROTOCOL:
-		return ctx_fail(c->ctx, IMSS_ERR_TLS,
-		                _("Refused a non-HTTPS address from %s."), c->base);
+		return ctx_fail(c->ctx, IMSS_ERR_TLS, _("Refused a non-HTTPS address from %s."),
+		                c->base);
 	default:
 		return ctx_fail(c->ctx, IMSS_ERR_NETWORK,
 		                _("Cannot reach %s: %s. Check the address and your network, then run the command again: it continues where it stopped."),
@@ -247,17 +248,15 @@ transport_error(struct http_client *c, CURLcode rc, const char *errbuf, int too_
 static int
 retryable(CURLcode rc, long status)
 {
-	if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT ||
-	    rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR || rc == CURLE_GOT_NOTHING ||
-	    rc == CURLE_COULDNT_RESOLVE_HOST)
+	if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_RECV_ERROR ||
+	    rc == CURLE_SEND_ERROR || rc == CURLE_GOT_NOTHING || rc == CURLE_COULDNT_RESOLVE_HOST)
 		return 1;
 	return rc == CURLE_OK && (status == 502 || status == 503 || status == 504);
 }
 
 static imss_err
-request_once(struct http_client *c, const char *method, const char *url,
-             struct curl_slist *hdrs, const void *body, size_t len,
-             struct http_response *resp, CURLcode *rc_out)
+request_once(struct http_client *c, const char *method, const char *url, struct curl_slist *hdrs,
+             const void *body, size_t len, struct http_response *resp, CURLcode *rc_out)
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct sink sink = { resp, c->opts.max_response, 0 };
@@ -313,9 +312,8 @@ headers_for(struct http_client *c, const char *content_type)
 }
 
 imss_err
-http_request(struct http_client *c, const char *method, const char *path,
-             const char *content_type, const void *body, size_t len, int idempotent,
-             struct http_response *resp)
+http_request(struct http_client *c, const char *method, const char *path, const char *content_type,
+             const void *body, size_t len, int idempotent, struct http_response *resp)
 {
 	struct curl_slist *hdrs = NULL;
 	char *url = NULL;
@@ -338,12 +336,13 @@ http_request(struct http_client *c, const char *method, const char *path,
 		err = request_once(c, method, url, hdrs, body, len, resp, &rc);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		ctx_log(c->ctx, IMSS_LOG_DEBUG, _("http: %s %s: %ld in %.3f ms"), method, path,
-		        resp->status, (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
-		        (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+		        resp->status,
+		        (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+		                (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 		if (!idempotent || attempt >= c->opts.retries || !retryable(rc, resp->status))
 			break;
-		ctx_log(c->ctx, IMSS_LOG_INFO, _("the service did not answer; trying again in %d s"),
-		        1 << attempt);
+		ctx_log(c->ctx, IMSS_LOG_INFO,
+		        _("the service did not answer; trying again in %d s"), 1 << attempt);
 		sleep(1u << attempt);
 	}
 out:

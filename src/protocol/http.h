@@ -17,25 +17,25 @@ struct http_client;
 
 struct http_response {
 	long status;
-	unsigned char *body;     /* NUL-terminated for convenience */
+	unsigned char *body; /* NUL-terminated for convenience */
 	size_t len;
 	char content_type[128];
-	long retry_after;        /* seconds, -1 when absent */
+	long retry_after; /* seconds, -1 when absent */
 };
 
 struct http_options {
-	STACK_OF(X509) *trusted; /* CAs trusted for TLS (copied); NULL: the system store */
-	int trusted_only;        /* 1: only those (--ca); 0: the system store too (a pin) */
-	long connect_timeout;    /* seconds */
-	long total_timeout;      /* seconds */
-	size_t max_response;     /* bytes */
-	int retries;             /* extra tries for idempotent requests */
+	STACK_OF(X509) * trusted; /* CAs trusted for TLS (copied); NULL: the system store */
+	int trusted_only;         /* 1: only those (--ca); 0: the system store too (a pin) */
+	long connect_timeout;     /* seconds */
+	long total_timeout;       /* seconds */
+	size_t max_response;      /* bytes */
+	int retries;              /* extra tries for idempotent requests */
 };
 
 /* base_url must be https://host[:port][/prefix].  Everything opts points
  * to is copied: the caller may free it at once. */
-imss_err http_client_new(imss_ctx *ctx, const char *base_url,
-                         const struct http_options *opts, struct http_client **out);
+imss_err http_client_new(imss_ctx *ctx, const char *base_url, const struct http_options *opts,
+                         struct http_client **out);
 void http_client_free(struct http_client *c);
 
 /* Bearer token for the following requests (copied; NULL clears). */
@@ -48,8 +48,8 @@ imss_err http_client_set_bearer(struct http_client *c, const char *token);
  * resp is cleared with http_response_clear().
  */
 imss_err http_request(struct http_client *c, const char *method, const char *path,
-                      const char *content_type, const void *body, size_t len,
-                      int idempotent, struct http_response *resp);
+                      const char *content_type, const void *body, size_t len, int idempotent,
+                      struct http_response *resp);
 void http_response_clear(struct http_response *resp);
 
 #endif

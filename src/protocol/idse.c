@@ -71,7 +71,7 @@ b64_decode(imss_ctx *ctx, const char *text, unsigned char **out, size_t *len)
  * UTF-8 without control characters). */
 struct rule {
 	const char *name;
-	size_t min, max;        /* bytes */
+	size_t min, max; /* bytes */
 	const char *charset;
 };
 
@@ -95,7 +95,7 @@ void
 idse_safe_text(const char *text, size_t len, char *out, size_t size)
 {
 	const unsigned char *p = (const unsigned char *)text;
-	size_t room = size - 4, i = 0, o = 0, n, k;    /* 4: "..." and its NUL */
+	size_t room = size - 4, i = 0, o = 0, n, k; /* 4: "..." and its NUL */
 	unsigned long cp;
 
 	while (i < len) {
@@ -108,7 +108,7 @@ idse_safe_text(const char *text, size_t len, char *out, size_t size)
 			i += n;
 			continue;
 		}
-		n = n > 0 ? n : 1;      /* every byte of an unsafe sequence, escaped */
+		n = n > 0 ? n : 1; /* every byte of an unsafe sequence, escaped */
 		if (o + 4 * n > room)
 			break;
 		for (k = 0; k < n; k++, i++, o += 4)
@@ -147,8 +147,7 @@ flaw(const struct rule *rule, const char *s, size_t len)
 static imss_err
 missing(imss_ctx *ctx, const char *what)
 {
-	return ctx_fail(ctx, IMSS_ERR_PROTOCOL,
-	                _("The service's answer lacks '%s'."), what);
+	return ctx_fail(ctx, IMSS_ERR_PROTOCOL, _("The service's answer lacks '%s'."), what);
 }
 
 static imss_err
@@ -195,8 +194,7 @@ member_checked(imss_ctx *ctx, json_object *obj, const struct rule *rule, int opt
 }
 
 static imss_err
-dup_checked(imss_ctx *ctx, json_object *obj, const struct rule *rule, int optional,
-            char **out)
+dup_checked(imss_ctx *ctx, json_object *obj, const struct rule *rule, int optional, char **out)
 {
 	const char *s = NULL;
 	imss_err err = member_checked(ctx, obj, rule, optional, &s);
@@ -261,8 +259,7 @@ code_meaning(const char *code, const char **hint, imss_next *next)
 	} else if (strcmp(code, "REQUEST_CANCELLED") == 0) {
 		*hint = _(" The request was cancelled because the certificate that signed it was revoked: undo this renewal and renew with a valid certificate.");
 		*next = IMSS_NEXT_ABANDON;
-	}
-	else if (strcmp(code, "CERT_EXPIRED_TOO_LONG") == 0)
+	} else if (strcmp(code, "CERT_EXPIRED_TOO_LONG") == 0)
 		*hint = _(" The certificate expired too long ago to be renewed online: apply for a new one at the IMSS office (subdelegacion).");
 	return IMSS_ERR_SERVICE;
 }
@@ -285,8 +282,8 @@ idse_parse_error(imss_ctx *ctx, long status, const char *body, size_t len)
 		imss_err meaning = code_meaning(code, &hint, &next);
 
 		idse_safe_text(msg, msg_len, safe, sizeof(safe));
-		err = ctx_fail(ctx, meaning, _("The service answered %ld %s: %s"),
-		               status, code, safe);
+		err = ctx_fail(ctx, meaning, _("The service answered %ld %s: %s"), status, code,
+		               safe);
 		if (hint != NULL)
 			ctx_append_detail(ctx, "%s", hint);
 		ctx_set_next(ctx, next);
@@ -317,7 +314,8 @@ answer_object(imss_ctx *ctx, long status, const char *body, size_t len, const lo
 	*out = parse_object(body, len);
 	if (*out == NULL)
 		return ctx_fail(ctx, IMSS_ERR_PROTOCOL,
-		                _("The service's answer to %s %s is not a JSON object."), method, path);
+		                _("The service's answer to %s %s is not a JSON object."), method,
+		                path);
 	return IMSS_OK;
 }
 
@@ -396,8 +394,8 @@ idse_get_ca(imss_ctx *ctx, struct http_client *c, X509 **out)
 }
 
 imss_err
-idse_parse_challenge(imss_ctx *ctx, long status, const char *body, size_t len,
-                     char *challenge, size_t size)
+idse_parse_challenge(imss_ctx *ctx, long status, const char *body, size_t len, char *challenge,
+                     size_t size)
 {
 	static const long ok[] = { 201, 0 };
 	json_object *obj = NULL;
@@ -414,8 +412,7 @@ idse_parse_challenge(imss_ctx *ctx, long status, const char *body, size_t len,
 }
 
 static imss_err
-get_challenge(imss_ctx *ctx, struct http_client *c, const char *user, char *challenge,
-              size_t size)
+get_challenge(imss_ctx *ctx, struct http_client *c, const char *user, char *challenge, size_t size)
 {
 	json_object *body = json_object_new_object();
 	struct http_response r;
@@ -482,7 +479,8 @@ idse_parse_session(imss_ctx *ctx, long status, const char *body, size_t len,
 	if (err == IMSS_OK)
 		err = member_checked(ctx, obj, &rule_rp, 0, &rp);
 	if (err == IMSS_OK && (strlen(tok) >= size || strlen(rp) >= sizeof(out->registro_patronal)))
-		err = invalid(ctx, strlen(tok) >= size ? "token" : "registro_patronal", _("too long"));
+		err = invalid(ctx, strlen(tok) >= size ? "token" : "registro_patronal",
+		              _("too long"));
 	if (err == IMSS_OK) {
 		snprintf(token, size, "%s", tok);
 		snprintf(out->registro_patronal, sizeof(out->registro_patronal), "%s", rp);
@@ -510,8 +508,8 @@ wipe_session_body(json_object *body)
 }
 
 imss_err
-idse_login(imss_ctx *ctx, struct http_client *c, const imss_credential *cred,
-           const char *user, imss_pin_source *password, struct idse_session *out)
+idse_login(imss_ctx *ctx, struct http_client *c, const imss_credential *cred, const char *user,
+           imss_pin_source *password, struct idse_session *out)
 {
 	json_object *body = NULL;
 	struct http_response r = { 0 };
@@ -580,8 +578,7 @@ company_parse(imss_ctx *ctx, const char *method, long status, const char *body, 
 }
 
 imss_err
-idse_parse_company(imss_ctx *ctx, long status, const char *body, size_t len,
-                   struct idse_company *out)
+idse_parse_company(imss_ctx *ctx, long status, const char *body, size_t len, struct idse_company *out)
 {
 	return company_parse(ctx, "GET", status, body, len, out);
 }
@@ -600,8 +597,7 @@ idse_get_company(imss_ctx *ctx, struct http_client *c, struct idse_company *out)
 }
 
 imss_err
-idse_set_email(imss_ctx *ctx, struct http_client *c, const char *email,
-               struct idse_company *out)
+idse_set_email(imss_ctx *ctx, struct http_client *c, const char *email, struct idse_company *out)
 {
 	json_object *body = json_object_new_object();
 	struct http_response r;
@@ -650,14 +646,13 @@ letter_from(imss_ctx *ctx, json_object *obj, struct idse_letter *out)
 	snprintf(out->sha256, sizeof(out->sha256), "%s", hex);
 	free(hex);
 	out->id = json_object_object_get_ex(obj, "letter_id", &v) ? json_object_get_int64(v) : 0;
-	out->signed_already = json_object_object_get_ex(obj, "signed", &v) &&
-	                      json_object_get_boolean(v);
+	out->signed_already =
+	        json_object_object_get_ex(obj, "signed", &v) && json_object_get_boolean(v);
 	return err;
 }
 
 imss_err
-idse_parse_letter(imss_ctx *ctx, long status, const char *body, size_t len,
-                  struct idse_letter *out)
+idse_parse_letter(imss_ctx *ctx, long status, const char *body, size_t len, struct idse_letter *out)
 {
 	static const long ok[] = { 200, 0 };
 	json_object *obj = NULL;
@@ -689,8 +684,8 @@ idse_get_letter(imss_ctx *ctx, struct http_client *c, struct idse_letter *out)
 
 /* POST a CMS as base64 in member; the answer in r. */
 static imss_err
-post_cms(struct http_client *c, const char *path, const char *member,
-         const unsigned char *cms, size_t len, struct http_response *r)
+post_cms(struct http_client *c, const char *path, const char *member, const unsigned char *cms,
+         size_t len, struct http_response *r)
 {
 	json_object *body = json_object_new_object();
 	char *b64 = b64_encode(cms, len);
@@ -755,8 +750,8 @@ result_cert(imss_ctx *ctx, json_object *obj, X509 **out)
 /* 201 with a certificate, 202 with a request to poll, 200 with a
  * certificate asked for by serial.  method and path: for messages. */
 static imss_err
-result_parse(imss_ctx *ctx, const char *method, const char *path, long status,
-             const char *body, size_t len, long retry_after, struct idse_result *out)
+result_parse(imss_ctx *ctx, const char *method, const char *path, long status, const char *body,
+             size_t len, long retry_after, struct idse_result *out)
 {
 	static const long ok[] = { 200, 201, 202, 0 };
 	struct idse_result res = { 0 };
@@ -784,16 +779,16 @@ result_parse(imss_ctx *ctx, const char *method, const char *path, long status,
 }
 
 imss_err
-idse_parse_result(imss_ctx *ctx, long status, const char *body, size_t len,
-                  long retry_after, struct idse_result *out)
+idse_parse_result(imss_ctx *ctx, long status, const char *body, size_t len, long retry_after,
+                  struct idse_result *out)
 {
 	return result_parse(ctx, "POST", "/idse/v1/renewal", status, body, len, retry_after, out);
 }
 
 /* The answer to METHOD PATH, accepted with the statuses in ok. */
 static imss_err
-result_answer(imss_ctx *ctx, const char *method, const char *path,
-              const struct http_response *r, const long *ok, struct idse_result *out)
+result_answer(imss_ctx *ctx, const char *method, const char *path, const struct http_response *r,
+              const long *ok, struct idse_result *out)
 {
 	size_t i;
 
@@ -843,8 +838,7 @@ safe_id(const char *s)
 }
 
 imss_err
-idse_poll(imss_ctx *ctx, struct http_client *c, const char *request_id,
-          struct idse_result *out)
+idse_poll(imss_ctx *ctx, struct http_client *c, const char *request_id, struct idse_result *out)
 {
 	static const long ok[] = { 201, 202, 0 };
 	char path[128];
@@ -856,8 +850,7 @@ idse_poll(imss_ctx *ctx, struct http_client *c, const char *request_id,
 }
 
 imss_err
-idse_get_certificate(imss_ctx *ctx, struct http_client *c, const char *serial,
-                     struct idse_result *out)
+idse_get_certificate(imss_ctx *ctx, struct http_client *c, const char *serial, struct idse_result *out)
 {
 	static const long ok[] = { 200, 0 };
 	char path[128];

@@ -32,7 +32,7 @@ struct idse_letter {
 	long id;
 	unsigned char *pdf;
 	size_t len;
-	char sha256[65];         /* hex, checked against the bytes */
+	char sha256[65]; /* hex, checked against the bytes */
 	int signed_already;
 };
 
@@ -86,10 +86,9 @@ imss_err idse_get_company(imss_ctx *ctx, struct http_client *c, struct idse_comp
 imss_err idse_set_email(imss_ctx *ctx, struct http_client *c, const char *email,
                         struct idse_company *out);
 imss_err idse_get_letter(imss_ctx *ctx, struct http_client *c, struct idse_letter *out);
-imss_err idse_sign_letter(imss_ctx *ctx, struct http_client *c,
-                          const unsigned char *cms, size_t len);
-imss_err idse_submit(imss_ctx *ctx, struct http_client *c, const unsigned char *cms,
-                     size_t len, struct idse_result *out);
+imss_err idse_sign_letter(imss_ctx *ctx, struct http_client *c, const unsigned char *cms, size_t len);
+imss_err idse_submit(imss_ctx *ctx, struct http_client *c, const unsigned char *cms, size_t len,
+                     struct idse_result *out);
 imss_err idse_poll(imss_ctx *ctx, struct http_client *c, const char *request_id,
                    struct idse_result *out);
 imss_err idse_get_certificate(imss_ctx *ctx, struct http_client *c, const char *serial,

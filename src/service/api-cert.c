@@ -13,7 +13,8 @@
 #include "certdb.h"
 #include "util.h"
 
-json_object *api_cert_json(X509 *x)
+json_object *
+api_cert_json(X509 *x)
 {
 	json_object *o = json_object_new_object();
 	unsigned char *der = NULL;
@@ -39,7 +40,8 @@ json_object *api_cert_json(X509 *x)
 	return o;
 }
 
-enum api_code api_get_ca(struct api_call *c)
+enum api_code
+api_get_ca(struct api_call *c)
 {
 	X509 *x = c->api->ca.cert;
 	json_object *o = NULL;
@@ -71,7 +73,8 @@ out:
 	return code;
 }
 
-enum api_code api_session_cert(struct api_call *c, X509 **out)
+enum api_code
+api_session_cert(struct api_call *c, X509 **out)
 {
 	struct certrow row;
 	enum api_code code = API_INTERNAL;
@@ -86,7 +89,8 @@ enum api_code api_session_cert(struct api_call *c, X509 **out)
 	return code;
 }
 
-enum api_code api_get_certificate(struct api_call *c)
+enum api_code
+api_get_certificate(struct api_call *c)
 {
 	struct certrow row = { 0 };
 	char serial[65];

@@ -11,7 +11,8 @@ static const char *const read_only[] = {
 	"registro_patronal", "razon_social", "rfc", "address", "editable", NULL,
 };
 
-static enum api_code company_answer(struct api_call *c)
+static enum api_code
+company_answer(struct api_call *c)
 {
 	struct employer e = { 0 };
 	json_object *o = NULL, *editable = NULL;
@@ -38,17 +39,20 @@ out:
 	return code;
 }
 
-enum api_code api_get_company(struct api_call *c)
+enum api_code
+api_get_company(struct api_call *c)
 {
 	return company_answer(c);
 }
 
 /* Every member must be "email"; company fields are read-only, others unknown. */
-static enum api_code check_members(struct api_call *c)
+static enum api_code
+check_members(struct api_call *c)
 {
 	const char *const *r;
 
-	json_object_object_foreach(c->body, key, val) {
+	json_object_object_foreach(c->body, key, val)
+	{
 		(void)val;
 		if (strcmp(key, "email") == 0)
 			continue;
@@ -61,7 +65,8 @@ static enum api_code check_members(struct api_call *c)
 	return API_OK;
 }
 
-enum api_code api_patch_company(struct api_call *c)
+enum api_code
+api_patch_company(struct api_call *c)
 {
 	const char *email;
 	enum api_code code;

@@ -24,21 +24,25 @@ struct letter {
 	time_t signed_at;
 };
 
-static void letter_clear(struct letter *l)
+static void
+letter_clear(struct letter *l)
 {
 	free(l->pdf);
 	memset(l, 0, sizeof(*l));
 }
 
 /* The session's current letter: 0, 1 when there is none, -1. */
-static int letter_current(struct api_call *c, const char *email, struct letter *out)
+static int
+letter_current(struct api_call *c, const char *email, struct letter *out)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = -1, step;
 
 	memset(out, 0, sizeof(*out));
-	if (db_prepare(c->api->db, "SELECT id, pdf, sha256, signed_at FROM letters"
-	               " WHERE session_id = ?1 AND email = ?2 ORDER BY id DESC LIMIT 1", &st) != 0 ||
+	if (db_prepare(c->api->db,
+	               "SELECT id, pdf, sha256, signed_at FROM letters"
+	               " WHERE session_id = ?1 AND email = ?2 ORDER BY id DESC LIMIT 1",
+	               &st) != 0 ||
 	    sqlite3_bind_int64(st, 1, c->sess.id) != SQLITE_OK ||
 	    sqlite3_bind_text(st, 2, email, -1, SQLITE_STATIC) != SQLITE_OK)
 		goto out;
@@ -58,10 +62,13 @@ out:
 	return rc;
 }
 
-static int letter_new(struct api_call *c, const struct employer *e, struct letter *out)
+static int
+letter_new(struct api_call *c, const struct employer *e, struct letter *out)
 {
-	struct letter_info info = { e->registro_patronal, e->razon_social, e->rfc, e->address,
-	                            e->email, c->sess.serial, c->now };
+	struct letter_info info = {
+		e->registro_patronal, e->razon_social, e->rfc, e->address, e->email,
+		c->sess.serial,       c->now
+	};
 	sqlite3_stmt *st = NULL;
 	int rc = -1;
 
@@ -69,8 +76,10 @@ static int letter_new(struct api_call *c, const struct employer *e, struct lette
 	if (letter_pdf_make(&info, &out->pdf, &out->len) != 0 ||
 	    svc_sha256(out->pdf, out->len, out->sha256) != 0)
 		goto out;
-	if (db_prepare(c->api->db, "INSERT INTO letters(session_id, employer_id, email, pdf,"
-	               " sha256, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &st) != 0 ||
+	if (db_prepare(c->api->db,
+	               "INSERT INTO letters(session_id, employer_id, email, pdf,"
+	               " sha256, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	               &st) != 0 ||
 	    sqlite3_bind_int64(st, 1, c->sess.id) || sqlite3_bind_int64(st, 2, e->id) ||
 	    sqlite3_bind_text(st, 3, e->email, -1, SQLITE_STATIC) ||
 	    sqlite3_bind_blob(st, 4, out->pdf, (int)out->len, SQLITE_STATIC) ||
@@ -86,7 +95,8 @@ out:
 	return rc;
 }
 
-static enum api_code letter_answer(struct api_call *c, const struct letter *l)
+static enum api_code
+letter_answer(struct api_call *c, const struct letter *l)
 {
 	char hex[65];
 	json_object *o;
@@ -110,7 +120,8 @@ static enum api_code letter_answer(struct api_call *c, const struct letter *l)
 	return api_reply_json(c, 200, o);
 }
 
-enum api_code api_get_letter(struct api_call *c)
+enum api_code
+api_get_letter(struct api_call *c)
 {
 	struct employer e = { 0 };
 	struct letter l = { 0 };
@@ -129,14 +140,16 @@ out:
 	return code;
 }
 
-static int letter_mark_signed(struct api_call *c, const struct letter *l,
-                              const unsigned char *sig, size_t len)
+static int
+letter_mark_signed(struct api_call *c, const struct letter *l, const unsigned char *sig, size_t len)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = -1;
 
-	if (db_prepare(c->api->db, "UPDATE letters SET signature = ?1, signer_serial = ?2,"
-	               " signed_at = ?3 WHERE id = ?4", &st) == 0 &&
+	if (db_prepare(c->api->db,
+	               "UPDATE letters SET signature = ?1, signer_serial = ?2,"
+	               " signed_at = ?3 WHERE id = ?4",
+	               &st) == 0 &&
 	    sqlite3_bind_blob(st, 1, sig, (int)len, SQLITE_STATIC) == SQLITE_OK &&
 	    sqlite3_bind_text(st, 2, c->sess.serial, -1, SQLITE_STATIC) == SQLITE_OK &&
 	    sqlite3_bind_int64(st, 3, (sqlite3_int64)c->now) == SQLITE_OK &&
@@ -146,7 +159,8 @@ static int letter_mark_signed(struct api_call *c, const struct letter *l,
 	return rc;
 }
 
-static enum api_code sign_letter(struct api_call *c, const unsigned char *sig, size_t len)
+static enum api_code
+sign_letter(struct api_call *c, const unsigned char *sig, size_t len)
 {
 	struct employer e = { 0 };
 	struct letter l = { 0 };
@@ -189,12 +203,14 @@ out:
 	return code;
 }
 
-enum api_code api_post_letter_signature(struct api_call *c)
+enum api_code
+api_post_letter_signature(struct api_call *c)
 {
 	return api_json_base64_only(c, "signature", sign_letter);
 }
 
-enum api_code api_letter_signed(struct api_call *c, const char *email, long long *letter_id)
+enum api_code
+api_letter_signed(struct api_call *c, const char *email, long long *letter_id)
 {
 	struct letter l = { 0 };
 	int found = letter_current(c, email, &l);

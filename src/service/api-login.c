@@ -21,7 +21,8 @@
 #define USER_MAX 64
 #define PASSWORD_MAX 256
 
-enum api_code api_post_challenge(struct api_call *c)
+enum api_code
+api_post_challenge(struct api_call *c)
 {
 	static const char *const allowed[] = { "user", NULL };
 	char value[AUTH_TOKEN_LEN + 1];
@@ -63,8 +64,9 @@ enum api_code api_post_challenge(struct api_call *c)
 }
 
 /* May this certificate log in as user u?  *renewal_required when expired. */
-static enum api_code check_cert(struct api_call *c, X509 *x, const struct user *u,
-                                char *serial, size_t size, int *renewal_required)
+static enum api_code
+check_cert(struct api_call *c, X509 *x, const struct user *u, char *serial, size_t size,
+           int *renewal_required)
 {
 	struct certrow row = { 0 };
 	unsigned char *der = NULL;
@@ -99,8 +101,8 @@ out:
 }
 
 /* The session object: the login answer (with token) and GET /session. */
-static enum api_code session_answer(struct api_call *c, unsigned status, const char *token,
-                                    const struct session *s)
+static enum api_code
+session_answer(struct api_call *c, unsigned status, const char *token, const struct session *s)
 {
 	struct employer e = { 0 };
 	struct certrow row = { 0 };
@@ -118,16 +120,15 @@ static enum api_code session_answer(struct api_call *c, unsigned status, const c
 		goto out;
 	o = json_object_new_object();
 	cert = json_object_new_object();
-	if (!o || !cert || (token && (api_set_str(o, "token", token) ||
-	                              api_set_str(o, "token_type", "Bearer"))) ||
+	if (!o || !cert ||
+	    (token && (api_set_str(o, "token", token) || api_set_str(o, "token_type", "Bearer"))) ||
 	    api_set_int(o, "idle_timeout", c->api->cfg.session_idle) ||
 	    api_set_bool(o, "renewal_required", s->renewal_required && !renewed) ||
 	    api_set_bool(o, "renewed", renewed) ||
 	    (renewed && api_set_str(o, "renewal_request", renewal)) ||
 	    api_set_str(o, "user", s->user) ||
 	    api_set_str(o, "registro_patronal", e.registro_patronal) ||
-	    api_set_str(cert, "serial", s->serial) ||
-	    api_set_time(cert, "not_after", row.not_after) ||
+	    api_set_str(cert, "serial", s->serial) || api_set_time(cert, "not_after", row.not_after) ||
 	    api_set_bool(cert, "expired", c->now > row.not_after))
 		goto out;
 	if (api_set(o, "certificate", cert) != 0) {
@@ -146,8 +147,8 @@ out:
 }
 
 /* The password, or LOGIN_FAILED; an unknown user costs the same time. */
-static enum api_code check_user(struct api_call *c, const char *name, const char *password,
-                                struct user *u)
+static enum api_code
+check_user(struct api_call *c, const char *name, const char *password, struct user *u)
 {
 	unsigned char salt[PW_SALT_LEN] = { 0 }, hash[PW_HASH_LEN];
 	long long iterations = PW_DEFAULT_ITERATIONS;
@@ -169,8 +170,9 @@ static enum api_code check_user(struct api_call *c, const char *name, const char
 	return found == 1 ? API_OK : found == 0 ? API_LOGIN_FAILED : API_INTERNAL;
 }
 
-static enum api_code login(struct api_call *c, const char *name, const char *password,
-                           const unsigned char *sig, size_t siglen)
+static enum api_code
+login(struct api_call *c, const char *name, const char *password, const unsigned char *sig,
+      size_t siglen)
 {
 	struct cms_signed cs = { 0 };
 	struct session s = { 0 };
@@ -193,8 +195,8 @@ static enum api_code login(struct api_call *c, const char *name, const char *pas
 	s.employer_id = u.employer_id;
 	snprintf(s.user, sizeof(s.user), "%s", name);
 	if (auth_user_succeeded(c->api->db, u.id) != 0 ||
-	    auth_session_new(c->api->db, u.id, s.serial, s.renewal_required, c->now, token,
-	                     &s.id) != 0)
+	    auth_session_new(c->api->db, u.id, s.serial, s.renewal_required, c->now, token, &s.id) !=
+	            0)
 		goto out;
 	c->failed_user = 0;
 	code = session_answer(c, 201, token, &s);
@@ -205,7 +207,8 @@ out:
 	return code;
 }
 
-enum api_code api_post_session(struct api_call *c)
+enum api_code
+api_post_session(struct api_call *c)
 {
 	static const char *const allowed[] = { "user", "password", "signature", NULL };
 	const char *name, *password;
@@ -226,12 +229,14 @@ enum api_code api_post_session(struct api_call *c)
 	return code;
 }
 
-enum api_code api_get_session(struct api_call *c)
+enum api_code
+api_get_session(struct api_call *c)
 {
 	return session_answer(c, 200, NULL, &c->sess);
 }
 
-enum api_code api_delete_session(struct api_call *c)
+enum api_code
+api_delete_session(struct api_call *c)
 {
 	if (auth_session_end(c->api->db, c->sess.id, c->now) != 0)
 		return API_INTERNAL;

@@ -16,7 +16,8 @@
 #include "util.h"
 
 /* 202 with Retry-After while pending, 201 with the certificate once issued. */
-static enum api_code request_answer(struct api_call *c, const char *id)
+static enum api_code
+request_answer(struct api_call *c, const char *id)
 {
 	struct request_row row;
 	struct certrow cr = { 0 };
@@ -58,7 +59,8 @@ out:
 /* The session's certificate has not been renewed: ALREADY_RENEWED when a
  * request it signed exists (pending or issued).  It may still log in to
  * recover that request's certificate. */
-static enum api_code not_renewed(struct api_call *c)
+static enum api_code
+not_renewed(struct api_call *c)
 {
 	char id[REQUEST_ID_LEN + 1];
 	int found = request_of_cert(c->api->db, c->sess.serial, id);
@@ -67,7 +69,8 @@ static enum api_code not_renewed(struct api_call *c)
 }
 
 /* The new key: not the current certificate's, nor any this CA knows. */
-static enum api_code key_is_new(struct api_call *c, X509 *current, const unsigned char *spki)
+static enum api_code
+key_is_new(struct api_call *c, X509 *current, const unsigned char *spki)
 {
 	unsigned char cur[32];
 	int known;
@@ -80,10 +83,10 @@ static enum api_code key_is_new(struct api_call *c, X509 *current, const unsigne
 	return known == 0 ? API_OK : known == 1 ? API_KEY_REUSED : API_INTERNAL;
 }
 
-static enum api_code store_and_answer(struct api_call *c, const struct employer *e,
-                                      long long letter_id, const unsigned char *cms,
-                                      size_t cms_len, const struct cms_signed *cs,
-                                      const unsigned char *spki)
+static enum api_code
+store_and_answer(struct api_call *c, const struct employer *e, long long letter_id,
+                 const unsigned char *cms, size_t cms_len, const struct cms_signed *cs,
+                 const unsigned char *spki)
 {
 	struct request_new r = { 0 };
 	const struct api_config *cfg = &c->api->cfg;
@@ -114,7 +117,8 @@ static enum api_code store_and_answer(struct api_call *c, const struct employer 
 	return request_answer(c, r.id);
 }
 
-static enum api_code renew(struct api_call *c, const unsigned char *der, size_t len)
+static enum api_code
+renew(struct api_call *c, const unsigned char *der, size_t len)
 {
 	struct employer e = { 0 };
 	struct cms_signed cs = { 0 };
@@ -169,12 +173,14 @@ out:
 	return code;
 }
 
-enum api_code api_post_renewal(struct api_call *c)
+enum api_code
+api_post_renewal(struct api_call *c)
 {
 	return api_json_base64_only(c, "request", renew);
 }
 
-enum api_code api_get_request(struct api_call *c)
+enum api_code
+api_get_request(struct api_call *c)
 {
 	struct request_row row;
 	char id[REQUEST_ID_LEN + 1];
@@ -190,8 +196,7 @@ enum api_code api_get_request(struct api_call *c)
 		return API_INTERNAL;
 	if (found == 1 || row.employer_id != c->sess.employer_id)
 		return API_REQUEST_NOT_FOUND;
-	if (requests_issue_due(c->api->db, &c->api->ca, c->now, c->api->cfg.validity_days,
-	                       NULL) != 0)
+	if (requests_issue_due(c->api->db, &c->api->ca, c->now, c->api->cfg.validity_days, NULL) != 0)
 		return API_INTERNAL;
 	return request_answer(c, id);
 }

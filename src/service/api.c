@@ -19,9 +19,9 @@
 
 struct route {
 	const char *method;
-	const char *path;        /* below API_BASE; ends in '/' when a parameter follows */
-	int json;                /* takes a JSON body */
-	int session;             /* needs a session */
+	const char *path; /* below API_BASE; ends in '/' when a parameter follows */
+	int json;         /* takes a JSON body */
+	int session;      /* needs a session */
 	api_handler fn;
 };
 
@@ -43,7 +43,8 @@ static const struct route routes[] = {
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 
 /* The path below API_BASE matches the route's; *param gets the parameter. */
-static int path_matches(const struct route *r, const char *path, const char **param)
+static int
+path_matches(const struct route *r, const char *path, const char **param)
 {
 	size_t n = strlen(r->path);
 
@@ -58,8 +59,8 @@ static int path_matches(const struct route *r, const char *path, const char **pa
 
 /* The route for the request; API_NOT_FOUND or API_METHOD_NOT_ALLOWED
  * (with Allow) when there is none. */
-static enum api_code find_route(const struct api_req *rq, struct api_resp *rs,
-                                const struct route **out, const char **param)
+static enum api_code
+find_route(const struct api_req *rq, struct api_resp *rs, const struct route **out, const char **param)
 {
 	const char *path = rq->path;
 	char allow[64] = "";
@@ -84,7 +85,8 @@ static enum api_code find_route(const struct api_req *rq, struct api_resp *rs,
 	return API_METHOD_NOT_ALLOWED;
 }
 
-static int is_json_type(const char *ct)
+static int
+is_json_type(const char *ct)
 {
 	size_t n = strlen("application/json");
 
@@ -94,7 +96,8 @@ static int is_json_type(const char *ct)
 }
 
 /* The 4 hex digits at p[i..i+4) as *value.  0 or -1. */
-static int hex4(const unsigned char *p, size_t len, size_t i, unsigned long *value)
+static int
+hex4(const unsigned char *p, size_t len, size_t i, unsigned long *value)
 {
 	size_t k;
 	int d;
@@ -116,7 +119,8 @@ static int hex4(const unsigned char *p, size_t len, size_t i, unsigned long *val
  * a surrogate only as a high one right followed by a low one.  (json-c
  * turns a lone surrogate into U+FFFD and cuts a member name at \u0000.)
  */
-static int escapes_valid(const unsigned char *p, size_t len)
+static int
+escapes_valid(const unsigned char *p, size_t len)
 {
 	unsigned long u, low;
 	int in_string = 0;
@@ -146,7 +150,8 @@ static int escapes_valid(const unsigned char *p, size_t len)
 
 /* 1 when every member name and string in v, decoded, is strict UTF-8
  * without NUL. */
-static int strings_valid(json_object *v)
+static int
+strings_valid(json_object *v)
 {
 	size_t i, n;
 
@@ -162,7 +167,8 @@ static int strings_valid(json_object *v)
 				return 0;
 		return 1;
 	case json_type_object: {
-		json_object_object_foreach(v, key, val) {
+		json_object_object_foreach(v, key, val)
+		{
 			if (!svc_utf8_valid(key, strlen(key)) || !strings_valid(val))
 				return 0;
 		}
@@ -173,7 +179,8 @@ static int strings_valid(json_object *v)
 	}
 }
 
-enum api_code api_parse_json(const unsigned char *body, size_t len, json_object **out)
+enum api_code
+api_parse_json(const unsigned char *body, size_t len, json_object **out)
 {
 	json_tokener *tok;
 	json_object *obj = NULL;
@@ -205,14 +212,16 @@ out:
 	return code;
 }
 
-static enum api_code parse_body(struct api_call *c)
+static enum api_code
+parse_body(struct api_call *c)
 {
 	if (!is_json_type(c->rq->content_type))
 		return API_CONTENT_TYPE;
 	return api_parse_json(c->rq->body, c->rq->body_len, &c->body);
 }
 
-static enum api_code session(struct api_call *c)
+static enum api_code
+session(struct api_call *c)
 {
 	const char *auth = c->rq->authorization;
 
@@ -225,7 +234,8 @@ static enum api_code session(struct api_call *c)
 }
 
 /* The handler inside a transaction; committed only on success. */
-static enum api_code run(struct api_call *c, const struct route *r)
+static enum api_code
+run(struct api_call *c, const struct route *r)
 {
 	sqlite3 *db = c->api->db;
 	enum api_code code;
@@ -250,7 +260,8 @@ static enum api_code run(struct api_call *c, const struct route *r)
 	return code;
 }
 
-static void error_answer(struct api_call *c, enum api_code code)
+static void
+error_answer(struct api_call *c, enum api_code code)
 {
 	struct api_resp *rs = c->rs;
 	json_object *err = json_object_new_object();
@@ -278,7 +289,8 @@ static void error_answer(struct api_call *c, enum api_code code)
 		goto out;
 	}
 	err = NULL;
-	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
+	                                                    JSON_C_TO_STRING_NOSLASHESCAPE);
 	rs->body = (unsigned char *)strdup(text ? text : "");
 	rs->body_len = rs->body ? strlen((char *)rs->body) : 0;
 out:
@@ -286,7 +298,8 @@ out:
 }
 
 /* One line on stderr: method, path (printable ASCII only), status, code. */
-static void log_request(const struct api_req *rq, const struct api_resp *rs)
+static void
+log_request(const struct api_req *rq, const struct api_resp *rs)
 {
 	char path[128];
 	size_t i;
@@ -298,7 +311,8 @@ static void log_request(const struct api_req *rq, const struct api_resp *rs)
 	        rs->status, *rs->code ? " " : "", rs->code);
 }
 
-void api_handle(struct api *api, const struct api_req *rq, struct api_resp *rs)
+void
+api_handle(struct api *api, const struct api_req *rq, struct api_resp *rs)
 {
 	struct api_call c;
 	const struct route *r = NULL;
@@ -323,7 +337,8 @@ void api_handle(struct api *api, const struct api_req *rq, struct api_resp *rs)
 	log_request(rq, rs);
 }
 
-void api_resp_clear(struct api_resp *rs)
+void
+api_resp_clear(struct api_resp *rs)
 {
 	free(rs->body);
 	memset(rs, 0, sizeof(*rs));
@@ -331,11 +346,13 @@ void api_resp_clear(struct api_resp *rs)
 
 /* helpers */
 
-enum api_code api_json_only(struct api_call *c, const char *const *allowed)
+enum api_code
+api_json_only(struct api_call *c, const char *const *allowed)
 {
 	const char *const *a;
 
-	json_object_object_foreach(c->body, key, val) {
+	json_object_object_foreach(c->body, key, val)
+	{
 		(void)val;
 		for (a = allowed; *a && strcmp(*a, key) != 0; a++)
 			;
@@ -347,8 +364,8 @@ enum api_code api_json_only(struct api_call *c, const char *const *allowed)
 	return API_OK;
 }
 
-enum api_code api_json_string(struct api_call *c, const char *name, size_t max,
-                              const char **out, size_t *len)
+enum api_code
+api_json_string(struct api_call *c, const char *name, size_t max, const char **out, size_t *len)
 {
 	json_object *v;
 	const char *s;
@@ -370,8 +387,8 @@ enum api_code api_json_string(struct api_call *c, const char *name, size_t max,
 	return API_OK;
 }
 
-enum api_code api_json_base64(struct api_call *c, const char *name, unsigned char **out,
-                              size_t *len)
+enum api_code
+api_json_base64(struct api_call *c, const char *name, unsigned char **out, size_t *len)
 {
 	const char *s;
 	size_t n;
@@ -386,7 +403,8 @@ enum api_code api_json_base64(struct api_call *c, const char *name, unsigned cha
 	return API_OK;
 }
 
-enum api_code api_json_base64_only(struct api_call *c, const char *name, api_bytes_handler use)
+enum api_code
+api_json_base64_only(struct api_call *c, const char *name, api_bytes_handler use)
 {
 	const char *const allowed[] = { name, NULL };
 	unsigned char *bytes = NULL;
@@ -401,13 +419,15 @@ enum api_code api_json_base64_only(struct api_call *c, const char *name, api_byt
 	return code;
 }
 
-enum api_code api_reply_json(struct api_call *c, unsigned status, json_object *obj)
+enum api_code
+api_reply_json(struct api_call *c, unsigned status, json_object *obj)
 {
 	const char *text;
 
 	if (!obj)
 		return API_INTERNAL;
-	text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
+	                                                   JSON_C_TO_STRING_NOSLASHESCAPE);
 	free(c->rs->body);
 	c->rs->body = (unsigned char *)strdup(text ? text : "");
 	json_object_put(obj);
@@ -419,8 +439,9 @@ enum api_code api_reply_json(struct api_call *c, unsigned status, json_object *o
 	return API_OK;
 }
 
-enum api_code api_reply_bytes(struct api_call *c, unsigned status, const char *content_type,
-                              const void *data, size_t len)
+enum api_code
+api_reply_bytes(struct api_call *c, unsigned status, const char *content_type, const void *data,
+                size_t len)
 {
 	free(c->rs->body);
 	c->rs->body = malloc(len ? len : 1);
@@ -434,7 +455,8 @@ enum api_code api_reply_bytes(struct api_call *c, unsigned status, const char *c
 	return API_OK;
 }
 
-void api_add_header(struct api_resp *rs, const char *name, const char *fmt, ...)
+void
+api_add_header(struct api_resp *rs, const char *name, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -447,7 +469,8 @@ void api_add_header(struct api_resp *rs, const char *name, const char *fmt, ...)
 	rs->n_headers++;
 }
 
-int api_accepts(const struct api_call *c, const char *media_type)
+int
+api_accepts(const struct api_call *c, const char *media_type)
 {
 	const char *a = c->rq->accept;
 	size_t n = strlen(media_type);
@@ -464,7 +487,8 @@ int api_accepts(const struct api_call *c, const char *media_type)
 	return 0;
 }
 
-int api_set(json_object *obj, const char *key, json_object *value)
+int
+api_set(json_object *obj, const char *key, json_object *value)
 {
 	if (!value)
 		return -1;
@@ -475,24 +499,28 @@ int api_set(json_object *obj, const char *key, json_object *value)
 	return 0;
 }
 
-int api_set_str(json_object *obj, const char *key, const char *value)
+int
+api_set_str(json_object *obj, const char *key, const char *value)
 {
 	if (!value)
 		return json_object_object_add(obj, key, NULL) == 0 ? 0 : -1;
 	return api_set(obj, key, json_object_new_string(value));
 }
 
-int api_set_int(json_object *obj, const char *key, long long value)
+int
+api_set_int(json_object *obj, const char *key, long long value)
 {
 	return api_set(obj, key, json_object_new_int64(value));
 }
 
-int api_set_bool(json_object *obj, const char *key, int value)
+int
+api_set_bool(json_object *obj, const char *key, int value)
 {
 	return api_set(obj, key, json_object_new_boolean(value ? 1 : 0));
 }
 
-int api_set_time(json_object *obj, const char *key, time_t t)
+int
+api_set_time(json_object *obj, const char *key, time_t t)
 {
 	char buf[SVC_TIME_LEN];
 
@@ -500,7 +528,8 @@ int api_set_time(json_object *obj, const char *key, time_t t)
 	return api_set_str(obj, key, buf);
 }
 
-int api_set_b64(json_object *obj, const char *key, const unsigned char *p, size_t len)
+int
+api_set_b64(json_object *obj, const char *key, const unsigned char *p, size_t len)
 {
 	char *s = svc_b64_encode(p, len);
 	int rc = s ? api_set_str(obj, key, s) : -1;
@@ -509,7 +538,8 @@ int api_set_b64(json_object *obj, const char *key, const unsigned char *p, size_
 	return rc;
 }
 
-int api_set_hex(json_object *obj, const char *key, const unsigned char *p, size_t len)
+int
+api_set_hex(json_object *obj, const char *key, const unsigned char *p, size_t len)
 {
 	char *s = malloc(2 * len + 1);
 	int rc = -1;

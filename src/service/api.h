@@ -26,13 +26,13 @@
 
 /* What the operator set at `serve`. */
 struct api_config {
-	unsigned issue_delay;     /* seconds; 0: certificates at once */
+	unsigned issue_delay; /* seconds; 0: certificates at once */
 	unsigned validity_days;
-	unsigned session_idle;    /* seconds */
-	unsigned challenge_ttl;   /* seconds */
-	unsigned expired_login_days;  /* an expired certificate logs in that long after */
-	unsigned per_ip_connections;  /* connections at once from one address */
-	unsigned request_deadline;    /* seconds for a whole request (headers and body) */
+	unsigned session_idle;       /* seconds */
+	unsigned challenge_ttl;      /* seconds */
+	unsigned expired_login_days; /* an expired certificate logs in that long after */
+	unsigned per_ip_connections; /* connections at once from one address */
+	unsigned request_deadline;   /* seconds for a whole request (headers and body) */
 };
 
 struct api {
@@ -45,7 +45,7 @@ struct api {
 struct api_req {
 	const char *method;
 	const char *path;
-	const char *content_type;   /* NULL when absent */
+	const char *content_type; /* NULL when absent */
 	const char *accept;
 	const char *authorization;
 	const unsigned char *body;
@@ -56,7 +56,7 @@ struct api_req {
 #define API_HEADERS_MAX 4
 
 struct api_header {
-	const char *name;           /* a string literal */
+	const char *name; /* a string literal */
 	char value[160];
 };
 
@@ -68,7 +68,7 @@ struct api_resp {
 	size_t body_len;
 	struct api_header headers[API_HEADERS_MAX];
 	size_t n_headers;
-	char code[32];              /* the error code, "" on success (for the log) */
+	char code[32]; /* the error code, "" on success (for the log) */
 };
 
 /* One call in progress, for the handlers. */
@@ -76,13 +76,13 @@ struct api_call {
 	struct api *api;
 	const struct api_req *rq;
 	struct api_resp *rs;
-	json_object *body;          /* the parsed JSON body, when the route takes one */
-	const char *param;          /* the path parameter ({id}, {serial}) */
-	struct session sess;        /* when the route needs a session */
+	json_object *body;   /* the parsed JSON body, when the route takes one */
+	const char *param;   /* the path parameter ({id}, {serial}) */
+	struct session sess; /* when the route needs a session */
 	time_t now;
-	const char *field;          /* FIELD_* errors: the member at fault */
-	long long failed_user;      /* > 0: count a failed login for this user */
-	long retry_after;           /* >= 0: send Retry-After on the error */
+	const char *field;     /* FIELD_* errors: the member at fault */
+	long long failed_user; /* > 0: count a failed login for this user */
+	long retry_after;      /* >= 0: send Retry-After on the error */
 };
 
 typedef enum api_code (*api_handler)(struct api_call *c);
@@ -105,17 +105,15 @@ enum api_code api_parse_json(const unsigned char *body, size_t len, json_object 
 /* Only the members in allowed (NULL-terminated) may be in the body. */
 enum api_code api_json_only(struct api_call *c, const char *const *allowed);
 /* A required string member of at most max bytes, without NUL. */
-enum api_code api_json_string(struct api_call *c, const char *name, size_t max,
-                              const char **out, size_t *len);
-/* A required base64 member, decoded (free()). */
-enum api_code api_json_base64(struct api_call *c, const char *name, unsigned char **out,
+enum api_code api_json_string(struct api_call *c, const char *name, size_t max, const char **out,
                               size_t *len);
+/* A required base64 member, decoded (free()). */
+enum api_code api_json_base64(struct api_call *c, const char *name, unsigned char **out, size_t *len);
 /*
  * A body whose only member is the base64 member name: its bytes, decoded,
  * handed to use.  What use answers, or what is wrong with the body.
  */
-typedef enum api_code (*api_bytes_handler)(struct api_call *c, const unsigned char *p,
-                                           size_t len);
+typedef enum api_code (*api_bytes_handler)(struct api_call *c, const unsigned char *p, size_t len);
 enum api_code api_json_base64_only(struct api_call *c, const char *name, api_bytes_handler use);
 
 /* Answer with obj (consumed).  API_OK or API_INTERNAL. */
@@ -124,35 +122,35 @@ enum api_code api_reply_json(struct api_call *c, unsigned status, json_object *o
 enum api_code api_reply_bytes(struct api_call *c, unsigned status, const char *content_type,
                               const void *data, size_t len);
 void api_add_header(struct api_resp *rs, const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 /* 1 when the client's Accept names media_type. */
 int api_accepts(const struct api_call *c, const char *media_type);
 
 /* JSON builders: 0 or -1 (obj unchanged on failure). */
-int api_set_str(json_object *obj, const char *key, const char *value);   /* NULL: null */
+int api_set_str(json_object *obj, const char *key, const char *value); /* NULL: null */
 int api_set_int(json_object *obj, const char *key, long long value);
 int api_set_bool(json_object *obj, const char *key, int value);
 int api_set_time(json_object *obj, const char *key, time_t t);
 int api_set_b64(json_object *obj, const char *key, const unsigned char *p, size_t len);
 int api_set_hex(json_object *obj, const char *key, const unsigned char *p, size_t len);
-int api_set(json_object *obj, const char *key, json_object *value);   /* value consumed */
+int api_set(json_object *obj, const char *key, json_object *value); /* value consumed */
 
 /* The certificate object of the protocol (serial, subject, times, der, pem). */
 json_object *api_cert_json(X509 *x);
 
 /* The handlers. */
-enum api_code api_get_ca(struct api_call *c);                 /* api-cert.c */
+enum api_code api_get_ca(struct api_call *c); /* api-cert.c */
 enum api_code api_get_certificate(struct api_call *c);
-enum api_code api_post_challenge(struct api_call *c);         /* api-login.c */
+enum api_code api_post_challenge(struct api_call *c); /* api-login.c */
 enum api_code api_post_session(struct api_call *c);
 enum api_code api_get_session(struct api_call *c);
 enum api_code api_delete_session(struct api_call *c);
-enum api_code api_get_company(struct api_call *c);            /* api-company.c */
+enum api_code api_get_company(struct api_call *c); /* api-company.c */
 enum api_code api_patch_company(struct api_call *c);
-enum api_code api_get_letter(struct api_call *c);             /* api-letter.c */
+enum api_code api_get_letter(struct api_call *c); /* api-letter.c */
 enum api_code api_post_letter_signature(struct api_call *c);
-enum api_code api_post_renewal(struct api_call *c);           /* api-renewal.c */
+enum api_code api_post_renewal(struct api_call *c); /* api-renewal.c */
 enum api_code api_get_request(struct api_call *c);
 
 /* api-cert.c: the session's certificate from the database. */

@@ -10,14 +10,16 @@
 #include "db.h"
 #include "util.h"
 
-int auth_user_find(sqlite3 *db, const char *name, struct user *out)
+int
+auth_user_find(sqlite3 *db, const char *name, struct user *out)
 {
 	sqlite3_stmt *st = NULL;
 	const void *salt, *hash;
 	int rc, ns, nh;
 
 	memset(out, 0, sizeof(*out));
-	rc = db_row_by_text(db, "SELECT id, employer_id, pw_salt, pw_hash, pw_iterations,"
+	rc = db_row_by_text(db,
+	                    "SELECT id, employer_id, pw_salt, pw_hash, pw_iterations,"
 	                    " failed_logins, login_not_before FROM users WHERE name = ?1",
 	                    name, &st);
 	if (rc != 0)
@@ -45,7 +47,8 @@ out:
 	return rc;
 }
 
-static int exec_ids(sqlite3 *db, const char *sql, long long a, long long b)
+static int
+exec_ids(sqlite3 *db, const char *sql, long long a, long long b)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = -1;
@@ -57,7 +60,8 @@ static int exec_ids(sqlite3 *db, const char *sql, long long a, long long b)
 	return rc;
 }
 
-int auth_user_failed(sqlite3 *db, long long user_id, time_t now)
+int
+auth_user_failed(sqlite3 *db, long long user_id, time_t now)
 {
 	sqlite3_stmt *st = NULL;
 	long long n, delay = 0;
@@ -69,13 +73,15 @@ int auth_user_failed(sqlite3 *db, long long user_id, time_t now)
 	n = sqlite3_column_int64(st, 0) + 1;
 	if (n >= AUTH_FREE_FAILURES)
 		delay = n - AUTH_FREE_FAILURES >= 10 ? AUTH_MAX_DELAY
-		      : 1LL << (n - AUTH_FREE_FAILURES);
+		                                     : 1LL << (n - AUTH_FREE_FAILURES);
 	if (delay > AUTH_MAX_DELAY)
 		delay = AUTH_MAX_DELAY;
 	sqlite3_finalize(st);
 	st = NULL;
-	if (db_prepare(db, "UPDATE users SET failed_logins = ?1, login_not_before = ?2"
-	               " WHERE id = ?3", &st) == 0 &&
+	if (db_prepare(db,
+	               "UPDATE users SET failed_logins = ?1, login_not_before = ?2"
+	               " WHERE id = ?3",
+	               &st) == 0 &&
 	    sqlite3_bind_int64(st, 1, n) == SQLITE_OK &&
 	    sqlite3_bind_int64(st, 2, (sqlite3_int64)now + delay) == SQLITE_OK &&
 	    sqlite3_bind_int64(st, 3, user_id) == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE)
@@ -85,14 +91,18 @@ out:
 	return rc;
 }
 
-int auth_user_succeeded(sqlite3 *db, long long user_id)
+int
+auth_user_succeeded(sqlite3 *db, long long user_id)
 {
-	return exec_ids(db, "UPDATE users SET failed_logins = ?1, login_not_before = ?1"
-	                " WHERE id = ?2", 0, user_id);
+	return exec_ids(db,
+	                "UPDATE users SET failed_logins = ?1, login_not_before = ?1"
+	                " WHERE id = ?2",
+	                0, user_id);
 }
 
 /* 32 random bytes as 64 lower-case hex characters. */
-static int random_hex(char *out)
+static int
+random_hex(char *out)
 {
 	unsigned char b[AUTH_TOKEN_LEN / 2];
 
@@ -103,7 +113,8 @@ static int random_hex(char *out)
 	return 0;
 }
 
-int auth_challenge_new(sqlite3 *db, long long user_id, time_t now, unsigned ttl, char *value)
+int
+auth_challenge_new(sqlite3 *db, long long user_id, time_t now, unsigned ttl, char *value)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = -1;
@@ -116,8 +127,10 @@ int auth_challenge_new(sqlite3 *db, long long user_id, time_t now, unsigned ttl,
 		goto out;
 	sqlite3_finalize(st);
 	st = NULL;
-	if (db_prepare(db, "INSERT INTO challenges(value, user_id, created_at, expires_at)"
-	               " VALUES (?1, ?2, ?3, ?4)", &st) == 0 &&
+	if (db_prepare(db,
+	               "INSERT INTO challenges(value, user_id, created_at, expires_at)"
+	               " VALUES (?1, ?2, ?3, ?4)",
+	               &st) == 0 &&
 	    sqlite3_bind_text(st, 1, value, -1, SQLITE_STATIC) == SQLITE_OK &&
 	    sqlite3_bind_int64(st, 2, user_id) == SQLITE_OK &&
 	    sqlite3_bind_int64(st, 3, (sqlite3_int64)now) == SQLITE_OK &&
@@ -129,8 +142,8 @@ out:
 	return rc;
 }
 
-enum api_code auth_challenge_take(sqlite3 *db, const char *value, size_t len,
-                                  long long user_id, time_t now)
+enum api_code
+auth_challenge_take(sqlite3 *db, const char *value, size_t len, long long user_id, time_t now)
 {
 	sqlite3_stmt *st = NULL;
 	enum api_code code = API_INTERNAL;
@@ -139,8 +152,10 @@ enum api_code auth_challenge_take(sqlite3 *db, const char *value, size_t len,
 
 	if (len != AUTH_TOKEN_LEN || memchr(value, '\0', len))
 		return API_CHALLENGE_UNKNOWN;
-	if (db_prepare(db, "SELECT id, user_id, expires_at, used_at IS NOT NULL FROM challenges"
-	               " WHERE value = ?1", &st) != 0 ||
+	if (db_prepare(db,
+	               "SELECT id, user_id, expires_at, used_at IS NOT NULL FROM challenges"
+	               " WHERE value = ?1",
+	               &st) != 0 ||
 	    sqlite3_bind_text(st, 1, value, (int)len, SQLITE_STATIC) != SQLITE_OK)
 		goto out;
 	step = sqlite3_step(st);
@@ -162,8 +177,9 @@ out:
 	return code;
 }
 
-int auth_session_new(sqlite3 *db, long long user_id, const char *serial,
-                     int renewal_required, time_t now, char *token, long long *id)
+int
+auth_session_new(sqlite3 *db, long long user_id, const char *serial, int renewal_required,
+                 time_t now, char *token, long long *id)
 {
 	unsigned char h[32];
 	sqlite3_stmt *st = NULL;
@@ -171,7 +187,8 @@ int auth_session_new(sqlite3 *db, long long user_id, const char *serial,
 
 	if (random_hex(token) != 0 || svc_sha256(token, AUTH_TOKEN_LEN, h) != 0)
 		goto out;
-	if (db_prepare(db, "INSERT INTO sessions(token_sha256, user_id, cert_serial,"
+	if (db_prepare(db,
+	               "INSERT INTO sessions(token_sha256, user_id, cert_serial,"
 	               " renewal_required, created_at, last_used) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
 	               &st) == 0 &&
 	    sqlite3_bind_blob(st, 1, h, sizeof(h), SQLITE_STATIC) == SQLITE_OK &&
@@ -188,8 +205,8 @@ out:
 	return rc;
 }
 
-static enum api_code session_row(sqlite3_stmt *st, time_t now, unsigned idle,
-                                 struct session *out)
+static enum api_code
+session_row(sqlite3_stmt *st, time_t now, unsigned idle, struct session *out)
 {
 	const unsigned char *user = sqlite3_column_text(st, 3);
 	const unsigned char *serial = sqlite3_column_text(st, 4);
@@ -210,8 +227,8 @@ static enum api_code session_row(sqlite3_stmt *st, time_t now, unsigned idle,
 	return API_OK;
 }
 
-enum api_code auth_session_get(sqlite3 *db, const char *token, time_t now, unsigned idle,
-                               struct session *out)
+enum api_code
+auth_session_get(sqlite3 *db, const char *token, time_t now, unsigned idle, struct session *out)
 {
 	unsigned char h[32];
 	sqlite3_stmt *st = NULL;
@@ -222,11 +239,13 @@ enum api_code auth_session_get(sqlite3 *db, const char *token, time_t now, unsig
 	if (!svc_is_hex(token, AUTH_TOKEN_LEN, AUTH_TOKEN_LEN))
 		return API_SESSION_INVALID;
 	if (svc_sha256(token, AUTH_TOKEN_LEN, h) != 0 ||
-	    db_prepare(db, "SELECT s.id, s.user_id, u.employer_id, u.name, s.cert_serial,"
+	    db_prepare(db,
+	               "SELECT s.id, s.user_id, u.employer_id, u.name, s.cert_serial,"
 	               " s.renewal_required, s.last_used, s.ended_at, c.revoked_at IS NOT NULL"
 	               " FROM sessions s JOIN users u ON u.id = s.user_id"
 	               " JOIN certificates c ON c.serial = s.cert_serial"
-	               " WHERE s.token_sha256 = ?1", &st) != 0 ||
+	               " WHERE s.token_sha256 = ?1",
+	               &st) != 0 ||
 	    sqlite3_bind_blob(st, 1, h, sizeof(h), SQLITE_STATIC) != SQLITE_OK)
 		goto out;
 	step = sqlite3_step(st);
@@ -239,12 +258,14 @@ out:
 	return code;
 }
 
-int auth_session_touch(sqlite3 *db, long long id, time_t now)
+int
+auth_session_touch(sqlite3 *db, long long id, time_t now)
 {
 	return exec_ids(db, "UPDATE sessions SET last_used = ?1 WHERE id = ?2", now, id);
 }
 
-int auth_session_end(sqlite3 *db, long long id, time_t now)
+int
+auth_session_end(sqlite3 *db, long long id, time_t now)
 {
 	return exec_ids(db, "UPDATE sessions SET ended_at = ?1 WHERE id = ?2", now, id);
 }

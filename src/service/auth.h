@@ -13,9 +13,9 @@
 #include "errors.h"
 #include "password.h"
 
-#define AUTH_TOKEN_LEN 64       /* hex characters of a token or a challenge */
-#define AUTH_FREE_FAILURES 5    /* failed logins before the delays start */
-#define AUTH_MAX_DELAY 900      /* seconds: the longest delay */
+#define AUTH_TOKEN_LEN 64    /* hex characters of a token or a challenge */
+#define AUTH_FREE_FAILURES 5 /* failed logins before the delays start */
+#define AUTH_MAX_DELAY 900   /* seconds: the longest delay */
 
 struct user {
 	long long id;
@@ -34,7 +34,7 @@ struct session {
 	long long user_id;
 	long long employer_id;
 	char user[32];
-	char serial[64];          /* of the certificate that logged in */
+	char serial[64]; /* of the certificate that logged in */
 	int renewal_required;
 	time_t last_used;
 };
@@ -52,12 +52,12 @@ int auth_user_succeeded(sqlite3 *db, long long user_id);
 int auth_challenge_new(sqlite3 *db, long long user_id, time_t now, unsigned ttl, char *value);
 
 /* Use up the challenge value for user_id: API_OK or API_CHALLENGE_*. */
-enum api_code auth_challenge_take(sqlite3 *db, const char *value, size_t len,
-                                  long long user_id, time_t now);
+enum api_code auth_challenge_take(sqlite3 *db, const char *value, size_t len, long long user_id,
+                                  time_t now);
 
 /* A new session (token: AUTH_TOKEN_LEN + 1).  0 or -1. */
-int auth_session_new(sqlite3 *db, long long user_id, const char *serial,
-                     int renewal_required, time_t now, char *token, long long *id);
+int auth_session_new(sqlite3 *db, long long user_id, const char *serial, int renewal_required,
+                     time_t now, char *token, long long *id);
 
 /*
  * The session of token, if alive (used within idle seconds, not ended,

@@ -55,7 +55,8 @@ static const struct ext employer_exts[] = {
 	{ 0, NULL },
 };
 
-static void set_err(char *err, size_t size, const char *what)
+static void
+set_err(char *err, size_t size, const char *what)
 {
 	unsigned long e = ERR_peek_last_error();
 	char ssl[256] = "";
@@ -67,7 +68,8 @@ static void set_err(char *err, size_t size, const char *what)
 		snprintf(err, size, "%s%s%s", what, *ssl ? ": " : "", ssl);
 }
 
-EVP_PKEY *ca_keygen(const char *spec)
+EVP_PKEY *
+ca_keygen(const char *spec)
 {
 	if (strcmp(spec, "rsa:2048") == 0)
 		return EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
@@ -82,7 +84,8 @@ EVP_PKEY *ca_keygen(const char *spec)
 	return NULL;
 }
 
-static int set_serial(X509 *x)
+static int
+set_serial(X509 *x)
 {
 	unsigned char b[SVC_SERIAL_BYTES];
 	BIGNUM *bn = NULL;
@@ -90,7 +93,7 @@ static int set_serial(X509 *x)
 
 	if (svc_random(b, sizeof(b)) != 0)
 		goto out;
-	b[0] = (unsigned char)((b[0] & 0x7F) | 0x40);  /* positive, full length */
+	b[0] = (unsigned char)((b[0] & 0x7F) | 0x40); /* positive, full length */
 	bn = BN_bin2bn(b, sizeof(b), NULL);
 	if (bn && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)))
 		rc = 0;
@@ -99,7 +102,8 @@ out:
 	return rc;
 }
 
-static int add_exts(X509 *x, X509 *issuer, const struct ext *exts)
+static int
+add_exts(X509 *x, X509 *issuer, const struct ext *exts)
 {
 	X509V3_CTX ctx;
 	X509_EXTENSION *e;
@@ -119,8 +123,9 @@ static int add_exts(X509 *x, X509 *issuer, const struct ext *exts)
 }
 
 /* A certificate for pub, signed by sign_key (issuer NULL: self-signed). */
-static int build(X509 *issuer, EVP_PKEY *sign_key, EVP_PKEY *pub, const X509_NAME *subject,
-                 time_t nb, time_t na, const struct ext *exts, X509 **out)
+static int
+build(X509 *issuer, EVP_PKEY *sign_key, EVP_PKEY *pub, const X509_NAME *subject, time_t nb,
+      time_t na, const struct ext *exts, X509 **out)
 {
 	X509 *x = X509_new();
 	int rc = -1;
@@ -140,20 +145,23 @@ out:
 	return rc;
 }
 
-static X509_NAME *simple_name(const char *o, const char *cn)
+static X509_NAME *
+simple_name(const char *o, const char *cn)
 {
 	X509_NAME *n = X509_NAME_new();
 
-	if (n && X509_NAME_add_entry_by_NID(n, NID_organizationName, MBSTRING_UTF8,
-	                                    (const unsigned char *)o, -1, -1, 0) &&
-	    X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_UTF8,
-	                               (const unsigned char *)cn, -1, -1, 0))
+	if (n &&
+	    X509_NAME_add_entry_by_NID(n, NID_organizationName, MBSTRING_UTF8,
+	                               (const unsigned char *)o, -1, -1, 0) &&
+	    X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_UTF8, (const unsigned char *)cn,
+	                               -1, -1, 0))
 		return n;
 	X509_NAME_free(n);
 	return NULL;
 }
 
-X509_NAME *ca_subject_name(const struct subject *s)
+X509_NAME *
+ca_subject_name(const struct subject *s)
 {
 	X509_NAME *n = X509_NAME_new();
 	const struct {
@@ -178,7 +186,8 @@ X509_NAME *ca_subject_name(const struct subject *s)
 	return n;
 }
 
-static int write_key(const char *dir, const char *name, EVP_PKEY *key)
+static int
+write_key(const char *dir, const char *name, EVP_PKEY *key)
 {
 	BIO *b = BIO_new(BIO_s_mem());
 	char path[PATH_MAX];
@@ -197,7 +206,8 @@ out:
 	return rc;
 }
 
-static int write_cert(const char *dir, const char *name, X509 *x)
+static int
+write_cert(const char *dir, const char *name, X509 *x)
 {
 	char path[PATH_MAX];
 	char *pem = ca_cert_pem(x);
@@ -210,7 +220,8 @@ static int write_cert(const char *dir, const char *name, X509 *x)
 	return rc;
 }
 
-int ca_create(const char *dir, char *err, size_t errsize)
+int
+ca_create(const char *dir, char *err, size_t errsize)
 {
 	EVP_PKEY *cakey = NULL, *tlskey = NULL;
 	X509 *cacert = NULL, *tlscert = NULL;
@@ -249,22 +260,21 @@ out:
 	return rc;
 }
 
-int ca_load(const char *dir, struct ca *ca, char *err, size_t errsize)
+int
+ca_load(const char *dir, struct ca *ca, char *err, size_t errsize)
 {
 	char path[PATH_MAX];
 	BIO *b = NULL;
 	int rc = -1;
 
 	memset(ca, 0, sizeof(*ca));
-	if (svc_path(path, sizeof(path), dir, SVC_CA_KEY) != 0 ||
-	    !(b = BIO_new_file(path, "r")) ||
+	if (svc_path(path, sizeof(path), dir, SVC_CA_KEY) != 0 || !(b = BIO_new_file(path, "r")) ||
 	    !(ca->key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL))) {
 		set_err(err, errsize, "cannot read the CA key " SVC_CA_KEY);
 		goto out;
 	}
 	BIO_free(b);
-	if (svc_path(path, sizeof(path), dir, SVC_CA_CERT) != 0 ||
-	    !(b = BIO_new_file(path, "r")) ||
+	if (svc_path(path, sizeof(path), dir, SVC_CA_CERT) != 0 || !(b = BIO_new_file(path, "r")) ||
 	    !(ca->cert = PEM_read_bio_X509(b, NULL, NULL, NULL))) {
 		set_err(err, errsize, "cannot read the CA certificate " SVC_CA_CERT);
 		goto out;
@@ -281,7 +291,8 @@ out:
 	return rc;
 }
 
-void ca_clear(struct ca *ca)
+void
+ca_clear(struct ca *ca)
 {
 	EVP_PKEY_free(ca->key);
 	X509_free(ca->cert);
@@ -289,8 +300,9 @@ void ca_clear(struct ca *ca)
 	ca->cert = NULL;
 }
 
-int ca_issue(const struct ca *ca, EVP_PKEY *pub, const struct subject *s,
-             time_t not_before, time_t not_after, X509 **out)
+int
+ca_issue(const struct ca *ca, EVP_PKEY *pub, const struct subject *s, time_t not_before,
+         time_t not_after, X509 **out)
 {
 	X509_NAME *name = ca_subject_name(s);
 	int rc = -1;
@@ -301,7 +313,8 @@ int ca_issue(const struct ca *ca, EVP_PKEY *pub, const struct subject *s,
 	return rc;
 }
 
-int ca_serial_text(const X509 *x, char *buf, size_t size)
+int
+ca_serial_text(const X509 *x, char *buf, size_t size)
 {
 	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
 	char *hex = bn ? BN_bn2hex(bn) : NULL;
@@ -316,7 +329,8 @@ int ca_serial_text(const X509 *x, char *buf, size_t size)
 	return rc;
 }
 
-int ca_cert_der(X509 *x, unsigned char **der, size_t *len)
+int
+ca_cert_der(X509 *x, unsigned char **der, size_t *len)
 {
 	int n;
 
@@ -328,7 +342,8 @@ int ca_cert_der(X509 *x, unsigned char **der, size_t *len)
 	return 0;
 }
 
-static char *bio_text(BIO *b)
+static char *
+bio_text(BIO *b)
 {
 	char *data, *s = NULL;
 	long len = BIO_get_mem_data(b, &data);
@@ -340,7 +355,8 @@ static char *bio_text(BIO *b)
 	return s;
 }
 
-char *ca_cert_pem(X509 *x)
+char *
+ca_cert_pem(X509 *x)
 {
 	BIO *b = BIO_new(BIO_s_mem());
 	char *s = NULL;
@@ -351,7 +367,8 @@ char *ca_cert_pem(X509 *x)
 	return s;
 }
 
-char *ca_subject_text(const X509_NAME *name)
+char *
+ca_subject_text(const X509_NAME *name)
 {
 	BIO *b = BIO_new(BIO_s_mem());
 	char *s = NULL;
@@ -362,7 +379,8 @@ char *ca_subject_text(const X509_NAME *name)
 	return s;
 }
 
-int ca_spki_sha256(EVP_PKEY *pub, unsigned char out[32])
+int
+ca_spki_sha256(EVP_PKEY *pub, unsigned char out[32])
 {
 	unsigned char *der = NULL;
 	int n = i2d_PUBKEY(pub, &der);
@@ -374,7 +392,8 @@ int ca_spki_sha256(EVP_PKEY *pub, unsigned char out[32])
 	return rc;
 }
 
-static int asn1_time(const ASN1_TIME *t, time_t *out)
+static int
+asn1_time(const ASN1_TIME *t, time_t *out)
 {
 	struct tm tm;
 
@@ -384,7 +403,8 @@ static int asn1_time(const ASN1_TIME *t, time_t *out)
 	return 0;
 }
 
-int ca_cert_times(const X509 *x, time_t *not_before, time_t *not_after)
+int
+ca_cert_times(const X509 *x, time_t *not_before, time_t *not_after)
 {
 	if (asn1_time(X509_get0_notBefore(x), not_before) != 0 ||
 	    asn1_time(X509_get0_notAfter(x), not_after) != 0)
@@ -392,7 +412,8 @@ int ca_cert_times(const X509 *x, time_t *not_before, time_t *not_after)
 	return 0;
 }
 
-int ca_signed_by(const struct ca *ca, X509 *x)
+int
+ca_signed_by(const struct ca *ca, X509 *x)
 {
 	EVP_PKEY *pub = X509_get0_pubkey(ca->cert);
 	int ok;

@@ -54,8 +54,8 @@ X509_NAME *ca_subject_name(const struct subject *s);
  * Issue a certificate for pub with subject s, valid [not_before,
  * not_after].  0, or -1.
  */
-int ca_issue(const struct ca *ca, EVP_PKEY *pub, const struct subject *s,
-             time_t not_before, time_t not_after, X509 **out);
+int ca_issue(const struct ca *ca, EVP_PKEY *pub, const struct subject *s, time_t not_before,
+             time_t not_after, X509 **out);
 
 /* The serial of a certificate as upper-case hex without leading zeros
  * stripped (SVC_SERIAL_LEN buffer, longer serials are refused).  0 or -1. */

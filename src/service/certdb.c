@@ -9,13 +9,15 @@
 #include "certdb.h"
 #include "db.h"
 
-int certdb_get(sqlite3 *db, const char *serial, struct certrow *out)
+int
+certdb_get(sqlite3 *db, const char *serial, struct certrow *out)
 {
 	sqlite3_stmt *st = NULL;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = db_row_by_text(db, "SELECT employer_id, der, not_before, not_after,"
+	rc = db_row_by_text(db,
+	                    "SELECT employer_id, der, not_before, not_after,"
 	                    " revoked_at IS NOT NULL FROM certificates WHERE serial = ?1",
 	                    serial, &st);
 	if (rc != 0)
@@ -31,26 +33,31 @@ out:
 	return rc;
 }
 
-void certdb_row_clear(struct certrow *row)
+void
+certdb_row_clear(struct certrow *row)
 {
 	free(row->der);
 	memset(row, 0, sizeof(*row));
 }
 
-X509 *certdb_row_x509(const struct certrow *row)
+X509 *
+certdb_row_x509(const struct certrow *row)
 {
 	const unsigned char *p = row->der;
 
 	return d2i_X509(NULL, &p, (long)row->der_len);
 }
 
-int certdb_key_known(sqlite3 *db, const unsigned char spki[32])
+int
+certdb_key_known(sqlite3 *db, const unsigned char spki[32])
 {
 	sqlite3_stmt *st = NULL;
 	int rc = -1, step;
 
-	if (db_prepare(db, "SELECT 1 FROM certificates WHERE spki_sha256 = ?1"
-	               " UNION ALL SELECT 1 FROM requests WHERE spki_sha256 = ?1", &st) != 0 ||
+	if (db_prepare(db,
+	               "SELECT 1 FROM certificates WHERE spki_sha256 = ?1"
+	               " UNION ALL SELECT 1 FROM requests WHERE spki_sha256 = ?1",
+	               &st) != 0 ||
 	    sqlite3_bind_blob(st, 1, spki, 32, SQLITE_STATIC) != SQLITE_OK)
 		goto out;
 	step = sqlite3_step(st);
@@ -60,7 +67,8 @@ out:
 	return rc;
 }
 
-int certdb_revoke(sqlite3 *db, const char *serial, time_t now)
+int
+certdb_revoke(sqlite3 *db, const char *serial, time_t now)
 {
 	struct certrow row;
 	sqlite3_stmt *st = NULL;
@@ -85,7 +93,8 @@ out:
 	return rc;
 }
 
-static int insert(sqlite3 *db, X509 *x, long long employer, const char *request_id, int *dup)
+static int
+insert(sqlite3 *db, X509 *x, long long employer, const char *request_id, int *dup)
 {
 	char serial[64];
 	unsigned char spki[32], *der = NULL;
@@ -100,9 +109,11 @@ static int insert(sqlite3 *db, X509 *x, long long employer, const char *request_
 	    ca_spki_sha256(X509_get0_pubkey(x), spki) != 0 || ca_cert_der(x, &der, &len) != 0 ||
 	    ca_cert_times(x, &nb, &na) != 0)
 		goto out;
-	if (db_prepare(db, "INSERT INTO certificates(serial, employer_id, der, spki_sha256, subject,"
+	if (db_prepare(db,
+	               "INSERT INTO certificates(serial, employer_id, der, spki_sha256, subject,"
 	               " not_before, not_after, issued_at, request_id)"
-	               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", &st) != 0)
+	               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	               &st) != 0)
 		goto out;
 	if (sqlite3_bind_text(st, 1, serial, -1, SQLITE_STATIC) ||
 	    sqlite3_bind_int64(st, 2, employer) ||
@@ -127,9 +138,9 @@ out:
 	return rc;
 }
 
-int certdb_issue(sqlite3 *db, const struct ca *ca, const struct employer *e,
-                 const char *email, EVP_PKEY *pub, time_t not_before, time_t not_after,
-                 const char *request_id, X509 **out)
+int
+certdb_issue(sqlite3 *db, const struct ca *ca, const struct employer *e, const char *email,
+             EVP_PKEY *pub, time_t not_before, time_t not_after, const char *request_id, X509 **out)
 {
 	struct subject s = { e->razon_social, e->registro_patronal, e->rfc, email };
 	X509 *x = NULL;

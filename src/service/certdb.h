@@ -42,8 +42,8 @@ int certdb_revoke(sqlite3 *db, const char *serial, time_t now);
  * Issue a certificate for pub to employer e (with e-mail email) and record
  * it (request_id may be NULL).  0 or -1.
  */
-int certdb_issue(sqlite3 *db, const struct ca *ca, const struct employer *e,
-                 const char *email, EVP_PKEY *pub, time_t not_before, time_t not_after,
-                 const char *request_id, X509 **out);
+int certdb_issue(sqlite3 *db, const struct ca *ca, const struct employer *e, const char *email,
+                 EVP_PKEY *pub, time_t not_before, time_t not_after, const char *request_id,
+                 X509 **out);
 
 #endif /* SVC_CERTDB_H */

@@ -33,8 +33,7 @@ int cmd_serve(int argc, char **argv);
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* The message and a pointer to `imss-renew-service CMD --help`; CLI_USAGE. */
-int cli_usage_error(const char *command, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+int cli_usage_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* What getopt_long() returned for a bad option ('?' or ':'); CLI_USAGE. */
 int cli_bad_option(const char *command, char **argv, int c);
@@ -51,14 +50,25 @@ struct cli_option {
 	const char *name;
 	enum cli_arg_kind kind;
 	size_t offset;
-	unsigned long min, max;   /* CLI_ARG_UINT */
+	unsigned long min, max; /* CLI_ARG_UINT */
 };
 
-#define CLI_TEXT(name, type, member) { name, CLI_ARG_TEXT, offsetof(type, member), 0, 0 }
-#define CLI_FLAG(name, type, member) { name, CLI_ARG_FLAG, offsetof(type, member), 0, 0 }
-#define CLI_UINT(name, type, member, min, max) \
-	{ name, CLI_ARG_UINT, offsetof(type, member), min, max }
-#define CLI_END { NULL, CLI_ARG_TEXT, 0, 0, 0 }
+#define CLI_TEXT(name, type, member)                             \
+	{                                                        \
+		name, CLI_ARG_TEXT, offsetof(type, member), 0, 0 \
+	}
+#define CLI_FLAG(name, type, member)                             \
+	{                                                        \
+		name, CLI_ARG_FLAG, offsetof(type, member), 0, 0 \
+	}
+#define CLI_UINT(name, type, member, min, max)                       \
+	{                                                            \
+		name, CLI_ARG_UINT, offsetof(type, member), min, max \
+	}
+#define CLI_END                             \
+	{                                   \
+		NULL, CLI_ARG_TEXT, 0, 0, 0 \
+	}
 
 /*
  * Parse a command's options by its table into args; -h and --help print
@@ -80,7 +90,6 @@ int cli_open(const char *dir, sqlite3 **db, struct ca *ca);
  * (the library's PIN sources).  CLI_OK, CLI_USAGE for a malformed source,
  * CLI_FAILURE (reported).  Wipe buf after use.
  */
-int cli_secret(const char *command, const char *spec, const char *prompt, char *buf,
-               size_t size);
+int cli_secret(const char *command, const char *spec, const char *prompt, char *buf, size_t size);
 
 #endif /* SVC_CLI_H */

@@ -26,7 +26,8 @@ struct add_args {
 	const char *password_source;
 };
 
-static void usage(void)
+static void
+usage(void)
 {
 	printf("Usage: %s employer add --dir DIR --registro-patronal RP --razon-social NAME\n"
 	       "         --rfc RFC --email MAIL --user USER [--address TEXT]\n"
@@ -47,7 +48,8 @@ static void usage(void)
 	       "                          the columns registro_patronal, razon_social, rfc,\n"
 	       "                          email, user, password and optionally address, in\n"
 	       "                          any order; FILE must not be readable by others\n"
-	       "  -h, --help              print this help and exit\n", SVC_NAME, SVC_NAME);
+	       "  -h, --help              print this help and exit\n",
+	       SVC_NAME, SVC_NAME);
 }
 
 static const struct cli_option options[] = {
@@ -63,7 +65,8 @@ static const struct cli_option options[] = {
 	CLI_END,
 };
 
-static int parse(int argc, char **argv, struct add_args *a, int *done)
+static int
+parse(int argc, char **argv, struct add_args *a, int *done)
 {
 	int rc = cli_parse(COMMAND, options, usage, argc, argv, a, done);
 
@@ -71,15 +74,15 @@ static int parse(int argc, char **argv, struct add_args *a, int *done)
 		return rc;
 	if (!a->dir)
 		return cli_usage_error(COMMAND, "--dir DIR is required");
-	if (a->csv && (a->in.registro_patronal || a->in.razon_social || a->in.rfc ||
-	               a->in.email || a->in.address || a->in.user || a->password_source))
+	if (a->csv && (a->in.registro_patronal || a->in.razon_social || a->in.rfc || a->in.email ||
+	               a->in.address || a->in.user || a->password_source))
 		return cli_usage_error(COMMAND, "--csv takes no other employer option");
 	return CLI_OK;
 }
 
 /* Insert one employer; reports errors.  CLI_OK, CLI_FAILURE or CLI_USAGE. */
-static int add_one(sqlite3 *db, const struct employer_input *in, unsigned iterations,
-                   const char *where)
+static int
+add_one(sqlite3 *db, const struct employer_input *in, unsigned iterations, const char *where)
 {
 	const char *bad = employer_input_check(in);
 	int rc;
@@ -102,12 +105,13 @@ struct columns {
 	int rp, razon, rfc, email, user, password, address;
 };
 
-static int header(const struct csv_row *row, struct columns *col)
+static int
+header(const struct csv_row *row, struct columns *col)
 {
-	int *slots[] = { &col->rp, &col->razon, &col->rfc, &col->email, &col->user,
-	                 &col->password, &col->address };
+	int *slots[] = { &col->rp,   &col->razon,    &col->rfc,    &col->email,
+		         &col->user, &col->password, &col->address };
 	const char *names[] = { "registro_patronal", "razon_social", "rfc", "email", "user",
-	                        "password", "address" };
+		                "password",          "address" };
 	size_t i, j;
 
 	for (j = 0; j < 7; j++)
@@ -129,8 +133,9 @@ static int header(const struct csv_row *row, struct columns *col)
 	return 0;
 }
 
-static int add_row(sqlite3 *db, const struct csv_row *row, const struct columns *col,
-                   unsigned iterations, size_t ncols)
+static int
+add_row(sqlite3 *db, const struct csv_row *row, const struct columns *col, unsigned iterations,
+        size_t ncols)
 {
 	struct employer_input in;
 	char where[64];
@@ -150,7 +155,8 @@ static int add_row(sqlite3 *db, const struct csv_row *row, const struct columns 
 	return add_one(db, &in, iterations, where) == CLI_OK ? CLI_OK : CLI_FAILURE;
 }
 
-static int add_csv(sqlite3 *db, FILE *f, unsigned iterations, unsigned *count)
+static int
+add_csv(sqlite3 *db, FILE *f, unsigned iterations, unsigned *count)
 {
 	struct csv_row row;
 	struct columns col;
@@ -168,7 +174,7 @@ static int add_csv(sqlite3 *db, FILE *f, unsigned iterations, unsigned *count)
 	if (r != 0)
 		return CLI_FAILURE;
 	while ((r = csv_read(f, &line, &row)) == 1) {
-		if (row.n == 1 && !*row.fields[0]) {   /* an empty line */
+		if (row.n == 1 && !*row.fields[0]) { /* an empty line */
 			csv_row_clear(&row);
 			continue;
 		}
@@ -185,7 +191,8 @@ static int add_csv(sqlite3 *db, FILE *f, unsigned iterations, unsigned *count)
 	return CLI_OK;
 }
 
-static int open_csv(const char *path, FILE **out)
+static int
+open_csv(const char *path, FILE **out)
 {
 	struct stat st;
 	FILE *f = fopen(path, "r");
@@ -206,7 +213,8 @@ static int open_csv(const char *path, FILE **out)
 }
 
 /* Inside one transaction: the CSV's rows, or the one employer. */
-static int add(sqlite3 *db, struct add_args *a, unsigned iterations, unsigned *count)
+static int
+add(sqlite3 *db, struct add_args *a, unsigned iterations, unsigned *count)
 {
 	FILE *f = NULL;
 	int rc;
@@ -236,7 +244,8 @@ static int add(sqlite3 *db, struct add_args *a, unsigned iterations, unsigned *c
 	return rc;
 }
 
-static int employer_add(int argc, char **argv)
+static int
+employer_add(int argc, char **argv)
 {
 	struct add_args a;
 	char password[SECRET_MAX] = "";
@@ -269,7 +278,8 @@ static int employer_add(int argc, char **argv)
 	return rc;
 }
 
-int cmd_employer(int argc, char **argv)
+int
+cmd_employer(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "add") == 0)
 		return employer_add(argc - 1, argv + 1);

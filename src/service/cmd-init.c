@@ -21,12 +21,22 @@
 #define COMMAND "init"
 
 static const char *const files[] = {
-	SVC_CA_KEY, SVC_CA_CERT, SVC_TLS_KEY, SVC_TLS_CERT, SVC_DB_FILE,
-	"." SVC_CA_KEY ".tmp", "." SVC_CA_CERT ".tmp", "." SVC_TLS_KEY ".tmp",
-	"." SVC_TLS_CERT ".tmp", SVC_DB_FILE "-wal", SVC_DB_FILE "-shm", NULL,
+	SVC_CA_KEY,
+	SVC_CA_CERT,
+	SVC_TLS_KEY,
+	SVC_TLS_CERT,
+	SVC_DB_FILE,
+	"." SVC_CA_KEY ".tmp",
+	"." SVC_CA_CERT ".tmp",
+	"." SVC_TLS_KEY ".tmp",
+	"." SVC_TLS_CERT ".tmp",
+	SVC_DB_FILE "-wal",
+	SVC_DB_FILE "-shm",
+	NULL,
 };
 
-static void usage(void)
+static void
+usage(void)
 {
 	printf("Usage: %s %s --dir DIR [--kdf-iterations N]\n"
 	       "Create the service's directory DIR (mode 0700): a CA (ca.key, ca.pem),\n"
@@ -43,7 +53,8 @@ static void usage(void)
 }
 
 /* 1 when dir does not exist or is an empty directory. */
-static int usable(const char *dir)
+static int
+usable(const char *dir)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
@@ -58,7 +69,8 @@ static int usable(const char *dir)
 	return empty;
 }
 
-static void remove_tmp(const char *tmp)
+static void
+remove_tmp(const char *tmp)
 {
 	char path[PATH_MAX];
 	size_t i;
@@ -69,7 +81,8 @@ static void remove_tmp(const char *tmp)
 	rmdir(tmp);
 }
 
-static int make(const char *dir, unsigned iterations)
+static int
+make(const char *dir, unsigned iterations)
 {
 	char tmp[PATH_MAX], path[PATH_MAX], err[512] = "", parent[PATH_MAX];
 	char *slash;
@@ -114,7 +127,8 @@ static const struct cli_option options[] = {
 	CLI_END,
 };
 
-int cmd_init(int argc, char **argv)
+int
+cmd_init(int argc, char **argv)
 {
 	struct init_args a = { NULL, PW_DEFAULT_ITERATIONS };
 	int done, rc;
@@ -125,7 +139,8 @@ int cmd_init(int argc, char **argv)
 	if (!a.dir || !*a.dir)
 		return cli_usage_error(COMMAND, "--dir DIR is required");
 	if (!usable(a.dir)) {
-		cli_error("%s exists and is not empty (or cannot be read); not overwriting it", a.dir);
+		cli_error("%s exists and is not empty (or cannot be read); not overwriting it",
+		          a.dir);
 		return CLI_FAILURE;
 	}
 	if (make(a.dir, a.iterations) != CLI_OK)

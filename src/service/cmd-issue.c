@@ -40,7 +40,8 @@ struct issue_args {
 	int expired;
 };
 
-static void usage(void)
+static void
+usage(void)
 {
 	printf("Usage: %s %s --dir DIR --registro-patronal RP\n"
 	       "         (--pfx FILE [--pfx-password-source SRC]\n"
@@ -69,7 +70,8 @@ static void usage(void)
 	       SVC_NAME, COMMAND);
 }
 
-static int check_args(struct issue_args *a)
+static int
+check_args(struct issue_args *a)
 {
 	imss_keyspec spec;
 
@@ -103,7 +105,8 @@ static const struct cli_option options[] = {
 	CLI_END,
 };
 
-static int parse(int argc, char **argv, struct issue_args *a, int *done)
+static int
+parse(int argc, char **argv, struct issue_args *a, int *done)
 {
 	int rc = cli_parse(COMMAND, options, usage, argc, argv, a, done);
 
@@ -112,7 +115,8 @@ static int parse(int argc, char **argv, struct issue_args *a, int *done)
 	return check_args(a);
 }
 
-static void print_cert(X509 *x)
+static void
+print_cert(X509 *x)
 {
 	char serial[64], nb_text[SVC_TIME_LEN], na_text[SVC_TIME_LEN];
 	char *subject = ca_subject_text(X509_get_subject_name(x));
@@ -129,8 +133,9 @@ static void print_cert(X509 *x)
 }
 
 /* The PKCS#12 of key, x and the CA certificate, written to path. */
-static int write_pfx(const char *path, const char *password, EVP_PKEY *key, X509 *x,
-                     const struct ca *ca, const char *name)
+static int
+write_pfx(const char *path, const char *password, EVP_PKEY *key, X509 *x, const struct ca *ca,
+          const char *name)
 {
 	STACK_OF(X509) *chain = sk_X509_new_null();
 	PKCS12 *p12 = NULL;
@@ -151,7 +156,8 @@ out:
 	return rc;
 }
 
-static void validity(const struct issue_args *a, time_t *nb, time_t *na)
+static void
+validity(const struct issue_args *a, time_t *nb, time_t *na)
 {
 	time_t now = time(NULL);
 
@@ -167,9 +173,9 @@ static void validity(const struct issue_args *a, time_t *nb, time_t *na)
 /* In a transaction: the certificate for pub, then out(), then commit. */
 typedef int (*deliver_fn)(void *ctx, X509 *x);
 
-static int issue_and_deliver(sqlite3 *db, const struct ca *ca, const struct employer *e,
-                             const struct issue_args *a, EVP_PKEY *pub, deliver_fn deliver,
-                             void *ctx)
+static int
+issue_and_deliver(sqlite3 *db, const struct ca *ca, const struct employer *e,
+                  const struct issue_args *a, EVP_PKEY *pub, deliver_fn deliver, void *ctx)
 {
 	X509 *x = NULL;
 	time_t nb, na;
@@ -200,7 +206,8 @@ struct pfx_ctx {
 	const char *name;
 };
 
-static int deliver_pfx(void *p, X509 *x)
+static int
+deliver_pfx(void *p, X509 *x)
 {
 	struct pfx_ctx *c = p;
 
@@ -210,8 +217,9 @@ static int deliver_pfx(void *p, X509 *x)
 	return -1;
 }
 
-static int issue_pfx(sqlite3 *db, const struct ca *ca, const struct employer *e,
-                     const struct issue_args *a, const char *password)
+static int
+issue_pfx(sqlite3 *db, const struct ca *ca, const struct employer *e, const struct issue_args *a,
+          const char *password)
 {
 	char name[64];
 	EVP_PKEY *key = ca_keygen(a->key_type);
@@ -238,7 +246,8 @@ struct token_ctx {
 	char *uri;
 };
 
-static int deliver_token(void *p, X509 *x)
+static int
+deliver_token(void *p, X509 *x)
 {
 	struct token_ctx *c = p;
 	unsigned char *der = NULL;
@@ -256,7 +265,8 @@ static int deliver_token(void *p, X509 *x)
 }
 
 /* Open the token, log in and generate the key. */
-static imss_err token_key(const struct issue_args *a, struct token_ctx *c)
+static imss_err
+token_key(const struct issue_args *a, struct token_ctx *c)
 {
 	imss_pin_source *src = NULL;
 	imss_keyspec spec;
@@ -278,8 +288,8 @@ static imss_err token_key(const struct issue_args *a, struct token_ctx *c)
 	return err;
 }
 
-static int issue_token(sqlite3 *db, const struct ca *ca, const struct employer *e,
-                       const struct issue_args *a)
+static int
+issue_token(sqlite3 *db, const struct ca *ca, const struct employer *e, const struct issue_args *a)
 {
 	struct token_ctx c = { 0 };
 	char label[64];
@@ -309,7 +319,8 @@ out:
 	return rc;
 }
 
-int cmd_issue(int argc, char **argv)
+int
+cmd_issue(int argc, char **argv)
 {
 	struct issue_args a = { .key_type = "rsa:2048", .days = 182 };
 	struct employer e = { 0 };
@@ -322,8 +333,8 @@ int cmd_issue(int argc, char **argv)
 	if (rc != CLI_OK || done)
 		return rc;
 	if (a.pfx)
-		rc = cli_secret(COMMAND, a.pfx_password_source, "Password of the .pfx file: ",
-		                password, sizeof(password));
+		rc = cli_secret(COMMAND, a.pfx_password_source,
+		                "Password of the .pfx file: ", password, sizeof(password));
 	if (rc == CLI_OK && a.pfx && !*password) {
 		cli_error("the .pfx password must not be empty");
 		rc = CLI_FAILURE;
@@ -335,7 +346,8 @@ int cmd_issue(int argc, char **argv)
 	found = employer_find_rp(db, a.rp, &e);
 	if (found != 0) {
 		cli_error(found == 1 ? "no employer with registro patronal %s"
-		                     : "cannot read the employer %s", a.rp);
+		                     : "cannot read the employer %s",
+		          a.rp);
 		rc = CLI_FAILURE;
 		goto out;
 	}

@@ -16,7 +16,8 @@
 
 #define COMMAND "revoke"
 
-static void usage(void)
+static void
+usage(void)
 {
 	printf("Usage: %s %s --dir DIR --serial SERIAL\n"
 	       "Revoke the certificate with that serial number (hexadecimal, as 'issue'\n"
@@ -24,11 +25,13 @@ static void usage(void)
 	       "\nOptions:\n"
 	       "  --dir DIR        the service's directory\n"
 	       "  --serial SERIAL  the certificate's serial number\n"
-	       "  -h, --help       print this help and exit\n", SVC_NAME, COMMAND);
+	       "  -h, --help       print this help and exit\n",
+	       SVC_NAME, COMMAND);
 }
 
 /* Upper-case hex without colons or a "serial=" prefix.  0 or -1. */
-static int normalise(const char *in, char *out, size_t size)
+static int
+normalise(const char *in, char *out, size_t size)
 {
 	size_t n = 0;
 
@@ -52,7 +55,8 @@ static int normalise(const char *in, char *out, size_t size)
 
 /* Revoke serial and cancel the pending requests it signed, in the caller's
  * transaction (committed here on success).  CLI_OK or CLI_FAILURE. */
-static int revoke(sqlite3 *db, const char *serial)
+static int
+revoke(sqlite3 *db, const char *serial)
 {
 	unsigned cancelled = 0;
 	int state = certdb_revoke(db, serial, time(NULL));
@@ -62,8 +66,7 @@ static int revoke(sqlite3 *db, const char *serial)
 		return CLI_FAILURE;
 	}
 	if ((state != 0 && state != 2) ||
-	    requests_cancel_signed_by(db, serial, time(NULL), &cancelled) != 0 ||
-	    db_commit(db) != 0) {
+	    requests_cancel_signed_by(db, serial, time(NULL), &cancelled) != 0 || db_commit(db) != 0) {
 		cli_error("cannot revoke %s: %s", serial, sqlite3_errmsg(db));
 		return CLI_FAILURE;
 	}
@@ -85,7 +88,8 @@ static const struct cli_option options[] = {
 	CLI_END,
 };
 
-int cmd_revoke(int argc, char **argv)
+int
+cmd_revoke(int argc, char **argv)
 {
 	struct revoke_args a = { NULL, NULL };
 	char serial[80];

@@ -33,7 +33,8 @@ struct serve_args {
 	struct api_config cfg;
 };
 
-static void usage(void)
+static void
+usage(void)
 {
 	printf("Usage: %s %s --dir DIR --listen 127.0.0.1:PORT [--issue-delay SECONDS]\n"
 	       "         [--validity-days N] [--session-idle SECONDS] [--challenge-ttl SECONDS]\n"
@@ -56,8 +57,8 @@ static void usage(void)
 	       "                           at most %u)\n"
 	       "  --request-deadline SECONDS  a request's headers and body must arrive\n"
 	       "                           within that time of its start (default 60)\n"
-	       "  -h, --help               print this help and exit\n", SVC_NAME, COMMAND,
-	       HTTP_CONNECTION_LIMIT);
+	       "  -h, --help               print this help and exit\n",
+	       SVC_NAME, COMMAND, HTTP_CONNECTION_LIMIT);
 }
 
 static const struct cli_option options[] = {
@@ -74,7 +75,8 @@ static const struct cli_option options[] = {
 	CLI_END,
 };
 
-static int parse(int argc, char **argv, struct serve_args *a, int *done)
+static int
+parse(int argc, char **argv, struct serve_args *a, int *done)
 {
 	int rc = cli_parse(COMMAND, options, usage, argc, argv, a, done);
 
@@ -86,7 +88,8 @@ static int parse(int argc, char **argv, struct serve_args *a, int *done)
 }
 
 /* "ADDR:PORT" into sin.  0 or -1. */
-static int parse_listen(const char *text, struct sockaddr_in *sin)
+static int
+parse_listen(const char *text, struct sockaddr_in *sin)
 {
 	char host[64];
 	const char *colon = strrchr(text, ':');
@@ -106,7 +109,8 @@ static int parse_listen(const char *text, struct sockaddr_in *sin)
 }
 
 /* A listening socket; *port gets the port bound. */
-static int open_listener(const struct sockaddr_in *sin, unsigned *port)
+static int
+open_listener(const struct sockaddr_in *sin, unsigned *port)
 {
 	struct sockaddr_in bound;
 	socklen_t len = sizeof(bound);
@@ -129,7 +133,8 @@ static int open_listener(const struct sockaddr_in *sin, unsigned *port)
 }
 
 /* Requests that fell due while the service was down. */
-static int issue_due(struct api *api)
+static int
+issue_due(struct api *api)
 {
 	unsigned n = 0, total = 0;
 	int rc;
@@ -137,12 +142,14 @@ static int issue_due(struct api *api)
 	do {
 		rc = db_begin(api->db);
 		if (rc == 0)
-			rc = requests_issue_due(api->db, &api->ca, time(NULL), api->cfg.validity_days, &n);
+			rc = requests_issue_due(api->db, &api->ca, time(NULL),
+			                        api->cfg.validity_days, &n);
 		if (rc == 0)
 			rc = db_commit(api->db);
 		if (rc != 0) {
 			db_rollback(api->db);
-			cli_error("cannot issue the requests that are due: %s", sqlite3_errmsg(api->db));
+			cli_error("cannot issue the requests that are due: %s",
+			          sqlite3_errmsg(api->db));
 			return -1;
 		}
 		total += n;
@@ -153,7 +160,8 @@ static int issue_due(struct api *api)
 	return 0;
 }
 
-static int read_pem(const char *dir, const char *name, char **out)
+static int
+read_pem(const char *dir, const char *name, char **out)
 {
 	char path[PATH_MAX];
 	unsigned char *data;
@@ -168,7 +176,8 @@ static int read_pem(const char *dir, const char *name, char **out)
 	return 0;
 }
 
-static void free_secret(char *s)
+static void
+free_secret(char *s)
 {
 	if (s) {
 		OPENSSL_cleanse(s, strlen(s));
@@ -177,7 +186,8 @@ static void free_secret(char *s)
 }
 
 /* Serve until SIGTERM or SIGINT. */
-static int run(struct api *api, const struct serve_args *a, const struct sockaddr_in *sin)
+static int
+run(struct api *api, const struct serve_args *a, const struct sockaddr_in *sin)
 {
 	struct http_server *server = NULL;
 	char *key = NULL, *cert = NULL, err[256];
@@ -189,7 +199,7 @@ static int run(struct api *api, const struct serve_args *a, const struct sockadd
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);   /* the server's threads inherit it */
+	pthread_sigmask(SIG_BLOCK, &set, NULL); /* the server's threads inherit it */
 	signal(SIGPIPE, SIG_IGN);
 	if (read_pem(a->dir, SVC_TLS_KEY, &key) != 0 || read_pem(a->dir, SVC_TLS_CERT, &cert) != 0)
 		goto out;
@@ -216,12 +226,16 @@ out:
 	return rc;
 }
 
-int cmd_serve(int argc, char **argv)
+int
+cmd_serve(int argc, char **argv)
 {
-	struct serve_args a = { .cfg = { .issue_delay = 0, .validity_days = 182,
-	                                 .session_idle = 900, .challenge_ttl = 120,
-	                                 .expired_login_days = 365, .per_ip_connections = 8,
-	                                 .request_deadline = 60 } };
+	struct serve_args a = { .cfg = { .issue_delay = 0,
+		                         .validity_days = 182,
+		                         .session_idle = 900,
+		                         .challenge_ttl = 120,
+		                         .expired_login_days = 365,
+		                         .per_ip_connections = 8,
+		                         .request_deadline = 60 } };
 	struct api api = { 0 };
 	struct sockaddr_in sin;
 	int done = 0, rc;
@@ -230,7 +244,8 @@ int cmd_serve(int argc, char **argv)
 	if (rc != CLI_OK || done)
 		return rc;
 	if (parse_listen(a.listen, &sin) != 0)
-		return cli_usage_error(COMMAND, "--listen must be IPV4ADDRESS:PORT, e.g. 127.0.0.1:8443");
+		return cli_usage_error(COMMAND,
+		                       "--listen must be IPV4ADDRESS:PORT, e.g. 127.0.0.1:8443");
 	api.cfg = a.cfg;
 	rc = cli_open(a.dir, &api.db, &api.ca);
 	if (rc != CLI_OK)

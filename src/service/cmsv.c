@@ -11,9 +11,10 @@
 
 #include "cmsv.h"
 
-static enum api_code form(CMS_ContentInfo *cms, int want_detached, CMS_SignerInfo **si)
+static enum api_code
+form(CMS_ContentInfo *cms, int want_detached, CMS_SignerInfo **si)
 {
-	STACK_OF(CMS_SignerInfo) *sis;
+	STACK_OF(CMS_SignerInfo) * sis;
 	X509_ALGOR *dig = NULL;
 	int nid;
 
@@ -33,7 +34,8 @@ static enum api_code form(CMS_ContentInfo *cms, int want_detached, CMS_SignerInf
 }
 
 /* The signer's certificate among those the CMS carries. */
-static X509 *included_signer(CMS_ContentInfo *cms, CMS_SignerInfo *si)
+static X509 *
+included_signer(CMS_ContentInfo *cms, CMS_SignerInfo *si)
 {
 	STACK_OF(X509) *certs = CMS_get1_certs(cms);
 	X509 *found = NULL;
@@ -47,8 +49,9 @@ static X509 *included_signer(CMS_ContentInfo *cms, CMS_SignerInfo *si)
 	return found;
 }
 
-static int verify(CMS_ContentInfo *cms, X509 *signer, const unsigned char *detached,
-                  size_t dlen, struct cms_signed *out)
+static int
+verify(CMS_ContentInfo *cms, X509 *signer, const unsigned char *detached, size_t dlen,
+       struct cms_signed *out)
 {
 	STACK_OF(X509) *sk = sk_X509_new_null();
 	BIO *dcont = NULL, *mem = NULL, *bout = BIO_new(BIO_s_mem());
@@ -89,8 +92,9 @@ out:
 	return rc;
 }
 
-enum api_code cms_check(const unsigned char *der, size_t len, X509 *expected,
-                        const unsigned char *detached, size_t dlen, struct cms_signed *out)
+enum api_code
+cms_check(const unsigned char *der, size_t len, X509 *expected, const unsigned char *detached,
+          size_t dlen, struct cms_signed *out)
 {
 	const unsigned char *p = der;
 	CMS_ContentInfo *cms = NULL;
@@ -131,7 +135,8 @@ out:
 	return code;
 }
 
-void cms_signed_clear(struct cms_signed *s)
+void
+cms_signed_clear(struct cms_signed *s)
 {
 	X509_free(s->signer);
 	free(s->content);

@@ -14,8 +14,8 @@
 #include "errors.h"
 
 struct cms_signed {
-	X509 *signer;              /* the signer's certificate (owned) */
-	unsigned char *content;    /* attached content, malloc'd; NULL if detached */
+	X509 *signer;           /* the signer's certificate (owned) */
+	unsigned char *content; /* attached content, malloc'd; NULL if detached */
 	size_t content_len;
 };
 

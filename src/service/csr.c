@@ -17,7 +17,8 @@
 #define RSA_MAX_BITS 16384
 
 /* 1 when the entry's value, as UTF-8, is want. */
-static int entry_is(X509_NAME_ENTRY *e, const char *want, int nocase)
+static int
+entry_is(X509_NAME_ENTRY *e, const char *want, int nocase)
 {
 	unsigned char *utf8 = NULL;
 	int n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(e));
@@ -30,12 +31,13 @@ static int entry_is(X509_NAME_ENTRY *e, const char *want, int nocase)
 }
 
 /* Each of the five attributes once, with the employer's values; no others. */
-static int subject_ok(const X509_NAME *name, const struct subject *s)
+static int
+subject_ok(const X509_NAME *name, const struct subject *s)
 {
 	const int nids[5] = { NID_organizationName, NID_organizationalUnitName,
-	                      NID_x500UniqueIdentifier, NID_commonName, NID_pkcs9_emailAddress };
-	const char *values[5] = { s->razon_social, s->registro_patronal, s->rfc,
-	                          s->razon_social, s->email };
+		              NID_x500UniqueIdentifier, NID_commonName, NID_pkcs9_emailAddress };
+	const char *values[5] = { s->razon_social, s->registro_patronal, s->rfc, s->razon_social,
+		                  s->email };
 	int seen[5] = { 0 };
 	int i, j, nid;
 	X509_NAME_ENTRY *e;
@@ -54,7 +56,8 @@ static int subject_ok(const X509_NAME *name, const struct subject *s)
 	return 1;
 }
 
-static enum api_code key_ok(EVP_PKEY *pub)
+static enum api_code
+key_ok(EVP_PKEY *pub)
 {
 	char group[64];
 	int nid;
@@ -65,8 +68,8 @@ static enum api_code key_ok(EVP_PKEY *pub)
 		return EVP_PKEY_get_bits(pub) <= RSA_MAX_BITS ? API_OK : API_KEY_UNSUPPORTED;
 	}
 	if (!EVP_PKEY_is_a(pub, "EC") ||
-	    !EVP_PKEY_get_utf8_string_param(pub, OSSL_PKEY_PARAM_GROUP_NAME, group,
-	                                    sizeof(group), NULL))
+	    !EVP_PKEY_get_utf8_string_param(pub, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+	                                    NULL))
 		return API_KEY_UNSUPPORTED;
 	nid = OBJ_txt2nid(group);
 	if (nid == NID_undef)
@@ -74,8 +77,9 @@ static enum api_code key_ok(EVP_PKEY *pub)
 	return nid == NID_X9_62_prime256v1 || nid == NID_secp384r1 ? API_OK : API_KEY_UNSUPPORTED;
 }
 
-enum api_code csr_check(const unsigned char *der, size_t len, const struct subject *s,
-                        EVP_PKEY **pub, unsigned char spki[32])
+enum api_code
+csr_check(const unsigned char *der, size_t len, const struct subject *s, EVP_PKEY **pub,
+          unsigned char spki[32])
 {
 	const unsigned char *p = der;
 	X509_REQ *req = NULL;

@@ -13,7 +13,8 @@ struct field {
 	size_t len;
 };
 
-static int put(struct field *fl, int ch)
+static int
+put(struct field *fl, int ch)
 {
 	if (fl->len >= CSV_FIELD_MAX)
 		return -1;
@@ -21,7 +22,8 @@ static int put(struct field *fl, int ch)
 	return 0;
 }
 
-static int end_field(struct csv_row *row, struct field *fl)
+static int
+end_field(struct csv_row *row, struct field *fl)
 {
 	if (row->n >= CSV_FIELDS_MAX)
 		return -1;
@@ -35,7 +37,8 @@ static int end_field(struct csv_row *row, struct field *fl)
 }
 
 /* A quoted field, from after its opening quote to after its closing one. */
-static int quoted(FILE *f, unsigned *line, struct field *fl)
+static int
+quoted(FILE *f, unsigned *line, struct field *fl)
 {
 	int ch;
 
@@ -58,7 +61,8 @@ static int quoted(FILE *f, unsigned *line, struct field *fl)
 	}
 }
 
-int csv_read(FILE *f, unsigned *line, struct csv_row *row)
+int
+csv_read(FILE *f, unsigned *line, struct csv_row *row)
 {
 	struct field fl = { .len = 0 };
 	int ch, after_quote = 0, any = 0;
@@ -103,7 +107,8 @@ bad:
 	return -1;
 }
 
-void csv_row_clear(struct csv_row *row)
+void
+csv_row_clear(struct csv_row *row)
 {
 	size_t i;
 

@@ -15,7 +15,7 @@
 struct csv_row {
 	char *fields[CSV_FIELDS_MAX];
 	size_t n;
-	unsigned line;     /* the line where the record starts */
+	unsigned line; /* the line where the record starts */
 };
 
 /*

@@ -17,8 +17,8 @@
  * schema (mode 0600) and records kdf_iterations in the meta table.
  * 0, or -1 with a message in err (may be NULL).
  */
-int db_open(const char *path, int create, unsigned kdf_iterations, sqlite3 **out,
-            char *err, size_t errsize);
+int db_open(const char *path, int create, unsigned kdf_iterations, sqlite3 **out, char *err,
+            size_t errsize);
 void db_close(sqlite3 *db);
 
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK.  0 or -1. */

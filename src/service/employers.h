@@ -22,19 +22,19 @@ struct employer_input {
 	const char *razon_social;
 	const char *rfc;
 	const char *email;
-	const char *address;   /* may be NULL: "" */
+	const char *address; /* may be NULL: "" */
 	const char *user;
 	const char *password;
 };
 
 /* Field checks: 1 when valid. */
-int employer_valid_rp(const char *s);        /* 11 of [A-Z0-9] */
-int employer_valid_rfc(const char *s);       /* SAT RFC, 12 or 13 characters */
-int employer_valid_razon(const char *s);     /* 1-64 characters, printable UTF-8 */
-int employer_valid_address(const char *s);   /* 0-200 characters, printable UTF-8 */
-int employer_valid_email(const char *s);     /* <= 128, one @, printable ASCII */
-int employer_valid_user(const char *s);      /* 8-20 letters and digits */
-int employer_valid_password(const char *s);  /* 8-20 letters and digits */
+int employer_valid_rp(const char *s);       /* 11 of [A-Z0-9] */
+int employer_valid_rfc(const char *s);      /* SAT RFC, 12 or 13 characters */
+int employer_valid_razon(const char *s);    /* 1-64 characters, printable UTF-8 */
+int employer_valid_address(const char *s);  /* 0-200 characters, printable UTF-8 */
+int employer_valid_email(const char *s);    /* <= 128, one @, printable ASCII */
+int employer_valid_user(const char *s);     /* 8-20 letters and digits */
+int employer_valid_password(const char *s); /* 8-20 letters and digits */
 
 /* The first field of in that is not valid (its option name), or NULL. */
 const char *employer_input_check(const struct employer_input *in);

@@ -4,7 +4,8 @@
  */
 #include "errors.h"
 
-const char *api_code_name(enum api_code code)
+const char *
+api_code_name(enum api_code code)
 {
 	switch (code) {
 	case API_OK:
@@ -101,7 +102,8 @@ const char *api_code_name(enum api_code code)
 	return "INTERNAL";
 }
 
-unsigned api_code_status(enum api_code code)
+unsigned
+api_code_status(enum api_code code)
 {
 	switch (code) {
 	case API_OK:
@@ -198,7 +200,8 @@ unsigned api_code_status(enum api_code code)
 	return 500;
 }
 
-const char *api_code_message_es(enum api_code code)
+const char *
+api_code_message_es(enum api_code code)
 {
 	switch (code) {
 	case API_OK:
@@ -295,7 +298,8 @@ const char *api_code_message_es(enum api_code code)
 	return "?";
 }
 
-const char *api_code_message_en(enum api_code code)
+const char *
+api_code_message_en(enum api_code code)
 {
 	switch (code) {
 	case API_OK:

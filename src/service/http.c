@@ -31,25 +31,26 @@
  * (no CBC, so no SHA-1 or SHA-256 MACs), and no SHA-1 (nor SHA-224)
  * signatures in the handshake.
  */
-#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2" \
+#define TLS_PRIORITIES                                                             \
+	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"                               \
 	":-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD" \
-	":-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA" \
-	":-SIGN-RSA-SHA1:-SIGN-ECDSA-SHA1:-SIGN-DSA-SHA1" \
+	":-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA"                                         \
+	":-SIGN-RSA-SHA1:-SIGN-ECDSA-SHA1:-SIGN-DSA-SHA1"                          \
 	":-SIGN-RSA-SHA224:-SIGN-ECDSA-SHA224:-SIGN-DSA-SHA224"
 
 /* A connection under the watchdog (MHD's socket context). */
 struct conn_watch {
 	struct conn_watch *prev, *next;
 	int fd;
-	long long deadline_ms;    /* CLOCK_MONOTONIC */
-	int cut;                  /* shut down by the watchdog */
+	long long deadline_ms; /* CLOCK_MONOTONIC */
+	int cut;               /* shut down by the watchdog */
 	char addr[INET_ADDRSTRLEN];
 };
 
 struct http_server {
 	struct MHD_Daemon *daemon;
 	struct api *api;
-	pthread_mutex_t lock;     /* guards the fields below */
+	pthread_mutex_t lock; /* guards the fields below */
 	pthread_cond_t wake;
 	struct conn_watch *watched;
 	int stopping;
@@ -57,7 +58,8 @@ struct http_server {
 	int watchdog_started;
 };
 
-static long long monotonic_ms(void)
+static long long
+monotonic_ms(void)
 {
 	struct timespec ts;
 
@@ -65,14 +67,16 @@ static long long monotonic_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static long long deadline_from_now(const struct http_server *s)
+static long long
+deadline_from_now(const struct http_server *s)
 {
 	return monotonic_ms() + (long long)s->api->cfg.request_deadline * 1000;
 }
 
 /* MHD_OPTION_NOTIFY_CONNECTION: watch a connection from its start. */
-static void connection_event(void *cls, struct MHD_Connection *conn, void **socket_context,
-                             enum MHD_ConnectionNotificationCode code)
+static void
+connection_event(void *cls, struct MHD_Connection *conn, void **socket_context,
+                 enum MHD_ConnectionNotificationCode code)
 {
 	struct http_server *s = cls;
 	struct conn_watch *w = *socket_context;
@@ -117,10 +121,11 @@ static void connection_event(void *cls, struct MHD_Connection *conn, void **sock
 }
 
 /* The next request on a kept-alive connection has a deadline of its own. */
-static void restart_deadline(struct http_server *s, struct MHD_Connection *conn)
+static void
+restart_deadline(struct http_server *s, struct MHD_Connection *conn)
 {
 	const union MHD_ConnectionInfo *info =
-		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	struct conn_watch *w = info ? info->socket_context : NULL;
 
 	if (!w)
@@ -131,7 +136,8 @@ static void restart_deadline(struct http_server *s, struct MHD_Connection *conn)
 }
 
 /* Shut down the connections past their deadline; MHD then closes them. */
-static void cut_late(struct http_server *s, long long now)
+static void
+cut_late(struct http_server *s, long long now)
 {
 	struct conn_watch *w;
 
@@ -140,12 +146,15 @@ static void cut_late(struct http_server *s, long long now)
 			continue;
 		w->cut = 1;
 		shutdown(w->fd, SHUT_RDWR);
-		fprintf(stderr, "imss-renew-service: connection from %s closed: request not"
-		        " complete within %u s\n", w->addr, s->api->cfg.request_deadline);
+		fprintf(stderr,
+		        "imss-renew-service: connection from %s closed: request not"
+		        " complete within %u s\n",
+		        w->addr, s->api->cfg.request_deadline);
 	}
 }
 
-static void *watchdog(void *arg)
+static void *
+watchdog(void *arg)
 {
 	struct http_server *s = arg;
 	struct timespec until;
@@ -169,10 +178,11 @@ struct conn_state {
 	size_t len;
 	size_t cap;
 	int too_large;
-	int answered;     /* a response is queued already */
+	int answered; /* a response is queued already */
 };
 
-static void conn_state_free(struct conn_state *cs)
+static void
+conn_state_free(struct conn_state *cs)
 {
 	if (cs) {
 		/* A login body holds a password. */
@@ -183,8 +193,8 @@ static void conn_state_free(struct conn_state *cs)
 	}
 }
 
-static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                      enum MHD_RequestTerminationCode toe)
+static void
+completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
 	(void)toe;
 	restart_deadline(cls, conn);
@@ -192,7 +202,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
-static void body_append(struct conn_state *cs, const char *data, size_t n)
+static void
+body_append(struct conn_state *cs, const char *data, size_t n)
 {
 	unsigned char *p;
 	size_t cap;
@@ -212,7 +223,7 @@ static void body_append(struct conn_state *cs, const char *data, size_t n)
 			cap *= 2;
 		p = realloc(cs->body, cap);
 		if (!p) {
-			cs->too_large = 1;  /* refused as too large for this service */
+			cs->too_large = 1; /* refused as too large for this service */
 			return;
 		}
 		cs->body = p;
@@ -223,7 +234,8 @@ static void body_append(struct conn_state *cs, const char *data, size_t n)
 	cs->body[cs->len] = '\0';
 }
 
-static enum MHD_Result send_resp(struct MHD_Connection *conn, struct api_resp *rs)
+static enum MHD_Result
+send_resp(struct MHD_Connection *conn, struct api_resp *rs)
 {
 	struct MHD_Response *r;
 	enum MHD_Result ret = MHD_NO;
@@ -232,7 +244,7 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, struct api_resp *r
 	r = MHD_create_response_from_buffer_with_free_callback(rs->body_len, rs->body, free);
 	if (!r)
 		return MHD_NO;
-	rs->body = NULL;   /* the response owns it now */
+	rs->body = NULL; /* the response owns it now */
 	if (rs->content_type)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, rs->content_type);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
@@ -244,13 +256,15 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, struct api_resp *r
 	return ret;
 }
 
-static const char *header(struct MHD_Connection *conn, const char *name)
+static const char *
+header(struct MHD_Connection *conn, const char *name)
 {
 	return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
 }
 
-static enum MHD_Result dispatch(struct http_server *s, struct MHD_Connection *conn,
-                                const char *url, const char *method, struct conn_state *cs)
+static enum MHD_Result
+dispatch(struct http_server *s, struct MHD_Connection *conn, const char *url, const char *method,
+         struct conn_state *cs)
 {
 	struct api_req rq = { 0 };
 	struct api_resp rs;
@@ -272,7 +286,8 @@ static enum MHD_Result dispatch(struct http_server *s, struct MHD_Connection *co
 }
 
 /* A declared length over the limit is refused before the body is read. */
-static int declared_too_large(struct MHD_Connection *conn)
+static int
+declared_too_large(struct MHD_Connection *conn)
 {
 	const char *cl = header(conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	char *end;
@@ -284,10 +299,9 @@ static int declared_too_large(struct MHD_Connection *conn)
 	return *end != '\0' || n > API_BODY_MAX;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+           const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
 	struct http_server *s = cls;
 	struct conn_state *cs = *con_cls;
@@ -314,7 +328,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	return dispatch(s, conn, url, method, cs);
 }
 
-static int sync_init(struct http_server *s)
+static int
+sync_init(struct http_server *s)
 {
 	pthread_condattr_t attr;
 	int rc = -1;
@@ -332,28 +347,26 @@ static int sync_init(struct http_server *s)
 	return rc;
 }
 
-static struct MHD_Daemon *daemon_start(struct http_server *s, int listen_fd, const char *key_pem,
-                                       const char *cert_pem)
+static struct MHD_Daemon *
+daemon_start(struct http_server *s, int listen_fd, const char *key_pem, const char *cert_pem)
 {
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_TLS |
-	                 MHD_USE_ERROR_LOG;
+	unsigned flags =
+	        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_TLS | MHD_USE_ERROR_LOG;
 
-	return MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
-	                        MHD_OPTION_LISTEN_SOCKET, listen_fd,
-	                        MHD_OPTION_HTTPS_MEM_KEY, key_pem,
-	                        MHD_OPTION_HTTPS_MEM_CERT, cert_pem,
-	                        MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
-	                        MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+	return MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET,
+	                        listen_fd, MHD_OPTION_HTTPS_MEM_KEY, key_pem,
+	                        MHD_OPTION_HTTPS_MEM_CERT, cert_pem, MHD_OPTION_HTTPS_PRIORITIES,
+	                        TLS_PRIORITIES, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
 	                        MHD_OPTION_NOTIFY_CONNECTION, connection_event, s,
 	                        MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT,
 	                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONNECTION_LIMIT,
-	                        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-	                        s->api->cfg.per_ip_connections,
+	                        MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->api->cfg.per_ip_connections,
 	                        MHD_OPTION_END);
 }
 
-int http_start(struct api *api, int listen_fd, const char *key_pem, const char *cert_pem,
-               struct http_server **out, char *err, size_t errsize)
+int
+http_start(struct api *api, int listen_fd, const char *key_pem, const char *cert_pem,
+           struct http_server **out, char *err, size_t errsize)
 {
 	struct http_server *s = calloc(1, sizeof(*s));
 
@@ -385,7 +398,8 @@ fail:
 	return -1;
 }
 
-void http_stop(struct http_server *s)
+void
+http_stop(struct http_server *s)
 {
 	if (!s)
 		return;

@@ -34,7 +34,8 @@ static const char *const terms[] = {
 	"un documento del Instituto Mexicano del Seguro Social.",
 };
 
-static void on_error(HPDF_STATUS error, HPDF_STATUS detail, void *user)
+static void
+on_error(HPDF_STATUS error, HPDF_STATUS detail, void *user)
 {
 	int *failed = user;
 
@@ -44,7 +45,8 @@ static void on_error(HPDF_STATUS error, HPDF_STATUS detail, void *user)
 }
 
 /* UTF-8 to Windows-1252 into out (size bytes, NUL-terminated). */
-static void to_cp1252(const char *in, char *out, size_t size)
+static void
+to_cp1252(const char *in, char *out, size_t size)
 {
 	iconv_t cd = iconv_open("WINDOWS-1252//TRANSLIT", "UTF-8");
 	char *src = (char *)in, *dst = out;
@@ -59,7 +61,7 @@ static void to_cp1252(const char *in, char *out, size_t size)
 			break;
 		if (errno == E2BIG)
 			break;
-		*dst++ = '?';   /* an invalid or untranslatable character */
+		*dst++ = '?'; /* an invalid or untranslatable character */
 		outleft--;
 		src++;
 		inleft--;
@@ -73,8 +75,9 @@ static void to_cp1252(const char *in, char *out, size_t size)
 }
 
 /* Text in a box from top down to top - height; returns the next top. */
-static float paragraph(HPDF_Page page, HPDF_Font font, float size, float top, float height,
-                       const char *utf8, HPDF_TextAlignment align)
+static float
+paragraph(HPDF_Page page, HPDF_Font font, float size, float top, float height, const char *utf8,
+          HPDF_TextAlignment align)
 {
 	char text[TEXT_MAX];
 	float right = HPDF_Page_GetWidth(page) - MARGIN;
@@ -87,7 +90,8 @@ static float paragraph(HPDF_Page page, HPDF_Font font, float size, float top, fl
 	return top - height;
 }
 
-static float data_block(HPDF_Page page, HPDF_Font font, float top, const struct letter_info *in)
+static float
+data_block(HPDF_Page page, HPDF_Font font, float top, const struct letter_info *in)
 {
 	char line[1024], date[SVC_TIME_LEN];
 	const struct {
@@ -112,7 +116,8 @@ static float data_block(HPDF_Page page, HPDF_Font font, float top, const struct 
 	return top;
 }
 
-static void layout(HPDF_Doc pdf, const struct letter_info *in)
+static void
+layout(HPDF_Doc pdf, const struct letter_info *in)
 {
 	HPDF_Page page = HPDF_AddPage(pdf);
 	HPDF_Font bold = HPDF_GetFont(pdf, "Helvetica-Bold", "WinAnsiEncoding");
@@ -128,10 +133,12 @@ static void layout(HPDF_Doc pdf, const struct letter_info *in)
 		top = paragraph(page, font, 10, top - 8, 58, terms[i], HPDF_TALIGN_JUSTIFY);
 	paragraph(page, font, 10, top - 20, 40,
 	          "Firma electrónica del patrón: firma CMS (PKCS#7) separada de este documento, "
-	          "hecha con la llave del certificado indicado arriba.", HPDF_TALIGN_LEFT);
+	          "hecha con la llave del certificado indicado arriba.",
+	          HPDF_TALIGN_LEFT);
 }
 
-int letter_pdf_make(const struct letter_info *info, unsigned char **pdf, size_t *len)
+int
+letter_pdf_make(const struct letter_info *info, unsigned char **pdf, size_t *len)
 {
 	int failed = 0;
 	HPDF_Doc doc = HPDF_New(on_error, &failed);

@@ -9,7 +9,8 @@
 #include <stddef.h>
 #include <time.h>
 
-#define LETTER_TITLE "Carta de Términos y Condiciones para la Obtención y Uso del NPIE " \
+#define LETTER_TITLE                                                          \
+	"Carta de Términos y Condiciones para la Obtención y Uso del NPIE " \
 	"y Certificado Digital"
 
 struct letter_info {
@@ -18,7 +19,7 @@ struct letter_info {
 	const char *rfc;
 	const char *address;
 	const char *email;
-	const char *cert_serial;   /* the certificate that signs it */
+	const char *cert_serial; /* the certificate that signs it */
 	time_t date;
 };
 

@@ -25,14 +25,16 @@ struct command {
 static const struct command commands[] = {
 	{ "init", "create the CA, the TLS certificate and the database in a new directory", cmd_init },
 	{ "employer", "add employers and their users (employer add)", cmd_employer },
-	{ "issue", "issue an initial certificate for an employer, to a .pfx or onto a token", cmd_issue },
+	{ "issue", "issue an initial certificate for an employer, to a .pfx or onto a token",
+	  cmd_issue },
 	{ "revoke", "revoke a certificate by serial number", cmd_revoke },
 	{ "serve", "serve the renewal protocol over HTTPS", cmd_serve },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
-static void usage(void)
+static void
+usage(void)
 {
 	size_t i;
 
@@ -40,17 +42,20 @@ static void usage(void)
 	       "       %s --help | --version\n"
 	       "The reference IMSS certificate renewal service of imss-renew: an\n"
 	       "IDSE-shaped renewal endpoint (docs/protocol.md) with its own CA.\n"
-	       "It is not the IMSS service.\n\nCommands:\n", SVC_NAME, SVC_NAME);
+	       "It is not the IMSS service.\n\nCommands:\n",
+	       SVC_NAME, SVC_NAME);
 	for (i = 0; i < N_COMMANDS; i++)
 		printf("  %-9s %s\n", commands[i].name, commands[i].summary);
 	printf("\nEvery command takes --dir DIR, the service's directory (CA, TLS\n"
 	       "certificate, database).  Secrets never go on the command line: they\n"
 	       "come from a source tty, file:PATH, fd:N or env:NAME.\n"
 	       "\nExit status: 0 success, 1 failure, 2 usage error.\n"
-	       "Run '%s COMMAND --help' for a command's options.\n", SVC_NAME);
+	       "Run '%s COMMAND --help' for a command's options.\n",
+	       SVC_NAME);
 }
 
-void cli_error(const char *fmt, ...)
+void
+cli_error(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -61,7 +66,8 @@ void cli_error(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-int cli_usage_error(const char *command, const char *fmt, ...)
+int
+cli_usage_error(const char *command, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -73,7 +79,8 @@ int cli_usage_error(const char *command, const char *fmt, ...)
 	return CLI_USAGE;
 }
 
-int cli_bad_option(const char *command, char **argv, int c)
+int
+cli_bad_option(const char *command, char **argv, int c)
 {
 	const char *opt = argv[optind - 1];
 
@@ -85,7 +92,8 @@ int cli_bad_option(const char *command, char **argv, int c)
 }
 
 /* The getopt_long() table of options: each value is CLI_OPT_LONG + its index. */
-static struct option *long_options(const struct cli_option *options)
+static struct option *
+long_options(const struct cli_option *options)
 {
 	struct option *longs;
 	size_t i, n = 0;
@@ -106,7 +114,8 @@ static struct option *long_options(const struct cli_option *options)
 }
 
 /* Store one option's value into args.  CLI_OK or CLI_USAGE (reported). */
-static int store(const char *command, const struct cli_option *o, const char *value, void *args)
+static int
+store(const char *command, const struct cli_option *o, const char *value, void *args)
 {
 	char *field = (char *)args + o->offset;
 
@@ -125,8 +134,9 @@ static int store(const char *command, const struct cli_option *o, const char *va
 	return CLI_USAGE;
 }
 
-int cli_parse(const char *command, const struct cli_option *options, void (*print_usage)(void),
-              int argc, char **argv, void *args, int *done)
+int
+cli_parse(const char *command, const struct cli_option *options, void (*print_usage)(void),
+          int argc, char **argv, void *args, int *done)
 {
 	struct option *longs = long_options(options);
 	int c, rc = CLI_OK;
@@ -155,7 +165,8 @@ int cli_parse(const char *command, const struct cli_option *options, void (*prin
 	return rc;
 }
 
-int cli_uint(const char *s, unsigned long min, unsigned long max, unsigned *out)
+int
+cli_uint(const char *s, unsigned long min, unsigned long max, unsigned *out)
 {
 	char *end;
 	unsigned long v;
@@ -170,7 +181,8 @@ int cli_uint(const char *s, unsigned long min, unsigned long max, unsigned *out)
 	return 0;
 }
 
-int cli_open(const char *dir, sqlite3 **db, struct ca *ca)
+int
+cli_open(const char *dir, sqlite3 **db, struct ca *ca)
 {
 	char path[PATH_MAX], err[512];
 
@@ -191,8 +203,8 @@ int cli_open(const char *dir, sqlite3 **db, struct ca *ca)
 	return CLI_OK;
 }
 
-int cli_secret(const char *command, const char *spec, const char *prompt, char *buf,
-               size_t size)
+int
+cli_secret(const char *command, const char *spec, const char *prompt, char *buf, size_t size)
 {
 	imss_pin_source *src = NULL;
 	imss_err err;
@@ -200,7 +212,7 @@ int cli_secret(const char *command, const char *spec, const char *prompt, char *
 	err = imss_pin_source_parse(spec ? spec : "tty", &src);
 	if (err == IMSS_ERR_INVALID_ARG)
 		return cli_usage_error(command, "malformed secret source: use tty, file:PATH, "
-		                       "fd:N or env:NAME");
+		                                "fd:N or env:NAME");
 	if (err == IMSS_OK)
 		err = imss_pin_source_read(src, prompt, buf, size);
 	if (src)
@@ -212,7 +224,8 @@ int cli_secret(const char *command, const char *spec, const char *prompt, char *
 	return CLI_OK;
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	size_t i;
 

@@ -10,8 +10,9 @@
 
 #include "password.h"
 
-int pw_hash(const char *password, const unsigned char *salt, size_t saltlen,
-            unsigned iterations, unsigned char out[PW_HASH_LEN])
+int
+pw_hash(const char *password, const unsigned char *salt, size_t saltlen, unsigned iterations,
+        unsigned char out[PW_HASH_LEN])
 {
 	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "PBKDF2", NULL);
 	EVP_KDF_CTX *ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
@@ -20,8 +21,8 @@ int pw_hash(const char *password, const unsigned char *salt, size_t saltlen,
 
 	if (!ctx)
 		goto out;
-	params[0] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PASSWORD,
-	                                              (void *)password, strlen(password));
+	params[0] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PASSWORD, (void *)password,
+	                                              strlen(password));
 	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt, saltlen);
 	params[2] = OSSL_PARAM_construct_uint(OSSL_KDF_PARAM_ITER, &iterations);
 	params[3] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
@@ -34,8 +35,9 @@ out:
 	return rc;
 }
 
-int pw_verify(const char *password, const unsigned char *salt, size_t saltlen,
-              unsigned iterations, const unsigned char *hash, size_t hashlen)
+int
+pw_verify(const char *password, const unsigned char *salt, size_t saltlen, unsigned iterations,
+          const unsigned char *hash, size_t hashlen)
 {
 	unsigned char got[PW_HASH_LEN];
 	int rc;

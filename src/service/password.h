@@ -14,11 +14,11 @@
 #define PW_MIN_ITERATIONS 1000u
 
 /* Derive the hash of password.  0 or -1. */
-int pw_hash(const char *password, const unsigned char *salt, size_t saltlen,
-            unsigned iterations, unsigned char out[PW_HASH_LEN]);
+int pw_hash(const char *password, const unsigned char *salt, size_t saltlen, unsigned iterations,
+            unsigned char out[PW_HASH_LEN]);
 
 /* 1 when password matches hash, 0 when not, -1 on failure. */
-int pw_verify(const char *password, const unsigned char *salt, size_t saltlen,
-              unsigned iterations, const unsigned char *hash, size_t hashlen);
+int pw_verify(const char *password, const unsigned char *salt, size_t saltlen, unsigned iterations,
+              const unsigned char *hash, size_t hashlen);
 
 #endif /* SVC_PASSWORD_H */

@@ -16,13 +16,15 @@
 #define DAY 86400L
 #define DUE_BATCH 64
 
-int request_pending_exists(sqlite3 *db, long long employer_id)
+int
+request_pending_exists(sqlite3 *db, long long employer_id)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = -1, step;
 
 	if (db_prepare(db, "SELECT 1 FROM requests WHERE employer_id = ?1 AND state = 'pending'",
-	               &st) == 0 && sqlite3_bind_int64(st, 1, employer_id) == SQLITE_OK) {
+	               &st) == 0 &&
+	    sqlite3_bind_int64(st, 1, employer_id) == SQLITE_OK) {
 		step = sqlite3_step(st);
 		rc = step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0 : -1;
 	}
@@ -34,7 +36,8 @@ int request_pending_exists(sqlite3 *db, long long employer_id)
  * Step st, whose first column is a request id, and copy that id: 1 when
  * found, 0 when there is no row, -1 on failure or a malformed id.
  */
-static int request_id_of_row(sqlite3_stmt *st, char id[REQUEST_ID_LEN + 1])
+static int
+request_id_of_row(sqlite3_stmt *st, char id[REQUEST_ID_LEN + 1])
 {
 	const unsigned char *text;
 	int step = sqlite3_step(st);
@@ -48,40 +51,47 @@ static int request_id_of_row(sqlite3_stmt *st, char id[REQUEST_ID_LEN + 1])
 	return 1;
 }
 
-int request_find_by_key(sqlite3 *db, long long employer_id, const unsigned char *spki,
-                        char id[REQUEST_ID_LEN + 1])
+int
+request_find_by_key(sqlite3 *db, long long employer_id, const unsigned char *spki,
+                    char id[REQUEST_ID_LEN + 1])
 {
 	sqlite3_stmt *st = NULL;
 	int rc = -1;
 
 	if (db_prepare(db, "SELECT id FROM requests WHERE employer_id = ?1 AND spki_sha256 = ?2",
-	               &st) == 0 && sqlite3_bind_int64(st, 1, employer_id) == SQLITE_OK &&
+	               &st) == 0 &&
+	    sqlite3_bind_int64(st, 1, employer_id) == SQLITE_OK &&
 	    sqlite3_bind_blob(st, 2, spki, 32, SQLITE_STATIC) == SQLITE_OK)
 		rc = request_id_of_row(st, id);
 	sqlite3_finalize(st);
 	return rc;
 }
 
-int request_of_cert(sqlite3 *db, const char *old_serial, char id[REQUEST_ID_LEN + 1])
+int
+request_of_cert(sqlite3 *db, const char *old_serial, char id[REQUEST_ID_LEN + 1])
 {
 	sqlite3_stmt *st = NULL;
 	int rc = -1;
 
 	if (db_prepare(db, "SELECT id FROM requests WHERE old_serial = ?1 AND state <> 'cancelled'",
-	               &st) == 0 && sqlite3_bind_text(st, 1, old_serial, -1, SQLITE_STATIC) == SQLITE_OK)
+	               &st) == 0 &&
+	    sqlite3_bind_text(st, 1, old_serial, -1, SQLITE_STATIC) == SQLITE_OK)
 		rc = request_id_of_row(st, id);
 	sqlite3_finalize(st);
 	return rc;
 }
 
-int requests_cancel_signed_by(sqlite3 *db, const char *old_serial, time_t now, unsigned *count)
+int
+requests_cancel_signed_by(sqlite3 *db, const char *old_serial, time_t now, unsigned *count)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = -1;
 
 	*count = 0;
-	if (db_prepare(db, "UPDATE requests SET state = 'cancelled', cancelled_at = ?1"
-	               " WHERE old_serial = ?2 AND state = 'pending'", &st) == 0 &&
+	if (db_prepare(db,
+	               "UPDATE requests SET state = 'cancelled', cancelled_at = ?1"
+	               " WHERE old_serial = ?2 AND state = 'pending'",
+	               &st) == 0 &&
 	    sqlite3_bind_int64(st, 1, (sqlite3_int64)now) == SQLITE_OK &&
 	    sqlite3_bind_text(st, 2, old_serial, -1, SQLITE_STATIC) == SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_DONE) {
@@ -92,7 +102,8 @@ int requests_cancel_signed_by(sqlite3 *db, const char *old_serial, time_t now, u
 	return rc;
 }
 
-int request_insert(sqlite3 *db, struct request_new *r)
+int
+request_insert(sqlite3 *db, struct request_new *r)
 {
 	unsigned char b[REQUEST_ID_LEN / 2];
 	sqlite3_stmt *st = NULL;
@@ -101,13 +112,14 @@ int request_insert(sqlite3 *db, struct request_new *r)
 	if (svc_random(b, sizeof(b)) != 0)
 		goto out;
 	svc_hex(b, sizeof(b), r->id, 0);
-	if (db_prepare(db, "INSERT INTO requests(id, employer_id, session_id, letter_id, old_serial,"
+	if (db_prepare(db,
+	               "INSERT INTO requests(id, employer_id, session_id, letter_id, old_serial,"
 	               " cms, csr, spki_sha256, email, created_at, due_at, state)"
-	               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'pending')", &st) != 0)
+	               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'pending')",
+	               &st) != 0)
 		goto out;
 	if (sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC) ||
-	    sqlite3_bind_int64(st, 2, r->employer_id) ||
-	    sqlite3_bind_int64(st, 3, r->session_id) ||
+	    sqlite3_bind_int64(st, 2, r->employer_id) || sqlite3_bind_int64(st, 3, r->session_id) ||
 	    sqlite3_bind_int64(st, 4, r->letter_id) ||
 	    sqlite3_bind_text(st, 5, r->old_serial, -1, SQLITE_STATIC) ||
 	    sqlite3_bind_blob(st, 6, r->cms, (int)r->cms_len, SQLITE_STATIC) ||
@@ -120,21 +132,24 @@ int request_insert(sqlite3 *db, struct request_new *r)
 	if (sqlite3_step(st) == SQLITE_DONE)
 		rc = 0;
 	else if (sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_UNIQUE)
-		rc = 1;   /* requests_one_per_cert: old_serial was renewed already */
+		rc = 1; /* requests_one_per_cert: old_serial was renewed already */
 out:
 	sqlite3_finalize(st);
 	return rc;
 }
 
-int request_get(sqlite3 *db, const char *id, struct request_row *out)
+int
+request_get(sqlite3 *db, const char *id, struct request_row *out)
 {
 	sqlite3_stmt *st = NULL;
 	const unsigned char *serial;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = db_row_by_text(db, "SELECT employer_id, due_at, state = 'issued', serial,"
-	                    " state = 'cancelled' FROM requests WHERE id = ?1", id, &st);
+	rc = db_row_by_text(db,
+	                    "SELECT employer_id, due_at, state = 'issued', serial,"
+	                    " state = 'cancelled' FROM requests WHERE id = ?1",
+	                    id, &st);
 	if (rc != 0)
 		goto out;
 	out->employer_id = sqlite3_column_int64(st, 0);
@@ -148,7 +163,8 @@ out:
 	return rc;
 }
 
-static int mark_issued(sqlite3 *db, const char *id, X509 *x)
+static int
+mark_issued(sqlite3 *db, const char *id, X509 *x)
 {
 	char serial[64];
 	const char *params[2] = { serial, id };
@@ -159,8 +175,8 @@ static int mark_issued(sqlite3 *db, const char *id, X509 *x)
 	                    2, params);
 }
 
-int request_issue(sqlite3 *db, const struct ca *ca, const char *id, time_t now,
-                  unsigned validity_days)
+int
+request_issue(sqlite3 *db, const struct ca *ca, const char *id, time_t now, unsigned validity_days)
 {
 	struct employer e = { 0 };
 	sqlite3_stmt *st = NULL;
@@ -174,8 +190,10 @@ int request_issue(sqlite3 *db, const struct ca *ca, const char *id, time_t now,
 	long long employer;
 	int rc = -1;
 
-	if (db_prepare(db, "SELECT employer_id, csr, email FROM requests"
-	               " WHERE id = ?1 AND state = 'pending'", &st) != 0 ||
+	if (db_prepare(db,
+	               "SELECT employer_id, csr, email FROM requests"
+	               " WHERE id = ?1 AND state = 'pending'",
+	               &st) != 0 ||
 	    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_step(st) != SQLITE_ROW)
 		goto out;
@@ -202,8 +220,9 @@ out:
 	return rc;
 }
 
-int requests_issue_due(sqlite3 *db, const struct ca *ca, time_t now, unsigned validity_days,
-                       unsigned *count)
+int
+requests_issue_due(sqlite3 *db, const struct ca *ca, time_t now, unsigned validity_days,
+                   unsigned *count)
 {
 	char ids[DUE_BATCH][REQUEST_ID_LEN + 1];
 	sqlite3_stmt *st = NULL;
@@ -212,8 +231,10 @@ int requests_issue_due(sqlite3 *db, const struct ca *ca, time_t now, unsigned va
 
 	if (count)
 		*count = 0;
-	if (db_prepare(db, "SELECT id FROM requests WHERE state = 'pending' AND due_at <= ?1"
-	               " ORDER BY due_at LIMIT ?2", &st) != 0 ||
+	if (db_prepare(db,
+	               "SELECT id FROM requests WHERE state = 'pending' AND due_at <= ?1"
+	               " ORDER BY due_at LIMIT ?2",
+	               &st) != 0 ||
 	    sqlite3_bind_int64(st, 1, (sqlite3_int64)now) != SQLITE_OK ||
 	    sqlite3_bind_int(st, 2, DUE_BATCH) != SQLITE_OK)
 		goto out;

@@ -17,7 +17,7 @@
 
 #include "ca.h"
 
-#define REQUEST_ID_LEN 32   /* hex characters */
+#define REQUEST_ID_LEN 32 /* hex characters */
 
 struct request_new {
 	char id[REQUEST_ID_LEN + 1];
@@ -29,7 +29,7 @@ struct request_new {
 	size_t cms_len;
 	const unsigned char *csr;
 	size_t csr_len;
-	const unsigned char *spki;   /* 32 bytes */
+	const unsigned char *spki; /* 32 bytes */
 	const char *email;
 	time_t created_at;
 	time_t due_at;

@@ -16,7 +16,8 @@
 #include "imss-renew/imss-renew.h"
 #include "util.h"
 
-void svc_time_text(time_t t, char buf[SVC_TIME_LEN])
+void
+svc_time_text(time_t t, char buf[SVC_TIME_LEN])
 {
 	struct tm tm;
 
@@ -24,12 +25,14 @@ void svc_time_text(time_t t, char buf[SVC_TIME_LEN])
 		snprintf(buf, SVC_TIME_LEN, "%s", "1970-01-01T00:00:00Z");
 }
 
-int svc_random(unsigned char *buf, size_t len)
+int
+svc_random(unsigned char *buf, size_t len)
 {
 	return len <= INT_MAX && RAND_bytes(buf, (int)len) == 1 ? 0 : -1;
 }
 
-void svc_hex(const unsigned char *p, size_t len, char *out, int upper)
+void
+svc_hex(const unsigned char *p, size_t len, char *out, int upper)
 {
 	const char *digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
 	size_t i;
@@ -41,14 +44,16 @@ void svc_hex(const unsigned char *p, size_t len, char *out, int upper)
 	out[2 * len] = '\0';
 }
 
-int svc_sha256(const void *data, size_t len, unsigned char out[32])
+int
+svc_sha256(const void *data, size_t len, unsigned char out[32])
 {
 	unsigned int n = 0;
 
 	return EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) == 1 && n == 32 ? 0 : -1;
 }
 
-char *svc_b64_encode(const unsigned char *p, size_t len)
+char *
+svc_b64_encode(const unsigned char *p, size_t len)
 {
 	char *out;
 
@@ -62,7 +67,8 @@ char *svc_b64_encode(const unsigned char *p, size_t len)
 	return out;
 }
 
-int svc_b64_decode(const char *text, size_t len, unsigned char **out, size_t *outlen)
+int
+svc_b64_decode(const char *text, size_t len, unsigned char **out, size_t *outlen)
 {
 	EVP_ENCODE_CTX *ctx = NULL;
 	unsigned char *buf = NULL;
@@ -94,7 +100,8 @@ out:
  * point; 0 when it is malformed: truncated, overlong, a surrogate or over
  * U+10FFFF.
  */
-static size_t utf8_seq(const unsigned char *p, size_t left, unsigned long *code_point)
+static size_t
+utf8_seq(const unsigned char *p, size_t left, unsigned long *code_point)
 {
 	size_t n, i;
 	unsigned long cp;
@@ -103,10 +110,17 @@ static size_t utf8_seq(const unsigned char *p, size_t left, unsigned long *code_
 		*code_point = p[0];
 		return 1;
 	}
-	if ((p[0] & 0xE0) == 0xC0) { n = 2; cp = p[0] & 0x1Fu; }
-	else if ((p[0] & 0xF0) == 0xE0) { n = 3; cp = p[0] & 0x0Fu; }
-	else if ((p[0] & 0xF8) == 0xF0) { n = 4; cp = p[0] & 0x07u; }
-	else return 0;
+	if ((p[0] & 0xE0) == 0xC0) {
+		n = 2;
+		cp = p[0] & 0x1Fu;
+	} else if ((p[0] & 0xF0) == 0xE0) {
+		n = 3;
+		cp = p[0] & 0x0Fu;
+	} else if ((p[0] & 0xF8) == 0xF0) {
+		n = 4;
+		cp = p[0] & 0x07u;
+	} else
+		return 0;
 	if (n > left)
 		return 0;
 	for (i = 1; i < n; i++) {
@@ -123,7 +137,8 @@ static size_t utf8_seq(const unsigned char *p, size_t left, unsigned long *code_
 
 /* 1 when s[0..len) is well-formed UTF-8, and without control characters
  * when printable. */
-static int utf8_check(const char *s, size_t len, int printable)
+static int
+utf8_check(const char *s, size_t len, int printable)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	unsigned long cp;
@@ -138,17 +153,20 @@ static int utf8_check(const char *s, size_t len, int printable)
 	return 1;
 }
 
-int svc_utf8_printable(const char *s, size_t len)
+int
+svc_utf8_printable(const char *s, size_t len)
 {
 	return utf8_check(s, len, 1);
 }
 
-int svc_utf8_valid(const char *s, size_t len)
+int
+svc_utf8_valid(const char *s, size_t len)
 {
 	return utf8_check(s, len, 0);
 }
 
-size_t svc_utf8_chars(const char *s)
+size_t
+svc_utf8_chars(const char *s)
 {
 	size_t n = 0;
 
@@ -158,7 +176,8 @@ size_t svc_utf8_chars(const char *s)
 	return n;
 }
 
-int svc_is_hex(const char *s, size_t min, size_t max)
+int
+svc_is_hex(const char *s, size_t min, size_t max)
 {
 	size_t len = strlen(s);
 
@@ -167,14 +186,16 @@ int svc_is_hex(const char *s, size_t min, size_t max)
 	return strspn(s, "0123456789abcdefABCDEF") == len;
 }
 
-int svc_path(char *buf, size_t size, const char *dir, const char *name)
+int
+svc_path(char *buf, size_t size, const char *dir, const char *name)
 {
 	int n = snprintf(buf, size, "%s/%s", dir, name);
 
 	return n >= 0 && (size_t)n < size ? 0 : -1;
 }
 
-int svc_fsync_dir(const char *dir)
+int
+svc_fsync_dir(const char *dir)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int rc;
@@ -188,7 +209,8 @@ int svc_fsync_dir(const char *dir)
 
 /* The library's atomic writer (temp file, fsync, rename, fsync of the
  * directory); mode less the umask. */
-int svc_write_file(const char *path, const void *data, size_t len, mode_t mode)
+int
+svc_write_file(const char *path, const void *data, size_t len, mode_t mode)
 {
 	imss_ctx *ctx = NULL;
 	imss_err err;
@@ -205,7 +227,8 @@ int svc_write_file(const char *path, const void *data, size_t len, mode_t mode)
 	return -1;
 }
 
-int svc_read_file(const char *path, size_t max, unsigned char **out, size_t *len)
+int
+svc_read_file(const char *path, size_t max, unsigned char **out, size_t *len)
 {
 	unsigned char *buf = NULL;
 	size_t n = 0, cap = 0;

@@ -16,7 +16,8 @@ const char CERT_SOURCE_FILE[] = "file";
 const char CERT_SOURCE_CREDENTIAL[] = "credential";
 const char CERT_SOURCE_TOKEN[] = "token";
 
-void cert_entries_clear(struct cert_entries *e)
+void
+cert_entries_clear(struct cert_entries *e)
 {
 	size_t i;
 
@@ -32,9 +33,9 @@ void cert_entries_clear(struct cert_entries *e)
 
 /* A new entry for cert, described; key_location and token_label may be
  * NULL. */
-static imss_err entry_add(struct cert_entries *e, const char *source, const char *location,
-                          X509 *cert, int key_checked, const char *key_location,
-                          const char *token_label)
+static imss_err
+entry_add(struct cert_entries *e, const char *source, const char *location, X509 *cert,
+          int key_checked, const char *key_location, const char *token_label)
 {
 	struct cert_entry *grown = realloc(e->v, (e->n + 1) * sizeof(*e->v));
 	struct cert_entry *x;
@@ -56,13 +57,13 @@ static imss_err entry_add(struct cert_entries *e, const char *source, const char
 	x->location = strdup(location);
 	x->key_location = key_location ? strdup(key_location) : NULL;
 	x->token_label = token_label ? strdup(token_label) : NULL;
-	if (!x->location || (key_location && !x->key_location) ||
-	    (token_label && !x->token_label))
+	if (!x->location || (key_location && !x->key_location) || (token_label && !x->token_label))
 		return IMSS_ERR_NOMEM;
 	return IMSS_OK;
 }
 
-static int from_file(struct tool *t, const char *path, struct cert_entries *e)
+static int
+from_file(struct tool *t, const char *path, struct cert_entries *e)
 {
 	STACK_OF(X509) *certs = NULL;
 	imss_ctx *ctx;
@@ -78,9 +79,9 @@ static int from_file(struct tool *t, const char *path, struct cert_entries *e)
 	return err == IMSS_OK ? TOOL_EXIT_OK : tool_fail(t, err, 0);
 }
 
-static int from_credential(struct tool *t, const char *command, const char *path,
-                           const char *key_file, const char *password_source,
-                           struct cert_entries *e)
+static int
+from_credential(struct tool *t, const char *command, const char *path, const char *key_file,
+                const char *password_source, struct cert_entries *e)
 {
 	imss_pin_source *password = NULL;
 	imss_credential *cred = NULL;
@@ -101,8 +102,8 @@ static int from_credential(struct tool *t, const char *command, const char *path
 	return err == IMSS_OK ? TOOL_EXIT_OK : tool_fail(t, err, 0);
 }
 
-imss_err cert_entries_from_token(struct tool *t, const char *uri, imss_pin_source *src,
-                                 struct cert_entries *e)
+imss_err
+cert_entries_from_token(struct tool *t, const char *uri, imss_pin_source *src, struct cert_entries *e)
 {
 	imss_token_cert *certs = NULL;
 	imss_token *tok = NULL;
@@ -124,8 +125,8 @@ imss_err cert_entries_from_token(struct tool *t, const char *uri, imss_pin_sourc
 	return err;
 }
 
-int cert_args_check(struct tool *t, const char *command, const struct cert_args *a,
-                    int login_needs_token)
+int
+cert_args_check(struct tool *t, const char *command, const struct cert_args *a, int login_needs_token)
 {
 	int token_source = login_needs_token ? a->token != NULL : !a->cert && !a->credential;
 
@@ -141,14 +142,15 @@ int cert_args_check(struct tool *t, const char *command, const struct cert_args 
 		return tool_usage_error(t, command, "%s",
 		                        _("--password-source goes with --credential"));
 	if ((a->login || a->pin_source) && !token_source)
-		return tool_usage_error(t, command, "%s", login_needs_token
-		                        ? _("--login and --pin-source go with --token URI")
-		                        : _("--login and --pin-source go with a token"));
+		return tool_usage_error(t, command, "%s",
+		                        login_needs_token
+		                                ? _("--login and --pin-source go with --token URI")
+		                                : _("--login and --pin-source go with a token"));
 	return TOOL_EXIT_OK;
 }
 
-static int from_token(struct tool *t, const char *command, const struct cert_args *a,
-                      struct cert_entries *e)
+static int
+from_token(struct tool *t, const char *command, const struct cert_args *a, struct cert_entries *e)
 {
 	imss_pin_source *src = NULL;
 	imss_err err;
@@ -165,63 +167,61 @@ static int from_token(struct tool *t, const char *command, const struct cert_arg
 	return err == IMSS_OK ? TOOL_EXIT_OK : tool_fail(t, err, 0);
 }
 
-int cert_entries_collect(struct tool *t, const char *command, const struct cert_args *a,
-                         struct cert_entries *e)
+int
+cert_entries_collect(struct tool *t, const char *command, const struct cert_args *a,
+                     struct cert_entries *e)
 {
 	if (a->cert)
 		return from_file(t, a->cert, e);
 	if (a->credential)
-		return from_credential(t, command, a->credential, a->key_file,
-		                       a->password_source, e);
+		return from_credential(t, command, a->credential, a->key_file, a->password_source, e);
 	return from_token(t, command, a, e);
 }
 
-static int add_key_fields(json_object *obj, const struct cert_entry *x)
+static int
+add_key_fields(json_object *obj, const struct cert_entry *x)
 {
 	return tool_json_bool(obj, "key_checked", x->key_checked) ||
 	       tool_json_tristate(obj, "key_present", x->key_checked ? x->key_present : -1) ||
 	       tool_json_str(obj, "key_location", x->key_location);
 }
 
-static int add_subject_fields(json_object *obj, const imss_cert_info *info)
+static int
+add_subject_fields(json_object *obj, const imss_cert_info *info)
 {
 	return tool_json_str(obj, "subject", info->subject) ||
 	       tool_json_str(obj, "razon_social", info->razon_social) ||
 	       tool_json_str(obj, "registro_patronal", info->registro_patronal) ||
-	       tool_json_str(obj, "rfc", info->rfc) ||
-	       tool_json_str(obj, "curp", info->curp) ||
+	       tool_json_str(obj, "rfc", info->rfc) || tool_json_str(obj, "curp", info->curp) ||
 	       tool_json_str(obj, "email", info->email) ||
 	       tool_json_str(obj, "issuer", info->issuer) ||
 	       tool_json_str(obj, "serial", info->serial) ||
 	       tool_json_str(obj, "fingerprint_sha256", info->fingerprint);
 }
 
-static json_object *entry_json(const struct cert_entry *x, const char *const *verdicts)
+static json_object *
+entry_json(const struct cert_entry *x, const char *const *verdicts)
 {
 	json_object *obj = json_object_new_object();
 	char from[TOOL_TIME_SIZE], until[TOOL_TIME_SIZE];
 
 	tool_time_text(x->info.not_before, from, sizeof(from));
 	tool_time_text(x->info.not_after, until, sizeof(until));
-	if (!obj ||
-	    (verdicts && tool_json_str(obj, "status", verdicts[x->verdict])) ||
-	    tool_json_str(obj, "source", x->source) ||
-	    tool_json_str(obj, "location", x->location) ||
-	    tool_json_str(obj, "token", x->token_label) ||
-	    add_subject_fields(obj, &x->info) ||
-	    tool_json_str(obj, "not_before", from) ||
-	    tool_json_str(obj, "not_after", until) ||
+	if (!obj || (verdicts && tool_json_str(obj, "status", verdicts[x->verdict])) ||
+	    tool_json_str(obj, "source", x->source) || tool_json_str(obj, "location", x->location) ||
+	    tool_json_str(obj, "token", x->token_label) || add_subject_fields(obj, &x->info) ||
+	    tool_json_str(obj, "not_before", from) || tool_json_str(obj, "not_after", until) ||
 	    tool_json_int(obj, "days_left", x->info.days_left) ||
 	    tool_json_bool(obj, "expired", x->info.expired) ||
-	    tool_json_bool(obj, "not_yet_valid", x->info.not_yet_valid) ||
-	    add_key_fields(obj, x)) {
+	    tool_json_bool(obj, "not_yet_valid", x->info.not_yet_valid) || add_key_fields(obj, x)) {
 		json_object_put(obj);
 		return NULL;
 	}
 	return obj;
 }
 
-json_object *cert_entries_json(const struct cert_entries *e, const char *const *verdicts)
+json_object *
+cert_entries_json(const struct cert_entries *e, const char *const *verdicts)
 {
 	json_object *root = json_object_new_object();
 	json_object *array;

@@ -44,7 +44,8 @@ enum {
 #define MAX_DAYS 36500L
 
 static const struct tool_option options[] = {
-	CERT_ARGS_OPTIONS(N_("log in to the token first, for tokens that\nshow certificates only after login (needs\n--token: a PIN belongs to one token)")),
+	CERT_ARGS_OPTIONS(N_(
+	        "log in to the token first, for tokens that\nshow certificates only after login (needs\n--token: a PIN belongs to one token)")),
 	{ "days", TOOL_ARG_REQUIRED, offsetof(struct cert_args, days_text), N_("N"),
 	  N_("how many days ahead to warn (default 30)") },
 	TOOL_OPTION_END,
@@ -59,7 +60,8 @@ enum verdict {
 
 static const char *const verdict_json[] = { "ok", "expiring", "expired" };
 
-static void synopsis(void)
+static void
+synopsis(void)
 {
 	printf(_("Usage: %s [GLOBAL OPTIONS] %s [--cert FILE | --credential FILE\n"
 	         "         [--key-file FILE] | --token URI] [--days N] [--login]\n"
@@ -73,7 +75,8 @@ static void synopsis(void)
 	       TOOL_NAME, COMMAND);
 }
 
-static void examples(void)
+static void
+examples(void)
 {
 	fputs(_("\nExit status:\n"
 	        "   0  every certificate is valid for at least N more days, or there\n"
@@ -81,7 +84,8 @@ static void examples(void)
 	        "   1  failure: a file or token could not be read\n"
 	        "   2  usage error\n"
 	        "  10  a certificate expires within N days\n"
-	        "  11  a certificate has expired (before 10 when both apply)\n"), stdout);
+	        "  11  a certificate has expired (before 10 when both apply)\n"),
+	      stdout);
 	printf(_("\nExamples:\n"
 	         "  %s %s\n"
 	         "  %s %s --cert empresa.cer --days 45\n"
@@ -91,7 +95,8 @@ static void examples(void)
 }
 
 /* A whole number of days, 0 to MAX_DAYS. */
-static int parse_days(const char *text, long *out)
+static int
+parse_days(const char *text, long *out)
 {
 	char *end;
 	long v;
@@ -106,19 +111,21 @@ static int parse_days(const char *text, long *out)
 	return 0;
 }
 
-static int check_args(struct tool *t, const struct cert_args *a, long *days)
+static int
+check_args(struct tool *t, const struct cert_args *a, long *days)
 {
 	int rc = cert_args_check(t, COMMAND, a, 1);
 
 	*days = DEFAULT_DAYS;
 	if (rc == TOOL_EXIT_OK && a->days_text && parse_days(a->days_text, days) != 0)
-		rc = tool_usage_error(t, COMMAND, _("malformed --days: a whole number from 0 to %ld"),
-		                      MAX_DAYS);
+		rc = tool_usage_error(t, COMMAND,
+		                      _("malformed --days: a whole number from 0 to %ld"), MAX_DAYS);
 	return rc;
 }
 
 /* Fewer than days whole days left: expiring; days_left is rounded down. */
-static enum verdict verdict_of(const imss_cert_info *info, long days)
+static enum verdict
+verdict_of(const imss_cert_info *info, long days)
 {
 	if (info->expired)
 		return VERDICT_EXPIRED;
@@ -127,7 +134,8 @@ static enum verdict verdict_of(const imss_cert_info *info, long days)
 
 /* Each certificate's verdict; CA certificates are not the employer's and
  * are dropped. */
-static void judge(struct cert_entries *e, long days)
+static void
+judge(struct cert_entries *e, long days)
 {
 	size_t i, kept = 0;
 
@@ -150,16 +158,17 @@ static void judge(struct cert_entries *e, long days)
  * them, and some modules refuse a session), or p11-kit's trust module, the
  * system's CA certificates.
  */
-static int skip_token(const imss_token_info *info)
+static int
+skip_token(const imss_token_info *info)
 {
 	static const char trust[] = "p11-kit-trust";
 
-	return !info->initialized ||
-	       (info->model && strcmp(info->model, trust) == 0) ||
+	return !info->initialized || (info->model && strcmp(info->model, trust) == 0) ||
 	       (info->module_name && strcmp(info->module_name, trust) == 0);
 }
 
-static int from_every_token(struct tool *t, struct cert_entries *e)
+static int
+from_every_token(struct tool *t, struct cert_entries *e)
 {
 	imss_token_info *infos = NULL;
 	size_t count = 0, i;
@@ -177,35 +186,37 @@ static int from_every_token(struct tool *t, struct cert_entries *e)
 }
 
 /* Is stdout systemd's journal?  $JOURNAL_STREAM is "DEVICE:INODE". */
-static int stdout_is_journal(void)
+static int
+stdout_is_journal(void)
 {
 	const char *s = getenv("JOURNAL_STREAM");
 	unsigned long long dev, ino;
 	struct stat st;
 
-	if (!s || sscanf(s, "%llu:%llu", &dev, &ino) != 2 ||
-	    fstat(STDOUT_FILENO, &st) != 0)
+	if (!s || sscanf(s, "%llu:%llu", &dev, &ino) != 2 || fstat(STDOUT_FILENO, &st) != 0)
 		return 0;
 	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
 
 /* The syslog priority prefix of a line about verdict v, or "". */
-static const char *priority(int journal, enum verdict v)
+static const char *
+priority(int journal, enum verdict v)
 {
 	if (!journal)
 		return "";
 	switch (v) {
 	case VERDICT_EXPIRED:
-		return "<3>";   /* LOG_ERR */
+		return "<3>"; /* LOG_ERR */
 	case VERDICT_EXPIRING:
-		return "<4>";   /* LOG_WARNING */
+		return "<4>"; /* LOG_WARNING */
 	default:
-		return "<6>";   /* LOG_INFO */
+		return "<6>"; /* LOG_INFO */
 	}
 }
 
 /* Who the certificate names: razon social and registro patronal. */
-static void who_text(const imss_cert_info *info, char *buf, size_t size)
+static void
+who_text(const imss_cert_info *info, char *buf, size_t size)
 {
 	const char *rs = info->razon_social, *rp = info->registro_patronal;
 
@@ -217,10 +228,13 @@ static void who_text(const imss_cert_info *info, char *buf, size_t size)
 		snprintf(buf, size, "%s", rs && *rs ? rs : info->subject);
 }
 
-static void print_entry(const struct cert_entry *x, int journal)
+static void
+print_entry(const struct cert_entry *x, int journal)
 {
 	static const char *const words[] = {
-		N_("OK"), N_("EXPIRING"), N_("EXPIRED"),
+		N_("OK"),
+		N_("EXPIRING"),
+		N_("EXPIRED"),
 	};
 	char who[512], when[256], where[1024], until[TOOL_TIME_SIZE];
 	long days = x->info.days_left;
@@ -230,11 +244,13 @@ static void print_entry(const struct cert_entry *x, int journal)
 	if (x->verdict == VERDICT_EXPIRED)
 		snprintf(when, sizeof(when),
 		         ngettext("expired %ld day ago, on %s", "expired %ld days ago, on %s",
-		                  (unsigned long)-days), -days, until);
+		                  (unsigned long)-days),
+		         -days, until);
 	else
 		snprintf(when, sizeof(when),
 		         ngettext("%ld day left, until %s", "%ld days left, until %s",
-		                  (unsigned long)days), days, until);
+		                  (unsigned long)days),
+		         days, until);
 	if (x->source == CERT_SOURCE_TOKEN)
 		snprintf(where, sizeof(where), _("token '%s'"), x->token_label);
 	else
@@ -242,31 +258,35 @@ static void print_entry(const struct cert_entry *x, int journal)
 	fputs(priority(journal, x->verdict), stdout);
 	/* TRANSLATORS: verdict (OK, EXPIRING, EXPIRED), who, serial, days
 	   left, where. */
-	printf(_("%s: %s, serial %s: %s; %s\n"), _(words[x->verdict]), who,
-	       x->info.serial, when, where);
+	printf(_("%s: %s, serial %s: %s; %s\n"), _(words[x->verdict]), who, x->info.serial, when,
+	       where);
 }
 
 /* A summary line: n certificates have verdict v. */
-static void print_summary(int journal, enum verdict v, size_t n, long days)
+static void
+print_summary(int journal, enum verdict v, size_t n, long days)
 {
 	fputs(priority(journal, v), stdout);
 	if (v == VERDICT_EXPIRED)
 		printf(ngettext("%zu certificate has expired: renew it with 'imss-renew renew'.\n",
 		                "%zu certificates have expired: renew them with 'imss-renew renew'.\n",
-		                n), n);
+		                n),
+		       n);
 	else if (v == VERDICT_EXPIRING)
 		printf(ngettext("%zu certificate expires within %ld days: renew it with 'imss-renew renew'.\n",
 		                "%zu certificates expire within %ld days: renew them with 'imss-renew renew'.\n",
-		                n), n, days);
+		                n),
+		       n, days);
 	else if (n == 0)
 		puts(_("No certificates found."));
 	else
 		printf(ngettext("%zu certificate is valid for at least %ld more days.\n",
-		                "%zu certificates are valid for at least %ld more days.\n",
-		                n), n, days);
+		                "%zu certificates are valid for at least %ld more days.\n", n),
+		       n, days);
 }
 
-static void print_text(const struct cert_entries *e, long days)
+static void
+print_text(const struct cert_entries *e, long days)
 {
 	int journal = stdout_is_journal();
 	size_t i, count[3] = { 0, 0, 0 };
@@ -283,7 +303,8 @@ static void print_text(const struct cert_entries *e, long days)
 		print_summary(journal, VERDICT_OK, e->n, days);
 }
 
-static int print_json(const struct cert_entries *e, long days, enum verdict worst)
+static int
+print_json(const struct cert_entries *e, long days, enum verdict worst)
 {
 	json_object *root = cert_entries_json(e, verdict_json);
 
@@ -295,10 +316,13 @@ static int print_json(const struct cert_entries *e, long days, enum verdict wors
 	return tool_json_print(root);
 }
 
-static int run(struct tool *t, int argc, char **argv)
+static int
+run(struct tool *t, int argc, char **argv)
 {
 	static const int exit_of[] = {
-		TOOL_EXIT_OK, CHECK_EXIT_EXPIRING, CHECK_EXIT_EXPIRED,
+		TOOL_EXIT_OK,
+		CHECK_EXIT_EXPIRING,
+		CHECK_EXIT_EXPIRED,
 	};
 	struct cert_args a = { 0 };
 	struct cert_entries e = { 0 };
@@ -336,6 +360,7 @@ out:
 }
 
 const struct tool_command cmd_check = {
-	COMMAND, N_("check when certificates expire (for reminders; exit status 10, 11)"), options,
-	synopsis, examples, run,
+	COMMAND,  N_("check when certificates expire (for reminders; exit status 10, 11)"),
+	options,  synopsis,
+	examples, run,
 };

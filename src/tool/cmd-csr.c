@@ -22,7 +22,7 @@ struct csr_args {
 	const char *key;
 	const char *subject_from;
 	const char *subject;
-	const char *out;         /* NULL: stdout */
+	const char *out; /* NULL: stdout */
 	const char *pin_source;
 	int der;
 };
@@ -44,13 +44,14 @@ static const struct tool_option options[] = {
 
 /* What was made, for the output. */
 struct csr_result {
-	unsigned char *der;      /* OPENSSL_free() */
+	unsigned char *der; /* OPENSSL_free() */
 	size_t len;
 	char *key_uri;
 	char *subject;
 };
 
-static void synopsis(void)
+static void
+synopsis(void)
 {
 	printf(_("Usage: %s [GLOBAL OPTIONS] %s --key URI\n"
 	         "         (--subject-from CERT | --subject DN) [--out FILE] [--der]\n"
@@ -61,7 +62,8 @@ static void synopsis(void)
 	       TOOL_NAME, COMMAND);
 }
 
-static void examples(void)
+static void
+examples(void)
 {
 	printf(_("\nExamples:\n"
 	         "  %s %s --key 'pkcs11:token=My%%20Token;object=imss-2025;type=private' \\\n"
@@ -74,7 +76,8 @@ static void examples(void)
 	       TOOL_NAME, COMMAND, TOOL_NAME, COMMAND, TOOL_NAME, COMMAND);
 }
 
-static int check_args(struct tool *t, const struct csr_args *a)
+static int
+check_args(struct tool *t, const struct csr_args *a)
 {
 	if (a->subject && a->subject_from)
 		return tool_usage_error(t, COMMAND, "%s",
@@ -93,7 +96,8 @@ static int check_args(struct tool *t, const struct csr_args *a)
 	return TOOL_EXIT_OK;
 }
 
-static int subject_from_text(struct tool *t, const char *text, X509_NAME **out)
+static int
+subject_from_text(struct tool *t, const char *text, X509_NAME **out)
 {
 	imss_err err = imss_subject_parse(text, out);
 
@@ -101,13 +105,14 @@ static int subject_from_text(struct tool *t, const char *text, X509_NAME **out)
 		return TOOL_EXIT_OK;
 	if (err == IMSS_ERR_INVALID_ARG)
 		return tool_usage_error(t, COMMAND,
-			_("malformed --subject '%s': use the form /O=Empresa/OU=Y1234567890/CN=Name"),
-			text);
+		                        _("malformed --subject '%s': use the form /O=Empresa/OU=Y1234567890/CN=Name"),
+		                        text);
 	return tool_fail(t, err, 1);
 }
 
 /* The certificate --subject-from names: on a token, or the first in a file. */
-static imss_err load_certificate(struct tool *t, const char *from, X509 **out)
+static imss_err
+load_certificate(struct tool *t, const char *from, X509 **out)
 {
 	STACK_OF(X509) *certs = NULL;
 	imss_token *tok = NULL;
@@ -132,7 +137,8 @@ static imss_err load_certificate(struct tool *t, const char *from, X509 **out)
 	return err;
 }
 
-static int subject_from_cert(struct tool *t, const char *from, X509_NAME **out)
+static int
+subject_from_cert(struct tool *t, const char *from, X509_NAME **out)
 {
 	X509 *cert = NULL;
 	imss_err err;
@@ -147,7 +153,8 @@ static int subject_from_cert(struct tool *t, const char *from, X509_NAME **out)
 }
 
 /* The subject as RFC 2253 text, for JSON. */
-static char *name_text(const X509_NAME *name)
+static char *
+name_text(const X509_NAME *name)
 {
 	BIO *bio = BIO_new(BIO_s_mem());
 	char *data = NULL, *text = NULL;
@@ -161,7 +168,8 @@ static char *name_text(const X509_NAME *name)
 	return text;
 }
 
-static void result_clear(struct csr_result *r)
+static void
+result_clear(struct csr_result *r)
 {
 	OPENSSL_free(r->der);
 	free(r->key_uri);
@@ -170,8 +178,9 @@ static void result_clear(struct csr_result *r)
 }
 
 /* Log in, find the key, make and encode the request. */
-static imss_err make_request(struct tool *t, const char *key_uri, const X509_NAME *subject,
-                             imss_pin_source *src, struct csr_result *r)
+static imss_err
+make_request(struct tool *t, const char *key_uri, const X509_NAME *subject, imss_pin_source *src,
+             struct csr_result *r)
 {
 	imss_token *tok = NULL;
 	imss_key *key = NULL;
@@ -203,7 +212,8 @@ out:
 	return err;
 }
 
-static int print_json(struct tool *t, const struct csr_args *a, const struct csr_result *r)
+static int
+print_json(struct tool *t, const struct csr_args *a, const struct csr_result *r)
 {
 	json_object *root = json_object_new_object();
 	char *pem = NULL;
@@ -216,8 +226,7 @@ static int print_json(struct tool *t, const struct csr_args *a, const struct csr
 		json_object_put(root);
 		goto out;
 	}
-	failed = !root ||
-	         tool_json_str(root, "file", a->out) ||
+	failed = !root || tool_json_str(root, "file", a->out) ||
 	         tool_json_str(root, "format", a->der ? "der" : "pem") ||
 	         tool_json_str(root, "key_uri", r->key_uri) ||
 	         tool_json_str(root, "subject", r->subject) ||
@@ -229,7 +238,8 @@ out:
 	return rc;
 }
 
-static int run(struct tool *t, int argc, char **argv)
+static int
+run(struct tool *t, int argc, char **argv)
 {
 	struct csr_args a = { 0 };
 	struct csr_result r = { 0 };
@@ -268,6 +278,7 @@ out:
 }
 
 const struct tool_command cmd_csr = {
-	COMMAND, N_("make a certificate request signed by a token key"), options,
-	synopsis, examples, run,
+	COMMAND,  N_("make a certificate request signed by a token key"),
+	options,  synopsis,
+	examples, run,
 };

@@ -19,16 +19,19 @@ static const struct tool_option options[] = {
 	TOOL_OPTION_END,
 };
 
-static void synopsis(void)
+static void
+synopsis(void)
 {
 	printf(_("Usage: %s [GLOBAL OPTIONS] %s --token URI\n"
 	         "Check, without logging in or changing anything, whether a token can\n"
 	         "generate and keep the key for the renewal.  Each check shows OK, WARN\n"
 	         "or FAIL; the verdict is the worst of them.  Exit status 0 for a verdict\n"
-	         "of OK or WARN, 1 for FAIL.\n"), TOOL_NAME, COMMAND);
+	         "of OK or WARN, 1 for FAIL.\n"),
+	       TOOL_NAME, COMMAND);
 }
 
-static void examples(void)
+static void
+examples(void)
 {
 	printf(_("\nExamples:\n"
 	         "  %s %s --token 'pkcs11:token=My%%20Token'\n"
@@ -37,7 +40,8 @@ static void examples(void)
 }
 
 /* The same words in text and JSON: they are part of the script interface. */
-static const char *status_word(imss_check_status status)
+static const char *
+status_word(imss_check_status status)
 {
 	switch (status) {
 	case IMSS_CHECK_OK:
@@ -50,7 +54,8 @@ static const char *status_word(imss_check_status status)
 	return "FAIL";
 }
 
-static void print_text(const imss_doctor_report *report)
+static void
+print_text(const imss_doctor_report *report)
 {
 	size_t i;
 
@@ -63,13 +68,13 @@ static void print_text(const imss_doctor_report *report)
 	printf(_("Verdict: %s\n"), status_word(report->verdict));
 }
 
-static json_object *check_json(const void *item)
+static json_object *
+check_json(const void *item)
 {
 	const imss_check *check = item;
 	json_object *obj = json_object_new_object();
 
-	if (!obj ||
-	    tool_json_str(obj, "name", check->name) ||
+	if (!obj || tool_json_str(obj, "name", check->name) ||
 	    tool_json_str(obj, "status", status_word(check->status)) ||
 	    tool_json_str(obj, "text", check->text)) {
 		json_object_put(obj);
@@ -78,7 +83,8 @@ static json_object *check_json(const void *item)
 	return obj;
 }
 
-static int print_json(const imss_doctor_report *report)
+static int
+print_json(const imss_doctor_report *report)
 {
 	json_object *root = tool_json_list("checks", report->checks, report->count,
 	                                   sizeof(*report->checks), check_json);
@@ -90,7 +96,8 @@ static int print_json(const imss_doctor_report *report)
 	return tool_json_print(root);
 }
 
-static imss_err run_doctor(struct tool *t, const char *uri, imss_doctor_report *report)
+static imss_err
+run_doctor(struct tool *t, const char *uri, imss_doctor_report *report)
 {
 	imss_token *tok = NULL;
 	imss_err err;
@@ -103,7 +110,8 @@ static imss_err run_doctor(struct tool *t, const char *uri, imss_doctor_report *
 	return err;
 }
 
-static int run(struct tool *t, int argc, char **argv)
+static int
+run(struct tool *t, int argc, char **argv)
 {
 	imss_doctor_report report = { 0 };
 	struct doctor_args a = { 0 };
@@ -133,6 +141,7 @@ out:
 }
 
 const struct tool_command cmd_doctor = {
-	COMMAND, N_("check, read-only, whether a token is fit for the renewal"), options,
-	synopsis, examples, run,
+	COMMAND,  N_("check, read-only, whether a token is fit for the renewal"),
+	options,  synopsis,
+	examples, run,
 };

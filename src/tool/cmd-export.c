@@ -26,22 +26,24 @@ static const struct tool_option options[] = {
 	  N_("the certificate, as a PKCS#11 URI (see 'imss-renew\nobjects' or 'imss-renew status')") },
 	{ "out", TOOL_ARG_MANDATORY, offsetof(struct export_args, out), N_("FILE"),
 	  N_("the file to write") },
-	{ "pem", TOOL_ARG_NONE, offsetof(struct export_args, pem), NULL,
-	  N_("PEM instead of DER") },
+	{ "pem", TOOL_ARG_NONE, offsetof(struct export_args, pem), NULL, N_("PEM instead of DER") },
 	{ "force", TOOL_ARG_NONE, offsetof(struct export_args, force), NULL,
 	  N_("replace FILE if it exists") },
 	TOOL_OPTION_END,
 };
 
-static void synopsis(void)
+static void
+synopsis(void)
 {
 	printf(_("Usage: %s [GLOBAL OPTIONS] %s --cert URI --out FILE [--pem] [--force]\n"
 	         "Copy a certificate from a token to a file: DER (.cer) by default, or\n"
 	         "PEM.  The file is written atomically; an existing file is left as it\n"
-	         "is unless --force.  No login is needed.\n"), TOOL_NAME, COMMAND);
+	         "is unless --force.  No login is needed.\n"),
+	       TOOL_NAME, COMMAND);
 }
 
-static void examples(void)
+static void
+examples(void)
 {
 	printf(_("\nExamples:\n"
 	         "  %s %s --cert 'pkcs11:token=My%%20Token;object=imss-2025;type=cert' \\\n"
@@ -51,7 +53,8 @@ static void examples(void)
 	       TOOL_NAME, COMMAND, TOOL_NAME, COMMAND);
 }
 
-static imss_err find_certificate(struct tool *t, const char *uri, X509 **out)
+static imss_err
+find_certificate(struct tool *t, const char *uri, X509 **out)
 {
 	imss_token *tok = NULL;
 	imss_err err;
@@ -64,15 +67,15 @@ static imss_err find_certificate(struct tool *t, const char *uri, X509 **out)
 	return err;
 }
 
-static int print_json(struct tool *t, const struct export_args *a, X509 *cert)
+static int
+print_json(struct tool *t, const struct export_args *a, X509 *cert)
 {
 	json_object *root = json_object_new_object();
 	imss_cert_info info = { 0 };
 	imss_err err = imss_cert_describe(cert, &info);
 	int failed, rc;
 
-	failed = err != IMSS_OK || !root ||
-	         tool_json_str(root, "file", a->out) ||
+	failed = err != IMSS_OK || !root || tool_json_str(root, "file", a->out) ||
 	         tool_json_str(root, "format", a->pem ? "pem" : "der") ||
 	         tool_json_str(root, "uri", a->cert) ||
 	         tool_json_str(root, "subject", info.subject) ||
@@ -83,7 +86,8 @@ static int print_json(struct tool *t, const struct export_args *a, X509 *cert)
 	return rc;
 }
 
-static int run(struct tool *t, int argc, char **argv)
+static int
+run(struct tool *t, int argc, char **argv)
 {
 	struct export_args a = { 0 };
 	unsigned char *der = NULL;
@@ -115,6 +119,5 @@ out:
 }
 
 const struct tool_command cmd_export = {
-	COMMAND, N_("copy a certificate from a token to a file"), options,
-	synopsis, examples, run,
+	COMMAND, N_("copy a certificate from a token to a file"), options, synopsis, examples, run,
 };

@@ -21,7 +21,7 @@
 struct import_args {
 	const char *token;
 	const char *cert;
-	const char *label;       /* NULL: the key's label */
+	const char *label; /* NULL: the key's label */
 	const char *ca;
 	const char *pin_source;
 	int force;
@@ -48,7 +48,8 @@ struct import_result {
 	imss_cert_info info;
 };
 
-static void synopsis(void)
+static void
+synopsis(void)
 {
 	printf(_("Usage: %s [GLOBAL OPTIONS] %s --token URI --cert FILE [--label LABEL]\n"
 	         "         [--ca FILE] [--force] [--pin-source SRC]\n"
@@ -59,10 +60,12 @@ static void synopsis(void)
 	         "token matches, when the chain to --ca does not verify, or when the\n"
 	         "certificate is expired or not valid yet (unless --force).  Importing the\n"
 	         "same certificate again stores nothing new.  The first line of output is\n"
-	         "the certificate's PKCS#11 URI.\n"), TOOL_NAME, COMMAND);
+	         "the certificate's PKCS#11 URI.\n"),
+	       TOOL_NAME, COMMAND);
 }
 
-static void examples(void)
+static void
+examples(void)
 {
 	printf(_("\nExamples:\n"
 	         "  %s %s --token 'pkcs11:token=My%%20Token' --cert nuevo.cer\n"
@@ -73,7 +76,8 @@ static void examples(void)
 	       TOOL_NAME, COMMAND, TOOL_NAME, COMMAND, TOOL_NAME, COMMAND);
 }
 
-static int check_args(struct tool *t, const struct import_args *a)
+static int
+check_args(struct tool *t, const struct import_args *a)
 {
 	if (a->label && !*a->label)
 		return tool_usage_error(t, COMMAND, "%s", _("--label must not be empty"));
@@ -86,8 +90,8 @@ static int check_args(struct tool *t, const struct import_args *a)
  * The certificate of the bundle whose private key is on the token (the
  * first one when none is: the library then refuses it with its reason).
  */
-static imss_err pick_leaf(imss_token *tok, STACK_OF(X509) *certs, X509 **leaf,
-                          char **key_uri)
+static imss_err
+pick_leaf(imss_token *tok, STACK_OF(X509) * certs, X509 **leaf, char **key_uri)
 {
 	imss_key *key = NULL;
 	imss_err err = IMSS_OK;
@@ -109,7 +113,8 @@ static imss_err pick_leaf(imss_token *tok, STACK_OF(X509) *certs, X509 **leaf,
 	return IMSS_OK;
 }
 
-static int has_cert(STACK_OF(X509) *certs, X509 *x)
+static int
+has_cert(STACK_OF(X509) * certs, X509 *x)
 {
 	int i;
 
@@ -125,12 +130,12 @@ static int has_cert(STACK_OF(X509) *certs, X509 *x)
  * certificate is handed over only once this chain to --ca is verified
  * (with the library's own time rule: not checked with --force).
  */
-static int add_verified_intermediates(X509 *leaf, STACK_OF(X509) *bundle,
-                                      STACK_OF(X509) *trusted, int force)
+static int
+add_verified_intermediates(X509 *leaf, STACK_OF(X509) * bundle, STACK_OF(X509) * trusted, int force)
 {
 	X509_STORE *store = X509_STORE_new();
 	X509_STORE_CTX *vctx = X509_STORE_CTX_new();
-	STACK_OF(X509) *chain;
+	STACK_OF(X509) * chain;
 	int ok = 0, i;
 
 	if (!store || !vctx)
@@ -144,7 +149,7 @@ static int add_verified_intermediates(X509 *leaf, STACK_OF(X509) *bundle,
 		X509_STORE_CTX_set_flags(vctx, X509_V_FLAG_NO_CHECK_TIME);
 	ok = 1;
 	if (X509_verify_cert(vctx) != 1)
-		goto out;  /* the library says why, with --ca alone */
+		goto out; /* the library says why, with --ca alone */
 	chain = X509_STORE_CTX_get0_chain(vctx);
 	for (i = 1; ok && i < sk_X509_num(chain); i++) {
 		X509 *x = sk_X509_value(chain, i);
@@ -162,7 +167,8 @@ out:
 	return ok;
 }
 
-static void result_clear(struct import_result *r)
+static void
+result_clear(struct import_result *r)
 {
 	free(r->uri);
 	free(r->key_uri);
@@ -170,8 +176,9 @@ static void result_clear(struct import_result *r)
 }
 
 /* Log in, pick the certificate, verify its chain, store it. */
-static imss_err import(struct tool *t, const struct import_args *a, STACK_OF(X509) *certs,
-                       STACK_OF(X509) *ca, imss_pin_source *src, struct import_result *r)
+static imss_err
+import(struct tool *t, const struct import_args *a, STACK_OF(X509) * certs, STACK_OF(X509) * ca,
+       imss_pin_source *src, struct import_result *r)
 {
 	imss_token *tok = NULL;
 	X509 *leaf = NULL;
@@ -193,7 +200,8 @@ static imss_err import(struct tool *t, const struct import_args *a, STACK_OF(X50
 	return err;
 }
 
-static void print_text(const struct import_result *r)
+static void
+print_text(const struct import_result *r)
 {
 	char until[TOOL_TIME_SIZE];
 
@@ -205,14 +213,14 @@ static void print_text(const struct import_result *r)
 	tool_field(_("valid until"), until);
 }
 
-static int print_json(const struct import_result *r)
+static int
+print_json(const struct import_result *r)
 {
 	json_object *root = json_object_new_object();
 	char until[TOOL_TIME_SIZE];
 
 	tool_time_text(r->info.not_after, until, sizeof(until));
-	if (!root ||
-	    tool_json_str(root, "uri", r->uri) ||
+	if (!root || tool_json_str(root, "uri", r->uri) ||
 	    tool_json_str(root, "key_uri", r->key_uri) ||
 	    tool_json_str(root, "subject", r->info.subject) ||
 	    tool_json_str(root, "serial", r->info.serial) ||
@@ -225,7 +233,8 @@ static int print_json(const struct import_result *r)
 }
 
 /* Certificates from a file; NULL path leaves *out NULL. */
-static imss_err load_certs(struct tool *t, const char *path, STACK_OF(X509) **out)
+static imss_err
+load_certs(struct tool *t, const char *path, STACK_OF(X509) * *out)
 {
 	imss_ctx *ctx;
 	imss_err err;
@@ -239,7 +248,8 @@ static imss_err load_certs(struct tool *t, const char *path, STACK_OF(X509) **ou
 	return err;
 }
 
-static int run(struct tool *t, int argc, char **argv)
+static int
+run(struct tool *t, int argc, char **argv)
 {
 	struct import_args a = { 0 };
 	struct import_result r = { 0 };
@@ -281,6 +291,7 @@ out:
 }
 
 const struct tool_command cmd_import = {
-	COMMAND, N_("store a certificate on the token next to its key"), options,
-	synopsis, examples, run,
+	COMMAND,  N_("store a certificate on the token next to its key"),
+	options,  synopsis,
+	examples, run,
 };

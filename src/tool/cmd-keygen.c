@@ -12,8 +12,8 @@
 struct keygen_args {
 	const char *token;
 	const char *label;
-	const char *type;        /* NULL: the library's default, rsa:2048 */
-	const char *pin_source;  /* NULL: tty */
+	const char *type;       /* NULL: the library's default, rsa:2048 */
+	const char *pin_source; /* NULL: tty */
 	int force;
 };
 
@@ -29,17 +29,20 @@ static const struct tool_option options[] = {
 	TOOL_OPTION_END,
 };
 
-static void synopsis(void)
+static void
+synopsis(void)
 {
 	printf(_("Usage: %s [GLOBAL OPTIONS] %s --token URI --label LABEL [--type TYPE]\n"
 	         "         [--pin-source SRC] [--force]\n"
 	         "Log in and generate a key pair inside the token.  The private key is\n"
 	         "sensitive and never extractable: it never leaves the token.  Its ID is\n"
 	         "the RFC 5280 key identifier when the token allows it.  The first line\n"
-	         "of output is the new private key's PKCS#11 URI.\n"), TOOL_NAME, COMMAND);
+	         "of output is the new private key's PKCS#11 URI.\n"),
+	       TOOL_NAME, COMMAND);
 }
 
-static void examples(void)
+static void
+examples(void)
 {
 	printf(_("\nExamples:\n"
 	         "  %s %s --token 'pkcs11:token=My%%20Token' --label imss-2025\n"
@@ -50,7 +53,8 @@ static void examples(void)
 	       TOOL_NAME, COMMAND, TOOL_NAME, COMMAND, TOOL_NAME, COMMAND);
 }
 
-static int parse_type(struct tool *t, const char *text, imss_keyspec *spec)
+static int
+parse_type(struct tool *t, const char *text, imss_keyspec *spec)
 {
 	imss_err err = imss_keyspec_parse(text, spec);
 
@@ -58,13 +62,15 @@ static int parse_type(struct tool *t, const char *text, imss_keyspec *spec)
 		return TOOL_EXIT_OK;
 	if (err == IMSS_ERR_INVALID_ARG)
 		return tool_usage_error(t, COMMAND,
-			_("unknown key type '%s': use rsa:2048, rsa:3072, rsa:4096, "
-			  "ec:prime256v1 or ec:secp384r1"), text ? text : "");
+		                        _("unknown key type '%s': use rsa:2048, rsa:3072, rsa:4096, "
+		                          "ec:prime256v1 or ec:secp384r1"),
+		                        text ? text : "");
 	return tool_fail(t, err, 1);
 }
 
 /* "rsa:2048" or "ec:prime256v1", as --type takes it. */
-static void spec_text(const imss_keyspec *spec, char *buf, size_t size)
+static void
+spec_text(const imss_keyspec *spec, char *buf, size_t size)
 {
 	if (spec->kind == IMSS_KEY_EC)
 		snprintf(buf, size, "ec:%s", spec->curve ? spec->curve : "");
@@ -72,9 +78,9 @@ static void spec_text(const imss_keyspec *spec, char *buf, size_t size)
 		snprintf(buf, size, "rsa:%u", spec->bits);
 }
 
-static imss_err generate(struct tool *t, const struct keygen_args *a,
-                         const imss_keyspec *spec, imss_pin_source *src,
-                         imss_keygen_report *report)
+static imss_err
+generate(struct tool *t, const struct keygen_args *a, const imss_keyspec *spec,
+         imss_pin_source *src, imss_keygen_report *report)
 {
 	imss_token *tok = NULL;
 	imss_key *key = NULL;
@@ -92,31 +98,29 @@ static imss_err generate(struct tool *t, const struct keygen_args *a,
 	return err;
 }
 
-static void print_text(const imss_keygen_report *report)
+static void
+print_text(const imss_keygen_report *report)
 {
 	puts(report->uri ? report->uri : "");
 	tool_field(_("ID"), report->id_hex);
 	tool_field(_("ID source"), report->id_is_key_identifier
-	           ? _("RFC 5280 key identifier (SHA-1 of the public key)")
-	           : _("random, not the RFC 5280 key identifier"));
+	                                   ? _("RFC 5280 key identifier (SHA-1 of the public key)")
+	                                   : _("random, not the RFC 5280 key identifier"));
 	tool_field_tristate(_("local"), report->local);
 	tool_field_tristate(_("never extractable"), report->never_extractable);
 	tool_field_tristate(_("sensitive"), report->sensitive);
 	tool_field_tristate(_("extractable"), report->extractable);
 }
 
-static int print_json(const imss_keygen_report *report, const imss_keyspec *spec,
-                      const char *label)
+static int
+print_json(const imss_keygen_report *report, const imss_keyspec *spec, const char *label)
 {
 	json_object *root = json_object_new_object();
 	char type[64];
 
 	spec_text(spec, type, sizeof(type));
-	if (!root ||
-	    tool_json_str(root, "uri", report->uri) ||
-	    tool_json_str(root, "label", label) ||
-	    tool_json_str(root, "type", type) ||
-	    tool_json_str(root, "id", report->id_hex) ||
+	if (!root || tool_json_str(root, "uri", report->uri) || tool_json_str(root, "label", label) ||
+	    tool_json_str(root, "type", type) || tool_json_str(root, "id", report->id_hex) ||
 	    tool_json_bool(root, "id_is_key_identifier", report->id_is_key_identifier) ||
 	    tool_json_str(root, "refused", report->refused) ||
 	    tool_json_tristate(root, "local", report->local) ||
@@ -129,7 +133,8 @@ static int print_json(const imss_keygen_report *report, const imss_keyspec *spec
 	return tool_json_print(root);
 }
 
-static int run(struct tool *t, int argc, char **argv)
+static int
+run(struct tool *t, int argc, char **argv)
 {
 	struct keygen_args a = { 0 };
 	imss_keygen_report report = { 0 };
@@ -166,6 +171,5 @@ out:
 }
 
 const struct tool_command cmd_keygen = {
-	COMMAND, N_("generate a key pair inside a token"), options,
-	synopsis, examples, run,
+	COMMAND, N_("generate a key pair inside a token"), options, synopsis, examples, run,
 };

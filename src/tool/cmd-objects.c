@@ -24,16 +24,19 @@ static const struct tool_option options[] = {
 	TOOL_OPTION_END,
 };
 
-static void synopsis(void)
+static void
+synopsis(void)
 {
 	printf(_("Usage: %s [GLOBAL OPTIONS] %s --token URI [--login] [--pin-source SRC]\n"
 	         "List the keys and certificates on a token: URI, class, key type and\n"
 	         "size, ID, label, and for keys whether they are sensitive, extractable,\n"
 	         "generated on the token (local), never extractable, and whether every\n"
-	         "use asks for the PIN (always authenticate).\n"), TOOL_NAME, COMMAND);
+	         "use asks for the PIN (always authenticate).\n"),
+	       TOOL_NAME, COMMAND);
 }
 
-static void examples(void)
+static void
+examples(void)
 {
 	printf(_("\nExamples:\n"
 	         "  %s %s --token 'pkcs11:token=My%%20Token'\n"
@@ -42,7 +45,8 @@ static void examples(void)
 	       TOOL_NAME, COMMAND, TOOL_NAME, COMMAND, TOOL_NAME, COMMAND);
 }
 
-static const char *class_word(imss_object_class klass)
+static const char *
+class_word(imss_object_class klass)
 {
 	switch (klass) {
 	case IMSS_OBJ_PRIVATE_KEY:
@@ -58,7 +62,8 @@ static const char *class_word(imss_object_class klass)
 }
 
 /* Stable names for JSON. */
-static const char *class_name(imss_object_class klass)
+static const char *
+class_name(imss_object_class klass)
 {
 	switch (klass) {
 	case IMSS_OBJ_PRIVATE_KEY:
@@ -73,7 +78,8 @@ static const char *class_name(imss_object_class klass)
 	return "other";
 }
 
-static const char *kind_name(imss_key_kind kind)
+static const char *
+kind_name(imss_key_kind kind)
 {
 	switch (kind) {
 	case IMSS_KEY_RSA:
@@ -84,12 +90,14 @@ static const char *kind_name(imss_key_kind kind)
 	return NULL;
 }
 
-static int is_key(imss_object_class klass)
+static int
+is_key(imss_object_class klass)
 {
 	return klass == IMSS_OBJ_PRIVATE_KEY || klass == IMSS_OBJ_PUBLIC_KEY;
 }
 
-static void print_key_type(const imss_object_info *info)
+static void
+print_key_type(const imss_object_info *info)
 {
 	char text[64];
 
@@ -103,7 +111,8 @@ static void print_key_type(const imss_object_info *info)
 }
 
 /* Key attributes the token reported (-1 means not applicable). */
-static void print_key_attributes(const imss_object_info *info)
+static void
+print_key_attributes(const imss_object_info *info)
 {
 	if (info->sensitive >= 0)
 		tool_field_tristate(_("sensitive"), info->sensitive);
@@ -117,7 +126,8 @@ static void print_key_attributes(const imss_object_info *info)
 		tool_field_tristate(_("always authenticate"), info->always_authenticate);
 }
 
-static void print_object(const void *item, size_t number)
+static void
+print_object(const void *item, size_t number)
 {
 	const imss_object_info *info = item;
 
@@ -132,7 +142,8 @@ static void print_object(const void *item, size_t number)
 		print_key_attributes(info);
 }
 
-static void print_text(const imss_object_info *infos, size_t count, int logged_in)
+static void
+print_text(const imss_object_info *infos, size_t count, int logged_in)
 {
 	int private_keys = 0;
 	size_t i;
@@ -142,11 +153,11 @@ static void print_text(const imss_object_info *infos, size_t count, int logged_i
 	for (i = 0; i < count; i++)
 		private_keys += infos[i].klass == IMSS_OBJ_PRIVATE_KEY;
 	if (!logged_in && !private_keys)
-		fprintf(stderr, _("%s: private keys show only after login (--login)\n"),
-		        TOOL_NAME);
+		fprintf(stderr, _("%s: private keys show only after login (--login)\n"), TOOL_NAME);
 }
 
-static int add_key_fields(json_object *obj, const imss_object_info *info)
+static int
+add_key_fields(json_object *obj, const imss_object_info *info)
 {
 	if (tool_json_str(obj, "key_type", kind_name(info->key_kind)))
 		return -1;
@@ -155,17 +166,15 @@ static int add_key_fields(json_object *obj, const imss_object_info *info)
 	return tool_json_uint(obj, "bits", info->bits);
 }
 
-static json_object *object_json(const void *item)
+static json_object *
+object_json(const void *item)
 {
 	const imss_object_info *info = item;
 	json_object *obj = json_object_new_object();
 
-	if (!obj ||
-	    tool_json_str(obj, "uri", info->uri) ||
-	    tool_json_str(obj, "class", class_name(info->klass)) ||
-	    add_key_fields(obj, info) ||
-	    tool_json_str(obj, "id", info->id_hex) ||
-	    tool_json_str(obj, "label", info->label) ||
+	if (!obj || tool_json_str(obj, "uri", info->uri) ||
+	    tool_json_str(obj, "class", class_name(info->klass)) || add_key_fields(obj, info) ||
+	    tool_json_str(obj, "id", info->id_hex) || tool_json_str(obj, "label", info->label) ||
 	    tool_json_str(obj, "subject", info->subject) ||
 	    tool_json_tristate(obj, "sensitive", info->sensitive) ||
 	    tool_json_tristate(obj, "extractable", info->extractable) ||
@@ -178,14 +187,15 @@ static json_object *object_json(const void *item)
 	return obj;
 }
 
-static int print_json(const imss_object_info *items, size_t count)
+static int
+print_json(const imss_object_info *items, size_t count)
 {
 	return tool_json_print(tool_json_list("objects", items, count, sizeof(*items), object_json));
 }
 
-static imss_err list_objects(struct tool *t, const struct objects_args *a,
-                             imss_pin_source *src, imss_object_info **infos,
-                             size_t *count)
+static imss_err
+list_objects(struct tool *t, const struct objects_args *a, imss_pin_source *src,
+             imss_object_info **infos, size_t *count)
 {
 	imss_token *tok = NULL;
 	imss_err err;
@@ -200,7 +210,8 @@ static imss_err list_objects(struct tool *t, const struct objects_args *a,
 	return err;
 }
 
-static int run(struct tool *t, int argc, char **argv)
+static int
+run(struct tool *t, int argc, char **argv)
 {
 	struct objects_args a = { 0 };
 	imss_pin_source *src = NULL;
@@ -236,6 +247,5 @@ out:
 }
 
 const struct tool_command cmd_objects = {
-	COMMAND, N_("list the keys and certificates on a token"), options,
-	synopsis, examples, run,
+	COMMAND, N_("list the keys and certificates on a token"), options, synopsis, examples, run,
 };

@@ -29,44 +29,48 @@ struct renew_args {
 	const char *timeout_text, *retire_text;
 	long timeout;
 	int yes, wait_lock, abandon, force;
-	unsigned retire;          /* IMSS_RENEW_RETIRE_* */
+	unsigned retire; /* IMSS_RENEW_RETIRE_* */
 };
 
 #define ARG(field) offsetof(struct renew_args, field)
 
 /* What renew and recover share, in the order of their usage. */
-#define CONNECT_OPTIONS \
-	{ "server", TOOL_ARG_REQUIRED, ARG(server), N_("URL"), \
-	  N_("the renewal service (https:// only)") }, \
-	{ "user", TOOL_ARG_REQUIRED, ARG(user), N_("USER"), N_("the IDSE user") }, \
-	{ "current", TOOL_ARG_REQUIRED, ARG(current), N_("URI"), \
-	  N_("the current key on a token (PKCS#11 URI)") }, \
-	{ "credential", TOOL_ARG_REQUIRED, ARG(credential), N_("FILE"), \
-	  N_("or the current .pfx/.p12, or .cer (+ .key)") }, \
-	{ "key-file", TOOL_ARG_REQUIRED, ARG(key_file), N_("FILE"), \
-	  N_("the .key of a .cer with another name") }, \
-	{ "token", TOOL_ARG_REQUIRED, ARG(token), N_("URI"), \
-	  N_("where the new key is made and kept") }
+#define CONNECT_OPTIONS                                                                    \
+	{ "server", TOOL_ARG_REQUIRED, ARG(server), N_("URL"),                             \
+	  N_("the renewal service (https:// only)") },                                     \
+	        { "user", TOOL_ARG_REQUIRED, ARG(user), N_("USER"), N_("the IDSE user") }, \
+	        { "current", TOOL_ARG_REQUIRED, ARG(current), N_("URI"),                   \
+		  N_("the current key on a token (PKCS#11 URI)") },                        \
+	        { "credential", TOOL_ARG_REQUIRED, ARG(credential), N_("FILE"),            \
+		  N_("or the current .pfx/.p12, or .cer (+ .key)") },                      \
+	        { "key-file", TOOL_ARG_REQUIRED, ARG(key_file), N_("FILE"),                \
+		  N_("the .key of a .cer with another name") },                            \
+	{                                                                                  \
+		"token", TOOL_ARG_REQUIRED, ARG(token), N_("URI"),                         \
+		        N_("where the new key is made and kept")                           \
+	}
 
-#define SECRET_OPTIONS \
-	{ "ca", TOOL_ARG_REQUIRED, ARG(ca), N_("FILE"), \
-	  N_("the service's CA (PEM); without it the CA the\nservice publishes is pinned on first use") }, \
-	{ "pin-source", TOOL_ARG_REQUIRED, ARG(pin_source), N_("SRC"), \
-	  N_("the token PIN: tty (default), file:PATH,\nfd:N or env:NAME") }, \
-	{ "idse-password-source", TOOL_ARG_REQUIRED, ARG(idse_password_source), N_("SRC"), \
-	  N_("the IDSE user's password (same forms)") }, \
-	{ "password-source", TOOL_ARG_REQUIRED, ARG(password_source), N_("SRC"), \
-	  N_("the password of the .pfx or .key") }, \
-	{ "state-dir", TOOL_ARG_REQUIRED, ARG(state_dir), N_("DIR"), \
-	  N_("journals and pinned CAs (default\n$XDG_STATE_HOME/imss-renew)") }, \
-	{ "out-dir", TOOL_ARG_REQUIRED, ARG(out_dir), N_("DIR"), \
-	  N_("where the letter and the certificate copy go\n(default: the current directory)") }, \
-	{ "wait", TOOL_ARG_NONE, ARG(wait_lock), NULL, \
-	  N_("wait for another renewal of the token") }, \
-	{ "timeout", TOOL_ARG_REQUIRED, ARG(timeout_text), N_("SECONDS"), \
-	  N_("how long to wait for a delayed certificate\n(default 600; exit status 12 when it runs out)") }, \
-	{ "force", TOOL_ARG_NONE, ARG(force), NULL, \
-	  N_("log in even on the token's last PIN try") }
+#define SECRET_OPTIONS                                                                                                \
+	{ "ca", TOOL_ARG_REQUIRED, ARG(ca), N_("FILE"),                                                               \
+	  N_("the service's CA (PEM); without it the CA the\nservice publishes is pinned on first use") },            \
+	        { "pin-source", TOOL_ARG_REQUIRED, ARG(pin_source), N_("SRC"),                                        \
+		  N_("the token PIN: tty (default), file:PATH,\nfd:N or env:NAME") },                                 \
+	        { "idse-password-source", TOOL_ARG_REQUIRED, ARG(idse_password_source), N_("SRC"),                    \
+		  N_("the IDSE user's password (same forms)") },                                                      \
+	        { "password-source", TOOL_ARG_REQUIRED, ARG(password_source), N_("SRC"),                              \
+		  N_("the password of the .pfx or .key") },                                                           \
+	        { "state-dir", TOOL_ARG_REQUIRED, ARG(state_dir), N_("DIR"),                                          \
+		  N_("journals and pinned CAs (default\n$XDG_STATE_HOME/imss-renew)") },                              \
+	        { "out-dir", TOOL_ARG_REQUIRED, ARG(out_dir), N_("DIR"),                                              \
+		  N_("where the letter and the certificate copy go\n(default: the current directory)") },             \
+	        { "wait", TOOL_ARG_NONE, ARG(wait_lock), NULL,                                                        \
+		  N_("wait for another renewal of the token") },                                                      \
+	        { "timeout", TOOL_ARG_REQUIRED, ARG(timeout_text), N_("SECONDS"),                                     \
+		  N_("how long to wait for a delayed certificate\n(default 600; exit status 12 when it runs out)") }, \
+	{                                                                                                             \
+		"force", TOOL_ARG_NONE, ARG(force), NULL,                                                             \
+		        N_("log in even on the token's last PIN try")                                                 \
+	}
 
 static const struct tool_option renew_options[] = {
 	CONNECT_OPTIONS,
@@ -81,8 +85,7 @@ static const struct tool_option renew_options[] = {
 	SECRET_OPTIONS,
 	{ "retire-old", TOOL_ARG_OPTIONAL, ARG(retire_text), "delete",
 	  N_("after success, relabel the old token key and\ncertificate '... (retired DATE)', or delete\nthem (asks first unless --yes)") },
-	{ "abandon", TOOL_ARG_NONE, ARG(abandon), NULL,
-	  N_("undo an unfinished renewal on --token") },
+	{ "abandon", TOOL_ARG_NONE, ARG(abandon), NULL, N_("undo an unfinished renewal on --token") },
 	{ "registro-patronal", TOOL_ARG_REQUIRED, ARG(rp), N_("RP"),
 	  N_("which one, when several are unfinished") },
 	TOOL_OPTION_END,
@@ -103,11 +106,12 @@ struct renew_run {
 	imss_pin_source *pin, *idse_password, *file_password;
 	imss_token *tok, *current_tok;
 	imss_credential *current;
-	int tty_progress;         /* a countdown line is being redrawn */
-	int waiting;              /* in a countdown */
+	int tty_progress; /* a countdown line is being redrawn */
+	int waiting;      /* in a countdown */
 };
 
-static void recover_synopsis(void)
+static void
+recover_synopsis(void)
 {
 	printf(_("Usage: %s [GLOBAL OPTIONS] recover --server URL --user USER\n"
 	         "         (--current URI | --credential FILE [--key-file FILE])\n"
@@ -115,10 +119,12 @@ static void recover_synopsis(void)
 	         "         [--pin-source SRC] [--idse-password-source SRC]\n"
 	         "         [--password-source SRC] [--state-dir DIR] [--out-dir DIR]\n"
 	         "Fetch a certificate the service issued (by its serial number), check\n"
-	         "it, and store it on the token next to its key.\n"), TOOL_NAME);
+	         "it, and store it on the token next to its key.\n"),
+	       TOOL_NAME);
 }
 
-static void recover_examples(void)
+static void
+recover_examples(void)
 {
 	printf(_("\nExample:\n"
 	         "  %s recover --server https://idse.example:8443 --user EMPRESA01 \\\n"
@@ -127,7 +133,8 @@ static void recover_examples(void)
 	       TOOL_NAME);
 }
 
-static void renew_synopsis(void)
+static void
+renew_synopsis(void)
 {
 	printf(_("Usage: %s [GLOBAL OPTIONS] renew --server URL --user USER\n"
 	         "         (--current URI | --credential FILE [--key-file FILE])\n"
@@ -145,10 +152,12 @@ static void renew_synopsis(void)
 	         "and store it next to its key.  The old credential is not touched.  Run\n"
 	         "the same command again after any interruption: it continues where it\n"
 	         "stopped.  --abandon undoes an unfinished renewal (it deletes only the\n"
-	         "new key its journal records, after checking it).\n"), TOOL_NAME, TOOL_NAME);
+	         "new key its journal records, after checking it).\n"),
+	       TOOL_NAME, TOOL_NAME);
 }
 
-static void renew_examples(void)
+static void
+renew_examples(void)
 {
 	printf(_("\nExamples:\n"
 	         "  %s renew --server https://idse.example:8443 --user EMPRESA01 \\\n"
@@ -162,9 +171,8 @@ static void renew_examples(void)
 	       TOOL_NAME, TOOL_NAME, TOOL_NAME);
 }
 
-
-static int require(struct tool *t, const struct renew_args *a, const char *value,
-                   const char *option)
+static int
+require(struct tool *t, const struct renew_args *a, const char *value, const char *option)
 {
 	if (value != NULL && *value != '\0')
 		return TOOL_EXIT_OK;
@@ -172,14 +180,14 @@ static int require(struct tool *t, const struct renew_args *a, const char *value
 }
 
 /* --timeout and --retire-old: numbers and words into what they mean. */
-static int parse_values(struct tool *t, struct renew_args *a)
+static int
+parse_values(struct tool *t, struct renew_args *a)
 {
 	char *end = NULL;
 
 	if (a->timeout_text) {
 		a->timeout = strtol(a->timeout_text, &end, 10);
-		if (*a->timeout_text == '\0' || *end != '\0' || a->timeout <= 0 ||
-		    a->timeout > 86400)
+		if (*a->timeout_text == '\0' || *end != '\0' || a->timeout <= 0 || a->timeout > 86400)
 			return tool_usage_error(t, a->command, "%s",
 			                        _("--timeout takes seconds, from 1 to 86400"));
 	}
@@ -195,7 +203,8 @@ static int parse_values(struct tool *t, struct renew_args *a)
 	return TOOL_EXIT_OK;
 }
 
-static int check_args(struct tool *t, struct renew_args *a)
+static int
+check_args(struct tool *t, struct renew_args *a)
 {
 	int rc = parse_values(t, a);
 
@@ -223,7 +232,8 @@ static int check_args(struct tool *t, struct renew_args *a)
 	if (strncmp(a->server, "https://", 8) != 0)
 		return tool_usage_error(t, a->command, "%s", _("--server must be an https:// URL"));
 	if (a->email && !imss_email_is_valid(a->email))
-		return tool_usage_error(t, a->command, _("--email '%s' is not a valid e-mail address (like rh@empresa.mx)"),
+		return tool_usage_error(t, a->command,
+		                        _("--email '%s' is not a valid e-mail address (like rh@empresa.mx)"),
 		                        a->email);
 	return TOOL_EXIT_OK;
 }
@@ -235,26 +245,47 @@ static int check_args(struct tool *t, struct renew_args *a)
 static const char *const field_names[] = {
 	/* TRANSLATORS: the names of the renewal's fields, as shown next to
 	   their values; the untranslated names are the JSON keys. */
-	N_("user"), N_("credential"), N_("registro_patronal"), N_("renewal_required"),
-	N_("razon_social"), N_("rfc"), N_("address"), N_("email"), N_("editable"),
-	N_("key_uri"), N_("id"), N_("sensitive"), N_("extractable"), N_("local"),
-	N_("request"), N_("letter"), N_("sha256"), N_("seconds"), N_("request_id"),
-	N_("certificate_uri"), N_("ca_subject"), N_("ca_sha256"), N_("pinned"),
-	N_("serial"), N_("certificate"),
+	N_("user"),
+	N_("credential"),
+	N_("registro_patronal"),
+	N_("renewal_required"),
+	N_("razon_social"),
+	N_("rfc"),
+	N_("address"),
+	N_("email"),
+	N_("editable"),
+	N_("key_uri"),
+	N_("id"),
+	N_("sensitive"),
+	N_("extractable"),
+	N_("local"),
+	N_("request"),
+	N_("letter"),
+	N_("sha256"),
+	N_("seconds"),
+	N_("request_id"),
+	N_("certificate_uri"),
+	N_("ca_subject"),
+	N_("ca_sha256"),
+	N_("pinned"),
+	N_("serial"),
+	N_("certificate"),
 };
 
-static const char *field_text(const char *key)
+static const char *
+field_text(const char *key)
 {
 	size_t i;
 
 	for (i = 0; i < sizeof(field_names) / sizeof(field_names[0]); i++)
 		if (strcmp(key, field_names[i]) == 0)
 			return _(field_names[i]);
-	return _(key);  /* a name marked elsewhere, or as it is */
+	return _(key); /* a name marked elsewhere, or as it is */
 }
 
 /* true and false in words; "editable" names fields. */
-static const char *value_text(const char *key, const char *value)
+static const char *
+value_text(const char *key, const char *value)
 {
 	if (strcmp(value, "true") == 0)
 		return _("true");
@@ -265,12 +296,16 @@ static const char *value_text(const char *key, const char *value)
 
 /* The types of the events' fields (docs/json.md); the rest are strings. */
 static const char *const boolean_fields[] = {
-	"renewal_required", "sensitive", "extractable", "local",
+	"renewal_required",
+	"sensitive",
+	"extractable",
+	"local",
 };
 static const char *const number_fields[] = { "seconds" };
 static const char *const list_fields[] = { "editable" };
 
-static int field_in(const char *key, const char *const *names, size_t n)
+static int
+field_in(const char *key, const char *const *names, size_t n)
 {
 	size_t i;
 
@@ -283,7 +318,8 @@ static int field_in(const char *key, const char *const *names, size_t n)
 #define FIELD_IN(key, names) field_in(key, names, sizeof(names) / sizeof(names[0]))
 
 /* "a,b" as ["a","b"]. */
-static json_object *list_json(const char *value)
+static json_object *
+list_json(const char *value)
 {
 	json_object *array = json_object_new_array();
 	const char *start = value, *comma;
@@ -299,7 +335,8 @@ static json_object *list_json(const char *value)
 	return array;
 }
 
-static int add_field(json_object *o, const char *key, const char *value)
+static int
+add_field(json_object *o, const char *key, const char *value)
 {
 	if (FIELD_IN(key, boolean_fields))
 		return tool_json_bool(o, key, strcmp(value, "true") == 0);
@@ -310,7 +347,8 @@ static int add_field(json_object *o, const char *key, const char *value)
 	return tool_json_str(o, key, value);
 }
 
-static void event_json(const imss_renew_event *ev)
+static void
+event_json(const imss_renew_event *ev)
 {
 	json_object *o = json_object_new_object();
 	size_t i;
@@ -327,7 +365,8 @@ fail:
 	json_object_put(o);
 }
 
-static void event_text(struct renew_run *r, const imss_renew_event *ev)
+static void
+event_text(struct renew_run *r, const imss_renew_event *ev)
 {
 	size_t i;
 
@@ -362,7 +401,8 @@ struct ui_state {
 
 /* Does the secret come from the terminal (tty, the default)?  Only then
  * is a wrong one asked again: a file or a descriptor says the same twice. */
-static int from_terminal(const char *source)
+static int
+from_terminal(const char *source)
 {
 	return source == NULL || strcmp(source, "tty") == 0;
 }
@@ -371,14 +411,16 @@ static int from_terminal(const char *source)
  * the step under way and stops cleanly. */
 static volatile sig_atomic_t stop_requested;
 
-static void on_stop_signal(int sig)
+static void
+on_stop_signal(int sig)
 {
 	(void)sig;
 	stop_requested = 1;
 }
 
 /* No SA_RESTART: a prompt or a wait is cut short at once. */
-static void stop_signals(int install)
+static void
+stop_signals(int install)
 {
 	struct sigaction sa;
 
@@ -389,13 +431,15 @@ static void stop_signals(int install)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
-static int on_interrupted(void *user)
+static int
+on_interrupted(void *user)
 {
 	(void)user;
 	return stop_requested != 0;
 }
 
-static void on_event(void *user, const imss_renew_event *ev)
+static void
+on_event(void *user, const imss_renew_event *ev)
 {
 	struct ui_state *u = user;
 
@@ -407,7 +451,8 @@ static void on_event(void *user, const imss_renew_event *ev)
 
 /* A line from the terminal; NULL when there is none (never blocks on a
  * pipe: a script gets no prompt; *no_tty (may be NULL) then says so). */
-static char *ask_tty(const char *prompt, int *no_tty)
+static char *
+ask_tty(const char *prompt, int *no_tty)
 {
 	char line[512];
 	FILE *tty = fopen("/dev/tty", "r+");
@@ -429,7 +474,8 @@ static char *ask_tty(const char *prompt, int *no_tty)
 	return strdup(line);
 }
 
-static int on_confirm(void *user, const char *question)
+static int
+on_confirm(void *user, const char *question)
 {
 	char prompt[1024], *answer;
 	int yes, no_tty;
@@ -439,13 +485,14 @@ static int on_confirm(void *user, const char *question)
 	answer = ask_tty(prompt, &no_tty);
 	if (no_tty)
 		return IMSS_CONFIRM_NO_TERMINAL;
-	yes = answer && (answer[0] == 'y' || answer[0] == 'Y' || answer[0] == 's' ||
-	                 answer[0] == 'S');
+	yes = answer &&
+	      (answer[0] == 'y' || answer[0] == 'Y' || answer[0] == 's' || answer[0] == 'S');
 	free(answer);
 	return yes;
 }
 
-static char *on_ask_email(void *user, const char *current)
+static char *
+on_ask_email(void *user, const char *current)
 {
 	char prompt[512], *answer;
 
@@ -461,19 +508,22 @@ static char *on_ask_email(void *user, const char *current)
 }
 
 /* A wrong IDSE password or e-mail typed on the terminal: say so, ask again. */
-static int on_ask_again(void *user, int what, int attempt)
+static int
+on_ask_again(void *user, int what, int attempt)
 {
 	struct ui_state *u = user;
 
 	if (what == IMSS_ASK_PASSWORD) {
 		if (!from_terminal(u->args->idse_password_source))
 			return 0;
-		fprintf(stderr, _("The service did not accept the IDSE user and password (try %d of %d). Type the password again.\n"),
+		fprintf(stderr,
+		        _("The service did not accept the IDSE user and password (try %d of %d). Type the password again.\n"),
 		        attempt, IMSS_ASK_TRIES);
 		return 1;
 	}
 	if (what == IMSS_ASK_EMAIL) {
-		fprintf(stderr, _("That is not a valid e-mail address (like rh@empresa.mx); nothing was sent (try %d of %d).\n"),
+		fprintf(stderr,
+		        _("That is not a valid e-mail address (like rh@empresa.mx); nothing was sent (try %d of %d).\n"),
 		        attempt, IMSS_ASK_TRIES);
 		return 1;
 	}
@@ -482,9 +532,10 @@ static int on_ask_again(void *user, int what, int attempt)
 
 /* ---- opening what the renewal uses -------------------------------- */
 
-static void run_close(struct renew_run *r)
+static void
+run_close(struct renew_run *r)
 {
-	imss_credential_free(r->current);        /* before its token */
+	imss_credential_free(r->current); /* before its token */
 	if (r->current_tok && r->current_tok != r->tok)
 		imss_token_close(r->current_tok);
 	imss_token_close(r->tok);
@@ -494,7 +545,8 @@ static void run_close(struct renew_run *r)
 }
 
 /* Every source parsed before anything is opened: malformed is usage. */
-static int run_sources(struct tool *t, const struct renew_args *a, struct renew_run *r)
+static int
+run_sources(struct tool *t, const struct renew_args *a, struct renew_run *r)
 {
 	int rc = tool_pin_source(t, a->command, "--pin-source", a->pin_source, &r->pin);
 
@@ -511,14 +563,15 @@ static int run_sources(struct tool *t, const struct renew_args *a, struct renew_
  * The token login; a wrong PIN typed on the terminal is asked again while
  * the token does not report its final try (one C_Login per PIN typed).
  */
-static imss_err login_asking_again(const struct renew_args *a, struct renew_run *r)
+static imss_err
+login_asking_again(const struct renew_args *a, struct renew_run *r)
 {
 	unsigned flags = a->force ? IMSS_LOGIN_FORCE : 0;
 	imss_err err = imss_token_login(r->tok, r->pin, flags);
 	int tries = 1;
 
-	while (err == IMSS_ERR_PIN_INCORRECT && from_terminal(a->pin_source) &&
-	       tries < PIN_TRIES && !imss_token_get_info(r->tok)->pin_final_try &&
+	while (err == IMSS_ERR_PIN_INCORRECT && from_terminal(a->pin_source) && tries < PIN_TRIES &&
+	       !imss_token_get_info(r->tok)->pin_final_try &&
 	       !imss_token_get_info(r->tok)->pin_locked) {
 		fprintf(stderr, _("The PIN is incorrect (try %d of %d). Type it again.\n"), tries,
 		        PIN_TRIES);
@@ -529,7 +582,8 @@ static imss_err login_asking_again(const struct renew_args *a, struct renew_run 
 }
 
 /* "name.cer" -> "name.key", as the library looks for it (malloc'd). */
-static char *key_file_of(const char *cert_path)
+static char *
+key_file_of(const char *cert_path)
 {
 	const char *dot = strrchr(cert_path, '.'), *slash = strrchr(cert_path, '/');
 	size_t stem = dot && (!slash || dot > slash) ? (size_t)(dot - cert_path) : strlen(cert_path);
@@ -544,7 +598,8 @@ static char *key_file_of(const char *cert_path)
 
 /* The certificate file (or .pfx) of --credential, and the .key of a .cer:
  * readable and parseable. */
-static int check_credential_file(struct tool *t, const char *path, const char *key_file)
+static int
+check_credential_file(struct tool *t, const char *path, const char *key_file)
 {
 	char *derived = NULL;
 	STACK_OF(X509) *certs = NULL;
@@ -582,7 +637,8 @@ static int check_credential_file(struct tool *t, const char *path, const char *k
 
 /* Every file named, opened and parsed before any secret is asked: a
  * mistyped name costs no PIN. */
-static int check_files(struct tool *t, const struct renew_args *a)
+static int
+check_files(struct tool *t, const struct renew_args *a)
 {
 	STACK_OF(X509) *certs = NULL;
 	imss_ctx *ctx = NULL;
@@ -601,7 +657,8 @@ static int check_files(struct tool *t, const struct renew_args *a)
 }
 
 /* The target token, logged in once; the current key on it or elsewhere. */
-static int run_open(struct tool *t, const struct renew_args *a, struct renew_run *r)
+static int
+run_open(struct tool *t, const struct renew_args *a, struct renew_run *r)
 {
 	imss_err err;
 
@@ -611,8 +668,8 @@ static int run_open(struct tool *t, const struct renew_args *a, struct renew_run
 	if (err != IMSS_OK || a->abandon)
 		return err == IMSS_OK ? TOOL_EXIT_OK : tool_fail(t, err, 0);
 	if (a->credential)
-		return tool_open_credential_files(t, a->credential, a->key_file,
-		                                  r->file_password, &r->current);
+		return tool_open_credential_files(t, a->credential, a->key_file, r->file_password,
+		                                  &r->current);
 	if (imss_token_uri_matches(r->tok, a->current)) {
 		r->current_tok = r->tok;
 	} else {
@@ -624,8 +681,9 @@ static int run_open(struct tool *t, const struct renew_args *a, struct renew_run
 	return err == IMSS_OK ? TOOL_EXIT_OK : tool_fail(t, err, 0);
 }
 
-static void options_fill(const struct renew_args *a, struct renew_run *r,
-                         const imss_keyspec *spec, imss_renew_options *o)
+static void
+options_fill(const struct renew_args *a, struct renew_run *r, const imss_keyspec *spec,
+             imss_renew_options *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->server = a->server;
@@ -646,7 +704,8 @@ static void options_fill(const struct renew_args *a, struct renew_run *r,
 
 /* ---- the report ------------------------------------------------------ */
 
-static void report(struct tool *t, const imss_renew_result *res)
+static void
+report(struct tool *t, const imss_renew_result *res)
 {
 	char from[TOOL_TIME_SIZE], until[TOOL_TIME_SIZE];
 	json_object *o;
@@ -680,7 +739,8 @@ static void report(struct tool *t, const imss_renew_result *res)
 	tool_json_print_line(o);
 }
 
-static int do_abandon(struct tool *t, const struct renew_args *a, struct renew_run *r)
+static int
+do_abandon(struct tool *t, const struct renew_args *a, struct renew_run *r)
 {
 	imss_renew_options o = { 0 };
 	char *removed = NULL;
@@ -695,7 +755,8 @@ static int do_abandon(struct tool *t, const struct renew_args *a, struct renew_r
 		return tool_fail(t, err, 0);
 	if (t->json) {
 		j = json_object_new_object();
-		if (j && !tool_json_str(j, "event", "abandoned") && !tool_json_str(j, "removed", removed))
+		if (j && !tool_json_str(j, "event", "abandoned") &&
+		    !tool_json_str(j, "removed", removed))
 			tool_json_print_line(j);
 		else
 			json_object_put(j);
@@ -706,15 +767,14 @@ static int do_abandon(struct tool *t, const struct renew_args *a, struct renew_r
 	return TOOL_EXIT_OK;
 }
 
-static int run_command(struct tool *t, const struct tool_command *cmd, int argc,
-                       char **argv)
+static int
+run_command(struct tool *t, const struct tool_command *cmd, int argc, char **argv)
 {
 	const char *command = cmd->name;
 	struct renew_args a = { 0 };
 	struct renew_run r = { 0 };
 	struct ui_state u = { t, &r, &a };
-	imss_renew_ui ui = { on_event, on_confirm, on_ask_email, &u, on_ask_again,
-	                     on_interrupted };
+	imss_renew_ui ui = { on_event, on_confirm, on_ask_email, &u, on_ask_again, on_interrupted };
 	imss_renew_result res = { 0 };
 	imss_renew_options o;
 	imss_keyspec spec;
@@ -746,7 +806,7 @@ static int run_command(struct tool *t, const struct tool_command *cmd, int argc,
 	if (strcmp(command, "recover") == 0) {
 		err = imss_recover(t->ctx, &o, a.serial, &ui, &res);
 	} else {
-		stop_signals(1);   /* only renew stops between its steps */
+		stop_signals(1); /* only renew stops between its steps */
 		err = imss_renew(t->ctx, &o, &ui, &res);
 		stop_signals(0);
 	}
@@ -763,22 +823,26 @@ out:
 	return rc;
 }
 
-static int run_renew(struct tool *t, int argc, char **argv)
+static int
+run_renew(struct tool *t, int argc, char **argv)
 {
 	return run_command(t, &cmd_renew, argc, argv);
 }
 
-static int run_recover(struct tool *t, int argc, char **argv)
+static int
+run_recover(struct tool *t, int argc, char **argv)
 {
 	return run_command(t, &cmd_recover, argc, argv);
 }
 
 const struct tool_command cmd_renew = {
-	"renew", N_("renew the IMSS certificate with a new key made in the token"),
-	renew_options, renew_synopsis, renew_examples, run_renew,
+	"renew",        N_("renew the IMSS certificate with a new key made in the token"),
+	renew_options,  renew_synopsis,
+	renew_examples, run_renew,
 };
 
 const struct tool_command cmd_recover = {
-	"recover", N_("fetch an issued certificate again and store it on the token"),
-	recover_options, recover_synopsis, recover_examples, run_recover,
+	"recover",        N_("fetch an issued certificate again and store it on the token"),
+	recover_options,  recover_synopsis,
+	recover_examples, run_recover,
 };

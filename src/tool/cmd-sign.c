@@ -41,8 +41,7 @@ static const struct tool_option options[] = {
 	  N_("where the signature goes (written atomically)") },
 	{ "attached", TOOL_ARG_NONE, offsetof(struct sign_args, attached), NULL,
 	  N_("put the content inside the signature") },
-	{ "der", TOOL_ARG_NONE, offsetof(struct sign_args, der), NULL,
-	  N_("DER instead of PEM") },
+	{ "der", TOOL_ARG_NONE, offsetof(struct sign_args, der), NULL, N_("DER instead of PEM") },
 	{ "pin-source", TOOL_ARG_REQUIRED, offsetof(struct sign_args, pin_source), N_("SRC"),
 	  N_("the token PIN, with --key: tty (default),\nfile:PATH, fd:N or env:NAME") },
 	{ "password-source", TOOL_ARG_REQUIRED, offsetof(struct sign_args, password_source), N_("SRC"),
@@ -52,12 +51,13 @@ static const struct tool_option options[] = {
 
 /* The credential and what holds it open. */
 struct signer {
-	imss_pin_source *secret;  /* the token PIN or the files' password */
+	imss_pin_source *secret; /* the token PIN or the files' password */
 	imss_token *tok;
 	imss_credential *cred;
 };
 
-static void synopsis(void)
+static void
+synopsis(void)
 {
 	printf(_("Usage: %s [GLOBAL OPTIONS] %s\n"
 	         "         (--key URI | --credential FILE [--key-file FILE])\n"
@@ -67,10 +67,12 @@ static void synopsis(void)
 	         "signer's certificate, detached unless --attached.  The key is a token\n"
 	         "key with its certificate stored next to it (see 'imss-renew import'),\n"
 	         "or the .pfx or .cer + .key that IMSS gave.  Every signature is checked\n"
-	         "before it is written.\n"), TOOL_NAME, COMMAND);
+	         "before it is written.\n"),
+	       TOOL_NAME, COMMAND);
 }
 
-static void examples(void)
+static void
+examples(void)
 {
 	printf(_("\nExamples:\n"
 	         "  %s %s --key 'pkcs11:token=My%%20Token;object=imss-2025;type=private' \\\n"
@@ -85,15 +87,17 @@ static void examples(void)
 }
 
 /* --out naming the very file --in names would replace what was signed. */
-static int same_file(const char *a, const char *b)
+static int
+same_file(const char *a, const char *b)
 {
 	struct stat sa, sb;
 
-	return stat(a, &sa) == 0 && stat(b, &sb) == 0 &&
-	       sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
 }
 
-static int check_args(struct tool *t, const struct sign_args *a)
+static int
+check_args(struct tool *t, const struct sign_args *a)
 {
 	int rc;
 
@@ -117,7 +121,8 @@ static int check_args(struct tool *t, const struct sign_args *a)
 	return TOOL_EXIT_OK;
 }
 
-static void signer_close(struct signer *s)
+static void
+signer_close(struct signer *s)
 {
 	/* The credential before the token that holds its key. */
 	if (s->cred)
@@ -129,7 +134,8 @@ static void signer_close(struct signer *s)
 }
 
 /* Before anything is read: a malformed source is a usage error. */
-static int signer_source(struct tool *t, const struct sign_args *a, struct signer *s)
+static int
+signer_source(struct tool *t, const struct sign_args *a, struct signer *s)
 {
 	if (a->credential)
 		return tool_pin_source(t, COMMAND, "--password-source", a->password_source,
@@ -137,20 +143,21 @@ static int signer_source(struct tool *t, const struct sign_args *a, struct signe
 	return tool_pin_source(t, COMMAND, "--pin-source", a->pin_source, &s->secret);
 }
 
-static int signer_open(struct tool *t, const struct sign_args *a, struct signer *s)
+static int
+signer_open(struct tool *t, const struct sign_args *a, struct signer *s)
 {
 	imss_err err;
 
 	if (a->credential)
-		return tool_open_credential_files(t, a->credential, a->key_file, s->secret,
-		                                  &s->cred);
+		return tool_open_credential_files(t, a->credential, a->key_file, s->secret, &s->cred);
 	err = tool_open_login(t, a->key, 0, s->secret, &s->tok);
 	if (err == IMSS_OK)
 		err = imss_credential_from_token(s->tok, a->key, &s->cred);
 	return err == IMSS_OK ? TOOL_EXIT_OK : tool_fail(t, err, 0);
 }
 
-static int print_json(struct tool *t, const struct sign_args *a, const imss_credential *cred)
+static int
+print_json(struct tool *t, const struct sign_args *a, const imss_credential *cred)
 {
 	json_object *root = json_object_new_object();
 	X509 *cert = imss_credential_get_certificate(cred);
@@ -158,8 +165,7 @@ static int print_json(struct tool *t, const struct sign_args *a, const imss_cred
 	imss_err err = cert ? imss_cert_describe(cert, &info) : IMSS_ERR_INVALID_ARG;
 	int failed, rc;
 
-	failed = err != IMSS_OK || !root ||
-	         tool_json_str(root, "file", a->out) ||
+	failed = err != IMSS_OK || !root || tool_json_str(root, "file", a->out) ||
 	         tool_json_str(root, "format", a->der ? "der" : "pem") ||
 	         tool_json_bool(root, "attached", a->attached) ||
 	         tool_json_str(root, "key_location", imss_credential_get_location(cred)) ||
@@ -170,7 +176,8 @@ static int print_json(struct tool *t, const struct sign_args *a, const imss_cred
 	return rc;
 }
 
-static int run(struct tool *t, int argc, char **argv)
+static int
+run(struct tool *t, int argc, char **argv)
 {
 	struct sign_args a = { 0 };
 	struct signer s = { 0 };
@@ -193,8 +200,8 @@ static int run(struct tool *t, int argc, char **argv)
 		rc = signer_open(t, &a, &s);
 	if (rc != TOOL_EXIT_OK)
 		goto out;
-	err = imss_cms_sign(t->ctx, s.cred, data, len, a.attached ? IMSS_CMS_ATTACHED : 0,
-	                    &der, &der_len);
+	err = imss_cms_sign(t->ctx, s.cred, data, len, a.attached ? IMSS_CMS_ATTACHED : 0, &der,
+	                    &der_len);
 	if (err != IMSS_OK) {
 		rc = tool_fail(t, err, 0);
 		goto out;
@@ -210,6 +217,7 @@ out:
 }
 
 const struct tool_command cmd_sign = {
-	COMMAND, N_("sign a file (CMS) with a token key or a .pfx/.cer+.key"), options,
-	synopsis, examples, run,
+	COMMAND,  N_("sign a file (CMS) with a token key or a .pfx/.cer+.key"),
+	options,  synopsis,
+	examples, run,
 };

@@ -19,7 +19,8 @@ static const struct tool_option options[] = {
 	TOOL_OPTION_END,
 };
 
-static void synopsis(void)
+static void
+synopsis(void)
 {
 	printf(_("Usage: %s [GLOBAL OPTIONS] %s [--cert FILE | --credential FILE\n"
 	         "         [--key-file FILE] | --token URI] [--login] [--pin-source SRC]\n"
@@ -34,7 +35,8 @@ static void synopsis(void)
 	       TOOL_NAME, COMMAND);
 }
 
-static void examples(void)
+static void
+examples(void)
 {
 	printf(_("\nExamples:\n"
 	         "  %s %s --cert empresa.cer\n"
@@ -45,25 +47,27 @@ static void examples(void)
 	       TOOL_NAME, COMMAND, TOOL_NAME, COMMAND, TOOL_NAME, COMMAND, TOOL_NAME, COMMAND);
 }
 
-static void print_validity(const imss_cert_info *info)
+static void
+print_validity(const imss_cert_info *info)
 {
 	char text[128];
 	long days = info->days_left;
 
 	if (info->expired)
 		snprintf(text, sizeof(text),
-		         ngettext("EXPIRED %ld day ago", "EXPIRED %ld days ago",
-		                  (unsigned long)-days), -days);
+		         ngettext("EXPIRED %ld day ago", "EXPIRED %ld days ago", (unsigned long)-days),
+		         -days);
 	else if (info->not_yet_valid)
 		snprintf(text, sizeof(text), "%s", _("not valid yet"));
 	else
 		snprintf(text, sizeof(text),
-		         ngettext("valid, %ld day left", "valid, %ld days left",
-		                  (unsigned long)days), days);
+		         ngettext("valid, %ld day left", "valid, %ld days left", (unsigned long)days),
+		         days);
 	tool_field(_("status"), text);
 }
 
-static void print_key(const struct cert_entry *x)
+static void
+print_key(const struct cert_entry *x)
 {
 	char text[1024];
 
@@ -82,13 +86,15 @@ static void print_key(const struct cert_entry *x)
 }
 
 /* Only the fields the subject has. */
-static void print_optional(const char *name, const char *value)
+static void
+print_optional(const char *name, const char *value)
 {
 	if (value && *value)
 		tool_field(name, value);
 }
 
-static void print_entry(const void *item, size_t n)
+static void
+print_entry(const void *item, size_t n)
 {
 	const struct cert_entry *x = item;
 	char from[TOOL_TIME_SIZE], until[TOOL_TIME_SIZE];
@@ -111,17 +117,20 @@ static void print_entry(const void *item, size_t n)
 	print_key(x);
 }
 
-static void print_text(const struct cert_entries *e)
+static void
+print_text(const struct cert_entries *e)
 {
 	tool_text_list(_("No certificates found."), e->v, e->n, sizeof(*e->v), print_entry);
 }
 
-static int print_json(const struct cert_entries *e)
+static int
+print_json(const struct cert_entries *e)
 {
 	return tool_json_print(cert_entries_json(e, NULL));
 }
 
-static int run(struct tool *t, int argc, char **argv)
+static int
+run(struct tool *t, int argc, char **argv)
 {
 	struct cert_args a = { 0 };
 	struct cert_entries e = { 0 };
@@ -149,6 +158,7 @@ out:
 }
 
 const struct tool_command cmd_status = {
-	COMMAND, N_("show certificates, their validity and where their keys are"), options,
-	synopsis, examples, run,
+	COMMAND,  N_("show certificates, their validity and where their keys are"),
+	options,  synopsis,
+	examples, run,
 };

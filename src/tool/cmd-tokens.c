@@ -11,14 +11,17 @@
 /* What a token reports for a length it does not know. */
 #define UNAVAILABLE_INFORMATION (~0UL)
 
-static void synopsis(void)
+static void
+synopsis(void)
 {
 	printf(_("Usage: %s [--module PATH] [--json] %s\n"
 	         "List every token present: URI, label, serial, manufacturer, model,\n"
-	         "slot, PIN length range and flags in words.\n"), TOOL_NAME, COMMAND);
+	         "slot, PIN length range and flags in words.\n"),
+	       TOOL_NAME, COMMAND);
 }
 
-static void examples(void)
+static void
+examples(void)
 {
 	printf(_("\nExamples:\n"
 	         "  %s %s\n"
@@ -32,7 +35,7 @@ static void examples(void)
  * and the words the text says when the flag has the value said_when.
  */
 static const struct token_flag {
-	size_t offset;           /* of an int in imss_token_info */
+	size_t offset; /* of an int in imss_token_info */
 	const char *json_name;
 	const char *words;
 	int said_when;
@@ -54,12 +57,14 @@ static const struct token_flag {
 #define N_TOKEN_FLAGS (sizeof(token_flags) / sizeof(token_flags[0]))
 
 /* 1 when the flag is set, else 0. */
-static int flag_set(const imss_token_info *info, const struct token_flag *flag)
+static int
+flag_set(const imss_token_info *info, const struct token_flag *flag)
 {
 	return *(const int *)((const char *)info + flag->offset) != 0;
 }
 
-static void print_flags(const imss_token_info *info)
+static void
+print_flags(const imss_token_info *info)
 {
 	int first = 1;
 	size_t i;
@@ -71,7 +76,8 @@ static void print_flags(const imss_token_info *info)
 		fputs("-", stdout);
 }
 
-static void print_token(const void *item, size_t n)
+static void
+print_token(const void *item, size_t n)
 {
 	const imss_token_info *info = item;
 	char range[64];
@@ -79,8 +85,7 @@ static void print_token(const void *item, size_t n)
 	if (info->max_pin_len == UNAVAILABLE_INFORMATION)
 		snprintf(range, sizeof(range), _("%lu to unknown"), info->min_pin_len);
 	else
-		snprintf(range, sizeof(range), _("%lu to %lu"), info->min_pin_len,
-		         info->max_pin_len);
+		snprintf(range, sizeof(range), _("%lu to %lu"), info->min_pin_len, info->max_pin_len);
 
 	if (info->label && *info->label)
 		printf(_("Token %zu: %s\n"), n, info->label);
@@ -100,13 +105,15 @@ static void print_token(const void *item, size_t n)
 	fputc('\n', stdout);
 }
 
-static int print_text(const imss_token_info *infos, size_t count)
+static int
+print_text(const imss_token_info *infos, size_t count)
 {
 	tool_text_list(_("No tokens present."), infos, count, sizeof(*infos), print_token);
 	return 0;
 }
 
-static int add_pin_range(json_object *obj, const imss_token_info *info)
+static int
+add_pin_range(json_object *obj, const imss_token_info *info)
 {
 	if (tool_json_uint(obj, "min_pin_length", info->min_pin_len) != 0)
 		return -1;
@@ -115,33 +122,32 @@ static int add_pin_range(json_object *obj, const imss_token_info *info)
 	return tool_json_uint(obj, "max_pin_length", info->max_pin_len);
 }
 
-static int add_flags(json_object *obj, const imss_token_info *info)
+static int
+add_flags(json_object *obj, const imss_token_info *info)
 {
 	size_t i;
 
 	if (tool_json_uint(obj, "token_flags", info->flags) != 0)
 		return -1;
 	for (i = 0; i < N_TOKEN_FLAGS; i++)
-		if (tool_json_bool(obj, token_flags[i].json_name, flag_set(info, &token_flags[i])) != 0)
+		if (tool_json_bool(obj, token_flags[i].json_name, flag_set(info, &token_flags[i])) !=
+		    0)
 			return -1;
 	return 0;
 }
 
-static json_object *token_json(const void *item)
+static json_object *
+token_json(const void *item)
 {
 	const imss_token_info *info = item;
 	json_object *obj = json_object_new_object();
 
-	if (!obj ||
-	    tool_json_str(obj, "uri", info->uri) ||
-	    tool_json_str(obj, "label", info->label) ||
-	    tool_json_str(obj, "serial", info->serial) ||
+	if (!obj || tool_json_str(obj, "uri", info->uri) ||
+	    tool_json_str(obj, "label", info->label) || tool_json_str(obj, "serial", info->serial) ||
 	    tool_json_str(obj, "manufacturer", info->manufacturer) ||
-	    tool_json_str(obj, "model", info->model) ||
-	    tool_json_uint(obj, "slot", info->slot_id) ||
+	    tool_json_str(obj, "model", info->model) || tool_json_uint(obj, "slot", info->slot_id) ||
 	    tool_json_str(obj, "slot_description", info->slot_description) ||
-	    tool_json_str(obj, "module", info->module_name) ||
-	    add_pin_range(obj, info) ||
+	    tool_json_str(obj, "module", info->module_name) || add_pin_range(obj, info) ||
 	    add_flags(obj, info)) {
 		json_object_put(obj);
 		return NULL;
@@ -149,12 +155,14 @@ static json_object *token_json(const void *item)
 	return obj;
 }
 
-static int print_json(const imss_token_info *items, size_t count)
+static int
+print_json(const imss_token_info *items, size_t count)
 {
 	return tool_json_print(tool_json_list("tokens", items, count, sizeof(*items), token_json));
 }
 
-static int run(struct tool *t, int argc, char **argv)
+static int
+run(struct tool *t, int argc, char **argv)
 {
 	imss_token_info *infos = NULL;
 	size_t count = 0;

@@ -19,8 +19,8 @@
 /* Permission bits of a new output file, less the umask. */
 #define OUTPUT_MODE 0644
 
-int tool_read_file(struct tool *t, const char *path, unsigned char **data,
-                   size_t *len)
+int
+tool_read_file(struct tool *t, const char *path, unsigned char **data, size_t *len)
 {
 	unsigned char *buf = NULL, *grown;
 	size_t size = 0, used = 0;
@@ -59,8 +59,8 @@ int tool_read_file(struct tool *t, const char *path, unsigned char **data,
 		used += (size_t)n;
 		if (used > TOOL_INPUT_MAX) {
 			rc = tool_fail_detail(t, IMSS_ERR_IO,
-				_("'%s' is larger than %lu MiB; it was not read."), path,
-				TOOL_INPUT_MAX / (1024 * 1024));
+			                      _("'%s' is larger than %lu MiB; it was not read."),
+			                      path, TOOL_INPUT_MAX / (1024 * 1024));
 			goto out;
 		}
 	}
@@ -74,8 +74,8 @@ out:
 }
 
 /* Output files: the library's atomic writer, mode 0644 less the umask. */
-int tool_write_file(struct tool *t, const char *path, const void *data,
-                    size_t len, int replace)
+int
+tool_write_file(struct tool *t, const char *path, const void *data, size_t len, int replace)
 {
 	imss_ctx *ctx = NULL;
 	imss_err err;
@@ -85,14 +85,14 @@ int tool_write_file(struct tool *t, const char *path, const void *data,
 		err = imss_write_file_atomic(ctx, path, data, len, OUTPUT_MODE, replace);
 	if (err == IMSS_ERR_EXISTS)
 		return tool_fail_detail(t, IMSS_ERR_IO,
-			_("'%s' exists already; it was left as it is.  Use --force to replace it."),
-			path);
+		                        _("'%s' exists already; it was left as it is.  Use --force to replace it."),
+		                        path);
 	return err == IMSS_OK ? TOOL_EXIT_OK : tool_fail(t, err, 0);
 }
 
-int tool_pem_encode(struct tool *t, const char *pem_type,
-                    const unsigned char *data, size_t len, char **pem,
-                    size_t *pem_len)
+int
+tool_pem_encode(struct tool *t, const char *pem_type, const unsigned char *data, size_t len,
+                char **pem, size_t *pem_len)
 {
 	BIO *bio = BIO_new(BIO_s_mem());
 	char *text = NULL;
@@ -112,9 +112,9 @@ int tool_pem_encode(struct tool *t, const char *pem_type,
 	return TOOL_EXIT_OK;
 }
 
-int tool_write_encoded(struct tool *t, const char *path, int replace, int der,
-                       const char *pem_type, const unsigned char *data,
-                       size_t len)
+int
+tool_write_encoded(struct tool *t, const char *path, int replace, int der, const char *pem_type,
+                   const unsigned char *data, size_t len)
 {
 	char *pem = NULL;
 	size_t pem_len = 0;
@@ -130,7 +130,7 @@ int tool_write_encoded(struct tool *t, const char *path, int replace, int der,
 	if (path)
 		rc = tool_write_file(t, path, data, len, replace);
 	else if (len > 0)
-		fwrite(data, 1, len, stdout);  /* main() checks stdout at exit */
+		fwrite(data, 1, len, stdout); /* main() checks stdout at exit */
 	free(pem);
 	return rc;
 }

@@ -19,13 +19,13 @@
 #include "tool.h"
 
 #if !defined(LOCALEDIR) || !defined(LOCALEDIR_FROM_BINDIR) || !defined(BUILD_DIR) || \
-	!defined(BUILD_LOCALEDIR)
+        !defined(BUILD_LOCALEDIR)
 #error "LOCALEDIR, LOCALEDIR_FROM_BINDIR, BUILD_DIR and BUILD_LOCALEDIR come from the build"
 #endif
 
 const struct tool_command *const tool_commands[] = {
-	&cmd_tokens, &cmd_objects, &cmd_doctor, &cmd_keygen, &cmd_csr, &cmd_sign,
-	&cmd_import, &cmd_status, &cmd_check, &cmd_export, &cmd_renew, &cmd_recover,
+	&cmd_tokens, &cmd_objects, &cmd_doctor, &cmd_keygen, &cmd_csr,   &cmd_sign,
+	&cmd_import, &cmd_status,  &cmd_check,  &cmd_export, &cmd_renew, &cmd_recover,
 };
 
 const size_t tool_command_count = sizeof(tool_commands) / sizeof(tool_commands[0]);
@@ -33,7 +33,8 @@ const size_t tool_command_count = sizeof(tool_commands) / sizeof(tool_commands[0
 /* The hidden command the build runs to write the bash completion. */
 #define COMPLETION_COMMAND "__complete"
 
-void tool_print_help(void)
+void
+tool_print_help(void)
 {
 	size_t i;
 
@@ -56,18 +57,23 @@ void tool_print_help(void)
 	        "  1  failure (also: doctor found a problem that blocks the renewal)\n"
 	        "  2  usage error: unknown command or option, missing argument,\n"
 	        "     malformed --type, --subject, --pin-source, --password-source\n"
-	        "     or PKCS#11 URI\n"), stdout);
+	        "     or PKCS#11 URI\n"),
+	      stdout);
 	fputs(_("  10 check: a certificate expires within the days given (--days)\n"
-	        "  11 check: a certificate has expired\n"), stdout);
+	        "  11 check: a certificate has expired\n"),
+	      stdout);
 	fputs(_("  12 renew, recover: the certificate is still pending when --timeout\n"
-	        "     runs out; run the same command again later\n"), stdout);
+	        "     runs out; run the same command again later\n"),
+	      stdout);
 	fputs(_("  130 renew: interrupted (Ctrl-C) after the step under way; run the\n"
-	        "     same command again to continue\n"), stdout);
+	        "     same command again to continue\n"),
+	      stdout);
 	printf(_("\nRun '%s COMMAND --help' for the options and examples of a command.\n"),
 	       TOOL_NAME);
 }
 
-int tool_print_version(const struct tool *t)
+int
+tool_print_version(const struct tool *t)
 {
 	json_object *root;
 
@@ -84,7 +90,8 @@ int tool_print_version(const struct tool *t)
 }
 
 /* Library messages: warnings always, progress only with --verbose. */
-static void log_to_stderr(void *user, imss_log_level level, const char *message)
+static void
+log_to_stderr(void *user, imss_log_level level, const char *message)
 {
 	const struct tool *t = user;
 
@@ -95,7 +102,8 @@ static void log_to_stderr(void *user, imss_log_level level, const char *message)
 		        level == IMSS_LOG_DEBUG ? _("debug: ") : "", message);
 }
 
-imss_err tool_ctx(struct tool *t, imss_ctx **out)
+imss_err
+tool_ctx(struct tool *t, imss_ctx **out)
 {
 	imss_ctx *ctx = NULL;
 	imss_err err = IMSS_OK;
@@ -112,8 +120,8 @@ out:
 	return err;
 }
 
-imss_err tool_open_token(struct tool *t, const char *uri, int read_write,
-                         imss_token **out)
+imss_err
+tool_open_token(struct tool *t, const char *uri, int read_write, imss_token **out)
 {
 	imss_ctx *ctx;
 	imss_err err;
@@ -124,8 +132,9 @@ imss_err tool_open_token(struct tool *t, const char *uri, int read_write,
 	return err;
 }
 
-int tool_pin_source(struct tool *t, const char *command, const char *option,
-                    const char *spec, imss_pin_source **out)
+int
+tool_pin_source(struct tool *t, const char *command, const char *option, const char *spec,
+                imss_pin_source **out)
 {
 	imss_err err = imss_pin_source_parse(spec ? spec : "tty", out);
 
@@ -134,12 +143,14 @@ int tool_pin_source(struct tool *t, const char *command, const char *option,
 	/* The spec is not repeated: it might be a PIN typed by mistake. */
 	if (err == IMSS_ERR_INVALID_ARG)
 		return tool_usage_error(t, command,
-			_("malformed %s: use tty, file:PATH, fd:N or env:NAME"), option);
+		                        _("malformed %s: use tty, file:PATH, fd:N or env:NAME"),
+		                        option);
 	return tool_fail(t, err, 1);
 }
 
-imss_err tool_open_login(struct tool *t, const char *uri, int read_write,
-                         imss_pin_source *src, imss_token **out)
+imss_err
+tool_open_login(struct tool *t, const char *uri, int read_write, imss_pin_source *src,
+                imss_token **out)
 {
 	imss_token *tok = NULL;
 	imss_err err;
@@ -158,16 +169,17 @@ imss_err tool_open_login(struct tool *t, const char *uri, int read_write,
 }
 
 /* Does the name end in .pfx or .p12 (any case)? */
-static int is_pkcs12_name(const char *path)
+static int
+is_pkcs12_name(const char *path)
 {
 	size_t n = strlen(path);
 
-	return n >= 4 && (strcasecmp(path + n - 4, ".pfx") == 0 ||
-	                  strcasecmp(path + n - 4, ".p12") == 0);
+	return n >= 4 &&
+	       (strcasecmp(path + n - 4, ".pfx") == 0 || strcasecmp(path + n - 4, ".p12") == 0);
 }
 
-int tool_check_key_file(struct tool *t, const char *command, const char *key_file,
-                        const char *credential)
+int
+tool_check_key_file(struct tool *t, const char *command, const char *key_file, const char *credential)
 {
 	if (key_file && !credential)
 		return tool_usage_error(t, command, "%s",
@@ -178,9 +190,9 @@ int tool_check_key_file(struct tool *t, const char *command, const char *key_fil
 	return TOOL_EXIT_OK;
 }
 
-int tool_open_credential_files(struct tool *t, const char *path,
-                               const char *key_file, imss_pin_source *password,
-                               imss_credential **out)
+int
+tool_open_credential_files(struct tool *t, const char *path, const char *key_file,
+                           imss_pin_source *password, imss_credential **out)
 {
 	imss_ctx *ctx;
 	imss_err err;
@@ -192,7 +204,8 @@ int tool_open_credential_files(struct tool *t, const char *path,
 	return err == IMSS_OK ? TOOL_EXIT_OK : tool_fail(t, err, 0);
 }
 
-int tool_exit_code(imss_err err, int from_user_text)
+int
+tool_exit_code(imss_err err, int from_user_text)
 {
 	switch (err) {
 	case IMSS_OK:
@@ -216,7 +229,8 @@ int tool_exit_code(imss_err err, int from_user_text)
  * reported in the mode the user asked for, and JSON messages stay in
  * English: the same bytes in every language.
  */
-static void prescan_json(struct tool *t, int argc, char **argv)
+static void
+prescan_json(struct tool *t, int argc, char **argv)
 {
 	int i;
 
@@ -227,7 +241,8 @@ static void prescan_json(struct tool *t, int argc, char **argv)
 		setlocale(LC_MESSAGES, "C");
 }
 
-static const struct tool_command *find_command(const char *name)
+static const struct tool_command *
+find_command(const char *name)
 {
 	size_t i;
 
@@ -238,7 +253,8 @@ static const struct tool_command *find_command(const char *name)
 }
 
 /* Output that could not be written is a failure, even after success. */
-static int finish_output(int rc)
+static int
+finish_output(int rc)
 {
 	if (fflush(stdout) == 0 && !ferror(stdout))
 		return rc;
@@ -247,7 +263,8 @@ static int finish_output(int rc)
 }
 
 /* dir, if it is a directory. */
-static const char *if_dir(const char *dir)
+static const char *
+if_dir(const char *dir)
 {
 	struct stat st;
 
@@ -261,7 +278,8 @@ static const char *if_dir(const char *dir)
  * elsewhere finds its own); for the tool in the build tree, the build
  * tree's catalogues; else LOCALEDIR.
  */
-static const char *locale_dir(char *buf, size_t size)
+static const char *
+locale_dir(char *buf, size_t size)
 {
 	const char *dir = getenv("IMSS_RENEW_LOCALEDIR");
 	char exe[PATH_MAX];
@@ -283,7 +301,8 @@ static const char *locale_dir(char *buf, size_t size)
 	return if_dir(buf) ? buf : LOCALEDIR;
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	struct tool t = { 0 };
 	char locales[PATH_MAX + 64];

@@ -50,7 +50,8 @@ static const struct option global_long[] = {
 
 #define N_GLOBAL_LONG (sizeof(global_long) / sizeof(global_long[0]))
 
-static size_t table_size(const struct tool_option *options)
+static size_t
+table_size(const struct tool_option *options)
 {
 	size_t n = 0;
 
@@ -60,7 +61,8 @@ static size_t table_size(const struct tool_option *options)
 }
 
 /* The option getopt_long() just rejected, as the user typed it. */
-static void rejected_option(char **argv, char *name, size_t size)
+static void
+rejected_option(char **argv, char *name, size_t size)
 {
 	const char *arg = argv[optind - 1];
 
@@ -76,7 +78,8 @@ static void rejected_option(char **argv, char *name, size_t size)
 }
 
 /* What getopt_long() returned for a bad option ('?' or ':'). */
-static int bad_option(struct tool *t, const char *command, char **argv, int c)
+static int
+bad_option(struct tool *t, const char *command, char **argv, int c)
 {
 	char name[64];
 
@@ -92,7 +95,8 @@ static int bad_option(struct tool *t, const char *command, char **argv, int c)
 
 /* The getopt_long table: the command's options, then the global ones
  * (without --version, which goes before the command). */
-static struct option *long_options(const struct tool_option *options)
+static struct option *
+long_options(const struct tool_option *options)
 {
 	size_t n = table_size(options), i, j = 0;
 	struct option *longs = calloc(n + N_GLOBAL_LONG + 1, sizeof(*longs));
@@ -117,7 +121,8 @@ static struct option *long_options(const struct tool_option *options)
 }
 
 /* An option of the table, stored where the table says. */
-static void store(const struct tool_option *opt, void *args)
+static void
+store(const struct tool_option *opt, void *args)
 {
 	char *slot = (char *)args + opt->offset;
 
@@ -128,15 +133,15 @@ static void store(const struct tool_option *opt, void *args)
 }
 
 /* The options every command takes; 0 when c is none of them. */
-static int parse_common(struct tool *t, const char *command, char **argv, int c,
-                        int *rc)
+static int
+parse_common(struct tool *t, const char *command, char **argv, int c, int *rc)
 {
 	switch (c) {
 	case OPT_MODULE:
 		t->module_path = optarg;
 		break;
 	case OPT_JSON:
-		t->json = 1;  /* main() saw it already: see tool_prescan_json() */
+		t->json = 1; /* main() saw it already: see tool_prescan_json() */
 		break;
 	case 'v':
 		t->verbose = 1;
@@ -160,7 +165,8 @@ static int parse_common(struct tool *t, const char *command, char **argv, int c,
 static void option_words(const struct tool_option *opt, char *buf, size_t size);
 
 /* Every TOOL_ARG_MANDATORY option given, and not empty. */
-static int check_mandatory(struct tool *t, const struct tool_command *cmd, void *args)
+static int
+check_mandatory(struct tool *t, const struct tool_command *cmd, void *args)
 {
 	const struct tool_option *opt;
 	const char *value;
@@ -178,8 +184,9 @@ static int check_mandatory(struct tool *t, const struct tool_command *cmd, void 
 	return TOOL_EXIT_OK;
 }
 
-int tool_parse(struct tool *t, const struct tool_command *cmd, int argc,
-               char **argv, void *args, int *done)
+int
+tool_parse(struct tool *t, const struct tool_command *cmd, int argc, char **argv, void *args,
+           int *done)
 {
 	struct option *longs = long_options(cmd->options);
 	int rc = TOOL_EXIT_OK;
@@ -210,7 +217,8 @@ int tool_parse(struct tool *t, const struct tool_command *cmd, int argc,
 	return check_mandatory(t, cmd, args);
 }
 
-int tool_parse_global(struct tool *t, int argc, char **argv, int *done)
+int
+tool_parse_global(struct tool *t, int argc, char **argv, int *done)
 {
 	struct option longs[N_GLOBAL_LONG + 1] = { { 0 } };
 	int rc = TOOL_EXIT_OK;
@@ -239,7 +247,8 @@ int tool_parse_global(struct tool *t, int argc, char **argv, int *done)
 /* ---- usage ------------------------------------------------------------ */
 
 /* "--name VALUE", "--name[=VALUE]" or "-h, --help", as the usage shows it. */
-static void option_words(const struct tool_option *opt, char *buf, size_t size)
+static void
+option_words(const struct tool_option *opt, char *buf, size_t size)
 {
 	/* A value name is translated ("ARCHIVO"); an optional value is a
 	 * word the user types as it is. */
@@ -253,7 +262,8 @@ static void option_words(const struct tool_option *opt, char *buf, size_t size)
 		snprintf(buf, size, "--%s", opt->name);
 }
 
-static int words_width(const struct tool_option *options, int width)
+static int
+words_width(const struct tool_option *options, int width)
 {
 	char words[128];
 	int n;
@@ -268,7 +278,8 @@ static int words_width(const struct tool_option *options, int width)
 }
 
 /* "  WORDS   help", continuation lines of help under its first. */
-static void print_option_line(const char *words, const char *help, int width)
+static void
+print_option_line(const char *words, const char *help, int width)
 {
 	const char *line = help, *nl;
 
@@ -280,7 +291,8 @@ static void print_option_line(const char *words, const char *help, int width)
 	printf("%s\n", line);
 }
 
-static void print_options(const struct tool_option *options, int width)
+static void
+print_options(const struct tool_option *options, int width)
 {
 	char words[128];
 
@@ -290,7 +302,8 @@ static void print_options(const struct tool_option *options, int width)
 	}
 }
 
-void tool_print_usage(const struct tool_command *cmd)
+void
+tool_print_usage(const struct tool_command *cmd)
 {
 	int width = words_width(global_options, words_width(cmd->options, 10));
 
@@ -304,7 +317,8 @@ void tool_print_usage(const struct tool_command *cmd)
 		cmd->examples();
 }
 
-void tool_print_global_options(void)
+void
+tool_print_global_options(void)
 {
 	int width = words_width(global_options, 13);
 
@@ -315,13 +329,15 @@ void tool_print_global_options(void)
 
 /* ---- bash completion -------------------------------------------------- */
 
-static void print_option_names(const struct tool_option *options)
+static void
+print_option_names(const struct tool_option *options)
 {
 	for (; options && options->name; options++)
 		printf(" --%s", options->name);
 }
 
-int tool_print_completion(void)
+int
+tool_print_completion(void)
 {
 	size_t i;
 

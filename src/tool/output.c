@@ -17,61 +17,107 @@
 /* Width of the field names in text output, in characters (UTF-8). */
 #define FIELD_WIDTH 20
 
-const char *tool_error_code(imss_err err)
+const char *
+tool_error_code(imss_err err)
 {
 	switch (err) {
-	case IMSS_OK: return "OK";
-	case IMSS_ERR_NOMEM: return "NOMEM";
-	case IMSS_ERR_INVALID_ARG: return "INVALID_ARG";
-	case IMSS_ERR_MODULE_LOAD: return "MODULE_LOAD";
-	case IMSS_ERR_MODULE_INIT: return "MODULE_INIT";
-	case IMSS_ERR_URI: return "URI";
-	case IMSS_ERR_NO_TOKEN: return "NO_TOKEN";
-	case IMSS_ERR_AMBIGUOUS_TOKEN: return "AMBIGUOUS_TOKEN";
-	case IMSS_ERR_NO_OBJECT: return "NO_OBJECT";
-	case IMSS_ERR_AMBIGUOUS_OBJECT: return "AMBIGUOUS_OBJECT";
-	case IMSS_ERR_PIN_SOURCE: return "PIN_SOURCE";
-	case IMSS_ERR_PIN_INCORRECT: return "PIN_INCORRECT";
-	case IMSS_ERR_PIN_LOCKED: return "PIN_LOCKED";
-	case IMSS_ERR_PIN_FINAL_TRY: return "PIN_FINAL_TRY";
-	case IMSS_ERR_TOKEN_REMOVED: return "TOKEN_REMOVED";
-	case IMSS_ERR_SESSION_LOST: return "SESSION_LOST";
-	case IMSS_ERR_DEVICE: return "DEVICE";
-	case IMSS_ERR_READ_ONLY: return "READ_ONLY";
-	case IMSS_ERR_UNSUPPORTED: return "UNSUPPORTED";
-	case IMSS_ERR_KEY_PROTECTION: return "KEY_PROTECTION";
-	case IMSS_ERR_PKCS11: return "PKCS11";
-	case IMSS_ERR_CRYPTO: return "CRYPTO";
-	case IMSS_ERR_VERIFY: return "VERIFY";
-	case IMSS_ERR_MISMATCH: return "MISMATCH";
-	case IMSS_ERR_IO: return "IO";
-	case IMSS_ERR_NOT_LOGGED_IN: return "NOT_LOGGED_IN";
-	case IMSS_ERR_PIN_CANCELLED: return "PIN_CANCELLED";
-	case IMSS_ERR_PASSWORD_INCORRECT: return "PASSWORD_INCORRECT";
-	case IMSS_ERR_FORMAT: return "FORMAT";
-	case IMSS_ERR_CERT_VALIDITY: return "CERT_VALIDITY";
-	case IMSS_ERR_CHAIN: return "CHAIN";
-	case IMSS_ERR_JOURNAL: return "JOURNAL";
-	case IMSS_ERR_BUSY: return "BUSY";
-	case IMSS_ERR_NETWORK: return "NETWORK";
-	case IMSS_ERR_SERVICE: return "SERVICE";
-	case IMSS_ERR_TLS: return "TLS";
-	case IMSS_ERR_PROTOCOL: return "PROTOCOL";
-	case IMSS_ERR_REFUSED_CERT: return "REFUSED_CERT";
-	case IMSS_ERR_ABORTED: return "ABORTED";
-	case IMSS_ERR_LABEL_IN_USE: return "LABEL_IN_USE";
-	case IMSS_ERR_EXISTS: return "EXISTS";
-	case IMSS_ERR_PENDING: return "PENDING";
-	case IMSS_ERR_INTERRUPTED: return "INTERRUPTED";
-	case IMSS_ERR_NO_TERMINAL: return "NO_TERMINAL";
+	case IMSS_OK:
+		return "OK";
+	case IMSS_ERR_NOMEM:
+		return "NOMEM";
+	case IMSS_ERR_INVALID_ARG:
+		return "INVALID_ARG";
+	case IMSS_ERR_MODULE_LOAD:
+		return "MODULE_LOAD";
+	case IMSS_ERR_MODULE_INIT:
+		return "MODULE_INIT";
+	case IMSS_ERR_URI:
+		return "URI";
+	case IMSS_ERR_NO_TOKEN:
+		return "NO_TOKEN";
+	case IMSS_ERR_AMBIGUOUS_TOKEN:
+		return "AMBIGUOUS_TOKEN";
+	case IMSS_ERR_NO_OBJECT:
+		return "NO_OBJECT";
+	case IMSS_ERR_AMBIGUOUS_OBJECT:
+		return "AMBIGUOUS_OBJECT";
+	case IMSS_ERR_PIN_SOURCE:
+		return "PIN_SOURCE";
+	case IMSS_ERR_PIN_INCORRECT:
+		return "PIN_INCORRECT";
+	case IMSS_ERR_PIN_LOCKED:
+		return "PIN_LOCKED";
+	case IMSS_ERR_PIN_FINAL_TRY:
+		return "PIN_FINAL_TRY";
+	case IMSS_ERR_TOKEN_REMOVED:
+		return "TOKEN_REMOVED";
+	case IMSS_ERR_SESSION_LOST:
+		return "SESSION_LOST";
+	case IMSS_ERR_DEVICE:
+		return "DEVICE";
+	case IMSS_ERR_READ_ONLY:
+		return "READ_ONLY";
+	case IMSS_ERR_UNSUPPORTED:
+		return "UNSUPPORTED";
+	case IMSS_ERR_KEY_PROTECTION:
+		return "KEY_PROTECTION";
+	case IMSS_ERR_PKCS11:
+		return "PKCS11";
+	case IMSS_ERR_CRYPTO:
+		return "CRYPTO";
+	case IMSS_ERR_VERIFY:
+		return "VERIFY";
+	case IMSS_ERR_MISMATCH:
+		return "MISMATCH";
+	case IMSS_ERR_IO:
+		return "IO";
+	case IMSS_ERR_NOT_LOGGED_IN:
+		return "NOT_LOGGED_IN";
+	case IMSS_ERR_PIN_CANCELLED:
+		return "PIN_CANCELLED";
+	case IMSS_ERR_PASSWORD_INCORRECT:
+		return "PASSWORD_INCORRECT";
+	case IMSS_ERR_FORMAT:
+		return "FORMAT";
+	case IMSS_ERR_CERT_VALIDITY:
+		return "CERT_VALIDITY";
+	case IMSS_ERR_CHAIN:
+		return "CHAIN";
+	case IMSS_ERR_JOURNAL:
+		return "JOURNAL";
+	case IMSS_ERR_BUSY:
+		return "BUSY";
+	case IMSS_ERR_NETWORK:
+		return "NETWORK";
+	case IMSS_ERR_SERVICE:
+		return "SERVICE";
+	case IMSS_ERR_TLS:
+		return "TLS";
+	case IMSS_ERR_PROTOCOL:
+		return "PROTOCOL";
+	case IMSS_ERR_REFUSED_CERT:
+		return "REFUSED_CERT";
+	case IMSS_ERR_ABORTED:
+		return "ABORTED";
+	case IMSS_ERR_LABEL_IN_USE:
+		return "LABEL_IN_USE";
+	case IMSS_ERR_EXISTS:
+		return "EXISTS";
+	case IMSS_ERR_PENDING:
+		return "PENDING";
+	case IMSS_ERR_INTERRUPTED:
+		return "INTERRUPTED";
+	case IMSS_ERR_NO_TERMINAL:
+		return "NO_TERMINAL";
 	}
 	return "UNKNOWN";
 }
 
 /* {"error":{"code","message","detail","hint","exit"}} on one line of
  * stdout; "hint" only when there is one. */
-static void print_error_json(const char *code, const char *message, const char *detail,
-                             const char *hint, int exit_status)
+static void
+print_error_json(const char *code, const char *message, const char *detail, const char *hint,
+                 int exit_status)
 {
 	json_object *root = json_object_new_object();
 	json_object *error = json_object_new_object();
@@ -81,11 +127,11 @@ static void print_error_json(const char *code, const char *message, const char *
 	    tool_json_str(error, "message", message) || tool_json_str(error, "detail", detail) ||
 	    (hint && tool_json_str(error, "hint", hint)) || tool_json_int(error, "exit", exit_status))
 		goto out;
-	ret = tool_json_add(root, "error", error);  /* takes error */
+	ret = tool_json_add(root, "error", error); /* takes error */
 	error = NULL;
 	if (ret != 0)
 		goto out;
-	tool_json_print_line(root);  /* takes root */
+	tool_json_print_line(root); /* takes root */
 	root = NULL;
 out:
 	json_object_put(error);
@@ -93,7 +139,8 @@ out:
 }
 
 /* The detail on the lines after the message, ending with a newline. */
-static void print_detail(const char *detail)
+static void
+print_detail(const char *detail)
 {
 	size_t len = strlen(detail);
 
@@ -104,8 +151,8 @@ static void print_detail(const char *detail)
 		fputc('\n', stderr);
 }
 
-static int report_error(struct tool *t, imss_err err, const char *detail, const char *hint,
-                        int from_user_text)
+static int
+report_error(struct tool *t, imss_err err, const char *detail, const char *hint, int from_user_text)
 {
 	const char *message = imss_strerror(err);
 	int exit_status = tool_exit_code(err, from_user_text);
@@ -121,7 +168,8 @@ static int report_error(struct tool *t, imss_err err, const char *detail, const 
 	return exit_status;
 }
 
-int tool_fail(struct tool *t, imss_err err, int from_user_text)
+int
+tool_fail(struct tool *t, imss_err err, int from_user_text)
 {
 	if (!t->ctx)
 		return report_error(t, err, "", NULL, from_user_text);
@@ -129,7 +177,8 @@ int tool_fail(struct tool *t, imss_err err, int from_user_text)
 	                    tool_next_hint(imss_ctx_get_next(t->ctx)), from_user_text);
 }
 
-int tool_fail_detail(struct tool *t, imss_err err, const char *fmt, ...)
+int
+tool_fail_detail(struct tool *t, imss_err err, const char *fmt, ...)
 {
 	char detail[1024];
 	va_list ap;
@@ -140,7 +189,8 @@ int tool_fail_detail(struct tool *t, imss_err err, const char *fmt, ...)
 	return report_error(t, err, detail, NULL, 0);
 }
 
-int tool_usage_error(struct tool *t, const char *command, const char *fmt, ...)
+int
+tool_usage_error(struct tool *t, const char *command, const char *fmt, ...)
 {
 	char message[512];
 	char hint[256];
@@ -159,22 +209,25 @@ int tool_usage_error(struct tool *t, const char *command, const char *fmt, ...)
 	return TOOL_EXIT_USAGE;
 }
 
-int tool_refuse_pin(struct tool *t, const char *command)
+int
+tool_refuse_pin(struct tool *t, const char *command)
 {
 	return tool_usage_error(t, command, "%s",
-		_("there is no --pin option: a PIN on the command line is visible to "
-		  "other users.  Use --pin-source tty|file:PATH|fd:N|env:NAME"));
+	                        _("there is no --pin option: a PIN on the command line is visible to "
+	                          "other users.  Use --pin-source tty|file:PATH|fd:N|env:NAME"));
 }
 
-int tool_refuse_password(struct tool *t, const char *command)
+int
+tool_refuse_password(struct tool *t, const char *command)
 {
 	return tool_usage_error(t, command, "%s",
-		_("there is no --password option: a password on the command line is "
-		  "visible to other users.  Use --password-source "
-		  "tty|file:PATH|fd:N|env:NAME"));
+	                        _("there is no --password option: a password on the command line is "
+	                          "visible to other users.  Use --password-source "
+	                          "tty|file:PATH|fd:N|env:NAME"));
 }
 
-void tool_warn(const char *fmt, ...)
+void
+tool_warn(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -186,7 +239,8 @@ void tool_warn(const char *fmt, ...)
 }
 
 /* Characters, not bytes, so that translated names with accents line up. */
-static int text_width(const char *s)
+static int
+text_width(const char *s)
 {
 	int n = 0;
 
@@ -195,14 +249,16 @@ static int text_width(const char *s)
 	return n;
 }
 
-void tool_field_name(const char *name)
+void
+tool_field_name(const char *name)
 {
 	int pad = FIELD_WIDTH - text_width(name);
 
 	printf("  %s:%*s ", name, pad > 0 ? pad : 0, "");
 }
 
-void tool_field(const char *name, const char *value)
+void
+tool_field(const char *name, const char *value)
 {
 	if (!value || !*value)
 		value = "-";
@@ -210,7 +266,8 @@ void tool_field(const char *name, const char *value)
 	printf("%s\n", value);
 }
 
-void tool_field_ulong(const char *name, unsigned long value)
+void
+tool_field_ulong(const char *name, unsigned long value)
 {
 	char text[32];
 
@@ -218,7 +275,8 @@ void tool_field_ulong(const char *name, unsigned long value)
 	tool_field(name, text);
 }
 
-void tool_field_tristate(const char *name, int value)
+void
+tool_field_tristate(const char *name, int value)
 {
 	const char *word = _("unknown");
 
@@ -229,7 +287,8 @@ void tool_field_tristate(const char *name, int value)
 	tool_field(name, word);
 }
 
-void tool_list_word(int *first, const char *word)
+void
+tool_list_word(int *first, const char *word)
 {
 	if (!*first)
 		fputs(", ", stdout);
@@ -237,7 +296,8 @@ void tool_list_word(int *first, const char *word)
 	*first = 0;
 }
 
-void tool_time_text(long long epoch, char *buf, size_t size)
+void
+tool_time_text(long long epoch, char *buf, size_t size)
 {
 	time_t when = (time_t)epoch;
 	struct tm tm;
@@ -248,8 +308,9 @@ void tool_time_text(long long epoch, char *buf, size_t size)
 		buf[0] = '\0';
 }
 
-void tool_text_list(const char *none, const void *items, size_t count, size_t size,
-                    void (*item)(const void *one, size_t number))
+void
+tool_text_list(const char *none, const void *items, size_t count, size_t size,
+               void (*item)(const void *one, size_t number))
 {
 	size_t i;
 
@@ -262,8 +323,9 @@ void tool_text_list(const char *none, const void *items, size_t count, size_t si
 	}
 }
 
-json_object *tool_json_list(const char *key, const void *items, size_t count, size_t size,
-                            json_object *(*item)(const void *))
+json_object *
+tool_json_list(const char *key, const void *items, size_t count, size_t size,
+               json_object *(*item)(const void *))
 {
 	json_object *root = json_object_new_object();
 	json_object *array = json_object_new_array();
@@ -280,7 +342,8 @@ fail:
 	return NULL;
 }
 
-int tool_json_add(json_object *obj, const char *key, json_object *value)
+int
+tool_json_add(json_object *obj, const char *key, json_object *value)
 {
 	if (!value)
 		return -1;
@@ -291,7 +354,8 @@ int tool_json_add(json_object *obj, const char *key, json_object *value)
 	return 0;
 }
 
-int tool_json_append(json_object *array, json_object *value)
+int
+tool_json_append(json_object *array, json_object *value)
 {
 	if (!value)
 		return -1;
@@ -302,39 +366,46 @@ int tool_json_append(json_object *array, json_object *value)
 	return 0;
 }
 
-int tool_json_str(json_object *obj, const char *key, const char *value)
+int
+tool_json_str(json_object *obj, const char *key, const char *value)
 {
 	if (!value)
 		return json_object_object_add(obj, key, NULL) == 0 ? 0 : -1;
 	return tool_json_add(obj, key, json_object_new_string(value));
 }
 
-int tool_json_bool(json_object *obj, const char *key, int value)
+int
+tool_json_bool(json_object *obj, const char *key, int value)
 {
 	return tool_json_add(obj, key, json_object_new_boolean(value != 0));
 }
 
-int tool_json_tristate(json_object *obj, const char *key, int value)
+int
+tool_json_tristate(json_object *obj, const char *key, int value)
 {
 	if (value < 0)
 		return json_object_object_add(obj, key, NULL) == 0 ? 0 : -1;
 	return tool_json_bool(obj, key, value);
 }
 
-int tool_json_uint(json_object *obj, const char *key, unsigned long value)
+int
+tool_json_uint(json_object *obj, const char *key, unsigned long value)
 {
 	return tool_json_add(obj, key, json_object_new_uint64(value));
 }
 
-int tool_json_int(json_object *obj, const char *key, long long value)
+int
+tool_json_int(json_object *obj, const char *key, long long value)
 {
 	return tool_json_add(obj, key, json_object_new_int64((int64_t)value));
 }
 
-int tool_json_print_line(json_object *obj)
+int
+tool_json_print_line(json_object *obj)
 {
-	const char *text = json_object_to_json_string_ext(obj,
-		JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	const char *text =
+	        json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
+	                                                    JSON_C_TO_STRING_NOSLASHESCAPE);
 	int ret = -1;
 
 	if (text) {
@@ -346,7 +417,8 @@ int tool_json_print_line(json_object *obj)
 	return ret;
 }
 
-int tool_json_answer(struct tool *t, json_object *root, int failed, imss_err err)
+int
+tool_json_answer(struct tool *t, json_object *root, int failed, imss_err err)
 {
 	if (failed || !root || err != IMSS_OK) {
 		json_object_put(root);
@@ -356,11 +428,14 @@ int tool_json_answer(struct tool *t, json_object *root, int failed, imss_err err
 	return TOOL_EXIT_OK;
 }
 
-int tool_json_print(json_object *obj)
+int
+tool_json_print(json_object *obj)
 {
-	const char *text = obj ? json_object_to_json_string_ext(obj,
-		JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-		JSON_C_TO_STRING_NOSLASHESCAPE) : NULL;
+	const char *text =
+	        obj ? json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY |
+	                                                          JSON_C_TO_STRING_SPACED |
+	                                                          JSON_C_TO_STRING_NOSLASHESCAPE)
+	            : NULL;
 	int ret = -1;
 
 	/* A failed write shows in ferror(stdout), checked before exit. */

@@ -30,7 +30,7 @@ enum tool_exit {
 	TOOL_EXIT_FAILURE = 1,
 	TOOL_EXIT_USAGE = 2,
 	/* 10 and 11 belong to check (cmd-check.c). */
-	TOOL_EXIT_PENDING = 12,   /* renew: the certificate is still pending */
+	TOOL_EXIT_PENDING = 12,      /* renew: the certificate is still pending */
 	TOOL_EXIT_INTERRUPTED = 130, /* renew: stopped by Ctrl-C (128 + SIGINT) */
 };
 
@@ -45,44 +45,51 @@ enum tool_arg {
 	TOOL_ARG_NONE,
 	TOOL_ARG_REQUIRED,
 	TOOL_ARG_OPTIONAL,
-	TOOL_ARG_MANDATORY,       /* TOOL_ARG_REQUIRED, and the option must be
+	TOOL_ARG_MANDATORY, /* TOOL_ARG_REQUIRED, and the option must be
 	                             given, not empty */
 };
 
 struct tool_option {
-	const char *name;         /* the long name, without "--" */
+	const char *name; /* the long name, without "--" */
 	enum tool_arg arg;
-	size_t offset;            /* of the value in the argument struct */
-	const char *value_name;   /* N_("FILE"): shown in the usage; for
+	size_t offset;          /* of the value in the argument struct */
+	const char *value_name; /* N_("FILE"): shown in the usage; for
 	                             TOOL_ARG_OPTIONAL the literal value */
-	const char *help;         /* N_(); a "\n" starts a continuation line */
+	const char *help;       /* N_(); a "\n" starts a continuation line */
 };
 
-#define TOOL_OPTION_END { NULL, TOOL_ARG_NONE, 0, NULL, NULL }
+#define TOOL_OPTION_END                            \
+	{                                          \
+		NULL, TOOL_ARG_NONE, 0, NULL, NULL \
+	}
 
 /* Options several commands share, into field of struct type. */
-#define TOOL_OPTION_TOKEN(type, field) \
-	{ "token", TOOL_ARG_MANDATORY, offsetof(type, field), N_("URI"), \
-	  N_("the token, as a PKCS#11 URI (see 'imss-renew tokens')") }
-#define TOOL_OPTION_PIN_SOURCE(type, field) \
-	{ "pin-source", TOOL_ARG_REQUIRED, offsetof(type, field), N_("SRC"), \
-	  N_("where the PIN comes from: tty (default), file:PATH,\nfd:N or env:NAME") }
+#define TOOL_OPTION_TOKEN(type, field)                                              \
+	{                                                                           \
+		"token", TOOL_ARG_MANDATORY, offsetof(type, field), N_("URI"),      \
+		        N_("the token, as a PKCS#11 URI (see 'imss-renew tokens')") \
+	}
+#define TOOL_OPTION_PIN_SOURCE(type, field)                                                         \
+	{                                                                                           \
+		"pin-source", TOOL_ARG_REQUIRED, offsetof(type, field), N_("SRC"),                  \
+		        N_("where the PIN comes from: tty (default), file:PATH,\nfd:N or env:NAME") \
+	}
 
 /* What every command gets from main(). */
 struct tool {
-	const char *module_path;  /* --module, or NULL for the p11-kit registry */
-	int json;                 /* --json */
-	int verbose;              /* --verbose */
-	imss_ctx *ctx;            /* made by tool_ctx() on first use */
+	const char *module_path; /* --module, or NULL for the p11-kit registry */
+	int json;                /* --json */
+	int verbose;             /* --verbose */
+	imss_ctx *ctx;           /* made by tool_ctx() on first use */
 };
 
 /* One subcommand: argv[0] is the command name. */
 struct tool_command {
 	const char *name;
-	const char *summary;      /* marked with N_(), translated when shown */
+	const char *summary; /* marked with N_(), translated when shown */
 	const struct tool_option *options;
-	void (*synopsis)(void);   /* the usage lines and what the command does */
-	void (*examples)(void);   /* after the options (exit status, examples) */
+	void (*synopsis)(void); /* the usage lines and what the command does */
+	void (*examples)(void); /* after the options (exit status, examples) */
 	int (*run)(struct tool *t, int argc, char **argv);
 };
 
@@ -93,8 +100,8 @@ struct tool_command {
  * args.  Positional arguments are refused.  --help prints the usage and
  * sets *done.  Returns an exit status, having reported the error.
  */
-int tool_parse(struct tool *t, const struct tool_command *cmd, int argc,
-               char **argv, void *args, int *done);
+int tool_parse(struct tool *t, const struct tool_command *cmd, int argc, char **argv, void *args,
+               int *done);
 
 /* The global options (--module, --json, --verbose) before the command;
  * the same rules.  *done when --help or --version answered already. */
@@ -124,20 +131,19 @@ int tool_print_completion(void);
 imss_err tool_ctx(struct tool *t, imss_ctx **out);
 
 /* Open the one token uri names (the context made on first use). */
-imss_err tool_open_token(struct tool *t, const char *uri, int read_write,
-                         imss_token **out);
+imss_err tool_open_token(struct tool *t, const char *uri, int read_write, imss_token **out);
 
 /*
  * Parse a secret source given with option (--pin-source or
  * --password-source; spec NULL: "tty").  Returns an exit status, having
  * reported the error; malformed text is a usage error.
  */
-int tool_pin_source(struct tool *t, const char *command, const char *option,
-                    const char *spec, imss_pin_source **out);
+int tool_pin_source(struct tool *t, const char *command, const char *option, const char *spec,
+                    imss_pin_source **out);
 
 /* Open the token uri names, and log in with src when src is not NULL. */
-imss_err tool_open_login(struct tool *t, const char *uri, int read_write,
-                         imss_pin_source *src, imss_token **out);
+imss_err tool_open_login(struct tool *t, const char *uri, int read_write, imss_pin_source *src,
+                         imss_token **out);
 
 /*
  * A credential from the files IMSS users hold: a .pfx/.p12, or a .cer with
@@ -145,9 +151,8 @@ imss_err tool_open_login(struct tool *t, const char *uri, int read_write,
  * password (see tool_pin_source()).  Returns an exit status, having
  * reported the error.
  */
-int tool_open_credential_files(struct tool *t, const char *path,
-                               const char *key_file, imss_pin_source *password,
-                               imss_credential **out);
+int tool_open_credential_files(struct tool *t, const char *path, const char *key_file,
+                               imss_pin_source *password, imss_credential **out);
 
 /*
  * --key-file names the .key of a .cer given with --credential: without
@@ -165,27 +170,26 @@ int tool_check_key_file(struct tool *t, const char *command, const char *key_fil
 int tool_exit_code(imss_err err, int from_user_text);
 
 /* The commands (cmd-*.c). */
-extern const struct tool_command cmd_tokens, cmd_objects, cmd_doctor, cmd_keygen,
-	cmd_csr, cmd_sign, cmd_import, cmd_status, cmd_check, cmd_export, cmd_renew,
-	cmd_recover;
+extern const struct tool_command cmd_tokens, cmd_objects, cmd_doctor, cmd_keygen, cmd_csr, cmd_sign,
+        cmd_import, cmd_status, cmd_check, cmd_export, cmd_renew, cmd_recover;
 
 /* certlist.c: the certificates `status` and `check` look at. */
 struct cert_entry {
-	const char *source;      /* CERT_SOURCE_*: words of the JSON output */
-	char *location;          /* the file, or the certificate's URI */
-	char *token_label;       /* token sources: the token's label, else NULL */
+	const char *source; /* CERT_SOURCE_*: words of the JSON output */
+	char *location;     /* the file, or the certificate's URI */
+	char *token_label;  /* token sources: the token's label, else NULL */
 	imss_cert_info info;
-	int is_ca;               /* a CA certificate (check skips those) */
-	int key_checked;         /* whether key_present means anything */
+	int is_ca;       /* a CA certificate (check skips those) */
+	int key_checked; /* whether key_present means anything */
 	int key_present;
-	char *key_location;      /* the key's URI, or the credential file */
-	int verdict;             /* check's, filled by check */
+	char *key_location; /* the key's URI, or the credential file */
+	int verdict;        /* check's, filled by check */
 };
 
 struct cert_entries {
 	struct cert_entry *v;
 	size_t n;
-	int logged_in;           /* token sources: was the token logged in? */
+	int logged_in; /* token sources: was the token logged in? */
 };
 
 extern const char CERT_SOURCE_FILE[], CERT_SOURCE_CREDENTIAL[], CERT_SOURCE_TOKEN[];
@@ -195,28 +199,31 @@ struct cert_args {
 	const char *cert;
 	const char *credential;
 	const char *key_file;
-	const char *token;       /* NULL with no source (see each command) */
+	const char *token; /* NULL with no source (see each command) */
 	const char *password_source;
 	const char *pin_source;
-	const char *days_text;   /* check's --days */
+	const char *days_text; /* check's --days */
 	int login;
 };
 
 /* The options of struct cert_args, with the help of --login. */
-#define CERT_ARGS_OPTIONS(login_help) \
-	{ "cert", TOOL_ARG_REQUIRED, offsetof(struct cert_args, cert), N_("FILE"), \
-	  N_("certificates in a file: DER, PEM or PKCS#7") }, \
-	{ "credential", TOOL_ARG_REQUIRED, offsetof(struct cert_args, credential), N_("FILE"), \
-	  N_("a .pfx/.p12, or a .cer with its .key next to it") }, \
-	{ "key-file", TOOL_ARG_REQUIRED, offsetof(struct cert_args, key_file), N_("FILE"), \
-	  N_("the .key of a .cer, when it has another name") }, \
-	{ "token", TOOL_ARG_REQUIRED, offsetof(struct cert_args, token), N_("URI"), \
-	  N_("the certificates on one token (PKCS#11 URI)") }, \
-	{ "login", TOOL_ARG_NONE, offsetof(struct cert_args, login), NULL, login_help }, \
-	{ "pin-source", TOOL_ARG_REQUIRED, offsetof(struct cert_args, pin_source), N_("SRC"), \
-	  N_("where the PIN comes from (implies --login):\ntty (default), file:PATH, fd:N or env:NAME") }, \
-	{ "password-source", TOOL_ARG_REQUIRED, offsetof(struct cert_args, password_source), \
-	  N_("SRC"), N_("the password of the .pfx or .key: same forms") }
+#define CERT_ARGS_OPTIONS(login_help)                                                                              \
+	{ "cert", TOOL_ARG_REQUIRED, offsetof(struct cert_args, cert), N_("FILE"),                                 \
+	  N_("certificates in a file: DER, PEM or PKCS#7") },                                                      \
+	        { "credential", TOOL_ARG_REQUIRED, offsetof(struct cert_args, credential),                         \
+		  N_("FILE"), N_("a .pfx/.p12, or a .cer with its .key next to it") },                             \
+	        { "key-file", TOOL_ARG_REQUIRED, offsetof(struct cert_args, key_file), N_("FILE"),                 \
+		  N_("the .key of a .cer, when it has another name") },                                            \
+	        { "token", TOOL_ARG_REQUIRED, offsetof(struct cert_args, token), N_("URI"),                        \
+		  N_("the certificates on one token (PKCS#11 URI)") },                                             \
+	        { "login", TOOL_ARG_NONE, offsetof(struct cert_args, login), NULL, login_help },                   \
+	        { "pin-source", TOOL_ARG_REQUIRED, offsetof(struct cert_args, pin_source),                         \
+		  N_("SRC"),                                                                                       \
+		  N_("where the PIN comes from (implies --login):\ntty (default), file:PATH, fd:N or env:NAME") }, \
+	{                                                                                                          \
+		"password-source", TOOL_ARG_REQUIRED, offsetof(struct cert_args, password_source),                 \
+		        N_("SRC"), N_("the password of the .pfx or .key: same forms")                              \
+	}
 
 /*
  * The combinations a command refuses; login_needs_token: --login and
@@ -267,7 +274,7 @@ const char *tool_next_hint(imss_next next);
  * the detail made from fmt.  Returns tool_exit_code(err, 0).
  */
 int tool_fail_detail(struct tool *t, imss_err err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 /*
  * Report a usage error: the message, then a pointer to `imss-renew CMD
@@ -275,7 +282,7 @@ int tool_fail_detail(struct tool *t, imss_err err, const char *fmt, ...)
  * TOOL_EXIT_USAGE.
  */
 int tool_usage_error(struct tool *t, const char *command, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 /* Someone typed --pin: explain --pin-source.  Returns TOOL_EXIT_USAGE. */
 int tool_refuse_pin(struct tool *t, const char *command);
@@ -353,8 +360,7 @@ int tool_json_answer(struct tool *t, json_object *root, int failed, imss_err err
 #define TOOL_INPUT_MAX (64UL * 1024 * 1024)
 
 /* The whole file; *data is freed with free(). */
-int tool_read_file(struct tool *t, const char *path, unsigned char **data,
-                   size_t *len);
+int tool_read_file(struct tool *t, const char *path, unsigned char **data, size_t *len);
 
 /*
  * Write data to path atomically: a temporary file in the same directory,
@@ -362,21 +368,18 @@ int tool_read_file(struct tool *t, const char *path, unsigned char **data,
  * exists (!replace), then fsync of the directory.  Mode 0644 less the
  * umask.  On failure path is as it was and no temporary file is left.
  */
-int tool_write_file(struct tool *t, const char *path, const void *data,
-                    size_t len, int replace);
+int tool_write_file(struct tool *t, const char *path, const void *data, size_t len, int replace);
 
 /*
  * DER data, PEM-encoded with pem_type ("CERTIFICATE", "CMS", ...) unless
  * der, written to path with tool_write_file(), or to stdout when path is
  * NULL.
  */
-int tool_write_encoded(struct tool *t, const char *path, int replace, int der,
-                       const char *pem_type, const unsigned char *data,
-                       size_t len);
+int tool_write_encoded(struct tool *t, const char *path, int replace, int der, const char *pem_type,
+                       const unsigned char *data, size_t len);
 
 /* DER data as PEM text of pem_type; *pem is freed with free(). */
-int tool_pem_encode(struct tool *t, const char *pem_type,
-                    const unsigned char *data, size_t len, char **pem,
-                    size_t *pem_len);
+int tool_pem_encode(struct tool *t, const char *pem_type, const unsigned char *data, size_t len,
+                    char **pem, size_t *pem_len);
 
 #endif /* IMSS_TOOL_H */

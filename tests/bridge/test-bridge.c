@@ -47,10 +47,10 @@ test_subject(void)
 
 	X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8,
 	                           (const unsigned char *)"EMPRESA DE PRUEBA SA DE CV", -1, -1, 0);
-	X509_NAME_add_entry_by_txt(n, "OU", MBSTRING_UTF8,
-	                           (const unsigned char *)"Y1234567890", -1, -1, 0);
-	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
-	                           (const unsigned char *)"bridge test", -1, -1, 0);
+	X509_NAME_add_entry_by_txt(n, "OU", MBSTRING_UTF8, (const unsigned char *)"Y1234567890", -1,
+	                           -1, 0);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)"bridge test", -1,
+	                           -1, 0);
 	return n;
 }
 
@@ -107,9 +107,8 @@ make_selfsigned(OSSL_LIB_CTX *lib, EVP_PKEY *pub, EVP_PKEY *pkey, const char *di
 	int ok = 0;
 
 	if (!x || !md || !name || !X509_set_version(x, 2) ||
-	    !ASN1_INTEGER_set(X509_get_serialNumber(x), 4242) ||
-	    !X509_set_subject_name(x, name) || !X509_set_issuer_name(x, name) ||
-	    !X509_gmtime_adj(X509_getm_notBefore(x), -60) ||
+	    !ASN1_INTEGER_set(X509_get_serialNumber(x), 4242) || !X509_set_subject_name(x, name) ||
+	    !X509_set_issuer_name(x, name) || !X509_gmtime_adj(X509_getm_notBefore(x), -60) ||
 	    !X509_gmtime_adj(X509_getm_notAfter(x), 3600) || !X509_set_pubkey(x, pub))
 		goto out;
 	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
@@ -142,7 +141,8 @@ out:
 static int
 make_cms(OSSL_LIB_CTX *lib, X509 *cert, EVP_PKEY *pkey, const char *dir)
 {
-	static const char letter[] = "Carta de terminos y condiciones para la obtencion y uso del NPIE\n";
+	static const char letter[] =
+	        "Carta de terminos y condiciones para la obtencion y uso del NPIE\n";
 	BIO *in = BIO_new_mem_buf(letter, (int)sizeof(letter) - 1);
 	BIO *out = NULL, *data = NULL;
 	CMS_ContentInfo *cms;
@@ -211,8 +211,8 @@ tls_handshake(OSSL_LIB_CTX *lib, X509 *cert, EVP_PKEY *pkey, int port, int versi
 
 	if (sctx == NULL || !SSL_CTX_set_min_proto_version(sctx, version) ||
 	    !SSL_CTX_set_max_proto_version(sctx, version) ||
-	    SSL_CTX_use_certificate(sctx, cert) != 1 ||
-	    SSL_CTX_use_PrivateKey(sctx, pkey) != 1 || SSL_CTX_check_private_key(sctx) != 1) {
+	    SSL_CTX_use_certificate(sctx, cert) != 1 || SSL_CTX_use_PrivateKey(sctx, pkey) != 1 ||
+	    SSL_CTX_check_private_key(sctx) != 1) {
 		fail("SSL_CTX set-up with the token key");
 		goto out;
 	}
@@ -229,8 +229,8 @@ tls_handshake(OSSL_LIB_CTX *lib, X509 *cert, EVP_PKEY *pkey, int port, int versi
 		fail("the server's page does not show our client certificate");
 		goto out;
 	}
-	printf("ok TLS %s handshake with client authentication (%s)\n",
-	       SSL_get_version(ssl), SSL_get_cipher(ssl));
+	printf("ok TLS %s handshake with client authentication (%s)\n", SSL_get_version(ssl),
+	       SSL_get_cipher(ssl));
 	ok = 1;
 	SSL_shutdown(ssl);
 out:
@@ -270,7 +270,8 @@ main(int argc, char **argv)
 	int ok = 0, i;
 
 	if (argc < 6) {
-		fprintf(stderr, "usage: test-bridge MODULE TOKEN-URI PIN-FILE KEYTYPE|KEY-URI OUTDIR [PORT...]\n");
+		fprintf(stderr,
+		        "usage: test-bridge MODULE TOKEN-URI PIN-FILE KEYTYPE|KEY-URI OUTDIR [PORT...]\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);

@@ -80,7 +80,8 @@ static unsigned short listen_port;
 static EVP_PKEY *ca_key, *other_ca_key;
 static X509 *ca_cert;
 
-static void die(const char *fmt, ...)
+static void
+die(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -92,7 +93,8 @@ static void die(const char *fmt, ...)
 	exit(1);
 }
 
-static char *read_file(const char *dir, const char *name)
+static char *
+read_file(const char *dir, const char *name)
 {
 	char path[4096];
 	FILE *f;
@@ -111,7 +113,8 @@ static char *read_file(const char *dir, const char *name)
 
 /* The mode file: MODE [renewal|poll]; both answers when the second word
  * is missing. */
-static void current_mode(char *mode, char *which)
+static void
+current_mode(char *mode, char *which)
 {
 	FILE *f = fopen(mode_file, "r");
 
@@ -133,7 +136,8 @@ struct answer {
 	char content_type[128], retry_after[32], location[512];
 };
 
-static size_t on_body(char *data, size_t size, size_t n, void *arg)
+static size_t
+on_body(char *data, size_t size, size_t n, void *arg)
 {
 	struct answer *a = arg;
 	char *grown = realloc(a->body, a->len + size * n + 1);
@@ -147,7 +151,8 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
-static void header_value(const char *line, size_t len, const char *name, char *out, size_t size)
+static void
+header_value(const char *line, size_t len, const char *name, char *out, size_t size)
 {
 	size_t n = strlen(name);
 
@@ -164,7 +169,8 @@ static void header_value(const char *line, size_t len, const char *name, char *o
 	}
 }
 
-static size_t on_header(char *data, size_t size, size_t n, void *arg)
+static size_t
+on_header(char *data, size_t size, size_t n, void *arg)
 {
 	struct answer *a = arg;
 
@@ -173,8 +179,9 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
-static int forward(struct MHD_Connection *conn, const char *method, const char *path,
-                   const char *body, size_t len, struct answer *a)
+static int
+forward(struct MHD_Connection *conn, const char *method, const char *path, const char *body,
+        size_t len, struct answer *a)
 {
 	static const char *const pass[] = { "Content-Type", "Authorization", "Accept" };
 	struct curl_slist *h = NULL;
@@ -226,7 +233,8 @@ static int forward(struct MHD_Connection *conn, const char *method, const char *
 
 /* ---- tampering ------------------------------------------------------- */
 
-static EVP_PKEY *new_ec_key(void)
+static EVP_PKEY *
+new_ec_key(void)
 {
 	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 
@@ -237,13 +245,15 @@ static EVP_PKEY *new_ec_key(void)
 
 /* Another CA's key, made at start; certificates it signs keep the service
  * CA's name as their issuer. */
-static void make_other_ca(void)
+static void
+make_other_ca(void)
 {
 	other_ca_key = new_ec_key();
 }
 
 /* The extension nid of x set to value (in place of the one there). */
-static int replace_ext(X509 *x, int nid, const char *value)
+static int
+replace_ext(X509 *x, int nid, const char *value)
 {
 	X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, NULL, nid, value);
 	int i = X509_get_ext_by_NID(x, nid, -1), ok = e != NULL;
@@ -256,7 +266,8 @@ static int replace_ext(X509 *x, int nid, const char *value)
 }
 
 /* The subject's CN set to another name than the razon social. */
-static int other_cn(X509 *x)
+static int
+other_cn(X509 *x)
 {
 	X509_NAME *n = X509_NAME_dup(X509_get_subject_name(x));
 	int i = n ? X509_NAME_get_index_by_NID(n, NID_commonName, -1) : -1, ok = i >= 0;
@@ -264,7 +275,8 @@ static int other_cn(X509 *x)
 	if (ok) {
 		X509_NAME_ENTRY_free(X509_NAME_delete_entry(n, i));
 		ok = X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_UTF8,
-		                                (const unsigned char *)"OTRA EMPRESA SA DE CV", -1, i, 0) &&
+		                                (const unsigned char *)"OTRA EMPRESA SA DE CV", -1,
+		                                i, 0) &&
 		     X509_set_subject_name(x, n);
 	}
 	X509_NAME_free(n);
@@ -272,7 +284,8 @@ static int other_cn(X509 *x)
 }
 
 /* The certificate re-made as the mode says, or NULL. */
-static X509 *forge(const char *mode, X509 *orig)
+static X509 *
+forge(const char *mode, X509 *orig)
 {
 	X509 *x = X509_dup(orig);
 	EVP_PKEY *signer = ca_key, *other = NULL;
@@ -291,7 +304,8 @@ static X509 *forge(const char *mode, X509 *orig)
 		if (ok) {
 			X509_NAME_ENTRY_free(X509_NAME_delete_entry(n, i));
 			ok = X509_NAME_add_entry_by_NID(n, NID_organizationalUnitName, MBSTRING_UTF8,
-			                                (const unsigned char *)"X9999999999", -1, i, 0) &&
+			                                (const unsigned char *)"X9999999999", -1, i,
+			                                0) &&
 			     X509_set_subject_name(x, n);
 		}
 		X509_NAME_free(n);
@@ -321,7 +335,8 @@ static X509 *forge(const char *mode, X509 *orig)
 	return x;
 }
 
-static char *b64(const unsigned char *p, size_t len)
+static char *
+b64(const unsigned char *p, size_t len)
 {
 	char *out = malloc(4 * ((len + 2) / 3) + 1);
 
@@ -331,7 +346,8 @@ static char *b64(const unsigned char *p, size_t len)
 }
 
 /* Replace certificate.der (and .pem) in the answer; 0 when there was none. */
-static int tamper_certificate(const char *mode, struct answer *a)
+static int
+tamper_certificate(const char *mode, struct answer *a)
 {
 	json_object *root = json_tokener_parse(a->body ? a->body : "");
 	json_object *cert = NULL, *der = NULL;
@@ -351,7 +367,7 @@ static int tamper_certificate(const char *mode, struct answer *a)
 		text = json_object_get_string(der);
 		bin = malloc(strlen(text));
 		n = EVP_DecodeBlock(bin, (const unsigned char *)text, (int)strlen(text));
-		p = bin;   /* the padding's zero bytes trail the DER: d2i ignores them */
+		p = bin; /* the padding's zero bytes trail the DER: d2i ignores them */
 		if (n <= 0 || (orig = d2i_X509(NULL, &p, n)) == NULL ||
 		    (x = forge(mode, orig)) == NULL || (len = i2d_X509(x, &out)) <= 0 ||
 		    (enc = b64(out, (size_t)len)) == NULL)
@@ -374,7 +390,8 @@ out:
 	return done;
 }
 
-static int is_target(const char *method, const char *path, const char *which)
+static int
+is_target(const char *method, const char *path, const char *which)
 {
 	int renewal = strcmp(method, "POST") == 0 && strcmp(path, "/idse/v1/renewal") == 0;
 	int poll = strcmp(method, "GET") == 0 && strncmp(path, "/idse/v1/requests/", 18) == 0;
@@ -391,10 +408,11 @@ static int is_target(const char *method, const char *path, const char *which)
 
 /* ---- service strings: company, session, request id, error text -------- */
 
-static const char *const string_modes[] = { "other-company", "login-other-rp",
-	"empty-request-id", "long-request-id", "control-chars", NULL };
+static const char *const string_modes[] = { "other-company",   "login-other-rp", "empty-request-id",
+	                                    "long-request-id", "control-chars",  NULL };
 
-static int is_string_mode(const char *mode)
+static int
+is_string_mode(const char *mode)
 {
 	size_t i;
 
@@ -404,8 +422,8 @@ static int is_string_mode(const char *mode)
 	return 0;
 }
 
-static int string_target(const char *mode, const char *which, const char *method,
-                         const char *path)
+static int
+string_target(const char *mode, const char *which, const char *method, const char *path)
 {
 	if (strcmp(mode, "other-company") == 0)
 		return strcmp(path, "/idse/v1/company") == 0;
@@ -419,7 +437,8 @@ static int string_target(const char *mode, const char *which, const char *method
 }
 
 /* An error answer whose messages would paint a terminal. */
-static void hostile_error(struct answer *a)
+static void
+hostile_error(struct answer *a)
 {
 	static const char msg[] = "\\u001b[2J\\u001b]0;pwned\\u0007\\u001b[31mROJO \\u009b31m"
 	                          "\\nsegunda linea \xff\xfe\xc3";
@@ -428,7 +447,8 @@ static void hostile_error(struct answer *a)
 
 	if (body == NULL)
 		return;
-	p = body + snprintf(body, len, "{\"error\":{\"code\":\"LOGIN_FAILED\",\"message_es\":\"%s", msg);
+	p = body +
+	    snprintf(body, len, "{\"error\":{\"code\":\"LOGIN_FAILED\",\"message_es\":\"%s", msg);
 	memset(p, 'x', pad);
 	p += pad;
 	p += snprintf(p, len - (size_t)(p - body), "\",\"message_en\":\"%s", msg);
@@ -445,7 +465,8 @@ static void hostile_error(struct answer *a)
 
 /* The JSON answer's members changed as the mode says; 0 when it was no
  * JSON object. */
-static int tamper_members(const char *mode, struct answer *a)
+static int
+tamper_members(const char *mode, struct answer *a)
 {
 	json_object *root = json_tokener_parse(a->body ? a->body : "");
 	const char *text;
@@ -456,14 +477,18 @@ static int tamper_members(const char *mode, struct answer *a)
 		return 0;
 	}
 	if (strcmp(mode, "other-company") == 0) {
-		json_object_object_add(root, "registro_patronal", json_object_new_string("X9999999999"));
-		json_object_object_add(root, "razon_social", json_object_new_string("OTRA EMPRESA SA DE CV"));
+		json_object_object_add(root, "registro_patronal",
+		                       json_object_new_string("X9999999999"));
+		json_object_object_add(root, "razon_social",
+		                       json_object_new_string("OTRA EMPRESA SA DE CV"));
 		json_object_object_add(root, "rfc", json_object_new_string("OEM010101AB1"));
 	} else if (strcmp(mode, "login-other-rp") == 0) {
-		json_object_object_add(root, "registro_patronal", json_object_new_string("X9999999999"));
+		json_object_object_add(root, "registro_patronal",
+		                       json_object_new_string("X9999999999"));
 	} else if (strcmp(mode, "control-chars") == 0) {
 		json_object_object_add(root, "razon_social",
-		                       json_object_new_string("EMPRESA \x1b[2J\x1b[31mROJA\x1b[0m SA"));
+		                       json_object_new_string(
+		                               "EMPRESA \x1b[2J\x1b[31mROJA\x1b[0m SA"));
 	} else if ((id = calloc(1, 4097)) != NULL) {
 		if (strcmp(mode, "long-request-id") == 0)
 			memset(id, 'a', 4096);
@@ -479,8 +504,9 @@ static int tamper_members(const char *mode, struct answer *a)
 }
 
 /* -1: not one of these modes; 0: not this answer; 1: spoiled. */
-static int tamper_strings(const char *mode, const char *which, const char *method,
-                          const char *path, struct answer *a)
+static int
+tamper_strings(const char *mode, const char *which, const char *method, const char *path,
+               struct answer *a)
 {
 	if (!is_string_mode(mode))
 		return -1;
@@ -491,7 +517,8 @@ static int tamper_strings(const char *mode, const char *which, const char *metho
 	if (strcmp(mode, "control-chars") == 0 && strcmp(which, "error") == 0)
 		hostile_error(a);
 	else if (!tamper_members(mode, a))
-		fprintf(stderr, "hostile-proxy: %s %s: no JSON object to tamper with\n", method, path);
+		fprintf(stderr, "hostile-proxy: %s %s: no JSON object to tamper with\n", method,
+		        path);
 	return 1;
 }
 
@@ -502,8 +529,8 @@ struct conn {
 	size_t len;
 };
 
-static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                      enum MHD_RequestTerminationCode toe)
+static void
+completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
 	struct conn *c = *con_cls;
 
@@ -517,9 +544,9 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
-static enum MHD_Result reply(struct MHD_Connection *conn, long status, char *body, size_t len,
-                             const char *content_type, const char *retry_after,
-                             const char *location)
+static enum MHD_Result
+reply(struct MHD_Connection *conn, long status, char *body, size_t len, const char *content_type,
+      const char *retry_after, const char *location)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(len, body, free);
 	enum MHD_Result ret;
@@ -538,9 +565,9 @@ static enum MHD_Result reply(struct MHD_Connection *conn, long status, char *bod
 	return ret;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload, size_t *upload_size, void **con_cls)
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+           const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
 	struct conn *c = *con_cls;
 	struct answer a = { 0 };
@@ -611,7 +638,8 @@ send:
 	return reply(conn, a.status, text, a.len, a.content_type, a.retry_after, a.location);
 }
 
-static int listen_on(const char *addr)
+static int
+listen_on(const char *addr)
 {
 	struct sockaddr_in sa = { 0 };
 	socklen_t slen = sizeof(sa);
@@ -634,7 +662,8 @@ static int listen_on(const char *addr)
 	return fd;
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	const char *listen_addr = "127.0.0.1:0";
 	struct MHD_Daemon *d;
@@ -678,13 +707,11 @@ int main(int argc, char **argv)
 		die("curl_global_init");
 	fd = listen_on(listen_addr);
 	d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-	                     MHD_USE_TLS | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, NULL,
-	                     MHD_OPTION_LISTEN_SOCKET, fd,
-	                     MHD_OPTION_HTTPS_MEM_KEY, key_pem,
-	                     MHD_OPTION_HTTPS_MEM_CERT, cert_pem,
+	                             MHD_USE_TLS | MHD_USE_ERROR_LOG,
+	                     0, NULL, NULL, on_request, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
+	                     MHD_OPTION_HTTPS_MEM_KEY, key_pem, MHD_OPTION_HTTPS_MEM_CERT, cert_pem,
 	                     MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-	                     MHD_OPTION_CONNECTION_TIMEOUT, 600u,
-	                     MHD_OPTION_END);
+	                     MHD_OPTION_CONNECTION_TIMEOUT, 600u, MHD_OPTION_END);
 	if (d == NULL)
 		die("cannot start the HTTPS server");
 	printf("listening on https://127.0.0.1:%u\n", listen_port);

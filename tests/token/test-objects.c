@@ -34,18 +34,30 @@
 
 static int failures;
 static imss_ctx *ctx;
-static imss_pin_source *pin;   /* kept by the token until it is closed */
+static imss_pin_source *pin; /* kept by the token until it is closed */
 
-#define CHECK(cond, ...) do { if (!(cond)) { failures++; \
-	fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-	fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } \
-	else { printf("ok: "); printf(__VA_ARGS__); putchar('\n'); } } while (0)
+#define CHECK(cond, ...)                                                     \
+	do {                                                                 \
+		if (!(cond)) {                                               \
+			failures++;                                          \
+			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+			fprintf(stderr, __VA_ARGS__);                        \
+			fputc('\n', stderr);                                 \
+		} else {                                                     \
+			printf("ok: ");                                      \
+			printf(__VA_ARGS__);                                 \
+			putchar('\n');                                       \
+		}                                                            \
+	} while (0)
 
 /* CHECK an imss_err, with the context's detail on failure. */
-#define CHECK_ERR(got, want, what) do { imss_err g_ = (got); \
-	CHECK(g_ == (want), "%s: %s (%d), expected %s (%d)%s%s", what, imss_strerror(g_), \
-	      (int)g_, imss_strerror(want), (int)(want), g_ == (want) ? "" : ": ", \
-	      g_ == (want) ? "" : imss_ctx_detail(ctx)); } while (0)
+#define CHECK_ERR(got, want, what)                                                                \
+	do {                                                                                      \
+		imss_err g_ = (got);                                                              \
+		CHECK(g_ == (want), "%s: %s (%d), expected %s (%d)%s%s", what, imss_strerror(g_), \
+		      (int)g_, imss_strerror(want), (int)(want), g_ == (want) ? "" : ": ",        \
+		      g_ == (want) ? "" : imss_ctx_detail(ctx));                                  \
+	} while (0)
 
 static char *
 path_in(const char *dir, const char *name)
@@ -186,8 +198,8 @@ snapshot(imss_token *tok)
 
 /* How many objects of a class have this CKA_ID (hex) and label (NULL: any). */
 static int
-count_objects(imss_token *tok, imss_object_class klass, const char *id_hex,
-              const char *label, char **subject)
+count_objects(imss_token *tok, imss_object_class klass, const char *id_hex, const char *label,
+              char **subject)
 {
 	imss_object_info *o = NULL;
 	size_t n = 0, i;
@@ -318,7 +330,8 @@ ambiguous_key(imss_token *tok, const char *dir)
 		if (o[i].klass != IMSS_OBJ_PRIVATE_KEY || strcmp(o[i].label, "twin") != 0)
 			continue;
 		twins++;
-		CHECK(strstr(detail, o[i].uri) != NULL, "the detail names twin %d, %s", twins, o[i].uri);
+		CHECK(strstr(detail, o[i].uri) != NULL, "the detail names twin %d, %s", twins,
+		      o[i].uri);
 	}
 	imss_object_info_free(o, n);
 	CHECK(twins == 2, "two private keys labelled twin (%d)", twins);
@@ -375,12 +388,13 @@ step_store(imss_token *tok, const char *dir)
 	/* Stored with A's ID and label. */
 	err = imss_token_store_certificate(tok, a, der_a, len_a, NULL, &uri);
 	CHECK_ERR(err, IMSS_OK, "A's certificate next to key A");
-	CHECK(uri != NULL && strstr(uri, "type=cert") != NULL && strstr(uri, "object=objects%20A") != NULL,
+	CHECK(uri != NULL && strstr(uri, "type=cert") != NULL &&
+	              strstr(uri, "object=objects%20A") != NULL,
 	      "the certificate's URI: %s", uri ? uri : "(none)");
 	CHECK(count_objects(tok, IMSS_OBJ_CERTIFICATE, id_a, "objects A", &subject) == 1,
 	      "one certificate with A's CKA_ID %s and label", id_a);
-	CHECK(subject != NULL && strstr(subject, "CN=imss-objects-A") != NULL,
-	      "its subject: %s", subject ? subject : "(none)");
+	CHECK(subject != NULL && strstr(subject, "CN=imss-objects-A") != NULL, "its subject: %s",
+	      subject ? subject : "(none)");
 	CHECK(count_objects(tok, IMSS_OBJ_PRIVATE_KEY, id_a, "objects A", NULL) == 1,
 	      "the private key has the same CKA_ID");
 	if (uri != NULL && write_text(dir, "A.cert.uri", uri))
@@ -461,7 +475,7 @@ step_delete(imss_token *tok, const char *dir)
 	CHECK(count_objects(tok, IMSS_OBJ_CERTIFICATE, id_a, NULL, NULL) == 0,
 	      "A's certificate is gone");
 	CHECK(count_objects(tok, IMSS_OBJ_PRIVATE_KEY, id_a, NULL, NULL) == 1 &&
-	      count_objects(tok, IMSS_OBJ_PUBLIC_KEY, id_a, NULL, NULL) == 1,
+	              count_objects(tok, IMSS_OBJ_PUBLIC_KEY, id_a, NULL, NULL) == 1,
 	      "A's key pair is still there");
 	CHECK_ERR(imss_token_delete_object(tok, cert_uri, pub_a), IMSS_ERR_NO_OBJECT,
 	          "deleting it again");
@@ -471,7 +485,8 @@ step_delete(imss_token *tok, const char *dir)
 	b_pub_uri = strdup(b_uri);
 	if (b_pub_uri != NULL && (p = strstr(b_pub_uri, "type=private")) != NULL) {
 		memcpy(p, "type=public", strlen("type=public") + 1);
-		check_delete_refused(tok, b_pub_uri, pub_a, "delete B's public key expecting A's key");
+		check_delete_refused(tok, b_pub_uri, pub_a,
+		                     "delete B's public key expecting A's key");
 		err = imss_token_delete_object(tok, b_pub_uri, pub_b);
 		CHECK_ERR(err, IMSS_OK, "delete B's public key expecting B's key");
 		CHECK_ERR(imss_token_delete_object(tok, b_pub_uri, pub_b), IMSS_ERR_NO_OBJECT,
@@ -514,10 +529,10 @@ step_tokens(const char *uri1, const char *uri2)
 		CHECK(tok == NULL, "%s: no token handed out", u);
 		imss_token_close(tok);
 		tok = NULL;
-		CHECK(strstr(imss_ctx_detail(ctx), uri1) != NULL,
-		      "%s: the detail lists %s: %s", u, uri1, imss_ctx_detail(ctx));
-		CHECK(strstr(imss_ctx_detail(ctx), uri2) != NULL,
-		      "%s: the detail lists %s: %s", u, uri2, imss_ctx_detail(ctx));
+		CHECK(strstr(imss_ctx_detail(ctx), uri1) != NULL, "%s: the detail lists %s: %s", u,
+		      uri1, imss_ctx_detail(ctx));
+		CHECK(strstr(imss_ctx_detail(ctx), uri2) != NULL, "%s: the detail lists %s: %s", u,
+		      uri2, imss_ctx_detail(ctx));
 		CHECK(strstr(imss_ctx_detail(ctx), "2 tokens") != NULL,
 		      "%s: the detail counts 2 tokens: %s", u, imss_ctx_detail(ctx));
 	}

@@ -33,15 +33,21 @@ static const char *mode_name;
 static const char *pin_path;
 static imss_ctx *the_ctx;
 
-#define CHECK(cond, ...) do { if (!(cond)) { failures++; \
-	fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-	fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } } while (0)
+#define CHECK(cond, ...)                                                     \
+	do {                                                                 \
+		if (!(cond)) {                                               \
+			failures++;                                          \
+			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+			fprintf(stderr, __VA_ARGS__);                        \
+			fputc('\n', stderr);                                 \
+		}                                                            \
+	} while (0)
 
 static const char *const hash_names[] = { NULL, "SHA256", "SHA384", "SHA512" };
 
 static int
-verify(EVP_PKEY *pub, imss_hash hash, imss_padding pad, const unsigned char *data,
-       size_t len, const unsigned char *sig, size_t siglen)
+verify(EVP_PKEY *pub, imss_hash hash, imss_padding pad, const unsigned char *data, size_t len,
+       const unsigned char *sig, size_t siglen)
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	EVP_PKEY_CTX *pctx = NULL;
@@ -62,8 +68,7 @@ out:
 
 /* Does the DER signature's r or s have fewer bytes than the order? */
 static void
-ecdsa_short_parts(const unsigned char *der, size_t len, size_t order_bytes,
-                  int *short_r, int *short_s)
+ecdsa_short_parts(const unsigned char *der, size_t len, size_t order_bytes, int *short_r, int *short_s)
 {
 	const unsigned char *p = der;
 	ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)len);
@@ -87,8 +92,8 @@ sign_and_verify(imss_key *key, imss_hash hash, imss_padding pad, int expect_raw)
 	imss_err err;
 
 	err = imss_key_sign(key, hash, pad, data, sizeof(data) - 1, &sig, &siglen);
-	CHECK(err == IMSS_OK, "sign %s hash %d pad %d: %s: %s", imss_key_get_label(key), hash,
-	      pad, imss_strerror(err), the_ctx ? imss_ctx_detail(the_ctx) : "");
+	CHECK(err == IMSS_OK, "sign %s hash %d pad %d: %s: %s", imss_key_get_label(key), hash, pad,
+	      imss_strerror(err), the_ctx ? imss_ctx_detail(the_ctx) : "");
 	if (err != IMSS_OK)
 		return;
 	mech = imss_key_last_mechanism(key);
@@ -98,8 +103,7 @@ sign_and_verify(imss_key *key, imss_hash hash, imss_padding pad, int expect_raw)
 	CHECK(expect_raw == (strstr(mech, "SHA") == NULL) || pad == IMSS_PAD_NONE,
 	      "mechanism %s for hash %d pad %d, expected the %s path", mech, hash, pad,
 	      expect_raw ? "raw" : "hash-and-sign");
-	CHECK(!expect_raw || strstr(mech, "SHA") == NULL,
-	      "mechanism %s on a raw-only token", mech);
+	CHECK(!expect_raw || strstr(mech, "SHA") == NULL, "mechanism %s on a raw-only token", mech);
 	printf("ok %-16s %-7s pad=%d via %s\n", imss_key_get_label(key), hash_names[hash], pad, mech);
 	OPENSSL_free(sig);
 }
@@ -123,7 +127,8 @@ ecdsa_leading_zeros(imss_key *key)
 		}
 		ecdsa_short_parts(sig, siglen, order_bytes, &short_r, &short_s);
 		CHECK(verify(imss_key_get_public(key), IMSS_HASH_SHA256, IMSS_PAD_NONE, data,
-		             sizeof(data) - 1, sig, siglen), "signature %d does not verify", i);
+		             sizeof(data) - 1, sig, siglen),
+		      "signature %d does not verify", i);
 		OPENSSL_free(sig);
 	}
 	CHECK(short_r && short_s, "no short r and s seen in %d signatures", i);
@@ -148,8 +153,7 @@ pin_file_set(const char *pin)
 
 /* One signature that must fail with want, the PIN file holding pin. */
 static void
-sign_expect(imss_key *key, imss_padding pad, const char *pin, imss_err want,
-            const char *what)
+sign_expect(imss_key *key, imss_padding pad, const char *pin, imss_err want, const char *what)
 {
 	static const unsigned char data[] = "always authenticate";
 	unsigned char *sig = NULL;
@@ -166,7 +170,7 @@ sign_expect(imss_key *key, imss_padding pad, const char *pin, imss_err want,
 }
 
 static char right_pin[256];
-static imss_key *last_found;   /* auth: the last key as find_key loads it */
+static imss_key *last_found; /* auth: the last key as find_key loads it */
 
 /* The key again, as imss_token_find_key loads it: every signature logs in
  * with the PIN read from the file at that moment. */
@@ -251,7 +255,8 @@ main(int argc, char **argv)
 	int i, expect_raw;
 
 	if (argc < 6) {
-		fprintf(stderr, "usage: test-sign MODULE TOKEN-URI PIN-FILE hash|raw|auth KEYTYPE...\n");
+		fprintf(stderr,
+		        "usage: test-sign MODULE TOKEN-URI PIN-FILE hash|raw|auth KEYTYPE...\n");
 		return 2;
 	}
 	expect_raw = strcmp(argv[4], "raw") == 0;
@@ -261,8 +266,7 @@ main(int argc, char **argv)
 	snprintf(spec, sizeof(spec), "file:%s", argv[3]);
 	if (imss_ctx_new(argv[1], &ctx) != IMSS_OK || (the_ctx = ctx) == NULL ||
 	    imss_token_open(ctx, argv[2], 1, &tok) != IMSS_OK ||
-	    imss_pin_source_parse(spec, &pin) != IMSS_OK ||
-	    imss_token_login(tok, pin, 0) != IMSS_OK) {
+	    imss_pin_source_parse(spec, &pin) != IMSS_OK || imss_token_login(tok, pin, 0) != IMSS_OK) {
 		fprintf(stderr, "setup failed: %s\n", ctx ? imss_ctx_detail(ctx) : "");
 		failures++;
 		goto out;
@@ -270,8 +274,8 @@ main(int argc, char **argv)
 	if (auth_mode) {
 		FILE *f = fopen(pin_path, "r");
 
-		CHECK(f != NULL && fgets(right_pin, sizeof(right_pin), f) != NULL,
-		      "cannot read %s", pin_path);
+		CHECK(f != NULL && fgets(right_pin, sizeof(right_pin), f) != NULL, "cannot read %s",
+		      pin_path);
 		if (f != NULL)
 			fclose(f);
 	}
