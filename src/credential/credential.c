@@ -22,6 +22,7 @@ struct imss_credential {
 	EVP_PKEY *pkey;
 	imss_key *token_key; /* owned, for token credentials */
 	char *location;
+	int secrets_held; /* a key in memory: no core dump until it is freed */
 };
 
 #define PASSWORD_MAX 256
@@ -35,6 +36,8 @@ imss_credential_free(imss_credential *cred)
 	imss_key_free(cred->token_key);
 	X509_free(cred->cert);
 	free(cred->location);
+	if (cred->secrets_held)
+		imss_secrets_end();
 	free(cred);
 }
 
@@ -188,9 +191,10 @@ refuse_work_factor(imss_ctx *ctx, const char *path)
 	                path, PBE_ITERATIONS_MAX);
 }
 
-/* The shrouded keys among a list of bags. */
+/* The shrouded keys among a list of bags, and in the bags nested in it
+ * (safeContentsBag, which PKCS12_parse follows too; a few levels at most). */
 static int
-pkcs12_bags_sane(const STACK_OF(PKCS12_SAFEBAG) * bags)
+pkcs12_bags_sane(const STACK_OF(PKCS12_SAFEBAG) * bags, int depth)
 {
 	int i;
 
@@ -198,6 +202,12 @@ pkcs12_bags_sane(const STACK_OF(PKCS12_SAFEBAG) * bags)
 		const PKCS12_SAFEBAG *bag = sk_PKCS12_SAFEBAG_value(bags, i);
 		const X509_ALGOR *alg = NULL;
 
+		if (PKCS12_SAFEBAG_get_nid(bag) == NID_safeContentsBag) {
+			if (depth >= 4 ||
+			    !pkcs12_bags_sane(PKCS12_SAFEBAG_get0_safes(bag), depth + 1))
+				return 0;
+			continue;
+		}
 		if (PKCS12_SAFEBAG_get_nid(bag) != NID_pkcs8ShroudedKeyBag)
 			continue;
 		X509_SIG_get0(PKCS12_SAFEBAG_get0_pkcs8(bag), &alg, NULL);
@@ -237,7 +247,7 @@ pkcs12_work_sane(imss_ctx *ctx, const PKCS12 *p12, const char *pass, const char 
 		}
 		/* A part that cannot be unpacked is left to PKCS12_parse to report. */
 		if (ok && bags != NULL)
-			ok = pkcs12_bags_sane(bags);
+			ok = pkcs12_bags_sane(bags, 0);
 		sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
 	}
 	sk_PKCS7_pop_free(safes, PKCS7_free);
@@ -401,6 +411,10 @@ imss_credential_from_files(imss_ctx *ctx, const char *path, const char *key_path
 		free(cred);
 		return IMSS_ERR_NOMEM;
 	}
+	/* The decrypted key stays in memory for the credential's life: no
+	 * core file may hold it (imss_credential_free ends this). */
+	imss_secrets_begin();
+	cred->secrets_held = 1;
 	if (key_path == NULL && (has_suffix(path, ".pfx") || has_suffix(path, ".p12"))) {
 		err = file_to_bio(ctx, path, &mem);
 		if (err == IMSS_OK)

@@ -158,6 +158,11 @@ journal_check_key(imss_ctx *ctx, const struct journal *j)
 {
 	if (j->state >= JOURNAL_KEYGEN_STARTED && j->key_label == NULL)
 		return corrupt(ctx, j->path, _("missing key label"));
+	/* The random ID is recorded with the state, before the token is
+	 * asked, and the public key's hash right after: without either, a
+	 * label alone would name the key, and a label is anybody's. */
+	if (j->state >= JOURNAL_KEYGEN_STARTED && j->key_tmp_id == NULL && j->key_spki_sha256 == NULL)
+		return corrupt(ctx, j->path, _("missing the random ID the key was generated with"));
 	if (!hex_field_ok(j->key_tmp_id, 16, 64) || !hex_field_ok(j->key_id, 1, 64) ||
 	    !hex_field_ok(j->key_spki_sha256, 32, 32))
 		return corrupt(ctx, j->path,

@@ -23,6 +23,7 @@ find_journal(struct renew *r, const char *rp, char **path)
 	struct dirent *e;
 	DIR *d = NULL;
 	int found = 0;
+	char *damaged = NULL;
 	imss_err err = IMSS_OK;
 
 	*path = NULL;
@@ -50,17 +51,29 @@ find_journal(struct renew *r, const char *rp, char **path)
 		    strcmp(e->d_name + n - m, suffix) != 0)
 			continue;
 		p = str_printf("%s/%s", r->state_dir, e->d_name);
-		if (p != NULL && journal_load(r->ctx, p, &j, &exists) == IMSS_OK && exists &&
-		    j.state != JOURNAL_DONE) {
+		err = p != NULL ? journal_load(r->ctx, p, &j, &exists) : IMSS_ERR_NOMEM;
+		if (err == IMSS_OK && exists && j.state != JOURNAL_DONE) {
 			found++;
 			free(*path);
 			*path = p;
 			p = NULL;
+		} else if (err == IMSS_ERR_JOURNAL && damaged == NULL) {
+			damaged = p;
+			p = NULL;
 		}
+		err = IMSS_OK;
 		journal_clear(&j);
 		free(p);
 	}
-	if (found > 1)
+	/* A damaged journal may be the renewal meant: nothing is undone
+	 * until it is looked at (its own message says why). */
+	if (damaged != NULL) {
+		struct journal bad;
+		int exists = 0;
+
+		err = journal_load(r->ctx, damaged, &bad, &exists);
+		journal_clear(&bad);
+	} else if (found > 1)
 		err = ctx_fail_next(r->ctx, IMSS_ERR_AMBIGUOUS_OBJECT, IMSS_NEXT_NAME_EMPLOYER,
 		                    _("Several renewals on this token are unfinished; name the employer (registro patronal) whose renewal to undo."));
 none:
@@ -74,9 +87,28 @@ out:
 		free(*path);
 		*path = NULL;
 	}
+	free(damaged);
 	free(serial);
 	free(suffix);
 	return err;
+}
+
+/* The saved request of this renewal, by the name this program gives it
+ * (never the path a journal names: a journal is not trusted to say what
+ * to delete). */
+static void
+remove_saved_request(struct renew *r)
+{
+	char *rp = renew_file_safe(r->j.registro_patronal);
+	char *serial = renew_file_safe(imss_token_get_info(r->o->token)->serial);
+	char *mine =
+	        rp && serial ? str_printf("%s/request-%s-%s.der", r->state_dir, rp, serial) : NULL;
+
+	if (mine != NULL)
+		unlink(mine);
+	free(mine);
+	free(rp);
+	free(serial);
 }
 
 /* A renewal cut short while storing: is its certificate on the token? */
@@ -162,8 +194,7 @@ imss_renew_abandon(imss_ctx *ctx, const imss_renew_options *o, const char *rp, c
 	else if (err == IMSS_OK)
 		*removed = str_printf(_("no key (none had been generated)"));
 	if (err == IMSS_OK) {
-		if (r.j.request_path != NULL)
-			unlink(r.j.request_path);
+		remove_saved_request(&r);
 		if (unlink(path) != 0)
 			err = ctx_fail(ctx, IMSS_ERR_IO, _("Cannot remove the journal '%s'."), path);
 	}

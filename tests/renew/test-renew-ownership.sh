@@ -122,8 +122,6 @@ edited_case() {
 }
 edited_case "journal naming the current key by ID and hash" key-generated \
 	"{key_label: \"IMSS anterior\", key_id: \"$OLD_ID\", key_spki_sha256: \"$OLD_SPKI\"}"
-edited_case "journal naming the current key's label (keygen cut short)" keygen-started \
-	'{key_label: "IMSS anterior"}'
 edited_case "journal naming the current key's ID as keygen's random ID" keygen-started \
 	"{key_label: \"IMSS anterior\", key_tmp_id: \"$OLD_ID\"}"
 edited_case "journal naming the current key after the hash was recorded" keygen-started \
@@ -148,6 +146,47 @@ for run in renew_run abandon_run; do
 		die "pre-existing key under another label: $run changed the token"
 done
 rm "$(journal)"
+
+# A journal naming a key by its label alone (no random keygen ID: not one
+# this version wrote) names anybody's key: damaged, for renew and
+# --abandon, whether the label is the current key's or another key's
+# (review of issue 9: --abandon deleted 'Llave previa' this way).
+for label in 'IMSS anterior' 'Llave previa'; do
+	write_journal keygen-started "{key_label: \"$label\"}"
+	for run in renew_run abandon_run; do
+		rc=0
+		$run >"$C/out.txt" || rc=$?
+		assert_eq 1 "$rc" "label '$label' alone: $run refuses"
+		assert_contains "$(<"$C/err")" "missing the random ID the key was generated with" \
+			"label '$label' alone: $run says the journal is damaged"
+		objects_json "$C/objects.json"
+		cmp -s <(jq -c .objects "$C/before.json") <(jq -c .objects "$C/objects.json") ||
+			die "label '$label' alone: $run changed the token"
+	done
+	rm "$(journal)"
+done
+
+# --abandon removes only the files it names itself: a journal naming
+# another file as its request leaves that file alone.
+printf 'no me borres' >"$C/victim.pfx"
+write_journal logged-in "{request_path: \"$C/victim.pfx\"}"
+abandon_run || die "request path elsewhere: --abandon failed: $(<"$C/err")"
+[[ -f $C/victim.pfx ]] || die "request path elsewhere: --abandon deleted $C/victim.pfx"
+echo "ok: request path elsewhere: --abandon leaves the file the journal names"
+
+# A damaged journal stops --abandon (without an employer) even when another
+# renewal on the token is unfinished: nothing is undone until it is seen.
+write_journal logged-in '{}'
+good=$(journal)
+bad=$C/state/renew-R9999999999-$IMSS_TOKEN_SERIAL.json
+printf '{"version":1,"state":"logged-in"' >"$bad"
+chmod 600 "$bad"
+rc=0
+abandon_run || rc=$?
+assert_eq 1 "$rc" "damaged journal beside another: --abandon refuses"
+assert_contains "$(<"$C/err")" "R9999999999" "damaged journal beside another: --abandon names it"
+[[ -f $good ]] || die "damaged journal beside another: the other renewal was undone"
+rm -f "$bad" "$good"
 
 # Killed right after its certificate was stored (journal store-started):
 # the key has its certificate beside it now, and --abandon leaves it; the
