@@ -597,6 +597,10 @@ int imss_email_is_valid(const char *address);
  * their public key.  A file credential is left as it is. */
 #define IMSS_RENEW_RETIRE_OLD 4u
 #define IMSS_RENEW_RETIRE_DELETE 8u
+/* imss_renew_abandon: undo a renewal whose request was sent already.  The
+ * service may have issued its certificate, and the current certificate
+ * renews only once: without this flag such a renewal is not undone. */
+#define IMSS_RENEW_FORCE 16u
 
 typedef struct imss_renew_options {
 	const char *server;          /* https://host:port */

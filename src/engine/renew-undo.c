@@ -189,6 +189,9 @@ imss_renew_abandon(imss_ctx *ctx, const imss_renew_options *o, const char *rp, c
 	if (err == IMSS_OK && r.j.state >= JOURNAL_STORED)
 		err = ctx_fail(ctx, IMSS_ERR_INVALID_ARG,
 		               _("This renewal already stored its certificate on the token; run renew again to finish it. Nothing was removed."));
+	if (err == IMSS_OK && r.j.state >= JOURNAL_SUBMIT_STARTED && !(o->flags & IMSS_RENEW_FORCE))
+		err = ctx_fail_next(ctx, IMSS_ERR_INVALID_ARG, IMSS_NEXT_FORCE,
+		                    _("The request of this renewal was sent to the service, which may have issued its certificate already; the current certificate renews only once, so undoing now could leave the employer with no way to renew online. Nothing was removed: run renew again to finish it, or recover the certificate."));
 	if (err == IMSS_OK && r.j.state >= JOURNAL_KEYGEN_STARTED)
 		err = delete_candidate(&r, removed);
 	else if (err == IMSS_OK)

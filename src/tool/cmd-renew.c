@@ -749,7 +749,7 @@ do_abandon(struct tool *t, const struct renew_args *a, struct renew_run *r)
 
 	o.token = r->tok;
 	o.state_dir = a->state_dir;
-	o.flags = a->wait_lock ? IMSS_RENEW_WAIT_LOCK : 0;
+	o.flags = (a->wait_lock ? IMSS_RENEW_WAIT_LOCK : 0) | (a->force ? IMSS_RENEW_FORCE : 0);
 	err = imss_renew_abandon(t->ctx, &o, a->rp, &removed);
 	if (err != IMSS_OK)
 		return tool_fail(t, err, 0);

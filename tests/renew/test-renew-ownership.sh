@@ -188,6 +188,20 @@ assert_contains "$(<"$C/err")" "R9999999999" "damaged journal beside another: --
 [[ -f $good ]] || die "damaged journal beside another: the other renewal was undone"
 rm -f "$bad" "$good"
 
+# Once the request was sent, the service may have issued its certificate and
+# the current certificate renews only once: --abandon keeps the renewal
+# unless --force is given (campaign: a renewal abandoned after submission
+# left the employer unable to renew online).
+write_journal submitted "{key_label: \"IMSS x\", key_tmp_id: \"$(openssl rand -hex 20)\",
+	key_id: \"$(openssl rand -hex 20)\", key_spki_sha256: \"$(openssl rand -hex 32)\", request_id: \"00ff\"}"
+rc=0
+abandon_run || rc=$?
+assert_eq 1 "$rc" "submitted: --abandon refuses"
+assert_contains "$(<"$C/err")" "was sent to the service" "submitted: --abandon says why"
+assert_contains "$(<"$C/err")" "--force" "submitted: --abandon names --force"
+[[ -f $(journal) ]] || die "submitted: the journal was removed"
+rm -f "$(journal)"
+
 # Killed right after its certificate was stored (journal store-started):
 # the key has its certificate beside it now, and --abandon leaves it; the
 # next run finishes the renewal.
@@ -200,7 +214,7 @@ objects_json "$C/before.json"
 rc=0
 abandon_run || rc=$?
 assert_eq 1 "$rc" "stored: --abandon refuses"
-assert_contains "$(<"$C/err")" "already stored its certificate" "stored: --abandon says why"
+assert_contains "$(<"$C/err")" "was sent to the service" "stored: --abandon says why"
 objects_json "$C/objects.json"
 cmp -s <(jq -c .objects "$C/before.json") <(jq -c .objects "$C/objects.json") ||
 	die "stored: --abandon changed the token"
