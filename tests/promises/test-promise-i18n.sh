@@ -45,7 +45,10 @@ mkdir -p "$T/locales"
 command -v localedef >/dev/null && [[ -e /usr/share/i18n/locales/es_ES ]] &&
 	{ localedef -i es_ES -f UTF-8 "$T/locales/es_ES.UTF-8" >/dev/null 2>&1 || :; }
 if [[ -d $T/locales/es_ES.UTF-8 ]]; then
-	spanish "LANG=es_ES.UTF-8 (another es_* locale)" LOCPATH="$T/locales" LANG=es_ES.UTF-8
+	# (glibc's setlocale leaks a few bytes when LOCPATH is set: not the
+	# tool's, so a sanitizer build does not count leaks in this one case.)
+	spanish "LANG=es_ES.UTF-8 (another es_* locale)" LOCPATH="$T/locales" LANG=es_ES.UTF-8 \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 else
 	echo "note: localedef cannot make es_ES.UTF-8 here; that case is not run"
 fi
