@@ -71,6 +71,20 @@ renew_state_file(struct renew *r, const char *name, const char *ext)
 	return path;
 }
 
+imss_err
+renew_journal_load(struct renew *r, int *exists)
+{
+	char *path = renew_state_file(r, "renew", "json");
+	imss_err err;
+
+	*exists = 0;
+	if (path == NULL)
+		return IMSS_ERR_NOMEM;
+	err = journal_load(r->ctx, path, &r->j, exists);
+	free(path);
+	return err;
+}
+
 /* mkdir -p, private. */
 static imss_err
 make_dirs(imss_ctx *ctx, const char *path)

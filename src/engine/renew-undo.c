@@ -215,17 +215,13 @@ imss_renew_abandon(imss_ctx *ctx, const imss_renew_options *o, const char *rp, c
 static imss_err
 recover_journal_load(struct renew *r, const imss_key *key, int *ours)
 {
-	char *path = renew_state_file(r, "renew", "json"), *hex;
+	char *hex;
 	const unsigned char *id;
 	size_t id_len;
 	int exists = 0;
-	imss_err err;
+	imss_err err = renew_journal_load(r, &exists);
 
 	*ours = 0;
-	if (path == NULL)
-		return IMSS_ERR_NOMEM;
-	err = journal_load(r->ctx, path, &r->j, &exists);
-	free(path);
 	if (err != IMSS_OK || !exists || r->j.state == JOURNAL_DONE || r->j.key_id == NULL)
 		return err;
 	id = imss_key_get_id(key, &id_len);

@@ -55,14 +55,10 @@ renewed_already(struct renew *r)
 static imss_err
 journal_open(struct renew *r)
 {
-	char *path = renew_state_file(r, "renew", "json");
+	char *path;
 	int exists = 0;
-	imss_err err;
+	imss_err err = renew_journal_load(r, &exists);
 
-	if (path == NULL)
-		return IMSS_ERR_NOMEM;
-	err = journal_load(r->ctx, path, &r->j, &exists);
-	free(path);
 	if (err != IMSS_OK)
 		return err;
 	if (exists && r->j.state == JOURNAL_DONE && renewed_already(r)) {

@@ -41,6 +41,8 @@ void renew_emit(struct renew *r, const char *step, int number, const char *const
 char *renew_state_file(struct renew *r, const char *name, const char *ext);
 /* "text" with every character outside [A-Za-z0-9._-] as '_' (malloc'd). */
 char *renew_file_safe(const char *text);
+/* The journal of this employer and token into r->j (*exists 0 when none). */
+imss_err renew_journal_load(struct renew *r, int *exists);
 
 /* renew-steps.c */
 /* May a wrong answer (IMSS_ASK_*) be asked again after attempt tries? */
