@@ -9,11 +9,14 @@
 # gettext (msgfmt, xgettext) and locales (es_MX.UTF-8 for the i18n test).
 # Installing: scdoc (man pages), dpkg-dev (dpkg-shlibdeps for cpack), and
 # for their tests man-db, bash-completion and udev (udevadm).  Format:
-# clang-format (version 14, scripts/format.sh).
+# clang-format (version 14, scripts/format.sh).  TPM tests: a software TPM
+# (swtpm) with tpm2-pkcs11 and its tools.  Fleet files: libcsv.  SCEP
+# tests: micromdm's scep server (package scep).
 IMSS_PACKAGES=(build-essential cmake pkg-config libssl-dev libp11-kit-dev p11-kit
 	libcurl4-openssl-dev libjson-c-dev softhsm2 opensc gnutls-bin
 	libmicrohttpd-dev libsqlite3-dev sqlite3 libhpdf-dev gettext locales openssl
-	curl jq scdoc dpkg-dev man-db bash-completion udev clang-format)
+	curl jq scdoc dpkg-dev man-db bash-completion udev clang-format
+	swtpm swtpm-tools libtpm2-pkcs11-1 libtpm2-pkcs11-tools tpm2-tools libcsv-dev scep)
 
 # Fuzzing only (scripts/fuzz.sh adds them): clang and its libFuzzer and
 # sanitizer runtimes.
