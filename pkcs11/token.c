@@ -375,6 +375,10 @@ imss_token_open(imss_ctx *ctx, const char *text, int read_write, imss_token **ou
 	rv = tok->f->C_OpenSession(tok->slot, flags, NULL, NULL, &tok->session);
 	if (rv != CKR_OK) {
 		err = ctx_fail_rv(ctx, "C_OpenSession", rv);
+		if (rv == CKR_TOKEN_WRITE_PROTECTED)
+			ctx_append_detail(ctx,
+			                  _(". Nothing can be written to token '%s' (no new key, no certificate); its keys still sign and its certificates can still be read and exported."),
+			                  tok->info.label);
 		goto out;
 	}
 	*out = tok;

@@ -420,10 +420,23 @@ typedef enum imss_check_status {
 	IMSS_CHECK_FAIL = 2,
 } imss_check_status;
 
+/* What a check rests on: only IMSS_RESULT_OK and IMSS_RESULT_FAILED were
+ * seen to work or not (read from the token, or tried by
+ * imss_token_doctor_try); IMSS_RESULT_ADVERTISED is what the token says
+ * it can do, not tried. */
+typedef enum imss_check_result {
+	IMSS_RESULT_OK = 0,         /* read or tried, and it works */
+	IMSS_RESULT_ADVERTISED = 1, /* the token lists it; not tried */
+	IMSS_RESULT_FAILED = 2,     /* read or tried, and it does not work */
+	IMSS_RESULT_MISSING = 3,    /* the token does not offer it */
+} imss_check_result;
+
 typedef struct imss_check {
 	char *name;              /* stable identifier, e.g. "keygen:rsa:2048" */
 	imss_check_status status;
 	char *text;              /* a sentence for the user */
+	imss_check_result result;
+	long ms;                 /* how long a tried check took; -1: not timed */
 } imss_check;
 
 typedef struct imss_doctor_report {
@@ -433,6 +446,20 @@ typedef struct imss_doctor_report {
 } imss_doctor_report;
 
 imss_err imss_token_doctor(imss_token *tok, imss_doctor_report *out);
+
+/*
+ * Try what the read-only doctor can only read: on a token opened
+ * read-write and logged in, make a throwaway key pair of each type (types,
+ * n_types; none: every type renew accepts that the token lists) and a
+ * throwaway certificate object, each under a random label and ID of its
+ * own, check the objects found under them are exactly the ones made, and
+ * delete them.  Each try is added to report ("try:keygen:rsa:2048",
+ * "try:certificate") with its result and the time it took; a failed try
+ * makes the verdict FAIL.  Nothing else on the token is touched.  Returns
+ * an error only when the report cannot be made (memory).
+ */
+imss_err imss_token_doctor_try(imss_token *tok, const imss_keyspec *types, size_t n_types,
+                               imss_doctor_report *report);
 void imss_doctor_report_clear(imss_doctor_report *report);
 
 /*

@@ -78,8 +78,12 @@ ok objects '.objects | length >= 3 and all(.[]; (.class | IN("private-key","publ
 	objects --token "$uri" --login "${pin[@]}"
 printf '0000' >"$T/wrong-pin"
 fails "objects, wrong PIN" PIN_INCORRECT 1 objects --token "$uri" --pin-source "file:$T/wrong-pin"
-ok doctor '(.verdict | IN("OK","WARN","FAIL")) and all(.checks[]; keys == ["name","status","text"])' \
+ok doctor '(.verdict | IN("OK","WARN","FAIL")) and all(.checks[]; keys == ["ms","name","result","status","text"]
+	and (.result | IN("ok","advertised","failed","missing")) and .ms == null)' \
 	doctor --token "$uri"
+ok "doctor --try" 'all(.checks[] | select(.name | startswith("try:")); .ms | type == "number")
+	and ([.checks[] | select(.name | startswith("try:"))] | length == 2)' \
+	doctor --token "$uri" --try --type ec:prime256v1 "${pin[@]}"
 fails "doctor, no such token" NO_TOKEN 1 doctor --token 'pkcs11:token=no%20such%20token'
 
 # --- keygen, csr, sign --------------------------------------------------------------

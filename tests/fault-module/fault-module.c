@@ -187,6 +187,9 @@ struct fault_config {
 	bool refuse_set_id;
 	bool always_auth;
 	CK_FLAGS token_flags;
+	bool write_protected; /* FAULT_TOKEN_FLAGS=write_protected */
+	size_t n_hidden;      /* FAULT_HIDE_MECHANISMS */
+	CK_MECHANISM_TYPE hidden[16];
 	bool pinpad;
 	bool have_pinpad_pin;
 	char pinpad_pin[FAULT_PIN_MAX];
@@ -403,11 +406,41 @@ fault_parse_token_flag(char *word, struct fault_config *cfg)
 	} else if (strcmp(word, "pinpad") == 0) {
 		cfg->token_flags |= CKF_PROTECTED_AUTHENTICATION_PATH;
 		cfg->pinpad = true;
+	} else if (strcmp(word, "write_protected") == 0) {
+		cfg->token_flags |= CKF_WRITE_PROTECTED;
+		cfg->write_protected = true;
 	} else {
 		fprintf(stderr, "fault-pkcs11: bad FAULT_TOKEN_FLAGS word \"%s\"\n", word);
 		return false;
 	}
 	return true;
+}
+
+/* One FAULT_HIDE_MECHANISMS entry: a CKM_ name of a key pair generation
+ * mechanism, or a number (hex with 0x). */
+static bool
+fault_parse_hidden_mech(char *word, struct fault_config *cfg)
+{
+	CK_MECHANISM_TYPE m;
+	char *end;
+
+	if (strcmp(word, "CKM_RSA_PKCS_KEY_PAIR_GEN") == 0) {
+		m = CKM_RSA_PKCS_KEY_PAIR_GEN;
+	} else if (strcmp(word, "CKM_EC_KEY_PAIR_GEN") == 0) {
+		m = CKM_EC_KEY_PAIR_GEN;
+	} else {
+		errno = 0;
+		m = strtoul(word, &end, 0);
+		if (errno != 0 || end == word || *end != '\0')
+			goto bad;
+	}
+	if (cfg->n_hidden == sizeof cfg->hidden / sizeof cfg->hidden[0])
+		goto bad;
+	cfg->hidden[cfg->n_hidden++] = m;
+	return true;
+bad:
+	fprintf(stderr, "fault-pkcs11: bad FAULT_HIDE_MECHANISMS word \"%s\"\n", word);
+	return false;
 }
 
 /* Parses FAULT_KILL=NAME:N[:before|:after]. */
@@ -472,6 +505,9 @@ fault_configure_locked(void)
 	}
 	v = getenv("FAULT_TOKEN_FLAGS");
 	if (v != NULL && !fault_each_entry(v, &cfg, fault_parse_token_flag))
+		return CKR_GENERAL_ERROR;
+	v = getenv("FAULT_HIDE_MECHANISMS");
+	if (v != NULL && !fault_each_entry(v, &cfg, fault_parse_hidden_mech))
 		return CKR_GENERAL_ERROR;
 	v = getenv("FAULT_FAIL");
 	if (v != NULL && !fault_each_entry(v, &cfg, fault_parse_fail_entry))
@@ -645,6 +681,38 @@ fault_find_attr(const CK_ATTRIBUTE *templ, CK_ULONG count, CK_ATTRIBUTE_TYPE typ
 	return NULL;
 }
 
+/* Does FAULT_HIDE_MECHANISMS name any mechanism? */
+static bool
+fault_hides_some(void)
+{
+	struct fault_config cfg;
+
+	fault_get_config(&cfg);
+	return cfg.n_hidden > 0;
+}
+
+/* True when FAULT_RAW_ONLY hides the mechanism (a hash-and-sign one), or
+ * FAULT_HIDE_MECHANISMS names it. */
+static bool
+fault_hidden_mech(CK_MECHANISM_TYPE type)
+{
+	struct fault_config cfg;
+
+	fault_get_config(&cfg);
+	for (size_t i = 0; i < cfg.n_hidden; i++) {
+		if (cfg.hidden[i] == type)
+			return true;
+	}
+	return fault_is_hash_sign(type) && cfg.raw_only;
+}
+
+/* FAULT_TOKEN_FLAGS=write_protected: calls that write refuse. */
+static bool
+fault_write_protected(void)
+{
+	return fault_get_flag(&fault_cfg.write_protected);
+}
+
 static CK_RV
 fault_do_C_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count)
 {
@@ -652,7 +720,7 @@ fault_do_C_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, CK_ULON
 	CK_ULONG n = 0, kept = 0;
 	CK_RV rv;
 
-	if (!fault_get_flag(&fault_cfg.raw_only))
+	if (!fault_get_flag(&fault_cfg.raw_only) && !fault_hides_some())
 		return fault_real->C_GetMechanismList(slot, list, count);
 	if (count == NULL)
 		return CKR_ARGUMENTS_BAD;
@@ -678,7 +746,7 @@ fault_do_C_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, CK_ULON
 		goto out;
 
 	for (CK_ULONG i = 0; i < n; i++) {
-		if (!fault_is_hash_sign(all[i]))
+		if (!fault_hidden_mech(all[i]))
 			all[kept++] = all[i];
 	}
 	if (list == NULL) {
@@ -693,13 +761,6 @@ fault_do_C_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, CK_ULON
 out:
 	free(all);
 	return rv;
-}
-
-/* True when FAULT_RAW_ONLY hides the mechanism (a hash-and-sign one). */
-static bool
-fault_hidden_mech(CK_MECHANISM_TYPE type)
-{
-	return fault_is_hash_sign(type) && fault_get_flag(&fault_cfg.raw_only);
 }
 
 static CK_RV
@@ -760,9 +821,28 @@ static CK_RV
 fault_do_C_SetAttributeValue(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object,
                              CK_ATTRIBUTE_PTR templ, CK_ULONG count)
 {
+	if (fault_write_protected())
+		return CKR_TOKEN_WRITE_PROTECTED;
 	if (fault_find_attr(templ, count, CKA_ID) != NULL && fault_get_flag(&fault_cfg.refuse_set_id))
 		return CKR_ATTRIBUTE_READ_ONLY;
 	return fault_real->C_SetAttributeValue(session, object, templ, count);
+}
+
+static CK_RV
+fault_do_C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, CK_NOTIFY notify,
+                       CK_SESSION_HANDLE_PTR session)
+{
+	if ((flags & CKF_RW_SESSION) && fault_write_protected())
+		return CKR_TOKEN_WRITE_PROTECTED;
+	return fault_real->C_OpenSession(slot, flags, app, notify, session);
+}
+
+static CK_RV
+fault_do_C_DestroyObject(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object)
+{
+	if (fault_write_protected())
+		return CKR_TOKEN_WRITE_PROTECTED;
+	return fault_real->C_DestroyObject(session, object);
 }
 
 /*
@@ -810,6 +890,10 @@ fault_do_C_GenerateKeyPair(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mech, CK_
 	CK_RV rv;
 
 	fault_get_config(&cfg);
+	if (cfg.write_protected)
+		return CKR_TOKEN_WRITE_PROTECTED;
+	if (mech != NULL && fault_hidden_mech(mech->mechanism))
+		return CKR_MECHANISM_INVALID;
 	if (cfg.refuse_extractable && fault_find_attr(priv, priv_count, CKA_EXTRACTABLE) != NULL)
 		return CKR_ATTRIBUTE_TYPE_INVALID;
 	if (!cfg.always_auth || (priv == NULL && priv_count != 0))
@@ -834,6 +918,8 @@ fault_do_C_CreateObject(CK_SESSION_HANDLE session, CK_ATTRIBUTE_PTR templ, CK_UL
 	CK_ULONG copy_count;
 	CK_RV rv;
 
+	if (fault_write_protected())
+		return CKR_TOKEN_WRITE_PROTECTED;
 	if (cls == NULL || cls->pValue == NULL || cls->ulValueLen != sizeof value ||
 	    !fault_get_flag(&fault_cfg.always_auth))
 		return fault_real->C_CreateObject(session, templ, count, object);
@@ -981,6 +1067,8 @@ fault_load_real_locked(void)
 	FAULT_BEHAVIOUR(C_GenerateKeyPair)
 	FAULT_BEHAVIOUR(C_CreateObject)
 	FAULT_BEHAVIOUR(C_SignInit)
+	FAULT_BEHAVIOUR(C_OpenSession)
+	FAULT_BEHAVIOUR(C_DestroyObject)
 	FAULT_BEHAVIOUR(C_VerifyInit)
 #undef FAULT_BEHAVIOUR
 
