@@ -115,6 +115,37 @@ after_step(struct renew *r, imss_err err, int step)
 	return stop != IMSS_OK ? stop : err;
 }
 
+/*
+ * Does this renewal generate its key on the token?  A renewal given a key
+ * made beforehand (--new-key) does not, and needs no generation mechanism:
+ * that option answers 0 here.
+ */
+static int
+renew_generates_key(const struct renew *r)
+{
+	(void)r;
+	return 1;
+}
+
+/*
+ * Before step 1, without side effects: the current credential holds its
+ * certificate and key, and the token can take the new key (token_preflight).
+ * A failure here leaves the service, the journal and the token untouched.
+ */
+static imss_err
+renew_preflight(struct renew *r)
+{
+	imss_credential *current = r->o->current;
+
+	if (imss_credential_get_certificate(current) == NULL ||
+	    (imss_credential_get_key(current) == NULL &&
+	     imss_credential_get_token_key(current) == NULL))
+		return ctx_fail(r->ctx, IMSS_ERR_NO_OBJECT,
+		                _("The current credential has no certificate or no key. Nothing was sent to the service. Give the credential with both."));
+	return token_preflight(r->o->token, &r->o->keyspec,
+	                       renew_generates_key(r) ? 0 : PREFLIGHT_SKIP_KEYGEN);
+}
+
 static imss_err
 renew_steps(struct renew *r)
 {
@@ -167,6 +198,8 @@ imss_renew(imss_ctx *ctx, const imss_renew_options *o, const imss_renew_ui *ui,
 	if (err == IMSS_OK && o->label != NULL && (o->label[0] == '\0' || !str_is_text(o->label)))
 		err = ctx_fail(ctx, IMSS_ERR_INVALID_ARG,
 		               _("The label for the new key is empty or holds control characters or invalid UTF-8; choose a printable one. Nothing was done."));
+	if (err == IMSS_OK)
+		err = renew_preflight(&r);
 	if (err == IMSS_OK)
 		err = renew_lock_token(&r);
 	if (err == IMSS_OK)
