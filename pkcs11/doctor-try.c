@@ -270,9 +270,12 @@ try_listed_types(imss_token *tok, imss_doctor_report *r)
 
 	for (i = 0; err == IMSS_OK && doctor_key_types[i] != NULL; i++) {
 		imss_keyspec spec;
+		int listed = 0;
 
 		err = imss_keyspec_parse(doctor_key_types[i], &spec);
-		if (err == IMSS_OK && token_keygen_advertised(tok, &spec))
+		if (err == IMSS_OK)
+			err = token_keygen_listed(tok, &spec, &listed);
+		if (err == IMSS_OK && listed)
 			err = try_one_type(tok, r, &spec, doctor_key_types[i]);
 	}
 	return err;

@@ -106,21 +106,31 @@ check_token(imss_token *tok, imss_doctor_report *r)
 	return err;
 }
 
-/* Does the token list the mechanism that makes this key type, for key
- * pairs, at this size?  Read from the mechanism list and its info only:
- * nothing is tried. */
-int
-token_keygen_advertised(imss_token *tok, const imss_keyspec *spec)
+/*
+ * Does the token list generation of this key type at this size?  The
+ * cached mechanism list when there is one, then C_GetMechanismInfo
+ * (CKR_MECHANISM_INVALID: not listed): one call when nothing is cached.
+ * Nothing is tried.
+ */
+imss_err
+token_keygen_listed(imss_token *tok, const imss_keyspec *spec, int *listed)
 {
 	CK_MECHANISM_TYPE mech =
 	        spec->kind == IMSS_KEY_EC ? CKM_EC_KEY_PAIR_GEN : CKM_RSA_PKCS_KEY_PAIR_GEN;
 	CK_MECHANISM_INFO info;
+	CK_RV rv;
 
-	if (token_mechanisms(tok) != IMSS_OK || !token_has_mechanism(tok, mech) ||
-	    tok->f->C_GetMechanismInfo(tok->slot, mech, &info) != CKR_OK)
-		return 0;
-	return (info.flags & CKF_GENERATE_KEY_PAIR) && spec->bits >= info.ulMinKeySize &&
-	       spec->bits <= info.ulMaxKeySize;
+	*listed = 0;
+	if (tok->mechs != NULL && !token_has_mechanism(tok, mech))
+		return IMSS_OK;
+	rv = tok->f->C_GetMechanismInfo(tok->slot, mech, &info);
+	if (rv == CKR_MECHANISM_INVALID)
+		return IMSS_OK;
+	if (rv != CKR_OK)
+		return token_fail(tok, "C_GetMechanismInfo", rv);
+	*listed = (info.flags & CKF_GENERATE_KEY_PAIR) && spec->bits >= info.ulMinKeySize &&
+	          spec->bits <= info.ulMaxKeySize;
+	return IMSS_OK;
 }
 
 /* The key types renew accepts, as --type names them. */
@@ -139,12 +149,13 @@ check_keygen(imss_token *tok, imss_doctor_report *r, int *any)
 	for (i = 0; err == IMSS_OK && doctor_key_types[i] != NULL; i++) {
 		imss_keyspec spec;
 		char name[64];
-		int listed;
+		int listed = 0;
 
 		err = imss_keyspec_parse(doctor_key_types[i], &spec);
+		if (err == IMSS_OK)
+			err = token_keygen_listed(tok, &spec, &listed);
 		if (err != IMSS_OK)
 			break;
-		listed = token_keygen_advertised(tok, &spec);
 		*any |= listed;
 		snprintf(name, sizeof(name), "keygen:%s", doctor_key_types[i]);
 		if (listed)

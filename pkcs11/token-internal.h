@@ -221,9 +221,10 @@ imss_err doctor_check_add(imss_doctor_report *r, const char *name, imss_check_st
         __attribute__((format(printf, 6, 7)));
 /* The key types renew accepts, as --type names them; NULL-terminated. */
 extern const char *const doctor_key_types[];
-/* Does the token list generation of this key type at this size (mechanism
- * list and info only; nothing tried)? */
-int token_keygen_advertised(imss_token *tok, const imss_keyspec *spec);
+/* Does the token list generation of this key type at this size (*listed;
+ * the cached mechanism list, then C_GetMechanismInfo: nothing tried)?  An
+ * error only when the token fails (removed, ...). */
+imss_err token_keygen_listed(imss_token *tok, const imss_keyspec *spec, int *listed);
 
 /* preflight.c: what the renewal can check on the token before the service
  * is contacted, without side effects (see token_preflight's comment). */

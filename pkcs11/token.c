@@ -84,6 +84,8 @@ token_info_from_ck(imss_ctx *ctx, CK_FUNCTION_LIST *f, CK_SLOT_ID slot, const CK
 	info->pin_final_try = !!(fl & CKF_USER_PIN_FINAL_TRY);
 	info->pin_locked = !!(fl & CKF_USER_PIN_LOCKED);
 	info->pin_to_be_changed = !!(fl & CKF_USER_PIN_TO_BE_CHANGED);
+	info->free_private_memory = ti->ulFreePrivateMemory;
+	info->total_private_memory = ti->ulTotalPrivateMemory;
 	info->label = padded_dup(ti->label, sizeof(ti->label));
 	info->manufacturer = padded_dup(ti->manufacturerID, sizeof(ti->manufacturerID));
 	info->model = padded_dup(ti->model, sizeof(ti->model));

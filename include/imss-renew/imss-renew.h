@@ -166,6 +166,10 @@ typedef struct imss_token_info {
 	int pin_final_try;
 	int pin_locked;
 	int pin_to_be_changed;
+	/* Private memory in bytes, as reported; ULONG_MAX when the token
+	 * does not say (CK_UNAVAILABLE_INFORMATION). */
+	unsigned long free_private_memory;
+	unsigned long total_private_memory;
 } imss_token_info;
 
 /* Every token present, in slot order.  Free with imss_token_info_free(). */
