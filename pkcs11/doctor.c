@@ -83,6 +83,22 @@ check_pin(imss_token *tok, imss_doctor_report *r)
 	                            : _("PIN state good"));
 }
 
+/* Free private memory, when the token says (read, not tried). */
+static imss_err
+check_memory(const imss_token_info *ti, imss_doctor_report *r)
+{
+	if (ti->free_private_memory == CK_UNAVAILABLE_INFORMATION ||
+	    ti->total_private_memory == CK_UNAVAILABLE_INFORMATION)
+		return IMSS_OK;
+	if (token_memory_short(ti))
+		return check_add(r, "memory", IMSS_CHECK_FAIL, IMSS_RESULT_FAILED,
+		                 _("the token reports %lu bytes of private memory free, too little for a new key; delete objects no longer needed"),
+		                 ti->free_private_memory);
+	return check_add(r, "memory", IMSS_CHECK_OK, IMSS_RESULT_OK,
+	                 _("the token reports %lu of %lu bytes of private memory free"),
+	                 ti->free_private_memory, ti->total_private_memory);
+}
+
 static imss_err
 check_token(imss_token *tok, imss_doctor_report *r)
 {
@@ -101,6 +117,8 @@ check_token(imss_token *tok, imss_doctor_report *r)
 	else if (err == IMSS_OK)
 		err = check_add(r, "rng", IMSS_CHECK_WARN, IMSS_RESULT_MISSING, "%s",
 		                _("the token reports no random number generator of its own"));
+	if (err == IMSS_OK)
+		err = check_memory(ti, r);
 	if (err == IMSS_OK)
 		err = check_pin(tok, r);
 	return err;

@@ -8,9 +8,19 @@
 
 #include "token-internal.h"
 
-/* Below this much free private memory (when the token says) no key pair
- * and certificate fit: a 4096-bit RSA pair takes about 2 KiB on a card. */
-#define PREFLIGHT_MIN_FREE_PRIVATE 2048
+/* Below this much free private memory no key pair and certificate fit: a
+ * 4096-bit RSA pair takes about 2 KiB on a card. */
+#define MIN_FREE_PRIVATE 2048
+
+/* Does the token say it has less private memory free than a new key
+ * needs?  No when it does not say. */
+int
+token_memory_short(const imss_token_info *ti)
+{
+	return ti->free_private_memory != CK_UNAVAILABLE_INFORMATION &&
+	       ti->total_private_memory != CK_UNAVAILABLE_INFORMATION &&
+	       ti->total_private_memory != 0 && ti->free_private_memory < MIN_FREE_PRIVATE;
+}
 
 static const char *
 keyspec_words(const imss_keyspec *spec, char *buf, size_t size)
@@ -37,9 +47,7 @@ preflight_flags(imss_token *tok)
 		return ctx_fail_next(tok->ctx, IMSS_ERR_PIN_LOCKED, IMSS_NEXT_UNLOCK_PIN,
 		                     _("The user PIN of token '%s' is locked. Nothing was sent to the service. Unlock it with the SO PIN (or PUK) using the token's own tool, then run again."),
 		                     ti->label);
-	if (ti->free_private_memory != CK_UNAVAILABLE_INFORMATION &&
-	    ti->total_private_memory != CK_UNAVAILABLE_INFORMATION &&
-	    ti->total_private_memory != 0 && ti->free_private_memory < PREFLIGHT_MIN_FREE_PRIVATE)
+	if (token_memory_short(ti))
 		return ctx_fail_next(tok->ctx, IMSS_ERR_DEVICE, IMSS_NEXT_FREE_TOKEN,
 		                     _("Token '%s' reports %lu bytes of private memory free, too little for a new key. Nothing was sent to the service. Delete objects no longer needed, or use another token."),
 		                     ti->label, ti->free_private_memory);

@@ -230,6 +230,9 @@ imss_err token_keygen_listed(imss_token *tok, const imss_keyspec *spec, int *lis
  * is contacted, without side effects (see token_preflight's comment). */
 #define PREFLIGHT_SKIP_KEYGEN 1u /* the renewal does not generate its key */
 imss_err token_preflight(imss_token *tok, const imss_keyspec *spec, unsigned flags);
+/* Does the token say it has too little private memory free for a new key
+ * (0 when it does not say)? */
+int token_memory_short(const imss_token_info *ti);
 
 /* login.c: the context-specific login of CKA_ALWAYS_AUTHENTICATE keys. */
 imss_err token_context_login(imss_token *tok, const char *key_label);

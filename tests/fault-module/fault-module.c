@@ -187,8 +187,10 @@ struct fault_config {
 	bool refuse_set_id;
 	bool always_auth;
 	CK_FLAGS token_flags;
-	bool write_protected; /* FAULT_TOKEN_FLAGS=write_protected */
-	size_t n_hidden;      /* FAULT_HIDE_MECHANISMS */
+	bool write_protected;  /* FAULT_TOKEN_FLAGS=write_protected */
+	bool have_free_memory; /* FAULT_FREE_PRIVATE_MEMORY */
+	CK_ULONG free_memory;
+	size_t n_hidden; /* FAULT_HIDE_MECHANISMS */
 	CK_MECHANISM_TYPE hidden[16];
 	bool pinpad;
 	bool have_pinpad_pin;
@@ -506,6 +508,19 @@ fault_configure_locked(void)
 	v = getenv("FAULT_TOKEN_FLAGS");
 	if (v != NULL && !fault_each_entry(v, &cfg, fault_parse_token_flag))
 		return CKR_GENERAL_ERROR;
+	v = getenv("FAULT_FREE_PRIVATE_MEMORY");
+	if (v != NULL && v[0] != '\0') {
+		char *end;
+
+		errno = 0;
+		cfg.free_memory = strtoul(v, &end, 10);
+		if (errno != 0 || end == v || *end != '\0') {
+			fprintf(stderr,
+			        "fault-pkcs11: FAULT_FREE_PRIVATE_MEMORY is a number of bytes\n");
+			return CKR_GENERAL_ERROR;
+		}
+		cfg.have_free_memory = true;
+	}
 	v = getenv("FAULT_HIDE_MECHANISMS");
 	if (v != NULL && !fault_each_entry(v, &cfg, fault_parse_hidden_mech))
 		return CKR_GENERAL_ERROR;
@@ -795,6 +810,10 @@ fault_do_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 	if (rv == CKR_OK && info != NULL) {
 		pthread_mutex_lock(&fault_lock);
 		info->flags |= fault_cfg.token_flags;
+		if (fault_cfg.have_free_memory) {
+			info->ulFreePrivateMemory = fault_cfg.free_memory;
+			info->ulTotalPrivateMemory = 65536;
+		}
 		pthread_mutex_unlock(&fault_lock);
 	}
 	return rv;

@@ -7,6 +7,8 @@
 #    --type; the service got no request at all (its log), no journal, the
 #    token's objects as they were and no PKCS#11 call that writes; the same
 #    renewal with a key type the token lists goes through;
+#  - a token that reports too little free private memory
+#    (FAULT_FREE_PRIVATE_MEMORY=512): the same, naming the bytes free;
 #  - a locked user PIN (FAULT_TOKEN_FLAGS=locked) and a write-protected
 #    token (FAULT_TOKEN_FLAGS=write_protected): exit 1 saying so, and again
 #    no request, no journal, the token unchanged.
@@ -49,6 +51,16 @@ assert_contains "$(<"$C/err")" "--type" "no RSA key pair generation: the hint na
 FAULT_HIDE_MECHANISMS=CKM_RSA_PKCS_KEY_PAIR_GEN renew_run --type ec:prime256v1 ||
 	die "ec:prime256v1 with RSA generation hidden: $(<"$C/err")"
 assert_eq done "$(journal_state)" "a key type the token lists: the renewal is done"
+
+# --- a token that says it is full ----------------------------------------------------
+case_new full token
+before=$(requests)
+rc=0
+FAULT_FREE_PRIVATE_MEMORY=512 renew_run --type ec:prime256v1 || rc=$?
+assert_eq 1 "$rc" "512 bytes free: exit 1"
+refused "512 bytes free" "reports 512 bytes of private memory free"
+assert_contains "$(<"$C/err")" "Nothing was sent to the service" \
+	"512 bytes free: the message says nothing was sent"
 
 # --- a locked user PIN, a write-protected token ----------------------------------
 for flag in locked write_protected; do

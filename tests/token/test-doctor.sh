@@ -11,6 +11,8 @@
 #    the try is "failed" with the function named, exit 1, objects as they
 #    were; C_CreateObject answering CKR_FUNCTION_NOT_SUPPORTED says the
 #    token does not store certificates written by other programs;
+#  - a token reporting 512 bytes of private memory free: "memory" FAIL;
+#    --type without --try and an unknown type: usage errors (exit 2);
 #  - a write-protected token (FAULT_TOKEN_FLAGS=write_protected): doctor
 #    FAIL on "write" (exit 1), keygen refused saying the keys still sign,
 #    and the key made beforehand still signs and its certificate exports.
@@ -104,6 +106,18 @@ grep -qE '^FAIL +try:certificate: tried, and it failed: .*C_CreateObject.*\([0-9
 	"$T/fail.txt" || die "text: no FAIL line for the certificate: $(<"$T/fail.txt")"
 echo "ok: text: the failed certificate try is a FAIL line naming C_CreateObject, with its time"
 assert_eq "$before" "$(listing)" "CKR_TEMPLATE_INCONSISTENT: the token's objects as before"
+
+# --- a full token, the read-only doctor's options ----------------------------------
+FAULT_FREE_PRIVATE_MEMORY=512 assert_exit 1 capture "$T/full.json" fault --json doctor \
+	--token "$IMSS_TOKEN_URI"
+assert_eq "FAIL|failed" "$(jq -r '.checks[] | select(.name == "memory") | [.status, .result] |
+	join("|")' "$T/full.json")" "512 bytes of private memory free: the memory check fails"
+assert_eq "" "$(jq -r '.checks[] | select(.name == "memory") | .name' "$T/doctor.json")" \
+	"SoftHSM does not say its free memory: no memory check"
+assert_exit 2 imss doctor --token "$IMSS_TOKEN_URI" --type rsa:2048
+assert_contains "$(<"$T/stderr")" "go with --try" "--type without --try: a usage error"
+assert_exit 2 imss doctor --token "$IMSS_TOKEN_URI" --try --type rsa:1024 --pin-source "file:$T/pin"
+assert_contains "$(<"$T/stderr")" "unknown key type 'rsa:1024'" "--try --type rsa:1024: a usage error"
 
 # --- a write-protected token ----------------------------------------------------------
 export FAULT_TOKEN_FLAGS=write_protected
