@@ -30,13 +30,7 @@ t_make_token "IMSS doctor"
 # A key with its certificate, there before any doctor runs.
 pki_init
 pki_ca ca
-keygen "kept key" ec:prime256v1
-csr_for "$KEY_URI" "$T/req.pem" "/O=Empresa Ejemplo SA de CV/CN=kept"
-pki_issue ca "$T/req.pem" "$T/cert.pem"
-openssl x509 -in "$T/cert.pem" -outform DER -out "$T/cert.der"
-assert_exit 0 capture "$T/import.txt" imss import --token "$IMSS_TOKEN_URI" \
-	--cert "$T/cert.der" --pin-source "file:$T/pin"
-CERT_URI=$(head -n 1 "$T/import.txt")
+key_and_cert "kept key" ec:prime256v1 "/O=Empresa Ejemplo SA de CV/CN=kept"
 # every object: class, label and id, sorted
 listing() {
 	objects_json
