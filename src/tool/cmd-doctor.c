@@ -151,20 +151,28 @@ print_json(const imss_doctor_report *report)
 }
 
 /* The read-only checks, then with --try the tries on a session opened
- * read-write and logged in. */
+ * read-write and logged in.  A write-protected token refuses that session:
+ * it gets the read-only checks (its "write" check fails) and no try. */
 static imss_err
 run_doctor(struct tool *t, const struct doctor_args *a, const imss_keyspec *types, size_t n_types,
            imss_pin_source *src, imss_doctor_report *report)
 {
 	imss_token *tok = NULL;
+	int try = a->try;
 	imss_err err;
 
-	err = tool_open_token(t, a->token, a->try, &tok);
+	err = tool_open_token(t, a->token, try, &tok);
+	if (err == IMSS_ERR_READ_ONLY && try) {
+		tool_warn(_("nothing was tried, the token refuses to be written: %s"),
+		          imss_ctx_detail(t->ctx));
+		try = 0;
+		err = tool_open_token(t, a->token, 0, &tok);
+	}
 	if (err == IMSS_OK)
 		err = imss_token_doctor(tok, report);
-	if (err == IMSS_OK && a->try)
+	if (err == IMSS_OK && try)
 		err = imss_token_login(tok, src, 0);
-	if (err == IMSS_OK && a->try)
+	if (err == IMSS_OK && try)
 		err = imss_token_doctor_try(tok, types, n_types, report);
 	if (tok)
 		imss_token_close(tok);

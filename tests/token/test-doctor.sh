@@ -14,7 +14,8 @@
 #  - a token reporting 512 bytes of private memory free: "memory" FAIL;
 #    --type without --try and an unknown type: usage errors (exit 2);
 #  - a write-protected token (FAULT_TOKEN_FLAGS=write_protected): doctor
-#    FAIL on "write" (exit 1), keygen refused saying the keys still sign,
+#    FAIL on "write" (exit 1), and with --try nothing tried and no login;
+#    keygen refused saying the keys still sign,
 #    and the key made beforehand still signs and its certificate exports.
 # shellcheck source=../lib/common.sh
 . "$TESTS_DIR/lib/common.sh"
@@ -118,6 +119,12 @@ export FAULT_TOKEN_FLAGS=write_protected
 assert_exit 1 capture "$T/wp.json" fault --json doctor --token "$IMSS_TOKEN_URI"
 assert_eq "FAIL|failed" "$(jq -r '.checks[] | select(.name == "write") | [.status, .result] |
 	join("|")' "$T/wp.json")" "write-protected: the write check fails"
+assert_exit 1 capture "$T/wp.txt" fault doctor --token "$IMSS_TOKEN_URI" --try \
+	--type ec:prime256v1 --pin-source "file:$T/pin"
+grep -qE '^FAIL +write: the token is write-protected' "$T/wp.txt" ||
+	die "write-protected --try: no FAIL line for write: $(<"$T/wp.txt")"
+assert_contains "$(<"$T/stderr")" "nothing was tried" "write-protected --try: says nothing was tried"
+assert_eq "" "$(grep '^C_Login ' "$FAULT_LOG" || true)" "write-protected --try: no login"
 assert_exit 1 fault keygen --token "$IMSS_TOKEN_URI" --label "new key" --pin-source "file:$T/pin"
 assert_contains "$(<"$T/stderr")" "write-protected" "write-protected: keygen says so"
 assert_contains "$(<"$T/stderr")" "its keys still sign" "write-protected: and says what still works"
