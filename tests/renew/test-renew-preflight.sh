@@ -50,7 +50,7 @@ assert_contains "$(<"$C/err")" "--type" "no RSA key pair generation: the hint na
 # The same token, a key type it lists: the renewal goes through.
 FAULT_HIDE_MECHANISMS=CKM_RSA_PKCS_KEY_PAIR_GEN renew_run --type ec:prime256v1 ||
 	die "ec:prime256v1 with RSA generation hidden: $(<"$C/err")"
-assert_eq done "$(journal_state)" "a key type the token lists: the renewal is done"
+assert_eq "done" "$(journal_state)" "a key type the token lists: the renewal is done"
 
 # --- a token that says it is full ----------------------------------------------------
 case_new full token
