@@ -124,10 +124,21 @@ check_token(imss_token *tok, imss_doctor_report *r)
 	return err;
 }
 
+/* The token or its session is gone: nothing else can be asked of it. */
+static int
+token_gone(CK_RV rv)
+{
+	imss_err err = ckr_to_err(rv);
+
+	return err == IMSS_ERR_TOKEN_REMOVED || err == IMSS_ERR_SESSION_LOST ||
+	       err == IMSS_ERR_DEVICE;
+}
+
 /*
  * Does the token list generation of this key type at this size?  The
  * cached mechanism list when there is one, then C_GetMechanismInfo
- * (CKR_MECHANISM_INVALID: not listed): one call when nothing is cached.
+ * (an error other than a token gone: not listed): one call when nothing
+ * is cached.
  * Nothing is tried.
  */
 imss_err
@@ -142,10 +153,12 @@ token_keygen_listed(imss_token *tok, const imss_keyspec *spec, int *listed)
 	if (tok->mechs != NULL && !token_has_mechanism(tok, mech))
 		return IMSS_OK;
 	rv = tok->f->C_GetMechanismInfo(tok->slot, mech, &info);
-	if (rv == CKR_MECHANISM_INVALID)
-		return IMSS_OK;
-	if (rv != CKR_OK)
+	if (rv != CKR_OK && token_gone(rv))
 		return token_fail(tok, "C_GetMechanismInfo", rv);
+	if (rv != CKR_OK) { /* CKR_MECHANISM_INVALID, or a module's own word for it */
+		ctx_log(tok->ctx, IMSS_LOG_DEBUG, "C_GetMechanismInfo: %s", ckr_name(rv));
+		return IMSS_OK;
+	}
 	*listed = (info.flags & CKF_GENERATE_KEY_PAIR) && spec->bits >= info.ulMinKeySize &&
 	          spec->bits <= info.ulMaxKeySize;
 	return IMSS_OK;
