@@ -6,7 +6,8 @@
 #  - --try --type rsa:2048,ec:prime256v1: one OK try per type and one for
 #    a certificate object, each with its time in ms; the token's objects
 #    (a key with its certificate made beforehand among them) are exactly
-#    as they were;
+#    as they were; without --type, the types the token lists (RSA hidden
+#    with FAULT_HIDE_MECHANISMS: the two EC types; keygen:rsa:* missing);
 #  - through the fault module, C_GenerateKeyPair or C_CreateObject failing:
 #    the try is "failed" with the function named, exit 1, objects as they
 #    were; C_CreateObject answering CKR_FUNCTION_NOT_SUPPORTED says the
@@ -75,6 +76,16 @@ assert_eq "OK|ok|true|OK|ok|true" \
 	           .status, .result, (.ms | type == "number" and . >= 0)] | join("|")' "$T/try.json")" \
 	"--try --json: status OK, result ok and ms for the key pair and the certificate"
 assert_eq "$before" "$(listing)" "--try --json: the token's objects are exactly as before"
+
+# --- --try with no --type: every type the token lists ---------------------------------
+FAULT_HIDE_MECHANISMS=CKM_RSA_PKCS_KEY_PAIR_GEN assert_exit 0 capture "$T/ec.json" \
+	fault --json doctor --token "$IMSS_TOKEN_URI" --try --pin-source "file:$T/pin"
+assert_eq "WARN|missing" "$(jq -r '.checks[] | select(.name == "keygen:rsa:2048") |
+	[.status, .result] | join("|")' "$T/ec.json")" "RSA generation hidden: keygen:rsa:2048 missing"
+assert_eq "try:keygen:ec:prime256v1 try:keygen:ec:secp384r1 try:certificate" \
+	"$(jq -r '[.checks[] | select(.name | startswith("try:")) | .name] | join(" ")' "$T/ec.json")" \
+	"--try without --type: the types the token lists, then the certificate"
+assert_eq "$before" "$(listing)" "--try without --type: the token's objects as before"
 
 # --- --try where the token fails -----------------------------------------------------
 try_failing() { # FAULT_FAIL NAME: the try NAME fails, exit 1
