@@ -31,6 +31,14 @@ struct cmp_run {
 	imss_err check_err;    /* the engine refused the certificate (detail set) */
 };
 
+static int
+ends_with_slash(const char *url)
+{
+	size_t n = strlen(url);
+
+	return n > 0 && url[n - 1] == '/';
+}
+
 /* One request and its answer over the project's HTTP client. */
 static OSSL_CMP_MSG *
 transfer(OSSL_CMP_CTX *cmp, const OSSL_CMP_MSG *msg)
@@ -45,8 +53,10 @@ transfer(OSSL_CMP_CTX *cmp, const OSSL_CMP_MSG *msg)
 
 	if (len <= 0)
 		return NULL;
-	/* Not idempotent: a lost answer is asked for by the next run. */
-	err = http_request(run->req->http, "POST", "", CMP_CONTENT_TYPE, der, (size_t)len, 0, &resp);
+	/* Not idempotent: a lost answer is asked for by the next run.  The
+	 * client drops the URL's trailing slash, which CMP paths may need. */
+	err = http_request(run->req->http, "POST", ends_with_slash(run->req->server) ? "/" : "",
+	                   CMP_CONTENT_TYPE, der, (size_t)len, 0, &resp);
 	OPENSSL_free(der);
 	if (err == IMSS_OK && (resp.status != 200 || strncmp(resp.content_type, CMP_CONTENT_TYPE,
 	                                                     strlen(CMP_CONTENT_TYPE)) != 0))
@@ -71,20 +81,19 @@ transfer(OSSL_CMP_CTX *cmp, const OSSL_CMP_MSG *msg)
 	return answer;
 }
 
-/* certConf: the engine's full check decides whether the certificate is
- * accepted (a refusal is sent to the CA as incorrectData). */
+/* certConf: the engine's full check decides too whether the certificate
+ * is accepted (a refusal is sent to the CA as incorrectData), also when
+ * OpenSSL refused it already (its reason is then the engine's). */
 static int
 confirm(OSSL_CMP_CTX *cmp, X509 *cert, int fail_info, const char **text)
 {
 	struct cmp_run *run = OSSL_CMP_CTX_get_certConf_cb_arg(cmp);
 
-	if (fail_info != 0)
-		return fail_info;
 	run->check_err = run->req->check ? run->req->check(run->req->check_user, cert) : IMSS_OK;
 	if (run->check_err == IMSS_OK)
-		return 0;
+		return fail_info;
 	*text = "certificate refused by the client's checks";
-	return 1 << OSSL_CMP_PKIFAILUREINFO_incorrectData;
+	return fail_info | (1 << OSSL_CMP_PKIFAILUREINFO_incorrectData);
 }
 
 /* OpenSSL's CMP progress lines would go to standard output. */
