@@ -520,7 +520,7 @@ renew_connect_enroll(struct renew *r)
 
 	if (r->o->ca_file == NULL)
 		return ctx_fail_next(r->ctx, IMSS_ERR_INVALID_ARG, IMSS_NEXT_GIVE_CA,
-		                     _("Renewing with %s needs the CA's certificate (--ca): the certificate must chain to it."),
+		                     _("Renewing with %s needs the CA's certificate: the certificate must chain to it."),
 		                     imss_protocol_name(r->o->protocol));
 	err = load_ca_file(r, r->o->ca_file, &r->issuer);
 	ho.trusted = r->issuer;

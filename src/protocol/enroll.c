@@ -44,7 +44,7 @@ not_built(imss_ctx *ctx, const struct enroll_request *req, struct enroll_result 
 	(void)req;
 	(void)out;
 	return ctx_fail(ctx, IMSS_ERR_UNSUPPORTED,
-	                _("This build of imss-renew has no SCEP client yet; renew with --protocol cmp or idse."));
+	                _("This build of imss-renew has no SCEP client yet; renew with CMP or IDSE."));
 }
 
 enroll_fn
