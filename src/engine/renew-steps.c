@@ -598,19 +598,15 @@ resume_key(struct renew *r)
 static const char *
 new_key_refusal(enum key_fault fault)
 {
-	switch (fault) {
-	case KEY_CURRENT:
-		return _("it is the key of the current credential, the one being renewed");
-	case KEY_CERTIFIED:
-		return _("a certificate on the token already carries its ID or its public key");
-	case KEY_EXPOSED:
-		return _("it is not sensitive, or it is or once was extractable (CKA_SENSITIVE, CKA_EXTRACTABLE, CKA_NEVER_EXTRACTABLE): its private half may exist outside the token");
-	case KEY_FINE:
-	case KEY_OTHER_LABEL:
-	case KEY_NOT_LOCAL:
-		break;
-	}
-	return NULL;
+	static const char *const why[] = {
+		[KEY_CURRENT] = N_("it is the key of the current credential, the one being renewed"),
+		[KEY_CERTIFIED] =
+		        N_("a certificate on the token already carries its ID or its public key"),
+		[KEY_EXPOSED] = N_(
+		        "it is not sensitive, or it is or once was extractable (CKA_SENSITIVE, CKA_EXTRACTABLE, CKA_NEVER_EXTRACTABLE): its private half may exist outside the token"),
+	};
+
+	return (size_t)fault < sizeof(why) / sizeof(why[0]) && why[fault] ? _(why[fault]) : NULL;
 }
 
 /* --new-key: the key pair is checked, then recorded like a generated one

@@ -50,15 +50,13 @@ not_built(imss_ctx *ctx, const struct enroll_request *req, struct enroll_result 
 enroll_fn
 enroll_connector(imss_protocol p)
 {
-	switch (p) {
-	case IMSS_PROTOCOL_IDSE:
-		return NULL;
-	case IMSS_PROTOCOL_SCEP:
-		return not_built;
-	case IMSS_PROTOCOL_CMP:
-		return enroll_cmp;
-	}
-	return NULL;
+	static const enroll_fn connectors[] = {
+		[IMSS_PROTOCOL_IDSE] = NULL, /* idse.c, driven by the engine itself */
+		[IMSS_PROTOCOL_SCEP] = not_built,
+		[IMSS_PROTOCOL_CMP] = enroll_cmp,
+	};
+
+	return (size_t)p < sizeof(connectors) / sizeof(connectors[0]) ? connectors[p] : NULL;
 }
 
 void

@@ -36,23 +36,28 @@ struct renew_args {
 #define ARG(field) offsetof(struct renew_args, field)
 
 /* What renew and recover share, in the order of their usage. */
-#define CONNECT_OPTIONS                                                                             \
-	{ "server", TOOL_ARG_REQUIRED, ARG(server), N_("URL"),                                      \
-	  N_("the renewal service or CA (https://; http://\nonly for scep and cmp)") },             \
-	        { "protocol", TOOL_ARG_REQUIRED, ARG(protocol_text), N_("PROTOCOL"),                \
-		  N_("idse (IMSS, the default), scep or cmp") },                                    \
-	        { "user", TOOL_ARG_REQUIRED, ARG(user), N_("USER"), N_("the IDSE user") },          \
-	        { "current", TOOL_ARG_REQUIRED, ARG(current), N_("URI"),                            \
-		  N_("the current key on a token (PKCS#11 URI)") },                                 \
-	        { "credential", TOOL_ARG_REQUIRED, ARG(credential), N_("FILE"),                     \
-		  N_("or the current .pfx/.p12, or .cer (+ .key)") },                               \
-	        { "key-file", TOOL_ARG_REQUIRED, ARG(key_file), N_("FILE"),                         \
-		  N_("the .key of a .cer with another name") },                                     \
-	        { "token", TOOL_ARG_REQUIRED, ARG(token), N_("URI"),                                \
-		  N_("where the new key is made and kept") },                                       \
-	{                                                                                           \
-		"new-key", TOOL_ARG_REQUIRED, ARG(new_key), N_("URI"),                              \
-		        N_("an existing key pair on --token to certify\ninstead of generating one") \
+#define CONNECT_OPTIONS                                                                    \
+	{ "server", TOOL_ARG_REQUIRED, ARG(server), N_("URL"),                             \
+	  N_("the renewal service or CA (https://; http://\nonly for scep and cmp)") },    \
+	        { "user", TOOL_ARG_REQUIRED, ARG(user), N_("USER"), N_("the IDSE user") }, \
+	        { "current", TOOL_ARG_REQUIRED, ARG(current), N_("URI"),                   \
+		  N_("the current key on a token (PKCS#11 URI)") },                        \
+	        { "credential", TOOL_ARG_REQUIRED, ARG(credential), N_("FILE"),            \
+		  N_("or the current .pfx/.p12, or .cer (+ .key)") },                      \
+	        { "key-file", TOOL_ARG_REQUIRED, ARG(key_file), N_("FILE"),                \
+		  N_("the .key of a .cer with another name") },                            \
+	{                                                                                  \
+		"token", TOOL_ARG_REQUIRED, ARG(token), N_("URI"),                         \
+		        N_("where the new key is made and kept")                           \
+	}
+
+/* The protocol (issue 13) and a key made before (issue 11). */
+#define KEY_AND_PROTOCOL_OPTIONS                                                         \
+	{ "new-key", TOOL_ARG_REQUIRED, ARG(new_key), N_("URI"),                         \
+	  N_("an existing key pair on --token to certify\ninstead of generating one") }, \
+	{                                                                                \
+		"protocol", TOOL_ARG_REQUIRED, ARG(protocol_text), N_("PROTOCOL"),       \
+		        N_("idse (IMSS, the default), scep or cmp")                      \
 	}
 
 #define SECRET_OPTIONS                                                                                                \
@@ -79,6 +84,7 @@ struct renew_args {
 
 static const struct tool_option renew_options[] = {
 	CONNECT_OPTIONS,
+	KEY_AND_PROTOCOL_OPTIONS,
 	{ "label", TOOL_ARG_REQUIRED, ARG(label), N_("LABEL"),
 	  N_("of the new key and certificate (default\n'IMSS <registro patronal> <time> <random>')") },
 	{ "email", TOOL_ARG_REQUIRED, ARG(email), N_("ADDRESS"),
@@ -98,6 +104,7 @@ static const struct tool_option renew_options[] = {
 
 static const struct tool_option recover_options[] = {
 	CONNECT_OPTIONS,
+	KEY_AND_PROTOCOL_OPTIONS,
 	{ "serial", TOOL_ARG_REQUIRED, ARG(serial), N_("SERIAL"),
 	  N_("the serial number of the issued certificate") },
 	{ "label", TOOL_ARG_REQUIRED, ARG(label), N_("LABEL"),
