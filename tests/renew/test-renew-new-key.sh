@@ -9,7 +9,8 @@
 #  (2) refused, the token unchanged (objects listed before and after) and
 #      no key in any journal: a key made extractable with pkcs11-tool, a key
 #      with a certificate beside it, the current credential's key, a URI
-#      naming no key;
+#      naming no key; recover --new-key naming a key the certificate is
+#      not for;
 #  (3) --abandon of a renewal killed after the request was signed forgets
 #      the key made elsewhere and never deletes it; a later run with the
 #      same --new-key renews with it.
@@ -91,6 +92,21 @@ expect_refused 'a key with a certificate' 'certificate on the token already carr
 	--new-key 'pkcs11:token=IMSS;object=con%20certificado;type=private'
 expect_refused 'no such key' 'no-such-key' \
 	--new-key 'pkcs11:token=IMSS;object=no-such-key;type=private'
+# recover --new-key: the certificate fetched must be for that key.
+"$IMSS_SERVICE" issue --dir "$D" --registro-patronal "$RP" --key-type ec:prime256v1 \
+	--token "$TOKEN_URI" --module "$SOFTHSM" --pin-source "file:$T/pin" \
+	--label 'recuperable' >"$C/issue2.out" || die "issue a third credential"
+serial=$(sed -n 's/^serial //p' "$C/issue2.out")
+before=$(summary)
+rc=0
+"$IMSS_RENEW" --module "$SOFTHSM" recover --server "$SVC_URL" --user "$USER" "${CURRENT[@]}" \
+	--token "$TOKEN_URI" --ca "$D/ca.pem" --pin-source "file:$T/pin" \
+	--idse-password-source "file:$T/idse.pass" --state-dir "$C/state" --out-dir "$C/out" \
+	--serial "$serial" --new-key 'pkcs11:token=IMSS;object=exportable;type=private' \
+	>"$C/recover.out" 2>"$C/err" || rc=$?
+[[ $rc == 1 ]] || die "recover --new-key naming another key: exit $rc: $(<"$C/err")"
+assert_contains "$(<"$C/err")" 'not for the key named as its key' "recover --new-key: another key refused"
+assert_eq "$(summary)" "$before" "recover --new-key: the token is unchanged"
 
 # ---- (3) --abandon forgets the key made elsewhere, never deletes it
 case_new abandon pfx
