@@ -14,6 +14,7 @@
 #      same command run again finishes the renewal;
 #  (3) a -rsp_cert for ANOTHER key: refused, the token unchanged (objects
 #      listed before and after), the journal keeps the key;
+#  (3b) answers signed under another CA than --ca: refused, token unchanged;
 #  (4) http:// refused for --protocol idse; --protocol cmp without --ca.
 # shellcheck source=../lib/common.sh
 . "$TESTS_DIR/lib/common.sh"
@@ -197,6 +198,24 @@ cmp_renew wrong --credential "$T/actual.cer" --password-source "file:$T/key.pass
 assert_contains "$(<"$T/wrong.err")" 'another key' "another key's certificate refused, saying why"
 assert_eq "$before" "$(objects_summary)" "the token is unchanged"
 assert_eq "$NEW_ID" "$(jq -r .key_id "$T/wrong-state"/renew-*.json)" "the journal keeps the key"
+
+# ---- (3b) answers signed under another CA than --ca: refused, the token
+# unchanged (the server's protection is checked against --ca alone)
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/other-ca.key" \
+	-out "$T/other-ca.pem" -subj '/CN=otra CA' -days 30 \
+	-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+	2>/dev/null || die "another CA"
+mkdir -m 700 "$T/other-ca-state"
+mock_start "$T/rsp3.pem"
+before=$(objects_summary)
+rc=0
+tool renew --protocol cmp --server "$CMP_URL" --credential "$T/actual.cer" \
+	--password-source "file:$T/key.pass" --token "$IMSS_TOKEN_URI" --new-key "$NEW_URI" \
+	--ca "$T/other-ca.pem" --pin-source "file:$T/pin" --state-dir "$T/other-ca-state" \
+	--out-dir "$T/other-ca-out" --yes >/dev/null 2>"$T/other-ca.err" || rc=$?
+[[ $rc == 1 ]] || die "answers under another CA: exit $rc: $(<"$T/other-ca.err")"
+assert_contains "$(<"$T/other-ca.err")" 'failed' "answers under another CA refused"
+assert_eq "$before" "$(objects_summary)" "answers under another CA: the token is unchanged"
 
 # ---- (4) http:// only for scep and cmp; cmp needs --ca
 rc=0
