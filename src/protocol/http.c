@@ -49,7 +49,9 @@ http_client_new(imss_ctx *ctx, const char *base_url, const struct http_options *
 	imss_err err;
 
 	*out = NULL;
-	if (strncasecmp(base_url, "https://", 8) != 0 || base_url[8] == '\0')
+	if (opts->allow_http && strncasecmp(base_url, "http://", 7) == 0 && base_url[7] != '\0')
+		; /* the messages carry their own protection */
+	else if (strncasecmp(base_url, "https://", 8) != 0 || base_url[8] == '\0')
 		return ctx_fail(ctx, IMSS_ERR_INVALID_ARG,
 		                _("The service URL must start with https:// ('%s')."), base_url);
 	err = curl_global(ctx);
@@ -196,7 +198,7 @@ setup(struct http_client *c, const char *url, struct sink *sink, struct curl_sli
 
 	curl_easy_reset(h);
 	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, c->opts.allow_http ? "http,https" : "https");
 	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "https");
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
