@@ -184,6 +184,8 @@ struct fault_rule {
 struct fault_config {
 	bool raw_only;
 	bool refuse_extractable;
+	bool refuse_sign_only; /* FAULT_REFUSE_SIGN_ONLY */
+	CK_RV sign_only_rv;
 	bool refuse_set_id;
 	bool always_auth;
 	CK_FLAGS token_flags;
@@ -465,6 +467,15 @@ fault_configure_locked(void)
 	cfg.always_auth = fault_env_flag("FAULT_ALWAYS_AUTH");
 	cfg.have_pinpad_pin =
 	        fault_copy_env("FAULT_PINPAD_PIN", cfg.pinpad_pin, sizeof cfg.pinpad_pin);
+	v = getenv("FAULT_REFUSE_SIGN_ONLY");
+	if (fault_env_flag("FAULT_REFUSE_SIGN_ONLY")) {
+		cfg.refuse_sign_only = true;
+		cfg.sign_only_rv = CKR_GENERAL_ERROR;
+		if (strcmp(v, "1") != 0 && !fault_parse_rv(v, &cfg.sign_only_rv)) {
+			fprintf(stderr, "fault-pkcs11: bad FAULT_REFUSE_SIGN_ONLY \"%s\"\n", v);
+			return CKR_GENERAL_ERROR;
+		}
+	}
 	v = getenv("FAULT_LOG");
 	if (v != NULL && !fault_copy_env("FAULT_LOG", cfg.log_path, sizeof cfg.log_path)) {
 		fprintf(stderr, "fault-pkcs11: FAULT_LOG path too long\n");
@@ -799,6 +810,16 @@ fault_add_always_auth(const CK_ATTRIBUTE *templ, CK_ULONG count, CK_ULONG *new_c
 	return copy;
 }
 
+/* Does the template say CKA_DECRYPT = false (a sign-only key)? */
+static bool
+fault_says_no_decrypt(CK_ATTRIBUTE_PTR templ, CK_ULONG count)
+{
+	const CK_ATTRIBUTE *a = fault_find_attr(templ, count, CKA_DECRYPT);
+
+	return a != NULL && a->pValue != NULL && a->ulValueLen == sizeof(CK_BBOOL) &&
+	       *(const CK_BBOOL *)a->pValue == CK_FALSE;
+}
+
 static CK_RV
 fault_do_C_GenerateKeyPair(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR pub,
                            CK_ULONG pub_count, CK_ATTRIBUTE_PTR priv, CK_ULONG priv_count,
@@ -812,6 +833,8 @@ fault_do_C_GenerateKeyPair(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mech, CK_
 	fault_get_config(&cfg);
 	if (cfg.refuse_extractable && fault_find_attr(priv, priv_count, CKA_EXTRACTABLE) != NULL)
 		return CKR_ATTRIBUTE_TYPE_INVALID;
+	if (cfg.refuse_sign_only && fault_says_no_decrypt(priv, priv_count))
+		return cfg.sign_only_rv;
 	if (!cfg.always_auth || (priv == NULL && priv_count != 0))
 		return fault_real->C_GenerateKeyPair(session, mech, pub, pub_count, priv,
 		                                     priv_count, pub_key, priv_key);
