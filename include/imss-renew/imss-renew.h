@@ -166,6 +166,9 @@ typedef struct imss_token_info {
 	int pin_final_try;
 	int pin_locked;
 	int pin_to_be_changed;
+	char *identity;          /* names the token's state files: the serial
+	                            when it looks unique, else "id-" and a
+	                            digest (docs/design.md, Per-token state) */
 } imss_token_info;
 
 /* Every token present, in slot order.  Free with imss_token_info_free(). */

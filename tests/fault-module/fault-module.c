@@ -189,6 +189,8 @@ struct fault_config {
 	bool refuse_set_id;
 	bool always_auth;
 	CK_FLAGS token_flags;
+	bool have_serial; /* FAULT_TOKEN_SERIAL */
+	char serial[17];
 	bool pinpad;
 	bool have_pinpad_pin;
 	char pinpad_pin[FAULT_PIN_MAX];
@@ -467,6 +469,16 @@ fault_configure_locked(void)
 	cfg.always_auth = fault_env_flag("FAULT_ALWAYS_AUTH");
 	cfg.have_pinpad_pin =
 	        fault_copy_env("FAULT_PINPAD_PIN", cfg.pinpad_pin, sizeof cfg.pinpad_pin);
+	v = getenv("FAULT_TOKEN_SERIAL");
+	if (v != NULL && v[0] != '\0') {
+		if (strlen(v) >= sizeof cfg.serial) {
+			fprintf(stderr,
+			        "fault-pkcs11: FAULT_TOKEN_SERIAL is 16 characters at most\n");
+			return CKR_GENERAL_ERROR;
+		}
+		cfg.have_serial = true;
+		memcpy(cfg.serial, v, strlen(v) + 1);
+	}
 	v = getenv("FAULT_REFUSE_SIGN_ONLY");
 	if (fault_env_flag("FAULT_REFUSE_SIGN_ONLY")) {
 		cfg.refuse_sign_only = true;
@@ -745,6 +757,11 @@ fault_do_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 	if (rv == CKR_OK && info != NULL) {
 		pthread_mutex_lock(&fault_lock);
 		info->flags |= fault_cfg.token_flags;
+		if (fault_cfg.have_serial) {
+			/* blank-padded, as PKCS#11 has it */
+			memset(info->serialNumber, ' ', sizeof info->serialNumber);
+			memcpy(info->serialNumber, fault_cfg.serial, strlen(fault_cfg.serial));
+		}
 		pthread_mutex_unlock(&fault_lock);
 	}
 	return rv;
