@@ -70,7 +70,12 @@ tpm_start() {
 	t_tmpdir
 	TPM_DIR=$T/tpm
 	mkdir -p "$TPM_DIR/state" "$TPM_DIR/store"
-	trap 'tpm_cleanup; t_cleanup' EXIT
+	# (after tests/renew/lib.sh, its cleanup stops the service too)
+	if declare -F renew_cleanup >/dev/null; then
+		trap 'tpm_cleanup; renew_cleanup' EXIT
+	else
+		trap 'tpm_cleanup; t_cleanup' EXIT
+	fi
 	# 1. The TPM.  Its own process group is not needed: it is stopped by pid.
 	swtpm socket --tpm2 --tpmstate "dir=$TPM_DIR/state" \
 		--server "type=unixio,path=$TPM_DIR/swtpm.sock" \
