@@ -21,11 +21,6 @@ t_make_token "IMSS keygen fallback"
 # shellcheck source=lib.sh
 . "$TESTS_DIR/token/lib.sh"
 
-keygen() {
-	local label=$1; shift
-	capture "$T/out" fault keygen --token "$IMSS_TOKEN_URI" --label "$label" \
-		--pin-source "file:$T/pin" "$@"
-}
 # generate_answers: the return values of C_GenerateKeyPair in the last run.
 generate_answers() { grep '^C_GenerateKeyPair ' "$FAULT_LOG" | cut -d' ' -f2 | tr '\n' ' '; }
 # protection LABEL: sensitive|extractable|never_extractable of that private key.

@@ -24,11 +24,6 @@ t_make_token "IMSS keygen faults"
 # shellcheck source=lib.sh
 . "$TESTS_DIR/token/lib.sh"
 
-keygen() {
-	local label=$1; shift
-	capture "$T/out" fault keygen --token "$IMSS_TOKEN_URI" --label "$label" \
-		--pin-source "file:$T/pin" "$@"
-}
 # with_id ID: "class" of the objects with CKA_ID ID, sorted, one a line.
 with_id() {
 	objects_json
