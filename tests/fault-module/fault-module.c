@@ -189,6 +189,8 @@ struct fault_config {
 	bool refuse_set_id;
 	bool always_auth;
 	CK_FLAGS token_flags;
+	int n_hidden; /* FAULT_HIDE_ATTRS */
+	CK_ATTRIBUTE_TYPE hidden[3];
 	bool have_serial; /* FAULT_TOKEN_SERIAL */
 	char serial[17];
 	bool pinpad;
@@ -414,6 +416,26 @@ fault_parse_token_flag(char *word, struct fault_config *cfg)
 	return true;
 }
 
+static bool
+fault_parse_hidden_attr(char *word, struct fault_config *cfg)
+{
+	static const struct {
+		const char *name;
+		CK_ATTRIBUTE_TYPE type;
+	} names[] = { { "sensitive", CKA_SENSITIVE },
+		      { "extractable", CKA_EXTRACTABLE },
+		      { "never_extractable", CKA_NEVER_EXTRACTABLE } };
+
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		if (strcmp(word, names[i].name) == 0 && cfg->n_hidden < 3) {
+			cfg->hidden[cfg->n_hidden++] = names[i].type;
+			return true;
+		}
+	}
+	fprintf(stderr, "fault-pkcs11: bad FAULT_HIDE_ATTRS word \"%s\"\n", word);
+	return false;
+}
+
 /* Parses FAULT_KILL=NAME:N[:before|:after]. */
 static bool
 fault_parse_kill(const char *spec, struct fault_config *cfg)
@@ -469,6 +491,9 @@ fault_configure_locked(void)
 	cfg.always_auth = fault_env_flag("FAULT_ALWAYS_AUTH");
 	cfg.have_pinpad_pin =
 	        fault_copy_env("FAULT_PINPAD_PIN", cfg.pinpad_pin, sizeof cfg.pinpad_pin);
+	v = getenv("FAULT_HIDE_ATTRS");
+	if (v != NULL && !fault_each_entry(v, &cfg, fault_parse_hidden_attr))
+		return CKR_GENERAL_ERROR;
 	v = getenv("FAULT_TOKEN_SERIAL");
 	if (v != NULL && v[0] != '\0') {
 		if (strlen(v) >= sizeof cfg.serial) {
@@ -749,6 +774,31 @@ fault_do_C_VerifyInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mech, CK_OBJEC
 	return fault_real->C_VerifyInit(session, mech, key);
 }
 
+/* FAULT_HIDE_ATTRS: the token does not say these attributes, as if it did
+ * not know them (CKR_ATTRIBUTE_TYPE_INVALID, length unavailable). */
+static CK_RV
+fault_do_C_GetAttributeValue(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object,
+                             CK_ATTRIBUTE_PTR templ, CK_ULONG count)
+{
+	CK_RV rv = fault_real->C_GetAttributeValue(session, object, templ, count);
+	struct fault_config cfg;
+
+	fault_get_config(&cfg);
+	if (templ == NULL ||
+	    (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID && rv != CKR_ATTRIBUTE_SENSITIVE))
+		return rv;
+	for (CK_ULONG i = 0; i < count; i++) {
+		for (int h = 0; h < cfg.n_hidden; h++) {
+			if (templ[i].type == cfg.hidden[h]) {
+				templ[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
+				if (rv == CKR_OK)
+					rv = CKR_ATTRIBUTE_TYPE_INVALID;
+			}
+		}
+	}
+	return rv;
+}
+
 static CK_RV
 fault_do_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 {
@@ -1016,6 +1066,7 @@ fault_load_real_locked(void)
 	FAULT_BEHAVIOUR(C_GetMechanismList)
 	FAULT_BEHAVIOUR(C_GetMechanismInfo)
 	FAULT_BEHAVIOUR(C_GetTokenInfo)
+	FAULT_BEHAVIOUR(C_GetAttributeValue)
 	FAULT_BEHAVIOUR(C_Login)
 	FAULT_BEHAVIOUR(C_SetAttributeValue)
 	FAULT_BEHAVIOUR(C_GenerateKeyPair)

@@ -8,6 +8,9 @@
 #  - with FAULT_REFUSE_EXTRACTABLE too: the fourth template, without both;
 #  - every template refused: exit 1, one message naming the answers, no
 #    "plug it in again", nothing left on the token;
+#  - the protection read back: a key the token does not say is sensitive,
+#    or says neither "not extractable" nor "never extractable", is refused
+#    (KEY_PROTECTION) and destroyed; one of the two is enough;
 #  - an answer about the token, session or login (CKR_USER_NOT_LOGGED_IN,
 #    CKR_SESSION_READ_ONLY, CKR_DEVICE_MEMORY, CKR_PIN_EXPIRED): no relaxed
 #    template is tried.
@@ -82,6 +85,19 @@ assert_eq "" "$(with_label "never made")" "all refused: nothing left on the toke
 FAULT_FAIL=C_GenerateKeyPair:1+:CKR_GENERAL_ERROR assert_exit 1 capture "$T/err.json" fault --json \
 	keygen --token "$IMSS_TOKEN_URI" --label "never made" --pin-source "file:$T/pin"
 assert_eq UNSUPPORTED "$(jq -r .error.code "$T/err.json")" "all refused --json: error code UNSUPPORTED"
+
+# --- the protection read back ------------------------------------------------------
+FAULT_HIDE_ATTRS=extractable,never_extractable assert_exit 1 keygen "unsaid" --type ec:prime256v1
+assert_contains "$(<"$T/stderr")" "without saying it is not extractable" \
+	"extractable unsaid: refused, saying why"
+assert_eq "" "$(with_label "unsaid")" "extractable unsaid: the pair was destroyed"
+FAULT_HIDE_ATTRS=sensitive assert_exit 1 capture "$T/err.json" fault --json keygen \
+	--token "$IMSS_TOKEN_URI" --label "unsaid sensitive" --pin-source "file:$T/pin"
+assert_eq KEY_PROTECTION "$(jq -r .error.code "$T/err.json")" "sensitive unsaid: KEY_PROTECTION"
+assert_contains "$(jq -r .error.detail "$T/err.json")" "not sensitive" "sensitive unsaid: it says why"
+assert_eq "" "$(with_label "unsaid sensitive")" "sensitive unsaid: the pair was destroyed"
+FAULT_HIDE_ATTRS=extractable assert_exit 0 keygen "never said" --type ec:prime256v1
+FAULT_HIDE_ATTRS=never_extractable assert_exit 0 keygen "extractable said" --type ec:prime256v1
 
 # --- answers about the token, the session or the login: no fallback --------------
 # (0xb5: CKR_SESSION_READ_ONLY, a name the fault module does not know)
