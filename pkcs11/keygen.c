@@ -136,17 +136,21 @@ templates_build(struct keygen_templates *t, const imss_keyspec *spec, const char
 }
 
 /*
- * Does rv say something about the token, the session or the login rather
- * than the template?  Then a relaxed template fails the same way and the
- * fallback stops.  Every other answer may be a refused template: modules
- * answer one with CKR_TEMPLATE_*, CKR_ATTRIBUTE_*, CKR_GENERAL_ERROR
- * (tpm2-pkcs11 1.9), CKR_FUNCTION_FAILED, CKR_DEVICE_ERROR...
+ * Does rv say something about the token, the session, the login or the
+ * key type rather than the template?  Then a relaxed template fails the
+ * same way and the fallback stops.  Every other answer may be a refused
+ * template: modules answer one with CKR_TEMPLATE_*, CKR_ATTRIBUTE_*,
+ * CKR_GENERAL_ERROR (tpm2-pkcs11 1.9), CKR_FUNCTION_FAILED,
+ * CKR_DEVICE_ERROR...
  */
 static int
-rv_is_token_state(CK_RV rv)
+rv_ends_fallback(CK_RV rv)
 {
 	switch (rv) {
 	case CKR_OK:
+	case CKR_KEY_SIZE_RANGE:
+	case CKR_CURVE_NOT_SUPPORTED:
+	case CKR_DOMAIN_PARAMS_INVALID:
 	case CKR_HOST_MEMORY:
 	case CKR_DEVICE_MEMORY:
 	case CKR_DEVICE_REMOVED:
@@ -239,7 +243,7 @@ generate(imss_token *tok, const imss_keyspec *spec, const char *label, const uns
 		templates_build(&t, spec, label, id, id_len, att->level);
 		rv = tok->f->C_GenerateKeyPair(tok->session, &mech, t.pub, t.npub, t.priv, t.npriv,
 		                               pub, priv);
-		if (rv_is_token_state(rv))
+		if (rv_ends_fallback(rv))
 			break;
 		ctx_log(tok->ctx, IMSS_LOG_DEBUG, _("C_GenerateKeyPair: %s at template level %d"),
 		        ckr_name(rv), att->level);

@@ -11,9 +11,9 @@
 #  - the protection read back: a key the token does not say is sensitive,
 #    or says neither "not extractable" nor "never extractable", is refused
 #    (KEY_PROTECTION) and destroyed; one of the two is enough;
-#  - an answer about the token, session or login (CKR_USER_NOT_LOGGED_IN,
-#    CKR_SESSION_READ_ONLY, CKR_DEVICE_MEMORY, CKR_PIN_EXPIRED): no relaxed
-#    template is tried.
+#  - an answer about the token, session, login or key type
+#    (CKR_USER_NOT_LOGGED_IN, CKR_SESSION_READ_ONLY, CKR_DEVICE_MEMORY,
+#    CKR_PIN_EXPIRED, CKR_KEY_SIZE_RANGE): no relaxed template is tried.
 # shellcheck source=../lib/common.sh
 . "$TESTS_DIR/lib/common.sh"
 : "${IMSS_RENEW:?IMSS_RENEW is not set (run the test through ctest)}"
@@ -99,10 +99,12 @@ assert_eq "" "$(with_label "unsaid sensitive")" "sensitive unsaid: the pair was 
 FAULT_HIDE_ATTRS=extractable assert_exit 0 keygen "never said" --type ec:prime256v1
 FAULT_HIDE_ATTRS=never_extractable assert_exit 0 keygen "extractable said" --type ec:prime256v1
 
-# --- answers about the token, the session or the login: no fallback --------------
-# (0xb5: CKR_SESSION_READ_ONLY, a name the fault module does not know)
+# --- answers about the token, the session, the login or the key type: no fallback --
+# (0xb5: CKR_SESSION_READ_ONLY, 0x62: CKR_KEY_SIZE_RANGE, names the fault
+# module does not know)
 for rv in CKR_USER_NOT_LOGGED_IN:CKR_USER_NOT_LOGGED_IN 0xb5:CKR_SESSION_READ_ONLY \
-	CKR_DEVICE_MEMORY:CKR_DEVICE_MEMORY CKR_PIN_EXPIRED:CKR_PIN_EXPIRED; do
+	CKR_DEVICE_MEMORY:CKR_DEVICE_MEMORY CKR_PIN_EXPIRED:CKR_PIN_EXPIRED \
+	0x62:CKR_KEY_SIZE_RANGE; do
 	name=${rv#*:} rv=${rv%%:*}
 	FAULT_FAIL=C_GenerateKeyPair:1:$rv assert_exit 1 keygen "state $name"
 	assert_eq 1 "$(grep -c '^C_GenerateKeyPair ' "$FAULT_LOG")" "$name: no relaxed template tried"
