@@ -2,9 +2,12 @@
 # Whole renewals against the reference service with the new key made in a
 # TPM 2.0 (swtpm) through tpm2-pkcs11 (issue 11):
 #  - RSA 2048, the current credential in a .pfx;
-#  - EC P-256, the current credential on the TPM token itself (issued there
-#    by the service's `issue --token`, which makes its key through the same
-#    library).
+#  - EC P-256, the current credential (RSA) on the TPM token itself (issued
+#    there by the service's `issue --token`, which makes its key through the
+#    same library);
+#  - a renewal killed (SIGKILL, through the fault module wrapping
+#    tpm2-pkcs11) just after the TPM made the key: the same command run
+#    again continues with that key, and no second key is made.
 # Each: exit 0; the journal, named by the token's identity (its serial is
 # tpm2-pkcs11's 0000000000000000), is done; the token holds the new key,
 # sensitive and never extractable, and its certificate, which openssl
@@ -40,11 +43,12 @@ tpm_case() {
 		--password-source "file:$T/idse.pass" >/dev/null || die "$1: employer add"
 }
 
-# tpm_renew TYPE CURRENT...: the renewal of the case on the TPM token.
+# tpm_renew TYPE CURRENT...: the renewal of the case on the TPM token
+# (through RENEW_MODULE when set).
 tpm_renew() {
 	local type=$1
 	shift
-	tpm_tool --json renew --server "$SVC_URL" --user "$USER" "$@" --token "$TOKEN" \
+	"$IMSS_RENEW" --module "${RENEW_MODULE:-$TPM_MODULE}" --json renew --server "$SVC_URL" --user "$USER" "$@" --token "$TOKEN" \
 		--type "$type" --ca "$D/ca.pem" --pin-source "file:$T/pin" \
 		--idse-password-source "file:$T/idse.pass" --state-dir "$C/state" \
 		--out-dir "$C/out" --yes >"$C/out.json" 2>"$C/err" ||
@@ -59,8 +63,10 @@ check_tpm_renewed() {
 	assert_eq done "$(jq -r .state "$journal")" "$what: the journal is done"
 	id=$(jq -r .key_id "$journal")
 	assert_eq done "$(tail -n 1 "$C/out.json" | jq -r .event)" "$what: the last event is done"
-	assert_contains "$(jq -r 'select(.event == "keygen" and .relaxed_reason) | .relaxed_reason' "$C/out.json")" \
-		CKR_GENERAL_ERROR "$what: the keygen event gives the TPM's answer to the sign-only template"
+	# (a run that continues with a key made earlier makes none)
+	[[ $what == *resumed* ]] ||
+		assert_contains "$(jq -r 'select(.event == "keygen" and .relaxed_reason) | .relaxed_reason' "$C/out.json")" \
+			CKR_GENERAL_ERROR "$what: the keygen event gives the TPM's answer to the sign-only template"
 	tpm_tool --json objects --login --token "$TOKEN" --pin-source "file:$T/pin" >"$C/objects.json" ||
 		die "$what: objects --login failed"
 	assert_eq "certificate private-key public-key" \
@@ -92,7 +98,7 @@ sha256sum <"$C/old.pfx" | cmp -s - "$C/old.sha256" || die "RSA, .pfx: the .pfx c
 
 # --- EC in the TPM, the current credential on the TPM ----------------------------
 tpm_case tpm-ec
-"$IMSS_SERVICE" issue --dir "$D" --registro-patronal "$RP" --expired --key-type ec:prime256v1 \
+"$IMSS_SERVICE" issue --dir "$D" --registro-patronal "$RP" --expired --key-type rsa:2048 \
 	--token "$TOKEN" --module "$TPM_MODULE" --pin-source "file:$T/pin" --label "IMSS anterior $RP" \
 	>/dev/null 2>"$C/issue.err" || die "issue --token on the TPM: $(<"$C/issue.err")"
 tpm_tool --json objects --login --token "$TOKEN" --pin-source "file:$T/pin" |
@@ -104,4 +110,27 @@ check_tpm_renewed "EC in the TPM, current on the TPM" ec
 assert_eq "$(<"$C/old.objects")" \
 	"$(jq -c --arg l "IMSS anterior $RP" '[.objects[] | select(.label == $l) | {class, id}] | sort_by(.class)' "$C/objects.json")" \
 	"EC, on the TPM: the current key and certificate are untouched"
+
+# --- killed just after the TPM made the key, then run again -------------------------
+# private_keys: how many private keys the TPM token holds.
+private_keys() {
+	tpm_tool --json objects --login --token "$TOKEN" --pin-source "file:$T/pin" |
+		jq '[.objects[] | select(.class == "private-key")] | length'
+}
+tpm_case resume
+"$IMSS_SERVICE" issue --dir "$D" --registro-patronal "$RP" --expired --key-type ec:prime256v1 \
+	--pfx "$C/old.pfx" --pfx-password-source "file:$T/pfx.pass" >/dev/null || die "issue --pfx"
+keys_before=$(private_keys)
+# tpm2-pkcs11 refuses the first two templates: the third call makes the key.
+rc=0
+( export FAULT_PKCS11_REAL=$TPM_MODULE FAULT_KILL=C_GenerateKeyPair:3:after
+	RENEW_MODULE=$FAULT_MODULE tpm_renew ec:prime256v1 --credential "$C/old.pfx" \
+		--password-source "file:$T/pfx.pass" ) 2>/dev/null || rc=$?
+[[ $rc != 0 ]] || die "resume: the killed run exited 0"
+assert_eq $((keys_before + 1)) "$(private_keys)" "resume: the killed run left the one key the TPM made"
+tpm_renew ec:prime256v1 --credential "$C/old.pfx" --password-source "file:$T/pfx.pass"
+assert_contains "$(jq -r 'select(.event == "resume") | .message' "$C/out.json")" \
+	"Continuing the interrupted renewal" "resume: the second run continued the first"
+check_tpm_renewed "EC in the TPM, resumed after a kill" ec
+assert_eq $((keys_before + 1)) "$(private_keys)" "resume: no second key was made"
 echo "PASS: $T_NAME"
