@@ -9,7 +9,8 @@
 #    under B's own journal, and A's journal is left as it was;
 #  - a journal an older version left under the serial's name is found and
 #    taken over (moved to the identity's name): renew continues it to the
-#    end (resume after an upgrade).
+#    end (resume after an upgrade), and `renew --abandon` without an
+#    employer finds one there too.
 # shellcheck source=../lib/common.sh
 . "$TESTS_DIR/lib/common.sh"
 # shellcheck source=lib.sh
@@ -85,4 +86,14 @@ assert_eq "$sum_a" "$(sha256sum <"$journal_a")" "twins: A's journal is as the ki
 [[ -e $C/state/token-$id_b.lock && ! -e $C/state/token-$ZERO.lock ]] ||
 	die "twins: the locks are not one per identity: $(ls "$C/state")"
 echo "ok: twins: one lock per identity"
+
+# --- --abandon finds a journal under the serial's name ----------------------------
+mv "$journal_a" "$C/state/renew-$RP-$ZERO.json"
+FAULT_LOG=/dev/null "$IMSS_RENEW" --module "$FAULT_MODULE" renew --abandon --token "$IMSS_TOKEN_URI" \
+	--state-dir "$C/state" --pin-source "file:$T/pin" >"$C/abandon.out" 2>"$C/err" ||
+	die "abandon: failed: $(<"$C/err")"
+[[ ! -e $C/state/renew-$RP-$ZERO.json && ! -e $journal_a ]] ||
+	die "abandon: the journal is still there: $(ls "$C/state")"
+echo "ok: abandon: the journal under the serial's name was found and removed"
+assert_eq done "$(jq -r .state "$C/state/renew-$RP-$id_b.json")" "abandon: B's journal is left alone"
 echo "PASS: $T_NAME"
