@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/sha.h>
+
 #include "token-internal.h"
 
 /* A blank-padded CK_UTF8CHAR field as a C string. */
@@ -33,6 +35,7 @@ token_info_clear(imss_token_info *info)
 	free(info->serial);
 	free(info->slot_description);
 	free(info->module_name);
+	free(info->identity);
 	memset(info, 0, sizeof(*info));
 }
 
@@ -61,6 +64,51 @@ token_uri_format(const CK_TOKEN_INFO *ti)
 		text = NULL;
 	p11_kit_uri_free(uri);
 	return text;
+}
+
+/* Does the serial name this token alone?  Not when empty or one character
+ * repeated: tpm2-pkcs11 gives every token 0000000000000000. */
+static int
+serial_looks_unique(const char *serial)
+{
+	size_t i;
+
+	for (i = 1; serial[0] != '\0' && serial[i] != '\0'; i++)
+		if (serial[i] != serial[0])
+			return 1;
+	return 0;
+}
+
+/*
+ * The name per-token state (journal, lock) goes by (docs/design.md,
+ * "Per-token state"): the serial when it looks unique, else "id-" and 16
+ * hex digits of SHA-256 over manufacturer, model, serial and label, each
+ * ended by a NUL.
+ */
+static char *
+token_identity(const imss_token_info *info)
+{
+	const char *const parts[] = { info->manufacturer, info->model, info->serial, info->label };
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	EVP_MD_CTX *c;
+	char *hex, *out = NULL;
+	size_t i;
+	int ok;
+
+	if (serial_looks_unique(info->serial))
+		return strdup(info->serial);
+	if ((c = EVP_MD_CTX_new()) == NULL)
+		return NULL;
+	ok = EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1;
+	for (i = 0; ok && i < sizeof(parts) / sizeof(parts[0]); i++)
+		ok = EVP_DigestUpdate(c, parts[i], strlen(parts[i]) + 1) == 1;
+	ok = ok && EVP_DigestFinal_ex(c, md, NULL) == 1;
+	EVP_MD_CTX_free(c);
+	hex = ok ? hex_encode(md, 8) : NULL;
+	if (hex != NULL)
+		out = str_printf("id-%s", hex);
+	free(hex);
+	return out;
 }
 
 static imss_err
@@ -92,8 +140,10 @@ token_info_from_ck(imss_ctx *ctx, CK_FUNCTION_LIST *f, CK_SLOT_ID slot, const CK
 	info->serial = padded_dup(ti->serialNumber, sizeof(ti->serialNumber));
 	info->module_name = strdup(ctx_module_name(ctx, f));
 	info->uri = token_uri_format(ti);
+	if (info->label && info->manufacturer && info->model && info->serial)
+		info->identity = token_identity(info);
 	if (!info->label || !info->manufacturer || !info->model || !info->serial ||
-	    !info->module_name || !info->uri) {
+	    !info->module_name || !info->uri || !info->identity) {
 		token_info_clear(info);
 		return IMSS_ERR_NOMEM;
 	}

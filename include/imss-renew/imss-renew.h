@@ -170,6 +170,9 @@ typedef struct imss_token_info {
 	 * does not say (CK_UNAVAILABLE_INFORMATION). */
 	unsigned long free_private_memory;
 	unsigned long total_private_memory;
+	char *identity;          /* names the token's state files: the serial
+	                            when it looks unique, else "id-" and a
+	                            digest (docs/design.md, Per-token state) */
 } imss_token_info;
 
 /* Every token present, in slot order.  Free with imss_token_info_free(). */
@@ -262,11 +265,18 @@ typedef struct imss_keygen_report {
 	int never_extractable;
 	int sensitive;
 	int extractable;
+	char *refused_reason;    /* the token's answers to the stricter
+	                            templates (CKR_* names), or NULL */
 } imss_keygen_report;
 
 /*
  * Generate a key pair on the token: private key on token, private,
- * sensitive, not extractable, sign only.  The label must not be used by
+ * sensitive, not extractable, sign only.  A token that refuses that
+ * template (any answer but one about the token, session or login) gets
+ * relaxed ones, without CKA_EXTRACTABLE, then without the usage flags,
+ * then without both; report->refused names what was left out and
+ * refused_reason the token's answers.  Every answer refused:
+ * IMSS_ERR_UNSUPPORTED.  The label must not be used by
  * any object on the token yet (IMSS_ERR_LABEL_IN_USE).  CKA_ID is the RFC
  * 5280 key identifier when the token lets it be set and no object has it
  * already, else the random ID the pair was generated with, checked to be

@@ -73,32 +73,75 @@ renew_file_safe(const char *text)
 	return s;
 }
 
+/* The token's name in the state files: its identity (docs/design.md,
+ * "Per-token state"), or with legacy its serial, the name versions before
+ * the identity gave it, NULL when that is the same. */
 char *
-renew_state_file(struct renew *r, const char *name, const char *ext)
+renew_token_name(struct renew *r, int legacy)
+{
+	const imss_token_info *ti = imss_token_get_info(r->o->token);
+
+	if (legacy && strcmp(ti->serial, ti->identity) == 0)
+		return NULL;
+	return renew_file_safe(legacy ? ti->serial : ti->identity);
+}
+
+static char *
+state_file_named(struct renew *r, const char *name, const char *ext, int legacy)
 {
 	char *rp = renew_file_safe(r->company.registro_patronal ? r->company.registro_patronal
 	                                                        : r->session.registro_patronal);
-	char *serial = renew_file_safe(imss_token_get_info(r->o->token)->serial);
+	char *token = renew_token_name(r, legacy);
 	char *path = NULL;
 
-	if (rp && serial)
-		path = str_printf("%s/%s-%s-%s.%s", r->state_dir, name, rp, serial, ext);
+	if (rp && token)
+		path = str_printf("%s/%s-%s-%s.%s", r->state_dir, name, rp, token, ext);
 	free(rp);
-	free(serial);
+	free(token);
 	return path;
+}
+
+char *
+renew_state_file(struct renew *r, const char *name, const char *ext)
+{
+	return state_file_named(r, name, ext, 0);
+}
+
+/* A journal this employer's renewal on this token left under the serial
+ * (before the identity named the files) moves to its name of now: the
+ * renewal goes on after an upgrade.  The request and certificate files it
+ * names stay where they are. */
+imss_err
+renew_journal_adopt(struct renew *r, const char *path, const char *legacy)
+{
+	struct stat st;
+
+	if (legacy == NULL || lstat(path, &st) == 0 || lstat(legacy, &st) != 0 ||
+	    !S_ISREG(st.st_mode))
+		return IMSS_OK;
+	if (rename(legacy, path) != 0)
+		return ctx_fail(r->ctx, IMSS_ERR_IO,
+		                _("Cannot move the journal '%s' of an earlier version to '%s': %s."),
+		                legacy, path, strerror(errno));
+	ctx_log(r->ctx, IMSS_LOG_INFO, _("the journal '%s' of an earlier version is now '%s'"),
+	        legacy, path);
+	return IMSS_OK;
 }
 
 imss_err
 renew_journal_load(struct renew *r, int *exists)
 {
 	char *path = renew_state_file(r, "renew", "json");
-	imss_err err;
+	char *legacy = state_file_named(r, "renew", "json", 1);
+	imss_err err = IMSS_ERR_NOMEM;
 
 	*exists = 0;
-	if (path == NULL)
-		return IMSS_ERR_NOMEM;
-	err = journal_load(r->ctx, path, &r->j, exists);
+	if (path != NULL)
+		err = renew_journal_adopt(r, path, legacy);
+	if (err == IMSS_OK)
+		err = journal_load(r->ctx, path, &r->j, exists);
 	free(path);
+	free(legacy);
 	return err;
 }
 
@@ -233,13 +276,13 @@ open_lock(struct renew *r, const char *path)
 imss_err
 renew_lock_token(struct renew *r)
 {
-	char *serial = renew_file_safe(imss_token_get_info(r->o->token)->serial);
+	char *token = renew_token_name(r, 0);
 	char *path = NULL;
 	imss_err err;
 	int op = LOCK_EX | ((r->o->flags & IMSS_RENEW_WAIT_LOCK) ? 0 : LOCK_NB);
 
-	if (serial == NULL || (path = str_printf("%s/token-%s.lock", r->state_dir, serial)) == NULL) {
-		free(serial);
+	if (token == NULL || (path = str_printf("%s/token-%s.lock", r->state_dir, token)) == NULL) {
+		free(token);
 		return IMSS_ERR_NOMEM;
 	}
 	err = open_lock(r, path);
@@ -248,7 +291,7 @@ renew_lock_token(struct renew *r)
 		                    _("Another imss-renew is renewing on token '%s' (lock %s). Wait for it to finish, or run again waiting for the lock."),
 		                    imss_token_get_info(r->o->token)->label, path);
 	free(path);
-	free(serial);
+	free(token);
 	return err;
 }
 

@@ -559,11 +559,20 @@ generate_key(struct renew *r, const unsigned char *tmp_id, unsigned flags)
 	err = token_generate_anchored(r->o->token, &r->o->keyspec, r->j.key_label, flags, &anchor,
 	                              &r->key, &rep);
 	if (err == IMSS_OK) {
-		const char *f[] = { "key_uri",     rep.uri,
-			            "id",          rep.id_hex,
-			            "sensitive",   rep.sensitive == 1 ? "true" : "false",
-			            "extractable", rep.extractable == 0 ? "false" : "true",
-			            "local",       rep.local == 1 ? "true" : "false",
+		const char *f[] = { "key_uri",
+			            rep.uri,
+			            "id",
+			            rep.id_hex,
+			            "sensitive",
+			            rep.sensitive == 1 ? "true" : "false",
+			            "extractable",
+			            rep.extractable == 0 ? "false" : "true",
+			            "local",
+			            rep.local == 1 ? "true" : "false",
+			            "relaxed",
+			            rep.refused,
+			            "relaxed_reason",
+			            rep.refused_reason,
 			            NULL };
 
 		renew_emit(r, "keygen", 3, f,

@@ -37,11 +37,17 @@ struct renew {
 void renew_emit(struct renew *r, const char *step, int number, const char *const *fields,
                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-/* state_dir/NAME-<registro patronal>-<token serial>.EXT */
+/* The token's name in state files: its identity, or (legacy) the serial
+ * older versions used, NULL when the same (malloc'd, file-safe). */
+char *renew_token_name(struct renew *r, int legacy);
+/* state_dir/NAME-<registro patronal>-<token name>.EXT */
 char *renew_state_file(struct renew *r, const char *name, const char *ext);
 /* The one entry nid of a subject, as UTF-8 (malloc'd); NULL when it is
  * absent, repeated or empty. */
 char *renew_subject_entry(const X509_NAME *name, int nid);
+/* Move the journal at legacy (the serial's name; may be NULL) to path
+ * when only the former exists. */
+imss_err renew_journal_adopt(struct renew *r, const char *path, const char *legacy);
 /* "text" with every character outside [A-Za-z0-9._-] as '_' (malloc'd). */
 char *renew_file_safe(const char *text);
 /* The journal of this employer and token into r->j (*exists 0 when none). */

@@ -123,6 +123,7 @@ print_json(const imss_keygen_report *report, const imss_keyspec *spec, const cha
 	    tool_json_str(root, "type", type) || tool_json_str(root, "id", report->id_hex) ||
 	    tool_json_bool(root, "id_is_key_identifier", report->id_is_key_identifier) ||
 	    tool_json_str(root, "refused", report->refused) ||
+	    tool_json_str(root, "refused_reason", report->refused_reason) ||
 	    tool_json_tristate(root, "local", report->local) ||
 	    tool_json_tristate(root, "never_extractable", report->never_extractable) ||
 	    tool_json_tristate(root, "sensitive", report->sensitive) ||
@@ -158,7 +159,8 @@ run(struct tool *t, int argc, char **argv)
 		goto out;
 	}
 	if (report.refused && *report.refused)
-		tool_warn(_("the token refused these attributes: %s"), report.refused);
+		tool_warn(_("the token refused the full key template (%s); the key was made without: %s (its protection was read back and checked)"),
+		          report.refused_reason ? report.refused_reason : "?", report.refused);
 	if (!t->json)
 		print_text(&report);
 	else if (print_json(&report, &spec, a.label) != 0)

@@ -284,6 +284,8 @@ static const char *const field_names[] = {
 	N_("sensitive"),
 	N_("extractable"),
 	N_("local"),
+	N_("relaxed"),
+	N_("relaxed_reason"),
 	N_("request"),
 	N_("letter"),
 	N_("sha256"),

@@ -184,6 +184,8 @@ struct fault_rule {
 struct fault_config {
 	bool raw_only;
 	bool refuse_extractable;
+	bool refuse_sign_only; /* FAULT_REFUSE_SIGN_ONLY */
+	CK_RV sign_only_rv;
 	bool refuse_set_id;
 	bool always_auth;
 	CK_FLAGS token_flags;
@@ -192,6 +194,10 @@ struct fault_config {
 	CK_ULONG free_memory;
 	size_t n_hidden; /* FAULT_HIDE_MECHANISMS */
 	CK_MECHANISM_TYPE hidden[16];
+	int n_hidden_attrs; /* FAULT_HIDE_ATTRS */
+	CK_ATTRIBUTE_TYPE hidden_attrs[3];
+	bool have_serial; /* FAULT_TOKEN_SERIAL */
+	char serial[17];
 	bool pinpad;
 	bool have_pinpad_pin;
 	char pinpad_pin[FAULT_PIN_MAX];
@@ -442,6 +448,23 @@ fault_parse_hidden_mech(char *word, struct fault_config *cfg)
 	return true;
 bad:
 	fprintf(stderr, "fault-pkcs11: bad FAULT_HIDE_MECHANISMS word \"%s\"\n", word);
+static bool
+fault_parse_hidden_attr(char *word, struct fault_config *cfg)
+{
+	static const struct {
+		const char *name;
+		CK_ATTRIBUTE_TYPE type;
+	} names[] = { { "sensitive", CKA_SENSITIVE },
+		      { "extractable", CKA_EXTRACTABLE },
+		      { "never_extractable", CKA_NEVER_EXTRACTABLE } };
+
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		if (strcmp(word, names[i].name) == 0 && cfg->n_hidden_attrs < 3) {
+			cfg->hidden_attrs[cfg->n_hidden_attrs++] = names[i].type;
+			return true;
+		}
+	}
+	fprintf(stderr, "fault-pkcs11: bad FAULT_HIDE_ATTRS word \"%s\"\n", word);
 	return false;
 }
 
@@ -500,6 +523,28 @@ fault_configure_locked(void)
 	cfg.always_auth = fault_env_flag("FAULT_ALWAYS_AUTH");
 	cfg.have_pinpad_pin =
 	        fault_copy_env("FAULT_PINPAD_PIN", cfg.pinpad_pin, sizeof cfg.pinpad_pin);
+	v = getenv("FAULT_HIDE_ATTRS");
+	if (v != NULL && !fault_each_entry(v, &cfg, fault_parse_hidden_attr))
+		return CKR_GENERAL_ERROR;
+	v = getenv("FAULT_TOKEN_SERIAL");
+	if (v != NULL && v[0] != '\0') {
+		if (strlen(v) >= sizeof cfg.serial) {
+			fprintf(stderr,
+			        "fault-pkcs11: FAULT_TOKEN_SERIAL is 16 characters at most\n");
+			return CKR_GENERAL_ERROR;
+		}
+		cfg.have_serial = true;
+		memcpy(cfg.serial, v, strlen(v) + 1);
+	}
+	v = getenv("FAULT_REFUSE_SIGN_ONLY");
+	if (fault_env_flag("FAULT_REFUSE_SIGN_ONLY")) {
+		cfg.refuse_sign_only = true;
+		cfg.sign_only_rv = CKR_GENERAL_ERROR;
+		if (strcmp(v, "1") != 0 && !fault_parse_rv(v, &cfg.sign_only_rv)) {
+			fprintf(stderr, "fault-pkcs11: bad FAULT_REFUSE_SIGN_ONLY \"%s\"\n", v);
+			return CKR_GENERAL_ERROR;
+		}
+	}
 	v = getenv("FAULT_LOG");
 	if (v != NULL && !fault_copy_env("FAULT_LOG", cfg.log_path, sizeof cfg.log_path)) {
 		fprintf(stderr, "fault-pkcs11: FAULT_LOG path too long\n");
@@ -802,6 +847,31 @@ fault_do_C_VerifyInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mech, CK_OBJEC
 	return fault_real->C_VerifyInit(session, mech, key);
 }
 
+/* FAULT_HIDE_ATTRS: the token does not say these attributes, as if it did
+ * not know them (CKR_ATTRIBUTE_TYPE_INVALID, length unavailable). */
+static CK_RV
+fault_do_C_GetAttributeValue(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object,
+                             CK_ATTRIBUTE_PTR templ, CK_ULONG count)
+{
+	CK_RV rv = fault_real->C_GetAttributeValue(session, object, templ, count);
+	struct fault_config cfg;
+
+	fault_get_config(&cfg);
+	if (templ == NULL ||
+	    (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID && rv != CKR_ATTRIBUTE_SENSITIVE))
+		return rv;
+	for (CK_ULONG i = 0; i < count; i++) {
+		for (int h = 0; h < cfg.n_hidden_attrs; h++) {
+			if (templ[i].type == cfg.hidden_attrs[h]) {
+				templ[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
+				if (rv == CKR_OK)
+					rv = CKR_ATTRIBUTE_TYPE_INVALID;
+			}
+		}
+	}
+	return rv;
+}
+
 static CK_RV
 fault_do_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 {
@@ -813,6 +883,11 @@ fault_do_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 		if (fault_cfg.have_free_memory) {
 			info->ulFreePrivateMemory = fault_cfg.free_memory;
 			info->ulTotalPrivateMemory = 65536;
+		}
+		if (fault_cfg.have_serial) {
+			/* blank-padded, as PKCS#11 has it */
+			memset(info->serialNumber, ' ', sizeof info->serialNumber);
+			memcpy(info->serialNumber, fault_cfg.serial, strlen(fault_cfg.serial));
 		}
 		pthread_mutex_unlock(&fault_lock);
 	}
@@ -898,6 +973,16 @@ fault_add_always_auth(const CK_ATTRIBUTE *templ, CK_ULONG count, CK_ULONG *new_c
 	return copy;
 }
 
+/* Does the template say CKA_DECRYPT = false (a sign-only key)? */
+static bool
+fault_says_no_decrypt(CK_ATTRIBUTE_PTR templ, CK_ULONG count)
+{
+	const CK_ATTRIBUTE *a = fault_find_attr(templ, count, CKA_DECRYPT);
+
+	return a != NULL && a->pValue != NULL && a->ulValueLen == sizeof(CK_BBOOL) &&
+	       *(const CK_BBOOL *)a->pValue == CK_FALSE;
+}
+
 static CK_RV
 fault_do_C_GenerateKeyPair(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR pub,
                            CK_ULONG pub_count, CK_ATTRIBUTE_PTR priv, CK_ULONG priv_count,
@@ -915,6 +1000,8 @@ fault_do_C_GenerateKeyPair(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mech, CK_
 		return CKR_MECHANISM_INVALID;
 	if (cfg.refuse_extractable && fault_find_attr(priv, priv_count, CKA_EXTRACTABLE) != NULL)
 		return CKR_ATTRIBUTE_TYPE_INVALID;
+	if (cfg.refuse_sign_only && fault_says_no_decrypt(priv, priv_count))
+		return cfg.sign_only_rv;
 	if (!cfg.always_auth || (priv == NULL && priv_count != 0))
 		return fault_real->C_GenerateKeyPair(session, mech, pub, pub_count, priv,
 		                                     priv_count, pub_key, priv_key);
@@ -1081,6 +1168,7 @@ fault_load_real_locked(void)
 	FAULT_BEHAVIOUR(C_GetMechanismList)
 	FAULT_BEHAVIOUR(C_GetMechanismInfo)
 	FAULT_BEHAVIOUR(C_GetTokenInfo)
+	FAULT_BEHAVIOUR(C_GetAttributeValue)
 	FAULT_BEHAVIOUR(C_Login)
 	FAULT_BEHAVIOUR(C_SetAttributeValue)
 	FAULT_BEHAVIOUR(C_GenerateKeyPair)
