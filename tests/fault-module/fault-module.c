@@ -448,6 +448,10 @@ fault_parse_hidden_mech(char *word, struct fault_config *cfg)
 	return true;
 bad:
 	fprintf(stderr, "fault-pkcs11: bad FAULT_HIDE_MECHANISMS word \"%s\"\n", word);
+	return false;
+}
+
+/* One FAULT_HIDE_ATTRS word. */
 static bool
 fault_parse_hidden_attr(char *word, struct fault_config *cfg)
 {
