@@ -38,7 +38,7 @@ USAGE="CKA_DECRYPT, CKA_UNWRAP, CKA_DERIVE, CKA_ENCRYPT, CKA_WRAP"
 # --- a sign-only template refused with CKR_GENERAL_ERROR ------------------------
 for type in rsa:2048 ec:prime256v1; do
 	label="sign-only ${type/:/ }"
-	FAULT_REFUSE_SIGN_ONLY=1 assert_exit 0 keygen "$label" --type "$type"
+	FAULT_REFUSE_SIGN_ONLY=1 assert_exit 0 fault_keygen "$label" --type "$type"
 	assert_eq "0x5 0x5 0x0 " "$(generate_answers)" \
 		"$type: CKR_GENERAL_ERROR to the two sign-only templates, the third taken"
 	warning=$(grep 'warning: ' "$T/stderr" || true)
@@ -72,7 +72,7 @@ assert_eq "true|false|true" "$(protection "both relaxed")" \
 	"both refused: SoftHSM's default keeps the key not extractable, checked"
 
 # --- every template refused ------------------------------------------------------
-FAULT_FAIL=C_GenerateKeyPair:1+:CKR_GENERAL_ERROR assert_exit 1 keygen "never made"
+FAULT_FAIL=C_GenerateKeyPair:1+:CKR_GENERAL_ERROR assert_exit 1 fault_keygen "never made"
 assert_eq "0x5 0x5 0x5 0x5 " "$(generate_answers)" "all refused: the four templates were tried"
 assert_contains "$(<"$T/stderr")" "refused every template for a RSA 2048 key" "all refused: the message says so"
 assert_contains "$(<"$T/stderr")" \
@@ -87,7 +87,7 @@ FAULT_FAIL=C_GenerateKeyPair:1+:CKR_GENERAL_ERROR assert_exit 1 capture "$T/err.
 assert_eq UNSUPPORTED "$(jq -r .error.code "$T/err.json")" "all refused --json: error code UNSUPPORTED"
 
 # --- the protection read back ------------------------------------------------------
-FAULT_HIDE_ATTRS=extractable,never_extractable assert_exit 1 keygen "unsaid" --type ec:prime256v1
+FAULT_HIDE_ATTRS=extractable,never_extractable assert_exit 1 fault_keygen "unsaid" --type ec:prime256v1
 assert_contains "$(<"$T/stderr")" "without saying it is not extractable" \
 	"extractable unsaid: refused, saying why"
 assert_eq "" "$(with_label "unsaid")" "extractable unsaid: the pair was destroyed"
@@ -96,8 +96,8 @@ FAULT_HIDE_ATTRS=sensitive assert_exit 1 capture "$T/err.json" fault --json keyg
 assert_eq KEY_PROTECTION "$(jq -r .error.code "$T/err.json")" "sensitive unsaid: KEY_PROTECTION"
 assert_contains "$(jq -r .error.detail "$T/err.json")" "not sensitive" "sensitive unsaid: it says why"
 assert_eq "" "$(with_label "unsaid sensitive")" "sensitive unsaid: the pair was destroyed"
-FAULT_HIDE_ATTRS=extractable assert_exit 0 keygen "never said" --type ec:prime256v1
-FAULT_HIDE_ATTRS=never_extractable assert_exit 0 keygen "extractable said" --type ec:prime256v1
+FAULT_HIDE_ATTRS=extractable assert_exit 0 fault_keygen "never said" --type ec:prime256v1
+FAULT_HIDE_ATTRS=never_extractable assert_exit 0 fault_keygen "extractable said" --type ec:prime256v1
 
 # --- answers about the token, the session, the login or the key type: no fallback --
 # (0xb5: CKR_SESSION_READ_ONLY, 0x62: CKR_KEY_SIZE_RANGE, names the fault
@@ -106,7 +106,7 @@ for rv in CKR_USER_NOT_LOGGED_IN:CKR_USER_NOT_LOGGED_IN 0xb5:CKR_SESSION_READ_ON
 	CKR_DEVICE_MEMORY:CKR_DEVICE_MEMORY CKR_PIN_EXPIRED:CKR_PIN_EXPIRED \
 	0x62:CKR_KEY_SIZE_RANGE; do
 	name=${rv#*:} rv=${rv%%:*}
-	FAULT_FAIL=C_GenerateKeyPair:1:$rv assert_exit 1 keygen "state $name"
+	FAULT_FAIL=C_GenerateKeyPair:1:$rv assert_exit 1 fault_keygen "state $name"
 	assert_eq 1 "$(grep -c '^C_GenerateKeyPair ' "$FAULT_LOG")" "$name: no relaxed template tried"
 	assert_contains "$(<"$T/stderr")" "$name" "$name: the message names it"
 done

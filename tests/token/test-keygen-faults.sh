@@ -87,7 +87,7 @@ PROTECTED=${PROTECTED//$'\b'/$'\n'}
 # --- FAULT_REFUSE_EXTRACTABLE --------------------------------------------------
 for type in rsa:2048 ec:prime256v1; do
 	label="no-extractable ${type/:/ }"
-	FAULT_REFUSE_EXTRACTABLE=1 assert_exit 0 keygen "$label" --type "$type"
+	FAULT_REFUSE_EXTRACTABLE=1 assert_exit 0 fault_keygen "$label" --type "$type"
 	assert_contains "$(<"$T/stderr")" "warning: " "$type, extractable refused: a warning"
 	assert_contains "$(grep 'warning: ' "$T/stderr")" "CKA_EXTRACTABLE" "$type, extractable refused: the warning names CKA_EXTRACTABLE"
 	assert_eq 2 "$(grep -c '^C_GenerateKeyPair ' "$FAULT_LOG")" "$type: the first template was refused, the second taken"
@@ -109,7 +109,7 @@ assert_eq false "$(jq .extractable "$T/keygen.json")" "keygen --json: extractabl
 # --- FAULT_REFUSE_SET_ID -------------------------------------------------------
 for type in rsa:2048 ec:secp384r1; do
 	label="random-id ${type/:/ }"
-	FAULT_REFUSE_SET_ID=1 assert_exit 0 keygen "$label" --type "$type"
+	FAULT_REFUSE_SET_ID=1 assert_exit 0 fault_keygen "$label" --type "$type"
 	assert_contains "$(<"$T/out")" "random, not the RFC 5280 key identifier" "$type, ID refused: the tool says the ID is random"
 	assert_contains "$(<"$T/stderr")" "does not let the key ID be changed" "$type, ID refused: a warning says why"
 	id=$(sed -n 's/^  ID: *//p' "$T/out")
@@ -131,7 +131,7 @@ assert_eq false "$(jq .id_is_key_identifier "$T/keygen.json")" "keygen --json: i
 
 # A token that lets the private key's ID change but not the public key's:
 # the private key's ID is set back, both halves keep the random ID.
-FAULT_FAIL=C_SetAttributeValue:2:CKR_ATTRIBUTE_READ_ONLY assert_exit 0 keygen "half id" --type ec:prime256v1
+FAULT_FAIL=C_SetAttributeValue:2:CKR_ATTRIBUTE_READ_ONLY assert_exit 0 fault_keygen "half id" --type ec:prime256v1
 assert_contains "$(<"$T/out")" "random, not the RFC 5280 key identifier" "public key ID refused: the ID is random"
 id=$(sed -n 's/^  ID: *//p' "$T/out")
 assert_eq "private-key=$id"$'\n'"public-key=$id" "$(with_label "half id")" \
@@ -146,12 +146,12 @@ failures=0
 fail_soft() { printf '%s: FAIL: %s\n' "$T_NAME" "$*" >&2; failures=$((failures + 1)); }
 i=0
 for type in ec:prime256v1 rsa:2048; do
-	assert_exit 0 keygen "clean $type" --type "$type"
+	assert_exit 0 fault_keygen "clean $type" --type "$type"
 	grep -v '^C_GetFunctionList ' "$FAULT_LOG" | awk '{ print $1 ":" ++n[$1] }' >"$T/calls"
 	clean_id=$(sed -n 's/^  ID: *//p' "$T/out")
 	assert_eq "$clean_id" "$(key_identifier "$clean_id")" "clean $type run: the ID is the key identifier"
 	for want in C_Login:1 C_GenerateKeyPair:1 C_SetAttributeValue:2 C_CloseSession:1; do
-		grep -qx "$want" "$T/calls" || die "a clean keygen made no $want: $(tr '\n' ' ' <"$T/calls")"
+		grep -qx "$want" "$T/calls" || die "a clean fault_keygen made no $want: $(tr '\n' ' ' <"$T/calls")"
 	done
 	echo "calls of a $type keygen: $(tr '\n' ' ' <"$T/calls")"
 	session_calls=0   # from C_OpenSession on, the session exists
@@ -164,7 +164,7 @@ for type in ec:prime256v1 rsa:2048; do
 			label="fail $i"
 			what="$type, FAULT_FAIL=$call:$rv"
 			rc=0 failed_before=$failures
-			FAULT_FAIL=$call:$rv keygen "$label" --type "$type" 2>"$T/stderr" || rc=$?
+			FAULT_FAIL=$call:$rv fault_keygen "$label" --type "$type" 2>"$T/stderr" || rc=$?
 			no_sanitizer_report "$what"
 			grep -q "^${call%%:*} 0x" "$FAULT_LOG" || fail_soft "$what: ${call%%:*} was not called"
 			left=$(with_label "$label")
