@@ -371,7 +371,7 @@ pin_ca(struct renew *r, STACK_OF(X509) * cas, const char *pinned, int replaced, 
 static imss_err
 client_new(struct renew *r, STACK_OF(X509) * trusted, int trusted_only)
 {
-	struct http_options ho = { trusted, trusted_only, 15, 120, 8u << 20, 3 };
+	struct http_options ho = { trusted, trusted_only, 15, 120, 8u << 20, 3, 0 };
 
 	return http_client_new(r->ctx, r->o->server, &ho, &r->http);
 }
