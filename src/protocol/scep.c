@@ -62,7 +62,7 @@ ASN1_SEQUENCE(SCEP_ISSUER_AND_SUBJECT) = {
 
 struct scep_client {
 	imss_ctx *ctx;
-	struct http_client *http;
+	struct http_client *http; /* the caller's */
 	unsigned caps;
 	X509_STORE *trusted;       /* the caller's CA */
 	STACK_OF(X509) * ca_certs; /* GetCACert, each chaining to trusted */
@@ -261,9 +261,8 @@ store_of(STACK_OF(X509) * ca)
 }
 
 imss_err
-scep_client_new(imss_ctx *ctx, const char *url, STACK_OF(X509) * ca, struct scep_client **out)
+scep_client_new(imss_ctx *ctx, struct http_client *http, STACK_OF(X509) * ca, struct scep_client **out)
 {
-	struct http_options ho = { ca, 1, 15, 120, SCEP_MAX_RESPONSE, 3, 1 };
 	struct scep_client *c;
 	imss_err err;
 
@@ -274,10 +273,9 @@ scep_client_new(imss_ctx *ctx, const char *url, STACK_OF(X509) * ca, struct scep
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return IMSS_ERR_NOMEM;
 	c->ctx = ctx;
+	c->http = http;
 	c->trusted = store_of(ca);
-	err = c->trusted ? http_client_new(ctx, url, &ho, &c->http) : IMSS_ERR_NOMEM;
-	if (err == IMSS_OK)
-		err = discover(c);
+	err = c->trusted ? discover(c) : IMSS_ERR_NOMEM;
 	if (err != IMSS_OK) {
 		scep_client_free(c);
 		return err;
@@ -286,12 +284,19 @@ scep_client_new(imss_ctx *ctx, const char *url, STACK_OF(X509) * ca, struct scep
 	return IMSS_OK;
 }
 
+imss_err
+scep_http_new(imss_ctx *ctx, const char *url, STACK_OF(X509) * ca, struct http_client **out)
+{
+	struct http_options ho = { ca, 1, 15, 120, SCEP_MAX_RESPONSE, 3, 1 };
+
+	return http_client_new(ctx, url, &ho, out);
+}
+
 void
 scep_client_free(struct scep_client *c)
 {
 	if (c == NULL)
 		return;
-	http_client_free(c->http);
 	X509_STORE_free(c->trusted);
 	sk_X509_pop_free(c->ca_certs, X509_free);
 	free(c);

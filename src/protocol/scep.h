@@ -20,6 +20,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "http.h"
 #include "imss-renew/imss-renew.h"
 
 /* GetCACaps, as bits. */
@@ -74,10 +75,14 @@ struct scep_expect {
 	const unsigned char *sender_nonce; /* SCEP_NONCE_LEN bytes */
 };
 
-/* url: http[s]://host[:port]/path (http is allowed: SCEP protects its
- * messages).  ca: the CA the caller trusts (copied), never NULL.  Asks the
- * server's capabilities and CA certificates and checks them against ca. */
-imss_err scep_client_new(imss_ctx *ctx, const char *url, STACK_OF(X509) * ca,
+/* An HTTP client for url: http[s]://host[:port]/path (http is allowed:
+ * SCEP protects its messages; TLS trusts ca alone). */
+imss_err scep_http_new(imss_ctx *ctx, const char *url, STACK_OF(X509) * ca, struct http_client **out);
+
+/* The client over http (the caller's, which must outlive it).  ca: the CA
+ * the caller trusts, never NULL.  Asks the server's capabilities and CA
+ * certificates and checks them against ca. */
+imss_err scep_client_new(imss_ctx *ctx, struct http_client *http, STACK_OF(X509) * ca,
                          struct scep_client **out);
 void scep_client_free(struct scep_client *c);
 unsigned scep_client_caps(const struct scep_client *c);

@@ -57,6 +57,7 @@ main(int argc, char **argv)
 {
 	STACK_OF(X509) *ca = NULL;
 	struct scep_client *c = NULL;
+	struct http_client *http = NULL;
 	imss_credential *cred = NULL;
 	char txid[SCEP_TRANSACTION_ID_MAX];
 	imss_token *tok = NULL;
@@ -84,7 +85,9 @@ main(int argc, char **argv)
 
 		err = scep_check_signer(ctx, &signer);
 		if (err == IMSS_OK)
-			err = scep_client_new(ctx, argv[1], ca, &c);
+			err = scep_http_new(ctx, argv[1], ca, &http);
+		if (err == IMSS_OK)
+			err = scep_client_new(ctx, http, ca, &c);
 		if (err == IMSS_OK)
 			err = scep_transaction_id(ctx, req, txid);
 		if (err == IMSS_OK)
@@ -103,6 +106,7 @@ main(int argc, char **argv)
 	X509_free(issued);
 	X509_REQ_free(req);
 	scep_client_free(c);
+	http_client_free(http);
 	imss_credential_free(cred);
 	imss_token_close(tok);
 	sk_X509_pop_free(ca, X509_free);
