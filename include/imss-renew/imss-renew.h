@@ -602,6 +602,22 @@ int imss_email_is_valid(const char *address);
  * renews only once: without this flag such a renewal is not undone. */
 #define IMSS_RENEW_FORCE 16u
 
+/* How the certificate is asked for: IMSS's IDSE service (login, company
+ * data, terms letter), or a standard enrollment protocol against the
+ * firm's own CA (no login, no letter; the request is protected by the
+ * current credential).  http:// is allowed for SCEP and CMP (their
+ * messages are protected), never for IDSE. */
+typedef enum imss_protocol {
+	IMSS_PROTOCOL_IDSE = 0,
+	IMSS_PROTOCOL_SCEP,
+	IMSS_PROTOCOL_CMP,
+} imss_protocol;
+
+/* "idse", "scep", "cmp" (NULL: idse) into *out; IMSS_ERR_INVALID_ARG
+ * for anything else. */
+imss_err imss_protocol_parse(const char *name, imss_protocol *out);
+const char *imss_protocol_name(imss_protocol p);
+
 typedef struct imss_renew_options {
 	const char *server;          /* https://host:port */
 	const char *user;            /* IDSE user */
@@ -618,6 +634,13 @@ typedef struct imss_renew_options {
 	const char *out_dir;         /* letter and certificate copies; NULL: "." */
 	long wait_seconds;           /* for a delayed certificate; 0: 600 */
 	unsigned flags;
+	/* Added later (zero: as before). */
+	/* An existing private key on the token (PKCS#11 URI) to certify
+	 * instead of generating one: sensitive, never extractable, not the
+	 * current credential's, with no certificate beside it.  The renewal
+	 * never deletes it (--abandon only forgets it). */
+	const char *new_key_uri;
+	imss_protocol protocol;      /* IMSS_PROTOCOL_IDSE (0), _SCEP or _CMP */
 } imss_renew_options;
 
 typedef struct imss_renew_result {

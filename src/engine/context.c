@@ -45,6 +45,23 @@ renew_emit(struct renew *r, const char *step, int number, const char *const *fie
 }
 
 char *
+renew_subject_entry(const X509_NAME *name, int nid)
+{
+	int i = X509_NAME_get_index_by_NID(name, nid, -1);
+	unsigned char *utf8 = NULL;
+	char *s = NULL;
+	int len;
+
+	if (i < 0 || X509_NAME_get_index_by_NID(name, nid, i) >= 0)
+		return NULL;
+	len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)));
+	if (len > 0 && memchr(utf8, '\0', (size_t)len) == NULL)
+		s = strndup((char *)utf8, (size_t)len);
+	OPENSSL_free(utf8);
+	return s;
+}
+
+char *
 renew_file_safe(const char *text)
 {
 	char *s = strdup(text), *p;
@@ -490,6 +507,28 @@ out:
 	return err;
 }
 
+/*
+ * A standard protocol (SCEP, CMP): --ca is required and trusted alone, for
+ * TLS (https://) and as what the certificate chains to; nothing is
+ * pinned; http:// is allowed, the messages carrying their own protection.
+ */
+imss_err
+renew_connect_enroll(struct renew *r)
+{
+	struct http_options ho = { NULL, 1, 15, 120, 8u << 20, 0, 1 };
+	imss_err err;
+
+	if (r->o->ca_file == NULL)
+		return ctx_fail_next(r->ctx, IMSS_ERR_INVALID_ARG, IMSS_NEXT_GIVE_CA,
+		                     _("Renewing with %s needs the CA's certificate (--ca): the certificate must chain to it."),
+		                     imss_protocol_name(r->o->protocol));
+	err = load_ca_file(r, r->o->ca_file, &r->issuer);
+	ho.trusted = r->issuer;
+	if (err == IMSS_OK)
+		err = http_client_new(r->ctx, r->o->server, &ho, &r->http);
+	return err;
+}
+
 imss_err
 renew_check_interrupt(struct renew *r, int step)
 {
@@ -517,15 +556,15 @@ renew_check_interrupt(struct renew *r, int step)
 void
 renew_free(struct renew *r)
 {
-	if (r->http != NULL) {
+	if (r->http != NULL && r->o->protocol == IMSS_PROTOCOL_IDSE) {
 		/* Leave the service; the error detail of the run is kept. */
 		char saved[IMSS_DETAIL_MAX];
 
 		memcpy(saved, r->ctx->detail, sizeof(saved));
 		idse_logout(r->ctx, r->http);
 		memcpy(r->ctx->detail, saved, sizeof(saved));
-		http_client_free(r->http);
 	}
+	http_client_free(r->http);
 	if (r->lock_fd >= 0)
 		close(r->lock_fd);
 	sk_X509_pop_free(r->issuer, X509_free);

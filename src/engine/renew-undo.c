@@ -192,7 +192,12 @@ imss_renew_abandon(imss_ctx *ctx, const imss_renew_options *o, const char *rp, c
 	if (err == IMSS_OK && r.j.state >= JOURNAL_SUBMIT_STARTED && !(o->flags & IMSS_RENEW_FORCE))
 		err = ctx_fail_next(ctx, IMSS_ERR_INVALID_ARG, IMSS_NEXT_FORCE,
 		                    _("The request of this renewal was sent to the service, which may have issued its certificate already; the current certificate renews only once, so undoing now could leave the employer with no way to renew online. Nothing was removed: run renew again to finish it, or recover the certificate."));
-	if (err == IMSS_OK && r.j.state >= JOURNAL_KEYGEN_STARTED)
+	if (err == IMSS_OK && journal_key_elsewhere(&r.j))
+		/* Never deleted: the renewal did not make it; only forgotten. */
+		*removed =
+		        str_printf(_("no key (the key '%s' was made before the renewal and is kept on the token)"),
+		                   r.j.key_label);
+	else if (err == IMSS_OK && r.j.state >= JOURNAL_KEYGEN_STARTED)
 		err = delete_candidate(&r, removed);
 	else if (err == IMSS_OK)
 		*removed = str_printf(_("no key (none had been generated)"));
@@ -266,7 +271,12 @@ recover_store(struct renew *r, X509 *cert)
 	imss_err err;
 	int len, ours = 0;
 
-	err = imss_token_find_key_for(r->o->token, X509_get0_pubkey(cert), &key);
+	err = r->o->new_key_uri ? imss_token_find_key(r->o->token, r->o->new_key_uri, &key)
+	                        : imss_token_find_key_for(r->o->token, X509_get0_pubkey(cert), &key);
+	if (err == IMSS_OK && r->o->new_key_uri &&
+	    EVP_PKEY_eq(imss_key_get_public(key), X509_get0_pubkey(cert)) != 1)
+		err = ctx_fail(r->ctx, IMSS_ERR_MISMATCH, "%s",
+		               _("The certificate is not for the key given with --new-key; nothing was stored."));
 	if (err == IMSS_ERR_NO_OBJECT)
 		ctx_append_detail(r->ctx,
 		                  _(" The certificate's key is not on this token; nothing was stored."));
@@ -306,6 +316,10 @@ imss_recover(imss_ctx *ctx, const imss_renew_options *o, const char *serial,
 	quiet.flags |= IMSS_RENEW_YES;
 	quiet.email = NULL;
 	err = renew_setup(&r, ctx, &quiet, ui, result);
+	if (err == IMSS_OK && o->protocol != IMSS_PROTOCOL_IDSE)
+		err = ctx_fail(ctx, IMSS_ERR_UNSUPPORTED,
+		               _("recover fetches a certificate from the IDSE service by its serial; %s has no such request here. Run renew again: it continues the unfinished renewal."),
+		               imss_protocol_name(o->protocol));
 	if (err == IMSS_OK && (o->server == NULL || o->user == NULL || o->current == NULL ||
 	                       o->password == NULL || serial == NULL))
 		err = ctx_fail(ctx, IMSS_ERR_INVALID_ARG,

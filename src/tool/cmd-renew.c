@@ -26,7 +26,8 @@ struct renew_args {
 	const char *server, *user, *current, *credential, *key_file, *token;
 	const char *label, *email, *type, *ca, *pin_source, *idse_password_source;
 	const char *password_source, *state_dir, *out_dir, *rp, *serial;
-	const char *timeout_text, *retire_text;
+	const char *timeout_text, *retire_text, *protocol_text, *new_key;
+	imss_protocol protocol;
 	long timeout;
 	int yes, wait_lock, abandon, force;
 	unsigned retire; /* IMSS_RENEW_RETIRE_* */
@@ -35,19 +36,23 @@ struct renew_args {
 #define ARG(field) offsetof(struct renew_args, field)
 
 /* What renew and recover share, in the order of their usage. */
-#define CONNECT_OPTIONS                                                                    \
-	{ "server", TOOL_ARG_REQUIRED, ARG(server), N_("URL"),                             \
-	  N_("the renewal service (https:// only)") },                                     \
-	        { "user", TOOL_ARG_REQUIRED, ARG(user), N_("USER"), N_("the IDSE user") }, \
-	        { "current", TOOL_ARG_REQUIRED, ARG(current), N_("URI"),                   \
-		  N_("the current key on a token (PKCS#11 URI)") },                        \
-	        { "credential", TOOL_ARG_REQUIRED, ARG(credential), N_("FILE"),            \
-		  N_("or the current .pfx/.p12, or .cer (+ .key)") },                      \
-	        { "key-file", TOOL_ARG_REQUIRED, ARG(key_file), N_("FILE"),                \
-		  N_("the .key of a .cer with another name") },                            \
-	{                                                                                  \
-		"token", TOOL_ARG_REQUIRED, ARG(token), N_("URI"),                         \
-		        N_("where the new key is made and kept")                           \
+#define CONNECT_OPTIONS                                                                             \
+	{ "server", TOOL_ARG_REQUIRED, ARG(server), N_("URL"),                                      \
+	  N_("the renewal service or CA (https://; http://\nonly for scep and cmp)") },             \
+	        { "protocol", TOOL_ARG_REQUIRED, ARG(protocol_text), N_("PROTOCOL"),                \
+		  N_("idse (IMSS, the default), scep or cmp") },                                    \
+	        { "user", TOOL_ARG_REQUIRED, ARG(user), N_("USER"), N_("the IDSE user") },          \
+	        { "current", TOOL_ARG_REQUIRED, ARG(current), N_("URI"),                            \
+		  N_("the current key on a token (PKCS#11 URI)") },                                 \
+	        { "credential", TOOL_ARG_REQUIRED, ARG(credential), N_("FILE"),                     \
+		  N_("or the current .pfx/.p12, or .cer (+ .key)") },                               \
+	        { "key-file", TOOL_ARG_REQUIRED, ARG(key_file), N_("FILE"),                         \
+		  N_("the .key of a .cer with another name") },                                     \
+	        { "token", TOOL_ARG_REQUIRED, ARG(token), N_("URI"),                                \
+		  N_("where the new key is made and kept") },                                       \
+	{                                                                                           \
+		"new-key", TOOL_ARG_REQUIRED, ARG(new_key), N_("URI"),                              \
+		        N_("an existing key pair on --token to certify\ninstead of generating one") \
 	}
 
 #define SECRET_OPTIONS                                                                                                \
@@ -185,6 +190,8 @@ parse_values(struct tool *t, struct renew_args *a)
 {
 	char *end = NULL;
 
+	if (imss_protocol_parse(a->protocol_text, &a->protocol) != IMSS_OK)
+		return tool_usage_error(t, a->command, "%s", _("--protocol takes idse, scep or cmp"));
 	if (a->timeout_text) {
 		a->timeout = strtol(a->timeout_text, &end, 10);
 		if (*a->timeout_text == '\0' || *end != '\0' || a->timeout <= 0 || a->timeout > 86400)
@@ -214,8 +221,10 @@ check_args(struct tool *t, struct renew_args *a)
 	if (rc != TOOL_EXIT_OK || a->abandon)
 		return rc;
 	rc = require(t, a, a->server, "--server");
-	if (rc == TOOL_EXIT_OK)
+	if (rc == TOOL_EXIT_OK && a->protocol == IMSS_PROTOCOL_IDSE)
 		rc = require(t, a, a->user, "--user");
+	if (rc == TOOL_EXIT_OK && a->protocol != IMSS_PROTOCOL_IDSE)
+		rc = require(t, a, a->ca, "--ca");
 	if (rc == TOOL_EXIT_OK && strcmp(a->command, "recover") == 0)
 		rc = require(t, a, a->serial, "--serial");
 	if (rc != TOOL_EXIT_OK)
@@ -229,8 +238,12 @@ check_args(struct tool *t, struct renew_args *a)
 	if (a->password_source && !a->credential)
 		return tool_usage_error(t, a->command, "%s",
 		                        _("--password-source is for a .pfx or .key (--credential)"));
-	if (strncmp(a->server, "https://", 8) != 0)
-		return tool_usage_error(t, a->command, "%s", _("--server must be an https:// URL"));
+	if (strncmp(a->server, "https://", 8) != 0 &&
+	    (a->protocol == IMSS_PROTOCOL_IDSE || strncmp(a->server, "http://", 7) != 0))
+		return tool_usage_error(t, a->command, "%s",
+		                        a->protocol == IMSS_PROTOCOL_IDSE
+		                                ? _("--server must be an https:// URL")
+		                                : _("--server must be an http:// or https:// URL"));
 	if (a->email && !imss_email_is_valid(a->email))
 		return tool_usage_error(t, a->command,
 		                        _("--email '%s' is not a valid e-mail address (like rh@empresa.mx)"),
@@ -270,6 +283,10 @@ static const char *const field_names[] = {
 	N_("pinned"),
 	N_("serial"),
 	N_("certificate"),
+	N_("origin"),
+	N_("protocol"),
+	N_("server"),
+	N_("subject"),
 };
 
 static const char *
@@ -550,7 +567,7 @@ run_sources(struct tool *t, const struct renew_args *a, struct renew_run *r)
 {
 	int rc = tool_pin_source(t, a->command, "--pin-source", a->pin_source, &r->pin);
 
-	if (rc == TOOL_EXIT_OK && !a->abandon)
+	if (rc == TOOL_EXIT_OK && !a->abandon && a->protocol == IMSS_PROTOCOL_IDSE)
 		rc = tool_pin_source(t, a->command, "--idse-password-source",
 		                     a->idse_password_source, &r->idse_password);
 	if (rc == TOOL_EXIT_OK && a->credential)
@@ -700,6 +717,8 @@ options_fill(const struct renew_args *a, struct renew_run *r, const imss_keyspec
 	o->wait_seconds = a->timeout;
 	o->flags = (a->yes ? IMSS_RENEW_YES : 0) | (a->wait_lock ? IMSS_RENEW_WAIT_LOCK : 0) |
 	           a->retire;
+	o->new_key_uri = a->new_key;
+	o->protocol = a->protocol;
 }
 
 /* ---- the report ------------------------------------------------------ */
