@@ -37,16 +37,6 @@ imss_protocol_name(imss_protocol p)
 	return (size_t)p < N_PROTOCOLS ? protocol_names[p] : "?";
 }
 
-/* A protocol whose connector is not in this build. */
-static imss_err
-not_built(imss_ctx *ctx, const struct enroll_request *req, struct enroll_result *out)
-{
-	(void)req;
-	(void)out;
-	return ctx_fail(ctx, IMSS_ERR_UNSUPPORTED,
-	                _("This build of imss-renew has no SCEP client yet; renew with --protocol cmp or idse."));
-}
-
 enroll_fn
 enroll_connector(imss_protocol p)
 {
@@ -54,7 +44,7 @@ enroll_connector(imss_protocol p)
 	case IMSS_PROTOCOL_IDSE:
 		return NULL;
 	case IMSS_PROTOCOL_SCEP:
-		return not_built;
+		return enroll_scep;
 	case IMSS_PROTOCOL_CMP:
 		return enroll_cmp;
 	}

@@ -23,6 +23,7 @@
 #include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
+#include "enroll.h"
 #include "http.h"
 #include "imss-renew/base.h"
 #include "scep.h"
@@ -794,4 +795,55 @@ scep_poll(struct scep_client *c, const struct scep_signer *signer, X509_REQ *req
 	if (err != IMSS_OK)
 		return err;
 	return until_issued(c, signer, req, &m, deadline, issued, extra);
+}
+
+/* ---- the engine's connector (enroll.h) ------------------------------- */
+
+/*
+ * A resumed transaction is asked for first (CertPoll): a CA that knows it
+ * answers with its status.  A CA that does not poll (micromdm's answers
+ * HTTP 500) or does not know the transaction (FAILURE) is sent the same
+ * request again, under the same transactionID (RFC 8894 3.3.3).
+ */
+static imss_err
+enroll_resumed(struct scep_client *c, const struct scep_signer *signer,
+               const struct enroll_request *req, time_t deadline, X509 **issued)
+{
+	imss_err err = scep_poll(c, signer, req->request, req->transaction, deadline, issued, NULL);
+
+	if (err != IMSS_ERR_SERVICE)
+		return err;
+	ctx_log(c->ctx, IMSS_LOG_INFO,
+	        _("the CA does not answer for transaction %s; sending the request again"),
+	        req->transaction);
+	return scep_enroll(c, signer, req->request, 1, req->transaction, deadline, issued, NULL);
+}
+
+imss_err
+enroll_scep(imss_ctx *ctx, const struct enroll_request *req, struct enroll_result *out)
+{
+	struct scep_signer signer = { req->current_cert, req->current_key };
+	time_t deadline = time(NULL) + (req->timeout > 0 ? req->timeout : 0);
+	struct scep_client *c = NULL;
+	X509 *issued = NULL;
+	imss_err err;
+
+	memset(out, 0, sizeof(*out));
+	err = scep_check_signer(ctx, &signer);
+	if (err == IMSS_OK)
+		err = scep_client_new(ctx, req->http, req->ca, &c);
+	if (err == IMSS_OK)
+		err = req->resumed ? enroll_resumed(c, &signer, req, deadline, &issued)
+		                   : scep_enroll(c, &signer, req->request, 1, req->transaction,
+		                                 deadline, &issued, NULL);
+	if (err == IMSS_ERR_PENDING) { /* the engine journals it and says so */
+		out->pending = 1;
+		err = IMSS_OK;
+	} else if (err == IMSS_OK) {
+		out->cert = issued;
+		issued = NULL;
+	}
+	X509_free(issued);
+	scep_client_free(c);
+	return err;
 }
