@@ -521,7 +521,7 @@ renew_connect_enroll(struct renew *r)
 
 	if (r->o->ca_file == NULL)
 		return ctx_fail_next(r->ctx, IMSS_ERR_INVALID_ARG, IMSS_NEXT_GIVE_CA,
-		                     _("Renewing with %s needs the CA's certificate (--ca): the certificate must chain to it."),
+		                     _("Renewing with %s needs the CA's certificate: the certificate must chain to it."),
 		                     imss_protocol_name(r->o->protocol));
 	if (r->o->protocol == IMSS_PROTOCOL_SCEP) {
 		/* The CA encrypts its answer to the current certificate: a key

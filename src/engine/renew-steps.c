@@ -633,7 +633,7 @@ adopt_new_key(struct renew *r)
 	if (err == IMSS_OK && why != NULL)
 		err = ctx_fail(r->ctx,
 		               fault == KEY_EXPOSED ? IMSS_ERR_KEY_PROTECTION : IMSS_ERR_MISMATCH,
-		               _("The key '%s' given with --new-key cannot be the new key: %s. Nothing was changed. Name another key pair on the token, or let the renewal generate one."),
+		               _("The key '%s' named as the new key cannot be it: %s. Nothing was changed. Name another key pair on the token, or let the renewal generate one."),
 		               r->o->new_key_uri, why);
 	if (err == IMSS_OK)
 		err = imss_key_get_label(r->key)[0] != '\0'
@@ -679,7 +679,7 @@ same_new_key(struct renew *r)
 	if (err == IMSS_OK &&
 	    EVP_PKEY_eq(imss_key_get_public(named), imss_key_get_public(r->key)) != 1)
 		err = ctx_fail_next(r->ctx, IMSS_ERR_BUSY, IMSS_NEXT_ABANDON,
-		                    _("The unfinished renewal of this employer on this token uses the key '%s', not the one given with --new-key; finish it without --new-key, or undo it."),
+		                    _("The unfinished renewal of this employer on this token uses the key '%s', not the one named now; finish it with that key, or undo it."),
 		                    imss_key_get_label(r->key));
 	imss_key_free(named);
 	return err;
@@ -1084,6 +1084,10 @@ resume_certificate(struct renew *r)
 	snprintf(serial, sizeof(serial), "%s", r->j.cert_serial ? r->j.cert_serial : "SERIAL");
 	if (why == NULL)
 		return renew_user_copy(r, r->cert);
+	if (r->o->protocol != IMSS_PROTOCOL_IDSE) /* no fetch by request id */
+		return ctx_fail_next(r->ctx, IMSS_ERR_REFUSED_CERT, IMSS_NEXT_ABANDON,
+		                     _("The certificate saved earlier (%s) was refused: %s. Nothing was stored. Undo the renewal and renew again."),
+		                     r->j.cert_path ? r->j.cert_path : "?", why);
 	if (r->j.request_id == NULL)
 		return ctx_fail_next(r->ctx, IMSS_ERR_REFUSED_CERT, IMSS_NEXT_RECOVER,
 		                     _("The certificate saved earlier (%s) was refused: %s. Nothing was stored. Fetch it again from the service by its serial, %s."),

@@ -276,7 +276,7 @@ recover_store(struct renew *r, X509 *cert)
 	if (err == IMSS_OK && r->o->new_key_uri &&
 	    EVP_PKEY_eq(imss_key_get_public(key), X509_get0_pubkey(cert)) != 1)
 		err = ctx_fail(r->ctx, IMSS_ERR_MISMATCH, "%s",
-		               _("The certificate is not for the key given with --new-key; nothing was stored."));
+		               _("The certificate is not for the key named as its key; nothing was stored."));
 	if (err == IMSS_ERR_NO_OBJECT)
 		ctx_append_detail(r->ctx,
 		                  _(" The certificate's key is not on this token; nothing was stored."));

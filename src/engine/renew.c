@@ -71,7 +71,7 @@ journal_open(struct renew *r)
 		if (strcmp(r->j.protocol ? r->j.protocol : "idse",
 		           imss_protocol_name(r->o->protocol)) != 0)
 			return ctx_fail_next(r->ctx, IMSS_ERR_BUSY, IMSS_NEXT_ABANDON,
-			                     _("An unfinished renewal of this employer on this token was started with --protocol %s; finish it with that protocol, or undo it."),
+			                     _("An unfinished renewal of this employer on this token was started with the protocol %s; finish it with that protocol, or undo it."),
 			                     r->j.protocol ? r->j.protocol : "idse");
 		if (strcmp(r->j.server, r->o->server) != 0)
 			return ctx_fail_next(r->ctx, IMSS_ERR_BUSY, IMSS_NEXT_ABANDON,

@@ -189,7 +189,7 @@ cmp_failure(imss_ctx *ctx, const struct enroll_request *req, OSSL_CMP_CTX *cmp)
 		                _("The CMP server %s refused the key update: %s. Nothing was stored."),
 		                req->server, status);
 	return ctx_fail(ctx, IMSS_ERR_PROTOCOL,
-	                _("The key update with the CMP server %s failed: %s. Nothing was stored; check the server's address and --ca (the CA its answers must be signed under)."),
+	                _("The key update with the CMP server %s failed: %s. Nothing was stored; check the server's address and the CA given (the one its answers must be signed under)."),
 	                req->server, reason[0] ? reason : "?");
 }
 

@@ -150,7 +150,10 @@ renew_synopsis(void)
 	         "         [--yes] [--ca FILE] [--pin-source SRC]\n"
 	         "         [--idse-password-source SRC] [--password-source SRC]\n"
 	         "         [--state-dir DIR] [--out-dir DIR] [--wait] [--timeout SECONDS]\n"
-	         "         [--retire-old[=relabel|delete]]\n"
+	         "         [--retire-old[=relabel|delete]] [--new-key URI]\n"
+	         "       %s [GLOBAL OPTIONS] renew --protocol scep|cmp --server URL\n"
+	         "         (--current URI | --credential FILE) --token URI --ca FILE\n"
+	         "         [--new-key URI] [OPTIONS]\n"
 	         "       %s [GLOBAL OPTIONS] renew --abandon --token URI\n"
 	         "         [--registro-patronal RP] [--state-dir DIR] [--pin-source SRC]\n"
 	         "Renew the IMSS certificate with a new key made inside the token: log in\n"
@@ -160,8 +163,10 @@ renew_synopsis(void)
 	         "and store it next to its key.  The old credential is not touched.  Run\n"
 	         "the same command again after any interruption: it continues where it\n"
 	         "stopped.  --abandon undoes an unfinished renewal (it deletes only the\n"
-	         "new key its journal records, after checking it).\n"),
-	       TOOL_NAME, TOOL_NAME);
+	         "new key its journal records, after checking it).  --new-key certifies\n"
+	         "a key pair already on the token instead of generating one.  --protocol\n"
+	         "scep or cmp renews from the firm's own CA: no login, no letter.\n"),
+	       TOOL_NAME, TOOL_NAME, TOOL_NAME);
 }
 
 static void

@@ -11,7 +11,9 @@
 #  (2) hand-edited journals naming the current key (by ID and hash, by
 #      label, by the random keygen ID), and one naming a key of the user's
 #      made before, under another label: renew and --abandon refuse them as
-#      damaged and delete nothing; --abandon after the certificate was
+#      damaged and delete nothing; a journal saying its key was made
+#      elsewhere (--new-key): naming the current key, refused by renew;
+#      --abandon forgets such a key and never deletes it; --abandon after the certificate was
 #      stored (killed at C_CreateObject) refuses and leaves the key;
 #  (3) a --label already carried by an unrelated object (a data object):
 #      refused before anything is recorded, the object untouched;
@@ -146,6 +148,27 @@ for run in renew_run abandon_run; do
 		die "pre-existing key under another label: $run changed the token"
 done
 rm "$(journal)"
+
+# A journal saying its key was made elsewhere (--new-key, issue 11) that
+# names the current key: renew refuses it as damaged.  --abandon never
+# deletes a key made elsewhere, whichever one the journal names (the
+# user's 'Llave previa' here): it only forgets it.
+write_journal key-generated "{key_label: \"IMSS anterior\", key_id: \"$OLD_ID\",
+	key_spki_sha256: \"$OLD_SPKI\", key_origin: \"elsewhere\"}"
+expect_refused "made elsewhere, naming the current key: renew" "is the key of the current credential"
+objects_json "$C/objects.json"
+cmp -s <(jq -c .objects "$C/before.json") <(jq -c .objects "$C/objects.json") ||
+	die "made elsewhere, naming the current key: renew changed the token"
+pubkey_der "$prev_id" "$C/prev-pub.der" || die "cannot read the public key of 'Llave previa'"
+write_journal key-generated "{key_label: \"Llave previa\", key_id: \"$prev_id\",
+	key_spki_sha256: \"$(spki_of_pub "$C/prev-pub.der")\", key_origin: \"elsewhere\"}"
+abandon_run || die "made elsewhere: --abandon failed: $(<"$C/err")"
+assert_contains "$(<"$C/abandon.out")" "made before the renewal and is kept" \
+	"made elsewhere: --abandon says it keeps the key"
+objects_json "$C/objects.json"
+cmp -s <(jq -c .objects "$C/before.json") <(jq -c .objects "$C/objects.json") ||
+	die "made elsewhere: --abandon changed the token"
+[[ ! -e $(journal) ]] || die "made elsewhere: --abandon left the journal"
 
 # A journal naming a key by its label alone (no random keygen ID: not one
 # this version wrote) names anybody's key: damaged, for renew and
