@@ -5,7 +5,7 @@
 # tests/lib/common.sh:
 #   scep_start          # SCEP_URL, SCEP_DEPOT, SCEP_CHALLENGE
 #   scep_first_cert DIR # DIR/first.key (PEM, unencrypted), DIR/first.pem
-t_need scepserver scepclient openssl curl
+t_need scepserver scepclient openssl curl python3
 t_tmpdir
 SCEP_PID=''
 SCEP_CHALLENGE=secreto-scep
@@ -25,25 +25,17 @@ trap scep_cleanup EXIT
 scep_start() {
 	local port
 	scepserver ca -init -depot "$SCEP_DEPOT" >/dev/null 2>&1 || die "scepserver ca -init"
-	for _ in $(seq 20); do
-		port=$((20000 + RANDOM % 40000))
-		scepserver -depot "$SCEP_DEPOT" -port "$port" -challenge "$SCEP_CHALLENGE" \
-			-allowrenew 0 -debug "$@" >>"$T/scepserver.log" 2>&1 &
-		SCEP_PID=$!
-		for _ in $(seq 50); do
-			if curl -fs "http://127.0.0.1:$port/scep?operation=GetCACaps" >/dev/null 2>&1; then
-				SCEP_URL=http://127.0.0.1:$port/scep
-				return 0
-			fi
-			kill -0 "$SCEP_PID" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -TERM "$SCEP_PID" 2>/dev/null || :
-		wait "$SCEP_PID" 2>/dev/null || :
-		SCEP_PID=''
+	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	scepserver -depot "$SCEP_DEPOT" -port "$port" -challenge "$SCEP_CHALLENGE" \
+		-allowrenew 0 -debug "$@" >>"$T/scepserver.log" 2>&1 &
+	SCEP_PID=$!
+	SCEP_URL=http://127.0.0.1:$port/scep
+	local tries=100
+	until curl -fs "$SCEP_URL?operation=GetCACaps" >/dev/null 2>&1; do
+		kill -0 "$SCEP_PID" 2>/dev/null || die "scepserver exited: $(<"$T/scepserver.log")"
+		((--tries > 0)) || die "scepserver does not answer on $SCEP_URL"
+		sleep 0.1
 	done
-	cat "$T/scepserver.log" >&2
-	die "scepserver did not start"
 }
 
 # scep_first_cert DIR [CN]: the first certificate, by scepclient (file key).

@@ -17,6 +17,7 @@
 #  (6) --challenge-source without --protocol scep is a usage error.
 . "$TESTS_DIR/lib/common.sh"
 . "$TESTS_DIR/protocol/scep-lib.sh"
+. "$TESTS_DIR/protocol/lib.sh"
 t_need jq pkcs11-tool
 
 SOFTHSM=${SOFTHSM2_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
@@ -37,16 +38,10 @@ openssl pkcs8 -topk8 -v2 aes-256-cbc -in "$T/first/first.key" -passout "file:$T/
 
 # scep_renew NAME CURRENT...: output in $T/NAME.json, stderr in $T/NAME.err.
 scep_renew() {
-	local name=$1 rc=0
+	local name=$1
 	shift
-	mkdir -p -m 700 "$T/$name-state"
-	mkdir -p "$T/$name-out"
-	tool --json renew --protocol scep --server "$SCEP_URL" "$@" --token "$IMSS_TOKEN_URI" \
-		--ca "$SCEP_DEPOT/ca.pem" --challenge-source "file:$T/challenge" \
-		--pin-source "file:$T/pin" --label "scep $name" \
-		--state-dir "$T/$name-state" --out-dir "$T/$name-out" --yes \
-		>"$T/$name.json" 2>"$T/$name.err" || rc=$?
-	return "$rc"
+	protocol_renew "$name" scep "$SCEP_URL" "$@" --ca "$SCEP_DEPOT/ca.pem" \
+		--challenge-source "file:$T/challenge" --label "scep $name"
 }
 FILES=(--credential "$T/actual.cer" --password-source "file:$T/key.pass")
 
@@ -142,11 +137,8 @@ assert_eq "$sent" "$(scep_operations)" "EC: nothing sent"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/other-ca.key" -subj '/CN=Otra CA' \
 	-addext basicConstraints=critical,CA:TRUE -days 30 -out "$T/other-ca.pem" 2>/dev/null
 rc=0
-mkdir -p -m 700 "$T/other-state"
-tool --json renew --protocol scep --server "$SCEP_URL" "${FILES[@]}" --token "$IMSS_TOKEN_URI" \
-	--ca "$T/other-ca.pem" --challenge-source "file:$T/challenge" --pin-source "file:$T/pin" \
-	--label 'scep other' --state-dir "$T/other-state" --out-dir "$T" --yes \
-	>"$T/other.json" 2>"$T/other.err" || rc=$?
+protocol_renew other scep "$SCEP_URL" "${FILES[@]}" --ca "$T/other-ca.pem" \
+	--challenge-source "file:$T/challenge" --label 'scep other' || rc=$?
 [[ $rc != 0 ]] || die "a server of another CA was accepted"
 assert_contains "$(<"$T/other.err")" "does not chain to the CA given" "another CA refused"
 assert_eq "$sent" "$(scep_operations)" "another CA: nothing sent"
