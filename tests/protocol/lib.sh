@@ -10,7 +10,8 @@
 protocol_renew() {
 	local name=$1 protocol=$2 url=$3 rc=0
 	shift 3
-	mkdir -p -m 700 "$T/$name-state"
+	mkdir -p "$T/$name-state"
+	chmod 700 "$T/$name-state"
 	mkdir -p "$T/$name-out"
 	tool --json renew --protocol "$protocol" --server "$url" "$@" --token "$IMSS_TOKEN_URI" \
 		--pin-source "file:$T/pin" --state-dir "$T/$name-state" --out-dir "$T/$name-out" \

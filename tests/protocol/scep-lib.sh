@@ -21,13 +21,13 @@ scep_cleanup() {
 }
 trap scep_cleanup EXIT
 
-# scep_start [SERVER ARGS]: a new CA and the server on a free port.
+# scep_start: a new CA and the server on a free port.
 scep_start() {
 	local port
 	scepserver ca -init -depot "$SCEP_DEPOT" >/dev/null 2>&1 || die "scepserver ca -init"
 	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	scepserver -depot "$SCEP_DEPOT" -port "$port" -challenge "$SCEP_CHALLENGE" \
-		-allowrenew 0 -debug "$@" >>"$T/scepserver.log" 2>&1 &
+		-allowrenew 0 -debug >>"$T/scepserver.log" 2>&1 &
 	SCEP_PID=$!
 	SCEP_URL=http://127.0.0.1:$port/scep
 	local tries=100

@@ -70,7 +70,7 @@ check_stored() {
 	assert_eq "$(openssl pkey -pubin -inform DER -in "$T/$name-pub.der" -outform DER | sha256sum)" \
 		"$(openssl x509 -in "$T/$name-stored.pem" -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum)" \
 		"$name: the certificate is for the new key"
-	assert_eq done "$(jq -r .state "$T/$name-state"/renew-*.json)" "$name: the journal is done"
+	assert_eq 'done' "$(jq -r .state "$T/$name-state"/renew-*.json)" "$name: the journal is done"
 	assert_eq scep "$(jq -r .protocol "$T/$name-state"/renew-*.json)" "$name: the journal says scep"
 }
 
