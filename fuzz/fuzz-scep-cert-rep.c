@@ -22,7 +22,7 @@
 
 static imss_ctx *ctx;
 static X509_STORE *trusted;
-static STACK_OF(X509) * untrusted;
+static STACK_OF(X509) * published;
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -33,9 +33,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	ctx = fuzz_ctx();
 	trusted = X509_STORE_new();
-	untrusted = sk_X509_new_null();
-	fuzz_check(trusted != NULL && untrusted != NULL && X509_STORE_add_cert(trusted, ca) == 1 &&
-	                   sk_X509_push(untrusted, ca) > 0,
+	published = sk_X509_new_null();
+	fuzz_check(trusted != NULL && published != NULL && X509_STORE_add_cert(trusted, ca) == 1 &&
+	                   sk_X509_push(published, ca) > 0,
 	           "scep trust");
 	return 0;
 }
@@ -55,7 +55,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	expect.sender_nonce = data;
 	expect.transaction_id = txid;
 	err = scep_parse_cert_rep(ctx, data + SCEP_NONCE_LEN + 64, size - SCEP_NONCE_LEN - 64,
-	                          &expect, trusted, untrusted, &reply);
+	                          &expect, trusted, published, &reply);
 	if (err == IMSS_OK) {
 		fuzz_check(reply.status == SCEP_SUCCESS || reply.status == SCEP_FAILURE ||
 		                   reply.status == SCEP_PENDING,

@@ -509,7 +509,21 @@ read_attrs(imss_ctx *ctx, CMS_SignerInfo *si, const struct scep_expect *expect,
 	return IMSS_OK;
 }
 
-/* The signature over the content, and its signer chaining to trusted. */
+/* cert is one the server published (GetCACert): its CA or RA, not any
+ * certificate the CA issued. */
+static int
+is_ca_certificate(STACK_OF(X509) * published, X509 *cert)
+{
+	int i;
+
+	for (i = 0; i < sk_X509_num(published); i++)
+		if (X509_cmp(sk_X509_value(published, i), cert) == 0)
+			return 1;
+	return 0;
+}
+
+/* The signature over the content, by a certificate of the server's
+ * (GetCACert) that chains to trusted. */
 static imss_err
 verify_cert_rep(imss_ctx *ctx, CMS_ContentInfo *cms, X509_STORE *trusted,
                 STACK_OF(X509) * untrusted, BIO *content)
@@ -523,6 +537,7 @@ verify_cert_rep(imss_ctx *ctx, CMS_ContentInfo *cms, X509_STORE *trusted,
 	if (CMS_verify(cms, untrusted, NULL, detached, content,
 	               CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY) != 1 ||
 	    (signers = CMS_get0_signers(cms)) == NULL || sk_X509_num(signers) != 1 ||
+	    !is_ca_certificate(untrusted, sk_X509_value(signers, 0)) ||
 	    !chains_to_trusted(trusted, untrusted, sk_X509_value(signers, 0)))
 		err = ctx_fail(ctx, IMSS_ERR_VERIFY,
 		               _("The SCEP server's answer is not signed by the CA given (or its signature is broken); it was refused."));

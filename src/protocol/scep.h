@@ -113,13 +113,13 @@ imss_err scep_poll(struct scep_client *c, const struct scep_signer *signer, X509
 
 /*
  * The CertRep parser (also the fuzz target): parse der, check its shape
- * and attributes against expect, verify its signature (signer chaining to
- * trusted, with untrusted as intermediates).  Nothing is returned unless
+ * and attributes against expect, verify its signature (the signer one of
+ * published, the server's GetCACert certificates, chaining to trusted).  Nothing is returned unless
  * all of it holds.  reply is cleared with scep_reply_clear().
  */
 imss_err scep_parse_cert_rep(imss_ctx *ctx, const unsigned char *der, size_t len,
                              const struct scep_expect *expect, X509_STORE *trusted,
-                             STACK_OF(X509) * untrusted, struct scep_reply *reply);
+                             STACK_OF(X509) * published, struct scep_reply *reply);
 void scep_reply_clear(struct scep_reply *reply);
 
 /* The certificate for req's key out of a SUCCESS envelope, decrypted with

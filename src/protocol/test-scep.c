@@ -70,21 +70,33 @@ trust(const char *name, X509_STORE **store, STACK_OF(X509) * *certs)
 	sk_X509_push(*certs, ca);
 }
 
+/* The CertRep of s, trusting data/CA and published data/PUBLISHED (the
+ * server's GetCACert). */
+static imss_err
+parse_published(const struct seed *s, const unsigned char *nonce, const char *txid, const char *ca,
+                const char *published, struct scep_reply *reply)
+{
+	struct scep_expect expect = { txid, nonce };
+	STACK_OF(X509) *certs = NULL, *other = NULL;
+	X509_STORE *store = NULL, *unused = NULL;
+	imss_err err;
+
+	trust(ca, &store, &certs);
+	trust(published, &unused, &other);
+	err = scep_parse_cert_rep(ctx, s->bytes + PREFIX, s->len - PREFIX, &expect, store, other,
+	                          reply);
+	X509_STORE_free(store);
+	X509_STORE_free(unused);
+	sk_X509_pop_free(certs, X509_free);
+	sk_X509_pop_free(other, X509_free);
+	return err;
+}
+
 static imss_err
 parse(const struct seed *s, const unsigned char *nonce, const char *txid, const char *ca,
       struct scep_reply *reply)
 {
-	struct scep_expect expect = { txid, nonce };
-	STACK_OF(X509) *certs = NULL;
-	X509_STORE *store = NULL;
-	imss_err err;
-
-	trust(ca, &store, &certs);
-	err = scep_parse_cert_rep(ctx, s->bytes + PREFIX, s->len - PREFIX, &expect, store, certs,
-	                          reply);
-	X509_STORE_free(store);
-	sk_X509_pop_free(certs, X509_free);
-	return err;
+	return parse_published(s, nonce, txid, ca, ca, reply);
 }
 
 static void
@@ -109,6 +121,12 @@ test_success(void)
 	/* Signed by a CA that is not the one given. */
 	CHECK_INT(parse(&s, s.bytes, s.txid, "ca.pem", &reply), IMSS_ERR_VERIFY);
 	CHECK_CONTAINS(imss_ctx_detail(ctx), "not signed by the CA given");
+	CHECK(reply.envelope == NULL);
+
+	/* Signed under the CA given, but by a certificate the server did not
+	 * publish as its CA or RA (the CertRep carries its signer). */
+	CHECK_INT(parse_published(&s, s.bytes, s.txid, "scep-ca.pem", "ca.pem", &reply),
+	          IMSS_ERR_VERIFY);
 	CHECK(reply.envelope == NULL);
 
 	/* The signature altered (its last byte). */
