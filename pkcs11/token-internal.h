@@ -60,6 +60,11 @@ struct imss_key {
 	const char *last_mechanism;
 };
 
+/* sign.c: RSA PKCS#1 v1.5 decryption with the key (C_Decrypt); *out is
+ * freed with OPENSSL_clear_free(). */
+imss_err token_key_decrypt(imss_key *key, const unsigned char *in, size_t inlen,
+                           unsigned char **out, size_t *outlen);
+
 /* ckr.c: CK_RV in words. */
 const char *ckr_name(CK_RV rv);
 const char *ckr_message(CK_RV rv);

@@ -682,6 +682,10 @@ typedef struct imss_renew_options {
 	 * never deletes it (--abandon only forgets it). */
 	const char *new_key_uri;
 	imss_protocol protocol;      /* IMSS_PROTOCOL_IDSE (0), _SCEP or _CMP */
+	/* SCEP: the CA's challenge password, put in the request
+	 * (challengePassword) when given; some CAs (micromdm's) ask for it on
+	 * renewals too.  NULL: none. */
+	imss_pin_source *challenge;
 } imss_renew_options;
 
 typedef struct imss_renew_result {

@@ -21,6 +21,7 @@
 #include <openssl/x509v3.h>
 
 #include "renew.h"
+#include "scep.h"
 
 void
 renew_emit(struct renew *r, const char *step, int number, const char *const *fields,
@@ -565,6 +566,16 @@ renew_connect_enroll(struct renew *r)
 		return ctx_fail_next(r->ctx, IMSS_ERR_INVALID_ARG, IMSS_NEXT_GIVE_CA,
 		                     _("Renewing with %s needs the CA's certificate: the certificate must chain to it."),
 		                     imss_protocol_name(r->o->protocol));
+	if (r->o->protocol == IMSS_PROTOCOL_SCEP) {
+		/* The CA encrypts its answer to the current certificate: a key
+		 * that cannot decrypt is refused before any key is made. */
+		struct scep_signer signer = { imss_credential_get_certificate(r->o->current),
+			                      imss_credential_get_key(r->o->current) };
+
+		err = scep_check_signer(r->ctx, &signer);
+		if (err != IMSS_OK)
+			return err;
+	}
 	err = load_ca_file(r, r->o->ca_file, &r->issuer);
 	ho.trusted = r->issuer;
 	if (err == IMSS_OK)

@@ -14,6 +14,7 @@
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
+#include "credential.h"
 #include "renew.h"
 
 /* ---- the employer, from the current certificate ------------------- */
@@ -791,6 +792,28 @@ saved_request_fits(struct renew *r, const X509_NAME *subject, unsigned char **de
 	return ok;
 }
 
+/* The request, signed by the new key; with the CA's challenge password
+ * when one was given (SCEP). */
+static imss_err
+make_request(struct renew *r, const X509_NAME *subject, X509_REQ **req)
+{
+	char challenge[256];
+	imss_err err;
+
+	if (r->o->challenge == NULL)
+		return imss_request_make(r->key, subject, req);
+	imss_secrets_begin();
+	err = imss_pin_source_read(r->o->challenge, _("Challenge password of the CA: "), challenge,
+	                           sizeof(challenge));
+	if (err == IMSS_OK)
+		err = request_make_with_challenge(r->key, subject, challenge, req);
+	else
+		ctx_fail(r->ctx, err, _("No challenge password could be read."));
+	imss_wipe(challenge, sizeof(challenge));
+	imss_secrets_end();
+	return err;
+}
+
 imss_err
 renew_ensure_request(struct renew *r, unsigned char **der, size_t *len)
 {
@@ -805,7 +828,7 @@ renew_ensure_request(struct renew *r, unsigned char **der, size_t *len)
 	if (err != IMSS_OK || r->j.state >= JOURNAL_CERT_RECEIVED ||
 	    saved_request_fits(r, subject, der, len))
 		goto out;
-	err = imss_request_make(r->key, subject, &req);
+	err = make_request(r, subject, &req);
 	if (err != IMSS_OK)
 		goto out;
 	n = i2d_X509_REQ(req, der);
@@ -815,7 +838,8 @@ renew_ensure_request(struct renew *r, unsigned char **der, size_t *len)
 		goto out;
 	}
 	*len = (size_t)n;
-	err = imss_write_file_atomic(r->ctx, path, *der, *len, 0644, 1);
+	/* A request holding the CA's challenge is kept from other users. */
+	err = imss_write_file_atomic(r->ctx, path, *der, *len, r->o->challenge ? 0600 : 0644, 1);
 	if (err == IMSS_OK)
 		err = journal_set(&r->j.request_path, path);
 	if (err == IMSS_OK && r->j.state < JOURNAL_REQUEST_BUILT)

@@ -37,26 +37,18 @@ imss_protocol_name(imss_protocol p)
 	return (size_t)p < N_PROTOCOLS ? protocol_names[p] : "?";
 }
 
-/* A protocol whose connector is not in this build. */
-static imss_err
-not_built(imss_ctx *ctx, const struct enroll_request *req, struct enroll_result *out)
-{
-	(void)req;
-	(void)out;
-	return ctx_fail(ctx, IMSS_ERR_UNSUPPORTED,
-	                _("This build of imss-renew has no SCEP client yet; renew with CMP or IDSE."));
-}
-
 enroll_fn
 enroll_connector(imss_protocol p)
 {
-	static const enroll_fn connectors[] = {
-		[IMSS_PROTOCOL_IDSE] = NULL, /* idse.c, driven by the engine itself */
-		[IMSS_PROTOCOL_SCEP] = not_built,
-		[IMSS_PROTOCOL_CMP] = enroll_cmp,
-	};
-
-	return (size_t)p < sizeof(connectors) / sizeof(connectors[0]) ? connectors[p] : NULL;
+	switch (p) {
+	case IMSS_PROTOCOL_IDSE:
+		return NULL;
+	case IMSS_PROTOCOL_SCEP:
+		return enroll_scep;
+	case IMSS_PROTOCOL_CMP:
+		return enroll_cmp;
+	}
+	return NULL;
 }
 
 void

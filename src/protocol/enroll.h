@@ -54,4 +54,7 @@ void enroll_result_clear(struct enroll_result *res);
 /* cmp.c: key update (KUR), RFC 4210 / RFC 9483. */
 imss_err enroll_cmp(imss_ctx *ctx, const struct enroll_request *req, struct enroll_result *out);
 
+/* scep.c: RenewalReq (or PKCSReq), CertPoll while PENDING, RFC 8894. */
+imss_err enroll_scep(imss_ctx *ctx, const struct enroll_request *req, struct enroll_result *out);
+
 #endif

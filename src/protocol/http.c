@@ -41,6 +41,16 @@ curl_global(imss_ctx *ctx)
 	return IMSS_OK;
 }
 
+/* https://host..., or http://host... where the messages protect
+ * themselves (SCEP, CMP). */
+static int
+url_scheme_allowed(const char *url, int allow_http)
+{
+	if (strncasecmp(url, "https://", 8) == 0)
+		return url[8] != '\0';
+	return allow_http && strncasecmp(url, "http://", 7) == 0 && url[7] != '\0';
+}
+
 imss_err
 http_client_new(imss_ctx *ctx, const char *base_url, const struct http_options *opts,
                 struct http_client **out)
@@ -49,11 +59,12 @@ http_client_new(imss_ctx *ctx, const char *base_url, const struct http_options *
 	imss_err err;
 
 	*out = NULL;
-	if (opts->allow_http && strncasecmp(base_url, "http://", 7) == 0 && base_url[7] != '\0')
-		; /* the messages carry their own protection */
-	else if (strncasecmp(base_url, "https://", 8) != 0 || base_url[8] == '\0')
+	if (!url_scheme_allowed(base_url, opts->allow_http))
 		return ctx_fail(ctx, IMSS_ERR_INVALID_ARG,
-		                _("The service URL must start with https:// ('%s')."), base_url);
+		                opts->allow_http
+		                        ? _("The server URL must start with http:// or https:// ('%s').")
+		                        : _("The service URL must start with https:// ('%s')."),
+		                base_url);
 	err = curl_global(ctx);
 	if (err != IMSS_OK)
 		return err;

@@ -27,6 +27,7 @@ struct renew_args {
 	const char *label, *email, *type, *ca, *pin_source, *idse_password_source;
 	const char *password_source, *state_dir, *out_dir, *rp, *serial;
 	const char *timeout_text, *retire_text, *protocol_text, *new_key;
+	const char *challenge_source;
 	imss_protocol protocol;
 	long timeout;
 	int yes, wait_lock, abandon, force;
@@ -99,6 +100,8 @@ static const struct tool_option renew_options[] = {
 	{ "abandon", TOOL_ARG_NONE, ARG(abandon), NULL, N_("undo an unfinished renewal on --token") },
 	{ "registro-patronal", TOOL_ARG_REQUIRED, ARG(rp), N_("RP"),
 	  N_("which one, when several are unfinished") },
+	{ "challenge-source", TOOL_ARG_REQUIRED, ARG(challenge_source), N_("SRC"),
+	  N_("scep: the CA's challenge password, put in the\nrequest (same forms as --pin-source)") },
 	TOOL_OPTION_END,
 };
 
@@ -115,7 +118,7 @@ static const struct tool_option recover_options[] = {
 
 /* What the run holds open, closed in reverse. */
 struct renew_run {
-	imss_pin_source *pin, *idse_password, *file_password;
+	imss_pin_source *pin, *idse_password, *file_password, *challenge;
 	imss_token *tok, *current_tok;
 	imss_credential *current;
 	int tty_progress; /* a countdown line is being redrawn */
@@ -250,6 +253,9 @@ check_args(struct tool *t, struct renew_args *a)
 	if (a->password_source && !a->credential)
 		return tool_usage_error(t, a->command, "%s",
 		                        _("--password-source is for a .pfx or .key (--credential)"));
+	if (a->challenge_source && a->protocol != IMSS_PROTOCOL_SCEP)
+		return tool_usage_error(t, a->command, "%s",
+		                        _("--challenge-source goes with --protocol scep"));
 	if (strncmp(a->server, "https://", 8) != 0 &&
 	    (a->protocol == IMSS_PROTOCOL_IDSE || strncmp(a->server, "http://", 7) != 0))
 		return tool_usage_error(t, a->command, "%s",
@@ -573,6 +579,7 @@ run_close(struct renew_run *r)
 	imss_pin_source_free(r->pin);
 	imss_pin_source_free(r->idse_password);
 	imss_pin_source_free(r->file_password);
+	imss_pin_source_free(r->challenge);
 }
 
 /* Every source parsed before anything is opened: malformed is usage. */
@@ -587,6 +594,9 @@ run_sources(struct tool *t, const struct renew_args *a, struct renew_run *r)
 	if (rc == TOOL_EXIT_OK && a->credential)
 		rc = tool_pin_source(t, a->command, "--password-source", a->password_source,
 		                     &r->file_password);
+	if (rc == TOOL_EXIT_OK && a->challenge_source && !a->abandon)
+		rc = tool_pin_source(t, a->command, "--challenge-source", a->challenge_source,
+		                     &r->challenge);
 	return rc;
 }
 
@@ -733,6 +743,7 @@ options_fill(const struct renew_args *a, struct renew_run *r, const imss_keyspec
 	           a->retire;
 	o->new_key_uri = a->new_key;
 	o->protocol = a->protocol;
+	o->challenge = r->challenge;
 }
 
 /* ---- the report ------------------------------------------------------ */

@@ -18,6 +18,8 @@
 #  (4) http:// refused for --protocol idse; --protocol cmp without --ca.
 # shellcheck source=../lib/common.sh
 . "$TESTS_DIR/lib/common.sh"
+# shellcheck source=lib.sh
+. "$TESTS_DIR/protocol/lib.sh"
 t_need openssl jq pkcs11-tool python3
 
 SOFTHSM=${SOFTHSM2_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
@@ -99,15 +101,9 @@ mock_start() {
 # cmp_renew NAME CURRENT...: renew --protocol cmp with the key made first;
 # output in $T/NAME.json, stderr in $T/NAME.err, exit status returned.
 cmp_renew() {
-	local name=$1 rc=0
+	local name=$1
 	shift
-	mkdir -p -m 700 "$T/$name-state"
-	mkdir -p "$T/$name-out"
-	tool --json renew --protocol cmp --server "$CMP_URL" "$@" --token "$IMSS_TOKEN_URI" \
-		--new-key "$NEW_URI" --ca "$T/ca.pem" --pin-source "file:$T/pin" \
-		--state-dir "$T/$name-state" --out-dir "$T/$name-out" --yes \
-		>"$T/$name.json" 2>"$T/$name.err" || rc=$?
-	return "$rc"
+	protocol_renew "$name" cmp "$CMP_URL" "$@" --new-key "$NEW_URI" --ca "$T/ca.pem"
 }
 
 # check_stored NAME RSP: the certificate next to the new key is RSP, and
