@@ -26,13 +26,8 @@ padded_dup(const unsigned char *field, size_t size)
 void
 token_info_clear(imss_token_info *info)
 {
-	free(info->uri);
-	free(info->label);
-	free(info->manufacturer);
-	free(info->model);
-	free(info->serial);
-	free(info->slot_description);
-	free(info->module_name);
+	STR_FREE_EACH(info->uri, info->label, info->manufacturer, info->model, info->serial,
+	              info->slot_description, info->module_name);
 	memset(info, 0, sizeof(*info));
 }
 
