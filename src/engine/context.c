@@ -577,11 +577,7 @@ imss_renew_result_clear(imss_renew_result *res)
 {
 	if (res == NULL)
 		return;
-	free(res->serial);
-	free(res->subject);
-	free(res->key_uri);
-	free(res->cert_uri);
-	free(res->cert_path);
-	free(res->letter_path);
+	STR_FREE_EACH(res->serial, res->subject, res->key_uri, res->cert_uri, res->cert_path,
+	              res->letter_path);
 	memset(res, 0, sizeof(*res));
 }
