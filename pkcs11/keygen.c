@@ -51,9 +51,7 @@ imss_keygen_report_clear(imss_keygen_report *report)
 {
 	if (report == NULL)
 		return;
-	free(report->uri);
-	free(report->id_hex);
-	free(report->refused);
+	STR_FREE_EACH(report->uri, report->id_hex, report->refused);
 	memset(report, 0, sizeof(*report));
 }
 
