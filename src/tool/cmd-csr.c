@@ -277,8 +277,4 @@ out:
 	return rc;
 }
 
-const struct tool_command cmd_csr = {
-	COMMAND,  N_("make a certificate request signed by a token key"),
-	options,  synopsis,
-	examples, run,
-};
+TOOL_COMMAND(cmd_csr, N_("make a certificate request signed by a token key"));

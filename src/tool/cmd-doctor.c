@@ -140,8 +140,4 @@ out:
 	return rc;
 }
 
-const struct tool_command cmd_doctor = {
-	COMMAND,  N_("check, read-only, whether a token is fit for the renewal"),
-	options,  synopsis,
-	examples, run,
-};
+TOOL_COMMAND(cmd_doctor, N_("check, read-only, whether a token is fit for the renewal"));

@@ -170,6 +170,4 @@ out:
 	return rc;
 }
 
-const struct tool_command cmd_keygen = {
-	COMMAND, N_("generate a key pair inside a token"), options, synopsis, examples, run,
-};
+TOOL_COMMAND(cmd_keygen, N_("generate a key pair inside a token"));

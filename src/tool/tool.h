@@ -169,6 +169,11 @@ int tool_check_key_file(struct tool *t, const char *command, const char *key_fil
  */
 int tool_exit_code(imss_err err, int from_user_text);
 
+/* A command, from what its cmd-*.c file defines: COMMAND (its name), the
+ * static options, synopsis, examples and run. */
+#define TOOL_COMMAND(var, summary) \
+	const struct tool_command var = { COMMAND, summary, options, synopsis, examples, run }
+
 /* The commands (cmd-*.c). */
 extern const struct tool_command cmd_tokens, cmd_objects, cmd_doctor, cmd_keygen, cmd_csr, cmd_sign,
         cmd_import, cmd_status, cmd_check, cmd_export, cmd_renew, cmd_recover;
