@@ -122,6 +122,14 @@ db_first_row(sqlite3_stmt *st)
 }
 
 int
+db_has_row(sqlite3_stmt *st)
+{
+	int step = sqlite3_step(st);
+
+	return step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0 : -1;
+}
+
+int
 db_row_by_text(sqlite3 *db, const char *sql, const char *key, sqlite3_stmt **st)
 {
 	if (db_prepare(db, sql, st) != 0 ||

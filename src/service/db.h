@@ -32,6 +32,9 @@ int db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st);
 /* Step st to its first row: 0 on a row, 1 when there is none, -1 on failure. */
 int db_first_row(sqlite3_stmt *st);
 
+/* Step st: 1 when it gives a row, 0 when there is none, -1 on failure. */
+int db_has_row(sqlite3_stmt *st);
+
 /*
  * Prepare sql, bind key (text) to ?1 and step to the first row: 0 with *st
  * on the row, 1 when there is none, -1 on failure.  The caller finalizes
