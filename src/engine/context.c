@@ -72,6 +72,18 @@ renew_state_file(struct renew *r, const char *name, const char *ext)
 }
 
 imss_err
+renew_journal_reached(struct renew *r, char **field, const char *path, enum journal_state state)
+{
+	imss_err err = journal_set(field, path);
+
+	if (err != IMSS_OK)
+		return err;
+	if (r->j.state < state)
+		r->j.state = state;
+	return journal_save(r->ctx, &r->j);
+}
+
+imss_err
 renew_journal_load(struct renew *r, int *exists)
 {
 	char *path = renew_state_file(r, "renew", "json");
