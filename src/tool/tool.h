@@ -289,6 +289,14 @@ int tool_fail_detail(struct tool *t, imss_err err, const char *fmt, ...)
 int tool_usage_error(struct tool *t, const char *command, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
+/*
+ * The exit status of parsing what the user typed (err from
+ * imss_*_parse()): TOOL_EXIT_OK; a usage error saying fmt when the text is
+ * malformed (IMSS_ERR_INVALID_ARG); else tool_fail(t, err, 1).
+ */
+int tool_typed_result(struct tool *t, const char *command, imss_err err, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
 /* Someone typed --pin: explain --pin-source.  Returns TOOL_EXIT_USAGE. */
 int tool_refuse_pin(struct tool *t, const char *command);
 
