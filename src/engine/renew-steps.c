@@ -28,9 +28,7 @@ struct employer {
 static void
 employer_clear(struct employer *e)
 {
-	free(e->razon_social);
-	free(e->registro_patronal);
-	free(e->rfc);
+	STR_FREE_EACH(e->razon_social, e->registro_patronal, e->rfc);
 	memset(e, 0, sizeof(*e));
 }
 
