@@ -51,10 +51,7 @@ imss_keygen_report_clear(imss_keygen_report *report)
 {
 	if (report == NULL)
 		return;
-	free(report->uri);
-	free(report->id_hex);
-	free(report->refused);
-	free(report->refused_reason);
+	STR_FREE_EACH(report->uri, report->id_hex, report->refused, report->refused_reason);
 	memset(report, 0, sizeof(*report));
 }
 

@@ -28,14 +28,8 @@ padded_dup(const unsigned char *field, size_t size)
 void
 token_info_clear(imss_token_info *info)
 {
-	free(info->uri);
-	free(info->label);
-	free(info->manufacturer);
-	free(info->model);
-	free(info->serial);
-	free(info->slot_description);
-	free(info->module_name);
-	free(info->identity);
+	STR_FREE_EACH(info->uri, info->label, info->manufacturer, info->model, info->serial,
+	              info->slot_description, info->module_name, info->identity);
 	memset(info, 0, sizeof(*info));
 }
 
@@ -502,30 +496,30 @@ token_mechanisms(imss_token *tok)
 	return IMSS_OK;
 }
 
-int
-token_has_mechanism(imss_token *tok, CK_MECHANISM_TYPE m)
+/* Whether m is one of the count mechanisms of list. */
+static int
+mechanism_in(const CK_MECHANISM_TYPE *list, size_t count, CK_MECHANISM_TYPE m)
 {
-	CK_ULONG i;
+	size_t i;
 
-	if (token_mechanisms(tok) != IMSS_OK)
-		return 0;
-	for (i = 0; i < tok->n_mechs; i++)
-		if (tok->mechs[i] == m)
+	for (i = 0; i < count; i++)
+		if (list[i] == m)
 			return 1;
 	return 0;
 }
 
 int
+token_has_mechanism(imss_token *tok, CK_MECHANISM_TYPE m)
+{
+	return token_mechanisms(tok) == IMSS_OK && mechanism_in(tok->mechs, tok->n_mechs, m);
+}
+
+int
 token_may_have_mechanism(imss_token *tok, CK_MECHANISM_TYPE m)
 {
-	size_t i;
-
 	if (tok->mechs != NULL)
 		return token_has_mechanism(tok, m);
-	for (i = 0; i < tok->n_refused; i++)
-		if (tok->refused[i] == m)
-			return 0;
-	return 1;
+	return !mechanism_in(tok->refused, tok->n_refused, m);
 }
 
 void

@@ -503,6 +503,10 @@ imss_err imss_credential_from_files(imss_ctx *ctx, const char *path,
                                     const char *key_path,
                                     imss_pin_source *password,
                                     imss_credential **out);
+/* The .key imss_credential_from_files() looks for beside a .cer when
+ * key_path is NULL: "name.cer" -> "name.key".  Freed with free(); NULL
+ * when out of memory. */
+char *imss_credential_key_path(const char *cert_path);
 void imss_credential_free(imss_credential *cred);
 
 /* The certificate (NULL for a token key with none stored). */

@@ -130,6 +130,18 @@ renew_journal_adopt(struct renew *r, const char *path, const char *legacy)
 }
 
 imss_err
+renew_journal_reached(struct renew *r, char **field, const char *path, enum journal_state state)
+{
+	imss_err err = journal_set(field, path);
+
+	if (err != IMSS_OK)
+		return err;
+	if (r->j.state < state)
+		r->j.state = state;
+	return journal_save(r->ctx, &r->j);
+}
+
+imss_err
 renew_journal_load(struct renew *r, int *exists)
 {
 	char *path = renew_state_file(r, "renew", "json");
@@ -670,11 +682,7 @@ imss_renew_result_clear(imss_renew_result *res)
 {
 	if (res == NULL)
 		return;
-	free(res->serial);
-	free(res->subject);
-	free(res->key_uri);
-	free(res->cert_uri);
-	free(res->cert_path);
-	free(res->letter_path);
+	STR_FREE_EACH(res->serial, res->subject, res->key_uri, res->cert_uri, res->cert_path,
+	              res->letter_path);
 	memset(res, 0, sizeof(*res));
 }

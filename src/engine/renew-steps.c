@@ -29,9 +29,7 @@ struct employer {
 static void
 employer_clear(struct employer *e)
 {
-	free(e->razon_social);
-	free(e->registro_patronal);
-	free(e->rfc);
+	STR_FREE_EACH(e->razon_social, e->registro_patronal, e->rfc);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -841,11 +839,7 @@ renew_ensure_request(struct renew *r, unsigned char **der, size_t *len)
 	/* A request holding the CA's challenge is kept from other users. */
 	err = imss_write_file_atomic(r->ctx, path, *der, *len, r->o->challenge ? 0600 : 0644, 1);
 	if (err == IMSS_OK)
-		err = journal_set(&r->j.request_path, path);
-	if (err == IMSS_OK && r->j.state < JOURNAL_REQUEST_BUILT)
-		r->j.state = JOURNAL_REQUEST_BUILT;
-	if (err == IMSS_OK)
-		err = journal_save(r->ctx, &r->j);
+		err = renew_journal_reached(r, &r->j.request_path, path, JOURNAL_REQUEST_BUILT);
 	if (err == IMSS_OK) {
 		const char *f[] = { "request", path, NULL };
 
@@ -950,11 +944,7 @@ renew_ensure_letter(struct renew *r)
 	}
 	err = journal_set(&r->j.letter_sha256, l.sha256);
 	if (err == IMSS_OK)
-		err = journal_set(&r->j.letter_path, path);
-	if (err == IMSS_OK && r->j.state < JOURNAL_LETTER_SIGNED)
-		r->j.state = JOURNAL_LETTER_SIGNED;
-	if (err == IMSS_OK)
-		err = journal_save(r->ctx, &r->j);
+		err = renew_journal_reached(r, &r->j.letter_path, path, JOURNAL_LETTER_SIGNED);
 	if (err == IMSS_OK && (r->result->letter_path = strdup(path)) == NULL)
 		err = IMSS_ERR_NOMEM;
 out:

@@ -52,6 +52,10 @@ imss_err renew_journal_adopt(struct renew *r, const char *path, const char *lega
 char *renew_file_safe(const char *text);
 /* The journal of this employer and token into r->j (*exists 0 when none). */
 imss_err renew_journal_load(struct renew *r, int *exists);
+/* *field (a journal field) set to path, the journal moved on to state
+ * (never back), and saved. */
+imss_err renew_journal_reached(struct renew *r, char **field, const char *path,
+                               enum journal_state state);
 
 /* renew-steps.c */
 /* May a wrong answer (IMSS_ASK_*) be asked again after attempt tries? */

@@ -539,11 +539,7 @@ idse_login(imss_ctx *ctx, struct http_client *c, const imss_credential *cred, co
 void
 idse_company_clear(struct idse_company *co)
 {
-	free(co->registro_patronal);
-	free(co->razon_social);
-	free(co->rfc);
-	free(co->address);
-	free(co->email);
+	STR_FREE_EACH(co->registro_patronal, co->razon_social, co->rfc, co->address, co->email);
 	memset(co, 0, sizeof(*co));
 }
 

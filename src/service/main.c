@@ -136,7 +136,7 @@ store(const char *command, const struct cli_option *o, const char *value, void *
 
 int
 cli_parse(const char *command, const struct cli_option *options, void (*print_usage)(void),
-          int argc, char **argv, void *args, int *done)
+          int (*check)(const void *args), int argc, char **argv, void *args, int *done)
 {
 	struct option *longs = long_options(options);
 	int c, rc = CLI_OK;
@@ -162,6 +162,8 @@ cli_parse(const char *command, const struct cli_option *options, void (*print_us
 		print_usage();
 	else if (optind < argc)
 		rc = cli_usage_error(command, "unexpected argument '%s'", argv[optind]);
+	else if (check)
+		rc = check(args);
 	return rc;
 }
 

@@ -359,8 +359,4 @@ out:
 	return rc;
 }
 
-const struct tool_command cmd_check = {
-	COMMAND,  N_("check when certificates expire (for reminders; exit status 10, 11)"),
-	options,  synopsis,
-	examples, run,
-};
+TOOL_COMMAND(cmd_check, N_("check when certificates expire (for reminders; exit status 10, 11)"));

@@ -277,8 +277,4 @@ out:
 	return rc;
 }
 
-const struct tool_command cmd_doctor = {
-	COMMAND,  N_("check whether a token is fit for the renewal (read-only, or --try)"),
-	options,  synopsis,
-	examples, run,
-};
+TOOL_COMMAND(cmd_doctor, N_("check whether a token is fit for the renewal (read-only, or --try)"));

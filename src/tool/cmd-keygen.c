@@ -56,16 +56,10 @@ examples(void)
 static int
 parse_type(struct tool *t, const char *text, imss_keyspec *spec)
 {
-	imss_err err = imss_keyspec_parse(text, spec);
-
-	if (err == IMSS_OK)
-		return TOOL_EXIT_OK;
-	if (err == IMSS_ERR_INVALID_ARG)
-		return tool_usage_error(t, COMMAND,
-		                        _("unknown key type '%s': use rsa:2048, rsa:3072, rsa:4096, "
-		                          "ec:prime256v1 or ec:secp384r1"),
-		                        text ? text : "");
-	return tool_fail(t, err, 1);
+	return tool_typed_result(t, COMMAND, imss_keyspec_parse(text, spec),
+	                         _("unknown key type '%s': use rsa:2048, rsa:3072, rsa:4096, "
+	                           "ec:prime256v1 or ec:secp384r1"),
+	                         text ? text : "");
 }
 
 /* "rsa:2048" or "ec:prime256v1", as --type takes it. */
@@ -172,6 +166,4 @@ out:
 	return rc;
 }
 
-const struct tool_command cmd_keygen = {
-	COMMAND, N_("generate a key pair inside a token"), options, synopsis, examples, run,
-};
+TOOL_COMMAND(cmd_keygen, N_("generate a key pair inside a token"));

@@ -622,21 +622,6 @@ login_asking_again(const struct renew_args *a, struct renew_run *r)
 	return err;
 }
 
-/* "name.cer" -> "name.key", as the library looks for it (malloc'd). */
-static char *
-key_file_of(const char *cert_path)
-{
-	const char *dot = strrchr(cert_path, '.'), *slash = strrchr(cert_path, '/');
-	size_t stem = dot && (!slash || dot > slash) ? (size_t)(dot - cert_path) : strlen(cert_path);
-	char *key = malloc(stem + 5);
-
-	if (key != NULL) {
-		memcpy(key, cert_path, stem);
-		memcpy(key + stem, ".key", 5);
-	}
-	return key;
-}
-
 /* The certificate file (or .pfx) of --credential, and the .key of a .cer:
  * readable and parseable. */
 static int
@@ -661,7 +646,7 @@ check_credential_file(struct tool *t, const char *path, const char *key_file)
 		                      _("'%s' is neither a .pfx/.p12 nor a certificate (.cer). Check the --credential file."),
 		                      path);
 	if (rc == TOOL_EXIT_OK && p12 == NULL && key_file == NULL)
-		key_file = derived = key_file_of(path);
+		key_file = derived = imss_credential_key_path(path);
 	PKCS12_free(p12);
 	sk_X509_pop_free(certs, X509_free);
 	free(data);

@@ -157,8 +157,4 @@ out:
 	return rc;
 }
 
-const struct tool_command cmd_status = {
-	COMMAND,  N_("show certificates, their validity and where their keys are"),
-	options,  synopsis,
-	examples, run,
-};
+TOOL_COMMAND(cmd_status, N_("show certificates, their validity and where their keys are"));

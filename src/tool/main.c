@@ -136,16 +136,9 @@ int
 tool_pin_source(struct tool *t, const char *command, const char *option, const char *spec,
                 imss_pin_source **out)
 {
-	imss_err err = imss_pin_source_parse(spec ? spec : "tty", out);
-
-	if (err == IMSS_OK)
-		return TOOL_EXIT_OK;
 	/* The spec is not repeated: it might be a PIN typed by mistake. */
-	if (err == IMSS_ERR_INVALID_ARG)
-		return tool_usage_error(t, command,
-		                        _("malformed %s: use tty, file:PATH, fd:N or env:NAME"),
-		                        option);
-	return tool_fail(t, err, 1);
+	return tool_typed_result(t, command, imss_pin_source_parse(spec ? spec : "tty", out),
+	                         _("malformed %s: use tty, file:PATH, fd:N or env:NAME"), option);
 }
 
 imss_err

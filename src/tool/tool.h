@@ -169,6 +169,11 @@ int tool_check_key_file(struct tool *t, const char *command, const char *key_fil
  */
 int tool_exit_code(imss_err err, int from_user_text);
 
+/* A command, from what its cmd-*.c file defines: COMMAND (its name), the
+ * static options, synopsis, examples and run. */
+#define TOOL_COMMAND(var, summary) \
+	const struct tool_command var = { COMMAND, summary, options, synopsis, examples, run }
+
 /* The commands (cmd-*.c). */
 extern const struct tool_command cmd_tokens, cmd_objects, cmd_doctor, cmd_keygen, cmd_csr, cmd_sign,
         cmd_import, cmd_status, cmd_check, cmd_export, cmd_renew, cmd_recover;
@@ -283,6 +288,14 @@ int tool_fail_detail(struct tool *t, imss_err err, const char *fmt, ...)
  */
 int tool_usage_error(struct tool *t, const char *command, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
+
+/*
+ * The exit status of parsing what the user typed (err from
+ * imss_*_parse()): TOOL_EXIT_OK; a usage error saying fmt when the text is
+ * malformed (IMSS_ERR_INVALID_ARG); else tool_fail(t, err, 1).
+ */
+int tool_typed_result(struct tool *t, const char *command, imss_err err, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
 
 /* Someone typed --pin: explain --pin-source.  Returns TOOL_EXIT_USAGE. */
 int tool_refuse_pin(struct tool *t, const char *command);

@@ -84,6 +84,21 @@ write_journal() {
 	chmod 600 "$(journal)"
 }
 
+# both_refuse WHAT MESSAGE: renew and --abandon each exit 1 saying MESSAGE,
+# and leave the token as $C/before.json recorded it.
+both_refuse() {
+	local what=$1 message=$2 run rc
+	for run in renew_run abandon_run; do
+		rc=0
+		$run >"$C/out.txt" || rc=$?
+		assert_eq 1 "$rc" "$what: $run refuses"
+		assert_contains "$(<"$C/err")" "$message" "$what: $run says why"
+		objects_json "$C/objects.json"
+		cmp -s <(jq -c .objects "$C/before.json") <(jq -c .objects "$C/objects.json") ||
+			die "$what: $run changed the token"
+	done
+}
+
 # --- (1) finding 1 ---------------------------------------------------------------
 case_new finding1 token
 expect_refused "finding 1: --label of the current key" "already used" --label 'IMSS anterior'
@@ -137,16 +152,7 @@ edited_case "journal naming the current key after the hash was recorded" keygen-
 objects_json "$C/before.json"
 prev_id=$(jq -r '.objects[] | select(.label == "Llave previa" and .class == "private-key") | .id' "$C/before.json")
 write_journal keygen-started "{key_label: \"IMSS R otra\", key_tmp_id: \"$prev_id\"}"
-for run in renew_run abandon_run; do
-	rc=0
-	$run >"$C/out.txt" || rc=$?
-	assert_eq 1 "$rc" "pre-existing key under another label: $run refuses"
-	assert_contains "$(<"$C/err")" "carries another label than the one recorded" \
-		"pre-existing key under another label: $run says why"
-	objects_json "$C/objects.json"
-	cmp -s <(jq -c .objects "$C/before.json") <(jq -c .objects "$C/objects.json") ||
-		die "pre-existing key under another label: $run changed the token"
-done
+both_refuse "pre-existing key under another label" "carries another label than the one recorded"
 rm "$(journal)"
 
 # A journal saying its key was made elsewhere (--new-key, issue 11) that
@@ -176,16 +182,7 @@ cmp -s <(jq -c .objects "$C/before.json") <(jq -c .objects "$C/objects.json") ||
 # (review of issue 9: --abandon deleted 'Llave previa' this way).
 for label in 'IMSS anterior' 'Llave previa'; do
 	write_journal keygen-started "{key_label: \"$label\"}"
-	for run in renew_run abandon_run; do
-		rc=0
-		$run >"$C/out.txt" || rc=$?
-		assert_eq 1 "$rc" "label '$label' alone: $run refuses"
-		assert_contains "$(<"$C/err")" "missing the random ID the key was generated with" \
-			"label '$label' alone: $run says the journal is damaged"
-		objects_json "$C/objects.json"
-		cmp -s <(jq -c .objects "$C/before.json") <(jq -c .objects "$C/objects.json") ||
-			die "label '$label' alone: $run changed the token"
-	done
+	both_refuse "label '$label' alone (a damaged journal)" "missing the random ID the key was generated with"
 	rm "$(journal)"
 done
 
