@@ -69,10 +69,10 @@ struct tool_option {
 		"token", TOOL_ARG_MANDATORY, offsetof(type, field), N_("URI"),      \
 		        N_("the token, as a PKCS#11 URI (see 'imss-renew tokens')") \
 	}
-#define TOOL_OPTION_PIN_SOURCE(type, field)                                                         \
-	{                                                                                           \
-		"pin-source", TOOL_ARG_REQUIRED, offsetof(type, field), N_("SRC"),                  \
-		        N_("where the PIN comes from: tty (default), file:PATH,\nfd:N or env:NAME") \
+#define TOOL_OPTION_PIN_SOURCE(type, field)                                                                    \
+	{                                                                                                      \
+		"pin-source", TOOL_ARG_REQUIRED, offsetof(type, field), N_("SRC"),                             \
+		        N_("where the PIN comes from: tty (default), file:PATH,\nfd:N, env:NAME or cred:NAME") \
 	}
 
 /* What every command gets from main(). */
@@ -207,22 +207,22 @@ struct cert_args {
 };
 
 /* The options of struct cert_args, with the help of --login. */
-#define CERT_ARGS_OPTIONS(login_help)                                                                              \
-	{ "cert", TOOL_ARG_REQUIRED, offsetof(struct cert_args, cert), N_("FILE"),                                 \
-	  N_("certificates in a file: DER, PEM or PKCS#7") },                                                      \
-	        { "credential", TOOL_ARG_REQUIRED, offsetof(struct cert_args, credential),                         \
-		  N_("FILE"), N_("a .pfx/.p12, or a .cer with its .key next to it") },                             \
-	        { "key-file", TOOL_ARG_REQUIRED, offsetof(struct cert_args, key_file), N_("FILE"),                 \
-		  N_("the .key of a .cer, when it has another name") },                                            \
-	        { "token", TOOL_ARG_REQUIRED, offsetof(struct cert_args, token), N_("URI"),                        \
-		  N_("the certificates on one token (PKCS#11 URI)") },                                             \
-	        { "login", TOOL_ARG_NONE, offsetof(struct cert_args, login), NULL, login_help },                   \
-	        { "pin-source", TOOL_ARG_REQUIRED, offsetof(struct cert_args, pin_source),                         \
-		  N_("SRC"),                                                                                       \
-		  N_("where the PIN comes from (implies --login):\ntty (default), file:PATH, fd:N or env:NAME") }, \
-	{                                                                                                          \
-		"password-source", TOOL_ARG_REQUIRED, offsetof(struct cert_args, password_source),                 \
-		        N_("SRC"), N_("the password of the .pfx or .key: same forms")                              \
+#define CERT_ARGS_OPTIONS(login_help)                                                                                          \
+	{ "cert", TOOL_ARG_REQUIRED, offsetof(struct cert_args, cert), N_("FILE"),                                             \
+	  N_("certificates in a file: DER, PEM or PKCS#7") },                                                                  \
+	        { "credential", TOOL_ARG_REQUIRED, offsetof(struct cert_args, credential),                                     \
+		  N_("FILE"), N_("a .pfx/.p12, or a .cer with its .key next to it") },                                         \
+	        { "key-file", TOOL_ARG_REQUIRED, offsetof(struct cert_args, key_file), N_("FILE"),                             \
+		  N_("the .key of a .cer, when it has another name") },                                                        \
+	        { "token", TOOL_ARG_REQUIRED, offsetof(struct cert_args, token), N_("URI"),                                    \
+		  N_("the certificates on one token (PKCS#11 URI)") },                                                         \
+	        { "login", TOOL_ARG_NONE, offsetof(struct cert_args, login), NULL, login_help },                               \
+	        { "pin-source", TOOL_ARG_REQUIRED, offsetof(struct cert_args, pin_source),                                     \
+		  N_("SRC"),                                                                                                   \
+		  N_("where the PIN comes from (implies --login):\ntty (default), file:PATH, fd:N, env:NAME or\ncred:NAME") }, \
+	{                                                                                                                      \
+		"password-source", TOOL_ARG_REQUIRED, offsetof(struct cert_args, password_source),                             \
+		        N_("SRC"), N_("the password of the .pfx or .key: same forms")                                          \
 	}
 
 /*
