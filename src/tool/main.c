@@ -139,6 +139,7 @@ tool_pin_source(struct tool *t, const char *command, const char *option, const c
 {
 	imss_err err = imss_pin_source_parse(spec ? spec : "tty", out);
 
+	tool_notify_note_source(spec);
 	if (err == IMSS_OK)
 		return TOOL_EXIT_OK;
 	/* The spec is not repeated: it might be a PIN typed by mistake. */
