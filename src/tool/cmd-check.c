@@ -18,7 +18,8 @@
  * never success.  2 a usage error.
  *
  * --notify-command runs a command with the JSON document on its standard
- * input when the status is 10 or 11 (notify.c).
+ * input when the status is 10 or 11, and with {"status":"failed",...}
+ * when nothing was found to check (notify.c).
  *
  * CA certificates (basicConstraints CA:TRUE) are not checked: a token or a
  * PEM bundle may carry the issuer's certificate, which is not the user's
@@ -63,7 +64,7 @@ static const struct tool_option options[] = {
 	{ "all", TOOL_ARG_NONE, offsetof(struct cert_args, all), NULL,
 	  N_("also show superseded and retired certificates\n(marked; they never count)") },
 	{ "notify-command", TOOL_ARG_REQUIRED, offsetof(struct cert_args, notify_command), N_("CMD"),
-	  N_("when one expires within N days or has expired,\nrun CMD (/bin/sh -c) with the JSON result on\nits standard input") },
+	  N_("when one expires within N days or has expired,\nor nothing is found, run CMD (/bin/sh -c) with\nthe JSON result on its standard input") },
 	TOOL_OPTION_END,
 };
 
@@ -212,25 +213,32 @@ pcscd_state(void)
 	return state;
 }
 
-/* No token at all: why, as far as the tool can tell.  Exit status 1. */
-static int
-fail_no_token(struct tool *t)
+/* Why nothing was found to check, when nothing was: the error and its
+ * detail (translated), reported and notified by run(). */
+struct nothing {
+	imss_err err;
+	const char *why;
+	char buf[1024];
+};
+
+/* No token at all: why, as far as the tool can tell. */
+static const char *
+no_token_reason(void)
 {
 	switch (pcscd_state()) {
 	case PCSCD_NOT_RUNNING:
-		return tool_fail_detail(t, IMSS_ERR_NO_TOKEN, "%s",
-		                        _("No token was found, and pcscd, the service smart-card readers and USB tokens go through, is not running: start it ('systemctl start pcscd.socket'), plug in the token and check again."));
+		return _("No token was found, and pcscd, the service smart-card readers and USB tokens go through, is not running: start it ('systemctl start pcscd.socket'), plug in the token and check again.");
 	case PCSCD_NO_ACCESS:
-		return tool_fail_detail(t, IMSS_ERR_NO_TOKEN, "%s",
-		                        _("No token was found, and this user has no access to pcscd, the service smart-card readers go through: run as a user allowed to use the reader (polkit, group), or check again as that user."));
+		return _("No token was found, and this user has no access to pcscd, the service smart-card readers go through: run as a user allowed to use the reader (polkit, group), or check again as that user.");
 	default:
-		return tool_fail_detail(t, IMSS_ERR_NO_TOKEN, "%s",
-		                        _("No token was found: plug in the token (or its reader) and check again; 'imss-renew tokens' lists what is seen."));
+		return _("No token was found: plug in the token (or its reader) and check again; 'imss-renew tokens' lists what is seen.");
 	}
 }
 
+/* Every initialized token present; none seen or none initialized fills
+ * *nothing. */
 static int
-from_every_token(struct tool *t, struct cert_entries *e)
+from_every_token(struct tool *t, struct cert_entries *e, struct nothing *nothing)
 {
 	imss_token_info *infos = NULL;
 	size_t count = 0, checked = 0, i;
@@ -248,27 +256,31 @@ from_every_token(struct tool *t, struct cert_entries *e)
 	imss_token_info_free(infos, count);
 	if (err != IMSS_OK)
 		return tool_fail(t, err, 0);
+	nothing->err = IMSS_ERR_NO_TOKEN;
 	if (count == 0)
-		return fail_no_token(t);
-	if (checked == 0)
-		return tool_fail_detail(t, IMSS_ERR_NO_TOKEN, "%s",
-		                        _("No initialized token was found: the tokens present are empty (not initialized) or the system's CA store.  Plug in the token that holds the certificate and check again."));
+		nothing->why = no_token_reason();
+	else if (checked == 0)
+		nothing->why = _(
+		        "No initialized token was found: the tokens present are empty (not initialized) or the system's CA store.  Plug in the token that holds the certificate and check again.");
 	return TOOL_EXIT_OK;
 }
 
-/* Nothing to check where the user pointed: exit status 1 with the reason. */
-static int
-fail_nothing_found(struct tool *t, const struct cert_args *a)
+/* No employer certificate where the user pointed. */
+static void
+nothing_found(const struct cert_args *a, struct nothing *nothing)
 {
-	if (a->token)
-		return tool_fail_detail(t, IMSS_ERR_NO_OBJECT,
-		                        _("The token %s holds no employer certificate.  Some tokens show certificates only after login: try --login."),
-		                        a->token);
-	if (a->certs.n || a->credential)
-		return tool_fail_detail(t, IMSS_ERR_NO_OBJECT, "%s",
-		                        _("The files given hold no employer certificate (only CA certificates)."));
-	return tool_fail_detail(t, IMSS_ERR_NO_OBJECT, "%s",
-	                        _("The tokens present hold no employer certificate.  Some tokens show certificates only after login: check with --token URI --login."));
+	nothing->err = IMSS_ERR_NO_OBJECT;
+	if (a->token) {
+		snprintf(nothing->buf, sizeof(nothing->buf),
+		         _("The token %s holds no employer certificate.  Some tokens show certificates only after login: try --login."),
+		         a->token);
+		nothing->why = nothing->buf;
+	} else if (a->certs.n || a->credential)
+		nothing->why =
+		        _("The files given hold no employer certificate (only CA certificates).");
+	else
+		nothing->why = _(
+		        "The tokens present hold no employer certificate.  Some tokens show certificates only after login: check with --token URI --login.");
 }
 
 /* Is stdout systemd's journal?  $JOURNAL_STREAM is "DEVICE:INODE". */
@@ -446,6 +458,27 @@ result_json(struct cert_entries *e, long days, enum verdict worst, int all)
 	return root;
 }
 
+/* Nothing to check is a failure, exit status 1, and notified: {"status":
+ * "failed","days":N,"error":{"code","detail"}}. */
+static int
+fail_nothing(struct tool *t, const struct cert_args *a, long days, const struct nothing *nothing)
+{
+	json_object *root = json_object_new_object(), *error = json_object_new_object();
+	int rc = tool_fail_detail(t, nothing->err, "%s", nothing->why);
+
+	if (a->notify_command && root && error && !tool_json_str(root, "status", "failed") &&
+	    !tool_json_int(root, "days", days) &&
+	    !tool_json_str(error, "code", tool_error_code(nothing->err)) &&
+	    !tool_json_str(error, "detail", nothing->why) && !tool_json_add(root, "error", error)) {
+		error = NULL;
+		tool_notify(t, a->notify_command,
+		            json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
+	}
+	json_object_put(error);
+	json_object_put(root);
+	return rc;
+}
+
 /* --notify-command with the JSON document, when there is a reminder. */
 static void
 notify(struct tool *t, const char *cmd, json_object *root, enum verdict worst)
@@ -467,6 +500,7 @@ run(struct tool *t, int argc, char **argv)
 	};
 	struct cert_args a = { 0 };
 	struct cert_entries e = { 0 };
+	struct nothing nothing = { .why = NULL };
 	enum verdict worst = VERDICT_OK;
 	json_object *root = NULL;
 	long days = 0;
@@ -482,12 +516,14 @@ run(struct tool *t, int argc, char **argv)
 	if (a.certs.n || a.credential || a.token)
 		rc = cert_entries_collect(t, COMMAND, &a, &e);
 	else
-		rc = from_every_token(t, &e);
+		rc = from_every_token(t, &e, &nothing);
 	if (rc != TOOL_EXIT_OK)
 		goto out;
 	judge(&e, days);
-	if (e.n == 0) {
-		rc = fail_nothing_found(t, &a);
+	if (!nothing.why && e.n == 0)
+		nothing_found(&a, &nothing);
+	if (nothing.why) {
+		rc = fail_nothing(t, &a, days, &nothing);
 		goto out;
 	}
 	if (cert_entries_mark(&e) != IMSS_OK) {

@@ -94,5 +94,10 @@ assert_exit 11 capture "$T/out" check --cert "$T/fexpired.pem" --notify-command 
 assert_contains "$(<"$T/stderr")" "the notify command failed (exit status 3)" "notify: its failure is reported"
 assert_exit 11 capture "$T/out" check --cert "$T/fexpired.pem" --notify-command 'exit 0'
 printf 'ok: notify: a command that does not read its input is no error\n'
+# Nothing found to check: notified as a failure.
+assert_exit 1 capture "$T/out" check --cert "$T/cas" --notify-command "$T/notify.sh"
+assert_eq "failed|30|NO_OBJECT" "$(jq -r '[.status, .days, .error.code] | map(tostring) | join("|")' "$NOTIFY_OUT")" \
+	"notify: nothing found is notified as failed, with the error's code"
+assert_contains "$(jq -r .error.detail "$NOTIFY_OUT")" "hold no employer certificate" "notify: and its detail"
 
 echo "PASS: $T_NAME"
