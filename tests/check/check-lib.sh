@@ -36,3 +36,21 @@ check_json() {
 		(.status | IN("ok", "expiring", "expired")) and (.days | type == "number")' \
 		"$1" >/dev/null || die "check --json: unexpected shape: $(<"$1")"
 }
+
+# check_file_certs: the throwaway PKI of cli-lib.sh with the CA "ca", and
+# $T/f90, f10 and fexpired (.pem, .cer, .key) for Empresa Ejemplo.
+check_file_certs() {
+	local f
+	pki_init
+	pki_ca ca
+	for f in 90 10 expired; do
+		openssl req -new -newkey rsa:2048 -nodes -config "$T/pki.cnf" -subj "$SUBJECT" \
+			-keyout "$T/f$f.key" -out "$T/f$f.csr" 2>/dev/null || die "openssl req"
+	done
+	check_certs_for f
+}
+
+# check, jcheck ARGS: `imss-renew check` (with --json) on files; no token
+# is touched: a module that does not exist makes sure of it.
+check() { "$IMSS_RENEW" --module "$T/no-such-module.so" check "$@"; }
+jcheck() { "$IMSS_RENEW" --module "$T/no-such-module.so" --json check "$@"; }

@@ -15,17 +15,7 @@
 . "$TESTS_DIR/check/check-lib.sh"
 t_need openssl jq
 t_tmpdir
-# No token is touched: a module that does not exist makes sure of it.
-check() { "$IMSS_RENEW" --module "$T/no-such-module.so" check "$@"; }
-jcheck() { "$IMSS_RENEW" --module "$T/no-such-module.so" --json check "$@"; }
-
-pki_init
-pki_ca ca
-for f in 90 10 expired; do
-	openssl req -new -newkey rsa:2048 -nodes -config "$T/pki.cnf" -subj "$SUBJECT" \
-		-keyout "$T/f$f.key" -out "$T/f$f.csr" 2>/dev/null || die "openssl req"
-done
-check_certs_for f
+check_file_certs
 
 # One certificate per run: exit status, the line, the summary.
 assert_exit 0 capture "$T/out" check --cert "$T/f90.pem"
