@@ -1,7 +1,9 @@
 # shellcheck shell=bash
-# Helpers of the check tests, sourced after tests/lib/common.sh and
-# tests/cli/cli-lib.sh: certificates for Empresa Ejemplo that are valid 90
-# days, valid 10 days and expired, made by the throwaway PKI of cli-lib.sh.
+# Helpers of the check tests, sourced after tests/lib/common.sh:
+# certificates for Empresa Ejemplo that are valid 90 days, valid 10 days
+# and expired, made by the throwaway PKI of cli-lib.sh (sourced here).
+# shellcheck source=SCRIPTDIR/../cli/cli-lib.sh
+. "$TESTS_DIR/cli/cli-lib.sh"
 
 # shellcheck disable=SC2034 # used by the test scripts
 SUBJECT='/O=Empresa Ejemplo SA de CV/OU=Y1234567890/x500UniqueIdentifier=EEJ920101AB1/CN=Juan Perez'

@@ -8,8 +8,6 @@
 # stays.
 # shellcheck source=SCRIPTDIR/../lib/common.sh
 . "$TESTS_DIR/lib/common.sh"
-# shellcheck source=SCRIPTDIR/../cli/cli-lib.sh
-. "$TESTS_DIR/cli/cli-lib.sh"
 # shellcheck source=SCRIPTDIR/check-lib.sh
 . "$TESTS_DIR/check/check-lib.sh"
 t_need openssl jq

@@ -12,8 +12,6 @@
 # with 1 and says so.
 # shellcheck source=SCRIPTDIR/../lib/common.sh
 . "$TESTS_DIR/lib/common.sh"
-# shellcheck source=SCRIPTDIR/../cli/cli-lib.sh
-. "$TESTS_DIR/cli/cli-lib.sh"
 # shellcheck source=SCRIPTDIR/check-lib.sh
 . "$TESTS_DIR/check/check-lib.sh"
 t_need openssl jq
