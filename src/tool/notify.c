@@ -34,20 +34,53 @@ tool_notify_note_source(const char *spec)
 	snprintf(secret_vars[n_secret_vars++], SECRET_VAR_SIZE, "%s", spec + 4);
 }
 
-/* In the child: stdin from the pipe, stdout to stderr, no secrets. */
-static void
-exec_command(const char *cmd, int pipe_fds[2])
+extern char **environ;
+
+/* Is "NAME=value" one of the variables the command does not get? */
+static int
+withheld(const char *entry)
 {
-	size_t i;
+	size_t len = strcspn(entry, "="), i;
+
+	if (len == strlen("CREDENTIALS_DIRECTORY") &&
+	    strncmp(entry, "CREDENTIALS_DIRECTORY", len) == 0)
+		return 1;
+	for (i = 0; i < n_secret_vars; i++)
+		if (strlen(secret_vars[i]) == len && strncmp(entry, secret_vars[i], len) == 0)
+			return 1;
+	return 0;
+}
+
+/* The command's environment, made before fork(): ours without the
+ * withheld variables (the strings are environ's).  NULL when out of
+ * memory. */
+static char **
+command_environment(void)
+{
+	size_t n = 0, kept = 0, i;
+	char **env;
+
+	while (environ && environ[n])
+		n++;
+	env = calloc(n + 1, sizeof(*env));
+	for (i = 0; env && i < n; i++)
+		if (!withheld(environ[i]))
+			env[kept++] = environ[i];
+	return env;
+}
+
+/* In the child: stdin from the pipe, stdout to stderr; only what is
+ * async-signal-safe. */
+static void
+exec_command(const char *cmd, int pipe_fds[2], char **env)
+{
+	char *const argv[] = { "sh", "-c", (char *)cmd, NULL };
 
 	if (dup2(pipe_fds[0], STDIN_FILENO) < 0 || dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
 		_exit(127);
 	close(pipe_fds[0]);
 	close(pipe_fds[1]);
-	for (i = 0; i < n_secret_vars; i++)
-		unsetenv(secret_vars[i]);
-	unsetenv("CREDENTIALS_DIRECTORY");
-	execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+	execve("/bin/sh", argv, env);
 	_exit(127);
 }
 
@@ -84,18 +117,21 @@ int
 tool_notify(struct tool *t, const char *cmd, const char *json_summary)
 {
 	struct sigaction ignore = { .sa_handler = SIG_IGN }, old;
+	char **env = command_environment();
 	int pipe_fds[2], status;
 	pid_t pid;
 
 	(void)t;
 	fflush(NULL);
-	if (pipe(pipe_fds) != 0) {
-		tool_warn(_("the notify command was not run: %s"), strerror(errno));
+	if (!env || pipe(pipe_fds) != 0) {
+		tool_warn(_("the notify command was not run: %s"), strerror(env ? errno : ENOMEM));
+		free(env);
 		return -1;
 	}
 	pid = fork();
 	if (pid == 0)
-		exec_command(cmd, pipe_fds);
+		exec_command(cmd, pipe_fds, env);
+	free(env);
 	close(pipe_fds[0]);
 	if (pid < 0) {
 		close(pipe_fds[1]);
