@@ -225,14 +225,13 @@ struct nothing {
 static const char *
 no_token_reason(void)
 {
-	switch (pcscd_state()) {
-	case PCSCD_NOT_RUNNING:
+	enum pcscd_state pcscd = pcscd_state();
+
+	if (pcscd == PCSCD_NOT_RUNNING)
 		return _("No token was found, and pcscd, the service smart-card readers and USB tokens go through, is not running: start it ('systemctl start pcscd.socket'), plug in the token and check again.");
-	case PCSCD_NO_ACCESS:
+	if (pcscd == PCSCD_NO_ACCESS)
 		return _("No token was found, and this user has no access to pcscd, the service smart-card readers go through: run as a user allowed to use the reader (polkit, group), or check again as that user.");
-	default:
-		return _("No token was found: plug in the token (or its reader) and check again; 'imss-renew tokens' lists what is seen.");
-	}
+	return _("No token was found: plug in the token (or its reader) and check again; 'imss-renew tokens' lists what is seen.");
 }
 
 /* Every initialized token present; none seen or none initialized fills
