@@ -198,12 +198,29 @@ int imss_token_uri_matches(const imss_token *tok, const char *uri);
 const imss_token_info *imss_token_get_info(const imss_token *tok);
 
 /*
- * PIN sources: "tty" (default, no echo), "file:PATH", "fd:N", "env:NAME".
+ * PIN sources: "tty" (default, no echo), "file:PATH", "fd:N", "env:NAME",
+ * "cred:NAME" (the systemd credential $CREDENTIALS_DIRECTORY/NAME; NAME
+ * has no '/' and is not "." or "..").
  */
 typedef struct imss_pin_source imss_pin_source;
 
 imss_err imss_pin_source_parse(const char *spec, imss_pin_source **out);
 void imss_pin_source_free(imss_pin_source *src);
+
+/* The source in words for a message ("env:NAME", a file's path), with why
+ * a systemd credential cannot be read when it cannot; never the secret.
+ * Valid until the next call. */
+const char *imss_pin_source_describe(const imss_pin_source *src);
+
+/*
+ * A source spec for one employer: in a "file:" or "cred:" spec,
+ * "{registro_patronal}" and "{user}" are replaced by those values (which
+ * must be non-empty, without '/', not "." or ".."); other specs are
+ * copied as they are.  IMSS_ERR_INVALID_ARG for another {placeholder}, an
+ * unclosed '{' or an unfit value.  *out is freed with free().
+ */
+imss_err imss_secret_source_expand(const char *spec, const char *registro_patronal,
+                                   const char *user, char **out);
 
 /*
  * Read a secret from a source into buf (NUL-terminated, without the line

@@ -98,7 +98,8 @@ read_password(imss_ctx *ctx, imss_pin_source *src, const char *path, char *buf, 
 	snprintf(prompt, sizeof(prompt), _("Password for %s: "), path);
 	err = imss_pin_source_read(src, prompt, buf, size);
 	if (err != IMSS_OK)
-		return ctx_fail(ctx, err, _("No password could be read for '%s'."), path);
+		return ctx_fail(ctx, err, _("No password could be read for '%s' from '%s'."), path,
+		                imss_pin_source_describe(src));
 	return IMSS_OK;
 }
 

@@ -451,7 +451,8 @@ session_body(imss_ctx *ctx, const imss_credential *cred, const char *user,
 	if (err != IMSS_OK) {
 		imss_secrets_end();
 		free(b64);
-		return ctx_fail(ctx, err, _("No IDSE password could be read."));
+		return ctx_fail(ctx, err, _("No IDSE password could be read from '%s'."),
+		                imss_pin_source_describe(password));
 	}
 	*out = json_object_new_object();
 	json_object_object_add(*out, "user", json_object_new_string(user));

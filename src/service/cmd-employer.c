@@ -11,7 +11,7 @@
 #include <openssl/crypto.h>
 
 #include "cli.h"
-#include "csv.h"
+#include "csv-read.h"
 #include "db.h"
 #include "employers.h"
 #include "password.h"

@@ -230,7 +230,7 @@ tool_refuse_pin(struct tool *t, const char *command)
 {
 	return tool_usage_error(t, command, "%s",
 	                        _("there is no --pin option: a PIN on the command line is visible to "
-	                          "other users.  Use --pin-source tty|file:PATH|fd:N|env:NAME"));
+	                          "other users.  Use --pin-source tty|file:PATH|fd:N|env:NAME|cred:NAME"));
 }
 
 int

@@ -183,6 +183,7 @@ struct fault_rule {
 
 struct fault_config {
 	bool raw_only;
+	bool no_slots; /* FAULT_NO_SLOTS: no reader, no slot */
 	bool refuse_extractable;
 	bool refuse_sign_only; /* FAULT_REFUSE_SIGN_ONLY */
 	CK_RV sign_only_rv;
@@ -522,6 +523,7 @@ fault_configure_locked(void)
 
 	memset(&cfg, 0, sizeof cfg);
 	cfg.raw_only = fault_env_flag("FAULT_RAW_ONLY");
+	cfg.no_slots = fault_env_flag("FAULT_NO_SLOTS");
 	cfg.refuse_extractable = fault_env_flag("FAULT_REFUSE_EXTRACTABLE");
 	cfg.refuse_set_id = fault_env_flag("FAULT_REFUSE_SET_ID");
 	cfg.always_auth = fault_env_flag("FAULT_ALWAYS_AUTH");
@@ -775,6 +777,18 @@ static bool
 fault_write_protected(void)
 {
 	return fault_get_flag(&fault_cfg.write_protected);
+}
+
+/* FAULT_NO_SLOTS: the module sees no slot (no reader plugged in). */
+static CK_RV
+fault_do_C_GetSlotList(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
+{
+	if (!fault_get_flag(&fault_cfg.no_slots))
+		return fault_real->C_GetSlotList(present, list, count);
+	if (count == NULL)
+		return CKR_ARGUMENTS_BAD;
+	*count = 0;
+	return CKR_OK;
 }
 
 static CK_RV
@@ -1169,6 +1183,7 @@ fault_load_real_locked(void)
 #define FAULT_BEHAVIOUR(name)   \
 	if (real->name != NULL) \
 		fault_impl.name = fault_do_##name;
+	FAULT_BEHAVIOUR(C_GetSlotList)
 	FAULT_BEHAVIOUR(C_GetMechanismList)
 	FAULT_BEHAVIOUR(C_GetMechanismInfo)
 	FAULT_BEHAVIOUR(C_GetTokenInfo)
