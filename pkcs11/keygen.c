@@ -126,7 +126,8 @@ templates_build(struct keygen_templates *t, const imss_keyspec *spec, const char
 	if (!(level & RELAX_EXTRACTABLE))
 		ADD(t->priv, t->npriv, CKA_EXTRACTABLE, &ck_false, sizeof(CK_BBOOL));
 	if (!(level & RELAX_USAGE)) {
-		ADD(t->priv, t->npriv, CKA_DECRYPT, &ck_false, sizeof(CK_BBOOL));
+		ADD(t->priv, t->npriv, CKA_DECRYPT, spec->decrypt ? &ck_true : &ck_false,
+		    sizeof(CK_BBOOL));
 		ADD(t->priv, t->npriv, CKA_UNWRAP, &ck_false, sizeof(CK_BBOOL));
 		ADD(t->priv, t->npriv, CKA_DERIVE, &ck_false, sizeof(CK_BBOOL));
 	}

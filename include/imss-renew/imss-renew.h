@@ -264,6 +264,10 @@ typedef struct imss_keyspec {
 	imss_key_kind kind;
 	unsigned bits;           /* RSA modulus bits, or EC field bits */
 	const char *curve;       /* EC: "prime256v1" or "secp384r1" */
+	/* Added later (zero: as before).  1: the private key may also
+	 * decrypt (CKA_DECRYPT), for a first SCEP enrollment only (the CA
+	 * encrypts its answer to the new key). */
+	unsigned decrypt;
 } imss_keyspec;
 
 /* "rsa:2048" (default for NULL), "rsa:3072", "rsa:4096",
@@ -707,6 +711,10 @@ typedef struct imss_renew_options {
 	 * (challengePassword) when given; some CAs (micromdm's) ask for it on
 	 * renewals too.  NULL: none. */
 	imss_pin_source *challenge;
+	/* A first enrollment (enroll --protocol scep): no current credential
+	 * (current NULL); the subject of the new certificate, as
+	 * "/CN=name/O=firm/C=MX".  NULL for a renewal. */
+	const char *subject;
 } imss_renew_options;
 
 typedef struct imss_renew_result {

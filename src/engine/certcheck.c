@@ -89,6 +89,25 @@ same_entry(const X509_NAME *name, int nid, const char *want)
 	return ok;
 }
 
+/* The same entries in any order (a CA may sort them: micromdm's puts C,
+ * O, OU ... CN), each attribute once. */
+static int
+same_entries(const X509_NAME *name, const X509_NAME *want)
+{
+	int i, ok = X509_NAME_entry_count(name) == X509_NAME_entry_count(want);
+
+	for (i = 0; ok && i < X509_NAME_entry_count(want); i++) {
+		const X509_NAME_ENTRY *e = X509_NAME_get_entry(want, i);
+		unsigned char *utf8 = NULL;
+		int len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(e));
+
+		ok = len >= 0 && strlen((char *)utf8) == (size_t)len &&
+		     same_entry(name, OBJ_obj2nid(X509_NAME_ENTRY_get_object(e)), (char *)utf8);
+		OPENSSL_free(utf8);
+	}
+	return ok;
+}
+
 /* The employer's identity, field by field (the reason names the field and
  * what was expected, never what the service sent); the e-mail too for a
  * certificate just asked for (an older one may carry an e-mail changed
@@ -110,10 +129,14 @@ employer_problem(struct renew *r, X509 *cert, int with_email, char *buf, size_t 
 	};
 	size_t i;
 
-	/* A standard protocol's CA: the current certificate's subject, as it is. */
+	/* A first enrollment: the subject asked for; a standard protocol's
+	 * renewal: the current certificate's subject, as it is. */
+	if (renew_is_first(r))
+		return same_entries(n, renew_wanted_subject(r))
+		               ? NULL
+		               : _("its subject is not the one requested (the same attributes and values, in any order)");
 	if (r->o->protocol != IMSS_PROTOCOL_IDSE)
-		return X509_NAME_cmp(n, X509_get_subject_name(
-		                                imss_credential_get_certificate(r->o->current))) == 0
+		return X509_NAME_cmp(n, renew_wanted_subject(r)) == 0
 		               ? NULL
 		               : _("its subject is not the current certificate's");
 	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {

@@ -581,18 +581,65 @@ renew_connect_enroll(struct renew *r)
 	if (r->o->protocol == IMSS_PROTOCOL_SCEP) {
 		/* The CA encrypts its answer to the current certificate: a key
 		 * that cannot decrypt is refused before any key is made. */
-		struct scep_signer signer = { imss_credential_get_certificate(r->o->current),
-			                      imss_credential_get_key(r->o->current) };
+		struct scep_signer signer = { NULL, NULL };
 
-		err = scep_check_signer(r->ctx, &signer);
-		if (err != IMSS_OK)
-			return err;
+		if (!renew_is_first(r)) {
+			signer.cert = imss_credential_get_certificate(r->o->current);
+			signer.key = imss_credential_get_key(r->o->current);
+			err = scep_check_signer(r->ctx, &signer);
+			if (err != IMSS_OK)
+				return err;
+		}
 	}
 	err = load_ca_file(r, r->o->ca_file, &r->issuer);
 	ho.trusted = r->issuer;
 	if (err == IMSS_OK)
 		err = http_client_new(r->ctx, r->o->server, &ho, &r->http);
 	return err;
+}
+
+int
+renew_is_first(const struct renew *r)
+{
+	return r->o->current == NULL && r->o->subject != NULL;
+}
+
+const X509_NAME *
+renew_wanted_subject(const struct renew *r)
+{
+	X509 *cert = r->o->current ? imss_credential_get_certificate(r->o->current) : NULL;
+
+	return cert != NULL ? X509_get_subject_name(cert) : r->subject;
+}
+
+/* "/CN=name/O=firm/C=MX" (as openssl req -subj) into r->subject. */
+imss_err
+renew_parse_subject(struct renew *r)
+{
+	char *text = strdup(r->o->subject), *entry, *next, *eq;
+	imss_err err = IMSS_OK;
+
+	r->subject = X509_NAME_new();
+	if (text == NULL || r->subject == NULL) {
+		free(text);
+		return IMSS_ERR_NOMEM;
+	}
+	for (entry = text[0] == '/' ? text + 1 : text; err == IMSS_OK && entry != NULL; entry = next) {
+		if ((next = strchr(entry, '/')) != NULL)
+			*next++ = '\0';
+		eq = strchr(entry, '=');
+		if (eq == NULL || eq == entry || eq[1] == '\0' ||
+		    (*eq = '\0',
+		     !X509_NAME_add_entry_by_txt(r->subject, entry, MBSTRING_UTF8,
+		                                 (const unsigned char *)eq + 1, -1, -1, 0)))
+			err = IMSS_ERR_INVALID_ARG;
+	}
+	free(text);
+	if (err == IMSS_OK && X509_NAME_entry_count(r->subject) > 0 && str_is_text(r->o->subject))
+		return IMSS_OK;
+	return ctx_fail(r->ctx, IMSS_ERR_INVALID_ARG,
+	                _("The subject '%s' is not of the form /CN=name/O=firm/C=MX (known attribute names, non-empty values). Nothing was done."),
+	                r->o->subject);
 }
 
 imss_err
@@ -637,6 +684,7 @@ renew_free(struct renew *r)
 	idse_company_clear(&r->company);
 	journal_clear(&r->j);
 	imss_key_free(r->key);
+	X509_NAME_free(r->subject);
 	X509_free(r->cert);
 	free(r->state_dir);
 	free(r->out_dir);

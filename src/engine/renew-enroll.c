@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdint.h>
+#include <time.h>
+
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
@@ -20,8 +23,7 @@
 imss_err
 renew_enroll_identity(struct renew *r)
 {
-	X509 *cert = imss_credential_get_certificate(r->o->current);
-	const X509_NAME *n = cert ? X509_get_subject_name(cert) : NULL;
+	const X509_NAME *n = renew_wanted_subject(r);
 	char *id = n ? renew_subject_entry(n, NID_organizationalUnitName) : NULL;
 
 	if (n == NULL)
@@ -44,9 +46,16 @@ renew_enroll_identity(struct renew *r)
 			            "subject",  text ? text : "?",
 			            NULL };
 
-		renew_emit(r, "login", 1, f,
-		           _("Renewing %s with %s at %s: no login, the requests are signed with the current credential."),
-		           text ? text : "?", imss_protocol_name(r->o->protocol), r->o->server);
+		if (renew_is_first(r))
+			renew_emit(r, "login", 1, f,
+			           _("Enrolling %s with %s at %s: the request is signed by the new key itself (a self-signed certificate), with the CA's challenge password."),
+			           text ? text : "?", imss_protocol_name(r->o->protocol),
+			           r->o->server);
+		else
+			renew_emit(r, "login", 1, f,
+			           _("Renewing %s with %s at %s: no login, the requests are signed with the current credential."),
+			           text ? text : "?", imss_protocol_name(r->o->protocol),
+			           r->o->server);
 		OPENSSL_free(text);
 	}
 	return IMSS_OK;
@@ -83,19 +92,48 @@ check_received(void *user, X509 *cert)
 	return renew_check_certificate(r, cert, imss_key_get_public(r->key), 0);
 }
 
+/*
+ * A first enrollment's signer (RFC 8894 3.2.1): a self-signed certificate
+ * of the new key, signed through the provider (the key never leaves the
+ * token); valid one day, only for this exchange.
+ */
+static imss_err
+self_signed(struct renew *r, EVP_PKEY *key, X509 **out)
+{
+	X509 *x = X509_new_ex(imss_ctx_libctx(r->ctx), NULL);
+	ASN1_INTEGER *serial = ASN1_INTEGER_new();
+	imss_err err = IMSS_OK;
+
+	if (x == NULL || serial == NULL || !ASN1_INTEGER_set_uint64(serial, (uint64_t)time(NULL)) ||
+	    !X509_set_version(x, X509_VERSION_3) || !X509_set_serialNumber(x, serial) ||
+	    !X509_set_subject_name(x, renew_wanted_subject(r)) ||
+	    !X509_set_issuer_name(x, renew_wanted_subject(r)) ||
+	    X509_gmtime_adj(X509_getm_notBefore(x), -300) == NULL ||
+	    X509_gmtime_adj(X509_getm_notAfter(x), 86400) == NULL ||
+	    !X509_set_pubkey(x, imss_key_get_public(r->key)) || X509_sign(x, key, EVP_sha256()) <= 0)
+		err = ctx_fail_openssl(r->ctx, _("the self-signed certificate of the new key"));
+	ASN1_INTEGER_free(serial);
+	if (err == IMSS_OK)
+		*out = x;
+	else
+		X509_free(x);
+	return err;
+}
+
 static imss_err
 enroll_exchange(struct renew *r, const unsigned char *der, size_t len, struct enroll_result *res)
 {
 	struct enroll_request q = { 0 };
 	const unsigned char *p = der;
 	enroll_fn connector = enroll_connector(r->o->protocol);
+	X509 *signer = NULL;
 	imss_err err;
 
 	q.server = r->o->server;
 	q.http = r->http;
 	q.libctx = imss_ctx_libctx(r->ctx);
-	q.current_cert = imss_credential_get_certificate(r->o->current);
-	q.current_key = imss_credential_get_key(r->o->current);
+	q.current_cert = r->o->current ? imss_credential_get_certificate(r->o->current) : NULL;
+	q.current_key = r->o->current ? imss_credential_get_key(r->o->current) : NULL;
 	q.ca = r->issuer;
 	q.timeout = r->o->wait_seconds > 0 ? r->o->wait_seconds : 600;
 	q.transaction = r->j.request_id;
@@ -106,6 +144,12 @@ enroll_exchange(struct renew *r, const unsigned char *der, size_t len, struct en
 	if (connector == NULL || q.request == NULL)
 		return ctx_fail(r->ctx, IMSS_ERR_INVALID_ARG, _("No request to send."));
 	err = imss_key_get_evp(r->key, &q.new_key);
+	if (err == IMSS_OK && renew_is_first(r)) {
+		q.first = 1;
+		q.current_key = q.new_key;
+		err = self_signed(r, q.new_key, &signer);
+		q.current_cert = signer;
+	}
 	if (err == IMSS_OK)
 		err = record_transaction(r);
 	q.transaction = r->j.request_id;
@@ -118,6 +162,7 @@ enroll_exchange(struct renew *r, const unsigned char *der, size_t len, struct en
 		err = connector(r->ctx, &q, res);
 	}
 	EVP_PKEY_free(q.new_key);
+	X509_free(signer);
 	X509_REQ_free(q.request);
 	return err;
 }
@@ -128,6 +173,7 @@ renew_enroll(struct renew *r, const unsigned char *der, size_t len)
 	struct enroll_result res = { 0 };
 	imss_err err = enroll_exchange(r, der, len, &res);
 
+	r->refused = err != IMSS_OK && res.refused;
 	if (err == IMSS_OK && res.pending) {
 		r->j.state = JOURNAL_SUBMITTED;
 		err = journal_save(r->ctx, &r->j);

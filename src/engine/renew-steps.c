@@ -548,15 +548,18 @@ generate_key(struct renew *r, const unsigned char *tmp_id, unsigned flags)
 	const imss_token_info *ti = imss_token_get_info(r->o->token);
 	struct keygen_anchor anchor = { tmp_id, record_generated, r };
 	imss_keygen_report rep = { 0 };
+	imss_keyspec spec = r->o->keyspec;
 	imss_err err;
 
+	/* A first SCEP enrollment: the CA encrypts its answer to the new key. */
+	spec.decrypt = renew_is_first(r);
 	renew_emit(r, "keygen", 3, NULL,
 	           ti->has_rng
 	                   ? _("Generating the new %s key inside token '%s' with the token's own random generator (it replaces the portal's mouse movements); a smart card may take a minute...")
 	                   : _("Generating the new %s key inside token '%s'. Warning: the token reports no random generator of its own."),
 	           r->o->keyspec.kind == IMSS_KEY_EC ? "EC" : "RSA", ti->label);
-	err = token_generate_anchored(r->o->token, &r->o->keyspec, r->j.key_label, flags, &anchor,
-	                              &r->key, &rep);
+	err = token_generate_anchored(r->o->token, &spec, r->j.key_label, flags, &anchor, &r->key,
+	                              &rep);
 	if (err == IMSS_OK) {
 		const char *f[] = { "key_uri",
 			            rep.uri,
@@ -756,8 +759,7 @@ employer_subject(struct renew *r, X509_NAME **out)
 
 	*out = NULL;
 	if (r->o->protocol != IMSS_PROTOCOL_IDSE) { /* the CA's own subject, as it is */
-		*out = X509_NAME_dup(
-		        X509_get_subject_name(imss_credential_get_certificate(r->o->current)));
+		*out = X509_NAME_dup(renew_wanted_subject(r));
 		return *out ? IMSS_OK : IMSS_ERR_NOMEM;
 	}
 	err = current_employer(r, &e);

@@ -205,6 +205,27 @@ delete_candidate(struct renew *r, char **removed)
 }
 
 imss_err
+renew_undo_refused(struct renew *r)
+{
+	char *removed = NULL;
+	imss_err err = IMSS_OK;
+
+	if (!journal_key_elsewhere(&r->j) && r->j.state >= JOURNAL_KEYGEN_STARTED) {
+		imss_key_free(r->key); /* deleted: found again and proven ours */
+		r->key = NULL;
+		err = delete_candidate(r, &removed);
+	}
+	if (err == IMSS_OK) {
+		remove_saved_request(r);
+		if (r->j.path != NULL && unlink(r->j.path) != 0)
+			err = ctx_fail(r->ctx, IMSS_ERR_IO, _("Cannot remove the journal '%s'."),
+			               r->j.path);
+	}
+	free(removed);
+	return err;
+}
+
+imss_err
 imss_renew_abandon(imss_ctx *ctx, const imss_renew_options *o, const char *rp, char **removed)
 {
 	struct renew r;

@@ -30,7 +30,8 @@
 static int
 renewed_already(struct renew *r)
 {
-	X509 *mine = imss_credential_get_certificate(r->o->current), *done = NULL;
+	X509 *mine = r->o->current ? imss_credential_get_certificate(r->o->current) : NULL;
+	X509 *done = NULL;
 	FILE *f = r->j.cert_path ? fopen(r->j.cert_path, "rb") : NULL;
 	int yes = 0;
 
@@ -134,6 +135,28 @@ renew_generates_key(const struct renew *r)
 }
 
 /*
+ * A first enrollment (enroll): SCEP only, and an RSA key, since the CA
+ * encrypts its answer to the new key (RFC 8894 3.2.1); refused before
+ * anything is sent or made.
+ */
+static imss_err
+first_preflight(struct renew *r)
+{
+	imss_err err;
+
+	if (r->o->protocol != IMSS_PROTOCOL_SCEP)
+		return ctx_fail(r->ctx, IMSS_ERR_INVALID_ARG,
+		                _("A first certificate is enrolled with --protocol scep only. Nothing was done."));
+	if (r->o->keyspec.kind != IMSS_KEY_RSA)
+		return ctx_fail(r->ctx, IMSS_ERR_UNSUPPORTED,
+		                _("SCEP enrollment needs an RSA key: the CA encrypts its answer to the new key, and an EC key cannot decrypt. Nothing was sent and no key was made; use --type rsa:2048 (or rsa:3072, rsa:4096)."));
+	err = renew_parse_subject(r);
+	return err == IMSS_OK ? token_preflight(r->o->token, &r->o->keyspec,
+	                                        renew_generates_key(r) ? 0 : PREFLIGHT_SKIP_KEYGEN)
+	                      : err;
+}
+
+/*
  * Before step 1, without side effects: the current credential holds its
  * certificate and key, and the token can take the new key (token_preflight).
  * A failure here leaves the service, the journal and the token untouched.
@@ -143,6 +166,8 @@ renew_preflight(struct renew *r)
 {
 	imss_credential *current = r->o->current;
 
+	if (renew_is_first(r))
+		return first_preflight(r);
 	if (imss_credential_get_certificate(current) == NULL ||
 	    (imss_credential_get_key(current) == NULL &&
 	     imss_credential_get_token_key(current) == NULL))
@@ -194,6 +219,26 @@ renew_steps(struct renew *r)
 	return err;
 }
 
+/* A first enrollment the CA refused leaves nothing behind: the refusal
+ * (err, its message in the context) is kept, and says what was undone. */
+static void
+undo_refused(struct renew *r, imss_err err)
+{
+	char saved[IMSS_DETAIL_MAX];
+
+	char why[IMSS_DETAIL_MAX];
+
+	memcpy(saved, r->ctx->detail, sizeof(saved));
+	if (renew_undo_refused(r) == IMSS_OK) {
+		ctx_fail(r->ctx, err, "%s %s", saved,
+		         _("Nothing is left behind: the key this run made was deleted, with its journal."));
+		return;
+	}
+	memcpy(why, r->ctx->detail, sizeof(why));
+	ctx_fail(r->ctx, err, "%s %s %s", saved, _("The key this run made could not be deleted:"),
+	         why);
+}
+
 imss_err
 imss_renew(imss_ctx *ctx, const imss_renew_options *o, const imss_renew_ui *ui,
            imss_renew_result *result)
@@ -206,7 +251,7 @@ imss_renew(imss_ctx *ctx, const imss_renew_options *o, const imss_renew_ui *ui,
 	    (o->server == NULL || o->user == NULL || o->current == NULL || o->password == NULL))
 		err = ctx_fail(ctx, IMSS_ERR_INVALID_ARG,
 		               _("A renewal needs the server, the user, the current credential and the token."));
-	if (err == IMSS_OK && (o->server == NULL || o->current == NULL))
+	if (err == IMSS_OK && (o->server == NULL || (o->current == NULL && o->subject == NULL)))
 		err = ctx_fail(ctx, IMSS_ERR_INVALID_ARG,
 		               _("A renewal needs the server, the current credential and the token."));
 	if (err == IMSS_OK && o->label != NULL && (o->label[0] == '\0' || !str_is_text(o->label)))
@@ -221,6 +266,8 @@ imss_renew(imss_ctx *ctx, const imss_renew_options *o, const imss_renew_ui *ui,
 		                                        : renew_connect_enroll(&r);
 	if (err == IMSS_OK)
 		err = renew_steps(&r);
+	if (err != IMSS_OK && r.refused && renew_is_first(&r))
+		undo_refused(&r, err);
 	renew_free(&r);
 	if (err != IMSS_OK)
 		imss_renew_result_clear(result);

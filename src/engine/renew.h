@@ -28,8 +28,10 @@ struct renew {
 	struct idse_company company;
 	struct idse_session session;
 	struct journal j;
-	imss_key *key; /* the new key */
-	X509 *cert;    /* the new certificate */
+	imss_key *key;      /* the new key */
+	X509_NAME *subject; /* a first enrollment's (--subject) */
+	int refused;        /* the CA refused the request for good */
+	X509 *cert;         /* the new certificate */
 	int lock_fd;
 };
 
@@ -110,6 +112,18 @@ imss_err renew_enroll_identity(struct renew *r);
 /* Step 6 for a standard protocol: send the request (the journal records
  * the transaction first), check the certificate, save it. */
 imss_err renew_enroll(struct renew *r, const unsigned char *der, size_t len);
+
+/* context.c: a first enrollment (enroll): no current credential, the
+ * subject given.  The subject wanted: the current certificate's, or the
+ * one given (r->subject, parsed by renew_parse_subject). */
+int renew_is_first(const struct renew *r);
+const X509_NAME *renew_wanted_subject(const struct renew *r);
+imss_err renew_parse_subject(struct renew *r);
+
+/* renew-undo.c: a first enrollment the CA refused: delete the key this
+ * run made (proven its own, as --abandon does), the saved request and the
+ * journal. */
+imss_err renew_undo_refused(struct renew *r);
 
 /* renew-retire.c: --retire-old, after success. */
 imss_err renew_retire_old(struct renew *r);

@@ -35,11 +35,15 @@ struct enroll_request {
 	 * connector returns that error. */
 	imss_err (*check)(void *user, X509 *cert);
 	void *check_user;
+	int first; /* 1: a first enrollment (SCEP PKCSReq), signed by the new
+	            * key with its self-signed certificate (current_*) */
 };
 
 struct enroll_result {
 	X509 *cert;  /* issued, not yet checked (the engine checks) */
 	int pending; /* 1: not issued within timeout; ask again later */
+	int refused; /* 1: the CA answered with a refusal (SCEP FAILURE): no
+	              * certificate will come for this request */
 };
 
 /* One enrollment: *out filled on success (a certificate, or pending). */

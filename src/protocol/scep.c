@@ -68,6 +68,7 @@ struct scep_client {
 	X509_STORE *trusted;       /* the caller's CA */
 	STACK_OF(X509) * ca_certs; /* GetCACert, each chaining to trusted */
 	X509 *recipient;           /* the RA, else the CA: requests are encrypted to it */
+	int refused;               /* the CA answered FAILURE */
 };
 
 /* One request's own values. */
@@ -757,6 +758,7 @@ until_issued(struct scep_client *c, const struct scep_signer *signer, X509_REQ *
 	struct scep_reply reply = { 0 };
 	imss_err err;
 
+	c->refused = 0; /* this request's answer only */
 	for (;;) {
 		if (RAND_bytes(m->sender_nonce, SCEP_NONCE_LEN) != 1)
 			return ctx_fail_openssl(c->ctx, "RAND_bytes");
@@ -774,10 +776,16 @@ until_issued(struct scep_client *c, const struct scep_signer *signer, X509_REQ *
 		sleep(SCEP_POLL_SECONDS);
 		m->type = SCEP_CERT_POLL;
 	}
-	if (err == IMSS_OK && reply.status == SCEP_FAILURE)
-		err = ctx_fail(c->ctx, IMSS_ERR_SERVICE,
-		               _("The SCEP server refused the request: %s."),
-		               scep_fail_info_text(reply.fail_info));
+	if (err == IMSS_OK && reply.status == SCEP_FAILURE) {
+		c->refused = 1;
+		err = m->type == SCEP_PKCS_REQ
+		              ? ctx_fail(c->ctx, IMSS_ERR_SERVICE,
+		                         _("The SCEP server refused the request: %s. A first enrollment is refused like this when the challenge password is wrong: check the one given with --challenge-source."),
+		                         scep_fail_info_text(reply.fail_info))
+		              : ctx_fail(c->ctx, IMSS_ERR_SERVICE,
+		                         _("The SCEP server refused the request: %s."),
+		                         scep_fail_info_text(reply.fail_info));
+	}
 	if (err == IMSS_OK)
 		err = scep_open_envelope(c->ctx, &reply, signer, req, issued, extra);
 	scep_reply_clear(&reply);
@@ -831,7 +839,8 @@ enroll_resumed(struct scep_client *c, const struct scep_signer *signer,
 	ctx_log(c->ctx, IMSS_LOG_INFO,
 	        _("the CA does not answer for transaction %s; sending the request again"),
 	        req->transaction);
-	return scep_enroll(c, signer, req->request, 1, req->transaction, deadline, issued, NULL);
+	return scep_enroll(c, signer, req->request, !req->first, req->transaction, deadline, issued,
+	                   NULL);
 }
 
 imss_err
@@ -849,8 +858,9 @@ enroll_scep(imss_ctx *ctx, const struct enroll_request *req, struct enroll_resul
 		err = scep_client_new(ctx, req->http, req->ca, &c);
 	if (err == IMSS_OK)
 		err = req->resumed ? enroll_resumed(c, &signer, req, deadline, &issued)
-		                   : scep_enroll(c, &signer, req->request, 1, req->transaction,
-		                                 deadline, &issued, NULL);
+		                   : scep_enroll(c, &signer, req->request, !req->first,
+		                                 req->transaction, deadline, &issued, NULL);
+	out->refused = c != NULL && c->refused;
 	if (err == IMSS_ERR_PENDING) { /* the engine journals it and says so */
 		out->pending = 1;
 		err = IMSS_OK;

@@ -27,7 +27,7 @@ struct renew_args {
 	const char *label, *email, *type, *ca, *pin_source, *idse_password_source;
 	const char *password_source, *state_dir, *out_dir, *rp, *serial;
 	const char *timeout_text, *retire_text, *protocol_text, *new_key;
-	const char *challenge_source;
+	const char *challenge_source, *subject;
 	imss_protocol protocol;
 	long timeout;
 	int yes, wait_lock, abandon, force;
@@ -116,6 +116,36 @@ static const struct tool_option recover_options[] = {
 	TOOL_OPTION_END,
 };
 
+/* enroll: a first certificate by SCEP, no current credential. */
+static const struct tool_option enroll_options[] = {
+	{ "protocol", TOOL_ARG_REQUIRED, ARG(protocol_text), N_("PROTOCOL"),
+	  N_("scep (the only one for a first certificate)") },
+	{ "server", TOOL_ARG_REQUIRED, ARG(server), N_("URL"),
+	  N_("the CA's SCEP URL (http:// or https://)") },
+	{ "ca", TOOL_ARG_REQUIRED, ARG(ca), N_("FILE"),
+	  N_("the CA's certificate (PEM): the certificate\nmust chain to it") },
+	{ "token", TOOL_ARG_REQUIRED, ARG(token), N_("URI"),
+	  N_("where the new key is made and kept") },
+	{ "subject", TOOL_ARG_REQUIRED, ARG(subject), N_("DN"),
+	  N_("the subject wanted, as /CN=name/O=firm/C=MX") },
+	{ "challenge-source", TOOL_ARG_REQUIRED, ARG(challenge_source), N_("SRC"),
+	  N_("the CA's challenge password: tty, file:PATH,\nfd:N or env:NAME") },
+	{ "type", TOOL_ARG_REQUIRED, ARG(type), N_("TYPE"),
+	  N_("rsa:2048 (default), rsa:3072 or rsa:4096: the\nnew key also decrypts the CA's answer") },
+	{ "label", TOOL_ARG_REQUIRED, ARG(label), N_("LABEL"), N_("of the new key and certificate") },
+	{ "pin-source", TOOL_ARG_REQUIRED, ARG(pin_source), N_("SRC"),
+	  N_("the token PIN: tty (default), file:PATH,\nfd:N or env:NAME") },
+	{ "state-dir", TOOL_ARG_REQUIRED, ARG(state_dir), N_("DIR"),
+	  N_("journals (default $XDG_STATE_HOME/imss-renew)") },
+	{ "out-dir", TOOL_ARG_REQUIRED, ARG(out_dir), N_("DIR"),
+	  N_("where the certificate copy goes (default: the\ncurrent directory)") },
+	{ "timeout", TOOL_ARG_REQUIRED, ARG(timeout_text), N_("SECONDS"),
+	  N_("how long to wait for a pending certificate\n(default 600; exit status 12 when it runs out)") },
+	{ "wait", TOOL_ARG_NONE, ARG(wait_lock), NULL, N_("wait for another renewal of the token") },
+	{ "force", TOOL_ARG_NONE, ARG(force), NULL, N_("log in even on the token's last PIN try") },
+	TOOL_OPTION_END,
+};
+
 /* What the run holds open, closed in reverse. */
 struct renew_run {
 	imss_pin_source *pin, *idse_password, *file_password, *challenge;
@@ -145,6 +175,33 @@ recover_examples(void)
 	         "  %s recover --server https://idse.example:8443 --user EMPRESA01 \\\n"
 	         "        --current 'pkcs11:token=IMSS;object=IMSS%%20Y1234567108' \\\n"
 	         "        --token pkcs11:token=IMSS --serial 3A5F09C2D1 --ca imss-ca.pem\n"),
+	       TOOL_NAME);
+}
+
+static void
+enroll_synopsis(void)
+{
+	printf(_("Usage: %s [GLOBAL OPTIONS] enroll --protocol scep --server URL --ca FILE\n"
+	         "         --token URI --subject DN --challenge-source SRC [--type TYPE]\n"
+	         "         [--label LABEL] [--timeout SECONDS] [--out-dir DIR] [--json]\n"
+	         "Enroll a first certificate by SCEP (RFC 8894), with no current\n"
+	         "credential: make an RSA key pair inside the token, build the request\n"
+	         "through the token with the CA's challenge password, sign it with a\n"
+	         "self-signed certificate of the new key, check the certificate the CA\n"
+	         "issues and store it next to its key.  SCEP has the CA encrypt its\n"
+	         "answer to the new key, so this key (only this command's) may decrypt\n"
+	         "as well as sign; EC keys cannot and are refused.  Run the same command\n"
+	         "again after an interruption: it asks the CA for the same transaction.\n"),
+	       TOOL_NAME);
+}
+
+static void
+enroll_examples(void)
+{
+	printf(_("\nExample:\n"
+	         "  %s enroll --protocol scep --server http://ca.empresa.mx:8080/scep \\\n"
+	         "        --ca ca.pem --token pkcs11:token=IMSS --subject /CN=Empresa/O=Empresa \\\n"
+	         "        --challenge-source file:challenge.txt --pin-source file:pin\n"),
 	       TOOL_NAME);
 }
 
@@ -226,6 +283,37 @@ parse_values(struct tool *t, struct renew_args *a)
 }
 
 static int
+check_server_url(struct tool *t, const struct renew_args *a)
+{
+	if (strncmp(a->server, "https://", 8) != 0 &&
+	    (a->protocol == IMSS_PROTOCOL_IDSE || strncmp(a->server, "http://", 7) != 0))
+		return tool_usage_error(t, a->command, "%s",
+		                        a->protocol == IMSS_PROTOCOL_IDSE
+		                                ? _("--server must be an https:// URL")
+		                                : _("--server must be an http:// or https:// URL"));
+	return TOOL_EXIT_OK;
+}
+
+static int
+check_enroll_args(struct tool *t, struct renew_args *a)
+{
+	int rc = TOOL_EXIT_OK;
+
+	if (a->protocol != IMSS_PROTOCOL_SCEP)
+		return tool_usage_error(t, a->command, "%s",
+		                        _("enroll needs --protocol scep (a first certificate by SCEP)"));
+	if (rc == TOOL_EXIT_OK)
+		rc = require(t, a, a->server, "--server");
+	if (rc == TOOL_EXIT_OK)
+		rc = require(t, a, a->ca, "--ca");
+	if (rc == TOOL_EXIT_OK)
+		rc = require(t, a, a->subject, "--subject");
+	if (rc == TOOL_EXIT_OK)
+		rc = require(t, a, a->challenge_source, "--challenge-source");
+	return rc == TOOL_EXIT_OK ? check_server_url(t, a) : rc;
+}
+
+static int
 check_args(struct tool *t, struct renew_args *a)
 {
 	int rc = parse_values(t, a);
@@ -235,6 +323,8 @@ check_args(struct tool *t, struct renew_args *a)
 
 	if (rc != TOOL_EXIT_OK || a->abandon)
 		return rc;
+	if (strcmp(a->command, "enroll") == 0)
+		return check_enroll_args(t, a);
 	rc = require(t, a, a->server, "--server");
 	if (rc == TOOL_EXIT_OK && a->protocol == IMSS_PROTOCOL_IDSE)
 		rc = require(t, a, a->user, "--user");
@@ -256,12 +346,9 @@ check_args(struct tool *t, struct renew_args *a)
 	if (a->challenge_source && a->protocol != IMSS_PROTOCOL_SCEP)
 		return tool_usage_error(t, a->command, "%s",
 		                        _("--challenge-source goes with --protocol scep"));
-	if (strncmp(a->server, "https://", 8) != 0 &&
-	    (a->protocol == IMSS_PROTOCOL_IDSE || strncmp(a->server, "http://", 7) != 0))
-		return tool_usage_error(t, a->command, "%s",
-		                        a->protocol == IMSS_PROTOCOL_IDSE
-		                                ? _("--server must be an https:// URL")
-		                                : _("--server must be an http:// or https:// URL"));
+	rc = check_server_url(t, a);
+	if (rc != TOOL_EXIT_OK)
+		return rc;
 	if (a->email && !imss_email_is_valid(a->email))
 		return tool_usage_error(t, a->command,
 		                        _("--email '%s' is not a valid e-mail address (like rh@empresa.mx)"),
@@ -691,7 +778,7 @@ run_open(struct tool *t, const struct renew_args *a, struct renew_run *r)
 	err = tool_open_token(t, a->token, 1, &r->tok);
 	if (err == IMSS_OK)
 		err = login_asking_again(a, r);
-	if (err != IMSS_OK || a->abandon)
+	if (err != IMSS_OK || a->abandon || a->subject != NULL)
 		return err == IMSS_OK ? TOOL_EXIT_OK : tool_fail(t, err, 0);
 	if (a->credential)
 		return tool_open_credential_files(t, a->credential, a->key_file, r->file_password,
@@ -729,6 +816,7 @@ options_fill(const struct renew_args *a, struct renew_run *r, const imss_keyspec
 	o->new_key_uri = a->new_key;
 	o->protocol = a->protocol;
 	o->challenge = r->challenge;
+	o->subject = a->subject;
 }
 
 /* ---- the report ------------------------------------------------------ */
@@ -859,6 +947,12 @@ run_renew(struct tool *t, int argc, char **argv)
 }
 
 static int
+run_enroll(struct tool *t, int argc, char **argv)
+{
+	return run_command(t, &cmd_enroll, argc, argv);
+}
+
+static int
 run_recover(struct tool *t, int argc, char **argv)
 {
 	return run_command(t, &cmd_recover, argc, argv);
@@ -874,4 +968,10 @@ const struct tool_command cmd_recover = {
 	"recover",        N_("fetch an issued certificate again and store it on the token"),
 	recover_options,  recover_synopsis,
 	recover_examples, run_recover,
+};
+
+const struct tool_command cmd_enroll = {
+	"enroll",        N_("enroll a first certificate by SCEP with a key made in the token"),
+	enroll_options,  enroll_synopsis,
+	enroll_examples, run_enroll,
 };
