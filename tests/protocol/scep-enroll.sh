@@ -54,6 +54,10 @@ enroll wrong --challenge-source "file:$T/wrong" --label 'scep wrong' || rc=$?
 [[ $rc != 0 ]] || die "a wrong challenge was accepted"
 assert_contains "$(<"$T/wrong.err")" "challenge" "a wrong challenge: the message says so"
 assert_eq "$before" "$(objects)" "a wrong challenge: no key left on the token"
+assert_contains "$(<"$T/wrong.err")" "the key this run made was deleted" \
+	"a wrong challenge: the key made (before the request was sent) was deleted"
+grep -q 'PKCSReq (19)' "$T/scepserver.log" || die "a wrong challenge: no PKCSReq was sent"
+assert_eq "" "$(ls "$T/wrong-state" | grep -v "\.lock$" || :)" "a wrong challenge: no journal or request left (the lock file stays)"
 
 # ---- (3) EC: refused before anything is sent or made
 sent=$(scep_operations)
