@@ -15,22 +15,10 @@
 . "$TESTS_DIR/lib/common.sh"
 . "$TESTS_DIR/protocol/scep-lib.sh"
 . "$TESTS_DIR/protocol/lib.sh"
-t_need jq pkcs11-tool
-
-SOFTHSM=${SOFTHSM2_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
-export FAULT_PKCS11_REAL=$SOFTHSM
-t_make_token IMSS
-printf '%s' "$SCEP_CHALLENGE" >"$T/challenge"
+scep_token
 printf 'otro-secreto' >"$T/wrong"
-chmod 600 "$T/challenge" "$T/wrong"
+chmod 600 "$T/wrong"
 SUBJECT='/CN=Empresa Nueva/O=EMPRESA NUEVA SA DE CV/C=MX'
-
-tool() { "$IMSS_RENEW" --module "${MODULE:-$SOFTHSM}" "$@"; }
-p11() { pkcs11-tool --module "$SOFTHSM" --token-label IMSS -l --pin "$USER_PIN" "$@"; }
-objects() {
-	tool --json objects --login --token "$IMSS_TOKEN_URI" --pin-source "file:$T/pin" |
-		jq -c '[.objects[] | {class: .class, id: .id, label: .label}] | sort_by([.class, .id, .label])'
-}
 
 # enroll NAME ARGS...: output in $T/NAME.json, stderr in $T/NAME.err.
 enroll() {

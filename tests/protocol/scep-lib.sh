@@ -50,3 +50,21 @@ scep_first_cert() {
 
 # PKIOperation requests the server has answered so far.
 scep_operations() { grep -c 'op=PKIOperation' "$T/scepserver.log" || :; }
+
+# scep_token: SoftHSM's token IMSS (through the fault module when MODULE
+# says so), the challenge in $T/challenge, and tool(), p11(), objects()
+# (the token's objects, sorted, for comparing before and after).
+scep_token() {
+	t_need jq pkcs11-tool
+	SOFTHSM=${SOFTHSM2_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
+	export FAULT_PKCS11_REAL=$SOFTHSM
+	t_make_token IMSS
+	printf '%s' "$SCEP_CHALLENGE" >"$T/challenge"
+	chmod 600 "$T/challenge"
+}
+tool() { "$IMSS_RENEW" --module "${MODULE:-$SOFTHSM}" "$@"; }
+p11() { pkcs11-tool --module "$SOFTHSM" --token-label IMSS -l --pin "$USER_PIN" "$@"; }
+objects() {
+	tool --json objects --login --token "$IMSS_TOKEN_URI" --pin-source "file:$T/pin" |
+		jq -c '[.objects[] | {class: .class, id: .id, label: .label}] | sort_by([.class, .id, .label])'
+}

@@ -18,17 +18,9 @@
 . "$TESTS_DIR/lib/common.sh"
 . "$TESTS_DIR/protocol/scep-lib.sh"
 . "$TESTS_DIR/protocol/lib.sh"
-t_need jq pkcs11-tool
-
-SOFTHSM=${SOFTHSM2_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
-export FAULT_PKCS11_REAL=$SOFTHSM
-t_make_token IMSS
+scep_token
 printf 'clave-del-key' >"$T/key.pass"
-printf '%s' "$SCEP_CHALLENGE" >"$T/challenge"
-chmod 600 "$T/key.pass" "$T/challenge"
-
-tool() { "$IMSS_RENEW" --module "${MODULE:-$SOFTHSM}" "$@"; }
-p11() { pkcs11-tool --module "$SOFTHSM" --token-label IMSS -l --pin "$USER_PIN" "$@"; }
+chmod 600 "$T/key.pass"
 
 scep_start
 scep_first_cert "$T/first"
@@ -44,11 +36,6 @@ scep_renew() {
 		--challenge-source "file:$T/challenge" --label "scep $name"
 }
 FILES=(--credential "$T/actual.cer" --password-source "file:$T/key.pass")
-
-objects() {
-	tool --json objects --login --token "$IMSS_TOKEN_URI" --pin-source "file:$T/pin" |
-		jq -c '[.objects[] | {class: .class, id: .id, label: .label}] | sort_by([.class, .id, .label])'
-}
 
 # check_stored NAME: one certificate next to the key 'scep NAME', for it,
 # verified against the CA, with the current subject; the journal is done.
