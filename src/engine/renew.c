@@ -146,10 +146,13 @@ first_preflight(struct renew *r)
 
 	if (r->o->protocol != IMSS_PROTOCOL_SCEP)
 		return ctx_fail(r->ctx, IMSS_ERR_INVALID_ARG,
-		                _("A first certificate is enrolled with --protocol scep only. Nothing was done."));
+		                _("A first certificate is enrolled by SCEP only. Nothing was done."));
+	if (r->o->flags & (IMSS_RENEW_RETIRE_OLD | IMSS_RENEW_RETIRE_DELETE))
+		return ctx_fail(r->ctx, IMSS_ERR_INVALID_ARG,
+		                _("A first certificate has no old credential to retire. Nothing was done."));
 	if (r->o->keyspec.kind != IMSS_KEY_RSA)
-		return ctx_fail(r->ctx, IMSS_ERR_UNSUPPORTED,
-		                _("SCEP enrollment needs an RSA key: the CA encrypts its answer to the new key, and an EC key cannot decrypt. Nothing was sent and no key was made; use --type rsa:2048 (or rsa:3072, rsa:4096)."));
+		return ctx_fail_next(r->ctx, IMSS_ERR_UNSUPPORTED, IMSS_NEXT_OTHER_KEY_TYPE,
+		                     _("SCEP enrollment needs an RSA key: the CA encrypts its answer to the new key, and an EC key cannot decrypt. Nothing was sent and no key was made; choose an RSA key type."));
 	err = renew_parse_subject(r);
 	return err == IMSS_OK ? token_preflight(r->o->token, &r->o->keyspec,
 	                                        renew_generates_key(r) ? 0 : PREFLIGHT_SKIP_KEYGEN)

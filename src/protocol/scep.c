@@ -780,7 +780,7 @@ until_issued(struct scep_client *c, const struct scep_signer *signer, X509_REQ *
 		c->refused = 1;
 		err = m->type == SCEP_PKCS_REQ
 		              ? ctx_fail(c->ctx, IMSS_ERR_SERVICE,
-		                         _("The SCEP server refused the request: %s. A first enrollment is refused like this when the challenge password is wrong: check the one given with --challenge-source."),
+		                         _("The SCEP server refused the request: %s. A first enrollment is refused like this when the challenge password is wrong: check the challenge password given."),
 		                         scep_fail_info_text(reply.fail_info))
 		              : ctx_fail(c->ctx, IMSS_ERR_SERVICE,
 		                         _("The SCEP server refused the request: %s."),
