@@ -24,8 +24,8 @@
 #endif
 
 const struct tool_command *const tool_commands[] = {
-	&cmd_tokens, &cmd_objects, &cmd_doctor, &cmd_keygen, &cmd_csr,   &cmd_sign,
-	&cmd_import, &cmd_status,  &cmd_check,  &cmd_export, &cmd_renew, &cmd_recover,
+	&cmd_tokens, &cmd_objects, &cmd_doctor, &cmd_keygen, &cmd_csr,     &cmd_sign,  &cmd_import,
+	&cmd_status, &cmd_check,   &cmd_export, &cmd_renew,  &cmd_recover, &cmd_fleet,
 };
 
 const size_t tool_command_count = sizeof(tool_commands) / sizeof(tool_commands[0]);

@@ -171,7 +171,7 @@ int tool_exit_code(imss_err err, int from_user_text);
 
 /* The commands (cmd-*.c). */
 extern const struct tool_command cmd_tokens, cmd_objects, cmd_doctor, cmd_keygen, cmd_csr, cmd_sign,
-        cmd_import, cmd_status, cmd_check, cmd_export, cmd_renew, cmd_recover;
+        cmd_import, cmd_status, cmd_check, cmd_export, cmd_renew, cmd_recover, cmd_fleet;
 
 /* certlist.c: the certificates `status` and `check` look at. */
 struct cert_entry {
