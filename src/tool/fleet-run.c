@@ -377,6 +377,8 @@ renew_one(struct fleet_run *r, const struct fleet_row *row, struct fleet_token *
 		res->status = "pending";
 	if (err != IMSS_OK && err != IMSS_ERR_PENDING)
 		result_fail(r, res, err, NULL);
+	if (err == IMSS_ERR_INTERRUPTED)
+		res->status = "interrupted";
 	return err;
 }
 
@@ -551,8 +553,8 @@ run_setup(struct tool *t, const struct fleet_args *a, const struct fleet_file *f
 	return rc;
 }
 
-static const char *const renew_statuses[] = { "renewed", "not-due", "pending",
-	                                      "failed",  "not-run", NULL };
+static const char *const renew_statuses[] = { "renewed",     "not-due", "pending", "failed",
+	                                      "interrupted", "not-run", NULL };
 
 int
 fleet_renew(struct tool *t, const struct fleet_args *a, const struct fleet_file *f)
@@ -566,10 +568,11 @@ fleet_renew(struct tool *t, const struct fleet_args *a, const struct fleet_file 
 	if (rc != TOOL_EXIT_OK)
 		goto out;
 	failed = count_of(&r, "failed");
-	rc = fleet_stop_requested() || count_of(&r, "not-run") ? TOOL_EXIT_INTERRUPTED
-	     : failed                                          ? TOOL_EXIT_FAILURE
-	     : count_of(&r, "pending")                         ? TOOL_EXIT_PENDING
-	                                                       : TOOL_EXIT_OK;
+	rc = fleet_stop_requested() || count_of(&r, "interrupted") || count_of(&r, "not-run")
+	             ? TOOL_EXIT_INTERRUPTED
+	     : failed                  ? TOOL_EXIT_FAILURE
+	     : count_of(&r, "pending") ? TOOL_EXIT_PENDING
+	                               : TOOL_EXIT_OK;
 	if (t->json)
 		tool_json_print(summary_json(&r, renew_statuses, rc));
 	else
