@@ -37,18 +37,24 @@ fleet_new() {
 	done
 }
 
+# fleet_args check|renew: the arguments of a run on this fleet (FLEET_ARGS).
+fleet_args() {
+	FLEET_ARGS=(fleet "$1" --file "$T/fleet.csv" --token "$IMSS_TOKEN_URI"
+		--pin-source "file:$T/pin")
+	[[ $1 == check ]] || FLEET_ARGS+=(--server "$SVC_URL" --ca "$D/ca.pem" --type ec:prime256v1
+		--idse-password-source "file:$T/secrets/{registro_patronal}.pass"
+		--state-dir "$T/state" --out-dir "$T/out")
+}
+
 # fleet_run check|renew [ARGS]: the tool through the fault module, its
 # PKCS#11 calls in $T/calls.log, its stderr in $T/err.
 fleet_run() {
-	local sub=$1 rc=0 more=()
+	local rc=0
+	fleet_args "$1"
 	shift
-	[[ $sub == check ]] || more=(--server "$SVC_URL" --ca "$D/ca.pem" --type ec:prime256v1
-		--idse-password-source "file:$T/secrets/{registro_patronal}.pass"
-		--state-dir "$T/state" --out-dir "$T/out")
 	: >"$T/calls.log"
-	{ FAULT_LOG=$T/calls.log "$IMSS_RENEW" --module "$FAULT_MODULE" fleet "$sub" \
-		--file "$T/fleet.csv" --token "$IMSS_TOKEN_URI" --pin-source "file:$T/pin" \
-		"${more[@]}" "$@" 2>"$T/err"; } 2>/dev/null || rc=$?
+	{ FAULT_LOG=$T/calls.log "$IMSS_RENEW" --module "$FAULT_MODULE" "${FLEET_ARGS[@]}" \
+		"$@" 2>"$T/err"; } 2>/dev/null || rc=$?
 	no_sanitizer_report "$T/err"
 	return "$rc"
 }

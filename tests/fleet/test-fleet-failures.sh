@@ -55,9 +55,19 @@ assert_eq "$bad PASSWORD_INCORRECT" \
 	"the report names the failing employer and why"
 assert_eq 1 "$(calls C_Login)" "one C_Login, even with a failure"
 cp "$T/right.pass" "$T/secrets/$bad.pass"
+# On a terminal (script(1)): one line per employer with its step.
+t_need script
+fleet_args renew
 rc=0
-fleet_run renew --report "$T/report.json" >"$T/out2" || rc=$?
+script -qec "$(printf '%q ' "$IMSS_RENEW" --module "$SOFTHSM" "${FLEET_ARGS[@]}" \
+	--report "$T/report.json")" /dev/null </dev/null >"$T/tty.out" 2>&1 || rc=$?
 assert_eq 0 "$rc" "password fixed: exit 0"
+tr '\r' '\n' <"$T/tty.out" >"$T/tty.lines"
+grep -q "^.*\[2/4\] $bad EMPRESA 2 SA DE CV: Generating the new" "$T/tty.lines" ||
+	die "no progress line with the step on the terminal: $(cat "$T/tty.lines")"
+grep -q "^.*\[1/4\] ${FLEET_RPS[0]} EMPRESA 1 SA DE CV: not-due" "$T/tty.lines" ||
+	die "no progress line with the outcome on the terminal: $(cat "$T/tty.lines")"
+printf 'ok: on a terminal, one line per employer with its step\n'
 assert_eq "1 3" "$(jq -r '"\(.renewed) \(.not_due)"' "$T/report.json")" "only the failed employer renewed"
 
 # -- kill -9 after the third key pair, then SIGTERM -----------------------
