@@ -2,7 +2,8 @@
  * The fleet file reader (src/tool/fleet-file.c), as `imss-renew fleet`
  * reads a file from the user: any bytes.  A file that parses must hold at
  * least one employer, each with a registro patronal of 11 characters and
- * a user, no registro patronal twice, lines in increasing order; the
+ * a user, no registro patronal twice, lines in file order (a lone CR ends
+ * a record too, so two may share a line); the
  * placeholders of a file: source are replaced in every row.  A file that
  * does not parse says why with a line number.
  */
@@ -33,7 +34,7 @@ check_rows(const struct fleet_file *f)
 		           "a registro patronal accepted that is not 11 characters");
 		fuzz_check(f->rows[i].user && f->rows[i].user[0] && !strchr(f->rows[i].user, '/'),
 		           "a user accepted that is empty or holds a '/'");
-		fuzz_check(i == 0 || f->rows[i].line > f->rows[i - 1].line, "lines out of order");
+		fuzz_check(i == 0 || f->rows[i].line >= f->rows[i - 1].line, "lines out of order");
 		for (j = 0; j < i; j++)
 			fuzz_check(strcmp(f->rows[i].registro_patronal,
 			                  f->rows[j].registro_patronal) != 0,

@@ -6,12 +6,10 @@
  * run (fleet-run.c keeps them); one failing employer does not stop the
  * others; a summary table, or one JSON document, at the end.
  */
-#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "fleet.h"
 
@@ -168,35 +166,6 @@ read_fleet_file(struct tool *t, const struct fleet_args *a, struct fleet_file *f
 	return rc == TOOL_EXIT_OK ? check_rows(t, a, f) : rc;
 }
 
-/* Ctrl-C or SIGTERM: the renewal under way stops between its steps and
- * the employers after it are not started. */
-static volatile sig_atomic_t fleet_stop;
-
-static void
-on_stop(int sig)
-{
-	(void)sig;
-	fleet_stop = 1;
-}
-
-static void
-stop_signals(int install)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = install ? on_stop : SIG_DFL;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-}
-
-int
-fleet_stop_requested(void)
-{
-	return fleet_stop != 0;
-}
-
 static int
 run_fleet(struct tool *t, int argc, char **argv)
 {
@@ -223,9 +192,9 @@ run_fleet(struct tool *t, int argc, char **argv)
 	if (rc != TOOL_EXIT_OK)
 		goto out;
 	if (a.renew) {
-		stop_signals(1);
+		tool_stop_signals(1); /* the renewal under way stops between steps */
 		rc = fleet_renew(t, &a, &f);
-		stop_signals(0);
+		tool_stop_signals(0);
 	} else {
 		rc = fleet_check(t, &a, &f);
 	}

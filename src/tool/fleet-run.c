@@ -331,7 +331,7 @@ static int
 on_interrupted(void *user)
 {
 	(void)user;
-	return fleet_stop_requested();
+	return tool_stop_requested();
 }
 
 /* ---- fleet renew ------------------------------------------------------- */
@@ -512,20 +512,25 @@ write_report(struct fleet_run *r, const char *const *statuses, int rc)
 }
 
 static void
+result_clear(struct fleet_result *res)
+{
+	imss_renew_result_clear(&res->renewed);
+	free(res->detail);
+	free(res->serial);
+	free(res->where);
+	free(res->razon_social);
+}
+
+static void
 run_clear(struct fleet_run *r)
 {
 	size_t i;
 
-	for (i = 0; i < r->nresults; i++) {
-		free(r->results[i].razon_social);
-		free(r->results[i].where);
-		free(r->results[i].serial);
-		free(r->results[i].detail);
-		imss_renew_result_clear(&r->results[i].renewed);
-	}
-	free(r->results);
 	tokens_close(r);
 	imss_pin_source_free(r->pin);
+	for (i = 0; r->results && i < r->nresults; i++)
+		result_clear(&r->results[i]);
+	free(r->results);
 }
 
 static int
@@ -563,12 +568,12 @@ fleet_renew(struct tool *t, const struct fleet_args *a, const struct fleet_file 
 	long long failed;
 	int rc = run_setup(t, a, f, &r);
 
-	for (r.index = 1; rc == TOOL_EXIT_OK && r.index <= f->n && !fleet_stop_requested(); r.index++)
+	for (r.index = 1; rc == TOOL_EXIT_OK && r.index <= f->n && !tool_stop_requested(); r.index++)
 		renew_employer(&r, &f->rows[r.index - 1], &r.results[r.index - 1]);
 	if (rc != TOOL_EXIT_OK)
 		goto out;
 	failed = count_of(&r, "failed");
-	rc = fleet_stop_requested() || count_of(&r, "interrupted") || count_of(&r, "not-run")
+	rc = tool_stop_requested() || count_of(&r, "interrupted") || count_of(&r, "not-run")
 	             ? TOOL_EXIT_INTERRUPTED
 	     : failed                  ? TOOL_EXIT_FAILURE
 	     : count_of(&r, "pending") ? TOOL_EXIT_PENDING

@@ -22,7 +22,4 @@ struct fleet_args {
 int fleet_renew(struct tool *t, const struct fleet_args *a, const struct fleet_file *f);
 int fleet_check(struct tool *t, const struct fleet_args *a, const struct fleet_file *f);
 
-/* Ctrl-C or SIGTERM was received during fleet renew (cmd-fleet.c). */
-int fleet_stop_requested(void);
-
 #endif /* IMSS_FLEET_H */

@@ -7,11 +7,10 @@
 #   svc_init; svc_start; fleet_new 5
 #   fleet_run renew >"$T/out" ...   # the tool's status in $? (|| rc=$?)
 
-# fleet_new N: the token ($IMSS_TOKEN_URI), N employers FLEET_RPS with
-# their IDSE passwords in $T/secrets/RP.pass and an expired credential on
-# the token each (label "IMSS RP"), and $T/fleet.csv.
+# fleet_new N: the token ($IMSS_TOKEN_URI), N employers FLEET_RPS (see
+# fleet_add) and $T/fleet.csv naming them.
 fleet_new() {
-	local n=$1 i rp user out
+	local out
 	out=$(IMSS_USER_PIN=$USER_PIN IMSS_SO_PIN=$SO_PIN "$MAKE_TOKEN" --dir "$T/softhsm" \
 		--label IMSS --init-tool "$SOFTHSM_TOKEN_INIT" --module "$SOFTHSM") ||
 		die "could not make the token"
@@ -21,7 +20,17 @@ fleet_new() {
 	chmod go-w "$T/out"
 	printf 'registro_patronal,user\n' >"$T/fleet.csv"
 	FLEET_RPS=()
-	for i in $(seq "$n"); do
+	# shellcheck disable=SC2046  # one argument a number
+	fleet_add $(seq "$1")
+}
+
+# fleet_add I...: employer I (registro patronal F000000000I, user
+# FLEET000I), its IDSE password in $T/secrets/RP.pass and its expired
+# credential on the token (label "IMSS RP"), added to $T/fleet.csv and
+# FLEET_RPS.
+fleet_add() {
+	local i rp user
+	for i in "$@"; do
 		rp=$(printf 'F%010d' "$i")
 		user=$(printf 'FLEET%04d' "$i")
 		printf 'Clave%05d' "$i" >"$T/secrets/$rp.pass"

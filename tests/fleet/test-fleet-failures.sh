@@ -72,23 +72,7 @@ assert_eq "1 3" "$(jq -r '"\(.renewed) \(.not_due)"' "$T/report.json")" "only th
 
 # -- kill -9 after the third key pair, then SIGTERM -----------------------
 # Four more employers on the same token, their credentials expired.
-fleet_more() {
-	local i rp user
-	for i in "$@"; do
-		rp=$(printf 'F%010d' "$i")
-		user=$(printf 'FLEET%04d' "$i")
-		printf 'Clave%05d' "$i" >"$T/secrets/$rp.pass"
-		"$IMSS_SERVICE" employer add --dir "$D" --registro-patronal "$rp" \
-			--razon-social "EMPRESA $i SA DE CV" --rfc EPR010101AB1 \
-			--email "rh@$rp.example.mx" --user "$user" --address 'Av. Reforma 1, CDMX' \
-			--password-source "file:$T/secrets/$rp.pass" >/dev/null || die "employer add $rp"
-		"$IMSS_SERVICE" issue --dir "$D" --registro-patronal "$rp" --expired \
-			--key-type ec:prime256v1 --token "$IMSS_TOKEN_URI" --module "$SOFTHSM" \
-			--pin-source "file:$T/pin" --label "IMSS $rp" >/dev/null || die "issue $rp"
-		printf '%s,%s\n' "$rp" "$user" >>"$T/fleet.csv"
-	done
-}
-fleet_more 5 6 7 8
+fleet_add 5 6 7 8
 rc=0
 FAULT_KILL=C_GenerateKeyPair:2:after fleet_run renew >"$T/out3" || rc=$?
 assert_eq 137 "$rc" "killed (-9) right after the second key of this run"
@@ -104,8 +88,8 @@ assert_eq 0 "$(jq '.failed + .pending + .interrupted + .not_run' "$T/report.json
 "$IMSS_RENEW" --json --module "$SOFTHSM" objects --login --token "$IMSS_TOKEN_URI" \
 	--pin-source "file:$T/pin" >"$T/objects.json" || die "objects --login"
 for rp in $(cut -d, -f1 "$T/fleet.csv" | tail -n +2); do
-	j=$T/state/renew-$rp-$IMSS_TOKEN_SERIAL.json
-	assert_eq done "$(jq -r .state "$j")" "$rp: journal done"
+	journal_file=$T/state/renew-$rp-$IMSS_TOKEN_SERIAL.json
+	assert_eq "done" "$(jq -r .state "$journal_file")" "$rp: journal done"
 	n=$(jq --arg rp "$rp" '[.objects[] | select(.class == "private-key" and (.label | contains($rp)))] | length' "$T/objects.json")
 	assert_eq 2 "$n" "$rp: the old key and exactly one new key"
 done

@@ -27,9 +27,9 @@ assert_eq "$(printf '%s\n' "${FLEET_RPS[@]}")" \
 	"$(jq -r '.employers[] | select(.status == "renewed") | .registro_patronal' "$T/report.json")" \
 	"report: every employer renewed, in file order"
 for rp in "${FLEET_RPS[@]}"; do
-	j=$T/state/renew-$rp-$IMSS_TOKEN_SERIAL.json
-	assert_eq done "$(jq -r .state "$j")" "$rp: journal done"
-	cert=$(jq -r .cert_path "$j")
+	journal_file=$T/state/renew-$rp-$IMSS_TOKEN_SERIAL.json
+	assert_eq "done" "$(jq -r .state "$journal_file")" "$rp: journal done"
+	cert=$(jq -r .cert_path "$journal_file")
 	openssl verify -CAfile "$D/ca.pem" "$cert" >/dev/null 2>&1 || die "$rp: openssl verify refuses $cert"
 	subj=$(openssl x509 -inform DER -in "$cert" -noout -subject)
 	assert_contains "$subj" "$rp" "$rp: the new certificate names the employer"
