@@ -22,6 +22,8 @@ struct fleet_token {
 	imss_err err;
 	char *detail;           /* of err, told for every employer on it */
 	imss_token_cert *certs; /* listed once, on first need */
+	char **rps;             /* of each certificate, or NULL */
+	long long *not_after;   /* of each certificate */
 	size_t ncerts;
 	int listed;
 };
@@ -146,9 +148,13 @@ token_usable(struct fleet_run *r, struct fleet_token *ft, struct fleet_result *r
 static void
 tokens_close(struct fleet_run *r)
 {
-	size_t i;
+	size_t i, j;
 
 	for (i = 0; i < r->ntokens; i++) {
+		for (j = 0; r->tokens[i].rps && j < r->tokens[i].ncerts; j++)
+			free(r->tokens[i].rps[j]);
+		free(r->tokens[i].rps);
+		free(r->tokens[i].not_after);
 		imss_token_cert_free(r->tokens[i].certs, r->tokens[i].ncerts);
 		if (r->tokens[i].tok)
 			imss_token_close(r->tokens[i].tok);
@@ -158,36 +164,58 @@ tokens_close(struct fleet_run *r)
 	free(r->tokens);
 }
 
-/* The employer's newest certificate on the token (with its key, when keys
- * are visible), or NULL. */
-static const imss_token_cert *
-newest_on_token(struct fleet_run *r, struct fleet_token *ft, const char *rp)
+/* The token's certificates, listed and described once for the run: their
+ * registro patronal (NULL: none, or not usable) and expiry. */
+static void
+token_list(struct fleet_run *r, struct fleet_token *ft)
 {
-	const imss_token_cert *best = NULL;
 	imss_cert_info info;
-	long long best_after = 0;
 	size_t i;
 
-	if (!ft->listed) {
-		ft->listed = 1;
-		if (imss_token_list_certificates(ft->tok, &ft->certs, &ft->ncerts) != IMSS_OK)
-			tool_warn(_("the certificates on %s could not be listed: %s"), ft->uri,
-			          imss_ctx_detail(r->t->ctx));
+	ft->listed = 1;
+	if (imss_token_list_certificates(ft->tok, &ft->certs, &ft->ncerts) != IMSS_OK) {
+		tool_warn(_("the certificates on %s could not be listed: %s"), ft->uri,
+		          imss_ctx_detail(r->t->ctx));
+		return;
+	}
+	ft->rps = calloc(ft->ncerts ? ft->ncerts : 1, sizeof(*ft->rps));
+	ft->not_after = calloc(ft->ncerts ? ft->ncerts : 1, sizeof(*ft->not_after));
+	if (ft->rps == NULL || ft->not_after == NULL) {
+		imss_token_cert_free(ft->certs, ft->ncerts);
+		ft->certs = NULL;
+		ft->ncerts = 0;
+		return;
 	}
 	for (i = 0; i < ft->ncerts; i++) {
 		const imss_token_cert *c = &ft->certs[i];
 
 		if ((c->key_known && c->key_uri == NULL) ||
 		    imss_cert_describe(c->cert, &info) != IMSS_OK)
-			continue;
-		if (info.registro_patronal && strcmp(info.registro_patronal, rp) == 0 &&
-		    (best == NULL || info.not_after > best_after)) {
-			best = c;
-			best_after = info.not_after;
-		}
+			continue; /* a certificate without its key is not a credential */
+		ft->rps[i] = info.registro_patronal;
+		ft->not_after[i] = info.not_after;
+		info.registro_patronal = NULL;
 		imss_cert_info_clear(&info);
 	}
-	return best;
+}
+
+/* The employer's newest certificate on the token (with its key, when keys
+ * are visible), or NULL. */
+static const imss_token_cert *
+newest_on_token(struct fleet_run *r, struct fleet_token *ft, const char *rp)
+{
+	size_t i, best = 0;
+	int found = 0;
+
+	if (!ft->listed)
+		token_list(r, ft);
+	for (i = 0; i < ft->ncerts; i++)
+		if (ft->rps[i] && strcmp(ft->rps[i], rp) == 0 &&
+		    (!found || ft->not_after[i] > ft->not_after[best])) {
+			best = i;
+			found = 1;
+		}
+	return found ? &ft->certs[best] : NULL;
 }
 
 /* ---- the current credential --------------------------------------- */
