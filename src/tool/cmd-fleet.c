@@ -13,9 +13,10 @@
 
 #include "fleet.h"
 
+#define COMMAND "fleet"
 #define ARG(field) offsetof(struct fleet_args, field)
 
-static const struct tool_option fleet_options[] = {
+static const struct tool_option options[] = {
 	{ "file", TOOL_ARG_MANDATORY, ARG(file), N_("FILE"),
 	  N_("the fleet file: CSV with a header (registro_patronal,\nuser, current, token, ...)") },
 	{ "token", TOOL_ARG_REQUIRED, ARG(token), N_("URI"),
@@ -51,7 +52,7 @@ static const struct tool_option fleet_options[] = {
 };
 
 static void
-fleet_synopsis(void)
+synopsis(void)
 {
 	printf(_("Usage: %s [GLOBAL OPTIONS] fleet check --file FILE [--token URI]\n"
 	         "         [--days DAYS] [--pin-source SRC] [--password-source SRC]\n"
@@ -69,7 +70,7 @@ fleet_synopsis(void)
 }
 
 static void
-fleet_examples(void)
+examples(void)
 {
 	printf(_("\nExit status: 0 all renewed or not due; 1 some failed; 12 some still\n"
 	         "pending; check: 10 some expire within --days, 11 some expired.\n"
@@ -93,7 +94,7 @@ parse_number(struct tool *t, const char *text, const char *option, long min, lon
 		return TOOL_EXIT_OK;
 	value = strtol(text, &end, 10);
 	if (*text == '\0' || *end != '\0' || value < min || value > max)
-		return tool_usage_error(t, "fleet", _("%s takes a number from %ld to %ld"), option,
+		return tool_usage_error(t, COMMAND, _("%s takes a number from %ld to %ld"), option,
 		                        min, max);
 	*out = value;
 	return TOOL_EXIT_OK;
@@ -113,17 +114,17 @@ check_args(struct tool *t, struct fleet_args *a)
 	if (rc != TOOL_EXIT_OK)
 		return rc;
 	if (a->renew && a->days_text)
-		return tool_usage_error(t, "fleet", "%s",
+		return tool_usage_error(t, COMMAND, "%s",
 		                        _("--days is for fleet check; renew takes --due"));
 	if (!a->renew &&
 	    (a->due_text || a->report || a->server || a->idse_password_source || a->state_dir ||
 	     a->out_dir || a->timeout_text || a->wait_lock || a->type || a->ca))
-		return tool_usage_error(t, "fleet", "%s",
+		return tool_usage_error(t, COMMAND, "%s",
 		                        _("fleet check takes --file, --token, --days, --pin-source and --password-source"));
 	if (a->server && strncmp(a->server, "https://", 8) != 0)
-		return tool_usage_error(t, "fleet", "%s", _("--server must be an https:// URL"));
+		return tool_usage_error(t, COMMAND, "%s", _("--server must be an https:// URL"));
 	if (a->type && imss_keyspec_parse(a->type, &a->keyspec) != IMSS_OK)
-		return tool_usage_error(t, "fleet", "%s",
+		return tool_usage_error(t, COMMAND, "%s",
 		                        _("--type must be rsa:2048, rsa:3072, rsa:4096, ec:prime256v1 or ec:secp384r1"));
 	return TOOL_EXIT_OK;
 }
@@ -169,7 +170,7 @@ read_fleet_file(struct tool *t, const struct fleet_args *a, struct fleet_file *f
 }
 
 static int
-run_fleet(struct tool *t, int argc, char **argv)
+run(struct tool *t, int argc, char **argv)
 {
 	struct fleet_args a = { 0 };
 	struct fleet_file f = { 0 };
@@ -181,13 +182,13 @@ run_fleet(struct tool *t, int argc, char **argv)
 		argc--;
 		argv++;
 	} else if (argc < 2 || argv[1][0] != '-') {
-		return tool_usage_error(t, "fleet", "%s", _("fleet takes check or renew"));
+		return tool_usage_error(t, COMMAND, "%s", _("fleet takes check or renew"));
 	}
 	rc = tool_parse(t, &cmd_fleet, argc, argv, &a, &done);
 	if (rc != TOOL_EXIT_OK || done)
 		return rc;
 	if (!sub)
-		return tool_usage_error(t, "fleet", "%s", _("fleet takes check or renew"));
+		return tool_usage_error(t, COMMAND, "%s", _("fleet takes check or renew"));
 	rc = check_args(t, &a);
 	if (rc == TOOL_EXIT_OK)
 		rc = read_fleet_file(t, &a, &f);
@@ -205,8 +206,4 @@ out:
 	return rc;
 }
 
-const struct tool_command cmd_fleet = {
-	"fleet",        N_("check or renew the employers of a fleet file"),
-	fleet_options,  fleet_synopsis,
-	fleet_examples, run_fleet,
-};
+TOOL_COMMAND(cmd_fleet, N_("check or renew the employers of a fleet file"));
