@@ -54,29 +54,42 @@ fuzz_read_data(const char *name, size_t *len)
 	return buf;
 }
 
+/* A PEM file of the data folder, opened for pem_done(). */
+static FILE *
+pem_open(const char *name, char **path)
+{
+	*path = data_path(name);
+	return fopen(*path, "r");
+}
+
+/* After reading f: ok says the object was read. */
+static void
+pem_done(FILE *f, char *path, int ok)
+{
+	fuzz_check(ok, path);
+	fclose(f);
+	free(path);
+}
+
 X509 *
 fuzz_cert(const char *name)
 {
-	char *path = data_path(name);
-	FILE *f = fopen(path, "r");
+	char *path;
+	FILE *f = pem_open(name, &path);
 	X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
 
-	fuzz_check(x != NULL, path);
-	fclose(f);
-	free(path);
+	pem_done(f, path, x != NULL);
 	return x;
 }
 
 EVP_PKEY *
 fuzz_key(const char *name)
 {
-	char *path = data_path(name);
-	FILE *f = fopen(path, "r");
+	char *path;
+	FILE *f = pem_open(name, &path);
 	EVP_PKEY *k = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
 
-	fuzz_check(k != NULL, path);
-	fclose(f);
-	free(path);
+	pem_done(f, path, k != NULL);
 	return k;
 }
 
