@@ -184,16 +184,6 @@ make_dirs(imss_ctx *ctx, const char *path)
 	return err;
 }
 
-/* stat() a directory the renewal writes to; failing that, says it. */
-static imss_err
-stat_dir(imss_ctx *ctx, const char *dir, struct stat *st)
-{
-	if (stat(dir, st) != 0)
-		return ctx_fail(ctx, IMSS_ERR_IO, _("Cannot use the directory '%s': %s."), dir,
-		                strerror(errno));
-	return IMSS_OK;
-}
-
 /*
  * The state directory holds the journal (the only record of a key being
  * made) and the token's lock: it must be the user's alone, neither
@@ -203,10 +193,10 @@ static imss_err
 check_state_dir(imss_ctx *ctx, const char *dir)
 {
 	struct stat st;
-	imss_err err = stat_dir(ctx, dir, &st);
 
-	if (err != IMSS_OK)
-		return err;
+	if (stat(dir, &st) != 0)
+		return ctx_fail(ctx, IMSS_ERR_IO, _("Cannot use the directory '%s': %s."), dir,
+		                strerror(errno));
 	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid())
 		return ctx_fail_next(ctx, IMSS_ERR_IO, IMSS_NEXT_OTHER_STATE_DIR,
 		                     _("The state directory '%s' is not a directory of yours; it must be, since it holds the renewal journal and lock. Give another state directory."),
@@ -227,10 +217,10 @@ static imss_err
 check_out_dir(imss_ctx *ctx, const char *dir)
 {
 	struct stat st;
-	imss_err err = stat_dir(ctx, dir, &st);
 
-	if (err != IMSS_OK)
-		return err;
+	if (stat(dir, &st) != 0)
+		return ctx_fail(ctx, IMSS_ERR_IO, _("Cannot use the directory '%s': %s."), dir,
+		                strerror(errno));
 	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0)
 		return ctx_fail_next(ctx, IMSS_ERR_IO, IMSS_NEXT_OTHER_OUT_DIR,
 		                     _("The output directory '%s' can be written by other users (mode %03o), who could replace the terms letter or the certificate copy written there. Run 'chmod go-w %s', or give another output directory."),
