@@ -54,43 +54,42 @@ fuzz_read_data(const char *name, size_t *len)
 	return buf;
 }
 
-/* A PEM file of the data folder, opened for pem_done(). */
-static FILE *
-pem_open(const char *name, char **path)
+static void *
+read_x509(FILE *f)
 {
-	*path = data_path(name);
-	return fopen(*path, "r");
+	return PEM_read_X509(f, NULL, NULL, NULL);
 }
 
-/* After reading f: ok says the object was read. */
-static void
-pem_done(FILE *f, char *path, int ok)
+static void *
+read_private_key(FILE *f)
 {
-	fuzz_check(ok, path);
+	return PEM_read_PrivateKey(f, NULL, NULL, NULL);
+}
+
+/* What read() makes of the PEM data file name; aborts when nothing. */
+static void *
+read_pem(const char *name, void *(*read)(FILE *))
+{
+	char *path = data_path(name);
+	FILE *f = fopen(path, "r");
+	void *object = f ? read(f) : NULL;
+
+	fuzz_check(object != NULL, path);
 	fclose(f);
 	free(path);
+	return object;
 }
 
 X509 *
 fuzz_cert(const char *name)
 {
-	char *path;
-	FILE *f = pem_open(name, &path);
-	X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
-
-	pem_done(f, path, x != NULL);
-	return x;
+	return read_pem(name, read_x509);
 }
 
 EVP_PKEY *
 fuzz_key(const char *name)
 {
-	char *path;
-	FILE *f = pem_open(name, &path);
-	EVP_PKEY *k = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
-
-	pem_done(f, path, k != NULL);
-	return k;
+	return read_pem(name, read_private_key);
 }
 
 imss_ctx *
