@@ -43,18 +43,18 @@ doctor_check_add(imss_doctor_report *r, const char *name, imss_check_status stat
 #define check_add(r, name, status, result, ...) \
 	doctor_check_add(r, name, status, result, -1, __VA_ARGS__)
 
+static void
+check_clear(imss_check *c)
+{
+	STR_FREE_EACH(c->name, c->text);
+}
+
 void
 imss_doctor_report_clear(imss_doctor_report *r)
 {
-	size_t i;
-
 	if (r == NULL)
 		return;
-	for (i = 0; i < r->count; i++) {
-		free(r->checks[i].name);
-		free(r->checks[i].text);
-	}
-	free(r->checks);
+	ARRAY_FREE_EACH(r->checks, r->count, check_clear);
 	memset(r, 0, sizeof(*r));
 }
 
