@@ -270,19 +270,17 @@ imss_token_find_certificate(imss_token *tok, const char *uri, X509 **out)
 	return certificate_value(tok, h, out);
 }
 
+static void
+token_cert_clear(imss_token_cert *c)
+{
+	STR_FREE_EACH(c->uri, c->key_uri);
+	X509_free(c->cert);
+}
+
 void
 imss_token_cert_free(imss_token_cert *certs, size_t count)
 {
-	size_t i;
-
-	if (certs == NULL)
-		return;
-	for (i = 0; i < count; i++) {
-		free(certs[i].uri);
-		free(certs[i].key_uri);
-		X509_free(certs[i].cert);
-	}
-	free(certs);
+	ARRAY_FREE_EACH(certs, count, token_cert_clear);
 }
 
 /* The URI of the private key with this ID, if the session can see one. */

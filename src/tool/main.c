@@ -328,6 +328,23 @@ locale_dir(char *buf, size_t size)
 	return if_dir(buf) ? buf : LOCALEDIR;
 }
 
+/* Parse the command's options into its argument struct, then run it. */
+static int
+run_command(struct tool *t, const struct tool_command *cmd, int argc, char **argv)
+{
+	void *args = cmd->args_size ? calloc(1, cmd->args_size) : NULL;
+	int done = 0;
+	int rc;
+
+	if (cmd->args_size && !args)
+		return tool_fail(t, IMSS_ERR_NOMEM, 0);
+	rc = tool_parse(t, cmd, argc, argv, args, &done);
+	if (rc == TOOL_EXIT_OK && !done)
+		rc = cmd->run(t, args);
+	free(args);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -359,9 +376,7 @@ main(int argc, char **argv)
 		rc = tool_usage_error(&t, NULL, _("unknown command '%s'"), argv[optind]);
 		goto out;
 	}
-	argc -= optind;
-	argv += optind;
-	rc = cmd->run(&t, argc, argv);
+	rc = run_command(&t, cmd, argc - optind, argv + optind);
 out:
 	if (t.ctx)
 		imss_ctx_free(t.ctx);

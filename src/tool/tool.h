@@ -100,7 +100,9 @@ struct tool_command {
 	const struct tool_option *options;
 	void (*synopsis)(void); /* the usage lines and what the command does */
 	void (*examples)(void); /* after the options (exit status, examples) */
-	int (*run)(struct tool *t, int argc, char **argv);
+	/* args: what tool_parse() made of the command line (main.c) */
+	int (*run)(struct tool *t, void *args);
+	size_t args_size; /* of the argument struct; 0: none */
 };
 
 /* options.c */
@@ -189,9 +191,10 @@ int tool_check_key_file(struct tool *t, const char *command, const char *key_fil
 int tool_exit_code(imss_err err, int from_user_text);
 
 /* A command, from what its cmd-*.c file defines: COMMAND (its name), the
- * static options, synopsis, examples and run. */
-#define TOOL_COMMAND(var, summary) \
-	const struct tool_command var = { COMMAND, summary, options, synopsis, examples, run }
+ * static options, synopsis, examples and run, and its argument struct. */
+#define TOOL_COMMAND(var, args_type, summary)                                            \
+	const struct tool_command var = { COMMAND,  summary, options,          synopsis, \
+		                          examples, run,     sizeof(args_type) }
 
 /* The commands (cmd-*.c). */
 extern const struct tool_command cmd_tokens, cmd_objects, cmd_doctor, cmd_keygen, cmd_csr, cmd_sign,
