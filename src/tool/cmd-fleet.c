@@ -170,40 +170,41 @@ read_fleet_file(struct tool *t, const struct fleet_args *a, struct fleet_file *f
 }
 
 static int
-run(struct tool *t, int argc, char **argv)
+run(struct tool *t, void *args)
 {
-	struct fleet_args a = { 0 };
+	struct fleet_args *a = args;
 	struct fleet_file f = { 0 };
-	int done = 0, sub = 0, rc;
+	int rc;
 
-	if (argc >= 2 && (strcmp(argv[1], "check") == 0 || strcmp(argv[1], "renew") == 0)) {
-		a.renew = strcmp(argv[1], "renew") == 0;
-		sub = 1;
-		argc--;
-		argv++;
-	} else if (argc < 2 || argv[1][0] != '-') {
+	if (t->subcommand < 0)
 		return tool_usage_error(t, COMMAND, "%s", _("fleet takes check or renew"));
-	}
-	rc = tool_parse(t, &cmd_fleet, argc, argv, &a, &done);
-	if (rc != TOOL_EXIT_OK || done)
-		return rc;
-	if (!sub)
-		return tool_usage_error(t, COMMAND, "%s", _("fleet takes check or renew"));
-	rc = check_args(t, &a);
+	a->renew = t->subcommand == 1;
+	rc = check_args(t, a);
 	if (rc == TOOL_EXIT_OK)
-		rc = read_fleet_file(t, &a, &f);
+		rc = read_fleet_file(t, a, &f);
 	if (rc != TOOL_EXIT_OK)
 		goto out;
-	if (a.renew) {
+	if (a->renew) {
 		tool_stop_signals(1); /* the renewal under way stops between steps */
-		rc = fleet_renew(t, &a, &f);
+		rc = fleet_renew(t, a, &f);
 		tool_stop_signals(0);
 	} else {
-		rc = fleet_check(t, &a, &f);
+		rc = fleet_check(t, a, &f);
 	}
 out:
 	fleet_file_clear(&f);
 	return rc;
 }
 
-TOOL_COMMAND(cmd_fleet, N_("check or renew the employers of a fleet file"));
+static const char *const subcommands[] = { "check", "renew", NULL };
+
+const struct tool_command cmd_fleet = {
+	.name = COMMAND,
+	.summary = N_("check or renew the employers of a fleet file"),
+	.options = options,
+	.synopsis = synopsis,
+	.examples = examples,
+	.run = run,
+	.args_size = sizeof(struct fleet_args),
+	.subcommands = subcommands,
+};

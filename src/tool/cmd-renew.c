@@ -843,6 +843,7 @@ const struct tool_command cmd_renew = {
 	renew_examples,
 	run_renew,
 	sizeof(struct renew_args),
+	NULL,
 };
 
 const struct tool_command cmd_recover = {
@@ -853,4 +854,5 @@ const struct tool_command cmd_recover = {
 	recover_examples,
 	run_recover,
 	sizeof(struct renew_args),
+	NULL,
 };

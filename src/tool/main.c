@@ -328,6 +328,22 @@ locale_dir(char *buf, size_t size)
 	return if_dir(buf) ? buf : LOCALEDIR;
 }
 
+/* The command's first word, when it takes one (fleet check|renew), into
+ * t->subcommand (-1 when not given): taken off argv. */
+static void
+take_subcommand(struct tool *t, const struct tool_command *cmd, int *argc, char ***argv)
+{
+	t->subcommand = -1;
+	for (int i = 0; cmd->subcommands != NULL && cmd->subcommands[i] != NULL; i++) {
+		if (*argc >= 2 && strcmp((*argv)[1], cmd->subcommands[i]) == 0) {
+			t->subcommand = i;
+			(*argc)--;
+			(*argv)++;
+			return;
+		}
+	}
+}
+
 /* Parse the command's options into its argument struct, then run it. */
 static int
 run_command(struct tool *t, const struct tool_command *cmd, int argc, char **argv)
@@ -338,6 +354,7 @@ run_command(struct tool *t, const struct tool_command *cmd, int argc, char **arg
 
 	if (cmd->args_size && !args)
 		return tool_fail(t, IMSS_ERR_NOMEM, 0);
+	take_subcommand(t, cmd, &argc, &argv);
 	rc = tool_parse(t, cmd, argc, argv, args, &done);
 	if (rc == TOOL_EXIT_OK && !done)
 		rc = cmd->run(t, args);

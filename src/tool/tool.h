@@ -91,6 +91,7 @@ struct tool {
 	int json;                /* --json */
 	int verbose;             /* --verbose */
 	imss_ctx *ctx;           /* made by tool_ctx() on first use */
+	int subcommand;          /* index in the command's subcommands; -1: none given */
 };
 
 /* One subcommand: argv[0] is the command name. */
@@ -103,6 +104,9 @@ struct tool_command {
 	/* args: what tool_parse() made of the command line (main.c) */
 	int (*run)(struct tool *t, void *args);
 	size_t args_size; /* of the argument struct; 0: none */
+	/* The words the command takes first (fleet check|renew), NULL-ended;
+	 * NULL: none.  main.c takes the word off into t->subcommand. */
+	const char *const *subcommands;
 };
 
 /* options.c */
@@ -192,9 +196,9 @@ int tool_exit_code(imss_err err, int from_user_text);
 
 /* A command, from what its cmd-*.c file defines: COMMAND (its name), the
  * static options, synopsis, examples and run, and its argument struct. */
-#define TOOL_COMMAND(var, args_type, summary)                                            \
-	const struct tool_command var = { COMMAND,  summary, options,          synopsis, \
-		                          examples, run,     sizeof(args_type) }
+#define TOOL_COMMAND(var, args_type, summary)                                             \
+	const struct tool_command var = { COMMAND,  summary, options,           synopsis, \
+		                          examples, run,     sizeof(args_type), NULL }
 
 /* The commands (cmd-*.c). */
 extern const struct tool_command cmd_tokens, cmd_objects, cmd_doctor, cmd_keygen, cmd_csr, cmd_sign,
