@@ -145,6 +145,11 @@ imss_err key_from_handle(imss_token *tok, CK_OBJECT_HANDLE priv, imss_key **out)
 /* The caller vouches that no object on the token has the label (one made
  * unique by construction): the search for it is skipped. */
 #define KEYGEN_LABEL_IS_NEW 1u
+/* The pair keeps the random ID it was generated with (unique by
+ * construction: 160 random bits, recorded by the caller) instead of taking
+ * the key identifier: no search and no C_SetAttributeValue (the renewal's
+ * call budget). */
+#define KEYGEN_KEEP_ID 2u
 imss_err token_generate_keypair_ex(imss_token *tok, const imss_keyspec *spec, const char *label,
                                    unsigned flags, imss_key **out, imss_keygen_report *report);
 
