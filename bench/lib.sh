@@ -22,6 +22,7 @@ bench_setup() {
 	[[ -n $spy ]] || bench_die "OpenSC's pkcs11-spy.so not found (apt-get install opensc)"
 	T=$(mktemp -d /tmp/imss-bench.XXXXXX)
 	svc_pid=
+	B_WRAP=()
 	trap bench_cleanup EXIT
 	printf 1234 >"$T/pin"
 	printf Secreto123 >"$T/idse.pass"
@@ -97,19 +98,21 @@ bench_serve() {
 }
 
 # bench_renew TAG USER TYPE CURRENT...: one `renew` of USER with a TYPE key
-# through pkcs11-spy ($T/TAG.spy) and the fault module ($T/TAG.calls, with
-# the caller's FAULT_LATENCY if any); output in $T/TAG.out and .err, wall
-# time in ms in B_WALL_MS.
+# through pkcs11-spy ($T/TAG.spy; B_SPY=0: without it) and the fault module
+# ($T/TAG.calls, with the caller's FAULT_LATENCY if any); output in
+# $T/TAG.out and .err, wall time in ms in B_WALL_MS.  B_WRAP: a command
+# (and its arguments) the tool runs under, such as /usr/bin/time.
 bench_renew() {
-	local tag=$1 user=$2 type=$3 start
+	local tag=$1 user=$2 type=$3 start module=$spy
 	shift 3
+	((${B_SPY:-1})) || module=$fault
 	start=$(date +%s%N)
 	# OpenSC's pkcs11-spy leaks what it allocates; under a sanitizer build
 	# (the tests run the bench there too) its leaks are not the tool's.
 	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
 	PKCS11SPY=$fault PKCS11SPY_OUTPUT=$T/$tag.spy FAULT_PKCS11_REAL=$softhsm \
 	FAULT_LOG=$T/$tag.calls \
-		"$tool" --module "$spy" --verbose renew --server "$url" --user "$user" "$@" \
+		"${B_WRAP[@]}" "$tool" --module "$module" --verbose renew --server "$url" --user "$user" "$@" \
 		--token "$IMSS_TOKEN_URI" --type "$type" --ca "$T/svc/ca.pem" \
 		--pin-source "file:$T/pin" --idse-password-source "file:$T/idse.pass" \
 		--state-dir "$T/state" --out-dir "$T/out" --yes >"$T/$tag.out" 2>"$T/$tag.err" ||
