@@ -331,7 +331,7 @@ imss_token_list_certificates(imss_token *tok, imss_token_cert **out, size_t *cou
 	CK_CERTIFICATE_TYPE ctype = CKC_X_509;
 	CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &klass, sizeof(klass) },
 		                { CKA_CERTIFICATE_TYPE, &ctype, sizeof(ctype) } };
-	CK_OBJECT_HANDLE found[256];
+	CK_OBJECT_HANDLE *found = NULL;
 	imss_token_cert *certs = NULL;
 	CK_ULONG n = 0, i;
 	imss_err err;
@@ -339,14 +339,19 @@ imss_token_list_certificates(imss_token *tok, imss_token_cert **out, size_t *cou
 	*out = NULL;
 	*count = 0;
 	ctx_clear_detail(tok->ctx);
-	err = token_find(tok, tmpl, 2, found, 256, &n);
+	/* Every one: a despacho's token holds hundreds (a fixed 256 cut the
+	 * list short, and an employer's newest certificate with it). */
+	err = token_find_all(tok, tmpl, 2, &found, &n);
 	if (err != IMSS_OK)
 		return err;
 	certs = calloc(n ? n : 1, sizeof(*certs));
-	if (certs == NULL)
+	if (certs == NULL) {
+		free(found);
 		return IMSS_ERR_NOMEM;
+	}
 	for (i = 0; i < n && err == IMSS_OK; i++)
 		err = describe_certificate(tok, found[i], &certs[i]);
+	free(found);
 	if (err != IMSS_OK) {
 		imss_token_cert_free(certs, n);
 		return err;

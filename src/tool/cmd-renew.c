@@ -7,7 +7,6 @@
  * token, one session and one login serve both.  Non-interactive runs
  * (--yes, secrets from files or descriptors) never wait for an answer.
  */
-#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -407,35 +406,11 @@ from_terminal(const char *source)
 	return source == NULL || strcmp(source, "tty") == 0;
 }
 
-/* Ctrl-C (or SIGTERM) during the renewal: only noted; the library ends
- * the step under way and stops cleanly. */
-static volatile sig_atomic_t stop_requested;
-
-static void
-on_stop_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
-
-/* No SA_RESTART: a prompt or a wait is cut short at once. */
-static void
-stop_signals(int install)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = install ? on_stop_signal : SIG_DFL;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-}
-
 static int
 on_interrupted(void *user)
 {
 	(void)user;
-	return stop_requested != 0;
+	return tool_stop_requested();
 }
 
 static void
@@ -806,9 +781,9 @@ run_command(struct tool *t, const struct tool_command *cmd, int argc, char **arg
 	if (strcmp(command, "recover") == 0) {
 		err = imss_recover(t->ctx, &o, a.serial, &ui, &res);
 	} else {
-		stop_signals(1); /* only renew stops between its steps */
+		tool_stop_signals(1); /* only renew stops between its steps */
 		err = imss_renew(t->ctx, &o, &ui, &res);
-		stop_signals(0);
+		tool_stop_signals(0);
 	}
 	if (r.tty_progress)
 		putchar('\n');

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <locale.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +25,8 @@
 #endif
 
 const struct tool_command *const tool_commands[] = {
-	&cmd_tokens, &cmd_objects, &cmd_doctor, &cmd_keygen, &cmd_csr,   &cmd_sign,
-	&cmd_import, &cmd_status,  &cmd_check,  &cmd_export, &cmd_renew, &cmd_recover,
+	&cmd_tokens, &cmd_objects, &cmd_doctor, &cmd_keygen, &cmd_csr,     &cmd_sign,  &cmd_import,
+	&cmd_status, &cmd_check,   &cmd_export, &cmd_renew,  &cmd_recover, &cmd_fleet,
 };
 
 const size_t tool_command_count = sizeof(tool_commands) / sizeof(tool_commands[0]);
@@ -166,6 +167,36 @@ tool_open_login(struct tool *t, const char *uri, int read_write, imss_pin_source
 	}
 	*out = tok;
 	return IMSS_OK;
+}
+
+/* Ctrl-C (or SIGTERM) during a renewal: only noted; the library ends
+ * the step under way and stops cleanly. */
+static volatile sig_atomic_t stop_requested;
+
+static void
+on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/* No SA_RESTART: a prompt or a wait is cut short at once. */
+void
+tool_stop_signals(int install)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = install ? on_stop_signal : SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+int
+tool_stop_requested(void)
+{
+	return stop_requested != 0;
 }
 
 /* Does the name end in .pfx or .p12 (any case)? */

@@ -155,6 +155,15 @@ int tool_open_credential_files(struct tool *t, const char *path, const char *key
                                imss_pin_source *password, imss_credential **out);
 
 /*
+ * SIGINT and SIGTERM only noted from now on (install 1; without
+ * SA_RESTART, a prompt or a wait is cut short), or back to the default
+ * (0); tool_stop_requested() says whether one came.  For the commands
+ * that stop cleanly between the steps of a renewal.
+ */
+void tool_stop_signals(int install);
+int tool_stop_requested(void);
+
+/*
  * --key-file names the .key of a .cer given with --credential: without
  * --credential, or with a .pfx/.p12 (which holds its own key), it is a
  * usage error.  Returns an exit status, having reported the error.
@@ -171,7 +180,7 @@ int tool_exit_code(imss_err err, int from_user_text);
 
 /* The commands (cmd-*.c). */
 extern const struct tool_command cmd_tokens, cmd_objects, cmd_doctor, cmd_keygen, cmd_csr, cmd_sign,
-        cmd_import, cmd_status, cmd_check, cmd_export, cmd_renew, cmd_recover;
+        cmd_import, cmd_status, cmd_check, cmd_export, cmd_renew, cmd_recover, cmd_fleet;
 
 /* certlist.c: the certificates `status` and `check` look at. */
 struct cert_entry {
