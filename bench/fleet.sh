@@ -26,27 +26,14 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-build=$root/build
 type=ec:prime256v1
 many=200
 modelled=20
 compare=50
 latency=default:15ms,C_GenerateKeyPair:2000ms,C_Sign:250ms
-while (($#)); do
-	case $1 in
-	--type) type=$2; shift 2 ;;
-	--many) many=$2; shift 2 ;;
-	--modelled) modelled=$2; shift 2 ;;
-	--compare) compare=$2; shift 2 ;;
-	--latency) latency=$2; shift 2 ;;
-	--build) build=$2; shift 2 ;;
-	-h | --help) sed -n '2,/^set -e/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;;
-	*) echo "fleet.sh: unknown argument $1" >&2; exit 2 ;;
-	esac
-done
-
 # shellcheck source=lib.sh
 . "$root/bench/lib.sh"
+bench_args "$0" '' 'type many modelled compare latency' "$@"
 bench_setup fleet.sh
 engine=$(ls /usr/lib/*/engines-3/pkcs11.so 2>/dev/null | head -n1 || true)
 has_fleet=0

@@ -1,9 +1,35 @@
 # shellcheck shell=bash
-# What the benches share: the built programs, a throwaway SoftHSM token and
-# reference service, employers whose expired credentials are on the token,
-# and one renewal counted through OpenSC's pkcs11-spy and timed through the
-# fault module.  Source it from bench/*.sh after setting root and build:
-#   . "$root/bench/lib.sh"; bench_setup NAME
+# What the benches share: their options, the built programs, a throwaway
+# SoftHSM token and reference service, employers whose expired credentials
+# are on the token, and one renewal counted through OpenSC's pkcs11-spy and
+# timed through the fault module.  Source it from bench/*.sh:
+#   root=...; . "$root/bench/lib.sh"; bench_args "$0" FLAGS OPTIONS "$@"
+#   bench_setup NAME
+build=$root/build
+
+# bench_args SCRIPT 'FLAG...' 'OPTION...' ARGS...: --FLAG sets $FLAG to 1,
+# --OPTION VALUE sets $OPTION (a dash in the name is an underscore), --build
+# DIR sets $build; -h prints the script's header comment.
+bench_args() {
+	local script=$1 flags=" $2 " options=" $3 build " name
+	shift 3
+	while (($#)); do
+		name=${1#--}
+		if [[ $1 == -h || $1 == --help ]]; then
+			sed -n '2,/^set -e/{/^#/s/^# \{0,1\}//p}' "$script"
+			exit 0
+		elif [[ $1 == --* && $flags == *" $name "* ]]; then
+			printf -v "${name//-/_}" 1
+			shift
+		elif [[ $1 == --* && $options == *" $name "* && $# -ge 2 ]]; then
+			printf -v "${name//-/_}" '%s' "$2"
+			shift 2
+		else
+			echo "${script##*/}: unknown argument $1" >&2
+			exit 2
+		fi
+	done
+}
 
 # bench_setup NAME: the programs (NAME for messages), a temporary directory
 # $T removed on exit (with the service, if started), the PIN and passwords.

@@ -14,21 +14,11 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-build=$root/build
 pfx=0
 type=rsa:2048
-while (($#)); do
-	case $1 in
-	--pfx) pfx=1; shift ;;
-	--type) type=$2; shift 2 ;;
-	--build) build=$2; shift 2 ;;
-	-h | --help) sed -n '2,/^set -e/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;;
-	*) echo "renew-calls.sh: unknown argument $1" >&2; exit 2 ;;
-	esac
-done
-
 # shellcheck source=lib.sh
 . "$root/bench/lib.sh"
+bench_args "$0" pfx type "$@"
 bench_setup renew-calls.sh
 bench_token "$T/softhsm"
 bench_service
