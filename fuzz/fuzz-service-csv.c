@@ -1,5 +1,5 @@
 /*
- * The service's CSV reader (src/service/csv.c), as `employer import`
+ * The service's CSV reader (src/service/csv-read.c, libcsv), as `employer import`
  * uses it on a file from the operator: any bytes, every record; each
  * record of six fields or more also goes through the employer checks
  * (src/service/employers.c), in the column order of the seeds.
@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "common.h"
-#include "csv.h"
+#include "csv-read.h"
 #include "employers.h"
 #include "util.h"
 

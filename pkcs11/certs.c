@@ -68,8 +68,8 @@ certificate_present(imss_token *tok, const unsigned char *der, size_t len, CK_OB
 }
 
 /* Read CKA_VALUE back and compare it with what was written. */
-static imss_err
-certificate_read_back(imss_token *tok, CK_OBJECT_HANDLE h, const unsigned char *der, size_t len)
+imss_err
+token_certificate_read_back(imss_token *tok, CK_OBJECT_HANDLE h, const unsigned char *der, size_t len)
 {
 	unsigned char *buf = malloc(len);
 	CK_ATTRIBUTE v = { CKA_VALUE, buf, len };
@@ -85,9 +85,29 @@ certificate_read_back(imss_token *tok, CK_OBJECT_HANDLE h, const unsigned char *
 	return err;
 }
 
+/* C_CreateObject refused a certificate: say what such a token cannot do,
+ * and what it still can. */
 static imss_err
-certificate_create(imss_token *tok, const imss_key *key, X509 *x, const unsigned char *der,
-                   size_t len, const char *label, CK_OBJECT_HANDLE *h)
+certificate_refused(imss_token *tok, CK_RV rv)
+{
+	imss_err err = token_fail(tok, "C_CreateObject", rv);
+
+	if (rv == CKR_TOKEN_WRITE_PROTECTED)
+		ctx_append_detail(tok->ctx,
+		                  _(". Token '%s' is write-protected: it stores no certificate and no new key. Its keys still sign and its certificates can still be exported; keep the new certificate as a file, or use another token."),
+		                  tok->info.label);
+	else if (rv == CKR_FUNCTION_NOT_SUPPORTED || rv == CKR_TEMPLATE_INCONSISTENT ||
+	         rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_ATTRIBUTE_VALUE_INVALID ||
+	         rv == CKR_ATTRIBUTE_READ_ONLY)
+		ctx_append_detail(tok->ctx,
+		                  _(". Token '%s' does not store certificates written by other programs (a pre-personalized or read-only card): write it with the card's own tool, or keep the certificate as a file. Its keys still sign."),
+		                  tok->info.label);
+	return err;
+}
+
+imss_err
+token_certificate_create(imss_token *tok, const unsigned char *id, size_t id_len, X509 *x,
+                         const unsigned char *der, size_t len, const char *label, CK_OBJECT_HANDLE *h)
 {
 	CK_OBJECT_CLASS klass = CKO_CERTIFICATE;
 	CK_CERTIFICATE_TYPE ctype = CKC_X_509;
@@ -107,7 +127,7 @@ certificate_create(imss_token *tok, const imss_key *key, X509 *x, const unsigned
 			{ CKA_TOKEN, &yes, sizeof(yes) },
 			{ CKA_PRIVATE, &no, sizeof(no) },
 			{ CKA_LABEL, (void *)label, strlen(label) },
-			{ CKA_ID, (void *)key->id, key->id_len },
+			{ CKA_ID, (void *)id, id_len },
 			{ CKA_SUBJECT, names.subject, (CK_ULONG)names.subject_len },
 			{ CKA_ISSUER, names.issuer, (CK_ULONG)names.issuer_len },
 			{ CKA_SERIAL_NUMBER, names.serial, (CK_ULONG)names.serial_len },
@@ -116,7 +136,7 @@ certificate_create(imss_token *tok, const imss_key *key, X509 *x, const unsigned
 
 		rv = tok->f->C_CreateObject(tok->session, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), h);
 		if (rv != CKR_OK)
-			err = token_fail(tok, "C_CreateObject", rv);
+			err = certificate_refused(tok, rv);
 	}
 	cert_names_free(&names);
 	return err;
@@ -167,10 +187,10 @@ token_store_certificate_ex(imss_token *tok, const imss_key *key, const unsigned 
 		if (err != IMSS_OK)
 			goto out;
 	}
-	err = certificate_create(tok, key, x, der, len, label, &h);
+	err = token_certificate_create(tok, key->id, key->id_len, x, der, len, label, &h);
 	if (err != IMSS_OK)
 		goto out;
-	err = certificate_read_back(tok, h, der, len);
+	err = token_certificate_read_back(tok, h, der, len);
 	if (err != IMSS_OK && tok->session != CK_INVALID_HANDLE)
 		tok->f->C_DestroyObject(tok->session, h);
 out:

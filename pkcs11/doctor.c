@@ -1,6 +1,8 @@
 /*
  * doctor: a read-only preflight of a token.  Nothing is written and no
- * login is made; the verdict is the worst status found.
+ * login is made; the verdict is the worst status found.  What the token
+ * only lists (a mechanism, a flag) is reported as advertised, not tried:
+ * doctor-try.c tries it.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,14 +11,12 @@
 
 #include "token-internal.h"
 
-static imss_err check_add(imss_doctor_report *r, const char *name, imss_check_status status,
-                          const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static imss_err
-check_add(imss_doctor_report *r, const char *name, imss_check_status status, const char *fmt, ...)
+imss_err
+doctor_check_add(imss_doctor_report *r, const char *name, imss_check_status status,
+                 imss_check_result result, long ms, const char *fmt, ...)
 {
 	imss_check *grown;
-	char text[512];
+	char text[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -29,6 +29,8 @@ check_add(imss_doctor_report *r, const char *name, imss_check_status status, con
 	grown[r->count].name = strdup(name);
 	grown[r->count].text = strdup(text);
 	grown[r->count].status = status;
+	grown[r->count].result = result;
+	grown[r->count].ms = ms;
 	r->count++;
 	if (!grown[r->count - 1].name || !grown[r->count - 1].text)
 		return IMSS_ERR_NOMEM;
@@ -36,6 +38,10 @@ check_add(imss_doctor_report *r, const char *name, imss_check_status status, con
 		r->verdict = status;
 	return IMSS_OK;
 }
+
+/* A check read from the token's answers (no time taken). */
+#define check_add(r, name, status, result, ...) \
+	doctor_check_add(r, name, status, result, -1, __VA_ARGS__)
 
 void
 imss_doctor_report_clear(imss_doctor_report *r)
@@ -58,23 +64,39 @@ check_pin(imss_token *tok, imss_doctor_report *r)
 	const imss_token_info *ti = &tok->info;
 
 	if (!ti->user_pin_initialized)
-		return check_add(r, "pin", IMSS_CHECK_FAIL,
+		return check_add(r, "pin", IMSS_CHECK_FAIL, IMSS_RESULT_FAILED,
 		                 _("the user PIN is not initialised; initialise it with the token's own tool"));
 	if (ti->pin_locked)
-		return check_add(r, "pin", IMSS_CHECK_FAIL,
+		return check_add(r, "pin", IMSS_CHECK_FAIL, IMSS_RESULT_FAILED,
 		                 _("the user PIN is locked; unlock it with the SO PIN or PUK"));
 	if (ti->pin_final_try)
-		return check_add(r, "pin", IMSS_CHECK_WARN,
+		return check_add(r, "pin", IMSS_CHECK_WARN, IMSS_RESULT_OK,
 		                 _("one PIN try left: the next wrong PIN locks the token"));
 	if (ti->pin_count_low)
-		return check_add(r, "pin", IMSS_CHECK_WARN,
+		return check_add(r, "pin", IMSS_CHECK_WARN, IMSS_RESULT_OK,
 		                 _("wrong PINs were entered: few tries left"));
 	if (ti->pin_to_be_changed)
-		return check_add(r, "pin", IMSS_CHECK_WARN,
+		return check_add(r, "pin", IMSS_CHECK_WARN, IMSS_RESULT_OK,
 		                 _("the token asks for the PIN to be changed"));
-	return check_add(r, "pin", IMSS_CHECK_OK,
+	return check_add(r, "pin", IMSS_CHECK_OK, IMSS_RESULT_OK,
 	                 ti->pinpad ? _("PIN state good; the PIN is entered on the token's PIN pad")
 	                            : _("PIN state good"));
+}
+
+/* Free private memory, when the token says (read, not tried). */
+static imss_err
+check_memory(const imss_token_info *ti, imss_doctor_report *r)
+{
+	if (ti->free_private_memory == CK_UNAVAILABLE_INFORMATION ||
+	    ti->total_private_memory == CK_UNAVAILABLE_INFORMATION)
+		return IMSS_OK;
+	if (token_memory_short(ti))
+		return check_add(r, "memory", IMSS_CHECK_FAIL, IMSS_RESULT_FAILED,
+		                 _("the token reports %lu bytes of private memory free, too little for a new key; delete objects no longer needed"),
+		                 ti->free_private_memory);
+	return check_add(r, "memory", IMSS_CHECK_OK, IMSS_RESULT_OK,
+	                 _("the token reports %lu of %lu bytes of private memory free"),
+	                 ti->free_private_memory, ti->total_private_memory);
 }
 
 static imss_err
@@ -83,61 +105,98 @@ check_token(imss_token *tok, imss_doctor_report *r)
 	const imss_token_info *ti = &tok->info;
 	imss_err err;
 
-	err = check_add(r, "write", ti->write_protected ? IMSS_CHECK_FAIL : IMSS_CHECK_OK, "%s",
-	                ti->write_protected
-	                        ? _("the token is write-protected: no key or certificate can be stored")
-	                        : _("keys and certificates can be stored (the token is not write-protected)"));
+	if (ti->write_protected)
+		err = check_add(r, "write", IMSS_CHECK_FAIL, IMSS_RESULT_FAILED, "%s",
+		                _("the token is write-protected: no key or certificate can be stored on it; use another token for the new key"));
+	else
+		err = check_add(r, "write", IMSS_CHECK_OK, IMSS_RESULT_ADVERTISED, "%s",
+		                _("advertised, not tried: the token is not write-protected, so it should store keys and certificates"));
+	if (err == IMSS_OK && ti->has_rng)
+		err = check_add(r, "rng", IMSS_CHECK_OK, IMSS_RESULT_ADVERTISED, "%s",
+		                _("advertised, not tried: the token reports a random number generator of its own"));
+	else if (err == IMSS_OK)
+		err = check_add(r, "rng", IMSS_CHECK_WARN, IMSS_RESULT_MISSING, "%s",
+		                _("the token reports no random number generator of its own"));
 	if (err == IMSS_OK)
-		err = check_add(r, "rng", ti->has_rng ? IMSS_CHECK_OK : IMSS_CHECK_WARN, "%s",
-		                ti->has_rng
-		                        ? _("the token has its own random number generator")
-		                        : _("the token reports no random number generator of its own"));
+		err = check_memory(ti, r);
 	if (err == IMSS_OK)
 		err = check_pin(tok, r);
 	return err;
 }
 
-struct keytype_probe {
-	const char *name;
-	CK_MECHANISM_TYPE mech;
-	unsigned bits;
+/* The token or its session is gone: nothing else can be asked of it. */
+static int
+token_gone(CK_RV rv)
+{
+	imss_err err = ckr_to_err(rv);
+
+	return err == IMSS_ERR_TOKEN_REMOVED || err == IMSS_ERR_SESSION_LOST ||
+	       err == IMSS_ERR_DEVICE;
+}
+
+/*
+ * Does the token list generation of this key type at this size?  The
+ * cached mechanism list when there is one, then C_GetMechanismInfo
+ * (an error other than a token gone: not listed): one call when nothing
+ * is cached.
+ * Nothing is tried.
+ */
+imss_err
+token_keygen_listed(imss_token *tok, const imss_keyspec *spec, int *listed)
+{
+	CK_MECHANISM_TYPE mech =
+	        spec->kind == IMSS_KEY_EC ? CKM_EC_KEY_PAIR_GEN : CKM_RSA_PKCS_KEY_PAIR_GEN;
+	CK_MECHANISM_INFO info;
+	CK_RV rv;
+
+	*listed = 0;
+	if (tok->mechs != NULL && !token_has_mechanism(tok, mech))
+		return IMSS_OK;
+	rv = tok->f->C_GetMechanismInfo(tok->slot, mech, &info);
+	if (rv != CKR_OK && token_gone(rv))
+		return token_fail(tok, "C_GetMechanismInfo", rv);
+	if (rv != CKR_OK) { /* CKR_MECHANISM_INVALID, or a module's own word for it */
+		ctx_log(tok->ctx, IMSS_LOG_DEBUG, "C_GetMechanismInfo: %s", ckr_name(rv));
+		return IMSS_OK;
+	}
+	*listed = (info.flags & CKF_GENERATE_KEY_PAIR) && spec->bits >= info.ulMinKeySize &&
+	          spec->bits <= info.ulMaxKeySize;
+	return IMSS_OK;
+}
+
+/* The key types renew accepts, as --type names them. */
+const char *const doctor_key_types[] = {
+	"rsa:2048", "rsa:3072", "rsa:4096", "ec:prime256v1", "ec:secp384r1", NULL,
 };
 
-static const struct keytype_probe keytypes[] = {
-	{ "keygen:rsa:2048", CKM_RSA_PKCS_KEY_PAIR_GEN, 2048 },
-	{ "keygen:rsa:3072", CKM_RSA_PKCS_KEY_PAIR_GEN, 3072 },
-	{ "keygen:rsa:4096", CKM_RSA_PKCS_KEY_PAIR_GEN, 4096 },
-	{ "keygen:ec:prime256v1", CKM_EC_KEY_PAIR_GEN, 256 },
-	{ "keygen:ec:secp384r1", CKM_EC_KEY_PAIR_GEN, 384 },
-};
-
-/* Can the token generate each key type?  One C_GetMechanismInfo per
- * mechanism. */
+/* Does the token list generation of each key type?  Listed is not tried. */
 static imss_err
 check_keygen(imss_token *tok, imss_doctor_report *r, int *any)
 {
-	CK_MECHANISM_INFO rsa, ec;
-	int have_rsa, have_ec;
 	imss_err err = IMSS_OK;
 	size_t i;
 
-	have_rsa = token_has_mechanism(tok, CKM_RSA_PKCS_KEY_PAIR_GEN) &&
-	           tok->f->C_GetMechanismInfo(tok->slot, CKM_RSA_PKCS_KEY_PAIR_GEN, &rsa) == CKR_OK;
-	have_ec = token_has_mechanism(tok, CKM_EC_KEY_PAIR_GEN) &&
-	          tok->f->C_GetMechanismInfo(tok->slot, CKM_EC_KEY_PAIR_GEN, &ec) == CKR_OK;
 	*any = 0;
-	for (i = 0; err == IMSS_OK && i < sizeof(keytypes) / sizeof(keytypes[0]); i++) {
-		const struct keytype_probe *k = &keytypes[i];
-		const CK_MECHANISM_INFO *mi = k->mech == CKM_EC_KEY_PAIR_GEN ? &ec : &rsa;
-		int have = k->mech == CKM_EC_KEY_PAIR_GEN ? have_ec : have_rsa;
-		int ok = have && (mi->flags & CKF_GENERATE_KEY_PAIR) &&
-		         k->bits >= mi->ulMinKeySize && k->bits <= mi->ulMaxKeySize;
+	for (i = 0; err == IMSS_OK && doctor_key_types[i] != NULL; i++) {
+		imss_keyspec spec;
+		char name[64];
+		int listed = 0;
 
-		*any |= ok;
-		err = check_add(r, k->name, ok ? IMSS_CHECK_OK : IMSS_CHECK_WARN,
-		                ok ? _("%s keys can be generated on the token")
-		                   : _("%s keys cannot be generated on this token"),
-		                k->name + 7);
+		err = imss_keyspec_parse(doctor_key_types[i], &spec);
+		if (err == IMSS_OK)
+			err = token_keygen_listed(tok, &spec, &listed);
+		if (err != IMSS_OK)
+			break;
+		*any |= listed;
+		snprintf(name, sizeof(name), "keygen:%s", doctor_key_types[i]);
+		if (listed)
+			err = check_add(r, name, IMSS_CHECK_OK, IMSS_RESULT_ADVERTISED,
+			                _("advertised, not tried: the token lists %s key pair generation"),
+			                doctor_key_types[i]);
+		else
+			err = check_add(r, name, IMSS_CHECK_WARN, IMSS_RESULT_MISSING,
+			                _("%s keys cannot be generated on this token (not listed)"),
+			                doctor_key_types[i]);
 	}
 	return err;
 }
@@ -165,14 +224,15 @@ check_signing(imss_token *tok, imss_doctor_report *r)
 		const struct sign_probe *s = &signs[i];
 
 		if (token_has_mechanism(tok, s->hash_and_sign))
-			err = check_add(r, s->name, IMSS_CHECK_OK,
-			                _("%s: the token hashes and signs"), s->label);
+			err = check_add(r, s->name, IMSS_CHECK_OK, IMSS_RESULT_ADVERTISED,
+			                _("advertised, not tried: %s, the token hashes and signs"),
+			                s->label);
 		else if (token_has_mechanism(tok, s->raw))
-			err = check_add(r, s->name, IMSS_CHECK_OK,
-			                _("%s: raw signing only; the tool hashes on the host"),
+			err = check_add(r, s->name, IMSS_CHECK_OK, IMSS_RESULT_ADVERTISED,
+			                _("advertised, not tried: %s, raw signing only; the tool hashes on the host"),
 			                s->label);
 		else
-			err = check_add(r, s->name, IMSS_CHECK_WARN,
+			err = check_add(r, s->name, IMSS_CHECK_WARN, IMSS_RESULT_MISSING,
 			                _("%s: not supported by the token"), s->label);
 	}
 	return err;
@@ -193,7 +253,7 @@ imss_token_doctor(imss_token *tok, imss_doctor_report *out)
 	if (err == IMSS_OK)
 		err = check_keygen(tok, &r, &any_keygen);
 	if (err == IMSS_OK && !any_keygen)
-		err = check_add(&r, "keygen", IMSS_CHECK_FAIL,
+		err = check_add(&r, "keygen", IMSS_CHECK_FAIL, IMSS_RESULT_MISSING,
 		                _("the token can generate none of the supported key types"));
 	if (err == IMSS_OK)
 		err = check_signing(tok, &r);

@@ -51,23 +51,25 @@ imss_keygen_report_clear(imss_keygen_report *report)
 {
 	if (report == NULL)
 		return;
-	free(report->uri);
-	free(report->id_hex);
-	free(report->refused);
+	STR_FREE_EACH(report->uri, report->id_hex, report->refused, report->refused_reason);
 	memset(report, 0, sizeof(*report));
 }
 
 /*
- * Templates, from the strictest down.  Level 0 states every protection;
- * level 1 drops CKA_EXTRACTABLE, which some tokens refuse to be told;
- * level 2 also drops the "not for encryption/decryption/wrap/unwrap/derive"
- * flags.
- * CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE and CKA_SIGN are never dropped.
+ * Templates, from the strictest down; the level is a mask of what is left
+ * out.  Level 0 states every protection; RELAX_EXTRACTABLE drops
+ * CKA_EXTRACTABLE, which some tokens refuse to be told; RELAX_USAGE drops
+ * the "not for encryption/decryption/wrap/unwrap/derive" flags (tpm2-pkcs11
+ * makes only keys that sign and decrypt); the last level drops both.
+ * CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE and CKA_SIGN are never dropped,
+ * and the protection is read back whatever the level.
  */
-#define KEYGEN_LEVELS 3
+enum { RELAX_EXTRACTABLE = 1, RELAX_USAGE = 2 };
+#define KEYGEN_LEVELS 4
 static const char *const refused_at_level[KEYGEN_LEVELS] = {
 	NULL,
 	"CKA_EXTRACTABLE",
+	"CKA_DECRYPT, CKA_UNWRAP, CKA_DERIVE, CKA_ENCRYPT, CKA_WRAP",
 	"CKA_EXTRACTABLE, CKA_DECRYPT, CKA_UNWRAP, CKA_DERIVE, CKA_ENCRYPT, CKA_WRAP",
 };
 
@@ -101,7 +103,7 @@ templates_build(struct keygen_templates *t, const imss_keyspec *spec, const char
 	ADD(t->pub, t->npub, CKA_TOKEN, &ck_true, sizeof(CK_BBOOL));
 	ADD(t->pub, t->npub, CKA_PRIVATE, &ck_false, sizeof(CK_BBOOL));
 	ADD(t->pub, t->npub, CKA_VERIFY, &ck_true, sizeof(CK_BBOOL));
-	if (level < 2) {
+	if (!(level & RELAX_USAGE)) {
 		ADD(t->pub, t->npub, CKA_ENCRYPT, &ck_false, sizeof(CK_BBOOL));
 		ADD(t->pub, t->npub, CKA_WRAP, &ck_false, sizeof(CK_BBOOL));
 	}
@@ -121,20 +123,50 @@ templates_build(struct keygen_templates *t, const imss_keyspec *spec, const char
 	ADD(t->priv, t->npriv, CKA_SIGN, &ck_true, sizeof(CK_BBOOL));
 	ADD(t->priv, t->npriv, CKA_LABEL, label, llen);
 	ADD(t->priv, t->npriv, CKA_ID, id, id_len);
-	if (level < 1)
+	if (!(level & RELAX_EXTRACTABLE))
 		ADD(t->priv, t->npriv, CKA_EXTRACTABLE, &ck_false, sizeof(CK_BBOOL));
-	if (level < 2) {
+	if (!(level & RELAX_USAGE)) {
 		ADD(t->priv, t->npriv, CKA_DECRYPT, &ck_false, sizeof(CK_BBOOL));
 		ADD(t->priv, t->npriv, CKA_UNWRAP, &ck_false, sizeof(CK_BBOOL));
 		ADD(t->priv, t->npriv, CKA_DERIVE, &ck_false, sizeof(CK_BBOOL));
 	}
 }
 
+/*
+ * Does rv say something about the token, the session, the login or the
+ * key type rather than the template?  Then a relaxed template fails the
+ * same way and the fallback stops.  Every other answer may be a refused
+ * template: modules answer one with CKR_TEMPLATE_*, CKR_ATTRIBUTE_*,
+ * CKR_GENERAL_ERROR (tpm2-pkcs11 1.9), CKR_FUNCTION_FAILED,
+ * CKR_DEVICE_ERROR...
+ */
 static int
-template_refused(CK_RV rv)
+rv_ends_fallback(CK_RV rv)
 {
-	return rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_ATTRIBUTE_VALUE_INVALID ||
-	       rv == CKR_TEMPLATE_INCONSISTENT;
+	switch (rv) {
+	case CKR_OK:
+	case CKR_KEY_SIZE_RANGE:
+	case CKR_CURVE_NOT_SUPPORTED:
+	case CKR_DOMAIN_PARAMS_INVALID:
+	case CKR_HOST_MEMORY:
+	case CKR_DEVICE_MEMORY:
+	case CKR_DEVICE_REMOVED:
+	case CKR_TOKEN_NOT_PRESENT:
+	case CKR_TOKEN_NOT_RECOGNIZED:
+	case CKR_TOKEN_WRITE_PROTECTED:
+	case CKR_CRYPTOKI_NOT_INITIALIZED:
+	case CKR_FUNCTION_CANCELED:
+	case CKR_OPERATION_ACTIVE:
+	case CKR_MECHANISM_INVALID:
+	case CKR_FUNCTION_NOT_SUPPORTED:
+		return 1;
+	default:
+		/* CKR_PIN_* (0xa0..0xa5), CKR_SESSION_* (0xb0..0xb8), CKR_USER_*
+		 * (0x100..0x105) */
+		return (rv >= CKR_PIN_INCORRECT && rv <= CKR_PIN_LOCKED + 1) ||
+		       (rv >= CKR_SESSION_CLOSED && rv <= CKR_SESSION_READ_WRITE_SO_EXISTS) ||
+		       (rv >= CKR_USER_ALREADY_LOGGED_IN && rv <= CKR_USER_TOO_MANY_TYPES);
+	}
 }
 
 /* Is any object on the token labelled so?  A new pair's label must be its
@@ -169,30 +201,56 @@ check_random_id(imss_token *tok, const unsigned char *id, size_t len)
 	return err;
 }
 
+/* What the template fallback went through: the level that worked (or
+ * KEYGEN_LEVELS) and the token's answer to each template it refused. */
+struct keygen_attempts {
+	int level;
+	char why[256];
+};
+
+static void
+attempts_note(struct keygen_attempts *att, CK_RV rv)
+{
+	size_t used = strlen(att->why);
+
+	snprintf(att->why + used, sizeof(att->why) - used, "%s%s", used ? ", " : "", ckr_name(rv));
+}
+
+static imss_err
+all_templates_refused(imss_token *tok, const imss_keyspec *spec, const struct keygen_attempts *att)
+{
+	return ctx_fail(tok->ctx, IMSS_ERR_UNSUPPORTED,
+	                _("Token '%s' refused every template for a %s %u key, the strictest and the relaxed ones (it answered %s). It cannot make a key this tool can use: try another key type, or another token."),
+	                tok->info.label, spec->kind == IMSS_KEY_RSA ? "RSA" : "EC", spec->bits,
+	                att->why);
+}
+
 static imss_err
 generate(imss_token *tok, const imss_keyspec *spec, const char *label, const unsigned char *id,
-         size_t id_len, CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv, int *level_out)
+         size_t id_len, CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv, struct keygen_attempts *att)
 {
 	CK_MECHANISM mech = { spec->kind == IMSS_KEY_RSA ? CKM_RSA_PKCS_KEY_PAIR_GEN
 		                                         : CKM_EC_KEY_PAIR_GEN,
 		              NULL, 0 };
 	struct keygen_templates t;
 	CK_RV rv = CKR_OK;
-	int level;
 
-	for (level = 0; level < KEYGEN_LEVELS; level++) {
-		templates_build(&t, spec, label, id, id_len, level);
+	att->why[0] = '\0';
+	for (att->level = 0; att->level < KEYGEN_LEVELS; att->level++) {
+		templates_build(&t, spec, label, id, id_len, att->level);
 		rv = tok->f->C_GenerateKeyPair(tok->session, &mech, t.pub, t.npub, t.priv, t.npriv,
 		                               pub, priv);
-		if (!template_refused(rv))
+		if (rv_ends_fallback(rv))
 			break;
 		ctx_log(tok->ctx, IMSS_LOG_DEBUG, _("C_GenerateKeyPair: %s at template level %d"),
-		        ckr_name(rv), level);
+		        ckr_name(rv), att->level);
+		attempts_note(att, rv);
 	}
-	*level_out = level;
-	if (rv != CKR_OK)
-		return token_fail(tok, "C_GenerateKeyPair", rv);
-	return IMSS_OK;
+	if (rv == CKR_OK)
+		return IMSS_OK;
+	if (att->level == KEYGEN_LEVELS)
+		return all_templates_refused(tok, spec, att);
+	return token_fail(tok, "C_GenerateKeyPair", rv);
 }
 
 /*
@@ -319,10 +377,14 @@ check_protection(imss_token *tok, CK_OBJECT_HANDLE priv, struct new_key_state *s
 	r->never_extractable = a[1].ulValueLen == 1 ? st->never : -1;
 	r->sensitive = a[2].ulValueLen == 1 ? st->sens : -1;
 	r->extractable = a[3].ulValueLen == 1 ? st->extr : -1;
-	if (r->sensitive != 1 || r->extractable == 1)
+	/* Sensitive, and not extractable: either said now or never been. */
+	if (r->sensitive != 1 || r->extractable == 1 ||
+	    (r->extractable != 0 && r->never_extractable != 1))
 		return ctx_fail(tok->ctx, IMSS_ERR_KEY_PROTECTION,
 		                _("The token made the key %s; it was destroyed. Use a token that keeps keys sensitive and non-extractable."),
-		                r->sensitive != 1 ? _("readable (not sensitive)") : _("extractable"));
+		                r->sensitive != 1     ? _("readable (not sensitive)")
+		                : r->extractable == 1 ? _("extractable")
+		                                      : _("without saying it is not extractable"));
 	return IMSS_OK;
 }
 
@@ -350,13 +412,17 @@ keygen_preflight(imss_token *tok, const imss_keyspec *spec, const char *label)
 }
 
 static imss_err
-report_fill(imss_keygen_report *r, const imss_key *key, int id_is_ski, int level)
+report_fill(imss_keygen_report *r, const imss_key *key, int id_is_ski,
+            const struct keygen_attempts *att)
 {
+	const char *refused = refused_at_level[att->level];
+
 	r->uri = strdup(key->uri);
 	r->id_hex = hex_encode(key->id, key->id_len);
 	r->id_is_key_identifier = id_is_ski;
-	r->refused = refused_at_level[level] ? strdup(refused_at_level[level]) : NULL;
-	if (!r->uri || !r->id_hex || (refused_at_level[level] && !r->refused))
+	r->refused = refused ? strdup(refused) : NULL;
+	r->refused_reason = refused ? strdup(att->why) : NULL;
+	if (!r->uri || !r->id_hex || (refused && (!r->refused || !r->refused_reason)))
 		return IMSS_ERR_NOMEM;
 	return IMSS_OK;
 }
@@ -438,7 +504,8 @@ token_generate_anchored(imss_token *tok, const imss_keyspec *spec, const char *l
 	CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE, priv = CK_INVALID_HANDLE;
 	unsigned char ski[20];
 	imss_key *key = NULL;
-	int level = 0, ski_known = 0;
+	struct keygen_attempts att = { 0 };
+	int ski_known = 0;
 	imss_err err;
 
 	*out = NULL;
@@ -455,13 +522,13 @@ token_generate_anchored(imss_token *tok, const imss_keyspec *spec, const char *l
 	ctx_log(tok->ctx, IMSS_LOG_INFO,
 	        _("generating a %s %u key on token '%s' (a smart card may take a minute)"),
 	        spec->kind == IMSS_KEY_RSA ? "RSA" : "EC", spec->bits, tok->info.label);
-	err = generate(tok, spec, label, anchor->id, KEYGEN_TMP_ID_LEN, &pub, &priv, &level);
+	err = generate(tok, spec, label, anchor->id, KEYGEN_TMP_ID_LEN, &pub, &priv, &att);
 	if (err != IMSS_OK)
 		goto out;
-	if (level > 0)
-		ctx_log(tok->ctx, IMSS_LOG_WARN,
-		        _("the token refused part of the key template (%s); generated without it, protection checked below"),
-		        refused_at_level[level]);
+	if (att.level > 0)
+		ctx_log(tok->ctx, IMSS_LOG_INFO,
+		        _("the token refused the stricter key templates (%s); generated without %s, protection checked below"),
+		        att.why, refused_at_level[att.level]);
 	key = calloc(1, sizeof(*key));
 	if (key == NULL) {
 		err = IMSS_ERR_NOMEM;
@@ -475,7 +542,7 @@ token_generate_anchored(imss_token *tok, const imss_keyspec *spec, const char *l
 	key->label = strdup(label);
 	err = key_finish(key);
 	if (err == IMSS_OK)
-		err = report_fill(&r, key, r.id_is_key_identifier, level);
+		err = report_fill(&r, key, r.id_is_key_identifier, &att);
 out:
 	if (err != IMSS_OK && priv != CK_INVALID_HANDLE) {
 		char *hex = hex_encode(anchor->id, KEYGEN_TMP_ID_LEN);

@@ -75,7 +75,7 @@ login_once(imss_token *tok, CK_USER_TYPE user, imss_pin_source *src, const char 
 		if (err != IMSS_OK) {
 			imss_secrets_end();
 			return ctx_fail_next(tok->ctx, err, IMSS_NEXT_PIN_SOURCE,
-			                     _("No PIN could be read from '%s'. Check where the PIN comes from (tty, file:PATH, fd:N or env:NAME)."),
+			                     _("No PIN could be read from '%s'. Check where the PIN comes from (tty, file:PATH, fd:N, env:NAME or cred:NAME)."),
 			                     pin_source_describe(src));
 		}
 		rv = tok->f->C_Login(tok->session, user, (CK_UTF8CHAR *)pin, strlen(pin));

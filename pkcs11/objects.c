@@ -226,10 +226,7 @@ subject_oneline(const CK_ATTRIBUTE *a)
 static void
 object_info_clear(imss_object_info *o)
 {
-	free(o->uri);
-	free(o->id_hex);
-	free(o->label);
-	free(o->subject);
+	STR_FREE_EACH(o->uri, o->id_hex, o->label, o->subject);
 	memset(o, 0, sizeof(*o));
 }
 

@@ -6,7 +6,8 @@
  * even when a signal arrives), "file:PATH" (first line), "fd:N" (one line
  * from an inherited descriptor), "env:NAME" (the variable; it stays in the
  * environment so that keys asking for the PIN at every signature can read
- * it again).
+ * it again), "cred:NAME" (a systemd credential: the first line of
+ * $CREDENTIALS_DIRECTORY/NAME, from LoadCredential= or SetCredential=).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,7 +25,10 @@
 
 #include "token-internal.h"
 
-enum pin_kind { PIN_TTY, PIN_FILE, PIN_FD, PIN_ENV };
+enum pin_kind { PIN_TTY, PIN_FILE, PIN_FD, PIN_ENV, PIN_CRED };
+
+/* systemd's variable naming the directory of the service's credentials. */
+#define CREDENTIALS_VAR "CREDENTIALS_DIRECTORY"
 
 struct imss_pin_source {
 	enum pin_kind kind;
@@ -68,6 +72,15 @@ imss_secrets_end(void)
 		prctl(PR_SET_DUMPABLE, saved_dumpable, 0, 0, 0);
 }
 
+/* A credential's name is one file name in the directory: not empty, no
+ * '/', not "." or "..". */
+static int
+cred_name_ok(const char *name)
+{
+	return *name != '\0' && strchr(name, '/') == NULL && strcmp(name, ".") != 0 &&
+	       strcmp(name, "..") != 0;
+}
+
 imss_err
 imss_pin_source_parse(const char *spec, imss_pin_source **out)
 {
@@ -89,6 +102,9 @@ imss_pin_source_parse(const char *spec, imss_pin_source **out)
 	} else if (strncmp(spec, "env:", 4) == 0 && spec[4] != '\0') {
 		src->kind = PIN_ENV;
 		arg = spec + 4;
+	} else if (strncmp(spec, "cred:", 5) == 0 && cred_name_ok(spec + 5)) {
+		src->kind = PIN_CRED;
+		arg = spec + 5;
 	} else if (strncmp(spec, "fd:", 3) == 0 && spec[3] != '\0') {
 		errno = 0;
 		fd = strtol(spec + 3, &end, 10);
@@ -147,6 +163,53 @@ read_line(int fd, char *buf, size_t size)
 		len--;
 	buf[len] = '\0';
 	return (ssize_t)len;
+}
+
+/* The first line of the file at path (never through a symbolic link). */
+static imss_err
+read_file_line(const char *path, char *buf, size_t size)
+{
+	imss_err err = IMSS_OK;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return IMSS_ERR_PIN_SOURCE;
+	if (read_line(fd, buf, size) < 0)
+		err = IMSS_ERR_PIN_SOURCE;
+	close(fd);
+	return err;
+}
+
+/* The path of credential name, malloc'd; NULL when the variable is unset
+ * (or empty) or out of memory. */
+static char *
+cred_path(const char *name)
+{
+	const char *dir = getenv(CREDENTIALS_VAR);
+	size_t len;
+	char *path;
+
+	if (dir == NULL || *dir == '\0')
+		return NULL;
+	len = strlen(dir) + strlen(name) + 2;
+	path = malloc(len);
+	if (path != NULL)
+		snprintf(path, len, "%s/%s", dir, name);
+	return path;
+}
+
+static imss_err
+read_cred(const char *name, char *buf, size_t size)
+{
+	char *path = cred_path(name);
+	imss_err err;
+
+	if (path == NULL)
+		return IMSS_ERR_PIN_SOURCE;
+	err = read_file_line(path, buf, size);
+	free(path);
+	return err;
 }
 
 static volatile sig_atomic_t tty_signal;
@@ -211,7 +274,6 @@ imss_pin_source_read(imss_pin_source *src, const char *prompt, char *buf, size_t
 {
 	imss_err err = IMSS_OK;
 	const char *value;
-	int fd;
 
 	if (size < 2)
 		return IMSS_ERR_INVALID_ARG;
@@ -221,12 +283,10 @@ imss_pin_source_read(imss_pin_source *src, const char *prompt, char *buf, size_t
 		err = read_tty(prompt, buf, size);
 		break;
 	case PIN_FILE:
-		fd = open(src->arg, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		if (fd < 0)
-			return IMSS_ERR_PIN_SOURCE;
-		if (read_line(fd, buf, size) < 0)
-			err = IMSS_ERR_PIN_SOURCE;
-		close(fd);
+		err = read_file_line(src->arg, buf, size);
+		break;
+	case PIN_CRED:
+		err = read_cred(src->arg, buf, size);
 		break;
 	case PIN_FD:
 		if (read_line(src->fd, buf, size) < 0)
@@ -248,10 +308,34 @@ imss_pin_source_read(imss_pin_source *src, const char *prompt, char *buf, size_t
 	return err;
 }
 
+/* cred:NAME, with why it cannot be read when it cannot. */
+static const char *
+describe_cred(const char *name, char *text, size_t size)
+{
+	char *path = cred_path(name);
+	int fd;
+
+	if (path == NULL) {
+		snprintf(text, size,
+		         _("cred:%s ($%s is not set: systemd sets it for a unit with LoadCredential=)"),
+		         name, CREDENTIALS_VAR);
+		return text;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		snprintf(text, size, _("cred:%s (%s: %s)"), name, path, strerror(errno));
+	else
+		snprintf(text, size, "cred:%s", name);
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	return text;
+}
+
 const char *
 pin_source_describe(const imss_pin_source *src)
 {
-	static char text[64];
+	static char text[1024];
 
 	switch (src->kind) {
 	case PIN_TTY:
@@ -264,6 +348,81 @@ pin_source_describe(const imss_pin_source *src)
 	case PIN_ENV:
 		snprintf(text, sizeof(text), "env:%.58s", src->arg);
 		return text;
+	case PIN_CRED:
+		return describe_cred(src->arg, text, sizeof(text));
 	}
 	return "?";
+}
+
+const char *
+imss_pin_source_describe(const imss_pin_source *src)
+{
+	return pin_source_describe(src);
+}
+
+/* Append n bytes of text to the string *buf of *len bytes. */
+static int
+append(char **buf, size_t *len, const char *text, size_t n)
+{
+	char *grown = realloc(*buf, *len + n + 1);
+
+	if (grown == NULL)
+		return -1;
+	memcpy(grown + *len, text, n);
+	*len += n;
+	grown[*len] = '\0';
+	*buf = grown;
+	return 0;
+}
+
+/* A value put in a path: not empty, no '/', not "." or "..". */
+static const char *
+placeholder_value(const char *name, size_t n, const char *rp, const char *user)
+{
+	const char *value = NULL;
+
+	if (n == strlen("registro_patronal") && strncmp(name, "registro_patronal", n) == 0)
+		value = rp;
+	else if (n == strlen("user") && strncmp(name, "user", n) == 0)
+		value = user;
+	return value != NULL && cred_name_ok(value) ? value : NULL;
+}
+
+imss_err
+imss_secret_source_expand(const char *spec, const char *registro_patronal, const char *user,
+                          char **out)
+{
+	int expand = strncmp(spec, "file:", 5) == 0 || strncmp(spec, "cred:", 5) == 0;
+	const char *p = spec, *close_brace, *value;
+	char *buf = NULL;
+	size_t len = 0;
+
+	*out = NULL;
+	if (append(&buf, &len, "", 0) != 0)
+		return IMSS_ERR_NOMEM;
+	while (*p != '\0') {
+		size_t plain = expand ? strcspn(p, "{") : strlen(p);
+
+		if (append(&buf, &len, p, plain) != 0)
+			goto nomem;
+		p += plain;
+		if (*p == '\0')
+			break;
+		close_brace = strchr(p, '}');
+		value = close_brace ? placeholder_value(p + 1, (size_t)(close_brace - p - 1),
+		                                        registro_patronal, user)
+		                    : NULL;
+		if (value == NULL) {
+			free(buf);
+			return IMSS_ERR_INVALID_ARG;
+		}
+		if (append(&buf, &len, value, strlen(value)) != 0)
+			goto nomem;
+		p = close_brace + 1;
+	}
+	*out = buf;
+	return IMSS_OK;
+nomem:
+	free(buf);
+	return IMSS_ERR_NOMEM;
 }

@@ -232,7 +232,8 @@ km_gettable_params(void *provctx)
 static const char *
 km_rsa_operation(int operation_id)
 {
-	return operation_id == OSSL_OP_SIGNATURE ? "RSA" : NULL;
+	return operation_id == OSSL_OP_SIGNATURE || operation_id == OSSL_OP_ASYM_CIPHER ? "RSA"
+	                                                                                : NULL;
 }
 
 static const char *
@@ -723,6 +724,147 @@ static const OSSL_DISPATCH sig_functions[] = {
 
 /* ---- the provider --------------------------------------------------- */
 
+/* ---- asymmetric cipher: RSA PKCS#1 v1.5 decryption ------------------ */
+
+/* A CA's answer (SCEP) is encrypted to the current certificate: its key
+ * unwraps the content key with C_Decrypt.  Only PKCS#1 v1.5 padding (what
+ * CMS's rsaEncryption recipients use); encryption is the public key's
+ * business and left to the default provider. */
+struct dec_ctx {
+	struct prov_key *pk;
+};
+
+static void *
+dec_newctx(void *provctx)
+{
+	(void)provctx;
+	return OPENSSL_zalloc(sizeof(struct dec_ctx));
+}
+
+static void
+dec_freectx(void *ctx)
+{
+	OPENSSL_free(ctx);
+}
+
+static int dec_set_ctx_params(void *ctx, const OSSL_PARAM params[]);
+
+static int
+dec_init(void *ctx, void *keydata, const OSSL_PARAM params[])
+{
+	struct dec_ctx *dc = ctx;
+	struct prov_key *pk = keydata;
+
+	if (pk == NULL || pk->key == NULL || imss_key_get_kind(pk->key) != IMSS_KEY_RSA) {
+		ERR_raise_data(ERR_LIB_PROV, ERR_R_PASSED_INVALID_ARGUMENT, _("not a token RSA key"));
+		return 0;
+	}
+	dc->pk = pk;
+	return dec_set_ctx_params(ctx, params);
+}
+
+static int
+dec_decrypt(void *ctx, unsigned char *out, size_t *outlen, size_t outsize, const unsigned char *in,
+            size_t inlen)
+{
+	struct dec_ctx *dc = ctx;
+	unsigned char *plain = NULL;
+	size_t plainlen = 0;
+	imss_err err;
+
+	if (out == NULL) {
+		*outlen = (imss_key_get_bits(dc->pk->key) + 7) / 8;
+		return 1;
+	}
+	err = token_key_decrypt(dc->pk->key, in, inlen, &plain, &plainlen);
+	if (err != IMSS_OK) {
+		ERR_raise_data(ERR_LIB_PROV, ERR_R_OPERATION_FAIL, _("token decryption: %s: %s"),
+		               imss_strerror(err),
+		               imss_ctx_detail(imss_key_get_token(dc->pk->key)->ctx));
+		return 0;
+	}
+	if (plainlen > outsize) {
+		OPENSSL_clear_free(plain, plainlen);
+		ERR_raise(ERR_LIB_PROV, ERR_R_PASSED_INVALID_ARGUMENT);
+		return 0;
+	}
+	memcpy(out, plain, plainlen);
+	*outlen = plainlen;
+	OPENSSL_clear_free(plain, plainlen);
+	return 1;
+}
+
+/* PKCS#1 v1.5 padding only; implicit rejection (OpenSSL 3.2) is the
+ * token's business and accepted off. */
+static int
+dec_set_ctx_params(void *ctx, const OSSL_PARAM params[])
+{
+	const OSSL_PARAM *p;
+	int pad = RSA_PKCS1_PADDING;
+
+	(void)ctx;
+	p = OSSL_PARAM_locate_const(params, OSSL_ASYM_CIPHER_PARAM_PAD_MODE);
+	if (p != NULL && p->data_type == OSSL_PARAM_INTEGER && !OSSL_PARAM_get_int(p, &pad))
+		return 0;
+	if (p != NULL && p->data_type == OSSL_PARAM_UTF8_STRING)
+		pad = strcmp(p->data, OSSL_PKEY_RSA_PAD_MODE_PKCSV15) == 0 ? RSA_PKCS1_PADDING : -1;
+	if (pad != RSA_PKCS1_PADDING) {
+		ERR_raise_data(ERR_LIB_PROV, ERR_R_UNSUPPORTED,
+		               _("token decryption: PKCS#1 v1.5 only"));
+		return 0;
+	}
+	return 1;
+}
+
+static const OSSL_PARAM *
+dec_settable_ctx_params(void *ctx, void *provctx)
+{
+	static const OSSL_PARAM settable[] = {
+		OSSL_PARAM_utf8_string(OSSL_ASYM_CIPHER_PARAM_PAD_MODE, NULL, 0),
+		OSSL_PARAM_int(OSSL_ASYM_CIPHER_PARAM_PAD_MODE, NULL), OSSL_PARAM_END
+	};
+
+	(void)ctx;
+	(void)provctx;
+	return settable;
+}
+
+static int
+dec_get_ctx_params(void *ctx, OSSL_PARAM params[])
+{
+	OSSL_PARAM *p = OSSL_PARAM_locate(params, OSSL_ASYM_CIPHER_PARAM_PAD_MODE);
+
+	(void)ctx;
+	return p == NULL || OSSL_PARAM_set_int(p, RSA_PKCS1_PADDING);
+}
+
+static const OSSL_PARAM *
+dec_gettable_ctx_params(void *ctx, void *provctx)
+{
+	static const OSSL_PARAM gettable[] = { OSSL_PARAM_int(OSSL_ASYM_CIPHER_PARAM_PAD_MODE, NULL),
+		                               OSSL_PARAM_END };
+
+	(void)ctx;
+	(void)provctx;
+	return gettable;
+}
+
+static const OSSL_DISPATCH dec_functions[] = {
+	{ OSSL_FUNC_ASYM_CIPHER_NEWCTX, (void (*)(void))dec_newctx },
+	{ OSSL_FUNC_ASYM_CIPHER_FREECTX, (void (*)(void))dec_freectx },
+	{ OSSL_FUNC_ASYM_CIPHER_DECRYPT_INIT, (void (*)(void))dec_init },
+	{ OSSL_FUNC_ASYM_CIPHER_DECRYPT, (void (*)(void))dec_decrypt },
+	{ OSSL_FUNC_ASYM_CIPHER_SET_CTX_PARAMS, (void (*)(void))dec_set_ctx_params },
+	{ OSSL_FUNC_ASYM_CIPHER_SETTABLE_CTX_PARAMS, (void (*)(void))dec_settable_ctx_params },
+	{ OSSL_FUNC_ASYM_CIPHER_GET_CTX_PARAMS, (void (*)(void))dec_get_ctx_params },
+	{ OSSL_FUNC_ASYM_CIPHER_GETTABLE_CTX_PARAMS, (void (*)(void))dec_gettable_ctx_params },
+	{ 0, NULL }
+};
+
+static const OSSL_ALGORITHM prov_asym_cipher[] = { { "RSA:rsaEncryption", PROV_PROPS, dec_functions,
+	                                             "token RSA decryption" },
+	                                           { NULL, NULL, NULL, NULL } };
+
 static const OSSL_ALGORITHM prov_keymgmt[] = {
 	{ "RSA:rsaEncryption", PROV_PROPS, km_rsa_functions, "token RSA key" },
 	{ "EC:id-ecPublicKey", PROV_PROPS, km_ec_functions, "token EC key" },
@@ -744,6 +886,8 @@ prov_query(void *provctx, int operation_id, int *no_cache)
 		return prov_keymgmt;
 	case OSSL_OP_SIGNATURE:
 		return prov_signature;
+	case OSSL_OP_ASYM_CIPHER:
+		return prov_asym_cipher;
 	default:
 		return NULL;
 	}

@@ -332,3 +332,50 @@ imss_key_sign(imss_key *key, imss_hash hash, imss_padding pad, const unsigned ch
 	        _("token has no hash-and-sign mechanism for %s: hashing on the host"), h->ossl_name);
 	return sign_host_hash(key, hash, pad, data, len, sig, siglen);
 }
+
+/*
+ * RSA PKCS#1 v1.5 decryption (CKM_RSA_PKCS) of a key encrypted to the
+ * key's certificate (a SCEP CA's answer).  The token decides whether the
+ * key may decrypt (CKA_DECRYPT); a refusal says so.
+ */
+imss_err
+token_key_decrypt(imss_key *key, const unsigned char *in, size_t inlen, unsigned char **out,
+                  size_t *outlen)
+{
+	CK_MECHANISM mech = { CKM_RSA_PKCS, NULL, 0 };
+	imss_token *tok = key->tok;
+	CK_ULONG len = (key->bits + 7) / 8;
+	unsigned char *plain = NULL;
+	imss_err err = IMSS_OK;
+	CK_RV rv;
+
+	*out = NULL;
+	*outlen = 0;
+	if (key->kind != IMSS_KEY_RSA)
+		return ctx_fail(tok->ctx, IMSS_ERR_UNSUPPORTED,
+		                _("The key '%s' is not an RSA key: it cannot decrypt."), key->label);
+	rv = tok->f->C_DecryptInit(tok->session, &mech, key->priv);
+	if (rv == CKR_KEY_FUNCTION_NOT_PERMITTED || rv == CKR_KEY_TYPE_INCONSISTENT)
+		return ctx_fail(tok->ctx, IMSS_ERR_UNSUPPORTED,
+		                _("The token does not let the key '%s' decrypt (CKA_DECRYPT is false), and the answer is encrypted to it."),
+		                key->label);
+	if (rv != CKR_OK)
+		return token_fail(tok, "C_DecryptInit", rv);
+	if ((plain = OPENSSL_malloc(len ? len : 1)) == NULL)
+		return IMSS_ERR_NOMEM;
+	if (key->always_authenticate && (err = token_context_login(tok, key->label)) != IMSS_OK) {
+		/* A failing C_Decrypt ends the operation C_DecryptInit began. */
+		if (tok->session != CK_INVALID_HANDLE)
+			tok->f->C_Decrypt(tok->session, (CK_BYTE *)in, inlen, plain, &len);
+		OPENSSL_clear_free(plain, (key->bits + 7) / 8);
+		return err;
+	}
+	rv = tok->f->C_Decrypt(tok->session, (CK_BYTE *)in, inlen, plain, &len);
+	if (rv != CKR_OK) {
+		OPENSSL_clear_free(plain, (key->bits + 7) / 8);
+		return token_fail(tok, "C_Decrypt", rv);
+	}
+	*out = plain;
+	*outlen = len;
+	return IMSS_OK;
+}

@@ -16,6 +16,7 @@
 #include <p11-kit/uri.h>
 
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 #include <openssl/provider.h>
 
 #include "imss-renew/base.h"
@@ -58,6 +59,11 @@ struct imss_key {
 	int always_authenticate;
 	const char *last_mechanism;
 };
+
+/* sign.c: RSA PKCS#1 v1.5 decryption with the key (C_Decrypt); *out is
+ * freed with OPENSSL_clear_free(). */
+imss_err token_key_decrypt(imss_key *key, const unsigned char *in, size_t inlen,
+                           unsigned char **out, size_t *outlen);
 
 /* ckr.c: CK_RV in words. */
 const char *ckr_name(CK_RV rv);
@@ -208,6 +214,35 @@ imss_err token_relabel_id(imss_token *tok, const unsigned char *id, size_t id_le
  * credential.) */
 imss_err token_certificate_beside(imss_token *tok, const unsigned char *id, size_t id_len,
                                   const EVP_PKEY *pub, int *beside);
+
+/* certs.c: a certificate object with this label and ID (no check of a
+ * key beside it), and the check that CKA_VALUE reads back as written.  A
+ * token that refuses the object gets a message saying what it cannot do
+ * and what still works. */
+imss_err token_certificate_create(imss_token *tok, const unsigned char *id, size_t id_len, X509 *x,
+                                  const unsigned char *der, size_t len, const char *label,
+                                  CK_OBJECT_HANDLE *h);
+imss_err token_certificate_read_back(imss_token *tok, CK_OBJECT_HANDLE h, const unsigned char *der,
+                                     size_t len);
+
+/* doctor.c: one check into a report (ms -1: not timed). */
+imss_err doctor_check_add(imss_doctor_report *r, const char *name, imss_check_status status,
+                          imss_check_result result, long ms, const char *fmt, ...)
+        __attribute__((format(printf, 6, 7)));
+/* The key types renew accepts, as --type names them; NULL-terminated. */
+extern const char *const doctor_key_types[];
+/* Does the token list generation of this key type at this size (*listed;
+ * the cached mechanism list, then C_GetMechanismInfo: nothing tried)?  An
+ * error only when the token fails (removed, ...). */
+imss_err token_keygen_listed(imss_token *tok, const imss_keyspec *spec, int *listed);
+
+/* preflight.c: what the renewal can check on the token before the service
+ * is contacted, without side effects (see token_preflight's comment). */
+#define PREFLIGHT_SKIP_KEYGEN 1u /* the renewal does not generate its key */
+imss_err token_preflight(imss_token *tok, const imss_keyspec *spec, unsigned flags);
+/* Does the token say it has too little private memory free for a new key
+ * (0 when it does not say)? */
+int token_memory_short(const imss_token_info *ti);
 
 /* login.c: the context-specific login of CKA_ALWAYS_AUTHENTICATE keys. */
 imss_err token_context_login(imss_token *tok, const char *key_label);

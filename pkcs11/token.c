@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/sha.h>
+
 #include "token-internal.h"
 
 /* A blank-padded CK_UTF8CHAR field as a C string. */
@@ -26,13 +28,8 @@ padded_dup(const unsigned char *field, size_t size)
 void
 token_info_clear(imss_token_info *info)
 {
-	free(info->uri);
-	free(info->label);
-	free(info->manufacturer);
-	free(info->model);
-	free(info->serial);
-	free(info->slot_description);
-	free(info->module_name);
+	STR_FREE_EACH(info->uri, info->label, info->manufacturer, info->model, info->serial,
+	              info->slot_description, info->module_name, info->identity);
 	memset(info, 0, sizeof(*info));
 }
 
@@ -63,6 +60,51 @@ token_uri_format(const CK_TOKEN_INFO *ti)
 	return text;
 }
 
+/* Does the serial name this token alone?  Not when empty or one character
+ * repeated: tpm2-pkcs11 gives every token 0000000000000000. */
+static int
+serial_looks_unique(const char *serial)
+{
+	size_t i;
+
+	for (i = 1; serial[0] != '\0' && serial[i] != '\0'; i++)
+		if (serial[i] != serial[0])
+			return 1;
+	return 0;
+}
+
+/*
+ * The name per-token state (journal, lock) goes by (docs/design.md,
+ * "Per-token state"): the serial when it looks unique, else "id-" and 16
+ * hex digits of SHA-256 over manufacturer, model, serial and label, each
+ * ended by a NUL.
+ */
+static char *
+token_identity(const imss_token_info *info)
+{
+	const char *const parts[] = { info->manufacturer, info->model, info->serial, info->label };
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	EVP_MD_CTX *c;
+	char *hex, *out = NULL;
+	size_t i;
+	int ok;
+
+	if (serial_looks_unique(info->serial))
+		return strdup(info->serial);
+	if ((c = EVP_MD_CTX_new()) == NULL)
+		return NULL;
+	ok = EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1;
+	for (i = 0; ok && i < sizeof(parts) / sizeof(parts[0]); i++)
+		ok = EVP_DigestUpdate(c, parts[i], strlen(parts[i]) + 1) == 1;
+	ok = ok && EVP_DigestFinal_ex(c, md, NULL) == 1;
+	EVP_MD_CTX_free(c);
+	hex = ok ? hex_encode(md, 8) : NULL;
+	if (hex != NULL)
+		out = str_printf("id-%s", hex);
+	free(hex);
+	return out;
+}
+
 static imss_err
 token_info_from_ck(imss_ctx *ctx, CK_FUNCTION_LIST *f, CK_SLOT_ID slot, const CK_TOKEN_INFO *ti,
                    imss_token_info *info)
@@ -84,14 +126,18 @@ token_info_from_ck(imss_ctx *ctx, CK_FUNCTION_LIST *f, CK_SLOT_ID slot, const CK
 	info->pin_final_try = !!(fl & CKF_USER_PIN_FINAL_TRY);
 	info->pin_locked = !!(fl & CKF_USER_PIN_LOCKED);
 	info->pin_to_be_changed = !!(fl & CKF_USER_PIN_TO_BE_CHANGED);
+	info->free_private_memory = ti->ulFreePrivateMemory;
+	info->total_private_memory = ti->ulTotalPrivateMemory;
 	info->label = padded_dup(ti->label, sizeof(ti->label));
 	info->manufacturer = padded_dup(ti->manufacturerID, sizeof(ti->manufacturerID));
 	info->model = padded_dup(ti->model, sizeof(ti->model));
 	info->serial = padded_dup(ti->serialNumber, sizeof(ti->serialNumber));
 	info->module_name = strdup(ctx_module_name(ctx, f));
 	info->uri = token_uri_format(ti);
+	if (info->label && info->manufacturer && info->model && info->serial)
+		info->identity = token_identity(info);
 	if (!info->label || !info->manufacturer || !info->model || !info->serial ||
-	    !info->module_name || !info->uri) {
+	    !info->module_name || !info->uri || !info->identity) {
 		token_info_clear(info);
 		return IMSS_ERR_NOMEM;
 	}
@@ -375,6 +421,10 @@ imss_token_open(imss_ctx *ctx, const char *text, int read_write, imss_token **ou
 	rv = tok->f->C_OpenSession(tok->slot, flags, NULL, NULL, &tok->session);
 	if (rv != CKR_OK) {
 		err = ctx_fail_rv(ctx, "C_OpenSession", rv);
+		if (rv == CKR_TOKEN_WRITE_PROTECTED)
+			ctx_append_detail(ctx,
+			                  _(". Nothing can be written to token '%s' (no new key, no certificate); its keys still sign and its certificates can still be read and exported."),
+			                  tok->info.label);
 		goto out;
 	}
 	*out = tok;
@@ -446,30 +496,30 @@ token_mechanisms(imss_token *tok)
 	return IMSS_OK;
 }
 
-int
-token_has_mechanism(imss_token *tok, CK_MECHANISM_TYPE m)
+/* Whether m is one of the count mechanisms of list. */
+static int
+mechanism_in(const CK_MECHANISM_TYPE *list, size_t count, CK_MECHANISM_TYPE m)
 {
-	CK_ULONG i;
+	size_t i;
 
-	if (token_mechanisms(tok) != IMSS_OK)
-		return 0;
-	for (i = 0; i < tok->n_mechs; i++)
-		if (tok->mechs[i] == m)
+	for (i = 0; i < count; i++)
+		if (list[i] == m)
 			return 1;
 	return 0;
 }
 
 int
+token_has_mechanism(imss_token *tok, CK_MECHANISM_TYPE m)
+{
+	return token_mechanisms(tok) == IMSS_OK && mechanism_in(tok->mechs, tok->n_mechs, m);
+}
+
+int
 token_may_have_mechanism(imss_token *tok, CK_MECHANISM_TYPE m)
 {
-	size_t i;
-
 	if (tok->mechs != NULL)
 		return token_has_mechanism(tok, m);
-	for (i = 0; i < tok->n_refused; i++)
-		if (tok->refused[i] == m)
-			return 0;
-	return 1;
+	return !mechanism_in(tok->refused, tok->n_refused, m);
 }
 
 void

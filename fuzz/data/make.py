@@ -24,16 +24,27 @@ def save_key(k, path):
                                            serialization.NoEncryption()))
 
 
+def certificate(subject, subject_key, issuer, issuer_key, serial, valid, is_ca, key_usage):
+    """A certificate of subject_key signed by issuer_key, valid from and to
+    the dates in valid, with key_usage the nine flags of x509.KeyUsage."""
+    builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
+               .public_key(subject_key.public_key()).serial_number(serial)
+               .not_valid_before(datetime.datetime(*valid[0], tzinfo=UTC))
+               .not_valid_after(datetime.datetime(*valid[1], tzinfo=UTC))
+               .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
+               .add_extension(x509.KeyUsage(*key_usage), critical=True)
+               .add_extension(x509.SubjectKeyIdentifier.from_public_key(subject_key.public_key()),
+                              critical=False))
+    if issuer_key is not subject_key:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
 ca_key, emp_key = key(), key()
 ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "IMSS Renew Fuzz CA")])
-ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-      .public_key(ca_key.public_key()).serial_number(1)
-      .not_valid_before(datetime.datetime(2026, 1, 1, tzinfo=UTC))
-      .not_valid_after(datetime.datetime(2036, 1, 1, tzinfo=UTC))
-      .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-      .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
-      .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-      .sign(ca_key, hashes.SHA256()))
+ca = certificate(ca_name, ca_key, ca_name, ca_key, 1, ((2026, 1, 1), (2036, 1, 1)), True,
+                 (False, False, False, False, False, True, True, False, False))
 subject = x509.Name([
     x509.NameAttribute(NameOID.ORGANIZATION_NAME, RAZON),
     x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, RP),
@@ -41,15 +52,8 @@ subject = x509.Name([
     x509.NameAttribute(NameOID.COMMON_NAME, RAZON),
     x509.NameAttribute(NameOID.EMAIL_ADDRESS, EMAIL),
 ])
-cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(ca_name)
-        .public_key(emp_key.public_key()).serial_number(0x1A2B3C)
-        .not_valid_before(datetime.datetime(2026, 11, 1, tzinfo=UTC))
-        .not_valid_after(datetime.datetime(2027, 5, 1, tzinfo=UTC))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(emp_key.public_key()), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256()))
+cert = certificate(subject, emp_key, ca_name, ca_key, 0x1A2B3C, ((2026, 11, 1), (2027, 5, 1)), False,
+                   (True, True, False, False, False, False, False, False, False))
 csr = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(emp_key, hashes.SHA256())
 save_key(ca_key, "ca.key")
 save_key(emp_key, "employer.key")

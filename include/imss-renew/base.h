@@ -57,7 +57,14 @@ imss_err ctx_fail_openssl(imss_ctx *ctx, const char *what);
 void ctx_log(imss_ctx *ctx, imss_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* src/base/strutil.c: a formatted string, malloc'd (NULL when out of memory). */
+/* src/base/strutil.c: frees each of the count strings, the string fields of
+ * a struct being cleared (the caller then zeroes the struct).  STR_FREE_EACH
+ * takes them as arguments: STR_FREE_EACH(o->uri, o->label). */
+void str_free_each(char *const strings[], size_t count);
+#define STR_FREE_EACH(...)                                  \
+	str_free_each((char *const[]){__VA_ARGS__},         \
+	              sizeof((char *const[]){__VA_ARGS__}) / sizeof(char *))
+/* A formatted string, malloc'd (NULL when out of memory). */
 char *str_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Lower-case hex of len bytes, malloc'd (NULL when out of memory). */
 char *hex_encode(const unsigned char *p, size_t len);

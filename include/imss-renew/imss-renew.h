@@ -166,6 +166,13 @@ typedef struct imss_token_info {
 	int pin_final_try;
 	int pin_locked;
 	int pin_to_be_changed;
+	/* Private memory in bytes, as reported; ULONG_MAX when the token
+	 * does not say (CK_UNAVAILABLE_INFORMATION). */
+	unsigned long free_private_memory;
+	unsigned long total_private_memory;
+	char *identity;          /* names the token's state files: the serial
+	                            when it looks unique, else "id-" and a
+	                            digest (docs/design.md, Per-token state) */
 } imss_token_info;
 
 /* Every token present, in slot order.  Free with imss_token_info_free(). */
@@ -191,12 +198,29 @@ int imss_token_uri_matches(const imss_token *tok, const char *uri);
 const imss_token_info *imss_token_get_info(const imss_token *tok);
 
 /*
- * PIN sources: "tty" (default, no echo), "file:PATH", "fd:N", "env:NAME".
+ * PIN sources: "tty" (default, no echo), "file:PATH", "fd:N", "env:NAME",
+ * "cred:NAME" (the systemd credential $CREDENTIALS_DIRECTORY/NAME; NAME
+ * has no '/' and is not "." or "..").
  */
 typedef struct imss_pin_source imss_pin_source;
 
 imss_err imss_pin_source_parse(const char *spec, imss_pin_source **out);
 void imss_pin_source_free(imss_pin_source *src);
+
+/* The source in words for a message ("env:NAME", a file's path), with why
+ * a systemd credential cannot be read when it cannot; never the secret.
+ * Valid until the next call. */
+const char *imss_pin_source_describe(const imss_pin_source *src);
+
+/*
+ * A source spec for one employer: in a "file:" or "cred:" spec,
+ * "{registro_patronal}" and "{user}" are replaced by those values (which
+ * must be non-empty, without '/', not "." or ".."); other specs are
+ * copied as they are.  IMSS_ERR_INVALID_ARG for another {placeholder}, an
+ * unclosed '{' or an unfit value.  *out is freed with free().
+ */
+imss_err imss_secret_source_expand(const char *spec, const char *registro_patronal,
+                                   const char *user, char **out);
 
 /*
  * Read a secret from a source into buf (NUL-terminated, without the line
@@ -258,11 +282,18 @@ typedef struct imss_keygen_report {
 	int never_extractable;
 	int sensitive;
 	int extractable;
+	char *refused_reason;    /* the token's answers to the stricter
+	                            templates (CKR_* names), or NULL */
 } imss_keygen_report;
 
 /*
  * Generate a key pair on the token: private key on token, private,
- * sensitive, not extractable, sign only.  The label must not be used by
+ * sensitive, not extractable, sign only.  A token that refuses that
+ * template (any answer but one about the token, session or login) gets
+ * relaxed ones, without CKA_EXTRACTABLE, then without the usage flags,
+ * then without both; report->refused names what was left out and
+ * refused_reason the token's answers.  Every answer refused:
+ * IMSS_ERR_UNSUPPORTED.  The label must not be used by
  * any object on the token yet (IMSS_ERR_LABEL_IN_USE).  CKA_ID is the RFC
  * 5280 key identifier when the token lets it be set and no object has it
  * already, else the random ID the pair was generated with, checked to be
@@ -420,10 +451,23 @@ typedef enum imss_check_status {
 	IMSS_CHECK_FAIL = 2,
 } imss_check_status;
 
+/* What a check rests on: only IMSS_RESULT_OK and IMSS_RESULT_FAILED were
+ * seen to work or not (read from the token, or tried by
+ * imss_token_doctor_try); IMSS_RESULT_ADVERTISED is what the token says
+ * it can do, not tried. */
+typedef enum imss_check_result {
+	IMSS_RESULT_OK = 0,         /* read or tried, and it works */
+	IMSS_RESULT_ADVERTISED = 1, /* the token lists it; not tried */
+	IMSS_RESULT_FAILED = 2,     /* read or tried, and it does not work */
+	IMSS_RESULT_MISSING = 3,    /* the token does not offer it */
+} imss_check_result;
+
 typedef struct imss_check {
 	char *name;              /* stable identifier, e.g. "keygen:rsa:2048" */
 	imss_check_status status;
 	char *text;              /* a sentence for the user */
+	imss_check_result result;
+	long ms;                 /* how long a tried check took; -1: not timed */
 } imss_check;
 
 typedef struct imss_doctor_report {
@@ -433,6 +477,20 @@ typedef struct imss_doctor_report {
 } imss_doctor_report;
 
 imss_err imss_token_doctor(imss_token *tok, imss_doctor_report *out);
+
+/*
+ * Try what the read-only doctor can only read: on a token opened
+ * read-write and logged in, make a throwaway key pair of each type (types,
+ * n_types; none: every type renew accepts that the token lists) and a
+ * throwaway certificate object, each under a random label and ID of its
+ * own, check the objects found under them are exactly the ones made, and
+ * delete them.  Each try is added to report ("try:keygen:rsa:2048",
+ * "try:certificate") with its result and the time it took; a failed try
+ * makes the verdict FAIL.  Nothing else on the token is touched.  Returns
+ * an error only when the report cannot be made (memory).
+ */
+imss_err imss_token_doctor_try(imss_token *tok, const imss_keyspec *types, size_t n_types,
+                               imss_doctor_report *report);
 void imss_doctor_report_clear(imss_doctor_report *report);
 
 /*
@@ -462,6 +520,10 @@ imss_err imss_credential_from_files(imss_ctx *ctx, const char *path,
                                     const char *key_path,
                                     imss_pin_source *password,
                                     imss_credential **out);
+/* The .key imss_credential_from_files() looks for beside a .cer when
+ * key_path is NULL: "name.cer" -> "name.key".  Freed with free(); NULL
+ * when out of memory. */
+char *imss_credential_key_path(const char *cert_path);
 void imss_credential_free(imss_credential *cred);
 
 /* The certificate (NULL for a token key with none stored). */
@@ -602,6 +664,22 @@ int imss_email_is_valid(const char *address);
  * renews only once: without this flag such a renewal is not undone. */
 #define IMSS_RENEW_FORCE 16u
 
+/* How the certificate is asked for: IMSS's IDSE service (login, company
+ * data, terms letter), or a standard enrollment protocol against the
+ * firm's own CA (no login, no letter; the request is protected by the
+ * current credential).  http:// is allowed for SCEP and CMP (their
+ * messages are protected), never for IDSE. */
+typedef enum imss_protocol {
+	IMSS_PROTOCOL_IDSE = 0,
+	IMSS_PROTOCOL_SCEP,
+	IMSS_PROTOCOL_CMP,
+} imss_protocol;
+
+/* "idse", "scep", "cmp" (NULL: idse) into *out; IMSS_ERR_INVALID_ARG
+ * for anything else. */
+imss_err imss_protocol_parse(const char *name, imss_protocol *out);
+const char *imss_protocol_name(imss_protocol p);
+
 typedef struct imss_renew_options {
 	const char *server;          /* https://host:port */
 	const char *user;            /* IDSE user */
@@ -618,6 +696,17 @@ typedef struct imss_renew_options {
 	const char *out_dir;         /* letter and certificate copies; NULL: "." */
 	long wait_seconds;           /* for a delayed certificate; 0: 600 */
 	unsigned flags;
+	/* Added later (zero: as before). */
+	/* An existing private key on the token (PKCS#11 URI) to certify
+	 * instead of generating one: sensitive, never extractable, not the
+	 * current credential's, with no certificate beside it.  The renewal
+	 * never deletes it (--abandon only forgets it). */
+	const char *new_key_uri;
+	imss_protocol protocol;      /* IMSS_PROTOCOL_IDSE (0), _SCEP or _CMP */
+	/* SCEP: the CA's challenge password, put in the request
+	 * (challengePassword) when given; some CAs (micromdm's) ask for it on
+	 * renewals too.  NULL: none. */
+	imss_pin_source *challenge;
 } imss_renew_options;
 
 typedef struct imss_renew_result {

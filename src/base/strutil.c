@@ -6,6 +6,15 @@
 
 #include "imss-renew/base.h"
 
+void
+str_free_each(char *const strings[], size_t count)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		free(strings[i]);
+}
+
 char *
 str_printf(const char *fmt, ...)
 {

@@ -182,15 +182,8 @@ imss_cert_info_clear(imss_cert_info *i)
 {
 	if (i == NULL)
 		return;
-	free(i->subject);
-	free(i->issuer);
-	free(i->serial);
-	free(i->razon_social);
-	free(i->registro_patronal);
-	free(i->rfc);
-	free(i->curp);
-	free(i->email);
-	free(i->fingerprint);
+	STR_FREE_EACH(i->subject, i->issuer, i->serial, i->razon_social, i->registro_patronal,
+	              i->rfc, i->curp, i->email, i->fingerprint);
 	memset(i, 0, sizeof(*i));
 }
 

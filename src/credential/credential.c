@@ -98,7 +98,8 @@ read_password(imss_ctx *ctx, imss_pin_source *src, const char *path, char *buf, 
 	snprintf(prompt, sizeof(prompt), _("Password for %s: "), path);
 	err = imss_pin_source_read(src, prompt, buf, size);
 	if (err != IMSS_OK)
-		return ctx_fail(ctx, err, _("No password could be read for '%s'."), path);
+		return ctx_fail(ctx, err, _("No password could be read for '%s' from '%s'."), path,
+		                imss_pin_source_describe(src));
 	return IMSS_OK;
 }
 
@@ -362,9 +363,8 @@ has_suffix(const char *s, const char *suffix)
 	return n >= m && strcasecmp(s + n - m, suffix) == 0;
 }
 
-/* "name.cer" -> "name.key" */
-static char *
-key_path_for(const char *cert_path)
+char *
+imss_credential_key_path(const char *cert_path)
 {
 	size_t n = strlen(cert_path);
 	const char *dot = strrchr(cert_path, '.');
@@ -385,7 +385,7 @@ open_cer_key(imss_ctx *ctx, const char *path, const char *key_path, imss_pin_sou
 	char *derived = NULL;
 	imss_err err;
 
-	if (key_path == NULL && (key_path = derived = key_path_for(path)) == NULL)
+	if (key_path == NULL && (key_path = derived = imss_credential_key_path(path)) == NULL)
 		return IMSS_ERR_NOMEM;
 	err = load_certificate(ctx, path, &cred->cert);
 	if (err == IMSS_OK)

@@ -6,10 +6,27 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
-#include "token-internal.h"
+#include "credential.h"
+
+/* The challengePassword attribute (PKCS#9; SCEP's PKCSReq, and renewals
+ * at CAs that ask for it too), as a UTF8String. */
+static int
+add_challenge(X509_REQ *req, const char *challenge)
+{
+	return challenge == NULL ||
+	       X509_REQ_add1_attr_by_NID(req, NID_pkcs9_challengePassword, MBSTRING_UTF8,
+	                                 (const unsigned char *)challenge, -1) == 1;
+}
 
 imss_err
 imss_request_make(imss_key *key, const X509_NAME *subject, X509_REQ **out)
+{
+	return request_make_with_challenge(key, subject, NULL, out);
+}
+
+imss_err
+request_make_with_challenge(imss_key *key, const X509_NAME *subject, const char *challenge,
+                            X509_REQ **out)
 {
 	imss_ctx *ctx = imss_key_get_token(key)->ctx;
 	EVP_PKEY *pkey = NULL;
@@ -29,7 +46,7 @@ imss_request_make(imss_key *key, const X509_NAME *subject, X509_REQ **out)
 	md = EVP_MD_CTX_new();
 	if (req == NULL || md == NULL || !X509_REQ_set_version(req, 0) ||
 	    !X509_REQ_set_subject_name(req, subject) ||
-	    !X509_REQ_set_pubkey(req, imss_key_get_public(key))) {
+	    !X509_REQ_set_pubkey(req, imss_key_get_public(key)) || !add_challenge(req, challenge)) {
 		err = ctx_fail_openssl(ctx, _("cannot build the request"));
 		goto out;
 	}

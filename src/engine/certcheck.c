@@ -110,6 +110,12 @@ employer_problem(struct renew *r, X509 *cert, int with_email, char *buf, size_t 
 	};
 	size_t i;
 
+	/* A standard protocol's CA: the current certificate's subject, as it is. */
+	if (r->o->protocol != IMSS_PROTOCOL_IDSE)
+		return X509_NAME_cmp(n, X509_get_subject_name(
+		                                imss_credential_get_certificate(r->o->current))) == 0
+		               ? NULL
+		               : _("its subject is not the current certificate's");
 	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
 		if (fields[i].want == NULL || same_entry(n, fields[i].nid, fields[i].want))
 			continue;

@@ -21,6 +21,7 @@
 #include <openssl/x509v3.h>
 
 #include "renew.h"
+#include "scep.h"
 
 void
 renew_emit(struct renew *r, const char *step, int number, const char *const *fields,
@@ -45,6 +46,23 @@ renew_emit(struct renew *r, const char *step, int number, const char *const *fie
 }
 
 char *
+renew_subject_entry(const X509_NAME *name, int nid)
+{
+	int i = X509_NAME_get_index_by_NID(name, nid, -1);
+	unsigned char *utf8 = NULL;
+	char *s = NULL;
+	int len;
+
+	if (i < 0 || X509_NAME_get_index_by_NID(name, nid, i) >= 0)
+		return NULL;
+	len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)));
+	if (len > 0 && memchr(utf8, '\0', (size_t)len) == NULL)
+		s = strndup((char *)utf8, (size_t)len);
+	OPENSSL_free(utf8);
+	return s;
+}
+
+char *
 renew_file_safe(const char *text)
 {
 	char *s = strdup(text), *p;
@@ -56,32 +74,87 @@ renew_file_safe(const char *text)
 	return s;
 }
 
+/* The token's name in the state files: its identity (docs/design.md,
+ * "Per-token state"), or with legacy its serial, the name versions before
+ * the identity gave it, NULL when that is the same. */
 char *
-renew_state_file(struct renew *r, const char *name, const char *ext)
+renew_token_name(struct renew *r, int legacy)
+{
+	const imss_token_info *ti = imss_token_get_info(r->o->token);
+
+	if (legacy && strcmp(ti->serial, ti->identity) == 0)
+		return NULL;
+	return renew_file_safe(legacy ? ti->serial : ti->identity);
+}
+
+static char *
+state_file_named(struct renew *r, const char *name, const char *ext, int legacy)
 {
 	char *rp = renew_file_safe(r->company.registro_patronal ? r->company.registro_patronal
 	                                                        : r->session.registro_patronal);
-	char *serial = renew_file_safe(imss_token_get_info(r->o->token)->serial);
+	char *token = renew_token_name(r, legacy);
 	char *path = NULL;
 
-	if (rp && serial)
-		path = str_printf("%s/%s-%s-%s.%s", r->state_dir, name, rp, serial, ext);
+	if (rp && token)
+		path = str_printf("%s/%s-%s-%s.%s", r->state_dir, name, rp, token, ext);
 	free(rp);
-	free(serial);
+	free(token);
 	return path;
+}
+
+char *
+renew_state_file(struct renew *r, const char *name, const char *ext)
+{
+	return state_file_named(r, name, ext, 0);
+}
+
+/* A journal this employer's renewal on this token left under the serial
+ * (before the identity named the files) moves to its name of now: the
+ * renewal goes on after an upgrade.  The request and certificate files it
+ * names stay where they are. */
+imss_err
+renew_journal_adopt(struct renew *r, const char *path, const char *legacy)
+{
+	struct stat st;
+
+	if (legacy == NULL || lstat(path, &st) == 0 || lstat(legacy, &st) != 0 ||
+	    !S_ISREG(st.st_mode))
+		return IMSS_OK;
+	if (rename(legacy, path) != 0)
+		return ctx_fail(r->ctx, IMSS_ERR_IO,
+		                _("Cannot move the journal '%s' of an earlier version to '%s': %s."),
+		                legacy, path, strerror(errno));
+	ctx_log(r->ctx, IMSS_LOG_INFO, _("the journal '%s' of an earlier version is now '%s'"),
+	        legacy, path);
+	return IMSS_OK;
+}
+
+imss_err
+renew_journal_reached(struct renew *r, char **field, const char *path, enum journal_state state)
+{
+	imss_err err = journal_set(field, path);
+
+	if (err != IMSS_OK)
+		return err;
+	if (r->j.state < state)
+		r->j.state = state;
+	return journal_save(r->ctx, &r->j);
 }
 
 imss_err
 renew_journal_load(struct renew *r, int *exists)
 {
 	char *path = renew_state_file(r, "renew", "json");
-	imss_err err;
+	char *legacy = state_file_named(r, "renew", "json", 1);
+	imss_err err = IMSS_ERR_NOMEM;
 
 	*exists = 0;
-	if (path == NULL)
-		return IMSS_ERR_NOMEM;
-	err = journal_load(r->ctx, path, &r->j, exists);
+	if (path != NULL)
+		err = renew_journal_adopt(r, path, legacy);
+	if (err == IMSS_OK)
+		err = journal_load(r->ctx, path, &r->j, exists);
 	free(path);
+	free(legacy);
 	return err;
 }
 
@@ -216,13 +289,13 @@ open_lock(struct renew *r, const char *path)
 imss_err
 renew_lock_token(struct renew *r)
 {
-	char *serial = renew_file_safe(imss_token_get_info(r->o->token)->serial);
+	char *token = renew_token_name(r, 0);
 	char *path = NULL;
 	imss_err err;
 	int op = LOCK_EX | ((r->o->flags & IMSS_RENEW_WAIT_LOCK) ? 0 : LOCK_NB);
 
-	if (serial == NULL || (path = str_printf("%s/token-%s.lock", r->state_dir, serial)) == NULL) {
-		free(serial);
+	if (token == NULL || (path = str_printf("%s/token-%s.lock", r->state_dir, token)) == NULL) {
+		free(token);
 		return IMSS_ERR_NOMEM;
 	}
 	err = open_lock(r, path);
@@ -231,7 +304,7 @@ renew_lock_token(struct renew *r)
 		                    _("Another imss-renew is renewing on token '%s' (lock %s). Wait for it to finish, or run again waiting for the lock."),
 		                    imss_token_get_info(r->o->token)->label, path);
 	free(path);
-	free(serial);
+	free(token);
 	return err;
 }
 
@@ -371,7 +444,7 @@ pin_ca(struct renew *r, STACK_OF(X509) * cas, const char *pinned, int replaced, 
 static imss_err
 client_new(struct renew *r, STACK_OF(X509) * trusted, int trusted_only)
 {
-	struct http_options ho = { trusted, trusted_only, 15, 120, 8u << 20, 3 };
+	struct http_options ho = { trusted, trusted_only, 15, 120, 8u << 20, 3, 0 };
 
 	return http_client_new(r->ctx, r->o->server, &ho, &r->http);
 }
@@ -490,6 +563,38 @@ out:
 	return err;
 }
 
+/*
+ * A standard protocol (SCEP, CMP): --ca is required and trusted alone, for
+ * TLS (https://) and as what the certificate chains to; nothing is
+ * pinned; http:// is allowed, the messages carrying their own protection.
+ */
+imss_err
+renew_connect_enroll(struct renew *r)
+{
+	struct http_options ho = { NULL, 1, 15, 120, 8u << 20, 0, 1 };
+	imss_err err;
+
+	if (r->o->ca_file == NULL)
+		return ctx_fail_next(r->ctx, IMSS_ERR_INVALID_ARG, IMSS_NEXT_GIVE_CA,
+		                     _("Renewing with %s needs the CA's certificate: the certificate must chain to it."),
+		                     imss_protocol_name(r->o->protocol));
+	if (r->o->protocol == IMSS_PROTOCOL_SCEP) {
+		/* The CA encrypts its answer to the current certificate: a key
+		 * that cannot decrypt is refused before any key is made. */
+		struct scep_signer signer = { imss_credential_get_certificate(r->o->current),
+			                      imss_credential_get_key(r->o->current) };
+
+		err = scep_check_signer(r->ctx, &signer);
+		if (err != IMSS_OK)
+			return err;
+	}
+	err = load_ca_file(r, r->o->ca_file, &r->issuer);
+	ho.trusted = r->issuer;
+	if (err == IMSS_OK)
+		err = http_client_new(r->ctx, r->o->server, &ho, &r->http);
+	return err;
+}
+
 imss_err
 renew_check_interrupt(struct renew *r, int step)
 {
@@ -517,15 +622,15 @@ renew_check_interrupt(struct renew *r, int step)
 void
 renew_free(struct renew *r)
 {
-	if (r->http != NULL) {
+	if (r->http != NULL && r->o->protocol == IMSS_PROTOCOL_IDSE) {
 		/* Leave the service; the error detail of the run is kept. */
 		char saved[IMSS_DETAIL_MAX];
 
 		memcpy(saved, r->ctx->detail, sizeof(saved));
 		idse_logout(r->ctx, r->http);
 		memcpy(r->ctx->detail, saved, sizeof(saved));
-		http_client_free(r->http);
 	}
+	http_client_free(r->http);
 	if (r->lock_fd >= 0)
 		close(r->lock_fd);
 	sk_X509_pop_free(r->issuer, X509_free);
@@ -577,11 +682,7 @@ imss_renew_result_clear(imss_renew_result *res)
 {
 	if (res == NULL)
 		return;
-	free(res->serial);
-	free(res->subject);
-	free(res->key_uri);
-	free(res->cert_uri);
-	free(res->cert_path);
-	free(res->letter_path);
+	STR_FREE_EACH(res->serial, res->subject, res->key_uri, res->cert_uri, res->cert_path,
+	              res->letter_path);
 	memset(res, 0, sizeof(*res));
 }

@@ -43,7 +43,7 @@ static const char *const state_names[] = {
 #define JOURNAL_FIELDS(X) \
 	X(server) X(registro_patronal) X(token_serial) X(key_label) X(key_tmp_id) \
 	X(key_id) X(key_spki_sha256) X(request_path) X(letter_path) X(letter_sha256) \
-	X(request_id) X(cert_path) X(cert_serial) X(email)
+	X(request_id) X(cert_path) X(cert_serial) X(email) X(protocol) X(key_origin)
 /* clang-format on */
 
 const char *
@@ -169,6 +169,12 @@ journal_check_key(imss_ctx *ctx, const struct journal *j)
 		               _("a key ID or hash is not hexadecimal of the right length"));
 	if (j->state >= JOURNAL_KEY_GENERATED && (j->key_id == NULL || j->key_spki_sha256 == NULL))
 		return corrupt(ctx, j->path, _("missing key ID or public key hash"));
+	if (j->key_origin != NULL && (strcmp(j->key_origin, JOURNAL_KEY_ELSEWHERE) != 0 ||
+	                              j->key_id == NULL || j->key_spki_sha256 == NULL))
+		return corrupt(ctx, j->path,
+		               _("an unknown key origin, or a key made elsewhere without its ID and public key hash"));
+	if (j->protocol != NULL && imss_protocol_parse(j->protocol, &(imss_protocol){ 0 }) != IMSS_OK)
+		return corrupt(ctx, j->path, _("an unknown protocol"));
 	return IMSS_OK;
 }
 
@@ -359,4 +365,10 @@ journal_save(imss_ctx *ctx, struct journal *j)
 	           : IMSS_ERR_NOMEM;
 	free(text);
 	return err;
+}
+
+int
+journal_key_elsewhere(const struct journal *j)
+{
+	return j->key_origin != NULL && strcmp(j->key_origin, JOURNAL_KEY_ELSEWHERE) == 0;
 }

@@ -14,6 +14,7 @@
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
+#include "credential.h"
 #include "renew.h"
 
 /* ---- the employer, from the current certificate ------------------- */
@@ -28,29 +29,8 @@ struct employer {
 static void
 employer_clear(struct employer *e)
 {
-	free(e->razon_social);
-	free(e->registro_patronal);
-	free(e->rfc);
+	STR_FREE_EACH(e->razon_social, e->registro_patronal, e->rfc);
 	memset(e, 0, sizeof(*e));
-}
-
-/* The one entry nid of a name, as UTF-8 (malloc'd); NULL when it is
- * absent, repeated or empty. */
-static char *
-sole_entry(const X509_NAME *name, int nid)
-{
-	int i = X509_NAME_get_index_by_NID(name, nid, -1);
-	unsigned char *utf8 = NULL;
-	char *s = NULL;
-	int len;
-
-	if (i < 0 || X509_NAME_get_index_by_NID(name, nid, i) >= 0)
-		return NULL;
-	len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)));
-	if (len > 0 && memchr(utf8, '\0', (size_t)len) == NULL)
-		s = strndup((char *)utf8, (size_t)len);
-	OPENSSL_free(utf8);
-	return s;
 }
 
 static imss_err
@@ -61,9 +41,9 @@ current_employer(struct renew *r, struct employer *out)
 
 	memset(out, 0, sizeof(*out));
 	if (n != NULL) {
-		out->razon_social = sole_entry(n, NID_organizationName);
-		out->registro_patronal = sole_entry(n, NID_organizationalUnitName);
-		out->rfc = sole_entry(n, NID_x500UniqueIdentifier);
+		out->razon_social = renew_subject_entry(n, NID_organizationName);
+		out->registro_patronal = renew_subject_entry(n, NID_organizationalUnitName);
+		out->rfc = renew_subject_entry(n, NID_x500UniqueIdentifier);
 	}
 	if (out->razon_social && out->registro_patronal && out->rfc)
 		return IMSS_OK;
@@ -285,43 +265,87 @@ not_ours(struct renew *r, const imss_key *key, const char *why)
 	                     r->j.path, imss_key_get_label(key), imss_key_get_uri(key), why);
 }
 
+/* What may be wrong with a key the renewal is to certify. */
+enum key_fault {
+	KEY_FINE = 0,
+	KEY_CURRENT,     /* it is the current credential's key */
+	KEY_OTHER_LABEL, /* adopted after keygen, but not under the recorded label */
+	KEY_CERTIFIED,   /* a certificate on the token carries its ID or public key */
+	KEY_NOT_LOCAL,   /* the token says it was not generated there */
+	KEY_EXPOSED,     /* not sensitive, or extractable (or once was) */
+};
+
 /*
- * The ownership tests every key the journal names must pass before it is
- * adopted, used as the new key or deleted: it is not the current
- * credential's key, one being adopted carries the recorded label, no
- * certificate on the token carries its ID or its public key (unless
- * certificate_ok: this renewal may have stored its own), it was generated
- * on the token where the token says (CKA_LOCAL), and it is still
- * protected as keygen made it.
+ * The ownership tests, the same for a key the journal names and for one
+ * given with --new-key: not the current credential's key, one being
+ * adopted carries the recorded label, no certificate on the token carries
+ * its ID or its public key (unless certificate_ok: this renewal may have
+ * stored its own), generated on the token where the token says
+ * (CKA_LOCAL; *local says what it said), and protected.  A key made
+ * elsewhere (--new-key) may be not CKA_LOCAL, but must never have been
+ * extractable (CKA_NEVER_EXTRACTABLE not false).
  */
 static imss_err
-check_candidate(struct renew *r, imss_key *key, int certificate_ok)
+key_fault_of(struct renew *r, imss_key *key, int certificate_ok, int elsewhere,
+             enum key_fault *fault, int *local)
 {
 	X509 *current = r->o->current ? imss_credential_get_certificate(r->o->current) : NULL;
 	size_t id_len;
 	const unsigned char *id = imss_key_get_id(key, &id_len);
-	int sens, extr, local, never, beside = 0;
+	int sens, extr, never, beside = 0;
 	imss_err err = IMSS_OK;
 
+	*fault = KEY_FINE;
+	*local = -1;
 	if (current != NULL && EVP_PKEY_eq(X509_get0_pubkey(current), imss_key_get_public(key)) == 1)
-		return not_ours(r, key, _("is the key of the current credential"));
-	if (r->j.state == JOURNAL_KEYGEN_STARTED &&
-	    strcmp(imss_key_get_label(key), r->j.key_label) != 0)
-		return not_ours(r, key, _("carries another label than the one recorded"));
-	if (!certificate_ok)
+		*fault = KEY_CURRENT;
+	else if (r->j.state == JOURNAL_KEYGEN_STARTED &&
+	         strcmp(imss_key_get_label(key), r->j.key_label) != 0)
+		*fault = KEY_OTHER_LABEL;
+	if (*fault == KEY_FINE && !certificate_ok)
 		err = token_certificate_beside(r->o->token, id, id_len, imss_key_get_public(key),
 		                               &beside);
-	if (err == IMSS_OK && beside)
-		return not_ours(r, key, _("has a certificate on the token"));
-	if (err == IMSS_OK)
-		err = imss_key_get_protection(key, &sens, &extr, &local, &never);
-	if (err == IMSS_OK && local == 0)
-		return not_ours(r, key, _("was not generated on the token (CKA_LOCAL is false)"));
-	if (err == IMSS_OK && (sens != 1 || extr == 1))
-		err = ctx_fail_next(r->ctx, IMSS_ERR_KEY_PROTECTION, IMSS_NEXT_ABANDON,
-		                    _("The key '%s' of this renewal is not protected as it must be; undo the renewal."),
-		                    imss_key_get_label(key));
+	if (err == IMSS_OK && *fault == KEY_FINE && beside)
+		*fault = KEY_CERTIFIED;
+	if (err == IMSS_OK && *fault == KEY_FINE)
+		err = imss_key_get_protection(key, &sens, &extr, local, &never);
+	if (err == IMSS_OK && *fault == KEY_FINE && *local == 0 && !elsewhere)
+		*fault = KEY_NOT_LOCAL;
+	if (err == IMSS_OK && *fault == KEY_FINE &&
+	    (sens != 1 || extr == 1 || (elsewhere && never == 0)))
+		*fault = KEY_EXPOSED;
 	return err;
+}
+
+/* The tests every key the journal names must pass before it is adopted,
+ * used as the new key or deleted (key_fault_of). */
+static imss_err
+check_candidate(struct renew *r, imss_key *key, int certificate_ok)
+{
+	enum key_fault fault;
+	int local;
+	imss_err err =
+	        key_fault_of(r, key, certificate_ok, journal_key_elsewhere(&r->j), &fault, &local);
+
+	if (err != IMSS_OK)
+		return err;
+	switch (fault) {
+	case KEY_FINE:
+		return IMSS_OK;
+	case KEY_CURRENT:
+		return not_ours(r, key, _("is the key of the current credential"));
+	case KEY_OTHER_LABEL:
+		return not_ours(r, key, _("carries another label than the one recorded"));
+	case KEY_CERTIFIED:
+		return not_ours(r, key, _("has a certificate on the token"));
+	case KEY_NOT_LOCAL:
+		return not_ours(r, key, _("was not generated on the token (CKA_LOCAL is false)"));
+	case KEY_EXPOSED:
+		break;
+	}
+	return ctx_fail_next(r->ctx, IMSS_ERR_KEY_PROTECTION, IMSS_NEXT_ABANDON,
+	                     _("The key '%s' of this renewal is not protected as it must be; undo the renewal."),
+	                     imss_key_get_label(key));
 }
 
 /* Is this public key object the one whose hash the journal recorded? */
@@ -534,11 +558,20 @@ generate_key(struct renew *r, const unsigned char *tmp_id, unsigned flags)
 	err = token_generate_anchored(r->o->token, &r->o->keyspec, r->j.key_label, flags, &anchor,
 	                              &r->key, &rep);
 	if (err == IMSS_OK) {
-		const char *f[] = { "key_uri",     rep.uri,
-			            "id",          rep.id_hex,
-			            "sensitive",   rep.sensitive == 1 ? "true" : "false",
-			            "extractable", rep.extractable == 0 ? "false" : "true",
-			            "local",       rep.local == 1 ? "true" : "false",
+		const char *f[] = { "key_uri",
+			            rep.uri,
+			            "id",
+			            rep.id_hex,
+			            "sensitive",
+			            rep.sensitive == 1 ? "true" : "false",
+			            "extractable",
+			            rep.extractable == 0 ? "false" : "true",
+			            "local",
+			            rep.local == 1 ? "true" : "false",
+			            "relaxed",
+			            rep.refused,
+			            "relaxed_reason",
+			            rep.refused_reason,
 			            NULL };
 
 		renew_emit(r, "keygen", 3, f,
@@ -569,6 +602,92 @@ resume_key(struct renew *r)
 	return err;
 }
 
+/* Why a key given with --new-key cannot be the new key (NULL: it can). */
+static const char *
+new_key_refusal(enum key_fault fault)
+{
+	static const char *const why[] = {
+		[KEY_CURRENT] = N_("it is the key of the current credential, the one being renewed"),
+		[KEY_CERTIFIED] =
+		        N_("a certificate on the token already carries its ID or its public key"),
+		[KEY_EXPOSED] = N_(
+		        "it is not sensitive, or it is or once was extractable (CKA_SENSITIVE, CKA_EXTRACTABLE, CKA_NEVER_EXTRACTABLE): its private half may exist outside the token"),
+	};
+
+	return (size_t)fault < sizeof(why) / sizeof(why[0]) && why[fault] ? _(why[fault]) : NULL;
+}
+
+/* --new-key: the key pair is checked, then recorded like a generated one
+ * (its ID and public key hash) with the flag that it was made elsewhere. */
+static imss_err
+adopt_new_key(struct renew *r)
+{
+	enum key_fault fault = KEY_FINE;
+	const char *why = NULL;
+	size_t id_len = 0;
+	int local = -1;
+	imss_err err = imss_token_find_key(r->o->token, r->o->new_key_uri, &r->key);
+
+	if (err == IMSS_OK)
+		err = key_fault_of(r, r->key, 0, 1, &fault, &local);
+	if (err == IMSS_OK && (why = new_key_refusal(fault)) == NULL &&
+	    (imss_key_get_id(r->key, &id_len) == NULL || id_len == 0))
+		why = _("it has no CKA_ID, by which the renewal would find it again");
+	if (err == IMSS_OK && why != NULL)
+		err = ctx_fail(r->ctx,
+		               fault == KEY_EXPOSED ? IMSS_ERR_KEY_PROTECTION : IMSS_ERR_MISMATCH,
+		               _("The key '%s' named as the new key cannot be it: %s. Nothing was changed. Name another key pair on the token, or let the renewal generate one."),
+		               r->o->new_key_uri, why);
+	if (err == IMSS_OK)
+		err = imss_key_get_label(r->key)[0] != '\0'
+		              ? journal_set(&r->j.key_label, imss_key_get_label(r->key))
+		              : choose_label(r);
+	if (err == IMSS_OK)
+		err = journal_set(&r->j.key_origin, JOURNAL_KEY_ELSEWHERE);
+	if (err == IMSS_OK)
+		err = record_key(r);
+	if (err != IMSS_OK) {
+		imss_key_free(r->key);
+		r->key = NULL;
+		return err;
+	}
+	{
+		const char *f[] = { "key_uri", imss_key_get_uri(r->key),
+			            "id",      r->j.key_id,
+			            "origin",  "elsewhere",
+			            "local",   local == 1 ? "true" : "false",
+			            NULL };
+
+		/* local: only when the token says (CKA_LOCAL); else absent */
+		if (local < 0)
+			f[6] = NULL;
+		renew_emit(r, "keygen", 3, f,
+		           _("Using the key pair '%s' made before the renewal: sensitive, never extractable, no certificate yet. The renewal will not delete it."),
+		           imss_key_get_label(r->key));
+	}
+	if (local != 1)
+		ctx_log(r->ctx, IMSS_LOG_WARN,
+		        _("the token does not say the key '%s' was generated on it (CKA_LOCAL is %s): it may have been imported. Use it only if you know where it was made."),
+		        imss_key_get_label(r->key), local == 0 ? "false" : _("not reported"));
+	return IMSS_OK;
+}
+
+/* A resumed renewal given --new-key: it must be the key it recorded. */
+static imss_err
+same_new_key(struct renew *r)
+{
+	imss_key *named = NULL;
+	imss_err err = imss_token_find_key(r->o->token, r->o->new_key_uri, &named);
+
+	if (err == IMSS_OK &&
+	    EVP_PKEY_eq(imss_key_get_public(named), imss_key_get_public(r->key)) != 1)
+		err = ctx_fail_next(r->ctx, IMSS_ERR_BUSY, IMSS_NEXT_ABANDON,
+		                    _("The unfinished renewal of this employer on this token uses the key '%s', not the one named now; finish it with that key, or undo it."),
+		                    imss_key_get_label(r->key));
+	imss_key_free(named);
+	return err;
+}
+
 imss_err
 renew_ensure_key(struct renew *r)
 {
@@ -578,11 +697,15 @@ renew_ensure_key(struct renew *r)
 
 	if (r->j.state >= JOURNAL_KEYGEN_STARTED) {
 		err = resume_key(r);
+		if (err == IMSS_OK && r->o->new_key_uri != NULL)
+			err = same_new_key(r);
 		if (err != IMSS_ERR_NO_OBJECT || r->j.state != JOURNAL_KEYGEN_STARTED)
 			return err;
 		/* Not generated: now, under the recorded label, checked again. */
 		ctx_clear_detail(r->ctx);
 		flags = KEYGEN_KEEP_ID;
+	} else if (r->o->new_key_uri != NULL) {
+		return adopt_new_key(r);
 	} else {
 		err = choose_label(r);
 		if (err != IMSS_OK)
@@ -629,9 +752,15 @@ static imss_err
 employer_subject(struct renew *r, X509_NAME **out)
 {
 	struct employer e;
-	imss_err err = current_employer(r, &e);
+	imss_err err;
 
 	*out = NULL;
+	if (r->o->protocol != IMSS_PROTOCOL_IDSE) { /* the CA's own subject, as it is */
+		*out = X509_NAME_dup(
+		        X509_get_subject_name(imss_credential_get_certificate(r->o->current)));
+		return *out ? IMSS_OK : IMSS_ERR_NOMEM;
+	}
+	err = current_employer(r, &e);
 	if (err != IMSS_OK)
 		return err;
 	*out = subject_of(&e, r->company.email);
@@ -661,6 +790,28 @@ saved_request_fits(struct renew *r, const X509_NAME *subject, unsigned char **de
 	return ok;
 }
 
+/* The request, signed by the new key; with the CA's challenge password
+ * when one was given (SCEP). */
+static imss_err
+make_request(struct renew *r, const X509_NAME *subject, X509_REQ **req)
+{
+	char challenge[256];
+	imss_err err;
+
+	if (r->o->challenge == NULL)
+		return imss_request_make(r->key, subject, req);
+	imss_secrets_begin();
+	err = imss_pin_source_read(r->o->challenge, _("Challenge password of the CA: "), challenge,
+	                           sizeof(challenge));
+	if (err == IMSS_OK)
+		err = request_make_with_challenge(r->key, subject, challenge, req);
+	else
+		ctx_fail(r->ctx, err, _("No challenge password could be read."));
+	imss_wipe(challenge, sizeof(challenge));
+	imss_secrets_end();
+	return err;
+}
+
 imss_err
 renew_ensure_request(struct renew *r, unsigned char **der, size_t *len)
 {
@@ -675,7 +826,7 @@ renew_ensure_request(struct renew *r, unsigned char **der, size_t *len)
 	if (err != IMSS_OK || r->j.state >= JOURNAL_CERT_RECEIVED ||
 	    saved_request_fits(r, subject, der, len))
 		goto out;
-	err = imss_request_make(r->key, subject, &req);
+	err = make_request(r, subject, &req);
 	if (err != IMSS_OK)
 		goto out;
 	n = i2d_X509_REQ(req, der);
@@ -685,13 +836,10 @@ renew_ensure_request(struct renew *r, unsigned char **der, size_t *len)
 		goto out;
 	}
 	*len = (size_t)n;
-	err = imss_write_file_atomic(r->ctx, path, *der, *len, 0644, 1);
+	/* A request holding the CA's challenge is kept from other users. */
+	err = imss_write_file_atomic(r->ctx, path, *der, *len, r->o->challenge ? 0600 : 0644, 1);
 	if (err == IMSS_OK)
-		err = journal_set(&r->j.request_path, path);
-	if (err == IMSS_OK && r->j.state < JOURNAL_REQUEST_BUILT)
-		r->j.state = JOURNAL_REQUEST_BUILT;
-	if (err == IMSS_OK)
-		err = journal_save(r->ctx, &r->j);
+		err = renew_journal_reached(r, &r->j.request_path, path, JOURNAL_REQUEST_BUILT);
 	if (err == IMSS_OK) {
 		const char *f[] = { "request", path, NULL };
 
@@ -796,11 +944,7 @@ renew_ensure_letter(struct renew *r)
 	}
 	err = journal_set(&r->j.letter_sha256, l.sha256);
 	if (err == IMSS_OK)
-		err = journal_set(&r->j.letter_path, path);
-	if (err == IMSS_OK && r->j.state < JOURNAL_LETTER_SIGNED)
-		r->j.state = JOURNAL_LETTER_SIGNED;
-	if (err == IMSS_OK)
-		err = journal_save(r->ctx, &r->j);
+		err = renew_journal_reached(r, &r->j.letter_path, path, JOURNAL_LETTER_SIGNED);
 	if (err == IMSS_OK && (r->result->letter_path = strdup(path)) == NULL)
 		err = IMSS_ERR_NOMEM;
 out:
@@ -935,6 +1079,10 @@ resume_certificate(struct renew *r)
 	snprintf(serial, sizeof(serial), "%s", r->j.cert_serial ? r->j.cert_serial : "SERIAL");
 	if (why == NULL)
 		return renew_user_copy(r, r->cert);
+	if (r->o->protocol != IMSS_PROTOCOL_IDSE) /* no fetch by request id */
+		return ctx_fail_next(r->ctx, IMSS_ERR_REFUSED_CERT, IMSS_NEXT_ABANDON,
+		                     _("The certificate saved earlier (%s) was refused: %s. Nothing was stored. Undo the renewal and renew again."),
+		                     r->j.cert_path ? r->j.cert_path : "?", why);
 	if (r->j.request_id == NULL)
 		return ctx_fail_next(r->ctx, IMSS_ERR_REFUSED_CERT, IMSS_NEXT_RECOVER,
 		                     _("The certificate saved earlier (%s) was refused: %s. Nothing was stored. Fetch it again from the service by its serial, %s."),
@@ -969,6 +1117,8 @@ renew_submit(struct renew *r, const unsigned char *req, size_t len)
 
 	if (r->j.state >= JOURNAL_CERT_RECEIVED)
 		return resume_certificate(r);
+	if (r->o->protocol != IMSS_PROTOCOL_IDSE)
+		return renew_enroll(r, req, len);
 	if (r->j.state >= JOURNAL_SUBMITTED && r->j.request_id != NULL) {
 		renew_emit(r, "submit", 6, NULL, _("Asking again for request %s."), r->j.request_id);
 		err = idse_poll(r->ctx, r->http, r->j.request_id, &res);

@@ -14,12 +14,47 @@
 
 #include "renew.h"
 
+/* Is name a journal of this token: renew-*<suffix>, or renew-*<legacy>
+ * (older versions' name, by serial; legacy may be NULL)? */
+static int
+journal_of_token(const char *name, const char *suffix, const char *legacy)
+{
+	size_t n = strlen(name), m = strlen(suffix), l = legacy ? strlen(legacy) : 0;
+
+	if (strncmp(name, "renew-", 6) != 0)
+		return 0;
+	return (n > m + 6 && strcmp(name + n - m, suffix) == 0) ||
+	       (legacy && n > l + 6 && strcmp(name + n - l, legacy) == 0);
+}
+
+/* This employer's journal on this token, taking over one an older version
+ * named by serial. */
+static imss_err
+employer_journal(struct renew *r, const char *rp, const char *token, const char *old_token,
+                 char **path)
+{
+	char *safe = renew_file_safe(rp);
+	char *legacy = safe && old_token
+	                       ? str_printf("%s/renew-%s-%s.json", r->state_dir, safe, old_token)
+	                       : NULL;
+
+	imss_err err = IMSS_ERR_NOMEM;
+
+	*path = safe ? str_printf("%s/renew-%s-%s.json", r->state_dir, safe, token) : NULL;
+	if (*path != NULL)
+		err = renew_journal_adopt(r, *path, legacy);
+	free(safe);
+	free(legacy);
+	return err;
+}
+
 /* The one unfinished journal of this token, or the employer's. */
 static imss_err
 find_journal(struct renew *r, const char *rp, char **path)
 {
-	char *serial = renew_file_safe(imss_token_get_info(r->o->token)->serial);
-	char *suffix = serial ? str_printf("-%s.json", serial) : NULL;
+	char *token = renew_token_name(r, 0), *old_token = renew_token_name(r, 1);
+	char *suffix = token ? str_printf("-%s.json", token) : NULL;
+	char *legacy = old_token ? str_printf("-%s.json", old_token) : NULL;
 	struct dirent *e;
 	DIR *d = NULL;
 	int found = 0;
@@ -27,28 +62,22 @@ find_journal(struct renew *r, const char *rp, char **path)
 	imss_err err = IMSS_OK;
 
 	*path = NULL;
-	if (suffix == NULL) {
+	if (suffix == NULL || (old_token != NULL && legacy == NULL)) {
 		err = IMSS_ERR_NOMEM;
 		goto out;
 	}
 	if (rp != NULL) {
-		char *safe = renew_file_safe(rp);
-
-		*path = safe ? str_printf("%s/renew-%s%s", r->state_dir, safe, suffix) : NULL;
-		free(safe);
-		err = *path ? IMSS_OK : IMSS_ERR_NOMEM;
+		err = employer_journal(r, rp, token, old_token, path);
 		goto out;
 	}
 	if ((d = opendir(r->state_dir)) == NULL)
 		goto none;
 	while ((e = readdir(d)) != NULL) {
-		size_t n = strlen(e->d_name), m = strlen(suffix);
 		struct journal j;
 		char *p;
 		int exists = 0;
 
-		if (strncmp(e->d_name, "renew-", 6) != 0 || n <= m ||
-		    strcmp(e->d_name + n - m, suffix) != 0)
+		if (!journal_of_token(e->d_name, suffix, legacy))
 			continue;
 		p = str_printf("%s/%s", r->state_dir, e->d_name);
 		err = p != NULL ? journal_load(r->ctx, p, &j, &exists) : IMSS_ERR_NOMEM;
@@ -88,8 +117,10 @@ out:
 		*path = NULL;
 	}
 	free(damaged);
-	free(serial);
+	free(token);
+	free(old_token);
 	free(suffix);
+	free(legacy);
 	return err;
 }
 
@@ -100,15 +131,20 @@ static void
 remove_saved_request(struct renew *r)
 {
 	char *rp = renew_file_safe(r->j.registro_patronal);
-	char *serial = renew_file_safe(imss_token_get_info(r->o->token)->serial);
-	char *mine =
-	        rp && serial ? str_printf("%s/request-%s-%s.der", r->state_dir, rp, serial) : NULL;
+	char *token, *mine;
+	int legacy;
 
-	if (mine != NULL)
-		unlink(mine);
-	free(mine);
+	/* by the token's name, and by the serial older versions used */
+	for (legacy = 0; legacy < 2; legacy++) {
+		token = renew_token_name(r, legacy);
+		mine = rp && token ? str_printf("%s/request-%s-%s.der", r->state_dir, rp, token)
+		                   : NULL;
+		if (mine != NULL)
+			unlink(mine);
+		free(mine);
+		free(token);
+	}
 	free(rp);
-	free(serial);
 }
 
 /* A renewal cut short while storing: is its certificate on the token? */
@@ -192,7 +228,12 @@ imss_renew_abandon(imss_ctx *ctx, const imss_renew_options *o, const char *rp, c
 	if (err == IMSS_OK && r.j.state >= JOURNAL_SUBMIT_STARTED && !(o->flags & IMSS_RENEW_FORCE))
 		err = ctx_fail_next(ctx, IMSS_ERR_INVALID_ARG, IMSS_NEXT_FORCE,
 		                    _("The request of this renewal was sent to the service, which may have issued its certificate already; the current certificate renews only once, so undoing now could leave the employer with no way to renew online. Nothing was removed: run renew again to finish it, or recover the certificate."));
-	if (err == IMSS_OK && r.j.state >= JOURNAL_KEYGEN_STARTED)
+	if (err == IMSS_OK && journal_key_elsewhere(&r.j))
+		/* Never deleted: the renewal did not make it; only forgotten. */
+		*removed =
+		        str_printf(_("no key (the key '%s' was made before the renewal and is kept on the token)"),
+		                   r.j.key_label);
+	else if (err == IMSS_OK && r.j.state >= JOURNAL_KEYGEN_STARTED)
 		err = delete_candidate(&r, removed);
 	else if (err == IMSS_OK)
 		*removed = str_printf(_("no key (none had been generated)"));
@@ -266,7 +307,12 @@ recover_store(struct renew *r, X509 *cert)
 	imss_err err;
 	int len, ours = 0;
 
-	err = imss_token_find_key_for(r->o->token, X509_get0_pubkey(cert), &key);
+	err = r->o->new_key_uri ? imss_token_find_key(r->o->token, r->o->new_key_uri, &key)
+	                        : imss_token_find_key_for(r->o->token, X509_get0_pubkey(cert), &key);
+	if (err == IMSS_OK && r->o->new_key_uri &&
+	    EVP_PKEY_eq(imss_key_get_public(key), X509_get0_pubkey(cert)) != 1)
+		err = ctx_fail(r->ctx, IMSS_ERR_MISMATCH, "%s",
+		               _("The certificate is not for the key named as its key; nothing was stored."));
 	if (err == IMSS_ERR_NO_OBJECT)
 		ctx_append_detail(r->ctx,
 		                  _(" The certificate's key is not on this token; nothing was stored."));
@@ -306,6 +352,10 @@ imss_recover(imss_ctx *ctx, const imss_renew_options *o, const char *serial,
 	quiet.flags |= IMSS_RENEW_YES;
 	quiet.email = NULL;
 	err = renew_setup(&r, ctx, &quiet, ui, result);
+	if (err == IMSS_OK && o->protocol != IMSS_PROTOCOL_IDSE)
+		err = ctx_fail(ctx, IMSS_ERR_UNSUPPORTED,
+		               _("recover fetches a certificate from the IDSE service by its serial; %s has no such request here. Run renew again: it continues the unfinished renewal."),
+		               imss_protocol_name(o->protocol));
 	if (err == IMSS_OK && (o->server == NULL || o->user == NULL || o->current == NULL ||
 	                       o->password == NULL || serial == NULL))
 		err = ctx_fail(ctx, IMSS_ERR_INVALID_ARG,

@@ -68,6 +68,11 @@ journal_open(struct renew *r)
 		return IMSS_OK;
 	}
 	if (exists && r->j.state != JOURNAL_DONE) {
+		if (strcmp(r->j.protocol ? r->j.protocol : "idse",
+		           imss_protocol_name(r->o->protocol)) != 0)
+			return ctx_fail_next(r->ctx, IMSS_ERR_BUSY, IMSS_NEXT_ABANDON,
+			                     _("An unfinished renewal of this employer on this token was started with the protocol %s; finish it with that protocol, or undo it."),
+			                     r->j.protocol ? r->j.protocol : "idse");
 		if (strcmp(r->j.server, r->o->server) != 0)
 			return ctx_fail_next(r->ctx, IMSS_ERR_BUSY, IMSS_NEXT_ABANDON,
 			                     _("An unfinished renewal of this employer on this token was started with %s; finish it there, or undo it."),
@@ -83,7 +88,10 @@ journal_open(struct renew *r)
 	r->j.state = JOURNAL_LOGGED_IN;
 	if (journal_set(&r->j.server, r->o->server) != IMSS_OK ||
 	    journal_set(&r->j.registro_patronal, r->company.registro_patronal) != IMSS_OK ||
-	    journal_set(&r->j.token_serial, imss_token_get_info(r->o->token)->serial) != IMSS_OK)
+	    journal_set(&r->j.token_serial, imss_token_get_info(r->o->token)->serial) != IMSS_OK ||
+	    journal_set(&r->j.protocol, r->o->protocol == IMSS_PROTOCOL_IDSE
+	                                        ? NULL
+	                                        : imss_protocol_name(r->o->protocol)) != IMSS_OK)
 		return IMSS_ERR_NOMEM;
 	return IMSS_OK;
 }
@@ -115,6 +123,35 @@ after_step(struct renew *r, imss_err err, int step)
 	return stop != IMSS_OK ? stop : err;
 }
 
+/*
+ * Does this renewal generate its key on the token?  A renewal given a key
+ * made beforehand (--new-key) does not, and needs no generation mechanism.
+ */
+static int
+renew_generates_key(const struct renew *r)
+{
+	return r->o->new_key_uri == NULL;
+}
+
+/*
+ * Before step 1, without side effects: the current credential holds its
+ * certificate and key, and the token can take the new key (token_preflight).
+ * A failure here leaves the service, the journal and the token untouched.
+ */
+static imss_err
+renew_preflight(struct renew *r)
+{
+	imss_credential *current = r->o->current;
+
+	if (imss_credential_get_certificate(current) == NULL ||
+	    (imss_credential_get_key(current) == NULL &&
+	     imss_credential_get_token_key(current) == NULL))
+		return ctx_fail(r->ctx, IMSS_ERR_NO_OBJECT,
+		                _("The current credential has no certificate or no key. Nothing was sent to the service. Give the credential with both."));
+	return token_preflight(r->o->token, &r->o->keyspec,
+	                       renew_generates_key(r) ? 0 : PREFLIGHT_SKIP_KEYGEN);
+}
+
 static imss_err
 renew_steps(struct renew *r)
 {
@@ -122,16 +159,21 @@ renew_steps(struct renew *r)
 	size_t req_len = 0;
 	imss_err err;
 
-	err = after_step(r, renew_login(r), 1);
-	if (err == IMSS_OK)
-		err = after_step(r, renew_company(r), 2);
+	if (r->o->protocol != IMSS_PROTOCOL_IDSE) { /* no login, company data or letter */
+		err = after_step(r, renew_enroll_identity(r), 2);
+	} else {
+		err = after_step(r, renew_login(r), 1);
+		if (err == IMSS_OK)
+			err = after_step(r, renew_company(r), 2);
+	}
 	if (err == IMSS_OK)
 		err = journal_open(r);
 	if (err == IMSS_OK)
 		err = after_step(r, renew_ensure_key(r), 3);
 	if (err == IMSS_OK)
 		err = after_step(r, renew_ensure_request(r, &req, &req_len), 4);
-	if (err == IMSS_OK && r->j.state < JOURNAL_CERT_RECEIVED)
+	if (err == IMSS_OK && r->j.state < JOURNAL_CERT_RECEIVED &&
+	    r->o->protocol == IMSS_PROTOCOL_IDSE)
 		err = after_step(r, renew_ensure_letter(r), 5);
 	if (err == IMSS_OK)
 		err = after_step(r, renew_submit(r, req, req_len), 6);
@@ -160,17 +202,23 @@ imss_renew(imss_ctx *ctx, const imss_renew_options *o, const imss_renew_ui *ui,
 	imss_err err;
 
 	err = renew_setup(&r, ctx, o, ui, result);
-	if (err == IMSS_OK &&
+	if (err == IMSS_OK && o->protocol == IMSS_PROTOCOL_IDSE &&
 	    (o->server == NULL || o->user == NULL || o->current == NULL || o->password == NULL))
 		err = ctx_fail(ctx, IMSS_ERR_INVALID_ARG,
 		               _("A renewal needs the server, the user, the current credential and the token."));
+	if (err == IMSS_OK && (o->server == NULL || o->current == NULL))
+		err = ctx_fail(ctx, IMSS_ERR_INVALID_ARG,
+		               _("A renewal needs the server, the current credential and the token."));
 	if (err == IMSS_OK && o->label != NULL && (o->label[0] == '\0' || !str_is_text(o->label)))
 		err = ctx_fail(ctx, IMSS_ERR_INVALID_ARG,
 		               _("The label for the new key is empty or holds control characters or invalid UTF-8; choose a printable one. Nothing was done."));
 	if (err == IMSS_OK)
+		err = renew_preflight(&r);
+	if (err == IMSS_OK)
 		err = renew_lock_token(&r);
 	if (err == IMSS_OK)
-		err = renew_connect(&r);
+		err = o->protocol == IMSS_PROTOCOL_IDSE ? renew_connect(&r)
+		                                        : renew_connect_enroll(&r);
 	if (err == IMSS_OK)
 		err = renew_steps(&r);
 	renew_free(&r);

@@ -37,12 +37,25 @@ struct renew {
 void renew_emit(struct renew *r, const char *step, int number, const char *const *fields,
                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-/* state_dir/NAME-<registro patronal>-<token serial>.EXT */
+/* The token's name in state files: its identity, or (legacy) the serial
+ * older versions used, NULL when the same (malloc'd, file-safe). */
+char *renew_token_name(struct renew *r, int legacy);
+/* state_dir/NAME-<registro patronal>-<token name>.EXT */
 char *renew_state_file(struct renew *r, const char *name, const char *ext);
+/* The one entry nid of a subject, as UTF-8 (malloc'd); NULL when it is
+ * absent, repeated or empty. */
+char *renew_subject_entry(const X509_NAME *name, int nid);
+/* Move the journal at legacy (the serial's name; may be NULL) to path
+ * when only the former exists. */
+imss_err renew_journal_adopt(struct renew *r, const char *path, const char *legacy);
 /* "text" with every character outside [A-Za-z0-9._-] as '_' (malloc'd). */
 char *renew_file_safe(const char *text);
 /* The journal of this employer and token into r->j (*exists 0 when none). */
 imss_err renew_journal_load(struct renew *r, int *exists);
+/* *field (a journal field) set to path, the journal moved on to state
+ * (never back), and saved. */
+imss_err renew_journal_reached(struct renew *r, char **field, const char *path,
+                               enum journal_state state);
 
 /* renew-steps.c */
 /* May a wrong answer (IMSS_ASK_*) be asked again after attempt tries? */
@@ -87,6 +100,16 @@ imss_err renew_setup(struct renew *r, imss_ctx *ctx, const imss_renew_options *o
 imss_err renew_lock_token(struct renew *r);
 imss_err renew_connect(struct renew *r);
 void renew_free(struct renew *r);
+/* The same for a standard protocol (SCEP, CMP): --ca trusted alone. */
+imss_err renew_connect_enroll(struct renew *r);
+
+/* renew-enroll.c: a standard protocol (SCEP, CMP).  The employer (the
+ * names of the journal and state files) from the current certificate,
+ * instead of the IDSE login and company data. */
+imss_err renew_enroll_identity(struct renew *r);
+/* Step 6 for a standard protocol: send the request (the journal records
+ * the transaction first), check the certificate, save it. */
+imss_err renew_enroll(struct renew *r, const unsigned char *der, size_t len);
 
 /* renew-retire.c: --retire-old, after success. */
 imss_err renew_retire_old(struct renew *r);

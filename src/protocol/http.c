@@ -41,6 +41,16 @@ curl_global(imss_ctx *ctx)
 	return IMSS_OK;
 }
 
+/* https://host..., or http://host... where the messages protect
+ * themselves (SCEP, CMP). */
+static int
+url_scheme_allowed(const char *url, int allow_http)
+{
+	if (strncasecmp(url, "https://", 8) == 0)
+		return url[8] != '\0';
+	return allow_http && strncasecmp(url, "http://", 7) == 0 && url[7] != '\0';
+}
+
 imss_err
 http_client_new(imss_ctx *ctx, const char *base_url, const struct http_options *opts,
                 struct http_client **out)
@@ -49,9 +59,12 @@ http_client_new(imss_ctx *ctx, const char *base_url, const struct http_options *
 	imss_err err;
 
 	*out = NULL;
-	if (strncasecmp(base_url, "https://", 8) != 0 || base_url[8] == '\0')
+	if (!url_scheme_allowed(base_url, opts->allow_http))
 		return ctx_fail(ctx, IMSS_ERR_INVALID_ARG,
-		                _("The service URL must start with https:// ('%s')."), base_url);
+		                opts->allow_http
+		                        ? _("The server URL must start with http:// or https:// ('%s').")
+		                        : _("The service URL must start with https:// ('%s')."),
+		                base_url);
 	err = curl_global(ctx);
 	if (err != IMSS_OK)
 		return err;
@@ -196,7 +209,7 @@ setup(struct http_client *c, const char *url, struct sink *sink, struct curl_sli
 
 	curl_easy_reset(h);
 	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, c->opts.allow_http ? "http,https" : "https");
 	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "https");
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);

@@ -30,9 +30,12 @@ struct http_options {
 	long total_timeout;       /* seconds */
 	size_t max_response;      /* bytes */
 	int retries;              /* extra tries for idempotent requests */
+	int allow_http;           /* 1: http:// too (SCEP, CMP: protected messages);
+	                           * never for IDSE */
 };
 
-/* base_url must be https://host[:port][/prefix].  Everything opts points
+/* base_url must be https://host[:port][/prefix] (or http:// with
+ * allow_http).  Everything opts points
  * to is copied: the caller may free it at once. */
 imss_err http_client_new(imss_ctx *ctx, const char *base_url, const struct http_options *opts,
                          struct http_client **out);

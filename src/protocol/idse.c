@@ -451,7 +451,8 @@ session_body(imss_ctx *ctx, const imss_credential *cred, const char *user,
 	if (err != IMSS_OK) {
 		imss_secrets_end();
 		free(b64);
-		return ctx_fail(ctx, err, _("No IDSE password could be read."));
+		return ctx_fail(ctx, err, _("No IDSE password could be read from '%s'."),
+		                imss_pin_source_describe(password));
 	}
 	*out = json_object_new_object();
 	json_object_object_add(*out, "user", json_object_new_string(user));
@@ -539,11 +540,7 @@ idse_login(imss_ctx *ctx, struct http_client *c, const imss_credential *cred, co
 void
 idse_company_clear(struct idse_company *co)
 {
-	free(co->registro_patronal);
-	free(co->razon_social);
-	free(co->rfc);
-	free(co->address);
-	free(co->email);
+	STR_FREE_EACH(co->registro_patronal, co->razon_social, co->rfc, co->address, co->email);
 	memset(co, 0, sizeof(*co));
 }
 

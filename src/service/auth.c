@@ -76,12 +76,10 @@ auth_user_failed(sqlite3 *db, long long user_id, time_t now)
 		                                     : 1LL << (n - AUTH_FREE_FAILURES);
 	if (delay > AUTH_MAX_DELAY)
 		delay = AUTH_MAX_DELAY;
-	sqlite3_finalize(st);
-	st = NULL;
-	if (db_prepare(db,
-	               "UPDATE users SET failed_logins = ?1, login_not_before = ?2"
-	               " WHERE id = ?3",
-	               &st) == 0 &&
+	if (db_prepare_next(db,
+	                    "UPDATE users SET failed_logins = ?1, login_not_before = ?2"
+	                    " WHERE id = ?3",
+	                    &st) == 0 &&
 	    sqlite3_bind_int64(st, 1, n) == SQLITE_OK &&
 	    sqlite3_bind_int64(st, 2, (sqlite3_int64)now + delay) == SQLITE_OK &&
 	    sqlite3_bind_int64(st, 3, user_id) == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE)
@@ -125,12 +123,10 @@ auth_challenge_new(sqlite3 *db, long long user_id, time_t now, unsigned ttl, cha
 	    sqlite3_bind_int64(st, 1, (sqlite3_int64)now - 3600) != SQLITE_OK ||
 	    sqlite3_step(st) != SQLITE_DONE)
 		goto out;
-	sqlite3_finalize(st);
-	st = NULL;
-	if (db_prepare(db,
-	               "INSERT INTO challenges(value, user_id, created_at, expires_at)"
-	               " VALUES (?1, ?2, ?3, ?4)",
-	               &st) == 0 &&
+	if (db_prepare_next(db,
+	                    "INSERT INTO challenges(value, user_id, created_at, expires_at)"
+	                    " VALUES (?1, ?2, ?3, ?4)",
+	                    &st) == 0 &&
 	    sqlite3_bind_text(st, 1, value, -1, SQLITE_STATIC) == SQLITE_OK &&
 	    sqlite3_bind_int64(st, 2, user_id) == SQLITE_OK &&
 	    sqlite3_bind_int64(st, 3, (sqlite3_int64)now) == SQLITE_OK &&

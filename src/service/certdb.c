@@ -52,7 +52,7 @@ int
 certdb_key_known(sqlite3 *db, const unsigned char spki[32])
 {
 	sqlite3_stmt *st = NULL;
-	int rc = -1, step;
+	int rc = -1;
 
 	if (db_prepare(db,
 	               "SELECT 1 FROM certificates WHERE spki_sha256 = ?1"
@@ -60,8 +60,7 @@ certdb_key_known(sqlite3 *db, const unsigned char spki[32])
 	               &st) != 0 ||
 	    sqlite3_bind_blob(st, 1, spki, 32, SQLITE_STATIC) != SQLITE_OK)
 		goto out;
-	step = sqlite3_step(st);
-	rc = step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0 : -1;
+	rc = db_has_row(st);
 out:
 	sqlite3_finalize(st);
 	return rc;

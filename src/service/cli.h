@@ -72,11 +72,13 @@ struct cli_option {
 
 /*
  * Parse a command's options by its table into args; -h and --help print
- * print_usage() and set *done.  Positional arguments are refused.  CLI_OK,
- * CLI_USAGE, or CLI_FAILURE when out of memory (reported).
+ * print_usage() and set *done.  Positional arguments are refused.  Then
+ * check(args), when not NULL, refuses what the table cannot say (options
+ * required, or given together).  CLI_OK, CLI_USAGE (reported), or
+ * CLI_FAILURE when out of memory (reported).
  */
 int cli_parse(const char *command, const struct cli_option *options, void (*print_usage)(void),
-              int argc, char **argv, void *args, int *done);
+              int (*check)(const void *args), int argc, char **argv, void *args, int *done);
 
 /* A decimal number in [min, max].  0 or -1. */
 int cli_uint(const char *s, unsigned long min, unsigned long max, unsigned *out);

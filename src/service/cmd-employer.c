@@ -11,7 +11,7 @@
 #include <openssl/crypto.h>
 
 #include "cli.h"
-#include "csv.h"
+#include "csv-read.h"
 #include "db.h"
 #include "employers.h"
 #include "password.h"
@@ -66,12 +66,10 @@ static const struct cli_option options[] = {
 };
 
 static int
-parse(int argc, char **argv, struct add_args *a, int *done)
+check_args(const void *args)
 {
-	int rc = cli_parse(COMMAND, options, usage, argc, argv, a, done);
+	const struct add_args *a = args;
 
-	if (rc != CLI_OK || *done)
-		return rc;
 	if (!a->dir)
 		return cli_usage_error(COMMAND, "--dir DIR is required");
 	if (a->csv && (a->in.registro_patronal || a->in.razon_social || a->in.rfc || a->in.email ||
@@ -255,7 +253,7 @@ employer_add(int argc, char **argv)
 	int done = 0, rc;
 
 	memset(&a, 0, sizeof(a));
-	rc = parse(argc, argv, &a, &done);
+	rc = cli_parse(COMMAND, options, usage, check_args, argc, argv, &a, &done);
 	if (rc != CLI_OK || done)
 		return rc;
 	if (!a.csv) {

@@ -133,7 +133,7 @@ cmd_init(int argc, char **argv)
 	struct init_args a = { NULL, PW_DEFAULT_ITERATIONS };
 	int done, rc;
 
-	rc = cli_parse(COMMAND, options, usage, argc, argv, &a, &done);
+	rc = cli_parse(COMMAND, options, usage, NULL, argc, argv, &a, &done);
 	if (rc != CLI_OK || done)
 		return rc;
 	if (!a.dir || !*a.dir)

@@ -71,8 +71,9 @@ usage(void)
 }
 
 static int
-check_args(struct issue_args *a)
+check_args(const void *args)
 {
+	const struct issue_args *a = args;
 	imss_keyspec spec;
 
 	if (!a->dir || !a->rp)
@@ -104,16 +105,6 @@ static const struct cli_option options[] = {
 	CLI_FLAG("expired", struct issue_args, expired),
 	CLI_END,
 };
-
-static int
-parse(int argc, char **argv, struct issue_args *a, int *done)
-{
-	int rc = cli_parse(COMMAND, options, usage, argc, argv, a, done);
-
-	if (rc != CLI_OK || *done)
-		return rc;
-	return check_args(a);
-}
 
 static void
 print_cert(X509 *x)
@@ -329,7 +320,7 @@ cmd_issue(int argc, char **argv)
 	sqlite3 *db = NULL;
 	int done = 0, rc, found;
 
-	rc = parse(argc, argv, &a, &done);
+	rc = cli_parse(COMMAND, options, usage, check_args, argc, argv, &a, &done);
 	if (rc != CLI_OK || done)
 		return rc;
 	if (a.pfx)

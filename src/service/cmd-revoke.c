@@ -96,7 +96,7 @@ cmd_revoke(int argc, char **argv)
 	sqlite3 *db = NULL;
 	int done, rc;
 
-	rc = cli_parse(COMMAND, options, usage, argc, argv, &a, &done);
+	rc = cli_parse(COMMAND, options, usage, NULL, argc, argv, &a, &done);
 	if (rc != CLI_OK || done)
 		return rc;
 	if (!a.dir || !a.serial)

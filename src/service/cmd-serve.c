@@ -76,12 +76,10 @@ static const struct cli_option options[] = {
 };
 
 static int
-parse(int argc, char **argv, struct serve_args *a, int *done)
+check_args(const void *args)
 {
-	int rc = cli_parse(COMMAND, options, usage, argc, argv, a, done);
+	const struct serve_args *a = args;
 
-	if (rc != CLI_OK || *done)
-		return rc;
 	if (!a->dir || !a->listen)
 		return cli_usage_error(COMMAND, "--dir and --listen are required");
 	return CLI_OK;
@@ -240,7 +238,7 @@ cmd_serve(int argc, char **argv)
 	struct sockaddr_in sin;
 	int done = 0, rc;
 
-	rc = parse(argc, argv, &a, &done);
+	rc = cli_parse(COMMAND, options, usage, check_args, argc, argv, &a, &done);
 	if (rc != CLI_OK || done)
 		return rc;
 	if (parse_listen(a.listen, &sin) != 0)

@@ -114,11 +114,27 @@ db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
 }
 
 int
+db_prepare_next(sqlite3 *db, const char *sql, sqlite3_stmt **st)
+{
+	sqlite3_finalize(*st);
+	*st = NULL;
+	return db_prepare(db, sql, st);
+}
+
+int
 db_first_row(sqlite3_stmt *st)
 {
 	int step = sqlite3_step(st);
 
 	return step == SQLITE_ROW ? 0 : step == SQLITE_DONE ? 1 : -1;
+}
+
+int
+db_has_row(sqlite3_stmt *st)
+{
+	int step = sqlite3_step(st);
+
+	return step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0 : -1;
 }
 
 int

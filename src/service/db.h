@@ -28,9 +28,14 @@ void db_rollback(sqlite3 *db);
 
 /* Prepare sql.  0 or -1. */
 int db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st);
+/* The same after finalizing the statement *st held (a function's next one). */
+int db_prepare_next(sqlite3 *db, const char *sql, sqlite3_stmt **st);
 
 /* Step st to its first row: 0 on a row, 1 when there is none, -1 on failure. */
 int db_first_row(sqlite3_stmt *st);
+
+/* Step st: 1 when it gives a row, 0 when there is none, -1 on failure. */
+int db_has_row(sqlite3_stmt *st);
 
 /*
  * Prepare sql, bind key (text) to ?1 and step to the first row: 0 with *st

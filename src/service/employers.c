@@ -125,13 +125,12 @@ static int
 exists(sqlite3 *db, const char *sql, const char *value)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = -1, step;
+	int rc = -1;
 
 	if (db_prepare(db, sql, &st) != 0 ||
 	    sqlite3_bind_text(st, 1, value, -1, SQLITE_STATIC) != SQLITE_OK)
 		goto out;
-	step = sqlite3_step(st);
-	rc = step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0 : -1;
+	rc = db_has_row(st);
 out:
 	sqlite3_finalize(st);
 	return rc;

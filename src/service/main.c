@@ -48,7 +48,8 @@ usage(void)
 		printf("  %-9s %s\n", commands[i].name, commands[i].summary);
 	printf("\nEvery command takes --dir DIR, the service's directory (CA, TLS\n"
 	       "certificate, database).  Secrets never go on the command line: they\n"
-	       "come from a source tty, file:PATH, fd:N or env:NAME.\n"
+	       "come from a source tty, file:PATH, fd:N, env:NAME or cred:NAME (a\n"
+	       "systemd credential, LoadCredential=).\n"
 	       "\nExit status: 0 success, 1 failure, 2 usage error.\n"
 	       "Run '%s COMMAND --help' for a command's options.\n",
 	       SVC_NAME);
@@ -136,7 +137,7 @@ store(const char *command, const struct cli_option *o, const char *value, void *
 
 int
 cli_parse(const char *command, const struct cli_option *options, void (*print_usage)(void),
-          int argc, char **argv, void *args, int *done)
+          int (*check)(const void *args), int argc, char **argv, void *args, int *done)
 {
 	struct option *longs = long_options(options);
 	int c, rc = CLI_OK;
@@ -162,6 +163,8 @@ cli_parse(const char *command, const struct cli_option *options, void (*print_us
 		print_usage();
 	else if (optind < argc)
 		rc = cli_usage_error(command, "unexpected argument '%s'", argv[optind]);
+	else if (check)
+		rc = check(args);
 	return rc;
 }
 
@@ -212,16 +215,15 @@ cli_secret(const char *command, const char *spec, const char *prompt, char *buf,
 	err = imss_pin_source_parse(spec ? spec : "tty", &src);
 	if (err == IMSS_ERR_INVALID_ARG)
 		return cli_usage_error(command, "malformed secret source: use tty, file:PATH, "
-		                                "fd:N or env:NAME");
+		                                "fd:N, env:NAME or cred:NAME");
 	if (err == IMSS_OK)
 		err = imss_pin_source_read(src, prompt, buf, size);
+	if (err != IMSS_OK)
+		cli_error("cannot read the secret from %s: %s",
+		          src ? imss_pin_source_describe(src) : "tty", imss_strerror(err));
 	if (src)
 		imss_pin_source_free(src);
-	if (err != IMSS_OK) {
-		cli_error("cannot read the secret: %s", imss_strerror(err));
-		return CLI_FAILURE;
-	}
-	return CLI_OK;
+	return err == IMSS_OK ? CLI_OK : CLI_FAILURE;
 }
 
 int

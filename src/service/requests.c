@@ -20,14 +20,12 @@ int
 request_pending_exists(sqlite3 *db, long long employer_id)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = -1, step;
+	int rc = -1;
 
 	if (db_prepare(db, "SELECT 1 FROM requests WHERE employer_id = ?1 AND state = 'pending'",
 	               &st) == 0 &&
-	    sqlite3_bind_int64(st, 1, employer_id) == SQLITE_OK) {
-		step = sqlite3_step(st);
-		rc = step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0 : -1;
-	}
+	    sqlite3_bind_int64(st, 1, employer_id) == SQLITE_OK)
+		rc = db_has_row(st);
 	sqlite3_finalize(st);
 	return rc;
 }

@@ -3,9 +3,15 @@
  * credential or a token, with where their keys are.  One collection for
  * both commands; each decides what to show.
  */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 
 #include <openssl/x509v3.h>
 
@@ -25,6 +31,7 @@ cert_entries_clear(struct cert_entries *e)
 		free(e->v[i].location);
 		free(e->v[i].key_location);
 		free(e->v[i].token_label);
+		free(e->v[i].superseded_by);
 		imss_cert_info_clear(&e->v[i].info);
 	}
 	free(e->v);
@@ -63,7 +70,7 @@ entry_add(struct cert_entries *e, const char *source, const char *location, X509
 }
 
 static int
-from_file(struct tool *t, const char *path, struct cert_entries *e)
+from_one_file(struct tool *t, const char *path, struct cert_entries *e)
 {
 	STACK_OF(X509) *certs = NULL;
 	imss_ctx *ctx;
@@ -77,6 +84,77 @@ from_file(struct tool *t, const char *path, struct cert_entries *e)
 		err = entry_add(e, CERT_SOURCE_FILE, path, sk_X509_value(certs, i), 0, NULL, NULL);
 	sk_X509_pop_free(certs, X509_free);
 	return err == IMSS_OK ? TOOL_EXIT_OK : tool_fail(t, err, 0);
+}
+
+/* "dir/name", malloc'd. */
+static char *
+join_path(const char *dir, const char *name)
+{
+	size_t size = strlen(dir) + strlen(name) + 2;
+	char *path = malloc(size);
+
+	if (path)
+		snprintf(path, size, "%s/%s", dir, name);
+	return path;
+}
+
+/* The names a directory's certificates have. */
+static int
+is_cert_name(const struct dirent *d)
+{
+	static const char *const exts[] = { ".cer", ".crt", ".pem", ".der" };
+	size_t n = strlen(d->d_name), i;
+
+	if (d->d_name[0] == '.' || n < 5)
+		return 0;
+	for (i = 0; i < sizeof(exts) / sizeof(exts[0]); i++)
+		if (strcasecmp(d->d_name + n - 4, exts[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Every .cer, .crt, .pem and .der file of the directory dir, by name. */
+static int
+from_directory(struct tool *t, const char *dir, struct cert_entries *e)
+{
+	struct dirent **names = NULL;
+	int n = scandir(dir, &names, is_cert_name, alphasort), i, rc = TOOL_EXIT_OK;
+	char *path;
+
+	if (n < 0)
+		return tool_fail_detail(t, IMSS_ERR_IO, _("The directory %s cannot be read: %s."),
+		                        dir, strerror(errno));
+	if (n == 0)
+		rc = tool_fail_detail(t, IMSS_ERR_NO_OBJECT,
+		                      _("The directory %s has no certificate file (.cer, .crt, .pem or .der)."),
+		                      dir);
+	for (i = 0; i < n; i++) {
+		path = rc == TOOL_EXIT_OK ? join_path(dir, names[i]->d_name) : NULL;
+		if (rc == TOOL_EXIT_OK && !path)
+			rc = tool_fail(t, IMSS_ERR_NOMEM, 0);
+		if (rc == TOOL_EXIT_OK)
+			rc = from_one_file(t, path, e);
+		free(path);
+		free(names[i]);
+	}
+	free(names);
+	return rc;
+}
+
+/* Each --cert: a file, or a directory of them. */
+static int
+from_files(struct tool *t, const struct tool_strings *paths, struct cert_entries *e)
+{
+	struct stat st;
+	size_t i;
+	int rc = TOOL_EXIT_OK;
+
+	for (i = 0; rc == TOOL_EXIT_OK && i < paths->n; i++)
+		if (stat(paths->v[i], &st) == 0 && S_ISDIR(st.st_mode))
+			rc = from_directory(t, paths->v[i], e);
+		else
+			rc = from_one_file(t, paths->v[i], e);
+	return rc;
 }
 
 static int
@@ -128,11 +206,11 @@ cert_entries_from_token(struct tool *t, const char *uri, imss_pin_source *src, s
 int
 cert_args_check(struct tool *t, const char *command, const struct cert_args *a, int login_needs_token)
 {
-	int token_source = login_needs_token ? a->token != NULL : !a->cert && !a->credential;
+	int token_source = login_needs_token ? a->token != NULL : !a->certs.n && !a->credential;
 
 	int rc;
 
-	if (!!a->cert + !!a->credential + !!a->token > 1)
+	if (!!a->certs.n + !!a->credential + !!a->token > 1)
 		return tool_usage_error(t, command, "%s",
 		                        _("give at most one of --cert, --credential and --token"));
 	rc = tool_check_key_file(t, command, a->key_file, a->credential);
@@ -171,11 +249,129 @@ int
 cert_entries_collect(struct tool *t, const char *command, const struct cert_args *a,
                      struct cert_entries *e)
 {
-	if (a->cert)
-		return from_file(t, a->cert, e);
+	if (a->certs.n)
+		return from_files(t, &a->certs, e);
 	if (a->credential)
 		return from_credential(t, command, a->credential, a->key_file, a->password_source, e);
 	return from_token(t, command, a, e);
+}
+
+/* The value of the attribute name= ("object=") of a PKCS#11 URI,
+ * percent-decoded into buf; "" when absent. */
+static void
+uri_attribute(const char *uri, const char *name, char *buf, size_t size)
+{
+	size_t name_len = strlen(name), len = 0;
+	const char *p = strchr(uri, ':');
+	unsigned int byte;
+
+	buf[0] = '\0';
+	while (p && strncmp(p + 1, name, name_len) != 0)
+		p = strpbrk(p + 1, ";?");
+	if (!p || *p == '?')
+		return;
+	for (p += 1 + name_len; *p && *p != ';' && *p != '?' && len + 1 < size; p++) {
+		if (*p == '%' && isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2]) &&
+		    sscanf(p + 1, "%2x", &byte) == 1) {
+			buf[len++] = (char)byte;
+			p += 2;
+		} else {
+			buf[len++] = *p;
+		}
+	}
+	buf[len] = '\0';
+}
+
+/*
+ * Did --retire-old relabel this token object?  Its label is the library's
+ * "%s (retired %s)" (the old label, the date), in English or in the
+ * language of this run: the words between the two %s are looked for.
+ */
+static int
+label_is_retired(const char *uri)
+{
+	const char *const forms[] = { "%s (retired %s)", _("%s (retired %s)") };
+	char label[512], middle[128];
+	const char *form, *end;
+	size_t i;
+
+	uri_attribute(uri, "object=", label, sizeof(label));
+	for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		form = strstr(forms[i], "%s");
+		end = form ? strstr(form + 2, "%s") : NULL;
+		if (!end || (size_t)(end - form - 2) >= sizeof(middle) || end == form + 2)
+			continue;
+		snprintf(middle, sizeof(middle), "%.*s", (int)(end - form - 2), form + 2);
+		if (strstr(label, middle))
+			return 1;
+	}
+	return 0;
+}
+
+int
+cert_entry_current(const struct cert_entry *x)
+{
+	return !x->retired && !x->superseded_by;
+}
+
+/* May x's key be taken as present? (see cert_entries_mark()) */
+static int
+key_may_be_present(const struct cert_entry *x)
+{
+	if (x->key_checked)
+		return x->key_present;
+	return x->source == CERT_SOURCE_TOKEN;
+}
+
+/* Does newer supersede old: the same registro patronal, a later end of
+ * validity (or the same end and a later start), its key present? */
+static int
+supersedes(const struct cert_entry *newer, const struct cert_entry *old)
+{
+	const char *rp = old->info.registro_patronal;
+
+	if (newer == old || newer->retired || newer->is_ca || !rp || !*rp ||
+	    !newer->info.registro_patronal || strcmp(rp, newer->info.registro_patronal) != 0 ||
+	    !key_may_be_present(newer))
+		return 0;
+	return newer->info.not_after > old->info.not_after ||
+	       (newer->info.not_after == old->info.not_after &&
+	        newer->info.not_before > old->info.not_before);
+}
+
+/* Most urgent first: fewest days left; then by serial, for a stable
+ * order. */
+static int
+by_days_left(const void *a, const void *b)
+{
+	const struct cert_entry *x = a, *y = b;
+
+	if (x->info.not_after != y->info.not_after)
+		return x->info.not_after < y->info.not_after ? -1 : 1;
+	return strcmp(x->info.serial, y->info.serial);
+}
+
+imss_err
+cert_entries_mark(struct cert_entries *e)
+{
+	size_t i, j;
+	const struct cert_entry *newest;
+
+	for (i = 0; i < e->n; i++)
+		e->v[i].retired =
+		        e->v[i].source == CERT_SOURCE_TOKEN && label_is_retired(e->v[i].location);
+	for (i = 0; i < e->n; i++) {
+		newest = NULL;
+		for (j = 0; j < e->n; j++)
+			if (supersedes(&e->v[j], &e->v[i]) &&
+			    (!newest || supersedes(&e->v[j], newest)))
+				newest = &e->v[j];
+		if (newest && !(e->v[i].superseded_by = strdup(newest->info.serial)))
+			return IMSS_ERR_NOMEM;
+	}
+	if (e->n > 1)
+		qsort(e->v, e->n, sizeof(*e->v), by_days_left);
+	return IMSS_OK;
 }
 
 static int
@@ -213,7 +409,9 @@ entry_json(const struct cert_entry *x, const char *const *verdicts)
 	    tool_json_str(obj, "not_before", from) || tool_json_str(obj, "not_after", until) ||
 	    tool_json_int(obj, "days_left", x->info.days_left) ||
 	    tool_json_bool(obj, "expired", x->info.expired) ||
-	    tool_json_bool(obj, "not_yet_valid", x->info.not_yet_valid) || add_key_fields(obj, x)) {
+	    tool_json_bool(obj, "not_yet_valid", x->info.not_yet_valid) || add_key_fields(obj, x) ||
+	    tool_json_bool(obj, "retired", x->retired) ||
+	    tool_json_str(obj, "superseded_by", x->superseded_by)) {
 		json_object_put(obj);
 		return NULL;
 	}

@@ -5,10 +5,21 @@
  * or, with no source, every token present (no login needed).  One line per
  * certificate (who, serial, days left) and a summary line, or --json.
  *
- * The exit status says what was found: 0 every certificate is valid for at
- * least --days more days (or none was found), 10 one expires within --days
- * days, 11 one has expired (10 and 11 are documented with the tool's other
- * exit codes and never renumbered), 1 a failure, 2 a usage error.
+ * Only the employer's current certificates count: one superseded by a
+ * newer certificate of the same registro patronal with its key, or retired
+ * by --retire-old, is no reminder (certlist.c, cert_entries_mark()); --all
+ * shows them, marked.  Lines are sorted by days left, most urgent first.
+ *
+ * The exit status says what was found: 0 every current certificate is
+ * valid for at least --days more days, 10 one expires within --days days,
+ * 11 one has expired (10 and 11 are documented with the tool's other exit
+ * codes and never renumbered), 1 a failure, also when nothing was found to
+ * check (no token, no reader, pcscd not running, no certificate): that is
+ * never success.  2 a usage error.
+ *
+ * --notify-command runs a command with the JSON document on its standard
+ * input when the status is 10 or 11, and with {"status":"failed",...}
+ * when nothing was found to check (notify.c).
  *
  * CA certificates (basicConstraints CA:TRUE) are not checked: a token or a
  * PEM bundle may carry the issuer's certificate, which is not the user's
@@ -22,6 +33,8 @@
  */
 #include <errno.h>
 #include <stddef.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +61,10 @@ static const struct tool_option options[] = {
 	        "log in to the token first, for tokens that\nshow certificates only after login (needs\n--token: a PIN belongs to one token)")),
 	{ "days", TOOL_ARG_REQUIRED, offsetof(struct cert_args, days_text), N_("N"),
 	  N_("how many days ahead to warn (default 30)") },
+	{ "all", TOOL_ARG_NONE, offsetof(struct cert_args, all), NULL,
+	  N_("also show superseded and retired certificates\n(marked; they never count)") },
+	{ "notify-command", TOOL_ARG_REQUIRED, offsetof(struct cert_args, notify_command), N_("CMD"),
+	  N_("when one expires within N days or has expired,\nor nothing is found, run CMD (/bin/sh -c) with\nthe JSON result on its standard input") },
 	TOOL_OPTION_END,
 };
 
@@ -63,15 +80,17 @@ static const char *const verdict_json[] = { "ok", "expiring", "expired" };
 static void
 synopsis(void)
 {
-	printf(_("Usage: %s [GLOBAL OPTIONS] %s [--cert FILE | --credential FILE\n"
-	         "         [--key-file FILE] | --token URI] [--days N] [--login]\n"
-	         "         [--pin-source SRC] [--password-source SRC]\n"
+	printf(_("Usage: %s [GLOBAL OPTIONS] %s [--cert FILE|DIR... | --credential FILE\n"
+	         "         [--key-file FILE] | --token URI] [--days N] [--all] [--login]\n"
+	         "         [--pin-source SRC] [--password-source SRC] [--notify-command CMD]\n"
 	         "Check when certificates expire, for reminders: one line per\n"
 	         "certificate with who it names (razon social, registro patronal), its\n"
-	         "serial and the days left, then a summary.  Without --cert, --credential\n"
-	         "or --token: every token present, without logging in (the system's CA\n"
-	         "store and uninitialized tokens are skipped).  CA certificates are not\n"
-	         "checked.\n"),
+	         "serial and the days left, most urgent first, then a summary.  Without\n"
+	         "--cert, --credential or --token: every token present, without logging\n"
+	         "in (the system's CA store and uninitialized tokens are skipped).  CA\n"
+	         "certificates are not checked.  A certificate superseded by a newer one\n"
+	         "of the same registro patronal whose key is present, or retired by\n"
+	         "'renew --retire-old', is not counted (shown with --all).\n"),
 	       TOOL_NAME, COMMAND);
 }
 
@@ -79,9 +98,9 @@ static void
 examples(void)
 {
 	fputs(_("\nExit status:\n"
-	        "   0  every certificate is valid for at least N more days, or there\n"
-	        "      is none\n"
-	        "   1  failure: a file or token could not be read\n"
+	        "   0  every current certificate is valid for at least N more days\n"
+	        "   1  failure: a file or token could not be read, or nothing was\n"
+	        "      found to check (no token, reader or certificate)\n"
 	        "   2  usage error\n"
 	        "  10  a certificate expires within N days\n"
 	        "  11  a certificate has expired (before 10 when both apply)\n"),
@@ -167,11 +186,61 @@ skip_token(const imss_token_info *info)
 	       (info->module_name && strcmp(info->module_name, trust) == 0);
 }
 
+/* What a connection to pcscd, which smart-card readers go through, says. */
+enum pcscd_state {
+	PCSCD_RUNNING,
+	PCSCD_NOT_RUNNING,
+	PCSCD_NO_ACCESS,
+};
+
+static enum pcscd_state
+pcscd_state(void)
+{
+	const char *path = getenv("PCSCLITE_CSOCK_NAME");
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	enum pcscd_state state = PCSCD_RUNNING;
+	int fd;
+
+	if (!path || !*path)
+		path = "/run/pcscd/pcscd.comm";
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return PCSCD_RUNNING; /* nothing can be told */
+	if (connect(fd, (const struct sockaddr *)&addr, sizeof(addr)) != 0)
+		state = errno == EACCES || errno == EPERM ? PCSCD_NO_ACCESS : PCSCD_NOT_RUNNING;
+	close(fd);
+	return state;
+}
+
+/* Why nothing was found to check, when nothing was: the error and its
+ * detail (translated), reported and notified by run(). */
+struct nothing {
+	imss_err err;
+	const char *why;
+	char buf[1024];
+};
+
+/* No token at all: why, as far as the tool can tell. */
+static const char *
+no_token_reason(void)
+{
+	enum pcscd_state pcscd = pcscd_state();
+
+	if (pcscd == PCSCD_NOT_RUNNING)
+		return _("No token was found, and pcscd, the service smart-card readers and USB tokens go through, is not running: start it ('systemctl start pcscd.socket'), plug in the token and check again.");
+	if (pcscd == PCSCD_NO_ACCESS)
+		return _("No token was found, and this user has no access to pcscd, the service smart-card readers go through: run as a user allowed to use the reader (polkit, group), or check again as that user.");
+	return _("No token was found: plug in the token (or its reader) and check again; 'imss-renew tokens' lists what is seen.");
+}
+
+/* Every initialized token present; none seen or none initialized fills
+ * *nothing. */
 static int
-from_every_token(struct tool *t, struct cert_entries *e)
+from_every_token(struct tool *t, struct cert_entries *e, struct nothing *nothing)
 {
 	imss_token_info *infos = NULL;
-	size_t count = 0, i;
+	size_t count = 0, checked = 0, i;
 	imss_ctx *ctx;
 	imss_err err;
 
@@ -179,10 +248,38 @@ from_every_token(struct tool *t, struct cert_entries *e)
 	if (err == IMSS_OK)
 		err = imss_list_tokens(ctx, &infos, &count);
 	for (i = 0; err == IMSS_OK && i < count; i++)
-		if (!skip_token(&infos[i]))
+		if (!skip_token(&infos[i])) {
 			err = cert_entries_from_token(t, infos[i].uri, NULL, e);
+			checked++;
+		}
 	imss_token_info_free(infos, count);
-	return err == IMSS_OK ? TOOL_EXIT_OK : tool_fail(t, err, 0);
+	if (err != IMSS_OK)
+		return tool_fail(t, err, 0);
+	nothing->err = IMSS_ERR_NO_TOKEN;
+	if (count == 0)
+		nothing->why = no_token_reason();
+	else if (checked == 0)
+		nothing->why = _(
+		        "No initialized token was found: the tokens present are empty (not initialized) or the system's CA store.  Plug in the token that holds the certificate and check again.");
+	return TOOL_EXIT_OK;
+}
+
+/* No employer certificate where the user pointed. */
+static void
+nothing_found(const struct cert_args *a, struct nothing *nothing)
+{
+	nothing->err = IMSS_ERR_NO_OBJECT;
+	if (a->token) {
+		snprintf(nothing->buf, sizeof(nothing->buf),
+		         _("The token %s holds no employer certificate.  Some tokens show certificates only after login: try --login."),
+		         a->token);
+		nothing->why = nothing->buf;
+	} else if (a->certs.n || a->credential)
+		nothing->why =
+		        _("The files given hold no employer certificate (only CA certificates).");
+	else
+		nothing->why = _(
+		        "The tokens present hold no employer certificate.  Some tokens show certificates only after login: check with --token URI --login.");
 }
 
 /* Is stdout systemd's journal?  $JOURNAL_STREAM is "DEVICE:INODE". */
@@ -228,6 +325,23 @@ who_text(const imss_cert_info *info, char *buf, size_t size)
 		snprintf(buf, size, "%s", rs && *rs ? rs : info->subject);
 }
 
+/* A certificate that is no longer the employer's (--all): what replaced
+ * it, never a reminder. */
+static void
+print_former(const struct cert_entry *x, const char *who, const char *when, const char *where,
+             int journal)
+{
+	fputs(priority(journal, VERDICT_OK), stdout);
+	if (x->retired)
+		/* TRANSLATORS: who, serial, days left, where. */
+		printf(_("RETIRED: %s, serial %s: %s; %s; retired by --retire-old\n"), who,
+		       x->info.serial, when, where);
+	else
+		/* TRANSLATORS: who, serial, days left, where, the newer serial. */
+		printf(_("SUPERSEDED: %s, serial %s: %s; %s; superseded by serial %s\n"), who,
+		       x->info.serial, when, where, x->superseded_by);
+}
+
 static void
 print_entry(const struct cert_entry *x, int journal)
 {
@@ -255,6 +369,10 @@ print_entry(const struct cert_entry *x, int journal)
 		snprintf(where, sizeof(where), _("token '%s'"), x->token_label);
 	else
 		snprintf(where, sizeof(where), _("file %s"), x->location);
+	if (!cert_entry_current(x)) {
+		print_former(x, who, when, where, journal);
+		return;
+	}
 	fputs(priority(journal, x->verdict), stdout);
 	/* TRANSLATORS: verdict (OK, EXPIRING, EXPIRED), who, serial, days
 	   left, where. */
@@ -286,34 +404,89 @@ print_summary(int journal, enum verdict v, size_t n, long days)
 }
 
 static void
-print_text(const struct cert_entries *e, long days)
+print_text(const struct cert_entries *e, long days, int all)
 {
 	int journal = stdout_is_journal();
-	size_t i, count[3] = { 0, 0, 0 };
+	size_t i, former = 0, count[3] = { 0, 0, 0 };
 
 	for (i = 0; i < e->n; i++) {
-		print_entry(&e->v[i], journal);
-		count[e->v[i].verdict]++;
+		if (all || cert_entry_current(&e->v[i]))
+			print_entry(&e->v[i], journal);
+		if (cert_entry_current(&e->v[i]))
+			count[e->v[i].verdict]++;
+		else
+			former++;
 	}
 	if (count[VERDICT_EXPIRED])
 		print_summary(journal, VERDICT_EXPIRED, count[VERDICT_EXPIRED], days);
 	if (count[VERDICT_EXPIRING])
 		print_summary(journal, VERDICT_EXPIRING, count[VERDICT_EXPIRING], days);
 	if (!count[VERDICT_EXPIRED] && !count[VERDICT_EXPIRING])
-		print_summary(journal, VERDICT_OK, e->n, days);
+		print_summary(journal, VERDICT_OK, e->n - former, days);
+	if (former) {
+		fputs(priority(journal, VERDICT_OK), stdout);
+		printf(ngettext("%zu superseded or retired certificate is not counted%s.\n",
+		                "%zu superseded or retired certificates are not counted%s.\n", former),
+		       former, all ? "" : _(" (shown with --all)"));
+	}
 }
 
-static int
-print_json(const struct cert_entries *e, long days, enum verdict worst)
+/* The JSON document: every certificate with --all, else the current
+ * ones; the worst verdict and the days.  NULL when out of memory. */
+static json_object *
+result_json(struct cert_entries *e, long days, enum verdict worst, int all)
 {
-	json_object *root = cert_entries_json(e, verdict_json);
+	struct cert_entries shown = *e;
+	json_object *root;
+	size_t i;
 
-	if (!root || tool_json_str(root, "status", verdict_json[worst]) ||
-	    tool_json_int(root, "days", days)) {
+	shown.v = calloc(e->n ? e->n : 1, sizeof(*e->v));
+	if (!shown.v)
+		return NULL;
+	shown.n = 0;
+	for (i = 0; i < e->n; i++)
+		if (all || cert_entry_current(&e->v[i]))
+			shown.v[shown.n++] = e->v[i];
+	root = cert_entries_json(&shown, verdict_json);
+	free(shown.v); /* the entries are e's */
+	if (root && (tool_json_str(root, "status", verdict_json[worst]) ||
+	             tool_json_int(root, "days", days))) {
 		json_object_put(root);
-		return -1;
+		root = NULL;
 	}
-	return tool_json_print(root);
+	return root;
+}
+
+/* Nothing to check is a failure, exit status 1, and notified: {"status":
+ * "failed","days":N,"error":{"code","detail"}}. */
+static int
+fail_nothing(struct tool *t, const struct cert_args *a, long days, const struct nothing *nothing)
+{
+	json_object *root = json_object_new_object(), *error = json_object_new_object();
+	int rc = tool_fail_detail(t, nothing->err, "%s", nothing->why);
+
+	if (a->notify_command && root && error && !tool_json_str(root, "status", "failed") &&
+	    !tool_json_int(root, "days", days) &&
+	    !tool_json_str(error, "code", tool_error_code(nothing->err)) &&
+	    !tool_json_str(error, "detail", nothing->why) && !tool_json_add(root, "error", error)) {
+		error = NULL;
+		tool_notify(t, a->notify_command,
+		            json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
+	}
+	json_object_put(error);
+	json_object_put(root);
+	return rc;
+}
+
+/* --notify-command with the JSON document, when there is a reminder. */
+static void
+notify(struct tool *t, const char *cmd, json_object *root, enum verdict worst)
+{
+	if (cmd && worst != VERDICT_OK && root)
+		tool_notify(t, cmd,
+		            json_object_to_json_string_ext(root,
+		                                           JSON_C_TO_STRING_PLAIN |
+		                                                   JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
 static int
@@ -326,7 +499,9 @@ run(struct tool *t, int argc, char **argv)
 	};
 	struct cert_args a = { 0 };
 	struct cert_entries e = { 0 };
+	struct nothing nothing = { .why = NULL };
 	enum verdict worst = VERDICT_OK;
+	json_object *root = NULL;
 	long days = 0;
 	size_t i;
 	int done = 0;
@@ -337,30 +512,43 @@ run(struct tool *t, int argc, char **argv)
 		rc = check_args(t, &a, &days);
 	if (rc != TOOL_EXIT_OK || done)
 		goto out;
-	if (a.cert || a.credential || a.token)
+	if (a.certs.n || a.credential || a.token)
 		rc = cert_entries_collect(t, COMMAND, &a, &e);
 	else
-		rc = from_every_token(t, &e);
+		rc = from_every_token(t, &e, &nothing);
 	if (rc != TOOL_EXIT_OK)
 		goto out;
 	judge(&e, days);
-	for (i = 0; i < e.n; i++)
-		if (e.v[i].verdict > (int)worst)
-			worst = (enum verdict)e.v[i].verdict;
-	if (!t->json)
-		print_text(&e, days);
-	else if (print_json(&e, days, worst) != 0) {
+	if (!nothing.why && e.n == 0)
+		nothing_found(&a, &nothing);
+	if (nothing.why) {
+		rc = fail_nothing(t, &a, days, &nothing);
+		goto out;
+	}
+	if (cert_entries_mark(&e) != IMSS_OK) {
 		rc = tool_fail(t, IMSS_ERR_NOMEM, 0);
 		goto out;
 	}
+	for (i = 0; i < e.n; i++)
+		if (cert_entry_current(&e.v[i]) && e.v[i].verdict > (int)worst)
+			worst = (enum verdict)e.v[i].verdict;
+	root = result_json(&e, days, worst, a.all);
+	if (!root) {
+		rc = tool_fail(t, IMSS_ERR_NOMEM, 0);
+		goto out;
+	}
+	if (!t->json)
+		print_text(&e, days, a.all);
+	else if (tool_json_print(json_object_get(root)) != 0) {
+		rc = tool_fail(t, IMSS_ERR_NOMEM, 0);
+		goto out;
+	}
+	notify(t, a.notify_command, root, worst);
 	rc = exit_of[worst];
 out:
+	json_object_put(root);
 	cert_entries_clear(&e);
 	return rc;
 }
 
-const struct tool_command cmd_check = {
-	COMMAND,  N_("check when certificates expire (for reminders; exit status 10, 11)"),
-	options,  synopsis,
-	examples, run,
-};
+TOOL_COMMAND(cmd_check, N_("check when certificates expire (for reminders; exit status 10, 11)"));

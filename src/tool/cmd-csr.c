@@ -99,15 +99,9 @@ check_args(struct tool *t, const struct csr_args *a)
 static int
 subject_from_text(struct tool *t, const char *text, X509_NAME **out)
 {
-	imss_err err = imss_subject_parse(text, out);
-
-	if (err == IMSS_OK)
-		return TOOL_EXIT_OK;
-	if (err == IMSS_ERR_INVALID_ARG)
-		return tool_usage_error(t, COMMAND,
-		                        _("malformed --subject '%s': use the form /O=Empresa/OU=Y1234567890/CN=Name"),
-		                        text);
-	return tool_fail(t, err, 1);
+	return tool_typed_result(t, COMMAND, imss_subject_parse(text, out),
+	                         _("malformed --subject '%s': use the form /O=Empresa/OU=Y1234567890/CN=Name"),
+	                         text);
 }
 
 /* The certificate --subject-from names: on a token, or the first in a file. */
@@ -277,8 +271,4 @@ out:
 	return rc;
 }
 
-const struct tool_command cmd_csr = {
-	COMMAND,  N_("make a certificate request signed by a token key"),
-	options,  synopsis,
-	examples, run,
-};
+TOOL_COMMAND(cmd_csr, N_("make a certificate request signed by a token key"));

@@ -118,6 +118,4 @@ out:
 	return rc;
 }
 
-const struct tool_command cmd_export = {
-	COMMAND, N_("copy a certificate from a token to a file"), options, synopsis, examples, run,
-};
+TOOL_COMMAND(cmd_export, N_("copy a certificate from a token to a file"));

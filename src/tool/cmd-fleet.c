@@ -45,6 +45,8 @@ static const struct tool_option fleet_options[] = {
 	  N_("renew: how long to wait for each delayed\ncertificate (default 600)") },
 	{ "wait", TOOL_ARG_NONE, ARG(wait_lock), NULL,
 	  N_("renew: wait for another renewal of a token") },
+	{ "yes", TOOL_ARG_NONE, ARG(yes), NULL,
+	  N_("renew: ask nothing (fleet renew never asks: it\nsigns each terms letter, as renew --yes)") },
 	TOOL_OPTION_END,
 };
 
@@ -57,7 +59,7 @@ fleet_synopsis(void)
 	         "         [--token URI] [--server URL] [--ca FILE] [--type TYPE]\n"
 	         "         [--pin-source SRC] [--idse-password-source SRC]\n"
 	         "         [--password-source SRC] [--state-dir DIR] [--out-dir DIR]\n"
-	         "         [--report FILE] [--timeout SECONDS] [--wait]\n"
+	         "         [--report FILE] [--timeout SECONDS] [--wait] [--yes]\n"
 	         "The employers of a fleet file: their certificates (check), and the\n"
 	         "renewal of every one that expires within --due days (renew), each as\n"
 	         "'renew --yes' would do it, with one login per token for the run.  One\n"

@@ -290,8 +290,4 @@ out:
 	return rc;
 }
 
-const struct tool_command cmd_import = {
-	COMMAND,  N_("store a certificate on the token next to its key"),
-	options,  synopsis,
-	examples, run,
-};
+TOOL_COMMAND(cmd_import, N_("store a certificate on the token next to its key"));

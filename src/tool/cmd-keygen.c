@@ -56,16 +56,10 @@ examples(void)
 static int
 parse_type(struct tool *t, const char *text, imss_keyspec *spec)
 {
-	imss_err err = imss_keyspec_parse(text, spec);
-
-	if (err == IMSS_OK)
-		return TOOL_EXIT_OK;
-	if (err == IMSS_ERR_INVALID_ARG)
-		return tool_usage_error(t, COMMAND,
-		                        _("unknown key type '%s': use rsa:2048, rsa:3072, rsa:4096, "
-		                          "ec:prime256v1 or ec:secp384r1"),
-		                        text ? text : "");
-	return tool_fail(t, err, 1);
+	return tool_typed_result(t, COMMAND, imss_keyspec_parse(text, spec),
+	                         _("unknown key type '%s': use rsa:2048, rsa:3072, rsa:4096, "
+	                           "ec:prime256v1 or ec:secp384r1"),
+	                         text ? text : "");
 }
 
 /* "rsa:2048" or "ec:prime256v1", as --type takes it. */
@@ -123,6 +117,7 @@ print_json(const imss_keygen_report *report, const imss_keyspec *spec, const cha
 	    tool_json_str(root, "type", type) || tool_json_str(root, "id", report->id_hex) ||
 	    tool_json_bool(root, "id_is_key_identifier", report->id_is_key_identifier) ||
 	    tool_json_str(root, "refused", report->refused) ||
+	    tool_json_str(root, "refused_reason", report->refused_reason) ||
 	    tool_json_tristate(root, "local", report->local) ||
 	    tool_json_tristate(root, "never_extractable", report->never_extractable) ||
 	    tool_json_tristate(root, "sensitive", report->sensitive) ||
@@ -158,7 +153,8 @@ run(struct tool *t, int argc, char **argv)
 		goto out;
 	}
 	if (report.refused && *report.refused)
-		tool_warn(_("the token refused these attributes: %s"), report.refused);
+		tool_warn(_("the token refused the full key template (%s); the key was made without: %s (its protection was read back and checked)"),
+		          report.refused_reason ? report.refused_reason : "?", report.refused);
 	if (!t->json)
 		print_text(&report);
 	else if (print_json(&report, &spec, a.label) != 0)
@@ -170,6 +166,4 @@ out:
 	return rc;
 }
 
-const struct tool_command cmd_keygen = {
-	COMMAND, N_("generate a key pair inside a token"), options, synopsis, examples, run,
-};
+TOOL_COMMAND(cmd_keygen, N_("generate a key pair inside a token"));

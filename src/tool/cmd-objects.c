@@ -246,6 +246,4 @@ out:
 	return rc;
 }
 
-const struct tool_command cmd_objects = {
-	COMMAND, N_("list the keys and certificates on a token"), options, synopsis, examples, run,
-};
+TOOL_COMMAND(cmd_objects, N_("list the keys and certificates on a token"));

@@ -25,7 +25,9 @@ struct renew_args {
 	const char *server, *user, *current, *credential, *key_file, *token;
 	const char *label, *email, *type, *ca, *pin_source, *idse_password_source;
 	const char *password_source, *state_dir, *out_dir, *rp, *serial;
-	const char *timeout_text, *retire_text;
+	const char *timeout_text, *retire_text, *protocol_text, *new_key;
+	const char *challenge_source;
+	imss_protocol protocol;
 	long timeout;
 	int yes, wait_lock, abandon, force;
 	unsigned retire; /* IMSS_RENEW_RETIRE_* */
@@ -36,7 +38,7 @@ struct renew_args {
 /* What renew and recover share, in the order of their usage. */
 #define CONNECT_OPTIONS                                                                    \
 	{ "server", TOOL_ARG_REQUIRED, ARG(server), N_("URL"),                             \
-	  N_("the renewal service (https:// only)") },                                     \
+	  N_("the renewal service or CA (https://; http://\nonly for scep and cmp)") },    \
 	        { "user", TOOL_ARG_REQUIRED, ARG(user), N_("USER"), N_("the IDSE user") }, \
 	        { "current", TOOL_ARG_REQUIRED, ARG(current), N_("URI"),                   \
 		  N_("the current key on a token (PKCS#11 URI)") },                        \
@@ -47,6 +49,15 @@ struct renew_args {
 	{                                                                                  \
 		"token", TOOL_ARG_REQUIRED, ARG(token), N_("URI"),                         \
 		        N_("where the new key is made and kept")                           \
+	}
+
+/* The protocol (issue 13) and a key made before (issue 11). */
+#define KEY_AND_PROTOCOL_OPTIONS                                                         \
+	{ "new-key", TOOL_ARG_REQUIRED, ARG(new_key), N_("URI"),                         \
+	  N_("an existing key pair on --token to certify\ninstead of generating one") }, \
+	{                                                                                \
+		"protocol", TOOL_ARG_REQUIRED, ARG(protocol_text), N_("PROTOCOL"),       \
+		        N_("idse (IMSS, the default), scep or cmp")                      \
 	}
 
 #define SECRET_OPTIONS                                                                                                \
@@ -73,6 +84,7 @@ struct renew_args {
 
 static const struct tool_option renew_options[] = {
 	CONNECT_OPTIONS,
+	KEY_AND_PROTOCOL_OPTIONS,
 	{ "label", TOOL_ARG_REQUIRED, ARG(label), N_("LABEL"),
 	  N_("of the new key and certificate (default\n'IMSS <registro patronal> <time> <random>')") },
 	{ "email", TOOL_ARG_REQUIRED, ARG(email), N_("ADDRESS"),
@@ -87,11 +99,14 @@ static const struct tool_option renew_options[] = {
 	{ "abandon", TOOL_ARG_NONE, ARG(abandon), NULL, N_("undo an unfinished renewal on --token") },
 	{ "registro-patronal", TOOL_ARG_REQUIRED, ARG(rp), N_("RP"),
 	  N_("which one, when several are unfinished") },
+	{ "challenge-source", TOOL_ARG_REQUIRED, ARG(challenge_source), N_("SRC"),
+	  N_("scep: the CA's challenge password, put in the\nrequest (same forms as --pin-source)") },
 	TOOL_OPTION_END,
 };
 
 static const struct tool_option recover_options[] = {
 	CONNECT_OPTIONS,
+	KEY_AND_PROTOCOL_OPTIONS,
 	{ "serial", TOOL_ARG_REQUIRED, ARG(serial), N_("SERIAL"),
 	  N_("the serial number of the issued certificate") },
 	{ "label", TOOL_ARG_REQUIRED, ARG(label), N_("LABEL"),
@@ -102,7 +117,7 @@ static const struct tool_option recover_options[] = {
 
 /* What the run holds open, closed in reverse. */
 struct renew_run {
-	imss_pin_source *pin, *idse_password, *file_password;
+	imss_pin_source *pin, *idse_password, *file_password, *challenge;
 	imss_token *tok, *current_tok;
 	imss_credential *current;
 	int tty_progress; /* a countdown line is being redrawn */
@@ -141,7 +156,10 @@ renew_synopsis(void)
 	         "         [--yes] [--ca FILE] [--pin-source SRC]\n"
 	         "         [--idse-password-source SRC] [--password-source SRC]\n"
 	         "         [--state-dir DIR] [--out-dir DIR] [--wait] [--timeout SECONDS]\n"
-	         "         [--retire-old[=relabel|delete]]\n"
+	         "         [--retire-old[=relabel|delete]] [--new-key URI]\n"
+	         "       %s [GLOBAL OPTIONS] renew --protocol scep|cmp --server URL\n"
+	         "         (--current URI | --credential FILE) --token URI --ca FILE\n"
+	         "         [--new-key URI] [OPTIONS]\n"
 	         "       %s [GLOBAL OPTIONS] renew --abandon --token URI\n"
 	         "         [--registro-patronal RP] [--state-dir DIR] [--pin-source SRC]\n"
 	         "Renew the IMSS certificate with a new key made inside the token: log in\n"
@@ -151,8 +169,10 @@ renew_synopsis(void)
 	         "and store it next to its key.  The old credential is not touched.  Run\n"
 	         "the same command again after any interruption: it continues where it\n"
 	         "stopped.  --abandon undoes an unfinished renewal (it deletes only the\n"
-	         "new key its journal records, after checking it).\n"),
-	       TOOL_NAME, TOOL_NAME);
+	         "new key its journal records, after checking it).  --new-key certifies\n"
+	         "a key pair already on the token instead of generating one.  --protocol\n"
+	         "scep or cmp renews from the firm's own CA: no login, no letter.\n"),
+	       TOOL_NAME, TOOL_NAME, TOOL_NAME);
 }
 
 static void
@@ -184,6 +204,8 @@ parse_values(struct tool *t, struct renew_args *a)
 {
 	char *end = NULL;
 
+	if (imss_protocol_parse(a->protocol_text, &a->protocol) != IMSS_OK)
+		return tool_usage_error(t, a->command, "%s", _("--protocol takes idse, scep or cmp"));
 	if (a->timeout_text) {
 		a->timeout = strtol(a->timeout_text, &end, 10);
 		if (*a->timeout_text == '\0' || *end != '\0' || a->timeout <= 0 || a->timeout > 86400)
@@ -213,8 +235,10 @@ check_args(struct tool *t, struct renew_args *a)
 	if (rc != TOOL_EXIT_OK || a->abandon)
 		return rc;
 	rc = require(t, a, a->server, "--server");
-	if (rc == TOOL_EXIT_OK)
+	if (rc == TOOL_EXIT_OK && a->protocol == IMSS_PROTOCOL_IDSE)
 		rc = require(t, a, a->user, "--user");
+	if (rc == TOOL_EXIT_OK && a->protocol != IMSS_PROTOCOL_IDSE)
+		rc = require(t, a, a->ca, "--ca");
 	if (rc == TOOL_EXIT_OK && strcmp(a->command, "recover") == 0)
 		rc = require(t, a, a->serial, "--serial");
 	if (rc != TOOL_EXIT_OK)
@@ -228,8 +252,15 @@ check_args(struct tool *t, struct renew_args *a)
 	if (a->password_source && !a->credential)
 		return tool_usage_error(t, a->command, "%s",
 		                        _("--password-source is for a .pfx or .key (--credential)"));
-	if (strncmp(a->server, "https://", 8) != 0)
-		return tool_usage_error(t, a->command, "%s", _("--server must be an https:// URL"));
+	if (a->challenge_source && a->protocol != IMSS_PROTOCOL_SCEP)
+		return tool_usage_error(t, a->command, "%s",
+		                        _("--challenge-source goes with --protocol scep"));
+	if (strncmp(a->server, "https://", 8) != 0 &&
+	    (a->protocol == IMSS_PROTOCOL_IDSE || strncmp(a->server, "http://", 7) != 0))
+		return tool_usage_error(t, a->command, "%s",
+		                        a->protocol == IMSS_PROTOCOL_IDSE
+		                                ? _("--server must be an https:// URL")
+		                                : _("--server must be an http:// or https:// URL"));
 	if (a->email && !imss_email_is_valid(a->email))
 		return tool_usage_error(t, a->command,
 		                        _("--email '%s' is not a valid e-mail address (like rh@empresa.mx)"),
@@ -258,6 +289,8 @@ static const char *const field_names[] = {
 	N_("sensitive"),
 	N_("extractable"),
 	N_("local"),
+	N_("relaxed"),
+	N_("relaxed_reason"),
 	N_("request"),
 	N_("letter"),
 	N_("sha256"),
@@ -269,6 +302,10 @@ static const char *const field_names[] = {
 	N_("pinned"),
 	N_("serial"),
 	N_("certificate"),
+	N_("origin"),
+	N_("protocol"),
+	N_("server"),
+	N_("subject"),
 };
 
 static const char *
@@ -517,6 +554,7 @@ run_close(struct renew_run *r)
 	imss_pin_source_free(r->pin);
 	imss_pin_source_free(r->idse_password);
 	imss_pin_source_free(r->file_password);
+	imss_pin_source_free(r->challenge);
 }
 
 /* Every source parsed before anything is opened: malformed is usage. */
@@ -525,12 +563,15 @@ run_sources(struct tool *t, const struct renew_args *a, struct renew_run *r)
 {
 	int rc = tool_pin_source(t, a->command, "--pin-source", a->pin_source, &r->pin);
 
-	if (rc == TOOL_EXIT_OK && !a->abandon)
+	if (rc == TOOL_EXIT_OK && !a->abandon && a->protocol == IMSS_PROTOCOL_IDSE)
 		rc = tool_pin_source(t, a->command, "--idse-password-source",
 		                     a->idse_password_source, &r->idse_password);
 	if (rc == TOOL_EXIT_OK && a->credential)
 		rc = tool_pin_source(t, a->command, "--password-source", a->password_source,
 		                     &r->file_password);
+	if (rc == TOOL_EXIT_OK && a->challenge_source && !a->abandon)
+		rc = tool_pin_source(t, a->command, "--challenge-source", a->challenge_source,
+		                     &r->challenge);
 	return rc;
 }
 
@@ -554,21 +595,6 @@ login_asking_again(const struct renew_args *a, struct renew_run *r)
 		tries++;
 	}
 	return err;
-}
-
-/* "name.cer" -> "name.key", as the library looks for it (malloc'd). */
-static char *
-key_file_of(const char *cert_path)
-{
-	const char *dot = strrchr(cert_path, '.'), *slash = strrchr(cert_path, '/');
-	size_t stem = dot && (!slash || dot > slash) ? (size_t)(dot - cert_path) : strlen(cert_path);
-	char *key = malloc(stem + 5);
-
-	if (key != NULL) {
-		memcpy(key, cert_path, stem);
-		memcpy(key + stem, ".key", 5);
-	}
-	return key;
 }
 
 /* The certificate file (or .pfx) of --credential, and the .key of a .cer:
@@ -595,7 +621,7 @@ check_credential_file(struct tool *t, const char *path, const char *key_file)
 		                      _("'%s' is neither a .pfx/.p12 nor a certificate (.cer). Check the --credential file."),
 		                      path);
 	if (rc == TOOL_EXIT_OK && p12 == NULL && key_file == NULL)
-		key_file = derived = key_file_of(path);
+		key_file = derived = imss_credential_key_path(path);
 	PKCS12_free(p12);
 	sk_X509_pop_free(certs, X509_free);
 	free(data);
@@ -675,6 +701,9 @@ options_fill(const struct renew_args *a, struct renew_run *r, const imss_keyspec
 	o->wait_seconds = a->timeout;
 	o->flags = (a->yes ? IMSS_RENEW_YES : 0) | (a->wait_lock ? IMSS_RENEW_WAIT_LOCK : 0) |
 	           a->retire;
+	o->new_key_uri = a->new_key;
+	o->protocol = a->protocol;
+	o->challenge = r->challenge;
 }
 
 /* ---- the report ------------------------------------------------------ */

@@ -216,8 +216,4 @@ out:
 	return rc;
 }
 
-const struct tool_command cmd_sign = {
-	COMMAND,  N_("sign a file (CMS) with a token key or a .pfx/.cer+.key"),
-	options,  synopsis,
-	examples, run,
-};
+TOOL_COMMAND(cmd_sign, N_("sign a file (CMS) with a token key or a .pfx/.cer+.key"));

@@ -31,7 +31,11 @@ synopsis(void)
 	         "Without --cert, --credential or --token: the one token present.  On a\n"
 	         "token, private keys are checked only after login (--login or\n"
 	         "--pin-source); otherwise they show as not checked.  The exit status\n"
-	         "is 0 whenever the certificates could be read, expired or not.\n"),
+	         "is 0 whenever the certificates could be read, expired or not.\n"
+	         "Certificates are sorted by days left; one superseded by a newer one\n"
+	         "of the same registro patronal with its key, or retired by\n"
+	         "--retire-old, says so.  --cert may be given again, or name a\n"
+	         "directory.\n"),
 	       TOOL_NAME, COMMAND);
 }
 
@@ -85,6 +89,20 @@ print_key(const struct cert_entry *x)
 	tool_field(_("private key"), text);
 }
 
+/* Whether it is still the employer's certificate (shown when not). */
+static void
+print_current(const struct cert_entry *x)
+{
+	char text[256];
+
+	if (x->retired)
+		tool_field(_("current"), _("no: retired (--retire-old)"));
+	else if (x->superseded_by) {
+		snprintf(text, sizeof(text), _("no: superseded by serial %s"), x->superseded_by);
+		tool_field(_("current"), text);
+	}
+}
+
 /* Only the fields the subject has. */
 static void
 print_optional(const char *name, const char *value)
@@ -115,6 +133,7 @@ print_entry(const void *item, size_t n)
 	tool_field(_("valid until"), until);
 	print_validity(&x->info);
 	print_key(x);
+	print_current(x);
 }
 
 static void
@@ -143,13 +162,15 @@ run(struct tool *t, int argc, char **argv)
 	if (rc != TOOL_EXIT_OK || done)
 		goto out;
 	rc = cert_entries_collect(t, COMMAND, &a, &e);
+	if (rc == TOOL_EXIT_OK && cert_entries_mark(&e) != IMSS_OK)
+		rc = tool_fail(t, IMSS_ERR_NOMEM, 0);
 	if (rc != TOOL_EXIT_OK)
 		goto out;
 	if (!t->json)
 		print_text(&e);
 	else if (print_json(&e) != 0)
 		rc = tool_fail(t, IMSS_ERR_NOMEM, 0);
-	if (!a.cert && !a.credential && !e.logged_in && e.n > 0)
+	if (!a.certs.n && !a.credential && !e.logged_in && e.n > 0)
 		fprintf(stderr, _("%s: private keys are checked only after login (--login)\n"),
 		        TOOL_NAME);
 out:
@@ -157,8 +178,4 @@ out:
 	return rc;
 }
 
-const struct tool_command cmd_status = {
-	COMMAND,  N_("show certificates, their validity and where their keys are"),
-	options,  synopsis,
-	examples, run,
-};
+TOOL_COMMAND(cmd_status, N_("show certificates, their validity and where their keys are"));

@@ -94,6 +94,8 @@ print_token(const void *item, size_t n)
 	tool_field(_("URI"), info->uri);
 	tool_field(_("label"), info->label);
 	tool_field(_("serial"), info->serial);
+	if (strcmp(info->identity, info->serial) != 0)
+		tool_field(_("state name"), info->identity);
 	tool_field(_("manufacturer"), info->manufacturer);
 	tool_field(_("model"), info->model);
 	tool_field_ulong(_("slot"), info->slot_id);
@@ -144,6 +146,7 @@ token_json(const void *item)
 
 	if (!obj || tool_json_str(obj, "uri", info->uri) ||
 	    tool_json_str(obj, "label", info->label) || tool_json_str(obj, "serial", info->serial) ||
+	    tool_json_str(obj, "identity", info->identity) ||
 	    tool_json_str(obj, "manufacturer", info->manufacturer) ||
 	    tool_json_str(obj, "model", info->model) || tool_json_uint(obj, "slot", info->slot_id) ||
 	    tool_json_str(obj, "slot_description", info->slot_description) ||

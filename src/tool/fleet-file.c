@@ -213,7 +213,8 @@ row_mistake(const struct fleet_row *r)
 
 	if (r->registro_patronal == NULL || !is_upper_rp(r->registro_patronal))
 		return _("registro_patronal must be 11 capital letters and digits (like Y1234567108)");
-	if (r->user == NULL || !all_of(r->user, "._-", 1, 64))
+	if (r->user == NULL || !all_of(r->user, "._-", 1, 64) ||
+	    !all_of((char[]){ r->user[0], 0 }, "", 1, 1))
 		return _("user must be letters and digits (the IDSE user)");
 	if (r->current != NULL && strncmp(r->current, "pkcs11:", 7) != 0 &&
 	    !ends_with(r->current, ".pfx") && !ends_with(r->current, ".p12") &&
@@ -360,58 +361,4 @@ out:
 		*error = p.error;
 	}
 	return rc;
-}
-
-/* The length of s with the placeholders replaced. */
-static size_t
-expanded_length(const char *s, const char *rp, const char *user)
-{
-	size_t n = 0;
-
-	while (*s) {
-		if (strncmp(s, "{registro_patronal}", 19) == 0) {
-			n += strlen(rp);
-			s += 19;
-		} else if (strncmp(s, "{user}", 6) == 0) {
-			n += strlen(user);
-			s += 6;
-		} else {
-			n++;
-			s++;
-		}
-	}
-	return n;
-}
-
-char *
-fleet_source_expand(const char *spec, const char *rp, const char *user, int *nomem)
-{
-	char *out, *o;
-
-	*nomem = 0;
-	if (spec == NULL)
-		return NULL;
-	if (strncmp(spec, "file:", 5) != 0) {
-		out = strdup(spec);
-		*nomem = out == NULL;
-		return out;
-	}
-	out = malloc(expanded_length(spec, rp, user) + 1);
-	if (out == NULL) {
-		*nomem = 1;
-		return NULL;
-	}
-	for (o = out; *spec;) {
-		if (strncmp(spec, "{registro_patronal}", 19) == 0) {
-			o = stpcpy(o, rp);
-			spec += 19;
-		} else if (strncmp(spec, "{user}", 6) == 0) {
-			o = stpcpy(o, user);
-			spec += 6;
-		} else {
-			*o++ = *spec++;
-		}
-	}
-	*o = '\0';
-	return out;
 }

@@ -41,12 +41,4 @@ struct fleet_file {
 int fleet_file_parse(const char *data, size_t len, struct fleet_file *out, char **error);
 void fleet_file_clear(struct fleet_file *f);
 
-/*
- * spec with {registro_patronal} and {user} replaced (only in a file:
- * source; others are copied).  NULL spec gives NULL; NULL on no memory
- * sets *nomem.
- */
-char *fleet_source_expand(const char *spec, const char *registro_patronal, const char *user,
-                          int *nomem);
-
 #endif /* IMSS_FLEET_FILE_H */

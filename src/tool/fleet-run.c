@@ -251,11 +251,14 @@ result_describe(struct fleet_result *res, X509 *cert, const char *where)
 static imss_err
 row_source(const struct fleet_row *row, const char *column, const char *option, imss_pin_source **out)
 {
-	int nomem = 0;
-	char *spec = fleet_source_expand(column ? column : option, row->registro_patronal,
-	                                 row->user, &nomem);
-	imss_err err = nomem ? IMSS_ERR_NOMEM : imss_pin_source_parse(spec ? spec : "tty", out);
+	char *spec = NULL;
+	imss_err err = imss_secret_source_expand(column   ? column
+	                                         : option ? option
+	                                                  : "tty",
+	                                         row->registro_patronal, row->user, &spec);
 
+	if (err == IMSS_OK)
+		err = imss_pin_source_parse(spec, out);
 	free(spec);
 	return err;
 }

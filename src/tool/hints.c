@@ -26,9 +26,9 @@ tool_next_hint(imss_next next)
 	case IMSS_NEXT_FORCE:
 		return _("Run again with --force to do it anyway.");
 	case IMSS_NEXT_PASSWORD_SOURCE:
-		return _("Say where the password comes from with --password-source (tty, file:PATH, fd:N or env:NAME).");
+		return _("Say where the password comes from with --password-source (tty, file:PATH, fd:N, env:NAME or cred:NAME).");
 	case IMSS_NEXT_PIN_SOURCE:
-		return _("Check --pin-source (tty, file:PATH, fd:N or env:NAME).");
+		return _("Check --pin-source (tty, file:PATH, fd:N, env:NAME or cred:NAME).");
 	case IMSS_NEXT_CHECK_SERVER:
 		return _("Check --server and --user.");
 	case IMSS_NEXT_RECOVER:

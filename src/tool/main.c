@@ -50,7 +50,8 @@ tool_print_help(void)
 	for (i = 0; i < tool_command_count; i++)
 		printf("  %-9s %s\n", tool_commands[i]->name, _(tool_commands[i]->summary));
 	fputs(_("\nPINs and passwords never go on the command line.  Commands that log\n"
-	        "in take --pin-source tty|file:PATH|fd:N|env:NAME (default tty);\n"
+	        "in take --pin-source tty|file:PATH|fd:N|env:NAME|cred:NAME (default\n"
+	        "tty; cred:NAME is a systemd credential, LoadCredential=);\n"
 	        "commands that open a .pfx or .key take --password-source, same forms.\n"),
 	      stdout);
 	fputs(_("\nExit status:\n"
@@ -137,16 +138,11 @@ int
 tool_pin_source(struct tool *t, const char *command, const char *option, const char *spec,
                 imss_pin_source **out)
 {
-	imss_err err = imss_pin_source_parse(spec ? spec : "tty", out);
-
-	if (err == IMSS_OK)
-		return TOOL_EXIT_OK;
+	tool_notify_note_source(spec);
 	/* The spec is not repeated: it might be a PIN typed by mistake. */
-	if (err == IMSS_ERR_INVALID_ARG)
-		return tool_usage_error(t, command,
-		                        _("malformed %s: use tty, file:PATH, fd:N or env:NAME"),
-		                        option);
-	return tool_fail(t, err, 1);
+	return tool_typed_result(t, command, imss_pin_source_parse(spec ? spec : "tty", out),
+	                         _("malformed %s: use tty, file:PATH, fd:N, env:NAME or cred:NAME"),
+	                         option);
 }
 
 imss_err

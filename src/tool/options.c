@@ -101,10 +101,9 @@ long_options(const struct tool_option *options)
 	size_t n = table_size(options), i, j = 0;
 	struct option *longs = calloc(n + N_GLOBAL_LONG + 1, sizeof(*longs));
 	static const int has_arg[] = {
-		[TOOL_ARG_NONE] = no_argument,
-		[TOOL_ARG_REQUIRED] = required_argument,
-		[TOOL_ARG_OPTIONAL] = optional_argument,
-		[TOOL_ARG_MANDATORY] = required_argument,
+		[TOOL_ARG_NONE] = no_argument,           [TOOL_ARG_REQUIRED] = required_argument,
+		[TOOL_ARG_OPTIONAL] = optional_argument, [TOOL_ARG_MANDATORY] = required_argument,
+		[TOOL_ARG_LIST] = required_argument,
 	};
 
 	if (!longs)
@@ -120,16 +119,24 @@ long_options(const struct tool_option *options)
 	return longs;
 }
 
-/* An option of the table, stored where the table says. */
-static void
-store(const struct tool_option *opt, void *args)
+/* An option of the table, stored where the table says; a TOOL_ARG_LIST
+ * option given too often is a usage error. */
+static int
+store(struct tool *t, const char *command, const struct tool_option *opt, void *args)
 {
 	char *slot = (char *)args + opt->offset;
+	struct tool_strings *list = (struct tool_strings *)(void *)slot;
 
 	if (opt->arg == TOOL_ARG_NONE)
 		*(int *)(void *)slot = 1;
-	else
+	else if (opt->arg != TOOL_ARG_LIST)
 		*(const char **)(void *)slot = optarg ? optarg : "";
+	else if (list->n == TOOL_STRINGS_MAX)
+		return tool_usage_error(t, command, _("--%s is given at most %d times"), opt->name,
+		                        TOOL_STRINGS_MAX);
+	else
+		list->v[list->n++] = optarg;
+	return TOOL_EXIT_OK;
 }
 
 /* The options every command takes; 0 when c is none of them. */
@@ -199,7 +206,7 @@ tool_parse(struct tool *t, const struct tool_command *cmd, int argc, char **argv
 	while (rc == TOOL_EXIT_OK && !*done &&
 	       (c = getopt_long(argc, argv, COMMAND_OPTSTRING, longs, NULL)) != -1) {
 		if (c >= OPT_TABLE)
-			store(&cmd->options[c - OPT_TABLE], args);
+			rc = store(t, cmd->name, &cmd->options[c - OPT_TABLE], args);
 		else if (c == 'h')
 			*done = 1;
 		else if (!parse_common(t, cmd->name, argv, c, &rc))
@@ -252,7 +259,8 @@ option_words(const struct tool_option *opt, char *buf, size_t size)
 {
 	/* A value name is translated ("ARCHIVO"); an optional value is a
 	 * word the user types as it is. */
-	if (opt->arg == TOOL_ARG_REQUIRED || opt->arg == TOOL_ARG_MANDATORY)
+	if (opt->arg == TOOL_ARG_REQUIRED || opt->arg == TOOL_ARG_MANDATORY ||
+	    opt->arg == TOOL_ARG_LIST)
 		snprintf(buf, size, "--%s %s", opt->name, _(opt->value_name));
 	else if (opt->arg == TOOL_ARG_OPTIONAL)
 		snprintf(buf, size, "--%s[=%s]", opt->name, opt->value_name);

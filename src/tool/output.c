@@ -210,11 +210,27 @@ tool_usage_error(struct tool *t, const char *command, const char *fmt, ...)
 }
 
 int
+tool_typed_result(struct tool *t, const char *command, imss_err err, const char *fmt, ...)
+{
+	char message[512];
+	va_list ap;
+
+	if (err == IMSS_OK)
+		return TOOL_EXIT_OK;
+	if (err != IMSS_ERR_INVALID_ARG)
+		return tool_fail(t, err, 1);
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	return tool_usage_error(t, command, "%s", message);
+}
+
+int
 tool_refuse_pin(struct tool *t, const char *command)
 {
 	return tool_usage_error(t, command, "%s",
 	                        _("there is no --pin option: a PIN on the command line is visible to "
-	                          "other users.  Use --pin-source tty|file:PATH|fd:N|env:NAME"));
+	                          "other users.  Use --pin-source tty|file:PATH|fd:N|env:NAME|cred:NAME"));
 }
 
 int

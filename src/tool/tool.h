@@ -47,6 +47,16 @@ enum tool_arg {
 	TOOL_ARG_OPTIONAL,
 	TOOL_ARG_MANDATORY, /* TOOL_ARG_REQUIRED, and the option must be
 	                             given, not empty */
+	TOOL_ARG_LIST,      /* a value each time it is given, into a struct
+	                             tool_strings */
+};
+
+/* The values of a TOOL_ARG_LIST option, in the order given (argv's
+ * strings, not copied). */
+#define TOOL_STRINGS_MAX 64
+struct tool_strings {
+	const char *v[TOOL_STRINGS_MAX];
+	size_t n;
 };
 
 struct tool_option {
@@ -69,10 +79,10 @@ struct tool_option {
 		"token", TOOL_ARG_MANDATORY, offsetof(type, field), N_("URI"),      \
 		        N_("the token, as a PKCS#11 URI (see 'imss-renew tokens')") \
 	}
-#define TOOL_OPTION_PIN_SOURCE(type, field)                                                         \
-	{                                                                                           \
-		"pin-source", TOOL_ARG_REQUIRED, offsetof(type, field), N_("SRC"),                  \
-		        N_("where the PIN comes from: tty (default), file:PATH,\nfd:N or env:NAME") \
+#define TOOL_OPTION_PIN_SOURCE(type, field)                                                                    \
+	{                                                                                                      \
+		"pin-source", TOOL_ARG_REQUIRED, offsetof(type, field), N_("SRC"),                             \
+		        N_("where the PIN comes from: tty (default), file:PATH,\nfd:N, env:NAME or cred:NAME") \
 	}
 
 /* What every command gets from main(). */
@@ -178,6 +188,11 @@ int tool_check_key_file(struct tool *t, const char *command, const char *key_fil
  */
 int tool_exit_code(imss_err err, int from_user_text);
 
+/* A command, from what its cmd-*.c file defines: COMMAND (its name), the
+ * static options, synopsis, examples and run. */
+#define TOOL_COMMAND(var, summary) \
+	const struct tool_command var = { COMMAND, summary, options, synopsis, examples, run }
+
 /* The commands (cmd-*.c). */
 extern const struct tool_command cmd_tokens, cmd_objects, cmd_doctor, cmd_keygen, cmd_csr, cmd_sign,
         cmd_import, cmd_status, cmd_check, cmd_export, cmd_renew, cmd_recover, cmd_fleet;
@@ -191,8 +206,11 @@ struct cert_entry {
 	int is_ca;       /* a CA certificate (check skips those) */
 	int key_checked; /* whether key_present means anything */
 	int key_present;
-	char *key_location; /* the key's URI, or the credential file */
-	int verdict;        /* check's, filled by check */
+	char *key_location;  /* the key's URI, or the credential file */
+	int verdict;         /* check's, filled by check */
+	int retired;         /* relabelled "... (retired DATE)" by --retire-old */
+	char *superseded_by; /* the serial of the newer certificate of the same
+	                        registro patronal, with its key, or NULL */
 };
 
 struct cert_entries {
@@ -205,33 +223,37 @@ extern const char CERT_SOURCE_FILE[], CERT_SOURCE_CREDENTIAL[], CERT_SOURCE_TOKE
 
 /* Where `status` and `check` find certificates: their shared options. */
 struct cert_args {
-	const char *cert;
+	struct tool_strings certs; /* --cert: files and directories */
 	const char *credential;
 	const char *key_file;
 	const char *token; /* NULL with no source (see each command) */
 	const char *password_source;
 	const char *pin_source;
-	const char *days_text; /* check's --days */
+	const char *days_text;      /* check's --days */
+	const char *notify_command; /* check's --notify-command */
+	int all;                    /* check's --all */
 	int login;
 };
 
 /* The options of struct cert_args, with the help of --login. */
-#define CERT_ARGS_OPTIONS(login_help)                                                                              \
-	{ "cert", TOOL_ARG_REQUIRED, offsetof(struct cert_args, cert), N_("FILE"),                                 \
-	  N_("certificates in a file: DER, PEM or PKCS#7") },                                                      \
-	        { "credential", TOOL_ARG_REQUIRED, offsetof(struct cert_args, credential),                         \
-		  N_("FILE"), N_("a .pfx/.p12, or a .cer with its .key next to it") },                             \
-	        { "key-file", TOOL_ARG_REQUIRED, offsetof(struct cert_args, key_file), N_("FILE"),                 \
-		  N_("the .key of a .cer, when it has another name") },                                            \
-	        { "token", TOOL_ARG_REQUIRED, offsetof(struct cert_args, token), N_("URI"),                        \
-		  N_("the certificates on one token (PKCS#11 URI)") },                                             \
-	        { "login", TOOL_ARG_NONE, offsetof(struct cert_args, login), NULL, login_help },                   \
-	        { "pin-source", TOOL_ARG_REQUIRED, offsetof(struct cert_args, pin_source),                         \
-		  N_("SRC"),                                                                                       \
-		  N_("where the PIN comes from (implies --login):\ntty (default), file:PATH, fd:N or env:NAME") }, \
-	{                                                                                                          \
-		"password-source", TOOL_ARG_REQUIRED, offsetof(struct cert_args, password_source),                 \
-		        N_("SRC"), N_("the password of the .pfx or .key: same forms")                              \
+#define CERT_ARGS_OPTIONS(login_help)                                                                                                      \
+	{                                                                                                                                  \
+		"cert", TOOL_ARG_LIST, offsetof(struct cert_args, certs), N_("FILE"),                                                      \
+		N_("certificates in a file: DER, PEM or PKCS#7;\nagain for more files; a directory: its .cer,\n.crt, .pem and .der files") \
+	},                                                                                                                                 \
+	        { "credential", TOOL_ARG_REQUIRED, offsetof(struct cert_args, credential),                                                 \
+		  N_("FILE"), N_("a .pfx/.p12, or a .cer with its .key next to it") },                                                     \
+	        { "key-file", TOOL_ARG_REQUIRED, offsetof(struct cert_args, key_file), N_("FILE"),                                         \
+		  N_("the .key of a .cer, when it has another name") },                                                                    \
+	        { "token", TOOL_ARG_REQUIRED, offsetof(struct cert_args, token), N_("URI"),                                                \
+		  N_("the certificates on one token (PKCS#11 URI)") },                                                                     \
+	        { "login", TOOL_ARG_NONE, offsetof(struct cert_args, login), NULL, login_help },                                           \
+	        { "pin-source", TOOL_ARG_REQUIRED, offsetof(struct cert_args, pin_source),                                                 \
+		  N_("SRC"),                                                                                                               \
+		  N_("where the PIN comes from (implies --login):\ntty (default), file:PATH, fd:N, env:NAME or\ncred:NAME") },             \
+	{                                                                                                                                  \
+		"password-source", TOOL_ARG_REQUIRED, offsetof(struct cert_args, password_source),                                         \
+		        N_("SRC"), N_("the password of the .pfx or .key: same forms")                                                      \
 	}
 
 /*
@@ -242,6 +264,21 @@ int cert_args_check(struct tool *t, const char *command, const struct cert_args 
                     int login_needs_token);
 
 void cert_entries_clear(struct cert_entries *e);
+
+/*
+ * Mark what is no longer the employer's current certificate: retired by
+ * --retire-old (its label), or superseded by a newer certificate of the
+ * same registro patronal whose key is present (checked when the source
+ * checked keys; a token not logged in counts, as this tool stores a
+ * certificate only beside its key; a bare certificate file never
+ * supersedes: its key is unknown).  Then sort by days left, most urgent
+ * first.  Returns IMSS_ERR_NOMEM or IMSS_OK.
+ */
+imss_err cert_entries_mark(struct cert_entries *e);
+
+/* Is the entry the employer's current certificate (not retired, not
+ * superseded)? */
+int cert_entry_current(const struct cert_entry *x);
 /* The certificates of --cert, --credential or --token (the one token
  * present when token is NULL).  Returns an exit status, having reported the
  * error. */
@@ -258,6 +295,21 @@ imss_err cert_entries_from_token(struct tool *t, const char *uri, imss_pin_sourc
  * out of memory.
  */
 json_object *cert_entries_json(const struct cert_entries *e, const char *const *verdicts);
+
+/* notify.c: --notify-command */
+
+/*
+ * Run cmd through /bin/sh -c with json_summary (and a newline) on its
+ * standard input, its standard output sent to stderr, without the
+ * variables of the env:NAME sources noted and $CREDENTIALS_DIRECTORY.
+ * Waits for it.  0 when it exited 0; else -1, having warned on stderr
+ * (the caller's exit status does not change).
+ */
+int tool_notify(struct tool *t, const char *cmd, const char *json_summary);
+
+/* Note a secret source spec: an env:NAME variable is kept from the notify
+ * command (tool_pin_source() notes every spec it parses). */
+void tool_notify_note_source(const char *spec);
 
 /* output.c: errors */
 
@@ -292,6 +344,14 @@ int tool_fail_detail(struct tool *t, imss_err err, const char *fmt, ...)
  */
 int tool_usage_error(struct tool *t, const char *command, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
+
+/*
+ * The exit status of parsing what the user typed (err from
+ * imss_*_parse()): TOOL_EXIT_OK; a usage error saying fmt when the text is
+ * malformed (IMSS_ERR_INVALID_ARG); else tool_fail(t, err, 1).
+ */
+int tool_typed_result(struct tool *t, const char *command, imss_err err, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
 
 /* Someone typed --pin: explain --pin-source.  Returns TOOL_EXIT_USAGE. */
 int tool_refuse_pin(struct tool *t, const char *command);

@@ -66,14 +66,7 @@ FULL_EVERY=25               # every N steps: no cache, every credential signs
 # --- the world: one service, the hostile proxy in front, two lineages ------------
 svc_init
 svc_start
-printf 'pass\n' >"$T/mode"
-"$HOSTILE_PROXY" --dir "$D" --upstream "$SVC_URL" --mode-file "$T/mode" --stall "$STALL" \
-	>"$T/proxy.out" 2>"$T/proxy.log" &
-BG_PIDS+=($!)
-for _ in $(seq 200); do [[ -s $T/proxy.out ]] && break; sleep 0.05; done
-line=$(head -n1 "$T/proxy.out")
-[[ $line == 'listening on https://127.0.0.1:'* ]] || die "proxy printed '$line': $(<"$T/proxy.log")"
-SERVER=${line#listening on }
+proxy_start --stall "$STALL"
 # The proxy's modes, from its own description (a mode added there is used here).
 mapfile -t MODES < <(sed -n '/tampered with as FILE says/,/The request always/p' "$TESTS_DIR/renew/hostile-proxy.c" |
 	sed -n 's/^ \*   \([a-z][a-z0-9-]*\)  .*/\1/p' | grep -vx pass)

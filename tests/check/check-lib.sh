@@ -1,7 +1,9 @@
 # shellcheck shell=bash
-# Helpers of the check tests, sourced after tests/lib/common.sh and
-# tests/cli/cli-lib.sh: certificates for Empresa Ejemplo that are valid 90
-# days, valid 10 days and expired, made by the throwaway PKI of cli-lib.sh.
+# Helpers of the check tests, sourced after tests/lib/common.sh:
+# certificates for Empresa Ejemplo that are valid 90 days, valid 10 days
+# and expired, made by the throwaway PKI of cli-lib.sh (sourced here).
+# shellcheck source=SCRIPTDIR/../cli/cli-lib.sh
+. "$TESTS_DIR/cli/cli-lib.sh"
 
 # shellcheck disable=SC2034 # used by the test scripts
 SUBJECT='/O=Empresa Ejemplo SA de CV/OU=Y1234567890/x500UniqueIdentifier=EEJ920101AB1/CN=Juan Perez'
@@ -36,3 +38,21 @@ check_json() {
 		(.status | IN("ok", "expiring", "expired")) and (.days | type == "number")' \
 		"$1" >/dev/null || die "check --json: unexpected shape: $(<"$1")"
 }
+
+# check_file_certs: the throwaway PKI of cli-lib.sh with the CA "ca", and
+# $T/f90, f10 and fexpired (.pem, .cer, .key) for Empresa Ejemplo.
+check_file_certs() {
+	local f
+	pki_init
+	pki_ca ca
+	for f in 90 10 expired; do
+		openssl req -new -newkey rsa:2048 -nodes -config "$T/pki.cnf" -subj "$SUBJECT" \
+			-keyout "$T/f$f.key" -out "$T/f$f.csr" 2>/dev/null || die "openssl req"
+	done
+	check_certs_for f
+}
+
+# check, jcheck ARGS: `imss-renew check` (with --json) on files; no token
+# is touched: a module that does not exist makes sure of it.
+check() { "$IMSS_RENEW" --module "$T/no-such-module.so" check "$@"; }
+jcheck() { "$IMSS_RENEW" --module "$T/no-such-module.so" --json check "$@"; }

@@ -9,23 +9,11 @@
 # journal ($JOURNAL_STREAM); failures exit 1 and usage errors 2.
 # shellcheck source=SCRIPTDIR/../lib/common.sh
 . "$TESTS_DIR/lib/common.sh"
-# shellcheck source=SCRIPTDIR/../cli/cli-lib.sh
-. "$TESTS_DIR/cli/cli-lib.sh"
 # shellcheck source=SCRIPTDIR/check-lib.sh
 . "$TESTS_DIR/check/check-lib.sh"
 t_need openssl jq
 t_tmpdir
-# No token is touched: a module that does not exist makes sure of it.
-check() { "$IMSS_RENEW" --module "$T/no-such-module.so" check "$@"; }
-jcheck() { "$IMSS_RENEW" --module "$T/no-such-module.so" --json check "$@"; }
-
-pki_init
-pki_ca ca
-for f in 90 10 expired; do
-	openssl req -new -newkey rsa:2048 -nodes -config "$T/pki.cnf" -subj "$SUBJECT" \
-		-keyout "$T/f$f.key" -out "$T/f$f.csr" 2>/dev/null || die "openssl req"
-done
-check_certs_for f
+check_file_certs
 
 # One certificate per run: exit status, the line, the summary.
 assert_exit 0 capture "$T/out" check --cert "$T/f90.pem"
@@ -67,8 +55,8 @@ printf 'ok: --days %s is the edge of a certificate with %s days left\n' "$days90
 # A bundle: every certificate but the CA's, the worst status wins.
 cat "$T/f90.pem" "$T/f10.pem" "$T/fexpired.pem" "$T/ca.pem" >"$T/all.pem"
 assert_exit 11 capture "$T/out" check --cert "$T/all.pem"
-assert_eq "OK EXPIRING EXPIRED" "$(head -n3 "$T/out" | cut -d: -f1 | xargs)" \
-	"bundle: a line per certificate, in file order, the CA's left out"
+assert_eq "EXPIRED EXPIRING OK" "$(head -n3 "$T/out" | cut -d: -f1 | xargs)" \
+	"bundle: a line per certificate, most urgent first, the CA's left out"
 assert_contains "$(sed -n 4p "$T/out")" "1 certificate has expired" "bundle: expired summary"
 assert_contains "$(sed -n 5p "$T/out")" "1 certificate expires within 30 days" \
 	"bundle: expiring summary too"
@@ -83,18 +71,18 @@ assert_exit 11 capture "$T/all.json" jcheck --cert "$T/all.pem" --days 45
 check_json "$T/all.json"
 assert_eq "expired|45|3" "$(jq -r '[.status, .days, (.certificates | length)] | map(tostring) | join("|")' \
 	"$T/all.json")" "--json: status, days, three certificates"
-assert_eq "ok expiring expired" "$(jq -r '[.certificates[].status] | join(" ")' "$T/all.json")" \
-	"--json: each certificate's status"
-assert_eq "$(serial_of "$T/f90.pem") $(serial_of "$T/f10.pem") $(serial_of "$T/fexpired.pem")" \
+assert_eq "expired expiring ok" "$(jq -r '[.certificates[].status] | join(" ")' "$T/all.json")" \
+	"--json: each certificate's status, most urgent first"
+assert_eq "$(serial_of "$T/fexpired.pem") $(serial_of "$T/f10.pem") $(serial_of "$T/f90.pem")" \
 	"$(jq -r '[.certificates[].serial] | join(" ")' "$T/all.json")" "--json: serials as openssl prints them"
 assert_eq "$RAZON_SOCIAL|$REGISTRO_PATRONAL|EEJ920101AB1|file|$T/all.pem|null" \
 	"$(jq -r '.certificates[0] | [.razon_social, .registro_patronal, .rfc, .source, .location, .token] | map(tostring) | join("|")' \
 	"$T/all.json")" "--json: who and where"
-assert_eq "true" "$(jq '.certificates[2] | .expired and .days_left < 0' "$T/all.json")" \
+assert_eq "true" "$(jq '.certificates[0] | .expired and .days_left < 0' "$T/all.json")" \
 	"--json: the expired one has negative days left"
 assert_eq "true" "$(jq '.certificates[1] | (.expired | not) and .days_left >= 9 and .days_left <= 10' \
 	"$T/all.json")" "--json: 9 or 10 days left"
-assert_eq "2020-02-01T00:00:00Z" "$(jq -r .certificates[2].not_after "$T/all.json")" \
+assert_eq "2020-02-01T00:00:00Z" "$(jq -r .certificates[0].not_after "$T/all.json")" \
 	"--json: not_after in ISO 8601 UTC"
 assert_exit 0 capture "$T/ok.json" jcheck --cert "$T/f90.pem"
 assert_eq "ok|30" "$(jq -r '[.status, .days] | map(tostring) | join("|")' "$T/ok.json")" \
@@ -120,7 +108,7 @@ jstream=$(stat -c '%d:%i' "$T/journal")
 rc=0
 JOURNAL_STREAM=$jstream check --cert "$T/all.pem" >"$T/journal" || rc=$?
 assert_eq 11 "$rc" "journal: exit 11"
-assert_eq "<6>OK <4>EXPIRING <3>EXPIRED <3>1 <4>1" "$(cut -d' ' -f1 "$T/journal" | tr -d : | xargs)" \
+assert_eq "<3>EXPIRED <4>EXPIRING <6>OK <3>1 <4>1" "$(cut -d' ' -f1 "$T/journal" | tr -d : | xargs)" \
 	"journal: <6> OK, <4> expiring, <3> expired, on the summaries too"
 JOURNAL_STREAM=1:2 check --cert "$T/f90.pem" >"$T/journal"
 [[ $(head -c1 "$T/journal") != "<" ]] || die "a JOURNAL_STREAM of another file got prefixes"

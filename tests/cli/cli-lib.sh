@@ -35,6 +35,20 @@ csr_for() {
 		die "csr for $1 failed"
 }
 
+# key_and_cert LABEL TYPE SUBJECT: keygen, then a certificate from the CA
+# "ca" (pki_ca ca) for the new key, imported next to it: $T/cert.pem and
+# $T/cert.der, the certificate's URI in $CERT_URI.
+key_and_cert() {
+	keygen "$1" "$2"
+	csr_for "$KEY_URI" "$T/req.pem" "$3"
+	pki_issue ca "$T/req.pem" "$T/cert.pem"
+	openssl x509 -in "$T/cert.pem" -outform DER -out "$T/cert.der"
+	assert_exit 0 capture "$T/import.txt" imss import --token "$IMSS_TOKEN_URI" \
+		--cert "$T/cert.der" --pin-source "file:$T/pin"
+	# shellcheck disable=SC2034 # read by the test scripts
+	CERT_URI=$(head -n 1 "$T/import.txt")
+}
+
 # pki_init: the openssl configuration of the throwaway PKI ($T/pki.cnf).
 pki_init() {
 	mkdir -p "$T/pki/new"

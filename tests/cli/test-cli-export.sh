@@ -18,13 +18,8 @@ pki_init
 pki_ca ca
 
 for type in rsa:2048 ec:prime256v1; do
-	keygen "export ${type/:/ }" "$type"
-	csr_for "$KEY_URI" "$T/req.pem" "/O=Empresa Ejemplo SA de CV/OU=Y1234567890/CN=$type"
-	pki_issue ca "$T/req.pem" "$T/cert.pem"
-	openssl x509 -in "$T/cert.pem" -outform DER -out "$T/cert.der"
-	assert_exit 0 capture "$T/import.txt" imss import --token "$IMSS_TOKEN_URI" \
-		--cert "$T/cert.der" --pin-source "file:$T/pin"
-	uri=$(head -n 1 "$T/import.txt")
+	key_and_cert "export ${type/:/ }" "$type" "/O=Empresa Ejemplo SA de CV/OU=Y1234567890/CN=$type"
+	uri=$CERT_URI
 	want=$(fingerprint "$T/cert.pem")
 
 	rm -f "$T/out.cer" "$T/out.pem"

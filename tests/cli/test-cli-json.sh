@@ -78,8 +78,12 @@ ok objects '.objects | length >= 3 and all(.[]; (.class | IN("private-key","publ
 	objects --token "$uri" --login "${pin[@]}"
 printf '0000' >"$T/wrong-pin"
 fails "objects, wrong PIN" PIN_INCORRECT 1 objects --token "$uri" --pin-source "file:$T/wrong-pin"
-ok doctor '(.verdict | IN("OK","WARN","FAIL")) and all(.checks[]; keys == ["name","status","text"])' \
+ok doctor '(.verdict | IN("OK","WARN","FAIL")) and all(.checks[]; keys == ["ms","name","result","status","text"]
+	and (.result | IN("ok","advertised","failed","missing")) and .ms == null)' \
 	doctor --token "$uri"
+ok "doctor --try" 'all(.checks[] | select(.name | startswith("try:")); .ms | type == "number")
+	and ([.checks[] | select(.name | startswith("try:"))] | length == 2)' \
+	doctor --token "$uri" --try --type ec:prime256v1 "${pin[@]}"
 fails "doctor, no such token" NO_TOKEN 1 doctor --token 'pkcs11:token=no%20such%20token'
 
 # --- keygen, csr, sign --------------------------------------------------------------
@@ -144,13 +148,15 @@ fails "abandon, nothing to undo" NO_OBJECT 1 renew --abandon --token "$uri" \
 cert_fields='(.source | IN("file","credential","token")) and (.serial | type == "string")
 	and (.days_left | type == "number") and (.expired | type == "boolean")
 	and (.not_yet_valid | type == "boolean") and (.key_checked | type == "boolean")
-	and (.key_present | type == "boolean" or . == null)'
+	and (.key_present | type == "boolean" or . == null) and (.retired | type == "boolean")
+	and (.superseded_by | type == "string" or . == null)'
 ok status "(.certificates | length >= 2) and all(.certificates[]; $cert_fields)" \
 	status --token "$uri"
 fails "status, no file" IO 1 status --cert "$T/no-such.cer"
 ok check "(.status == \"ok\") and (.days == 30) and all(.certificates[]; $cert_fields and .status == \"ok\")" \
 	check --cert "$cert_file"
 fails "check, bad --days" USAGE 2 check --cert "$cert_file" --days soon
+FAULT_NO_SLOTS=1 fails "check, no token" NO_TOKEN 1 check --module "$FAULT_MODULE"
 ok export ".format == \"der\" and .serial == \"$serial\"" \
 	export --cert "$cert_uri" --out "$T/export.cer"
 fails "export, no such certificate" NO_OBJECT 1 export --cert "pkcs11:token=IMSS;object=none;type=cert" \

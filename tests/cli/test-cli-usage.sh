@@ -80,7 +80,7 @@ for src in secret file: fd:x env: nonsense:x; do
 		import --token pkcs11: --cert c.pem --pin-source "$src"
 	usage_error "status bad --pin-source $src" status --pin-source "$src"
 done
-assert_contains "$(<"$T/stderr")" "tty, file:PATH, fd:N or env:NAME" \
+assert_contains "$(<"$T/stderr")" "tty, file:PATH, fd:N, env:NAME or cred:NAME" \
 	"bad --pin-source lists the sources"
 
 # csr, sign, import, status, export: missing, conflicting and malformed options.

@@ -183,10 +183,22 @@ struct fault_rule {
 
 struct fault_config {
 	bool raw_only;
+	bool no_slots; /* FAULT_NO_SLOTS: no reader, no slot */
 	bool refuse_extractable;
+	bool refuse_sign_only; /* FAULT_REFUSE_SIGN_ONLY */
+	CK_RV sign_only_rv;
 	bool refuse_set_id;
 	bool always_auth;
 	CK_FLAGS token_flags;
+	bool write_protected;  /* FAULT_TOKEN_FLAGS=write_protected */
+	bool have_free_memory; /* FAULT_FREE_PRIVATE_MEMORY */
+	CK_ULONG free_memory;
+	size_t n_hidden; /* FAULT_HIDE_MECHANISMS */
+	CK_MECHANISM_TYPE hidden[16];
+	int n_hidden_attrs; /* FAULT_HIDE_ATTRS */
+	CK_ATTRIBUTE_TYPE hidden_attrs[3];
+	bool have_serial; /* FAULT_TOKEN_SERIAL */
+	char serial[17];
 	bool pinpad;
 	bool have_pinpad_pin;
 	char pinpad_pin[FAULT_PIN_MAX];
@@ -406,11 +418,62 @@ fault_parse_token_flag(char *word, struct fault_config *cfg)
 	} else if (strcmp(word, "pinpad") == 0) {
 		cfg->token_flags |= CKF_PROTECTED_AUTHENTICATION_PATH;
 		cfg->pinpad = true;
+	} else if (strcmp(word, "write_protected") == 0) {
+		cfg->token_flags |= CKF_WRITE_PROTECTED;
+		cfg->write_protected = true;
 	} else {
 		fprintf(stderr, "fault-pkcs11: bad FAULT_TOKEN_FLAGS word \"%s\"\n", word);
 		return false;
 	}
 	return true;
+}
+
+/* One FAULT_HIDE_MECHANISMS entry: a CKM_ name of a key pair generation
+ * mechanism, or a number (hex with 0x). */
+static bool
+fault_parse_hidden_mech(char *word, struct fault_config *cfg)
+{
+	CK_MECHANISM_TYPE m;
+	char *end;
+
+	if (strcmp(word, "CKM_RSA_PKCS_KEY_PAIR_GEN") == 0) {
+		m = CKM_RSA_PKCS_KEY_PAIR_GEN;
+	} else if (strcmp(word, "CKM_EC_KEY_PAIR_GEN") == 0) {
+		m = CKM_EC_KEY_PAIR_GEN;
+	} else {
+		errno = 0;
+		m = strtoul(word, &end, 0);
+		if (errno != 0 || end == word || *end != '\0')
+			goto bad;
+	}
+	if (cfg->n_hidden == sizeof cfg->hidden / sizeof cfg->hidden[0])
+		goto bad;
+	cfg->hidden[cfg->n_hidden++] = m;
+	return true;
+bad:
+	fprintf(stderr, "fault-pkcs11: bad FAULT_HIDE_MECHANISMS word \"%s\"\n", word);
+	return false;
+}
+
+/* One FAULT_HIDE_ATTRS word. */
+static bool
+fault_parse_hidden_attr(char *word, struct fault_config *cfg)
+{
+	static const struct {
+		const char *name;
+		CK_ATTRIBUTE_TYPE type;
+	} names[] = { { "sensitive", CKA_SENSITIVE },
+		      { "extractable", CKA_EXTRACTABLE },
+		      { "never_extractable", CKA_NEVER_EXTRACTABLE } };
+
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		if (strcmp(word, names[i].name) == 0 && cfg->n_hidden_attrs < 3) {
+			cfg->hidden_attrs[cfg->n_hidden_attrs++] = names[i].type;
+			return true;
+		}
+	}
+	fprintf(stderr, "fault-pkcs11: bad FAULT_HIDE_ATTRS word \"%s\"\n", word);
+	return false;
 }
 
 /* Parses FAULT_KILL=NAME:N[:before|:after]. */
@@ -516,11 +579,34 @@ fault_configure_locked(void)
 
 	memset(&cfg, 0, sizeof cfg);
 	cfg.raw_only = fault_env_flag("FAULT_RAW_ONLY");
+	cfg.no_slots = fault_env_flag("FAULT_NO_SLOTS");
 	cfg.refuse_extractable = fault_env_flag("FAULT_REFUSE_EXTRACTABLE");
 	cfg.refuse_set_id = fault_env_flag("FAULT_REFUSE_SET_ID");
 	cfg.always_auth = fault_env_flag("FAULT_ALWAYS_AUTH");
 	cfg.have_pinpad_pin =
 	        fault_copy_env("FAULT_PINPAD_PIN", cfg.pinpad_pin, sizeof cfg.pinpad_pin);
+	v = getenv("FAULT_HIDE_ATTRS");
+	if (v != NULL && !fault_each_entry(v, &cfg, fault_parse_hidden_attr))
+		return CKR_GENERAL_ERROR;
+	v = getenv("FAULT_TOKEN_SERIAL");
+	if (v != NULL && v[0] != '\0') {
+		if (strlen(v) >= sizeof cfg.serial) {
+			fprintf(stderr,
+			        "fault-pkcs11: FAULT_TOKEN_SERIAL is 16 characters at most\n");
+			return CKR_GENERAL_ERROR;
+		}
+		cfg.have_serial = true;
+		memcpy(cfg.serial, v, strlen(v) + 1);
+	}
+	v = getenv("FAULT_REFUSE_SIGN_ONLY");
+	if (fault_env_flag("FAULT_REFUSE_SIGN_ONLY")) {
+		cfg.refuse_sign_only = true;
+		cfg.sign_only_rv = CKR_GENERAL_ERROR;
+		if (strcmp(v, "1") != 0 && !fault_parse_rv(v, &cfg.sign_only_rv)) {
+			fprintf(stderr, "fault-pkcs11: bad FAULT_REFUSE_SIGN_ONLY \"%s\"\n", v);
+			return CKR_GENERAL_ERROR;
+		}
+	}
 	v = getenv("FAULT_LOG");
 	if (v != NULL && !fault_copy_env("FAULT_LOG", cfg.log_path, sizeof cfg.log_path)) {
 		fprintf(stderr, "fault-pkcs11: FAULT_LOG path too long\n");
@@ -528,6 +614,22 @@ fault_configure_locked(void)
 	}
 	v = getenv("FAULT_TOKEN_FLAGS");
 	if (v != NULL && !fault_each_entry(v, &cfg, fault_parse_token_flag))
+		return CKR_GENERAL_ERROR;
+	v = getenv("FAULT_FREE_PRIVATE_MEMORY");
+	if (v != NULL && v[0] != '\0') {
+		char *end;
+
+		errno = 0;
+		cfg.free_memory = strtoul(v, &end, 10);
+		if (errno != 0 || end == v || *end != '\0') {
+			fprintf(stderr,
+			        "fault-pkcs11: FAULT_FREE_PRIVATE_MEMORY is a number of bytes\n");
+			return CKR_GENERAL_ERROR;
+		}
+		cfg.have_free_memory = true;
+	}
+	v = getenv("FAULT_HIDE_MECHANISMS");
+	if (v != NULL && !fault_each_entry(v, &cfg, fault_parse_hidden_mech))
 		return CKR_GENERAL_ERROR;
 	v = getenv("FAULT_FAIL");
 	if (v != NULL && !fault_each_entry(v, &cfg, fault_parse_fail_entry))
@@ -718,6 +820,50 @@ fault_find_attr(const CK_ATTRIBUTE *templ, CK_ULONG count, CK_ATTRIBUTE_TYPE typ
 	return NULL;
 }
 
+/* Does FAULT_HIDE_MECHANISMS name any mechanism? */
+static bool
+fault_hides_some(void)
+{
+	struct fault_config cfg;
+
+	fault_get_config(&cfg);
+	return cfg.n_hidden > 0;
+}
+
+/* True when FAULT_RAW_ONLY hides the mechanism (a hash-and-sign one), or
+ * FAULT_HIDE_MECHANISMS names it. */
+static bool
+fault_hidden_mech(CK_MECHANISM_TYPE type)
+{
+	struct fault_config cfg;
+
+	fault_get_config(&cfg);
+	for (size_t i = 0; i < cfg.n_hidden; i++) {
+		if (cfg.hidden[i] == type)
+			return true;
+	}
+	return fault_is_hash_sign(type) && cfg.raw_only;
+}
+
+/* FAULT_TOKEN_FLAGS=write_protected: calls that write refuse. */
+static bool
+fault_write_protected(void)
+{
+	return fault_get_flag(&fault_cfg.write_protected);
+}
+
+/* FAULT_NO_SLOTS: the module sees no slot (no reader plugged in). */
+static CK_RV
+fault_do_C_GetSlotList(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
+{
+	if (!fault_get_flag(&fault_cfg.no_slots))
+		return fault_real->C_GetSlotList(present, list, count);
+	if (count == NULL)
+		return CKR_ARGUMENTS_BAD;
+	*count = 0;
+	return CKR_OK;
+}
+
 static CK_RV
 fault_do_C_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count)
 {
@@ -725,7 +871,7 @@ fault_do_C_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, CK_ULON
 	CK_ULONG n = 0, kept = 0;
 	CK_RV rv;
 
-	if (!fault_get_flag(&fault_cfg.raw_only))
+	if (!fault_get_flag(&fault_cfg.raw_only) && !fault_hides_some())
 		return fault_real->C_GetMechanismList(slot, list, count);
 	if (count == NULL)
 		return CKR_ARGUMENTS_BAD;
@@ -751,7 +897,7 @@ fault_do_C_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, CK_ULON
 		goto out;
 
 	for (CK_ULONG i = 0; i < n; i++) {
-		if (!fault_is_hash_sign(all[i]))
+		if (!fault_hidden_mech(all[i]))
 			all[kept++] = all[i];
 	}
 	if (list == NULL) {
@@ -766,13 +912,6 @@ fault_do_C_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, CK_ULON
 out:
 	free(all);
 	return rv;
-}
-
-/* True when FAULT_RAW_ONLY hides the mechanism (a hash-and-sign one). */
-static bool
-fault_hidden_mech(CK_MECHANISM_TYPE type)
-{
-	return fault_is_hash_sign(type) && fault_get_flag(&fault_cfg.raw_only);
 }
 
 static CK_RV
@@ -799,6 +938,31 @@ fault_do_C_VerifyInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mech, CK_OBJEC
 	return fault_real->C_VerifyInit(session, mech, key);
 }
 
+/* FAULT_HIDE_ATTRS: the token does not say these attributes, as if it did
+ * not know them (CKR_ATTRIBUTE_TYPE_INVALID, length unavailable). */
+static CK_RV
+fault_do_C_GetAttributeValue(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object,
+                             CK_ATTRIBUTE_PTR templ, CK_ULONG count)
+{
+	CK_RV rv = fault_real->C_GetAttributeValue(session, object, templ, count);
+	struct fault_config cfg;
+
+	fault_get_config(&cfg);
+	if (templ == NULL ||
+	    (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID && rv != CKR_ATTRIBUTE_SENSITIVE))
+		return rv;
+	for (CK_ULONG i = 0; i < count; i++) {
+		for (int h = 0; h < cfg.n_hidden_attrs; h++) {
+			if (templ[i].type == cfg.hidden_attrs[h]) {
+				templ[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
+				if (rv == CKR_OK)
+					rv = CKR_ATTRIBUTE_TYPE_INVALID;
+			}
+		}
+	}
+	return rv;
+}
+
 static CK_RV
 fault_do_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 {
@@ -807,6 +971,15 @@ fault_do_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 	if (rv == CKR_OK && info != NULL) {
 		pthread_mutex_lock(&fault_lock);
 		info->flags |= fault_cfg.token_flags;
+		if (fault_cfg.have_free_memory) {
+			info->ulFreePrivateMemory = fault_cfg.free_memory;
+			info->ulTotalPrivateMemory = 65536;
+		}
+		if (fault_cfg.have_serial) {
+			/* blank-padded, as PKCS#11 has it */
+			memset(info->serialNumber, ' ', sizeof info->serialNumber);
+			memcpy(info->serialNumber, fault_cfg.serial, strlen(fault_cfg.serial));
+		}
 		pthread_mutex_unlock(&fault_lock);
 	}
 	return rv;
@@ -833,9 +1006,28 @@ static CK_RV
 fault_do_C_SetAttributeValue(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object,
                              CK_ATTRIBUTE_PTR templ, CK_ULONG count)
 {
+	if (fault_write_protected())
+		return CKR_TOKEN_WRITE_PROTECTED;
 	if (fault_find_attr(templ, count, CKA_ID) != NULL && fault_get_flag(&fault_cfg.refuse_set_id))
 		return CKR_ATTRIBUTE_READ_ONLY;
 	return fault_real->C_SetAttributeValue(session, object, templ, count);
+}
+
+static CK_RV
+fault_do_C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, CK_NOTIFY notify,
+                       CK_SESSION_HANDLE_PTR session)
+{
+	if ((flags & CKF_RW_SESSION) && fault_write_protected())
+		return CKR_TOKEN_WRITE_PROTECTED;
+	return fault_real->C_OpenSession(slot, flags, app, notify, session);
+}
+
+static CK_RV
+fault_do_C_DestroyObject(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object)
+{
+	if (fault_write_protected())
+		return CKR_TOKEN_WRITE_PROTECTED;
+	return fault_real->C_DestroyObject(session, object);
 }
 
 /*
@@ -872,6 +1064,16 @@ fault_add_always_auth(const CK_ATTRIBUTE *templ, CK_ULONG count, CK_ULONG *new_c
 	return copy;
 }
 
+/* Does the template say CKA_DECRYPT = false (a sign-only key)? */
+static bool
+fault_says_no_decrypt(CK_ATTRIBUTE_PTR templ, CK_ULONG count)
+{
+	const CK_ATTRIBUTE *a = fault_find_attr(templ, count, CKA_DECRYPT);
+
+	return a != NULL && a->pValue != NULL && a->ulValueLen == sizeof(CK_BBOOL) &&
+	       *(const CK_BBOOL *)a->pValue == CK_FALSE;
+}
+
 static CK_RV
 fault_do_C_GenerateKeyPair(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR pub,
                            CK_ULONG pub_count, CK_ATTRIBUTE_PTR priv, CK_ULONG priv_count,
@@ -883,8 +1085,14 @@ fault_do_C_GenerateKeyPair(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mech, CK_
 	CK_RV rv;
 
 	fault_get_config(&cfg);
+	if (cfg.write_protected)
+		return CKR_TOKEN_WRITE_PROTECTED;
+	if (mech != NULL && fault_hidden_mech(mech->mechanism))
+		return CKR_MECHANISM_INVALID;
 	if (cfg.refuse_extractable && fault_find_attr(priv, priv_count, CKA_EXTRACTABLE) != NULL)
 		return CKR_ATTRIBUTE_TYPE_INVALID;
+	if (cfg.refuse_sign_only && fault_says_no_decrypt(priv, priv_count))
+		return cfg.sign_only_rv;
 	if (!cfg.always_auth || (priv == NULL && priv_count != 0))
 		return fault_real->C_GenerateKeyPair(session, mech, pub, pub_count, priv,
 		                                     priv_count, pub_key, priv_key);
@@ -907,6 +1115,8 @@ fault_do_C_CreateObject(CK_SESSION_HANDLE session, CK_ATTRIBUTE_PTR templ, CK_UL
 	CK_ULONG copy_count;
 	CK_RV rv;
 
+	if (fault_write_protected())
+		return CKR_TOKEN_WRITE_PROTECTED;
 	if (cls == NULL || cls->pValue == NULL || cls->ulValueLen != sizeof value ||
 	    !fault_get_flag(&fault_cfg.always_auth))
 		return fault_real->C_CreateObject(session, templ, count, object);
@@ -1046,14 +1256,18 @@ fault_load_real_locked(void)
 #define FAULT_BEHAVIOUR(name)   \
 	if (real->name != NULL) \
 		fault_impl.name = fault_do_##name;
+	FAULT_BEHAVIOUR(C_GetSlotList)
 	FAULT_BEHAVIOUR(C_GetMechanismList)
 	FAULT_BEHAVIOUR(C_GetMechanismInfo)
 	FAULT_BEHAVIOUR(C_GetTokenInfo)
+	FAULT_BEHAVIOUR(C_GetAttributeValue)
 	FAULT_BEHAVIOUR(C_Login)
 	FAULT_BEHAVIOUR(C_SetAttributeValue)
 	FAULT_BEHAVIOUR(C_GenerateKeyPair)
 	FAULT_BEHAVIOUR(C_CreateObject)
 	FAULT_BEHAVIOUR(C_SignInit)
+	FAULT_BEHAVIOUR(C_OpenSession)
+	FAULT_BEHAVIOUR(C_DestroyObject)
 	FAULT_BEHAVIOUR(C_VerifyInit)
 #undef FAULT_BEHAVIOUR
 

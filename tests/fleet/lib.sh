@@ -52,7 +52,7 @@ fleet_args() {
 		--pin-source "file:$T/pin")
 	[[ $1 == check ]] || FLEET_ARGS+=(--server "$SVC_URL" --ca "$D/ca.pem" --type ec:prime256v1
 		--idse-password-source "file:$T/secrets/{registro_patronal}.pass"
-		--state-dir "$T/state" --out-dir "$T/out")
+		--state-dir "$T/state" --out-dir "$T/out" --yes)
 }
 
 # fleet_run check|renew [ARGS]: the tool through the fault module, its

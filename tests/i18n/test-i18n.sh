@@ -40,37 +40,42 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/cert.key" -out "$T/cert.pe
 	-addext basicConstraints=critical,CA:FALSE 2>/dev/null ||
 	die "openssl cannot make a test certificate"
 
+# run_in LANG WHAT EXPECTED_EXIT OUT ERR ARGS...: the tool in LANG (es or en),
+# stdout in OUT and stderr in ERR (the same file: together); it must exit
+# with EXPECTED_EXIT.
+run_in() {
+	local lang=$1 what=$2 want=$3 out=$4 err=$5 env got=0
+	shift 5
+	if [[ $lang == es ]]; then env=("${ES[@]}"); else env=("${EN[@]}"); fi
+	if [[ $out == "$err" ]]; then
+		"${env[@]}" "$IMSS_RENEW" --module "$SOFTHSM2_MODULE" "$@" >"$out" 2>&1 </dev/null || got=$?
+	else
+		"${env[@]}" "$IMSS_RENEW" --module "$SOFTHSM2_MODULE" "$@" >"$out" 2>"$err" </dev/null || got=$?
+	fi
+	if [[ $got != "$want" ]]; then
+		cat "$err" >&2
+		die "$what ($lang): expected exit $want, got $got"
+	fi
+}
+
 # run NAME EXPECTED_EXIT ARGS...: run the tool in Spanish and in English,
 # stdout and stderr together in $T/es/NAME and $T/en/NAME; both must exit
 # with EXPECTED_EXIT.
 run() {
-	local name=$1 want=$2 lang env got
+	local name=$1 want=$2
 	shift 2
-	for lang in es en; do
-		if [[ $lang == es ]]; then env=("${ES[@]}"); else env=("${EN[@]}"); fi
-		got=0
-		"${env[@]}" "$IMSS_RENEW" --module "$SOFTHSM2_MODULE" "$@" \
-			>"$T/$lang/$name" 2>&1 </dev/null || got=$?
-		if [[ $got != "$want" ]]; then
-			cat "$T/$lang/$name" >&2
-			die "$name ($lang): expected exit $want, got $got"
-		fi
-	done
+	run_in es "$name" "$want" "$T/es/$name" "$T/es/$name" "$@"
+	run_in en "$name" "$want" "$T/en/$name" "$T/en/$name" "$@"
 	printf 'ok: %s (exit %s in both languages)\n' "$name" "$want"
 }
 
 # run_json NAME EXPECTED_EXIT ARGS...: the same with --json and stdout only;
 # the two outputs must be identical.
 run_json() {
-	local name=$1 want=$2 lang env got
+	local name=$1 want=$2 lang
 	shift 2
 	for lang in es en; do
-		if [[ $lang == es ]]; then env=("${ES[@]}"); else env=("${EN[@]}"); fi
-		got=0
-		"${env[@]}" "$IMSS_RENEW" --module "$SOFTHSM2_MODULE" --json "$@" \
-			>"$T/$lang/$name.json" 2>"$T/$lang/$name.stderr" </dev/null || got=$?
-		[[ $got == "$want" ]] ||
-			die "$name --json ($lang): expected exit $want, got $got: $(<"$T/$lang/$name.stderr")"
+		run_in "$lang" "$name --json" "$want" "$T/$lang/$name.json" "$T/$lang/$name.stderr" --json "$@"
 	done
 	[[ -s $T/en/$name.json ]] || die "$name --json: no output"
 	if ! cmp -s "$T/es/$name.json" "$T/en/$name.json"; then

@@ -65,6 +65,8 @@ dpkg-deb -c "$deb" | awk '{ print substr($6, 2) }' | grep -v '/$' | sed 's/ ->.*
 for f in /usr/bin/imss-renew /usr/sbin/imss-renew-service /usr/include/imss-renew/imss-renew.h \
 	/usr/lib/systemd/user/imss-renew-check.service /usr/lib/systemd/user/imss-renew-check.timer \
 	/usr/lib/systemd/system/imss-renew-check.service /usr/lib/systemd/system/imss-renew-check.timer \
+	/usr/lib/systemd/user/imss-renew-fleet.service /usr/lib/systemd/user/imss-renew-fleet.timer \
+	/usr/lib/systemd/system/imss-renew-fleet.service /usr/lib/systemd/system/imss-renew-fleet.timer \
 	/usr/lib/udev/rules.d/70-imss-renew.rules /usr/share/man/man1/imss-renew.1.gz \
 	/usr/share/man/man8/imss-renew-service.8.gz /usr/share/bash-completion/completions/imss-renew; do
 	grep -qxF "$f" "$T/files" || die "the package lacks $f"

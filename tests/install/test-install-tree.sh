@@ -28,6 +28,8 @@ for f in "$lib/libimss-renew.so.0" "$lib/libimss-renew.so" \
 	"$D$IMSS_INSTALL_INCLUDEDIR/imss-renew/imss-renew.h" "$lib/pkgconfig/imss-renew.pc" \
 	"$D$IMSS_INSTALL_USER_UNITS/imss-renew-check.service" "$D$IMSS_INSTALL_USER_UNITS/imss-renew-check.timer" \
 	"$D$IMSS_INSTALL_SYSTEM_UNITS/imss-renew-check.service" "$D$IMSS_INSTALL_SYSTEM_UNITS/imss-renew-check.timer" \
+	"$D$IMSS_INSTALL_USER_UNITS/imss-renew-fleet.service" "$D$IMSS_INSTALL_USER_UNITS/imss-renew-fleet.timer" \
+	"$D$IMSS_INSTALL_SYSTEM_UNITS/imss-renew-fleet.service" "$D$IMSS_INSTALL_SYSTEM_UNITS/imss-renew-fleet.timer" \
 	"$D$IMSS_INSTALL_MANDIR/man1/imss-renew.1.gz" "$D$IMSS_INSTALL_MANDIR/man8/imss-renew-service.8.gz" \
 	"$D$IMSS_INSTALL_COMPLETION/imss-renew"; do
 	[[ -e $f ]] || die "not installed: $f"
@@ -44,6 +46,8 @@ fi
 for scope in "$IMSS_INSTALL_USER_UNITS" "$IMSS_INSTALL_SYSTEM_UNITS"; do
 	assert_eq "$IMSS_INSTALL_BINDIR/imss-renew check \$IMSS_RENEW_CHECK_ARGS" \
 		"$(sed -n 's/^ExecStart=//p' "$D$scope/imss-renew-check.service")" "$scope: ExecStart= the installed tool"
+	assert_contains "$(sed -n 's/^ExecStart=//p' "$D$scope/imss-renew-fleet.service")" \
+		"$IMSS_INSTALL_BINDIR/imss-renew fleet renew --due 30 " "$scope: the fleet unit runs the installed tool"
 done
 
 # The programs.

@@ -132,8 +132,12 @@ assert_exit 0 run --module "$SOFTHSM" --verbose keygen --token "$IMSS_TOKEN_URI"
 assert_contains "$(<"$T/stderr")" "imss-renew: generating" "keygen --verbose: the library's progress on stderr"
 
 # === check with no source: p11-kit's modules, the trust store skipped ============
-assert_exit 0 run check </dev/null
-assert_eq "No certificates found." "$(<"$T/out")" \
+# Nothing to check there is no success (issue 12): exit 1 with the reason.
+assert_exit 1 run check </dev/null
+assert_eq "" "$(<"$T/out")" \
 	"check without a source or --module: the system's CA store and the uninitialized slot are skipped"
+[[ $(<"$T/stderr") =~ (No\ token\ was\ found|No\ initialized\ token|hold\ no\ employer\ certificate) ]] ||
+	die "check with nothing to check: no reason given: $(<"$T/stderr")"
+printf 'ok: check with nothing to check: exit 1 and the reason\n'
 
 echo "$T_NAME: all passed"

@@ -86,6 +86,20 @@ svc_stop() {
 
 svc_port() { printf '%s' "${SVC_URL##*:}"; }
 
+# proxy_start [PROXY OPTIONS...]: the hostile proxy ($HOSTILE_PROXY) in front
+# of the service, in mode "pass" (the mode file is $T/mode); SERVER is its URL.
+proxy_start() {
+	local line
+	printf 'pass\n' >"$T/mode"
+	"$HOSTILE_PROXY" --dir "$D" --upstream "$SVC_URL" --mode-file "$T/mode" "$@" \
+		>"$T/proxy.out" 2>"$T/proxy.log" &
+	BG_PIDS+=($!)
+	for _ in $(seq 200); do [[ -s $T/proxy.out ]] && break; sleep 0.05; done
+	line=$(head -n1 "$T/proxy.out")
+	[[ $line == 'listening on https://127.0.0.1:'* ]] || die "proxy printed '$line': $(<"$T/proxy.log")"
+	SERVER=${line#listening on }
+}
+
 # case_new NAME token|pfx: a new employer (RP, USER) whose expired
 # certificate is on a new token (object 'IMSS anterior') or in $C/old.pfx;
 # C is the case's directory, with state/ and out/.  Exports SOFTHSM2_CONF

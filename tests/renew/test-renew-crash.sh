@@ -53,6 +53,15 @@ call_at() {
 	printf '%s %s' "$name" "$(head -n "$1" "$FLOW" | grep -cx "$name")"
 }
 
+# rerun_renews WHAT: a rerun completes the renewal (status 0); else a soft
+# failure naming WHAT (status 1).
+rerun_renews() {
+	local what=$1 rc=0
+	renew_run --type "$TYPE" >"$C/rerun.txt" || rc=$?
+	[[ $rc == 0 ]] || { fail_soft "$what: the rerun failed: $(<"$C/err")"; return 1; }
+	(check_renewed "$what, then rerun") || { fail_soft "$what, then rerun"; return 1; }
+}
+
 # --- (a) kill -9 at every call, before and after ---------------------------------
 declare -A first_kill=()     # journal state after the kill -> "POS WHEN"
 kill_case() {
@@ -68,20 +77,11 @@ kill_case() {
 	none | logged-in | keygen-started | key-generated | request-built | letter-signed | submit-started | submitted | certificate-received)
 		soft check_candidate_only "kill $when $name #$k" ;;
 	esac
-	rc=0
-	renew_run --type "$TYPE" >"$C/rerun.txt" || rc=$?
-	if [[ $rc != 0 ]]; then
-		fail_soft "kill $when $name #$k (journal '$state'): the rerun failed: $(<"$C/err")"
-		return
-	fi
+	rerun_renews "kill $when $name #$k (journal '$state')" || return
 	# After the journal said done, the rerun renews nothing again.
 	[[ $state != done ]] || grep -q 'was renewed already' "$C/rerun.txt" ||
 		fail_soft "kill $when $name #$k (journal done): the rerun does not say it was done"
-	if (check_renewed "kill $when $name #$k, journal '$state', then rerun"); then
-		printf 'ok: kill -9 %-6s call %2d %-22s journal %-22s -> rerun done\n' "$when" "$pos" "$name" "'$state'"
-	else
-		fail_soft "kill $when $name #$k"
-	fi
+	printf 'ok: kill -9 %-6s call %2d %-22s journal %-22s -> rerun done\n' "$when" "$pos" "$name" "'$state'"
 }
 echo "== (a) kill -9 at every call, $TYPE [${SECONDS}s]"
 for ((pos = 1; pos <= N; pos++)); do
@@ -133,14 +133,8 @@ fault_case() {
 		fail_soft "$what: exit $rc: $(<"$C/err")"
 		return
 	fi
-	rc=0
-	renew_run --type "$TYPE" >"$C/rerun.txt" || rc=$?
-	[[ $rc == 0 ]] || { fail_soft "$what ($outcome): the rerun failed: $(<"$C/err")"; return; }
-	if (check_renewed "$what, then rerun"); then
-		printf 'ok: %-18s at call %2d %-22s %s -> rerun done\n' "$rv" "$pos" "$name" "$outcome"
-	else
-		fail_soft "$what, then rerun"
-	fi
+	rerun_renews "$what ($outcome)" || return
+	printf 'ok: %-18s at call %2d %-22s %s -> rerun done\n' "$rv" "$pos" "$name" "$outcome"
 }
 echo "== (b) each token call failed, $TYPE [${SECONDS}s]"
 for ((pos = 1; pos <= N; pos++)); do
@@ -179,15 +173,9 @@ service_case() {
 	objects_json "$C/objects.after"
 	[[ $(jq -c '.objects | sort_by(.uri)' "$C/objects.before") == "$(jq -c '.objects | sort_by(.uri)' "$C/objects.after")" ]] ||
 		fail_soft "service down at '$state': the token changed"
-	rc=0
-	renew_run --type "$TYPE" >"$C/rerun.txt" || rc=$?
-	[[ $rc == 0 ]] || { fail_soft "service down at '$state': the rerun failed: $(<"$C/err")"; return; }
-	if (check_renewed "service down at '$state', restarted, rerun"); then
-		printf 'ok: service down at journal %-22s (kill %s call %d %s): run fails, nothing changed; restarted -> done\n' \
-			"'$state'" "$when" "$pos" "$name"
-	else
-		fail_soft "service down at '$state'"
-	fi
+	rerun_renews "service down at '$state', restarted" || return
+	printf 'ok: service down at journal %-22s (kill %s call %d %s): run fails, nothing changed; restarted -> done\n' \
+		"'$state'" "$when" "$pos" "$name"
 }
 echo "== (c) the service stopped at each journal step [${SECONDS}s]"
 for state in "${!first_kill[@]}"; do
@@ -207,13 +195,18 @@ wait_submitted() {
 	done
 	return 1
 }
+# run_until_submitted CASE WHAT: a new case CASE whose renewal runs in the
+# background (its PID in pid) until its journal says submitted.
+run_until_submitted() {
+	case_new "$1" token
+	renew_args
+	"$IMSS_RENEW" --module "$SOFTHSM" renew "${RENEW_ARGS[@]}" --type "$TYPE" >"$C/out.txt" 2>"$C/err" &
+	pid=$!
+	BG_PIDS+=("$pid")
+	wait_submitted "$pid" || die "$2: the run never reached 'submitted': $(<"$C/err")"
+}
 # kill -9 during the countdown; the rerun asks for the same request again.
-case_new poll-kill token
-renew_args
-"$IMSS_RENEW" --module "$SOFTHSM" renew "${RENEW_ARGS[@]}" --type "$TYPE" >"$C/out.txt" 2>"$C/err" &
-pid=$!
-BG_PIDS+=("$pid")
-wait_submitted "$pid" || die "polling, kill: the run never reached 'submitted': $(<"$C/err")"
+run_until_submitted poll-kill "polling, kill"
 sleep 1
 kill -KILL "$pid"
 wait "$pid" 2>/dev/null || :
@@ -224,12 +217,7 @@ check_renewed "polling, kill -9 during the wait, rerun"
 echo "ok: kill -9 during the polling wait -> rerun polls the same request -> done"
 # The service stopped during the countdown: the run fails, the journal keeps
 # the request; the service restarted (it issues what fell due), rerun done.
-case_new poll-down token
-renew_args
-"$IMSS_RENEW" --module "$SOFTHSM" renew "${RENEW_ARGS[@]}" --type "$TYPE" >"$C/out.txt" 2>"$C/err" &
-pid=$!
-BG_PIDS+=("$pid")
-wait_submitted "$pid" || die "polling, service down: the run never reached 'submitted': $(<"$C/err")"
+run_until_submitted poll-down "polling, service down"
 svc_stop
 rc=0
 wait "$pid" || rc=$?

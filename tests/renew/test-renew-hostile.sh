@@ -29,14 +29,7 @@ fail_soft() { printf '%s: FAIL: %s\n' "$T_NAME" "$*" >&2; failures=$((failures +
 svc_init
 svc_start
 PORT=$(svc_port)
-printf 'pass\n' >"$T/mode"
-"$HOSTILE_PROXY" --dir "$D" --upstream "$SVC_URL" --mode-file "$T/mode" --stall "$STALL" \
-	>"$T/proxy.out" 2>"$T/proxy.log" &
-BG_PIDS+=($!)
-for _ in $(seq 100); do [[ -s $T/proxy.out ]] && break; sleep 0.05; done
-line=$(head -n1 "$T/proxy.out")
-[[ $line == 'listening on https://127.0.0.1:'* ]] || die "proxy printed '$line': $(<"$T/proxy.log")"
-SERVER=${line#listening on }
+proxy_start --stall "$STALL"
 
 # What each mode must be refused with (a part of the message).
 declare -A expect=(

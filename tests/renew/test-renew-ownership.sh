@@ -11,7 +11,9 @@
 #  (2) hand-edited journals naming the current key (by ID and hash, by
 #      label, by the random keygen ID), and one naming a key of the user's
 #      made before, under another label: renew and --abandon refuse them as
-#      damaged and delete nothing; --abandon after the certificate was
+#      damaged and delete nothing; a journal saying its key was made
+#      elsewhere (--new-key): naming the current key, refused by renew;
+#      --abandon forgets such a key and never deletes it; --abandon after the certificate was
 #      stored (killed at C_CreateObject) refuses and leaves the key;
 #  (3) a --label already carried by an unrelated object (a data object):
 #      refused before anything is recorded, the object untouched;
@@ -82,6 +84,21 @@ write_journal() {
 	chmod 600 "$(journal)"
 }
 
+# both_refuse WHAT MESSAGE: renew and --abandon each exit 1 saying MESSAGE,
+# and leave the token as $C/before.json recorded it.
+both_refuse() {
+	local what=$1 message=$2 run rc
+	for run in renew_run abandon_run; do
+		rc=0
+		$run >"$C/out.txt" || rc=$?
+		assert_eq 1 "$rc" "$what: $run refuses"
+		assert_contains "$(<"$C/err")" "$message" "$what: $run says why"
+		objects_json "$C/objects.json"
+		cmp -s <(jq -c .objects "$C/before.json") <(jq -c .objects "$C/objects.json") ||
+			die "$what: $run changed the token"
+	done
+}
+
 # --- (1) finding 1 ---------------------------------------------------------------
 case_new finding1 token
 expect_refused "finding 1: --label of the current key" "already used" --label 'IMSS anterior'
@@ -135,17 +152,29 @@ edited_case "journal naming the current key after the hash was recorded" keygen-
 objects_json "$C/before.json"
 prev_id=$(jq -r '.objects[] | select(.label == "Llave previa" and .class == "private-key") | .id' "$C/before.json")
 write_journal keygen-started "{key_label: \"IMSS R otra\", key_tmp_id: \"$prev_id\"}"
-for run in renew_run abandon_run; do
-	rc=0
-	$run >"$C/out.txt" || rc=$?
-	assert_eq 1 "$rc" "pre-existing key under another label: $run refuses"
-	assert_contains "$(<"$C/err")" "carries another label than the one recorded" \
-		"pre-existing key under another label: $run says why"
-	objects_json "$C/objects.json"
-	cmp -s <(jq -c .objects "$C/before.json") <(jq -c .objects "$C/objects.json") ||
-		die "pre-existing key under another label: $run changed the token"
-done
+both_refuse "pre-existing key under another label" "carries another label than the one recorded"
 rm "$(journal)"
+
+# A journal saying its key was made elsewhere (--new-key, issue 11) that
+# names the current key: renew refuses it as damaged.  --abandon never
+# deletes a key made elsewhere, whichever one the journal names (the
+# user's 'Llave previa' here): it only forgets it.
+write_journal key-generated "{key_label: \"IMSS anterior\", key_id: \"$OLD_ID\",
+	key_spki_sha256: \"$OLD_SPKI\", key_origin: \"elsewhere\"}"
+expect_refused "made elsewhere, naming the current key: renew" "is the key of the current credential"
+objects_json "$C/objects.json"
+cmp -s <(jq -c .objects "$C/before.json") <(jq -c .objects "$C/objects.json") ||
+	die "made elsewhere, naming the current key: renew changed the token"
+pubkey_der "$prev_id" "$C/prev-pub.der" || die "cannot read the public key of 'Llave previa'"
+write_journal key-generated "{key_label: \"Llave previa\", key_id: \"$prev_id\",
+	key_spki_sha256: \"$(spki_of_pub "$C/prev-pub.der")\", key_origin: \"elsewhere\"}"
+abandon_run || die "made elsewhere: --abandon failed: $(<"$C/err")"
+assert_contains "$(<"$C/abandon.out")" "made before the renewal and is kept" \
+	"made elsewhere: --abandon says it keeps the key"
+objects_json "$C/objects.json"
+cmp -s <(jq -c .objects "$C/before.json") <(jq -c .objects "$C/objects.json") ||
+	die "made elsewhere: --abandon changed the token"
+[[ ! -e $(journal) ]] || die "made elsewhere: --abandon left the journal"
 
 # A journal naming a key by its label alone (no random keygen ID: not one
 # this version wrote) names anybody's key: damaged, for renew and
@@ -153,16 +182,7 @@ rm "$(journal)"
 # (review of issue 9: --abandon deleted 'Llave previa' this way).
 for label in 'IMSS anterior' 'Llave previa'; do
 	write_journal keygen-started "{key_label: \"$label\"}"
-	for run in renew_run abandon_run; do
-		rc=0
-		$run >"$C/out.txt" || rc=$?
-		assert_eq 1 "$rc" "label '$label' alone: $run refuses"
-		assert_contains "$(<"$C/err")" "missing the random ID the key was generated with" \
-			"label '$label' alone: $run says the journal is damaged"
-		objects_json "$C/objects.json"
-		cmp -s <(jq -c .objects "$C/before.json") <(jq -c .objects "$C/objects.json") ||
-			die "label '$label' alone: $run changed the token"
-	done
+	both_refuse "label '$label' alone (a damaged journal)" "missing the random ID the key was generated with"
 	rm "$(journal)"
 done
 

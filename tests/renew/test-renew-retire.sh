@@ -10,34 +10,40 @@ svc_start
 
 today=$(date -u +%Y-%m-%d)
 
+# retire_run WHAT SAID ARGS...: renew with ARGS succeeds and its output says
+# SAID; the token's objects are then in $C/objects.json.
+retire_run() {
+	local what=$1 said=$2
+	shift 2
+	renew_run "$@" >"$C/out.txt" || die "$what: renew failed: $(<"$C/err")"
+	assert_contains "$(<"$C/out.txt")" "$said" "$what: the tool says so"
+	objects_json "$C/objects.json"
+}
+
+# count_objects JQ-FILTER: how many of the token's objects the filter selects.
+count_objects() { jq "[.objects[] | select($1)] | length" "$C/objects.json"; }
+
 # Relabel: the three old objects carry the new label; nothing else changed.
 case_new relabel token
-renew_run --retire-old >"$C/out.txt" || die "relabel: renew failed: $(<"$C/err")"
-assert_contains "$(<"$C/out.txt")" "relabelled" "relabel: the tool says so"
-objects_json "$C/objects.json"
-assert_eq 3 "$(jq "[.objects[] | select(.label == \"IMSS anterior (retired $today)\")] | length" "$C/objects.json")" \
+retire_run relabel "relabelled" --retire-old
+assert_eq 3 "$(count_objects ".label == \"IMSS anterior (retired $today)\"")" \
 	"relabel: key pair and certificate relabelled"
-assert_eq 0 "$(jq '[.objects[] | select(.label == "IMSS anterior")] | length' "$C/objects.json")" \
-	"relabel: nothing left under the old label"
+assert_eq 0 "$(count_objects '.label == "IMSS anterior"')" "relabel: nothing left under the old label"
 assert_eq "$OLD_ID" "$(jq -r "[.objects[] | select(.label == \"IMSS anterior (retired $today)\")][0].id" "$C/objects.json")" \
 	"relabel: same objects (same ID)"
-assert_eq 3 "$(jq '[.objects[] | select(.label | startswith("IMSS R"))] | length' "$C/objects.json")" \
+assert_eq 3 "$(count_objects '.label | startswith("IMSS R")')" \
 	"relabel: the new key pair and certificate are there"
 
 # Delete: the old objects are gone, the new ones stay.
 case_new delete token
-renew_run --retire-old=delete >"$C/out.txt" || die "delete: renew failed: $(<"$C/err")"
-assert_contains "$(<"$C/out.txt")" "deleted" "delete: the tool says so"
-objects_json "$C/objects.json"
-assert_eq 0 "$(jq "[.objects[] | select(.id == \"$OLD_ID\")] | length" "$C/objects.json")" \
-	"delete: no object with the old ID left"
-assert_eq 3 "$(jq '[.objects[] | select(.label | startswith("IMSS R"))] | length' "$C/objects.json")" \
+retire_run delete "deleted" --retire-old=delete
+assert_eq 0 "$(count_objects ".id == \"$OLD_ID\"")" "delete: no object with the old ID left"
+assert_eq 3 "$(count_objects '.label | startswith("IMSS R")')" \
 	"delete: the new key pair and certificate are there"
 
 # A .pfx is never touched.
 case_new file pfx
-renew_run --retire-old=delete >"$C/out.txt" || die "pfx: renew failed: $(<"$C/err")"
-assert_contains "$(<"$C/out.txt")" "is a file; it was left as it is" "pfx: left alone, and said so"
+retire_run pfx "is a file; it was left as it is" --retire-old=delete
 sha256sum <"$C/old.pfx" | cmp -s - "$C/old.pfx.sha256" || die "pfx: the .pfx changed"
 echo "ok: the .pfx is unchanged"
 

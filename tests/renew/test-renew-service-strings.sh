@@ -35,14 +35,7 @@ fail_soft() { printf '%s: FAIL: %s\n' "$T_NAME" "$*" >&2; failures=$((failures +
 
 svc_init
 svc_start --issue-delay 1      # a 202 first: the request id is what is polled
-printf 'pass\n' >"$T/mode"
-"$HOSTILE_PROXY" --dir "$D" --upstream "$SVC_URL" --mode-file "$T/mode" \
-	>"$T/proxy.out" 2>"$T/proxy.log" &
-BG_PIDS+=($!)
-for _ in $(seq 100); do [[ -s $T/proxy.out ]] && break; sleep 0.05; done
-line=$(head -n1 "$T/proxy.out")
-[[ $line == 'listening on https://127.0.0.1:'* ]] || die "proxy printed '$line': $(<"$T/proxy.log")"
-SERVER=${line#listening on }
+proxy_start
 
 # clean_output FILE...: no byte under 0x20 but newline, no DEL.
 clean_output() {

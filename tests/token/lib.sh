@@ -11,6 +11,12 @@ export FAULT_LOG=$T/fault.log
 # fault ARGS: the tool through the fault module, with an empty call log.
 fault() { : >"$FAULT_LOG"; "$IMSS_RENEW" --module "$FAULT_MODULE" "$@"; }
 capture() { local file=$1; shift; "$@" >"$file"; }
+# fault_keygen LABEL [ARGS]: keygen through the fault module, stdout in $T/out.
+fault_keygen() {
+	local label=$1; shift
+	capture "$T/out" fault keygen --token "$IMSS_TOKEN_URI" --label "$label" \
+		--pin-source "file:$T/pin" "$@"
+}
 
 # objects_json: every object on the token, after login, straight from
 # SoftHSM, into $T/objects.json.

@@ -32,23 +32,10 @@
 
 #include "imss-renew/imss-renew.h"
 
-static int failures;
+#include "check.h"
+
 static imss_ctx *ctx;
 static imss_pin_source *pin; /* kept by the token until it is closed */
-
-#define CHECK(cond, ...)                                                     \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			failures++;                                          \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__);                        \
-			fputc('\n', stderr);                                 \
-		} else {                                                     \
-			printf("ok: ");                                      \
-			printf(__VA_ARGS__);                                 \
-			putchar('\n');                                       \
-		}                                                            \
-	} while (0)
 
 /* CHECK an imss_err, with the context's detail on failure. */
 #define CHECK_ERR(got, want, what)                                                                \
@@ -544,6 +531,7 @@ main(int argc, char **argv)
 	imss_token *tok = NULL;
 	const char *step;
 
+	check_verbose = 1;
 	if (argc < 6) {
 		fprintf(stderr, "usage: test-objects MODULE TOKEN-URI PIN-FILE keys|store|delete DIR\n"
 		                "       test-objects MODULE TOKEN-URI PIN-FILE tokens URI1 URI2\n");

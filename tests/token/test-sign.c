@@ -27,21 +27,12 @@
 
 #include "imss-renew/imss-renew.h"
 
-static int failures;
+#include "check.h"
+
 static int auth_mode;
 static const char *mode_name;
 static const char *pin_path;
 static imss_ctx *the_ctx;
-
-#define CHECK(cond, ...)                                                     \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			failures++;                                          \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__);                        \
-			fputc('\n', stderr);                                 \
-		}                                                            \
-	} while (0)
 
 static const char *const hash_names[] = { NULL, "SHA256", "SHA384", "SHA512" };
 
