@@ -44,6 +44,11 @@ struct imss_token {
 	imss_pin_source *pin_source;   /* not owned: for context-specific logins */
 	CK_MECHANISM_TYPE refused[16]; /* hash-and-sign mechanisms C_SignInit refused */
 	size_t n_refused;
+	/* The last key pair generation C_GetMechanismInfo answered for (a
+	 * fleet's renewals on one token ask once). */
+	CK_MECHANISM_TYPE keygen_mech;
+	CK_MECHANISM_INFO keygen_info;
+	int keygen_known;
 };
 
 struct imss_key {
