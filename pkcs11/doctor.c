@@ -160,13 +160,21 @@ token_keygen_listed(imss_token *tok, const imss_keyspec *spec, int *listed)
 	*listed = 0;
 	if (tok->mechs != NULL && !token_has_mechanism(tok, mech))
 		return IMSS_OK;
-	rv = tok->f->C_GetMechanismInfo(tok->slot, mech, &info);
+	if (tok->keygen_known && tok->keygen_mech == mech) {
+		info = tok->keygen_info; /* asked already while this token is open */
+		rv = CKR_OK;
+	} else {
+		rv = tok->f->C_GetMechanismInfo(tok->slot, mech, &info);
+	}
 	if (rv != CKR_OK && token_gone(rv))
 		return token_fail(tok, "C_GetMechanismInfo", rv);
 	if (rv != CKR_OK) { /* CKR_MECHANISM_INVALID, or a module's own word for it */
 		ctx_log(tok->ctx, IMSS_LOG_DEBUG, "C_GetMechanismInfo: %s", ckr_name(rv));
 		return IMSS_OK;
 	}
+	tok->keygen_mech = mech;
+	tok->keygen_info = info;
+	tok->keygen_known = 1;
 	*listed = (info.flags & CKF_GENERATE_KEY_PAIR) && spec->bits >= info.ulMinKeySize &&
 	          spec->bits <= info.ulMaxKeySize;
 	return IMSS_OK;

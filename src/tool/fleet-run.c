@@ -126,6 +126,11 @@ run_token(struct fleet_run *r, const char *uri)
 	for (i = 0; i < r->ntokens; i++)
 		if (strcmp(r->tokens[i].uri, uri) == 0)
 			return r->tokens[i].same ? r->tokens[i].same : &r->tokens[i];
+	/* A key's URI on a token open already, as renew takes --current on
+	 * --token: not opened again (5 PKCS#11 calls an employer). */
+	for (i = 0; i < r->ntokens; i++)
+		if (r->tokens[i].tok != NULL && imss_token_uri_matches(r->tokens[i].tok, uri))
+			return &r->tokens[i];
 	ft = &r->tokens[r->ntokens++]; /* room for every row's two URIs */
 	memset(ft, 0, sizeof(*ft));
 	ft->uri = strdup(uri);
