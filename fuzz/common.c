@@ -54,30 +54,42 @@ fuzz_read_data(const char *name, size_t *len)
 	return buf;
 }
 
-X509 *
-fuzz_cert(const char *name)
+static void *
+read_x509(FILE *f)
+{
+	return PEM_read_X509(f, NULL, NULL, NULL);
+}
+
+static void *
+read_private_key(FILE *f)
+{
+	return PEM_read_PrivateKey(f, NULL, NULL, NULL);
+}
+
+/* What read() makes of the PEM data file name; aborts when nothing. */
+static void *
+read_pem(const char *name, void *(*read)(FILE *))
 {
 	char *path = data_path(name);
 	FILE *f = fopen(path, "r");
-	X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+	void *object = f ? read(f) : NULL;
 
-	fuzz_check(x != NULL, path);
+	fuzz_check(object != NULL, path);
 	fclose(f);
 	free(path);
-	return x;
+	return object;
+}
+
+X509 *
+fuzz_cert(const char *name)
+{
+	return read_pem(name, read_x509);
 }
 
 EVP_PKEY *
 fuzz_key(const char *name)
 {
-	char *path = data_path(name);
-	FILE *f = fopen(path, "r");
-	EVP_PKEY *k = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
-
-	fuzz_check(k != NULL, path);
-	fclose(f);
-	free(path);
-	return k;
+	return read_pem(name, read_private_key);
 }
 
 imss_ctx *

@@ -270,43 +270,80 @@ imss_token_find_certificate(imss_token *tok, const char *uri, X509 **out)
 	return certificate_value(tok, h, out);
 }
 
+static void
+token_cert_clear(imss_token_cert *c)
+{
+	STR_FREE_EACH(c->uri, c->key_uri);
+	X509_free(c->cert);
+}
+
 void
 imss_token_cert_free(imss_token_cert *certs, size_t count)
 {
-	size_t i;
-
-	if (certs == NULL)
-		return;
-	for (i = 0; i < count; i++) {
-		free(certs[i].uri);
-		free(certs[i].key_uri);
-		X509_free(certs[i].cert);
-	}
-	free(certs);
+	ARRAY_FREE_EACH(certs, count, token_cert_clear);
 }
 
 /* The URI of the private key with this ID, if the session can see one. */
+/*
+ * The private keys' IDs and labels, read once for a listing (a search and
+ * one C_GetAttributeValue per key) instead of a search per certificate.
+ */
+struct key_names {
+	CK_ATTRIBUTE (*attrs)[2]; /* CKA_ID, CKA_LABEL of each key */
+	CK_ULONG n;
+};
+
+static void
+key_names_free(struct key_names *k)
+{
+	CK_ULONG i;
+
+	for (i = 0; k->attrs && i < k->n; i++)
+		attrs_free_values(k->attrs[i], 2);
+	free(k->attrs);
+}
+
 static imss_err
-key_uri_for_id(imss_token *tok, const CK_ATTRIBUTE *id, char **uri)
+key_names_read(imss_token *tok, struct key_names *k)
 {
 	CK_OBJECT_CLASS klass = CKO_PRIVATE_KEY;
-	CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &klass, sizeof(klass) },
-		                { CKA_ID, id->pValue, id->ulValueLen } };
-	CK_ATTRIBUTE label = { CKA_LABEL, NULL, 0 };
-	CK_OBJECT_HANDLE h;
-	CK_ULONG count = 0;
+	CK_ATTRIBUTE tmpl = { CKA_CLASS, &klass, sizeof(klass) };
+	CK_OBJECT_HANDLE *found = NULL;
+	CK_ULONG n = 0;
 	imss_err err;
+
+	memset(k, 0, sizeof(*k));
+	err = token_find_all(tok, &tmpl, 1, &found, &n);
+	if (err == IMSS_OK && (k->attrs = calloc(n ? n : 1, sizeof(*k->attrs))) == NULL)
+		err = IMSS_ERR_NOMEM;
+	for (; err == IMSS_OK && k->n < n; k->n++) {
+		k->attrs[k->n][0] = (CK_ATTRIBUTE){ CKA_ID, NULL, 0 };
+		k->attrs[k->n][1] = (CK_ATTRIBUTE){ CKA_LABEL, NULL, 0 };
+		err = token_get_attrs(tok, found[k->n], k->attrs[k->n], 2);
+	}
+	free(found);
+	return err;
+}
+
+/* The URI of the first private key whose ID is id, or *uri NULL. */
+static imss_err
+key_uri_for_id(imss_token *tok, const struct key_names *k, const CK_ATTRIBUTE *id, char **uri)
+{
+	const CK_ATTRIBUTE *kid, *label;
 	char *text;
+	CK_ULONG i;
 
 	*uri = NULL;
-	err = token_find(tok, tmpl, 2, &h, 1, &count);
-	if (err != IMSS_OK || count == 0)
-		return err;
-	err = token_get_attrs(tok, h, &label, 1);
-	if (err != IMSS_OK)
-		return err;
-	text = label.pValue ? strndup(label.pValue, label.ulValueLen) : strdup("");
-	attrs_free_values(&label, 1);
+	for (i = 0; i < k->n; i++) {
+		kid = &k->attrs[i][0];
+		if (kid->pValue != NULL && kid->ulValueLen == id->ulValueLen &&
+		    memcmp(kid->pValue, id->pValue, id->ulValueLen) == 0)
+			break;
+	}
+	if (i == k->n)
+		return IMSS_OK;
+	label = &k->attrs[i][1];
+	text = label->pValue ? strndup(label->pValue, label->ulValueLen) : strdup("");
 	if (text == NULL)
 		return IMSS_ERR_NOMEM;
 	*uri = object_uri(tok, CKO_PRIVATE_KEY, id->pValue, id->ulValueLen, text);
@@ -314,33 +351,41 @@ key_uri_for_id(imss_token *tok, const CK_ATTRIBUTE *id, char **uri)
 	return *uri ? IMSS_OK : IMSS_ERR_NOMEM;
 }
 
+/* One certificate object: its value, ID and label in one call. */
 static imss_err
-describe_certificate(imss_token *tok, CK_OBJECT_HANDLE h, imss_token_cert *c)
+describe_certificate(imss_token *tok, CK_OBJECT_HANDLE h, const struct key_names *keys,
+                     imss_token_cert *c)
 {
-	CK_ATTRIBUTE attrs[] = { { CKA_ID, NULL, 0 }, { CKA_LABEL, NULL, 0 } };
-	CK_ATTRIBUTE *id, *label;
+	CK_ATTRIBUTE attrs[] = { { CKA_VALUE, NULL, 0 }, { CKA_ID, NULL, 0 }, { CKA_LABEL, NULL, 0 } };
+	CK_ATTRIBUTE *id = &attrs[1], *label = &attrs[2];
+	const unsigned char *p;
 	char *text = NULL;
 	imss_err err;
 
 	memset(c, 0, sizeof(*c));
-	err = certificate_value(tok, h, &c->cert);
-	if (err == IMSS_OK)
-		err = token_get_attrs(tok, h, attrs, 2);
+	err = token_get_attrs(tok, h, attrs, 3);
 	if (err != IMSS_OK)
 		return err;
-	id = attrs_find(attrs, 2, CKA_ID);
-	label = attrs_find(attrs, 2, CKA_LABEL);
-	text = label ? strndup(label->pValue, label->ulValueLen) : strdup("");
-	c->uri = text ? object_uri(tok, CKO_CERTIFICATE, id ? id->pValue : NULL,
-	                           id ? id->ulValueLen : 0, text)
-	              : NULL;
+	p = attrs[0].pValue;
+	if (p != NULL)
+		c->cert = d2i_X509(NULL, &p, (long)attrs[0].ulValueLen);
+	if (c->cert == NULL)
+		err = ctx_fail(tok->ctx, IMSS_ERR_FORMAT,
+		               _("A certificate object on token '%s' holds no valid X.509 certificate."),
+		               tok->info.label);
+	if (err == IMSS_OK) {
+		text = label->pValue ? strndup(label->pValue, label->ulValueLen) : strdup("");
+		c->uri = text ? object_uri(tok, CKO_CERTIFICATE, id->pValue,
+		                           id->pValue ? id->ulValueLen : 0, text)
+		              : NULL;
+		if (c->uri == NULL)
+			err = IMSS_ERR_NOMEM;
+	}
 	free(text);
-	if (c->uri == NULL)
-		err = IMSS_ERR_NOMEM;
 	c->key_known = tok->logged_in;
-	if (err == IMSS_OK && id != NULL && tok->logged_in)
-		err = key_uri_for_id(tok, id, &c->key_uri);
-	attrs_free_values(attrs, 2);
+	if (err == IMSS_OK && id->pValue != NULL && tok->logged_in)
+		err = key_uri_for_id(tok, keys, id, &c->key_uri);
+	attrs_free_values(attrs, 3);
 	return err;
 }
 
@@ -351,7 +396,8 @@ imss_token_list_certificates(imss_token *tok, imss_token_cert **out, size_t *cou
 	CK_CERTIFICATE_TYPE ctype = CKC_X_509;
 	CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &klass, sizeof(klass) },
 		                { CKA_CERTIFICATE_TYPE, &ctype, sizeof(ctype) } };
-	CK_OBJECT_HANDLE found[256];
+	struct key_names keys = { NULL, 0 };
+	CK_OBJECT_HANDLE *found = NULL;
 	imss_token_cert *certs = NULL;
 	CK_ULONG n = 0, i;
 	imss_err err;
@@ -359,14 +405,17 @@ imss_token_list_certificates(imss_token *tok, imss_token_cert **out, size_t *cou
 	*out = NULL;
 	*count = 0;
 	ctx_clear_detail(tok->ctx);
-	err = token_find(tok, tmpl, 2, found, 256, &n);
-	if (err != IMSS_OK)
-		return err;
-	certs = calloc(n ? n : 1, sizeof(*certs));
-	if (certs == NULL)
-		return IMSS_ERR_NOMEM;
+	/* Every one: a despacho's token holds hundreds (a fixed 256 cut the
+	 * list short, and an employer's newest certificate with it). */
+	err = token_find_all(tok, tmpl, 2, &found, &n);
+	if (err == IMSS_OK && tok->logged_in)
+		err = key_names_read(tok, &keys);
+	if (err == IMSS_OK && (certs = calloc(n ? n : 1, sizeof(*certs))) == NULL)
+		err = IMSS_ERR_NOMEM;
 	for (i = 0; i < n && err == IMSS_OK; i++)
-		err = describe_certificate(tok, found[i], &certs[i]);
+		err = describe_certificate(tok, found[i], &keys, &certs[i]);
+	free(found);
+	key_names_free(&keys);
 	if (err != IMSS_OK) {
 		imss_token_cert_free(certs, n);
 		return err;

@@ -43,18 +43,18 @@ doctor_check_add(imss_doctor_report *r, const char *name, imss_check_status stat
 #define check_add(r, name, status, result, ...) \
 	doctor_check_add(r, name, status, result, -1, __VA_ARGS__)
 
+static void
+check_clear(imss_check *c)
+{
+	STR_FREE_EACH(c->name, c->text);
+}
+
 void
 imss_doctor_report_clear(imss_doctor_report *r)
 {
-	size_t i;
-
 	if (r == NULL)
 		return;
-	for (i = 0; i < r->count; i++) {
-		free(r->checks[i].name);
-		free(r->checks[i].text);
-	}
-	free(r->checks);
+	ARRAY_FREE_EACH(r->checks, r->count, check_clear);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -62,23 +62,31 @@ static imss_err
 check_pin(imss_token *tok, imss_doctor_report *r)
 {
 	const imss_token_info *ti = &tok->info;
+	/* The PIN's troubles, the worst first: the first that holds is said. */
+	const struct {
+		int holds;
+		imss_check_status status;
+		const char *text;
+	} troubles[] = {
+		{ !ti->user_pin_initialized, IMSS_CHECK_FAIL,
+		  N_("the user PIN is not initialised; initialise it with the token's own tool") },
+		{ ti->pin_locked, IMSS_CHECK_FAIL,
+		  N_("the user PIN is locked; unlock it with the SO PIN or PUK") },
+		{ ti->pin_final_try, IMSS_CHECK_WARN,
+		  N_("one PIN try left: the next wrong PIN locks the token") },
+		{ ti->pin_count_low, IMSS_CHECK_WARN, N_("wrong PINs were entered: few tries left") },
+		{ ti->pin_to_be_changed, IMSS_CHECK_WARN,
+		  N_("the token asks for the PIN to be changed") },
+	};
+	size_t i;
 
-	if (!ti->user_pin_initialized)
-		return check_add(r, "pin", IMSS_CHECK_FAIL, IMSS_RESULT_FAILED,
-		                 _("the user PIN is not initialised; initialise it with the token's own tool"));
-	if (ti->pin_locked)
-		return check_add(r, "pin", IMSS_CHECK_FAIL, IMSS_RESULT_FAILED,
-		                 _("the user PIN is locked; unlock it with the SO PIN or PUK"));
-	if (ti->pin_final_try)
-		return check_add(r, "pin", IMSS_CHECK_WARN, IMSS_RESULT_OK,
-		                 _("one PIN try left: the next wrong PIN locks the token"));
-	if (ti->pin_count_low)
-		return check_add(r, "pin", IMSS_CHECK_WARN, IMSS_RESULT_OK,
-		                 _("wrong PINs were entered: few tries left"));
-	if (ti->pin_to_be_changed)
-		return check_add(r, "pin", IMSS_CHECK_WARN, IMSS_RESULT_OK,
-		                 _("the token asks for the PIN to be changed"));
-	return check_add(r, "pin", IMSS_CHECK_OK, IMSS_RESULT_OK,
+	for (i = 0; i < sizeof(troubles) / sizeof(troubles[0]); i++)
+		if (troubles[i].holds)
+			return check_add(r, "pin", troubles[i].status,
+			                 troubles[i].status == IMSS_CHECK_FAIL ? IMSS_RESULT_FAILED
+			                                                       : IMSS_RESULT_OK,
+			                 "%s", _(troubles[i].text));
+	return check_add(r, "pin", IMSS_CHECK_OK, IMSS_RESULT_OK, "%s",
 	                 ti->pinpad ? _("PIN state good; the PIN is entered on the token's PIN pad")
 	                            : _("PIN state good"));
 }
@@ -152,13 +160,21 @@ token_keygen_listed(imss_token *tok, const imss_keyspec *spec, int *listed)
 	*listed = 0;
 	if (tok->mechs != NULL && !token_has_mechanism(tok, mech))
 		return IMSS_OK;
-	rv = tok->f->C_GetMechanismInfo(tok->slot, mech, &info);
+	if (tok->keygen_known && tok->keygen_mech == mech) {
+		info = tok->keygen_info; /* asked already while this token is open */
+		rv = CKR_OK;
+	} else {
+		rv = tok->f->C_GetMechanismInfo(tok->slot, mech, &info);
+	}
 	if (rv != CKR_OK && token_gone(rv))
 		return token_fail(tok, "C_GetMechanismInfo", rv);
 	if (rv != CKR_OK) { /* CKR_MECHANISM_INVALID, or a module's own word for it */
 		ctx_log(tok->ctx, IMSS_LOG_DEBUG, "C_GetMechanismInfo: %s", ckr_name(rv));
 		return IMSS_OK;
 	}
+	tok->keygen_mech = mech;
+	tok->keygen_info = info;
+	tok->keygen_known = 1;
 	*listed = (info.flags & CKF_GENERATE_KEY_PAIR) && spec->bits >= info.ulMinKeySize &&
 	          spec->bits <= info.ulMaxKeySize;
 	return IMSS_OK;

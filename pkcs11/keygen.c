@@ -467,8 +467,8 @@ keygen_label_free(imss_token *tok, const char *label, unsigned flags)
  * caller, then given its key identifier as CKA_ID. */
 static imss_err
 keygen_finish(imss_token *tok, const imss_keyspec *spec, const struct keygen_anchor *anchor,
-              CK_OBJECT_HANDLE pub, imss_key *key, imss_keygen_report *r, int *ski_known,
-              unsigned char ski[20])
+              unsigned flags, CK_OBJECT_HANDLE pub, imss_key *key, imss_keygen_report *r,
+              int *ski_known, unsigned char ski[20])
 {
 	struct new_key_state st;
 	int id_is_ski = 0;
@@ -482,7 +482,9 @@ keygen_finish(imss_token *tok, const imss_keyspec *spec, const struct keygen_anc
 	*ski_known = err == IMSS_OK;
 	if (err == IMSS_OK && anchor->generated != NULL)
 		err = anchor->generated(anchor->user, key->pub);
-	if (err == IMSS_OK)
+	/* KEYGEN_KEEP_ID: the random ID is already the pair's own (two
+	 * C_SetAttributeValue and a search fewer). */
+	if (err == IMSS_OK && !(flags & KEYGEN_KEEP_ID))
 		err = set_key_identifier(tok, pub, key->priv, ski, anchor->id, KEYGEN_TMP_ID_LEN,
 		                         &id_is_ski);
 	if (err != IMSS_OK)
@@ -535,7 +537,7 @@ token_generate_anchored(imss_token *tok, const imss_keyspec *spec, const char *l
 	}
 	key->tok = tok;
 	key->priv = priv;
-	err = keygen_finish(tok, spec, anchor, pub, key, &r, &ski_known, ski);
+	err = keygen_finish(tok, spec, anchor, flags, pub, key, &r, &ski_known, ski);
 	if (err != IMSS_OK)
 		goto out;
 	key->label = strdup(label);

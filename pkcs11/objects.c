@@ -233,13 +233,7 @@ object_info_clear(imss_object_info *o)
 void
 imss_object_info_free(imss_object_info *infos, size_t count)
 {
-	size_t i;
-
-	if (infos == NULL)
-		return;
-	for (i = 0; i < count; i++)
-		object_info_clear(&infos[i]);
-	free(infos);
+	ARRAY_FREE_EACH(infos, count, object_info_clear);
 }
 
 static imss_object_class

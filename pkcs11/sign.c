@@ -282,13 +282,25 @@ sign_hash_and_sign(imss_key *key, const struct hash_info *h, imss_padding pad,
 	return err;
 }
 
+/* The digest made here, signed by the token (CKM_RSA_PKCS, _PSS, CKM_ECDSA). */
+static imss_err
+sign_host_hash(imss_key *key, imss_hash hash, imss_padding pad, const unsigned char *data,
+               size_t len, unsigned char **sig, size_t *siglen)
+{
+	const struct hash_info *h = hash_lookup(hash);
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned int dlen = 0;
+
+	if (EVP_Digest(data, len, digest, &dlen, EVP_get_digestbyname(h->ossl_name), NULL) != 1)
+		return ctx_fail_openssl(key->tok->ctx, "EVP_Digest");
+	return imss_key_sign_digest(key, hash, pad, digest, dlen, sig, siglen);
+}
+
 imss_err
 imss_key_sign(imss_key *key, imss_hash hash, imss_padding pad, const unsigned char *data,
               size_t len, unsigned char **sig, size_t *siglen)
 {
 	const struct hash_info *h = hash_lookup(hash);
-	unsigned char digest[EVP_MAX_MD_SIZE];
-	unsigned int dlen = 0;
 	imss_err err;
 
 	ctx_clear_detail(key->tok->ctx);
@@ -297,14 +309,28 @@ imss_key_sign(imss_key *key, imss_hash hash, imss_padding pad, const unsigned ch
 	err = check_key_padding(key, pad);
 	if (err != IMSS_OK)
 		return err;
+	/*
+	 * ECDSA signs a digest whoever makes it: hashed here, signed with
+	 * CKM_ECDSA, which EC tokens have, in one C_SignInit.  Trying the
+	 * token's CKM_ECDSA_SHA* first cost a refused call per signature on
+	 * tokens without them (SoftHSM).  They remain the fallback.
+	 */
+	if (key->kind == IMSS_KEY_EC && token_may_have_mechanism(key->tok, CKM_ECDSA)) {
+		ctx_log(key->tok->ctx, IMSS_LOG_DEBUG,
+		        _("EC key: hashing on the host (%s), the token signs with CKM_ECDSA"),
+		        h->ossl_name);
+		err = sign_host_hash(key, hash, pad, data, len, sig, siglen);
+		if (err != IMSS_ERR_UNSUPPORTED)
+			return err;
+		token_mechanism_refused(key->tok, CKM_ECDSA);
+		return sign_hash_and_sign(key, h, pad, data, len, sig, siglen);
+	}
 	err = sign_hash_and_sign(key, h, pad, data, len, sig, siglen);
 	if (err != IMSS_ERR_UNSUPPORTED)
 		return err;
 	ctx_log(key->tok->ctx, IMSS_LOG_DEBUG,
 	        _("token has no hash-and-sign mechanism for %s: hashing on the host"), h->ossl_name);
-	if (EVP_Digest(data, len, digest, &dlen, EVP_get_digestbyname(h->ossl_name), NULL) != 1)
-		return ctx_fail_openssl(key->tok->ctx, "EVP_Digest");
-	return imss_key_sign_digest(key, hash, pad, digest, dlen, sig, siglen);
+	return sign_host_hash(key, hash, pad, data, len, sig, siglen);
 }
 
 /*

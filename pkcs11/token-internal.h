@@ -44,6 +44,11 @@ struct imss_token {
 	imss_pin_source *pin_source;   /* not owned: for context-specific logins */
 	CK_MECHANISM_TYPE refused[16]; /* hash-and-sign mechanisms C_SignInit refused */
 	size_t n_refused;
+	/* The last key pair generation C_GetMechanismInfo answered for (a
+	 * fleet's renewals on one token ask once). */
+	CK_MECHANISM_TYPE keygen_mech;
+	CK_MECHANISM_INFO keygen_info;
+	int keygen_known;
 };
 
 struct imss_key {
@@ -151,6 +156,11 @@ imss_err key_from_handle(imss_token *tok, CK_OBJECT_HANDLE priv, imss_key **out)
 /* The caller vouches that no object on the token has the label (one made
  * unique by construction): the search for it is skipped. */
 #define KEYGEN_LABEL_IS_NEW 1u
+/* The pair keeps the random ID it was generated with (unique by
+ * construction: 160 random bits, recorded by the caller) instead of taking
+ * the key identifier: no search and no C_SetAttributeValue (the renewal's
+ * call budget). */
+#define KEYGEN_KEEP_ID 2u
 imss_err token_generate_keypair_ex(imss_token *tok, const imss_keyspec *spec, const char *label,
                                    unsigned flags, imss_key **out, imss_keygen_report *report);
 

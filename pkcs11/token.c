@@ -36,13 +36,7 @@ token_info_clear(imss_token_info *info)
 void
 imss_token_info_free(imss_token_info *infos, size_t count)
 {
-	size_t i;
-
-	if (infos == NULL)
-		return;
-	for (i = 0; i < count; i++)
-		token_info_clear(&infos[i]);
-	free(infos);
+	ARRAY_FREE_EACH(infos, count, token_info_clear);
 }
 
 static char *

@@ -17,7 +17,7 @@ IMSS_PACKAGES=(build-essential cmake pkg-config libssl-dev libp11-kit-dev p11-ki
 	libmicrohttpd-dev libsqlite3-dev sqlite3 libhpdf-dev gettext locales openssl
 	curl jq scdoc dpkg-dev man-db bash-completion udev clang-format
 	swtpm swtpm-tools libtpm2-pkcs11-1 libtpm2-pkcs11-tools tpm2-tools tpm2-abrmd
-	libtss2-tcti-tabrmd0 dbus-daemon libcsv-dev scep)
+	libtss2-tcti-tabrmd0 dbus-daemon libcsv-dev scep libengine-pkcs11-openssl)
 
 # Fuzzing only (scripts/fuzz.sh adds them): clang and its libFuzzer and
 # sanitizer runtimes.

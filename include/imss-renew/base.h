@@ -64,6 +64,16 @@ void str_free_each(char *const strings[], size_t count);
 #define STR_FREE_EACH(...)                                  \
 	str_free_each((char *const[]){__VA_ARGS__},         \
 	              sizeof((char *const[]){__VA_ARGS__}) / sizeof(char *))
+/* Clear each of count items with clear(&items[i]), then free the array
+ * (NULL: nothing). */
+#define ARRAY_FREE_EACH(items, count, clear)                      \
+	do {                                                      \
+		if ((items) != NULL) {                            \
+			for (size_t i_ = 0; i_ < (count); i_++)   \
+				clear(&(items)[i_]);              \
+			free(items);                              \
+		}                                                 \
+	} while (0)
 /* A formatted string, malloc'd (NULL when out of memory). */
 char *str_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Lower-case hex of len bytes, malloc'd (NULL when out of memory). */

@@ -695,7 +695,7 @@ imss_err
 renew_ensure_key(struct renew *r)
 {
 	unsigned char tmp_id[KEYGEN_TMP_ID_LEN];
-	unsigned flags = KEYGEN_LABEL_IS_NEW;
+	unsigned flags = KEYGEN_LABEL_IS_NEW | KEYGEN_KEEP_ID;
 	imss_err err;
 
 	if (r->j.state >= JOURNAL_KEYGEN_STARTED) {
@@ -706,7 +706,7 @@ renew_ensure_key(struct renew *r)
 			return err;
 		/* Not generated: now, under the recorded label, checked again. */
 		ctx_clear_detail(r->ctx);
-		flags = 0;
+		flags = KEYGEN_KEEP_ID;
 	} else if (r->o->new_key_uri != NULL) {
 		return adopt_new_key(r);
 	} else {

@@ -490,39 +490,36 @@ notify(struct tool *t, const char *cmd, json_object *root, enum verdict worst)
 }
 
 static int
-run(struct tool *t, int argc, char **argv)
+run(struct tool *t, void *args)
 {
 	static const int exit_of[] = {
 		TOOL_EXIT_OK,
 		CHECK_EXIT_EXPIRING,
 		CHECK_EXIT_EXPIRED,
 	};
-	struct cert_args a = { 0 };
+	struct cert_args *a = args;
 	struct cert_entries e = { 0 };
 	struct nothing nothing = { .why = NULL };
 	enum verdict worst = VERDICT_OK;
 	json_object *root = NULL;
 	long days = 0;
 	size_t i;
-	int done = 0;
 	int rc;
 
-	rc = tool_parse(t, &cmd_check, argc, argv, &a, &done);
-	if (rc == TOOL_EXIT_OK && !done)
-		rc = check_args(t, &a, &days);
-	if (rc != TOOL_EXIT_OK || done)
+	rc = check_args(t, a, &days);
+	if (rc != TOOL_EXIT_OK)
 		goto out;
-	if (a.certs.n || a.credential || a.token)
-		rc = cert_entries_collect(t, COMMAND, &a, &e);
+	if (a->certs.n || a->credential || a->token)
+		rc = cert_entries_collect(t, COMMAND, a, &e);
 	else
 		rc = from_every_token(t, &e, &nothing);
 	if (rc != TOOL_EXIT_OK)
 		goto out;
 	judge(&e, days);
 	if (!nothing.why && e.n == 0)
-		nothing_found(&a, &nothing);
+		nothing_found(a, &nothing);
 	if (nothing.why) {
-		rc = fail_nothing(t, &a, days, &nothing);
+		rc = fail_nothing(t, a, days, &nothing);
 		goto out;
 	}
 	if (cert_entries_mark(&e) != IMSS_OK) {
@@ -532,18 +529,18 @@ run(struct tool *t, int argc, char **argv)
 	for (i = 0; i < e.n; i++)
 		if (cert_entry_current(&e.v[i]) && e.v[i].verdict > (int)worst)
 			worst = (enum verdict)e.v[i].verdict;
-	root = result_json(&e, days, worst, a.all);
+	root = result_json(&e, days, worst, a->all);
 	if (!root) {
 		rc = tool_fail(t, IMSS_ERR_NOMEM, 0);
 		goto out;
 	}
 	if (!t->json)
-		print_text(&e, days, a.all);
+		print_text(&e, days, a->all);
 	else if (tool_json_print(json_object_get(root)) != 0) {
 		rc = tool_fail(t, IMSS_ERR_NOMEM, 0);
 		goto out;
 	}
-	notify(t, a.notify_command, root, worst);
+	notify(t, a->notify_command, root, worst);
 	rc = exit_of[worst];
 out:
 	json_object_put(root);
@@ -551,4 +548,5 @@ out:
 	return rc;
 }
 
-TOOL_COMMAND(cmd_check, N_("check when certificates expire (for reminders; exit status 10, 11)"));
+TOOL_COMMAND(cmd_check, struct cert_args,
+             N_("check when certificates expire (for reminders; exit status 10, 11)"));

@@ -233,36 +233,33 @@ out:
 }
 
 static int
-run(struct tool *t, int argc, char **argv)
+run(struct tool *t, void *args)
 {
-	struct csr_args a = { 0 };
+	struct csr_args *a = args;
 	struct csr_result r = { 0 };
 	imss_pin_source *src = NULL;
 	X509_NAME *subject = NULL;
 	imss_err err;
-	int done = 0;
 	int rc;
 
-	rc = tool_parse(t, &cmd_csr, argc, argv, &a, &done);
-	if (rc == TOOL_EXIT_OK && !done)
-		rc = check_args(t, &a);
-	if (rc != TOOL_EXIT_OK || done)
-		goto out;
-	rc = tool_pin_source(t, COMMAND, "--pin-source", a.pin_source, &src);
-	if (rc == TOOL_EXIT_OK)
-		rc = a.subject ? subject_from_text(t, a.subject, &subject)
-		               : subject_from_cert(t, a.subject_from, &subject);
+	rc = check_args(t, a);
 	if (rc != TOOL_EXIT_OK)
 		goto out;
-	err = make_request(t, a.key, subject, src, &r);
+	rc = tool_pin_source(t, COMMAND, "--pin-source", a->pin_source, &src);
+	if (rc == TOOL_EXIT_OK)
+		rc = a->subject ? subject_from_text(t, a->subject, &subject)
+		                : subject_from_cert(t, a->subject_from, &subject);
+	if (rc != TOOL_EXIT_OK)
+		goto out;
+	err = make_request(t, a->key, subject, src, &r);
 	if (err != IMSS_OK) {
 		rc = tool_fail(t, err, 0);
 		goto out;
 	}
-	if (a.out || !t->json)
-		rc = tool_write_encoded(t, a.out, 1, a.der, PEM_TYPE, r.der, r.len);
+	if (a->out || !t->json)
+		rc = tool_write_encoded(t, a->out, 1, a->der, PEM_TYPE, r.der, r.len);
 	if (rc == TOOL_EXIT_OK && t->json)
-		rc = print_json(t, &a, &r);
+		rc = print_json(t, a, &r);
 out:
 	result_clear(&r);
 	X509_NAME_free(subject);
@@ -271,4 +268,4 @@ out:
 	return rc;
 }
 
-TOOL_COMMAND(cmd_csr, N_("make a certificate request signed by a token key"));
+TOOL_COMMAND(cmd_csr, struct csr_args, N_("make a certificate request signed by a token key"));

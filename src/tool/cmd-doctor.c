@@ -237,24 +237,20 @@ try_failed(const imss_doctor_report *report)
 }
 
 static int
-run(struct tool *t, int argc, char **argv)
+run(struct tool *t, void *args)
 {
 	imss_doctor_report report = { 0 };
-	struct doctor_args a = { 0 };
+	struct doctor_args *a = args;
 	imss_keyspec types[DOCTOR_MAX_TYPES];
 	imss_pin_source *src = NULL;
 	size_t n_types = 0;
 	imss_err err;
-	int done = 0;
-	int rc;
+	int rc = TOOL_EXIT_OK;
 
-	rc = tool_parse(t, &cmd_doctor, argc, argv, &a, &done);
-	if (rc != TOOL_EXIT_OK || done)
-		goto out;
-	rc = check_try_args(t, &a, types, &n_types, &src);
+	rc = check_try_args(t, a, types, &n_types, &src);
 	if (rc != TOOL_EXIT_OK)
 		goto out;
-	err = run_doctor(t, &a, types, n_types, src, &report);
+	err = run_doctor(t, a, types, n_types, src, &report);
 	if (err != IMSS_OK) {
 		rc = tool_fail(t, err, 0);
 		goto out;
@@ -267,7 +263,7 @@ run(struct tool *t, int argc, char **argv)
 	}
 	if (report.verdict == IMSS_CHECK_FAIL)
 		rc = TOOL_EXIT_FAILURE;
-	if (a.try && try_failed(&report))
+	if (a->try && try_failed(&report))
 		tool_warn("%s",
 		          _("a try failed: the token cannot do what its FAIL line says; use another token or key type for the renewal"));
 out:
@@ -277,4 +273,5 @@ out:
 	return rc;
 }
 
-TOOL_COMMAND(cmd_doctor, N_("check whether a token is fit for the renewal (read-only, or --try)"));
+TOOL_COMMAND(cmd_doctor, struct doctor_args,
+             N_("check whether a token is fit for the renewal (read-only, or --try)"));

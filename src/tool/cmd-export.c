@@ -87,19 +87,15 @@ print_json(struct tool *t, const struct export_args *a, X509 *cert)
 }
 
 static int
-run(struct tool *t, int argc, char **argv)
+run(struct tool *t, void *args)
 {
-	struct export_args a = { 0 };
+	struct export_args *a = args;
 	unsigned char *der = NULL;
 	X509 *cert = NULL;
 	imss_err err;
-	int done = 0;
-	int rc, len;
+	int rc = TOOL_EXIT_OK, len;
 
-	rc = tool_parse(t, &cmd_export, argc, argv, &a, &done);
-	if (rc != TOOL_EXIT_OK || done)
-		goto out;
-	err = find_certificate(t, a.cert, &cert);
+	err = find_certificate(t, a->cert, &cert);
 	if (err != IMSS_OK) {
 		rc = tool_fail(t, err, 0);
 		goto out;
@@ -109,13 +105,13 @@ run(struct tool *t, int argc, char **argv)
 		rc = tool_fail(t, IMSS_ERR_NOMEM, 0);
 		goto out;
 	}
-	rc = tool_write_encoded(t, a.out, a.force, !a.pem, PEM_TYPE, der, (size_t)len);
+	rc = tool_write_encoded(t, a->out, a->force, !a->pem, PEM_TYPE, der, (size_t)len);
 	if (rc == TOOL_EXIT_OK && t->json)
-		rc = print_json(t, &a, cert);
+		rc = print_json(t, a, cert);
 out:
 	OPENSSL_free(der);
 	X509_free(cert);
 	return rc;
 }
 
-TOOL_COMMAND(cmd_export, N_("copy a certificate from a token to a file"));
+TOOL_COMMAND(cmd_export, struct export_args, N_("copy a certificate from a token to a file"));

@@ -249,30 +249,27 @@ load_certs(struct tool *t, const char *path, STACK_OF(X509) * *out)
 }
 
 static int
-run(struct tool *t, int argc, char **argv)
+run(struct tool *t, void *args)
 {
-	struct import_args a = { 0 };
+	struct import_args *a = args;
 	struct import_result r = { 0 };
 	STACK_OF(X509) *certs = NULL, *ca = NULL;
 	imss_pin_source *src = NULL;
 	imss_err err;
-	int done = 0;
 	int rc;
 
-	rc = tool_parse(t, &cmd_import, argc, argv, &a, &done);
-	if (rc == TOOL_EXIT_OK && !done)
-		rc = check_args(t, &a);
-	if (rc != TOOL_EXIT_OK || done)
+	rc = check_args(t, a);
+	if (rc != TOOL_EXIT_OK)
 		goto out;
-	rc = tool_pin_source(t, COMMAND, "--pin-source", a.pin_source, &src);
+	rc = tool_pin_source(t, COMMAND, "--pin-source", a->pin_source, &src);
 	if (rc != TOOL_EXIT_OK)
 		goto out;
 	/* The files first: a bad one should not cost a PIN prompt. */
-	err = load_certs(t, a.cert, &certs);
+	err = load_certs(t, a->cert, &certs);
 	if (err == IMSS_OK)
-		err = load_certs(t, a.ca, &ca);
+		err = load_certs(t, a->ca, &ca);
 	if (err == IMSS_OK)
-		err = import(t, &a, certs, ca, src, &r);
+		err = import(t, a, certs, ca, src, &r);
 	if (err != IMSS_OK) {
 		rc = tool_fail(t, err, 0);
 		goto out;
@@ -290,4 +287,4 @@ out:
 	return rc;
 }
 
-TOOL_COMMAND(cmd_import, N_("store a certificate on the token next to its key"));
+TOOL_COMMAND(cmd_import, struct import_args, N_("store a certificate on the token next to its key"));

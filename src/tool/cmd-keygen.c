@@ -129,25 +129,21 @@ print_json(const imss_keygen_report *report, const imss_keyspec *spec, const cha
 }
 
 static int
-run(struct tool *t, int argc, char **argv)
+run(struct tool *t, void *args)
 {
-	struct keygen_args a = { 0 };
+	struct keygen_args *a = args;
 	imss_keygen_report report = { 0 };
 	imss_pin_source *src = NULL;
 	imss_keyspec spec;
 	imss_err err;
-	int done = 0;
-	int rc;
+	int rc = TOOL_EXIT_OK;
 
-	rc = tool_parse(t, &cmd_keygen, argc, argv, &a, &done);
-	if (rc != TOOL_EXIT_OK || done)
-		goto out;
-	rc = parse_type(t, a.type, &spec);
+	rc = parse_type(t, a->type, &spec);
 	if (rc == TOOL_EXIT_OK)
-		rc = tool_pin_source(t, COMMAND, "--pin-source", a.pin_source, &src);
+		rc = tool_pin_source(t, COMMAND, "--pin-source", a->pin_source, &src);
 	if (rc != TOOL_EXIT_OK)
 		goto out;
-	err = generate(t, &a, &spec, src, &report);
+	err = generate(t, a, &spec, src, &report);
 	if (err != IMSS_OK) {
 		rc = tool_fail(t, err, 0);
 		goto out;
@@ -157,7 +153,7 @@ run(struct tool *t, int argc, char **argv)
 		          report.refused_reason ? report.refused_reason : "?", report.refused);
 	if (!t->json)
 		print_text(&report);
-	else if (print_json(&report, &spec, a.label) != 0)
+	else if (print_json(&report, &spec, a->label) != 0)
 		rc = tool_fail(t, IMSS_ERR_NOMEM, 0);
 out:
 	imss_keygen_report_clear(&report);
@@ -166,4 +162,4 @@ out:
 	return rc;
 }
 
-TOOL_COMMAND(cmd_keygen, N_("generate a key pair inside a token"));
+TOOL_COMMAND(cmd_keygen, struct keygen_args, N_("generate a key pair inside a token"));

@@ -211,25 +211,21 @@ list_objects(struct tool *t, const struct objects_args *a, imss_pin_source *src,
 }
 
 static int
-run(struct tool *t, int argc, char **argv)
+run(struct tool *t, void *args)
 {
-	struct objects_args a = { 0 };
+	struct objects_args *a = args;
 	imss_pin_source *src = NULL;
 	imss_object_info *infos = NULL;
 	size_t count = 0;
 	imss_err err;
-	int done = 0;
-	int rc;
+	int rc = TOOL_EXIT_OK;
 
-	rc = tool_parse(t, &cmd_objects, argc, argv, &a, &done);
-	if (rc != TOOL_EXIT_OK || done)
-		goto out;
-	if (a.login || a.pin_source) {
-		rc = tool_pin_source(t, COMMAND, "--pin-source", a.pin_source, &src);
+	if (a->login || a->pin_source) {
+		rc = tool_pin_source(t, COMMAND, "--pin-source", a->pin_source, &src);
 		if (rc != TOOL_EXIT_OK)
 			goto out;
 	}
-	err = list_objects(t, &a, src, &infos, &count);
+	err = list_objects(t, a, src, &infos, &count);
 	if (err != IMSS_OK) {
 		rc = tool_fail(t, err, 0);
 		goto out;
@@ -246,4 +242,4 @@ out:
 	return rc;
 }
 
-TOOL_COMMAND(cmd_objects, N_("list the keys and certificates on a token"));
+TOOL_COMMAND(cmd_objects, struct objects_args, N_("list the keys and certificates on a token"));

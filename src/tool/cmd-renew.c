@@ -7,7 +7,6 @@
  * token, one session and one login serve both.  Non-interactive runs
  * (--yes, secrets from files or descriptors) never wait for an answer.
  */
-#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -531,35 +530,11 @@ from_terminal(const char *source)
 	return source == NULL || strcmp(source, "tty") == 0;
 }
 
-/* Ctrl-C (or SIGTERM) during the renewal: only noted; the library ends
- * the step under way and stops cleanly. */
-static volatile sig_atomic_t stop_requested;
-
-static void
-on_stop_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
-
-/* No SA_RESTART: a prompt or a wait is cut short at once. */
-static void
-stop_signals(int install)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = install ? on_stop_signal : SIG_DFL;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-}
-
 static int
 on_interrupted(void *user)
 {
 	(void)user;
-	return stop_requested != 0;
+	return tool_stop_requested();
 }
 
 static void
@@ -885,47 +860,43 @@ do_abandon(struct tool *t, const struct renew_args *a, struct renew_run *r)
 }
 
 static int
-run_command(struct tool *t, const struct tool_command *cmd, int argc, char **argv)
+run_command(struct tool *t, const struct tool_command *cmd, struct renew_args *a)
 {
 	const char *command = cmd->name;
-	struct renew_args a = { 0 };
 	struct renew_run r = { 0 };
-	struct ui_state u = { t, &r, &a };
+	struct ui_state u = { t, &r, a };
 	imss_renew_ui ui = { on_event, on_confirm, on_ask_email, &u, on_ask_again, on_interrupted };
 	imss_renew_result res = { 0 };
 	imss_renew_options o;
 	imss_keyspec spec;
 	imss_err err;
-	int done = 0;
 	int rc;
 
-	a.command = command;
-	rc = tool_parse(t, cmd, argc, argv, &a, &done);
-	if (rc == TOOL_EXIT_OK && !done)
-		rc = check_args(t, &a);
-	if (rc != TOOL_EXIT_OK || done)
+	a->command = command;
+	rc = check_args(t, a);
+	if (rc != TOOL_EXIT_OK)
 		return rc;
-	if (imss_keyspec_parse(a.type, &spec) != IMSS_OK)
+	if (imss_keyspec_parse(a->type, &spec) != IMSS_OK)
 		return tool_usage_error(t, command, "%s",
 		                        _("--type must be rsa:2048, rsa:3072, rsa:4096, ec:prime256v1 or ec:secp384r1"));
-	rc = run_sources(t, &a, &r);
-	if (rc == TOOL_EXIT_OK && !a.abandon)
-		rc = check_files(t, &a);
+	rc = run_sources(t, a, &r);
+	if (rc == TOOL_EXIT_OK && !a->abandon)
+		rc = check_files(t, a);
 	if (rc == TOOL_EXIT_OK)
-		rc = run_open(t, &a, &r);
+		rc = run_open(t, a, &r);
 	if (rc != TOOL_EXIT_OK)
 		goto out;
-	if (a.abandon) {
-		rc = do_abandon(t, &a, &r);
+	if (a->abandon) {
+		rc = do_abandon(t, a, &r);
 		goto out;
 	}
-	options_fill(&a, &r, &spec, &o);
+	options_fill(a, &r, &spec, &o);
 	if (strcmp(command, "recover") == 0) {
-		err = imss_recover(t->ctx, &o, a.serial, &ui, &res);
+		err = imss_recover(t->ctx, &o, a->serial, &ui, &res);
 	} else {
-		stop_signals(1); /* only renew stops between its steps */
+		tool_stop_signals(1); /* only renew stops between its steps */
 		err = imss_renew(t->ctx, &o, &ui, &res);
-		stop_signals(0);
+		tool_stop_signals(0);
 	}
 	if (r.tty_progress)
 		putchar('\n');
@@ -941,37 +912,52 @@ out:
 }
 
 static int
-run_renew(struct tool *t, int argc, char **argv)
+run_renew(struct tool *t, void *args)
 {
-	return run_command(t, &cmd_renew, argc, argv);
+	return run_command(t, &cmd_renew, args);
 }
 
 static int
-run_enroll(struct tool *t, int argc, char **argv)
+run_enroll(struct tool *t, void *args)
 {
-	return run_command(t, &cmd_enroll, argc, argv);
+	return run_command(t, &cmd_enroll, args);
 }
 
 static int
-run_recover(struct tool *t, int argc, char **argv)
+run_recover(struct tool *t, void *args)
 {
-	return run_command(t, &cmd_recover, argc, argv);
+	return run_command(t, &cmd_recover, args);
 }
 
 const struct tool_command cmd_renew = {
-	"renew",        N_("renew the IMSS certificate with a new key made in the token"),
-	renew_options,  renew_synopsis,
-	renew_examples, run_renew,
+	"renew",
+	N_("renew the IMSS certificate with a new key made in the token"),
+	renew_options,
+	renew_synopsis,
+	renew_examples,
+	run_renew,
+	sizeof(struct renew_args),
+	NULL,
 };
 
 const struct tool_command cmd_recover = {
-	"recover",        N_("fetch an issued certificate again and store it on the token"),
-	recover_options,  recover_synopsis,
-	recover_examples, run_recover,
+	"recover",
+	N_("fetch an issued certificate again and store it on the token"),
+	recover_options,
+	recover_synopsis,
+	recover_examples,
+	run_recover,
+	sizeof(struct renew_args),
+	NULL,
 };
 
 const struct tool_command cmd_enroll = {
-	"enroll",        N_("enroll a first certificate by SCEP with a key made in the token"),
-	enroll_options,  enroll_synopsis,
-	enroll_examples, run_enroll,
+	"enroll",
+	N_("enroll a first certificate by SCEP with a key made in the token"),
+	enroll_options,
+	enroll_synopsis,
+	enroll_examples,
+	run_enroll,
+	sizeof(struct renew_args),
+	NULL,
 };

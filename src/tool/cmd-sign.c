@@ -177,38 +177,35 @@ print_json(struct tool *t, const struct sign_args *a, const imss_credential *cre
 }
 
 static int
-run(struct tool *t, int argc, char **argv)
+run(struct tool *t, void *args)
 {
-	struct sign_args a = { 0 };
+	struct sign_args *a = args;
 	struct signer s = { 0 };
 	unsigned char *data = NULL, *der = NULL;
 	size_t len = 0, der_len = 0;
 	imss_err err;
-	int done = 0;
 	int rc;
 
-	rc = tool_parse(t, &cmd_sign, argc, argv, &a, &done);
-	if (rc == TOOL_EXIT_OK && !done)
-		rc = check_args(t, &a);
-	if (rc != TOOL_EXIT_OK || done)
-		goto out;
-	/* The file before the key: a missing one should not cost a PIN prompt. */
-	rc = signer_source(t, &a, &s);
-	if (rc == TOOL_EXIT_OK)
-		rc = tool_read_file(t, a.in, &data, &len);
-	if (rc == TOOL_EXIT_OK)
-		rc = signer_open(t, &a, &s);
+	rc = check_args(t, a);
 	if (rc != TOOL_EXIT_OK)
 		goto out;
-	err = imss_cms_sign(t->ctx, s.cred, data, len, a.attached ? IMSS_CMS_ATTACHED : 0, &der,
+	/* The file before the key: a missing one should not cost a PIN prompt. */
+	rc = signer_source(t, a, &s);
+	if (rc == TOOL_EXIT_OK)
+		rc = tool_read_file(t, a->in, &data, &len);
+	if (rc == TOOL_EXIT_OK)
+		rc = signer_open(t, a, &s);
+	if (rc != TOOL_EXIT_OK)
+		goto out;
+	err = imss_cms_sign(t->ctx, s.cred, data, len, a->attached ? IMSS_CMS_ATTACHED : 0, &der,
 	                    &der_len);
 	if (err != IMSS_OK) {
 		rc = tool_fail(t, err, 0);
 		goto out;
 	}
-	rc = tool_write_encoded(t, a.out, 1, a.der, PEM_TYPE, der, der_len);
+	rc = tool_write_encoded(t, a->out, 1, a->der, PEM_TYPE, der, der_len);
 	if (rc == TOOL_EXIT_OK && t->json)
-		rc = print_json(t, &a, s.cred);
+		rc = print_json(t, a, s.cred);
 out:
 	OPENSSL_free(der);
 	free(data);
@@ -216,4 +213,5 @@ out:
 	return rc;
 }
 
-TOOL_COMMAND(cmd_sign, N_("sign a file (CMS) with a token key or a .pfx/.cer+.key"));
+TOOL_COMMAND(cmd_sign, struct sign_args,
+             N_("sign a file (CMS) with a token key or a .pfx/.cer+.key"));

@@ -149,19 +149,16 @@ print_json(const struct cert_entries *e)
 }
 
 static int
-run(struct tool *t, int argc, char **argv)
+run(struct tool *t, void *args)
 {
-	struct cert_args a = { 0 };
+	struct cert_args *a = args;
 	struct cert_entries e = { 0 };
-	int done = 0;
 	int rc;
 
-	rc = tool_parse(t, &cmd_status, argc, argv, &a, &done);
-	if (rc == TOOL_EXIT_OK && !done)
-		rc = cert_args_check(t, COMMAND, &a, 0);
-	if (rc != TOOL_EXIT_OK || done)
+	rc = cert_args_check(t, COMMAND, a, 0);
+	if (rc != TOOL_EXIT_OK)
 		goto out;
-	rc = cert_entries_collect(t, COMMAND, &a, &e);
+	rc = cert_entries_collect(t, COMMAND, a, &e);
 	if (rc == TOOL_EXIT_OK && cert_entries_mark(&e) != IMSS_OK)
 		rc = tool_fail(t, IMSS_ERR_NOMEM, 0);
 	if (rc != TOOL_EXIT_OK)
@@ -170,7 +167,7 @@ run(struct tool *t, int argc, char **argv)
 		print_text(&e);
 	else if (print_json(&e) != 0)
 		rc = tool_fail(t, IMSS_ERR_NOMEM, 0);
-	if (!a.certs.n && !a.credential && !e.logged_in && e.n > 0)
+	if (!a->certs.n && !a->credential && !e.logged_in && e.n > 0)
 		fprintf(stderr, _("%s: private keys are checked only after login (--login)\n"),
 		        TOOL_NAME);
 out:
@@ -178,4 +175,5 @@ out:
 	return rc;
 }
 
-TOOL_COMMAND(cmd_status, N_("show certificates, their validity and where their keys are"));
+TOOL_COMMAND(cmd_status, struct cert_args,
+             N_("show certificates, their validity and where their keys are"));

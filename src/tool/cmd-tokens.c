@@ -165,18 +165,15 @@ print_json(const imss_token_info *items, size_t count)
 }
 
 static int
-run(struct tool *t, int argc, char **argv)
+run(struct tool *t, void *args)
 {
 	imss_token_info *infos = NULL;
 	size_t count = 0;
 	imss_ctx *ctx;
 	imss_err err;
-	int done = 0;
-	int rc;
+	int rc = TOOL_EXIT_OK;
 
-	rc = tool_parse(t, &cmd_tokens, argc, argv, NULL, &done);
-	if (rc != TOOL_EXIT_OK || done)
-		goto out;
+	(void)args;
 	err = tool_ctx(t, &ctx);
 	if (err == IMSS_OK)
 		err = imss_list_tokens(ctx, &infos, &count);
@@ -193,5 +190,5 @@ out:
 }
 
 const struct tool_command cmd_tokens = {
-	COMMAND, N_("list the tokens present"), NULL, synopsis, examples, run,
+	COMMAND, N_("list the tokens present"), NULL, synopsis, examples, run, 0, NULL,
 };

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <locale.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +25,8 @@
 #endif
 
 const struct tool_command *const tool_commands[] = {
-	&cmd_tokens, &cmd_objects, &cmd_doctor, &cmd_keygen, &cmd_csr,     &cmd_sign,   &cmd_import,
-	&cmd_status, &cmd_check,   &cmd_export, &cmd_renew,  &cmd_recover, &cmd_enroll,
+	&cmd_tokens, &cmd_objects, &cmd_doctor, &cmd_keygen, &cmd_csr,     &cmd_sign,  &cmd_import,
+	&cmd_status, &cmd_check,   &cmd_export, &cmd_renew,  &cmd_recover, &cmd_fleet, &cmd_enroll,
 };
 
 const size_t tool_command_count = sizeof(tool_commands) / sizeof(tool_commands[0]);
@@ -164,6 +165,36 @@ tool_open_login(struct tool *t, const char *uri, int read_write, imss_pin_source
 	return IMSS_OK;
 }
 
+/* Ctrl-C (or SIGTERM) during a renewal: only noted; the library ends
+ * the step under way and stops cleanly. */
+static volatile sig_atomic_t stop_requested;
+
+static void
+on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/* No SA_RESTART: a prompt or a wait is cut short at once. */
+void
+tool_stop_signals(int install)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = install ? on_stop_signal : SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+int
+tool_stop_requested(void)
+{
+	return stop_requested != 0;
+}
+
 /* Does the name end in .pfx or .p12 (any case)? */
 static int
 is_pkcs12_name(const char *path)
@@ -297,6 +328,40 @@ locale_dir(char *buf, size_t size)
 	return if_dir(buf) ? buf : LOCALEDIR;
 }
 
+/* The command's first word, when it takes one (fleet check|renew), into
+ * t->subcommand (-1 when not given): taken off argv. */
+static void
+take_subcommand(struct tool *t, const struct tool_command *cmd, int *argc, char ***argv)
+{
+	t->subcommand = -1;
+	for (int i = 0; cmd->subcommands != NULL && cmd->subcommands[i] != NULL; i++) {
+		if (*argc >= 2 && strcmp((*argv)[1], cmd->subcommands[i]) == 0) {
+			t->subcommand = i;
+			(*argc)--;
+			(*argv)++;
+			return;
+		}
+	}
+}
+
+/* Parse the command's options into its argument struct, then run it. */
+static int
+run_command(struct tool *t, const struct tool_command *cmd, int argc, char **argv)
+{
+	void *args = cmd->args_size ? calloc(1, cmd->args_size) : NULL;
+	int done = 0;
+	int rc;
+
+	if (cmd->args_size && !args)
+		return tool_fail(t, IMSS_ERR_NOMEM, 0);
+	take_subcommand(t, cmd, &argc, &argv);
+	rc = tool_parse(t, cmd, argc, argv, args, &done);
+	if (rc == TOOL_EXIT_OK && !done)
+		rc = cmd->run(t, args);
+	free(args);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -328,9 +393,7 @@ main(int argc, char **argv)
 		rc = tool_usage_error(&t, NULL, _("unknown command '%s'"), argv[optind]);
 		goto out;
 	}
-	argc -= optind;
-	argv += optind;
-	rc = cmd->run(&t, argc, argv);
+	rc = run_command(&t, cmd, argc - optind, argv + optind);
 out:
 	if (t.ctx)
 		imss_ctx_free(t.ctx);

@@ -68,7 +68,7 @@ demo_synopsis(void)
 }
 
 static const struct tool_command demo = {
-	"demo", "a command for the test", demo_options, demo_synopsis, NULL, NULL,
+	"demo", "a command for the test", demo_options, demo_synopsis, NULL, NULL, 0, NULL,
 };
 
 /* ---- running the parser, its output captured -------------------------- */
@@ -214,24 +214,27 @@ check_usage(struct run *r, const char *message)
 static void
 test_refusals(void)
 {
+	/* A command line and the start of what the usage error says. */
+	const struct {
+		char **argv;
+		const char *message;
+	} refusals[] = {
+		{ ARGV("demo", "--token=t", "--colour"), "unknown or ambiguous option '--colour'" },
+		{ ARGV("demo", "--token=t", "-x"), "unknown option '-x'" },
+		{ ARGV("demo", "--token=t", "--label"), "option '--label' needs an argument" },
+		{ ARGV("demo", "--token"), "option '--token' needs an argument" },
+		{ ARGV("demo", "--token=t", "--force=yes"), "option '--force' takes no argument" },
+		{ ARGV("demo", "--label", "x"), "--token URI is required" },
+		{ ARGV("demo", "--token="), "--token URI is required" },
+		{ ARGV("demo", "--token=t", "extra"), "unexpected argument 'extra'" },
+	};
 	struct run r;
+	size_t i;
 
-	run(&r, 0, 0, ARGV("demo", "--token=t", "--colour"));
-	check_usage(&r, "unknown or ambiguous option '--colour'");
-	run(&r, 0, 0, ARGV("demo", "--token=t", "-x"));
-	check_usage(&r, "unknown option '-x'");
-	run(&r, 0, 0, ARGV("demo", "--token=t", "--label"));
-	check_usage(&r, "option '--label' needs an argument");
-	run(&r, 0, 0, ARGV("demo", "--token"));
-	check_usage(&r, "option '--token' needs an argument");
-	run(&r, 0, 0, ARGV("demo", "--token=t", "--force=yes"));
-	check_usage(&r, "option '--force' takes no argument");
-	run(&r, 0, 0, ARGV("demo", "--label", "x"));
-	check_usage(&r, "--token URI is required");
-	run(&r, 0, 0, ARGV("demo", "--token="));
-	check_usage(&r, "--token URI is required");
-	run(&r, 0, 0, ARGV("demo", "--token=t", "extra"));
-	check_usage(&r, "unexpected argument 'extra'");
+	for (i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+		run(&r, 0, 0, refusals[i].argv);
+		check_usage(&r, refusals[i].message);
+	}
 }
 
 /* --pin and --password, with a value or without, are refused without the

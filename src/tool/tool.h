@@ -91,6 +91,7 @@ struct tool {
 	int json;                /* --json */
 	int verbose;             /* --verbose */
 	imss_ctx *ctx;           /* made by tool_ctx() on first use */
+	int subcommand;          /* index in the command's subcommands; -1: none given */
 };
 
 /* One subcommand: argv[0] is the command name. */
@@ -100,7 +101,12 @@ struct tool_command {
 	const struct tool_option *options;
 	void (*synopsis)(void); /* the usage lines and what the command does */
 	void (*examples)(void); /* after the options (exit status, examples) */
-	int (*run)(struct tool *t, int argc, char **argv);
+	/* args: what tool_parse() made of the command line (main.c) */
+	int (*run)(struct tool *t, void *args);
+	size_t args_size; /* of the argument struct; 0: none */
+	/* The words the command takes first (fleet check|renew), NULL-ended;
+	 * NULL: none.  main.c takes the word off into t->subcommand. */
+	const char *const *subcommands;
 };
 
 /* options.c */
@@ -165,6 +171,15 @@ int tool_open_credential_files(struct tool *t, const char *path, const char *key
                                imss_pin_source *password, imss_credential **out);
 
 /*
+ * SIGINT and SIGTERM only noted from now on (install 1; without
+ * SA_RESTART, a prompt or a wait is cut short), or back to the default
+ * (0); tool_stop_requested() says whether one came.  For the commands
+ * that stop cleanly between the steps of a renewal.
+ */
+void tool_stop_signals(int install);
+int tool_stop_requested(void);
+
+/*
  * --key-file names the .key of a .cer given with --credential: without
  * --credential, or with a .pfx/.p12 (which holds its own key), it is a
  * usage error.  Returns an exit status, having reported the error.
@@ -180,13 +195,14 @@ int tool_check_key_file(struct tool *t, const char *command, const char *key_fil
 int tool_exit_code(imss_err err, int from_user_text);
 
 /* A command, from what its cmd-*.c file defines: COMMAND (its name), the
- * static options, synopsis, examples and run. */
-#define TOOL_COMMAND(var, summary) \
-	const struct tool_command var = { COMMAND, summary, options, synopsis, examples, run }
+ * static options, synopsis, examples and run, and its argument struct. */
+#define TOOL_COMMAND(var, args_type, summary)                                             \
+	const struct tool_command var = { COMMAND,  summary, options,           synopsis, \
+		                          examples, run,     sizeof(args_type), NULL }
 
 /* The commands (cmd-*.c). */
 extern const struct tool_command cmd_tokens, cmd_objects, cmd_doctor, cmd_keygen, cmd_csr, cmd_sign,
-        cmd_import, cmd_status, cmd_check, cmd_export, cmd_renew, cmd_recover, cmd_enroll;
+        cmd_import, cmd_status, cmd_check, cmd_export, cmd_renew, cmd_recover, cmd_fleet, cmd_enroll;
 
 /* certlist.c: the certificates `status` and `check` look at. */
 struct cert_entry {

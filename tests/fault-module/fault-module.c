@@ -209,7 +209,10 @@ struct fault_config {
 	enum fault_fn kill_fn;
 	unsigned long kill_nth;
 	bool kill_after;
-	int kill_signal; /* FAULT_KILL_SIGNAL, else SIGKILL */
+	int kill_signal;   /* FAULT_KILL_SIGNAL, else SIGKILL */
+	bool have_latency; /* FAULT_LATENCY */
+	long long latency_default_us;
+	long long latency_us[FAULT_FN_COUNT]; /* -1: the default */
 };
 
 /* Everything below is protected by fault_lock. */
@@ -514,6 +517,59 @@ bad:
 	return false;
 }
 
+/* "15ms", "250us" or "2s" (a bare number is milliseconds) in microseconds. */
+static bool
+fault_parse_duration(const char *s, long long *us)
+{
+	char *end;
+	long long v;
+
+	if (!isdigit((unsigned char)s[0]))
+		return false;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || v > 3600000)
+		return false;
+	if (*end == '\0' || strcmp(end, "ms") == 0)
+		*us = v * 1000;
+	else if (strcmp(end, "us") == 0)
+		*us = v;
+	else if (strcmp(end, "s") == 0)
+		*us = v * 1000000;
+	else
+		return false;
+	return true;
+}
+
+/* One FAULT_LATENCY entry: NAME:DURATION or default:DURATION. */
+static bool
+fault_parse_latency_entry(char *entry, struct fault_config *cfg)
+{
+	char *value = strchr(entry, ':');
+	long long us;
+	size_t i;
+
+	if (value == NULL)
+		goto bad;
+	*value++ = '\0';
+	if (!fault_parse_duration(value, &us))
+		goto bad;
+	cfg->have_latency = true;
+	if (strcmp(entry, "default") == 0) {
+		cfg->latency_default_us = us;
+		return true;
+	}
+	for (i = 0; i < FAULT_FN_COUNT; i++) {
+		if (strcmp(entry, fault_fn_names[i]) == 0) {
+			cfg->latency_us[i] = us;
+			return true;
+		}
+	}
+bad:
+	fprintf(stderr, "fault-pkcs11: bad FAULT_LATENCY entry \"%s\"\n", entry);
+	return false;
+}
+
 /* Reads the environment into fault_cfg.  Caller holds fault_lock. */
 static CK_RV
 fault_configure_locked(void)
@@ -593,6 +649,11 @@ fault_configure_locked(void)
 	v = getenv("FAULT_KILL");
 	if (v != NULL && v[0] != '\0' && !fault_parse_kill(v, &cfg))
 		return CKR_GENERAL_ERROR;
+	for (size_t i = 0; i < FAULT_FN_COUNT; i++)
+		cfg.latency_us[i] = -1;
+	v = getenv("FAULT_LATENCY");
+	if (v != NULL && !fault_each_entry(v, &cfg, fault_parse_latency_entry))
+		return CKR_GENERAL_ERROR;
 	fault_cfg = cfg;
 	return CKR_OK;
 }
@@ -609,6 +670,7 @@ static bool
 fault_inject(enum fault_fn fn, CK_RV *rv, bool *kill_after)
 {
 	unsigned long n;
+	long long delay_us = 0;
 	bool fail = false;
 
 	pthread_mutex_lock(&fault_lock);
@@ -628,7 +690,18 @@ fault_inject(enum fault_fn fn, CK_RV *rv, bool *kill_after)
 			break;
 		}
 	}
+	if (fault_cfg.have_latency)
+		delay_us = fault_cfg.latency_us[fn] >= 0 ? fault_cfg.latency_us[fn]
+		                                         : fault_cfg.latency_default_us;
 	pthread_mutex_unlock(&fault_lock);
+	/* FAULT_LATENCY: the modelled device's round trip, before the call. */
+	if (delay_us > 0) {
+		struct timespec ts = { (time_t)(delay_us / 1000000),
+			               (long)(delay_us % 1000000) * 1000 };
+
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+	}
 	return fail;
 }
 

@@ -14,8 +14,8 @@
 #  - the current credential may be a .cer + .key, left as it was;
 #  - --yes with every secret from fd:/env: never waits for an answer (stdin
 #    an open pipe nobody writes to);
-#  - the call budget of "Limits": at most 33 PKCS#11 calls with the current
-#    key on the token, 21 with a .pfx, one C_Login;
+#  - the call budget of "Limits": at most 28 PKCS#11 calls with the current
+#    key on the token, 16 with a .pfx, one C_Login;
 #  - --type rsa:3072 and rsa:4096 give keys of that size;
 #  - a token with a PIN pad is used through its pad (one C_Login, the
 #    --pin-source never read).
@@ -131,8 +131,8 @@ assert_contains "$access" "sensitive" "defaults: the new private key is sensitiv
 assert_contains "$access" "never extractable" "defaults: the new private key is never extractable"
 # The call budget with the current key on the token.
 n=$(calls)
-((n <= 33)) || die "defaults: $n PKCS#11 calls, the README says 33 ($(awk '{print $1}' "$C/calls.log" | tr '\n' ' '))"
-echo "ok: defaults: $n PKCS#11 calls (README: 33)"
+((n <= 28)) || die "defaults: $n PKCS#11 calls, the README says 28 ($(awk '{print $1}' "$C/calls.log" | tr '\n' ' '))"
+echo "ok: defaults: $n PKCS#11 calls (README: 28)"
 assert_eq 1 "$(logins)" "defaults: one C_Login"
 
 # === ~/.local/state, --out-dir created, --label, --type, from a .pfx ============
@@ -165,8 +165,8 @@ IMSS_SERVICE=$T/service-rsa case_new budget pfx
 renew_run || die "budget: renew failed: $(<"$C/err")"
 check_renewed "budget"
 n=$(calls)
-((n <= 21)) || die "budget: $n PKCS#11 calls with a .pfx, the README says 21 ($(awk '{print $1}' "$C/calls.log" | tr '\n' ' '))"
-echo "ok: budget: $n PKCS#11 calls with a .pfx (README: 21)"
+((n <= 16)) || die "budget: $n PKCS#11 calls with a .pfx, the README says 16 ($(awk '{print $1}' "$C/calls.log" | tr '\n' ' '))"
+echo "ok: budget: $n PKCS#11 calls with a .pfx (README: 16)"
 assert_eq 1 "$(logins)" "budget: one C_Login"
 
 # === a .cer + .key credential; nothing waits for an answer ======================

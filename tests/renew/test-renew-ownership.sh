@@ -17,8 +17,8 @@
 #      stored (killed at C_CreateObject) refuses and leaves the key;
 #  (3) a --label already carried by an unrelated object (a data object):
 #      refused before anything is recorded, the object untouched;
-#  (4) kill -9 inside keygen (after C_GenerateKeyPair, around each
-#      C_SetAttributeValue): the next run adopts exactly the key generated,
+#  (4) kill -9 inside keygen (after C_GenerateKeyPair, around the read of
+#      the new pair): the next run adopts exactly the key generated,
 #      the one whose random ID / public key hash the journal recorded;
 #  (5) finding 9: a symbolic link as the lock or the journal, a state
 #      directory others can read or write, an output directory others can
@@ -286,9 +286,11 @@ keygen_kill() {
 		"kill at $point: the adopted key is the one generated before the kill"
 }
 keygen_kill C_GenerateKeyPair:1:after
-keygen_kill C_SetAttributeValue:1:before
-keygen_kill C_SetAttributeValue:1:after
-keygen_kill C_SetAttributeValue:2:after
+# The pair keeps its random ID (no C_SetAttributeValue): killed once the
+# new pair was read (the 4th C_GetAttributeValue, after the current key's
+# three), before and after its hash may have been recorded.
+keygen_kill C_GetAttributeValue:4:before
+keygen_kill C_GetAttributeValue:4:after
 
 # --- (5) finding 9: links and modes ------------------------------------------------
 case_new links token

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# fleet renew's PKCS#11 calls (issue 12): six employers whose current
+# column names their key on the token the run opened for --token.  The
+# token is opened once (one C_OpenSession, one C_Login: a key's URI on it
+# is not opened again; the preflight's C_GetMechanismInfo asked once), and
+# the run costs a fixed part plus at most 21
+# calls an employer (its renewal's 19 with EC keys, and the listing's one
+# read of its certificate and of its key), whatever the fleet's size.
+# shellcheck source=SCRIPTDIR/../lib/common.sh
+. "$TESTS_DIR/lib/common.sh"
+# shellcheck source=SCRIPTDIR/../renew/lib.sh
+. "$TESTS_DIR/renew/lib.sh"
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$TESTS_DIR/fleet/lib.sh"
+
+N=6
+svc_init
+svc_start
+fleet_new "$N"
+{
+	echo registro_patronal,user,current
+	tail -n +2 "$T/fleet.csv" | while IFS=, read -r rp user; do
+		printf '%s,%s,pkcs11:token=IMSS;object=IMSS%%20%s;type=private\n' "$rp" "$user" "$rp"
+	done
+} >"$T/fleet-current.csv"
+mv "$T/fleet-current.csv" "$T/fleet.csv"
+
+rc=0
+fleet_run renew --report "$T/report.json" >"$T/run.out" || rc=$?
+[[ $rc == 0 ]] || { cat "$T/run.out" "$T/err" >&2; die "fleet renew: exit $rc"; }
+assert_eq "$N" "$(jq .renewed "$T/report.json")" "every employer renewed"
+assert_eq 1 "$(calls C_OpenSession)" "one C_OpenSession for the run"
+assert_eq 1 "$(calls C_Login)" "one C_Login for the run"
+assert_eq 1 "$(calls C_GetMechanismInfo)" "the preflight asks the token once for the run"
+total=$(wc -l <"$T/calls.log")
+((total <= 20 + 21 * N)) || die "$total PKCS#11 calls for $N employers, over 20 + 21 each"
+echo "ok: $total PKCS#11 calls for $N employers"
