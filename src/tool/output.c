@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "json-set.h"
 #include "tool.h"
 
 /* Width of the field names in text output, in characters (UTF-8). */
@@ -361,13 +362,7 @@ fail:
 int
 tool_json_add(json_object *obj, const char *key, json_object *value)
 {
-	if (!value)
-		return -1;
-	if (json_object_object_add(obj, key, value) != 0) {
-		json_object_put(value);
-		return -1;
-	}
-	return 0;
+	return json_set(obj, key, value);
 }
 
 int
@@ -385,9 +380,7 @@ tool_json_append(json_object *array, json_object *value)
 int
 tool_json_str(json_object *obj, const char *key, const char *value)
 {
-	if (!value)
-		return json_object_object_add(obj, key, NULL) == 0 ? 0 : -1;
-	return tool_json_add(obj, key, json_object_new_string(value));
+	return json_set_str(obj, key, value);
 }
 
 int
