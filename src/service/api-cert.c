@@ -40,6 +40,19 @@ api_cert_json(X509 *x)
 	return o;
 }
 
+/* A client that accepts application/pkix-cert gets the certificate's DER
+ * alone: 1 with *code the reply's; 0 when JSON is wanted. */
+static int
+reply_der_if_asked(struct api_call *c, const unsigned char *der, size_t len, enum api_code *code)
+{
+	static const char media_type[] = "application/pkix-cert";
+
+	if (!api_accepts(c, media_type))
+		return 0;
+	*code = api_reply_bytes(c, 200, media_type, der, len);
+	return 1;
+}
+
 enum api_code
 api_get_ca(struct api_call *c)
 {
@@ -52,10 +65,8 @@ api_get_ca(struct api_call *c)
 
 	if (ca_cert_der(x, &der, &len) != 0 || svc_sha256(der, len, hash) != 0)
 		goto out;
-	if (api_accepts(c, "application/pkix-cert")) {
-		code = api_reply_bytes(c, 200, "application/pkix-cert", der, len);
+	if (reply_der_if_asked(c, der, len, &code))
 		goto out;
-	}
 	pem = ca_cert_pem(x);
 	subject = ca_subject_text(X509_get_subject_name(x));
 	o = json_object_new_object();
@@ -111,10 +122,8 @@ api_get_certificate(struct api_call *c)
 	if (found != 0 || row.employer_id != c->sess.employer_id)
 		goto out;
 	code = API_INTERNAL;
-	if (api_accepts(c, "application/pkix-cert")) {
-		code = api_reply_bytes(c, 200, "application/pkix-cert", row.der, row.der_len);
+	if (reply_der_if_asked(c, row.der, row.der_len, &code))
 		goto out;
-	}
 	o = json_object_new_object();
 	if (!o || !(x = certdb_row_x509(&row)) || api_set(o, "certificate", api_cert_json(x)) ||
 	    api_set_bool(o, "revoked", row.revoked))
