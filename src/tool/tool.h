@@ -435,6 +435,10 @@ int tool_json_answer(struct tool *t, json_object *root, int failed, imss_err err
 /* Inputs larger than this are refused (a letter or challenge is small). */
 #define TOOL_INPUT_MAX (64UL * 1024 * 1024)
 
+/* The certificate a PKCS#11 URI names, read from its token (opened
+ * read-only, no login); X509_free() it.  An imss_err, not reported. */
+imss_err tool_token_certificate(struct tool *t, const char *uri, X509 **out);
+
 /* The whole file; *data is freed with free(). */
 int tool_read_file(struct tool *t, const char *path, unsigned char **data, size_t *len);
 
