@@ -118,10 +118,8 @@ print_json(const imss_keygen_report *report, const imss_keyspec *spec, const cha
 	    tool_json_bool(root, "id_is_key_identifier", report->id_is_key_identifier) ||
 	    tool_json_str(root, "refused", report->refused) ||
 	    tool_json_str(root, "refused_reason", report->refused_reason) ||
-	    tool_json_tristate(root, "local", report->local) ||
-	    tool_json_tristate(root, "never_extractable", report->never_extractable) ||
-	    tool_json_tristate(root, "sensitive", report->sensitive) ||
-	    tool_json_tristate(root, "extractable", report->extractable)) {
+	    tool_json_key_flags(root, report->sensitive, report->extractable, report->local,
+	                        report->never_extractable)) {
 		json_object_put(root);
 		return -1;
 	}

@@ -176,10 +176,8 @@ object_json(const void *item)
 	    tool_json_str(obj, "class", class_name(info->klass)) || add_key_fields(obj, info) ||
 	    tool_json_str(obj, "id", info->id_hex) || tool_json_str(obj, "label", info->label) ||
 	    tool_json_str(obj, "subject", info->subject) ||
-	    tool_json_tristate(obj, "sensitive", info->sensitive) ||
-	    tool_json_tristate(obj, "extractable", info->extractable) ||
-	    tool_json_tristate(obj, "local", info->local) ||
-	    tool_json_tristate(obj, "never_extractable", info->never_extractable) ||
+	    tool_json_key_flags(obj, info->sensitive, info->extractable, info->local,
+	                        info->never_extractable) ||
 	    tool_json_tristate(obj, "always_authenticate", info->always_authenticate)) {
 		json_object_put(obj);
 		return NULL;

@@ -398,6 +398,15 @@ tool_json_tristate(json_object *obj, const char *key, int value)
 }
 
 int
+tool_json_key_flags(json_object *obj, int sensitive, int extractable, int local, int never_extractable)
+{
+	return tool_json_tristate(obj, "sensitive", sensitive) ||
+	       tool_json_tristate(obj, "extractable", extractable) ||
+	       tool_json_tristate(obj, "local", local) ||
+	       tool_json_tristate(obj, "never_extractable", never_extractable);
+}
+
+int
 tool_json_uint(json_object *obj, const char *key, unsigned long value)
 {
 	return tool_json_add(obj, key, json_object_new_uint64(value));

@@ -391,6 +391,10 @@ int tool_json_str(json_object *obj, const char *key, const char *value);
 int tool_json_bool(json_object *obj, const char *key, int value);
 /* 1 true, 0 false, -1 null. */
 int tool_json_tristate(json_object *obj, const char *key, int value);
+/* A key's protection, each a tristate: "sensitive", "extractable",
+ * "local", "never_extractable". */
+int tool_json_key_flags(json_object *obj, int sensitive, int extractable, int local,
+                        int never_extractable);
 int tool_json_uint(json_object *obj, const char *key, unsigned long value);
 int tool_json_int(json_object *obj, const char *key, long long value);
 /*
