@@ -185,12 +185,6 @@ object_json(const void *item)
 	return obj;
 }
 
-static int
-print_json(const imss_object_info *items, size_t count)
-{
-	return tool_json_print(tool_json_list("objects", items, count, sizeof(*items), object_json));
-}
-
 static imss_err
 list_objects(struct tool *t, const struct objects_args *a, imss_pin_source *src,
              imss_object_info **infos, size_t *count)
@@ -198,9 +192,7 @@ list_objects(struct tool *t, const struct objects_args *a, imss_pin_source *src,
 	imss_token *tok = NULL;
 	imss_err err;
 
-	err = tool_open_token(t, a->token, 0, &tok);
-	if (err == IMSS_OK && src)
-		err = imss_token_login(tok, src, 0);
+	err = tool_open_login(t, a->token, 0, src, &tok);
 	if (err == IMSS_OK)
 		err = imss_token_list_objects(tok, infos, count);
 	if (tok)
@@ -230,7 +222,8 @@ run(struct tool *t, void *args)
 	}
 	if (!t->json)
 		print_text(infos, count, src != NULL);
-	else if (print_json(infos, count) != 0)
+	else if (tool_json_print(
+	                 tool_json_list("objects", infos, count, sizeof(*infos), object_json)) != 0)
 		rc = tool_fail(t, IMSS_ERR_NOMEM, 0);
 out:
 	if (infos)
