@@ -104,17 +104,14 @@ check_args(struct tool *t, const struct sign_args *a)
 	if (!a->key == !a->credential)
 		return tool_usage_error(t, COMMAND, "%s",
 		                        _("give exactly one of --key URI and --credential FILE"));
-	rc = tool_check_key_file(t, COMMAND, a->key_file, a->credential);
-	if (rc != TOOL_EXIT_OK)
-		return rc;
 	if (a->pin_source && !a->key)
 		return tool_usage_error(t, COMMAND, "%s",
 		                        _("--pin-source goes with --key (use --password-source "
 		                          "for a .pfx or .key)"));
-	if (a->password_source && !a->credential)
-		return tool_usage_error(t, COMMAND, "%s",
-		                        _("--password-source goes with --credential (use "
-		                          "--pin-source for a token)"));
+	rc = tool_check_credential_options(t, COMMAND, a->credential, a->key_file,
+	                                   a->password_source);
+	if (rc != TOOL_EXIT_OK)
+		return rc;
 	if (same_file(a->in, a->out))
 		return tool_usage_error(t, COMMAND, "%s",
 		                        _("--out names the file to sign: it would be replaced"));

@@ -187,6 +187,11 @@ int tool_stop_requested(void);
 int tool_check_key_file(struct tool *t, const char *command, const char *key_file,
                         const char *credential);
 
+/* certlist.c: tool_check_key_file(), and --password-source (the password
+ * of a .pfx or .key) only with --credential.  An exit status. */
+int tool_check_credential_options(struct tool *t, const char *command, const char *credential,
+                                  const char *key_file, const char *password_source);
+
 /*
  * The exit status for a library error.  from_user_text says err came from
  * parsing what the user typed (--type, --pin-source): malformed text there
