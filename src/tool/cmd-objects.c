@@ -19,8 +19,7 @@ static const struct tool_option options[] = {
 	TOOL_OPTION_TOKEN(struct objects_args, token),
 	{ "login", TOOL_ARG_NONE, offsetof(struct objects_args, login), NULL,
 	  N_("log in first, so that private keys show too") },
-	{ "pin-source", TOOL_ARG_REQUIRED, offsetof(struct objects_args, pin_source), N_("SRC"),
-	  N_("where the PIN comes from (implies --login):\ntty (default), file:PATH, fd:N or env:NAME") },
+	TOOL_OPTION_LOGIN_PIN_SOURCE(struct objects_args, pin_source),
 	TOOL_OPTION_END,
 };
 

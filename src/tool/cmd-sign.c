@@ -42,10 +42,8 @@ static const struct tool_option options[] = {
 	{ "attached", TOOL_ARG_NONE, offsetof(struct sign_args, attached), NULL,
 	  N_("put the content inside the signature") },
 	{ "der", TOOL_ARG_NONE, offsetof(struct sign_args, der), NULL, N_("DER instead of PEM") },
-	{ "pin-source", TOOL_ARG_REQUIRED, offsetof(struct sign_args, pin_source), N_("SRC"),
-	  N_("the token PIN, with --key: tty (default),\nfile:PATH, fd:N or env:NAME") },
-	{ "password-source", TOOL_ARG_REQUIRED, offsetof(struct sign_args, password_source), N_("SRC"),
-	  N_("the password of the .pfx or .key, with\n--credential: same forms, default tty") },
+	TOOL_OPTION_PIN_SOURCE(struct sign_args, pin_source),
+	TOOL_OPTION_PASSWORD_SOURCE(struct sign_args, password_source),
 	TOOL_OPTION_END,
 };
 

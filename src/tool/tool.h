@@ -79,6 +79,17 @@ struct tool_option {
 		"token", TOOL_ARG_MANDATORY, offsetof(type, field), N_("URI"),      \
 		        N_("the token, as a PKCS#11 URI (see 'imss-renew tokens')") \
 	}
+#define TOOL_OPTION_PASSWORD_SOURCE(type, field)                                        \
+	{                                                                               \
+		"password-source", TOOL_ARG_REQUIRED, offsetof(type, field), N_("SRC"), \
+		        N_("the password of the .pfx or .key: same forms")              \
+	}
+/* --pin-source where it also means --login. */
+#define TOOL_OPTION_LOGIN_PIN_SOURCE(type, field)                                                                                 \
+	{                                                                                                                         \
+		"pin-source", TOOL_ARG_REQUIRED, offsetof(type, field), N_("SRC"),                                                \
+		        N_("where the PIN comes from (implies --login):\ntty (default), file:PATH, fd:N, env:NAME or\ncred:NAME") \
+	}
 #define TOOL_OPTION_PIN_SOURCE(type, field)                                                                    \
 	{                                                                                                      \
 		"pin-source", TOOL_ARG_REQUIRED, offsetof(type, field), N_("SRC"),                             \
@@ -260,13 +271,8 @@ struct cert_args {
 	        { "token", TOOL_ARG_REQUIRED, offsetof(struct cert_args, token), N_("URI"),                                                \
 		  N_("the certificates on one token (PKCS#11 URI)") },                                                                     \
 	        { "login", TOOL_ARG_NONE, offsetof(struct cert_args, login), NULL, login_help },                                           \
-	        { "pin-source", TOOL_ARG_REQUIRED, offsetof(struct cert_args, pin_source),                                                 \
-		  N_("SRC"),                                                                                                               \
-		  N_("where the PIN comes from (implies --login):\ntty (default), file:PATH, fd:N, env:NAME or\ncred:NAME") },             \
-	{                                                                                                                                  \
-		"password-source", TOOL_ARG_REQUIRED, offsetof(struct cert_args, password_source),                                         \
-		        N_("SRC"), N_("the password of the .pfx or .key: same forms")                                                      \
-	}
+	        TOOL_OPTION_LOGIN_PIN_SOURCE(struct cert_args, pin_source),                                                                \
+	        TOOL_OPTION_PASSWORD_SOURCE(struct cert_args, password_source)
 
 /*
  * The combinations a command refuses; login_needs_token: --login and
