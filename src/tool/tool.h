@@ -84,6 +84,12 @@ struct tool_option {
 		"password-source", TOOL_ARG_REQUIRED, offsetof(type, field), N_("SRC"), \
 		        N_("the password of the .pfx or .key: same forms")              \
 	}
+/* --type of a new key pair (keygen, renew). */
+#define TOOL_OPTION_KEY_TYPE(type, field)                                                            \
+	{                                                                                            \
+		"type", TOOL_ARG_REQUIRED, offsetof(type, field), N_("TYPE"),                        \
+		        N_("rsa:2048 (default), rsa:3072, rsa:4096,\nec:prime256v1 or ec:secp384r1") \
+	}
 /* --pin-source where it also means --login. */
 #define TOOL_OPTION_LOGIN_PIN_SOURCE(type, field)                                                                                 \
 	{                                                                                                                         \
