@@ -73,34 +73,37 @@ struct tool_option {
 		NULL, TOOL_ARG_NONE, 0, NULL, NULL \
 	}
 
-/* Options several commands share, into field of struct type. */
-#define TOOL_OPTION_TOKEN(type, field)                                              \
-	{                                                                           \
-		"token", TOOL_ARG_MANDATORY, offsetof(type, field), N_("URI"),      \
-		        N_("the token, as a PKCS#11 URI (see 'imss-renew tokens')") \
+/* A row of a table: the value goes to field of struct type. */
+#define TOOL_OPTION_ROW(type, field, name, arg, value_name, help)  \
+	{                                                          \
+		name, arg, offsetof(type, field), value_name, help \
 	}
-#define TOOL_OPTION_PASSWORD_SOURCE(type, field)                                        \
-	{                                                                               \
-		"password-source", TOOL_ARG_REQUIRED, offsetof(type, field), N_("SRC"), \
-		        N_("the password of the .pfx or .key: same forms")              \
-	}
+
+/* Options several commands share, each defined once (TOOL_HELP_*: its
+ * help text). */
+#define TOOL_OPTION_TOKEN(type, field) \
+	TOOL_OPTION_ROW(type, field, "token", TOOL_ARG_MANDATORY, N_("URI"), TOOL_HELP_TOKEN)
+#define TOOL_HELP_TOKEN N_("the token, as a PKCS#11 URI (see 'imss-renew tokens')")
+#define TOOL_OPTION_PIN_SOURCE(type, field)                                      \
+	TOOL_OPTION_ROW(type, field, "pin-source", TOOL_ARG_REQUIRED, N_("SRC"), \
+	                TOOL_HELP_PIN_SOURCE)
+#define TOOL_HELP_PIN_SOURCE \
+	N_("where the PIN comes from: tty (default), file:PATH,\nfd:N, env:NAME or cred:NAME")
+/* --pin-source where it also means --login (objects, status, check). */
+#define TOOL_OPTION_LOGIN_PIN_SOURCE(type, field)                                \
+	TOOL_OPTION_ROW(type, field, "pin-source", TOOL_ARG_REQUIRED, N_("SRC"), \
+	                TOOL_HELP_LOGIN_PIN_SOURCE)
+#define TOOL_HELP_LOGIN_PIN_SOURCE \
+	N_("where the PIN comes from (implies --login):\ntty (default), file:PATH, fd:N, env:NAME or\ncred:NAME")
+#define TOOL_OPTION_PASSWORD_SOURCE(type, field)                                      \
+	TOOL_OPTION_ROW(type, field, "password-source", TOOL_ARG_REQUIRED, N_("SRC"), \
+	                TOOL_HELP_PASSWORD_SOURCE)
+#define TOOL_HELP_PASSWORD_SOURCE N_("the password of the .pfx or .key: same forms")
 /* --type of a new key pair (keygen, renew). */
-#define TOOL_OPTION_KEY_TYPE(type, field)                                                            \
-	{                                                                                            \
-		"type", TOOL_ARG_REQUIRED, offsetof(type, field), N_("TYPE"),                        \
-		        N_("rsa:2048 (default), rsa:3072, rsa:4096,\nec:prime256v1 or ec:secp384r1") \
-	}
-/* --pin-source where it also means --login. */
-#define TOOL_OPTION_LOGIN_PIN_SOURCE(type, field)                                                                                 \
-	{                                                                                                                         \
-		"pin-source", TOOL_ARG_REQUIRED, offsetof(type, field), N_("SRC"),                                                \
-		        N_("where the PIN comes from (implies --login):\ntty (default), file:PATH, fd:N, env:NAME or\ncred:NAME") \
-	}
-#define TOOL_OPTION_PIN_SOURCE(type, field)                                                                    \
-	{                                                                                                      \
-		"pin-source", TOOL_ARG_REQUIRED, offsetof(type, field), N_("SRC"),                             \
-		        N_("where the PIN comes from: tty (default), file:PATH,\nfd:N, env:NAME or cred:NAME") \
-	}
+#define TOOL_OPTION_KEY_TYPE(type, field) \
+	TOOL_OPTION_ROW(type, field, "type", TOOL_ARG_REQUIRED, N_("TYPE"), TOOL_HELP_KEY_TYPE)
+#define TOOL_HELP_KEY_TYPE \
+	N_("rsa:2048 (default), rsa:3072, rsa:4096,\nec:prime256v1 or ec:secp384r1")
 
 /* What every command gets from main(). */
 struct tool {
