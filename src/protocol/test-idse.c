@@ -312,13 +312,9 @@ test_safe_text(void)
 	free(b.text);
 }
 
-int
-main(void)
+static void
+run_tests(void)
 {
-	if (imss_ctx_new(NULL, &ctx) != IMSS_OK) {
-		fprintf(stderr, "no context\n");
-		return 2;
-	}
 	test_ca();
 	test_challenge();
 	test_session();
@@ -327,6 +323,10 @@ main(void)
 	test_results();
 	test_errors();
 	test_safe_text();
-	imss_ctx_free(ctx);
-	return unit_done("unit-idse");
+}
+
+int
+main(void)
+{
+	return unit_run_with_ctx("unit-idse", &ctx, run_tests);
 }

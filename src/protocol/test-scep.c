@@ -154,15 +154,15 @@ test_failure(void)
 	free(s.bytes);
 }
 
+static void
+run_tests(void)
+{
+	test_success();
+	test_failure();
+}
+
 int
 main(void)
 {
-	if (imss_ctx_new(NULL, &ctx) != IMSS_OK) {
-		fprintf(stderr, "no context\n");
-		return 2;
-	}
-	test_success();
-	test_failure();
-	imss_ctx_free(ctx);
-	return unit_done("unit-scep");
+	return unit_run_with_ctx("unit-scep", &ctx, run_tests);
 }

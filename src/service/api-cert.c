@@ -40,36 +40,52 @@ api_cert_json(X509 *x)
 	return o;
 }
 
+/* A client that accepts application/pkix-cert gets the certificate's DER
+ * alone: 1 with *code the reply's; 0 when JSON is wanted. */
+static int
+reply_der_if_asked(struct api_call *c, const unsigned char *der, size_t len, enum api_code *code)
+{
+	static const char media_type[] = "application/pkix-cert";
+
+	if (!api_accepts(c, media_type))
+		return 0;
+	*code = api_reply_bytes(c, 200, media_type, der, len);
+	return 1;
+}
+
+/* GET /ca's JSON: the CA certificate (DER, PEM), its subject and SHA-256. */
+static json_object *
+ca_json(X509 *x, const unsigned char *der, size_t len, const unsigned char *hash)
+{
+	json_object *o = json_object_new_object();
+	char *pem = ca_cert_pem(x);
+	char *subject = ca_subject_text(X509_get_subject_name(x));
+
+	if (!pem || !subject || !o || api_set_b64(o, "certificate", der, len) ||
+	    api_set_str(o, "pem", pem) || api_set_str(o, "subject", subject) ||
+	    api_set_hex(o, "sha256", hash, 32)) {
+		json_object_put(o);
+		o = NULL;
+	}
+	free(pem);
+	free(subject);
+	return o;
+}
+
 enum api_code
 api_get_ca(struct api_call *c)
 {
 	X509 *x = c->api->ca.cert;
-	json_object *o = NULL;
 	unsigned char *der = NULL, hash[32];
 	size_t len;
-	char *pem = NULL, *subject = NULL;
 	enum api_code code = API_INTERNAL;
 
 	if (ca_cert_der(x, &der, &len) != 0 || svc_sha256(der, len, hash) != 0)
 		goto out;
-	if (api_accepts(c, "application/pkix-cert")) {
-		code = api_reply_bytes(c, 200, "application/pkix-cert", der, len);
-		goto out;
-	}
-	pem = ca_cert_pem(x);
-	subject = ca_subject_text(X509_get_subject_name(x));
-	o = json_object_new_object();
-	if (!pem || !subject || !o || api_set_b64(o, "certificate", der, len) ||
-	    api_set_str(o, "pem", pem) || api_set_str(o, "subject", subject) ||
-	    api_set_hex(o, "sha256", hash, sizeof(hash)))
-		goto out;
-	code = api_reply_json(c, 200, o);
-	o = NULL;
+	if (!reply_der_if_asked(c, der, len, &code))
+		code = api_reply_json(c, 200, ca_json(x, der, len, hash));
 out:
-	json_object_put(o);
 	OPENSSL_free(der);
-	free(pem);
-	free(subject);
 	return code;
 }
 
@@ -89,13 +105,27 @@ api_session_cert(struct api_call *c, X509 **out)
 	return code;
 }
 
+/* GET /certificates/SERIAL's JSON: the certificate and whether it is revoked. */
+static json_object *
+certificate_json(const struct certrow *row)
+{
+	json_object *o = json_object_new_object();
+	X509 *x = certdb_row_x509(row);
+
+	if (!o || !x || api_set(o, "certificate", api_cert_json(x)) ||
+	    api_set_bool(o, "revoked", row->revoked)) {
+		json_object_put(o);
+		o = NULL;
+	}
+	X509_free(x);
+	return o;
+}
+
 enum api_code
 api_get_certificate(struct api_call *c)
 {
 	struct certrow row = { 0 };
 	char serial[65];
-	json_object *o = NULL;
-	X509 *x = NULL;
 	size_t i;
 	int found;
 	enum api_code code = API_CERT_NOT_FOUND;
@@ -111,19 +141,9 @@ api_get_certificate(struct api_call *c)
 	if (found != 0 || row.employer_id != c->sess.employer_id)
 		goto out;
 	code = API_INTERNAL;
-	if (api_accepts(c, "application/pkix-cert")) {
-		code = api_reply_bytes(c, 200, "application/pkix-cert", row.der, row.der_len);
-		goto out;
-	}
-	o = json_object_new_object();
-	if (!o || !(x = certdb_row_x509(&row)) || api_set(o, "certificate", api_cert_json(x)) ||
-	    api_set_bool(o, "revoked", row.revoked))
-		goto out;
-	code = api_reply_json(c, 200, o);
-	o = NULL;
+	if (!reply_der_if_asked(c, row.der, row.der_len, &code))
+		code = api_reply_json(c, 200, certificate_json(&row));
 out:
-	json_object_put(o);
-	X509_free(x);
 	certdb_row_clear(&row);
 	return code;
 }

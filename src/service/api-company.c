@@ -11,30 +11,42 @@ static const char *const read_only[] = {
 	"registro_patronal", "razon_social", "rfc", "address", "editable", NULL,
 };
 
+/* The fields a client may change: ["email"]. */
+static json_object *
+editable_fields(void)
+{
+	json_object *a = json_object_new_array();
+
+	if (a && json_object_array_add(a, json_object_new_string("email")) != 0) {
+		json_object_put(a);
+		a = NULL;
+	}
+	return a;
+}
+
+static json_object *
+company_json(const struct employer *e)
+{
+	json_object *o = json_object_new_object();
+
+	if (!o || api_set_str(o, "registro_patronal", e->registro_patronal) ||
+	    api_set_str(o, "razon_social", e->razon_social) || api_set_str(o, "rfc", e->rfc) ||
+	    api_set_str(o, "address", e->address) || api_set_str(o, "email", e->email) ||
+	    api_set(o, "editable", editable_fields())) {
+		json_object_put(o);
+		o = NULL;
+	}
+	return o;
+}
+
 static enum api_code
 company_answer(struct api_call *c)
 {
 	struct employer e = { 0 };
-	json_object *o = NULL, *editable = NULL;
 	enum api_code code = API_INTERNAL;
 
-	if (employer_get(c->api->db, c->sess.employer_id, &e) != 0)
-		goto out;
-	o = json_object_new_object();
-	editable = json_object_new_array();
-	if (!o || !editable || json_object_array_add(editable, json_object_new_string("email")) ||
-	    api_set_str(o, "registro_patronal", e.registro_patronal) ||
-	    api_set_str(o, "razon_social", e.razon_social) || api_set_str(o, "rfc", e.rfc) ||
-	    api_set_str(o, "address", e.address) || api_set_str(o, "email", e.email))
-		goto out;
-	code = api_set(o, "editable", editable) == 0 ? API_OK : API_INTERNAL;
-	editable = NULL;
-	if (code == API_OK)
-		code = api_reply_json(c, 200, o);
-	o = NULL;
-out:
-	json_object_put(o);
-	json_object_put(editable);
+	if (employer_get(c->api->db, c->sess.employer_id, &e) == 0)
+		code = api_reply_json(c, 200, company_json(&e));
 	employer_clear(&e);
 	return code;
 }

@@ -13,6 +13,7 @@
 
 #include "api.h"
 #include "db.h"
+#include "json-set.h"
 #include "util.h"
 
 #define JSON_DEPTH 16
@@ -490,21 +491,13 @@ api_accepts(const struct api_call *c, const char *media_type)
 int
 api_set(json_object *obj, const char *key, json_object *value)
 {
-	if (!value)
-		return -1;
-	if (json_object_object_add(obj, key, value) != 0) {
-		json_object_put(value);
-		return -1;
-	}
-	return 0;
+	return json_set(obj, key, value);
 }
 
 int
 api_set_str(json_object *obj, const char *key, const char *value)
 {
-	if (!value)
-		return json_object_object_add(obj, key, NULL) == 0 ? 0 : -1;
-	return api_set(obj, key, json_object_new_string(value));
+	return json_set_str(obj, key, value);
 }
 
 int

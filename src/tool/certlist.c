@@ -204,6 +204,19 @@ cert_entries_from_token(struct tool *t, const char *uri, imss_pin_source *src, s
 }
 
 int
+tool_check_credential_options(struct tool *t, const char *command, const char *credential,
+                              const char *key_file, const char *password_source)
+{
+	int rc = tool_check_key_file(t, command, key_file, credential);
+
+	if (rc == TOOL_EXIT_OK && password_source && !credential)
+		rc = tool_usage_error(t, command, "%s",
+		                      _("--password-source goes with --credential (use "
+		                        "--pin-source for a token)"));
+	return rc;
+}
+
+int
 cert_args_check(struct tool *t, const char *command, const struct cert_args *a, int login_needs_token)
 {
 	int token_source = login_needs_token ? a->token != NULL : !a->certs.n && !a->credential;
@@ -213,12 +226,10 @@ cert_args_check(struct tool *t, const char *command, const struct cert_args *a, 
 	if (!!a->certs.n + !!a->credential + !!a->token > 1)
 		return tool_usage_error(t, command, "%s",
 		                        _("give at most one of --cert, --credential and --token"));
-	rc = tool_check_key_file(t, command, a->key_file, a->credential);
+	rc = tool_check_credential_options(t, command, a->credential, a->key_file,
+	                                   a->password_source);
 	if (rc != TOOL_EXIT_OK)
 		return rc;
-	if (a->password_source && !a->credential)
-		return tool_usage_error(t, command, "%s",
-		                        _("--password-source goes with --credential"));
 	if ((a->login || a->pin_source) && !token_source)
 		return tool_usage_error(t, command, "%s",
 		                        login_needs_token

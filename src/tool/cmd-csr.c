@@ -109,19 +109,12 @@ static imss_err
 load_certificate(struct tool *t, const char *from, X509 **out)
 {
 	STACK_OF(X509) *certs = NULL;
-	imss_token *tok = NULL;
 	imss_ctx *ctx;
 	imss_err err;
 
 	*out = NULL;
-	if (strncmp(from, "pkcs11:", 7) == 0) {
-		err = tool_open_token(t, from, 0, &tok);
-		if (err == IMSS_OK)
-			err = imss_token_find_certificate(tok, from, out);
-		if (tok)
-			imss_token_close(tok);
-		return err;
-	}
+	if (strncmp(from, "pkcs11:", 7) == 0)
+		return tool_token_certificate(t, from, out);
 	err = tool_ctx(t, &ctx);
 	if (err == IMSS_OK)
 		err = imss_certs_load(ctx, from, &certs);

@@ -53,20 +53,6 @@ examples(void)
 	       TOOL_NAME, COMMAND, TOOL_NAME, COMMAND);
 }
 
-static imss_err
-find_certificate(struct tool *t, const char *uri, X509 **out)
-{
-	imss_token *tok = NULL;
-	imss_err err;
-
-	err = tool_open_token(t, uri, 0, &tok);
-	if (err == IMSS_OK)
-		err = imss_token_find_certificate(tok, uri, out);
-	if (tok)
-		imss_token_close(tok);
-	return err;
-}
-
 static int
 print_json(struct tool *t, const struct export_args *a, X509 *cert)
 {
@@ -95,7 +81,7 @@ run(struct tool *t, void *args)
 	imss_err err;
 	int rc = TOOL_EXIT_OK, len;
 
-	err = find_certificate(t, a->cert, &cert);
+	err = tool_token_certificate(t, a->cert, &cert);
 	if (err != IMSS_OK) {
 		rc = tool_fail(t, err, 0);
 		goto out;

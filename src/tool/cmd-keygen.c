@@ -21,8 +21,7 @@ static const struct tool_option options[] = {
 	TOOL_OPTION_TOKEN(struct keygen_args, token),
 	{ "label", TOOL_ARG_MANDATORY, offsetof(struct keygen_args, label), N_("LABEL"),
 	  N_("the label of the new key (required, not empty)") },
-	{ "type", TOOL_ARG_REQUIRED, offsetof(struct keygen_args, type), N_("TYPE"),
-	  N_("rsa:2048 (default), rsa:3072, rsa:4096,\nec:prime256v1 or ec:secp384r1") },
+	TOOL_OPTION_KEY_TYPE(struct keygen_args, type),
 	TOOL_OPTION_PIN_SOURCE(struct keygen_args, pin_source),
 	{ "force", TOOL_ARG_NONE, offsetof(struct keygen_args, force), NULL,
 	  N_("log in even when the token says the next wrong PIN\nlocks it (final try)") },
@@ -118,10 +117,8 @@ print_json(const imss_keygen_report *report, const imss_keyspec *spec, const cha
 	    tool_json_bool(root, "id_is_key_identifier", report->id_is_key_identifier) ||
 	    tool_json_str(root, "refused", report->refused) ||
 	    tool_json_str(root, "refused_reason", report->refused_reason) ||
-	    tool_json_tristate(root, "local", report->local) ||
-	    tool_json_tristate(root, "never_extractable", report->never_extractable) ||
-	    tool_json_tristate(root, "sensitive", report->sensitive) ||
-	    tool_json_tristate(root, "extractable", report->extractable)) {
+	    tool_json_key_flags(root, report->sensitive, report->extractable, report->local,
+	                        report->never_extractable)) {
 		json_object_put(root);
 		return -1;
 	}

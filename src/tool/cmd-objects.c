@@ -19,8 +19,7 @@ static const struct tool_option options[] = {
 	TOOL_OPTION_TOKEN(struct objects_args, token),
 	{ "login", TOOL_ARG_NONE, offsetof(struct objects_args, login), NULL,
 	  N_("log in first, so that private keys show too") },
-	{ "pin-source", TOOL_ARG_REQUIRED, offsetof(struct objects_args, pin_source), N_("SRC"),
-	  N_("where the PIN comes from (implies --login):\ntty (default), file:PATH, fd:N or env:NAME") },
+	TOOL_OPTION_LOGIN_PIN_SOURCE(struct objects_args, pin_source),
 	TOOL_OPTION_END,
 };
 
@@ -176,21 +175,13 @@ object_json(const void *item)
 	    tool_json_str(obj, "class", class_name(info->klass)) || add_key_fields(obj, info) ||
 	    tool_json_str(obj, "id", info->id_hex) || tool_json_str(obj, "label", info->label) ||
 	    tool_json_str(obj, "subject", info->subject) ||
-	    tool_json_tristate(obj, "sensitive", info->sensitive) ||
-	    tool_json_tristate(obj, "extractable", info->extractable) ||
-	    tool_json_tristate(obj, "local", info->local) ||
-	    tool_json_tristate(obj, "never_extractable", info->never_extractable) ||
+	    tool_json_key_flags(obj, info->sensitive, info->extractable, info->local,
+	                        info->never_extractable) ||
 	    tool_json_tristate(obj, "always_authenticate", info->always_authenticate)) {
 		json_object_put(obj);
 		return NULL;
 	}
 	return obj;
-}
-
-static int
-print_json(const imss_object_info *items, size_t count)
-{
-	return tool_json_print(tool_json_list("objects", items, count, sizeof(*items), object_json));
 }
 
 static imss_err
@@ -200,9 +191,7 @@ list_objects(struct tool *t, const struct objects_args *a, imss_pin_source *src,
 	imss_token *tok = NULL;
 	imss_err err;
 
-	err = tool_open_token(t, a->token, 0, &tok);
-	if (err == IMSS_OK && src)
-		err = imss_token_login(tok, src, 0);
+	err = tool_open_login(t, a->token, 0, src, &tok);
 	if (err == IMSS_OK)
 		err = imss_token_list_objects(tok, infos, count);
 	if (tok)
@@ -232,7 +221,8 @@ run(struct tool *t, void *args)
 	}
 	if (!t->json)
 		print_text(infos, count, src != NULL);
-	else if (print_json(infos, count) != 0)
+	else if (tool_json_print(
+	                 tool_json_list("objects", infos, count, sizeof(*infos), object_json)) != 0)
 		rc = tool_fail(t, IMSS_ERR_NOMEM, 0);
 out:
 	if (infos)

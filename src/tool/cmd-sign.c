@@ -42,10 +42,8 @@ static const struct tool_option options[] = {
 	{ "attached", TOOL_ARG_NONE, offsetof(struct sign_args, attached), NULL,
 	  N_("put the content inside the signature") },
 	{ "der", TOOL_ARG_NONE, offsetof(struct sign_args, der), NULL, N_("DER instead of PEM") },
-	{ "pin-source", TOOL_ARG_REQUIRED, offsetof(struct sign_args, pin_source), N_("SRC"),
-	  N_("the token PIN, with --key: tty (default),\nfile:PATH, fd:N or env:NAME") },
-	{ "password-source", TOOL_ARG_REQUIRED, offsetof(struct sign_args, password_source), N_("SRC"),
-	  N_("the password of the .pfx or .key, with\n--credential: same forms, default tty") },
+	TOOL_OPTION_PIN_SOURCE(struct sign_args, pin_source),
+	TOOL_OPTION_PASSWORD_SOURCE(struct sign_args, password_source),
 	TOOL_OPTION_END,
 };
 
@@ -104,17 +102,14 @@ check_args(struct tool *t, const struct sign_args *a)
 	if (!a->key == !a->credential)
 		return tool_usage_error(t, COMMAND, "%s",
 		                        _("give exactly one of --key URI and --credential FILE"));
-	rc = tool_check_key_file(t, COMMAND, a->key_file, a->credential);
-	if (rc != TOOL_EXIT_OK)
-		return rc;
 	if (a->pin_source && !a->key)
 		return tool_usage_error(t, COMMAND, "%s",
 		                        _("--pin-source goes with --key (use --password-source "
 		                          "for a .pfx or .key)"));
-	if (a->password_source && !a->credential)
-		return tool_usage_error(t, COMMAND, "%s",
-		                        _("--password-source goes with --credential (use "
-		                          "--pin-source for a token)"));
+	rc = tool_check_credential_options(t, COMMAND, a->credential, a->key_file,
+	                                   a->password_source);
+	if (rc != TOOL_EXIT_OK)
+		return rc;
 	if (same_file(a->in, a->out))
 		return tool_usage_error(t, COMMAND, "%s",
 		                        _("--out names the file to sign: it would be replaced"));

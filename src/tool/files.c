@@ -19,6 +19,21 @@
 /* Permission bits of a new output file, less the umask. */
 #define OUTPUT_MODE 0644
 
+imss_err
+tool_token_certificate(struct tool *t, const char *uri, X509 **out)
+{
+	imss_token *tok = NULL;
+	imss_err err;
+
+	*out = NULL;
+	err = tool_open_token(t, uri, 0, &tok);
+	if (err == IMSS_OK)
+		err = imss_token_find_certificate(tok, uri, out);
+	if (tok)
+		imss_token_close(tok);
+	return err;
+}
+
 int
 tool_read_file(struct tool *t, const char *path, unsigned char **data, size_t *len)
 {

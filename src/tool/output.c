@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "json-set.h"
 #include "tool.h"
 
 /* Width of the field names in text output, in characters (UTF-8). */
@@ -361,13 +362,7 @@ fail:
 int
 tool_json_add(json_object *obj, const char *key, json_object *value)
 {
-	if (!value)
-		return -1;
-	if (json_object_object_add(obj, key, value) != 0) {
-		json_object_put(value);
-		return -1;
-	}
-	return 0;
+	return json_set(obj, key, value);
 }
 
 int
@@ -385,9 +380,7 @@ tool_json_append(json_object *array, json_object *value)
 int
 tool_json_str(json_object *obj, const char *key, const char *value)
 {
-	if (!value)
-		return json_object_object_add(obj, key, NULL) == 0 ? 0 : -1;
-	return tool_json_add(obj, key, json_object_new_string(value));
+	return json_set_str(obj, key, value);
 }
 
 int
@@ -402,6 +395,15 @@ tool_json_tristate(json_object *obj, const char *key, int value)
 	if (value < 0)
 		return json_object_object_add(obj, key, NULL) == 0 ? 0 : -1;
 	return tool_json_bool(obj, key, value);
+}
+
+int
+tool_json_key_flags(json_object *obj, int sensitive, int extractable, int local, int never_extractable)
+{
+	return tool_json_tristate(obj, "sensitive", sensitive) ||
+	       tool_json_tristate(obj, "extractable", extractable) ||
+	       tool_json_tristate(obj, "local", local) ||
+	       tool_json_tristate(obj, "never_extractable", never_extractable);
 }
 
 int

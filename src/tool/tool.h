@@ -73,17 +73,37 @@ struct tool_option {
 		NULL, TOOL_ARG_NONE, 0, NULL, NULL \
 	}
 
-/* Options several commands share, into field of struct type. */
-#define TOOL_OPTION_TOKEN(type, field)                                              \
-	{                                                                           \
-		"token", TOOL_ARG_MANDATORY, offsetof(type, field), N_("URI"),      \
-		        N_("the token, as a PKCS#11 URI (see 'imss-renew tokens')") \
+/* A row of a table: the value goes to field of struct type. */
+#define TOOL_OPTION_ROW(type, field, name, arg, value_name, help)  \
+	{                                                          \
+		name, arg, offsetof(type, field), value_name, help \
 	}
-#define TOOL_OPTION_PIN_SOURCE(type, field)                                                                    \
-	{                                                                                                      \
-		"pin-source", TOOL_ARG_REQUIRED, offsetof(type, field), N_("SRC"),                             \
-		        N_("where the PIN comes from: tty (default), file:PATH,\nfd:N, env:NAME or cred:NAME") \
-	}
+
+/* Options several commands share, each defined once (TOOL_HELP_*: its
+ * help text). */
+#define TOOL_OPTION_TOKEN(type, field) \
+	TOOL_OPTION_ROW(type, field, "token", TOOL_ARG_MANDATORY, N_("URI"), TOOL_HELP_TOKEN)
+#define TOOL_HELP_TOKEN N_("the token, as a PKCS#11 URI (see 'imss-renew tokens')")
+#define TOOL_OPTION_PIN_SOURCE(type, field)                                      \
+	TOOL_OPTION_ROW(type, field, "pin-source", TOOL_ARG_REQUIRED, N_("SRC"), \
+	                TOOL_HELP_PIN_SOURCE)
+#define TOOL_HELP_PIN_SOURCE \
+	N_("where the PIN comes from: tty (default), file:PATH,\nfd:N, env:NAME or cred:NAME")
+/* --pin-source where it also means --login (objects, status, check). */
+#define TOOL_OPTION_LOGIN_PIN_SOURCE(type, field)                                \
+	TOOL_OPTION_ROW(type, field, "pin-source", TOOL_ARG_REQUIRED, N_("SRC"), \
+	                TOOL_HELP_LOGIN_PIN_SOURCE)
+#define TOOL_HELP_LOGIN_PIN_SOURCE \
+	N_("where the PIN comes from (implies --login):\ntty (default), file:PATH, fd:N, env:NAME or\ncred:NAME")
+#define TOOL_OPTION_PASSWORD_SOURCE(type, field)                                      \
+	TOOL_OPTION_ROW(type, field, "password-source", TOOL_ARG_REQUIRED, N_("SRC"), \
+	                TOOL_HELP_PASSWORD_SOURCE)
+#define TOOL_HELP_PASSWORD_SOURCE N_("the password of the .pfx or .key: same forms")
+/* --type of a new key pair (keygen, renew). */
+#define TOOL_OPTION_KEY_TYPE(type, field) \
+	TOOL_OPTION_ROW(type, field, "type", TOOL_ARG_REQUIRED, N_("TYPE"), TOOL_HELP_KEY_TYPE)
+#define TOOL_HELP_KEY_TYPE \
+	N_("rsa:2048 (default), rsa:3072, rsa:4096,\nec:prime256v1 or ec:secp384r1")
 
 /* What every command gets from main(). */
 struct tool {
@@ -187,6 +207,11 @@ int tool_stop_requested(void);
 int tool_check_key_file(struct tool *t, const char *command, const char *key_file,
                         const char *credential);
 
+/* certlist.c: tool_check_key_file(), and --password-source (the password
+ * of a .pfx or .key) only with --credential.  An exit status. */
+int tool_check_credential_options(struct tool *t, const char *command, const char *credential,
+                                  const char *key_file, const char *password_source);
+
 /*
  * The exit status for a library error.  from_user_text says err came from
  * parsing what the user typed (--type, --pin-source): malformed text there
@@ -255,13 +280,8 @@ struct cert_args {
 	        { "token", TOOL_ARG_REQUIRED, offsetof(struct cert_args, token), N_("URI"),                                                \
 		  N_("the certificates on one token (PKCS#11 URI)") },                                                                     \
 	        { "login", TOOL_ARG_NONE, offsetof(struct cert_args, login), NULL, login_help },                                           \
-	        { "pin-source", TOOL_ARG_REQUIRED, offsetof(struct cert_args, pin_source),                                                 \
-		  N_("SRC"),                                                                                                               \
-		  N_("where the PIN comes from (implies --login):\ntty (default), file:PATH, fd:N, env:NAME or\ncred:NAME") },             \
-	{                                                                                                                                  \
-		"password-source", TOOL_ARG_REQUIRED, offsetof(struct cert_args, password_source),                                         \
-		        N_("SRC"), N_("the password of the .pfx or .key: same forms")                                                      \
-	}
+	        TOOL_OPTION_LOGIN_PIN_SOURCE(struct cert_args, pin_source),                                                                \
+	        TOOL_OPTION_PASSWORD_SOURCE(struct cert_args, password_source)
 
 /*
  * The combinations a command refuses; login_needs_token: --login and
@@ -391,6 +411,10 @@ int tool_json_str(json_object *obj, const char *key, const char *value);
 int tool_json_bool(json_object *obj, const char *key, int value);
 /* 1 true, 0 false, -1 null. */
 int tool_json_tristate(json_object *obj, const char *key, int value);
+/* A key's protection, each a tristate: "sensitive", "extractable",
+ * "local", "never_extractable". */
+int tool_json_key_flags(json_object *obj, int sensitive, int extractable, int local,
+                        int never_extractable);
 int tool_json_uint(json_object *obj, const char *key, unsigned long value);
 int tool_json_int(json_object *obj, const char *key, long long value);
 /*
@@ -434,6 +458,10 @@ int tool_json_answer(struct tool *t, json_object *root, int failed, imss_err err
 
 /* Inputs larger than this are refused (a letter or challenge is small). */
 #define TOOL_INPUT_MAX (64UL * 1024 * 1024)
+
+/* The certificate a PKCS#11 URI names, read from its token (opened
+ * read-only, no login); X509_free() it.  An imss_err, not reported. */
+imss_err tool_token_certificate(struct tool *t, const char *uri, X509 **out);
 
 /* The whole file; *data is freed with free(). */
 int tool_read_file(struct tool *t, const char *path, unsigned char **data, size_t *len);

@@ -2,6 +2,8 @@
 # test-layers.sh SOURCE_DIR: every layer of the library calls only the
 # layers below it (docs/design.md "Layers"):
 #   tool -> engine -> protocol | credential -> token layer (pkcs11) -> base
+# (and src/common, helpers both programs compile in: tool and service may
+# include them; they include nothing of the project)
 # checked on the #include "..." lines (a header belongs to the layer of the
 # folder it lives in), the include path of pkcs11/, the driver and the
 # steps of the engine (no circle), and the engine speaking only the token
@@ -14,7 +16,7 @@ fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 # The layer of a header named in a file's #include "...": the file's own
 # folder first (as the compiler looks), then the library's include path.
 declare -A rank=([base]=0 [token]=1 [credential]=2 [protocol]=2 [engine]=3
-                 [tool]=4 [service]=4 [public]=-1)
+                 [tool]=4 [service]=4 [public]=-1 [common]=5)
 layer_of_dir() {
 	case $1 in
 	include/imss-renew) echo base ;;
@@ -25,13 +27,14 @@ layer_of_dir() {
 	src/engine) echo engine ;;
 	src/tool) echo tool ;;
 	src/service) echo service ;;
+	src/common) echo common ;;
 	*) echo unknown ;;
 	esac
 }
 header_layer() { # FILE_DIR HEADER
 	local dir
 	[[ $2 == imss-renew/imss-renew.h ]] && { echo public; return; }
-	for dir in "$1" include pkcs11 src/base src/credential src/protocol src/engine; do
+	for dir in "$1" include pkcs11 src/base src/credential src/protocol src/engine src/common; do
 		if [[ -f $dir/$2 ]]; then
 			layer_of_dir "$(dirname "$dir/$2")"
 			return
@@ -51,6 +54,11 @@ for f in include/imss-renew/*.h pkcs11/*.[ch] src/*/*.[ch]; do
 		[[ $header == unit.h && $(basename "$f") == test-*.c ]] && continue
 		to=$(header_layer "$dir" "$header")
 		[[ $to == public || $to == "$own" ]] && continue
+		[[ $to == common && ($own == tool || $own == service) ]] && continue
+		if [[ $own == common ]]; then
+			fail "$f (common) includes \"$header\": src/common includes nothing of the project"
+			continue
+		fi
 		if [[ $to == unknown ]]; then
 			fail "$f includes \"$header\", found in no layer"
 		elif [[ $own == service && $to != public ]]; then

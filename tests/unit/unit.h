@@ -1,7 +1,8 @@
 /*
  * The unit tests' assertions (tests/unit/CMakeLists.txt): no framework.
  * A failed check prints where and what, and counts; unit_done() is the
- * program's exit status (1 when any check failed).
+ * program's exit status (1 when any check failed).  Included after
+ * imss-renew.h, it also has unit_run_with_ctx(), a main() with a context.
  */
 #ifndef IMSS_UNIT_H
 #define IMSS_UNIT_H
@@ -69,5 +70,24 @@ unit_done(const char *name)
 	printf("%s: %d checks passed\n", name, unit_checks);
 	return 0;
 }
+
+#ifdef IMSS_RENEW_H
+/*
+ * A unit test's main() for code that wants a library context: makes *ctx,
+ * runs tests, frees *ctx and returns unit_done(name); 2 without a context.
+ */
+static inline int
+unit_run_with_ctx(const char *name, imss_ctx **ctx, void (*tests)(void))
+{
+	if (imss_ctx_new(NULL, ctx) != IMSS_OK) {
+		fprintf(stderr, "%s: no context\n", name);
+		return 2;
+	}
+	tests();
+	imss_ctx_free(*ctx);
+	*ctx = NULL;
+	return unit_done(name);
+}
+#endif
 
 #endif
