@@ -215,7 +215,7 @@ imss_renew(imss_ctx *ctx, const imss_renew_options *o, const imss_renew_ui *ui,
 	if (err == IMSS_OK)
 		err = renew_preflight(&r);
 	if (err == IMSS_OK)
-		err = renew_lock_token(&r);
+		err = renew_lock_token(&r, NULL);
 	if (err == IMSS_OK)
 		err = o->protocol == IMSS_PROTOCOL_IDSE ? renew_connect(&r)
 		                                        : renew_connect_enroll(&r);
