@@ -104,6 +104,13 @@ void imss_ctx_set_log(imss_ctx *ctx, imss_log_fn fn, void *user);
  * and what to do next.  Empty string when there is nothing to add.
  */
 const char *imss_ctx_detail(const imss_ctx *ctx);
+/*
+ * own 1: from now on, the error detail and next step this thread writes
+ * and reads through any context are its own (a worker thread sharing the
+ * context and its tokens with others); own 0: the context's again, the
+ * thread's freed.
+ */
+void imss_ctx_thread_detail(int own);
 
 /*
  * What to do next after the last failing call, as a code the application

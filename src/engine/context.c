@@ -672,9 +672,9 @@ renew_free(struct renew *r)
 		/* Leave the service; the error detail of the run is kept. */
 		char saved[IMSS_DETAIL_MAX];
 
-		memcpy(saved, r->ctx->detail, sizeof(saved));
+		memcpy(saved, ctx_detail_buf(r->ctx), sizeof(saved));
 		idse_logout(r->ctx, r->http);
-		memcpy(r->ctx->detail, saved, sizeof(saved));
+		memcpy(ctx_detail_buf(r->ctx), saved, sizeof(saved));
 	}
 	http_client_free(r->http);
 	if (r->lock_fd >= 0)

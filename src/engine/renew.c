@@ -189,7 +189,7 @@ renew_steps(struct renew *r)
 	    renew_retire_old(r) != IMSS_OK)
 		/* The renewal is done; only the tidying up failed. */
 		ctx_log(r->ctx, IMSS_LOG_WARN, _("the old credential could not be retired: %s"),
-		        r->ctx->detail);
+		        imss_ctx_detail(r->ctx));
 	OPENSSL_free(req);
 	return err;
 }
