@@ -8,6 +8,7 @@
 #ifndef IMSS_PKCS11_INTERNAL_H
 #define IMSS_PKCS11_INTERNAL_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 
@@ -44,6 +45,7 @@ struct imss_token {
 	imss_pin_source *pin_source;   /* not owned: for context-specific logins */
 	CK_MECHANISM_TYPE refused[16]; /* hash-and-sign mechanisms C_SignInit refused */
 	size_t n_refused;
+	pthread_mutex_t use; /* one thread at a time on the session (imss_token_acquire) */
 };
 
 struct imss_key {
