@@ -20,7 +20,7 @@ imss_err
 ctx_fail_rv(imss_ctx *ctx, const char *function, CK_RV rv)
 {
 	ctx_set_detail(ctx, "%s: %s (%s)", function, ckr_message(rv), ckr_name(rv));
-	ctx->next = ckr_next(rv);
+	ctx_set_next(ctx, ckr_next(rv));
 	return ckr_to_err(rv);
 }
 

@@ -9,6 +9,7 @@
  * it again), "cred:NAME" (a systemd credential: the first line of
  * $CREDENTIALS_DIRECTORY/NAME, from LoadCredential= or SetCredential=).
  */
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -43,6 +44,9 @@ imss_wipe(void *p, size_t len)
 		OPENSSL_cleanse(p, len);
 }
 
+/* The core-dump guard is the process's: its depth is counted under a mutex,
+ * as renewals in several threads (fleet renew --jobs) begin and end it. */
+static pthread_mutex_t secrets_lock = PTHREAD_MUTEX_INITIALIZER;
 static int secrets_depth;
 static struct rlimit saved_core;
 static int saved_dumpable = -1;
@@ -52,24 +56,28 @@ imss_secrets_begin(void)
 {
 	struct rlimit none = { 0, 0 };
 
-	if (secrets_depth++ > 0)
-		return;
-	if (getrlimit(RLIMIT_CORE, &saved_core) == 0) {
-		none.rlim_max = saved_core.rlim_max;
-		setrlimit(RLIMIT_CORE, &none);
+	pthread_mutex_lock(&secrets_lock);
+	if (secrets_depth++ == 0) {
+		if (getrlimit(RLIMIT_CORE, &saved_core) == 0) {
+			none.rlim_max = saved_core.rlim_max;
+			setrlimit(RLIMIT_CORE, &none);
+		}
+		saved_dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	}
-	saved_dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	pthread_mutex_unlock(&secrets_lock);
 }
 
 void
 imss_secrets_end(void)
 {
-	if (secrets_depth == 0 || --secrets_depth > 0)
-		return;
-	setrlimit(RLIMIT_CORE, &saved_core);
-	if (saved_dumpable > 0)
-		prctl(PR_SET_DUMPABLE, saved_dumpable, 0, 0, 0);
+	pthread_mutex_lock(&secrets_lock);
+	if (secrets_depth > 0 && --secrets_depth == 0) {
+		setrlimit(RLIMIT_CORE, &saved_core);
+		if (saved_dumpable > 0)
+			prctl(PR_SET_DUMPABLE, saved_dumpable, 0, 0, 0);
+	}
+	pthread_mutex_unlock(&secrets_lock);
 }
 
 /* A credential's name is one file name in the directory: not empty, no

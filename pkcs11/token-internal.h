@@ -8,6 +8,7 @@
 #ifndef IMSS_PKCS11_INTERNAL_H
 #define IMSS_PKCS11_INTERNAL_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 
@@ -49,6 +50,7 @@ struct imss_token {
 	CK_MECHANISM_TYPE keygen_mech;
 	CK_MECHANISM_INFO keygen_info;
 	int keygen_known;
+	pthread_mutex_t use; /* one thread at a time on the session (imss_token_acquire) */
 };
 
 struct imss_key {

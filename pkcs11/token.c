@@ -2,6 +2,7 @@
  * Tokens: listing, selection by RFC 7512 URI (p11-kit's parser), sessions,
  * and the mechanism list.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -374,6 +375,20 @@ fail_token_choice(imss_ctx *ctx, const char *text, imss_token_info *list, size_t
 	return IMSS_ERR_AMBIGUOUS_TOKEN;
 }
 
+/* tok->use: recursive, so that a thread holding the token may call what
+ * takes it again.  0 or an errno. */
+static int
+token_use_init(imss_token *tok)
+{
+	pthread_mutexattr_t attr;
+	int rc = pthread_mutexattr_init(&attr);
+
+	if (rc == 0 && (rc = pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE)) == 0)
+		rc = pthread_mutex_init(&tok->use, &attr);
+	pthread_mutexattr_destroy(&attr);
+	return rc;
+}
+
 imss_err
 imss_token_open(imss_ctx *ctx, const char *text, int read_write, imss_token **out)
 {
@@ -400,6 +415,12 @@ imss_token_open(imss_ctx *ctx, const char *text, int read_write, imss_token **ou
 	}
 	tok = calloc(1, sizeof(*tok));
 	if (tok == NULL) {
+		err = IMSS_ERR_NOMEM;
+		goto out;
+	}
+	if (token_use_init(tok) != 0) {
+		free(tok);
+		tok = NULL;
 		err = IMSS_ERR_NOMEM;
 		goto out;
 	}
@@ -449,7 +470,20 @@ imss_token_close(imss_token *tok)
 	}
 	token_info_clear(&tok->info);
 	free(tok->mechs);
+	pthread_mutex_destroy(&tok->use);
 	free(tok);
+}
+
+void
+imss_token_acquire(imss_token *tok)
+{
+	pthread_mutex_lock(&tok->use);
+}
+
+void
+imss_token_release(imss_token *tok)
+{
+	pthread_mutex_unlock(&tok->use);
 }
 
 imss_err

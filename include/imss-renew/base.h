@@ -40,6 +40,9 @@ struct imss_ctx {
 };
 
 /* src/base/context.c: the error detail and the log. */
+/* The detail being written: the calling thread's own when it keeps one
+ * (imss_ctx_thread_detail), else the context's (IMSS_DETAIL_MAX bytes). */
+char *ctx_detail_buf(const imss_ctx *ctx);
 void ctx_clear_detail(imss_ctx *ctx);
 void ctx_set_detail(imss_ctx *ctx, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -104,6 +104,13 @@ void imss_ctx_set_log(imss_ctx *ctx, imss_log_fn fn, void *user);
  * and what to do next.  Empty string when there is nothing to add.
  */
 const char *imss_ctx_detail(const imss_ctx *ctx);
+/*
+ * own 1: from now on, the error detail and next step this thread writes
+ * and reads through any context are its own (a worker thread sharing the
+ * context and its tokens with others); own 0: the context's again, the
+ * thread's freed.
+ */
+void imss_ctx_thread_detail(int own);
 
 /*
  * What to do next after the last failing call, as a code the application
@@ -191,6 +198,14 @@ typedef struct imss_token imss_token;
 imss_err imss_token_open(imss_ctx *ctx, const char *uri, int read_write,
                          imss_token **out);
 void imss_token_close(imss_token *tok);
+/*
+ * One thread at a time on the token's session (PKCS#11 sessions are not
+ * thread-safe): a thread sharing the token with others acquires it around
+ * everything it does with the token, its keys and the credentials on it,
+ * and releases it as often as it acquired it (it may nest).
+ */
+void imss_token_acquire(imss_token *tok);
+void imss_token_release(imss_token *tok);
 
 /* Do the token attributes of uri (token=, serial=, model=, manufacturer=)
  * fit this token?  No PKCS#11 call is made. */

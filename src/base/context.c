@@ -4,32 +4,66 @@
  * freed with its modules by the token layer (pkcs11/module.c).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/err.h>
 
 #include "imss-renew/base.h"
 
+/* The error detail of a thread that keeps its own (imss_ctx_thread_detail):
+ * a worker of fleet renew --jobs sharing the context and the token. */
+struct ctx_report {
+	char detail[IMSS_DETAIL_MAX];
+	imss_next next;
+};
+
+static _Thread_local struct ctx_report *thread_report;
+
+void
+imss_ctx_thread_detail(int own)
+{
+	if (own && thread_report == NULL)
+		thread_report = calloc(1, sizeof(*thread_report));
+	else if (!own) {
+		free(thread_report);
+		thread_report = NULL;
+	}
+}
+
+char *
+ctx_detail_buf(const imss_ctx *ctx)
+{
+	return thread_report ? thread_report->detail : (char *)ctx->detail;
+}
+
+static imss_next *
+ctx_next_slot(const imss_ctx *ctx)
+{
+	return thread_report ? &thread_report->next : (imss_next *)&ctx->next;
+}
+
 void
 ctx_clear_detail(imss_ctx *ctx)
 {
-	ctx->detail[0] = '\0';
-	ctx->next = IMSS_NEXT_NONE;
+	ctx_detail_buf(ctx)[0] = '\0';
+	*ctx_next_slot(ctx) = IMSS_NEXT_NONE;
 }
 
 void
 ctx_set_next(imss_ctx *ctx, imss_next next)
 {
-	ctx->next = next;
+	*ctx_next_slot(ctx) = next;
 }
 
 static void __attribute__((format(printf, 2, 0)))
 ctx_vappend(imss_ctx *ctx, const char *fmt, va_list ap)
 {
-	size_t used = strlen(ctx->detail);
+	char *detail = ctx_detail_buf(ctx);
+	size_t used = strlen(detail);
 
-	if (used < sizeof(ctx->detail) - 1)
-		vsnprintf(ctx->detail + used, sizeof(ctx->detail) - used, fmt, ap);
+	if (used < IMSS_DETAIL_MAX - 1)
+		vsnprintf(detail + used, IMSS_DETAIL_MAX - used, fmt, ap);
 }
 
 void
@@ -74,7 +108,7 @@ ctx_fail_next(imss_ctx *ctx, imss_err err, imss_next next, const char *fmt, ...)
 	va_start(ap, fmt);
 	ctx_vappend(ctx, fmt, ap);
 	va_end(ap);
-	ctx->next = next;
+	ctx_set_next(ctx, next);
 	return err;
 }
 
@@ -115,11 +149,11 @@ imss_ctx_set_log(imss_ctx *ctx, imss_log_fn fn, void *user)
 const char *
 imss_ctx_detail(const imss_ctx *ctx)
 {
-	return ctx->detail;
+	return ctx_detail_buf(ctx);
 }
 
 imss_next
 imss_ctx_get_next(const imss_ctx *ctx)
 {
-	return ctx->next;
+	return *ctx_next_slot(ctx);
 }

@@ -67,7 +67,7 @@ imss_cms_sign(imss_ctx *ctx, const imss_credential *cred, const unsigned char *d
 	    CMS_add1_signer(cms, cert, imss_credential_get_key(cred), EVP_sha256(), cms_flags) ==
 	            NULL ||
 	    CMS_final(cms, in, NULL, cms_flags) != 1) {
-		if (ctx->detail[0] == '\0')
+		if (imss_ctx_detail(ctx)[0] == '\0')
 			ctx_fail_openssl(ctx, _("the CMS signature could not be made"));
 		err = IMSS_ERR_CRYPTO;
 		goto out;

@@ -52,7 +52,7 @@ request_make_with_challenge(imss_key *key, const X509_NAME *subject, const char 
 	}
 	if (EVP_DigestSignInit_ex(md, NULL, "SHA256", lib, NULL, pkey, NULL) != 1 ||
 	    X509_REQ_sign_ctx(req, md) <= 0) {
-		if (ctx->detail[0] == '\0')
+		if (imss_ctx_detail(ctx)[0] == '\0')
 			ctx_fail_openssl(ctx, _("the token could not sign the request"));
 		err = IMSS_ERR_CRYPTO;
 		goto out;

@@ -263,47 +263,93 @@ absolute_dir(imss_ctx *ctx, const char *dir, char **out)
 	return IMSS_OK;
 }
 
-/* The lock file itself: never through a symbolic link, and only a regular
- * file of the user's. */
+/* A lock file: never through a symbolic link, and only a regular file of
+ * the user's.  *fd is -1 or the open file. */
 static imss_err
-open_lock(struct renew *r, const char *path)
+open_lock(struct renew *r, const char *path, int *fd)
 {
 	struct stat st;
 
-	r->lock_fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
-	if (r->lock_fd < 0 && errno == ELOOP)
+	*fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+	if (*fd < 0 && errno == ELOOP)
 		return ctx_fail(r->ctx, IMSS_ERR_IO,
 		                _("The lock '%s' is a symbolic link; nothing was changed. Remove it: imss-renew makes its own."),
 		                path);
-	if (r->lock_fd < 0)
+	if (*fd < 0)
 		return ctx_fail(r->ctx, IMSS_ERR_IO, _("Cannot open the lock '%s': %s."), path,
 		                strerror(errno));
-	if (fstat(r->lock_fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid())
+	if (fstat(*fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid())
 		return ctx_fail(r->ctx, IMSS_ERR_IO,
 		                _("The lock '%s' is not a regular file of yours; nothing was changed. Remove it: imss-renew makes its own."),
 		                path);
 	return IMSS_OK;
 }
 
-/* One renewal per token at a time. */
-imss_err
-renew_lock_token(struct renew *r)
+/* The registro patronal the renewal is of: rp, else the current
+ * certificate's (malloc'd), NULL when neither tells. */
+static char *
+lock_employer(struct renew *r, const char *rp)
 {
-	char *token = renew_token_name(r, 0);
-	char *path = NULL;
-	imss_err err;
-	int op = LOCK_EX | ((r->o->flags & IMSS_RENEW_WAIT_LOCK) ? 0 : LOCK_NB);
+	X509 *cert = r->o->current ? imss_credential_get_certificate(r->o->current) : NULL;
+	imss_cert_info info;
+	char *safe = NULL;
 
-	if (token == NULL || (path = str_printf("%s/token-%s.lock", r->state_dir, token)) == NULL) {
-		free(token);
+	if (rp != NULL)
+		return renew_file_safe(rp);
+	if (cert == NULL || imss_cert_describe(cert, &info) != IMSS_OK)
+		return NULL;
+	if (info.registro_patronal != NULL)
+		safe = renew_file_safe(info.registro_patronal);
+	imss_cert_info_clear(&info);
+	return safe;
+}
+
+/* state_dir/token-<token>[-<employer>].lock opened into *fd and locked
+ * with op (LOCK_NB added unless the user waits). */
+static imss_err
+take_lock(struct renew *r, const char *token, const char *employer, int op, int *fd)
+{
+	char *path = employer ? str_printf("%s/token-%s-%s.lock", r->state_dir, token, employer)
+	                      : str_printf("%s/token-%s.lock", r->state_dir, token);
+	imss_err err;
+
+	if (path == NULL)
 		return IMSS_ERR_NOMEM;
-	}
-	err = open_lock(r, path);
-	if (err == IMSS_OK && flock(r->lock_fd, op) != 0)
+	op |= (r->o->flags & IMSS_RENEW_WAIT_LOCK) ? 0 : LOCK_NB;
+	err = open_lock(r, path, fd);
+	if (err == IMSS_OK && flock(*fd, op) != 0 && employer == NULL)
 		err = ctx_fail_next(r->ctx, IMSS_ERR_BUSY, IMSS_NEXT_WAIT,
 		                    _("Another imss-renew is renewing on token '%s' (lock %s). Wait for it to finish, or run again waiting for the lock."),
 		                    imss_token_get_info(r->o->token)->label, path);
+	else if (err == IMSS_OK && employer != NULL && flock(*fd, op) != 0)
+		err = ctx_fail_next(r->ctx, IMSS_ERR_BUSY, IMSS_NEXT_WAIT,
+		                    _("Another imss-renew is renewing employer %s on token '%s' (lock %s). Wait for it to finish, or run again waiting for the lock."),
+		                    employer, imss_token_get_info(r->o->token)->label, path);
 	free(path);
+	return err;
+}
+
+/*
+ * One renewal per employer and token at a time: the employer's lock
+ * (token-<token>-<employer>.lock) exclusive, the token's lock
+ * (token-<token>.lock) shared, so that renewals of several employers on
+ * one token may run at once (fleet renew --jobs) while anything holding
+ * the token's lock exclusively (an older imss-renew) still excludes them.
+ * rp: the employer, else the current certificate's; when neither is known
+ * the token's lock is taken exclusively.
+ */
+imss_err
+renew_lock_token(struct renew *r, const char *rp)
+{
+	char *token = renew_token_name(r, 0);
+	char *employer = token ? lock_employer(r, rp) : NULL;
+	imss_err err = IMSS_ERR_NOMEM;
+
+	if (token != NULL)
+		err = take_lock(r, token, NULL, employer ? LOCK_SH : LOCK_EX, &r->lock_fd);
+	if (err == IMSS_OK && employer != NULL)
+		err = take_lock(r, token, employer, LOCK_EX, &r->employer_lock_fd);
+	free(employer);
 	free(token);
 	return err;
 }
@@ -673,13 +719,15 @@ renew_free(struct renew *r)
 		/* Leave the service; the error detail of the run is kept. */
 		char saved[IMSS_DETAIL_MAX];
 
-		memcpy(saved, r->ctx->detail, sizeof(saved));
+		memcpy(saved, ctx_detail_buf(r->ctx), sizeof(saved));
 		idse_logout(r->ctx, r->http);
-		memcpy(r->ctx->detail, saved, sizeof(saved));
+		memcpy(ctx_detail_buf(r->ctx), saved, sizeof(saved));
 	}
 	http_client_free(r->http);
 	if (r->lock_fd >= 0)
 		close(r->lock_fd);
+	if (r->employer_lock_fd >= 0)
+		close(r->employer_lock_fd);
 	sk_X509_pop_free(r->issuer, X509_free);
 	idse_company_clear(&r->company);
 	journal_clear(&r->j);
@@ -702,6 +750,7 @@ renew_setup(struct renew *r, imss_ctx *ctx, const imss_renew_options *o, const i
 	r->ui = ui;
 	r->result = result;
 	r->lock_fd = -1;
+	r->employer_lock_fd = -1;
 	if (result != NULL)
 		memset(result, 0, sizeof(*result));
 	ctx_clear_detail(ctx);

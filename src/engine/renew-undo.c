@@ -236,7 +236,7 @@ imss_renew_abandon(imss_ctx *ctx, const imss_renew_options *o, const char *rp, c
 	*removed = NULL;
 	err = renew_setup(&r, ctx, o, NULL, NULL);
 	if (err == IMSS_OK)
-		err = renew_lock_token(&r);
+		err = renew_lock_token(&r, rp);
 	if (err == IMSS_OK)
 		err = find_journal(&r, rp, &path);
 	if (err == IMSS_OK)
@@ -382,7 +382,7 @@ imss_recover(imss_ctx *ctx, const imss_renew_options *o, const char *serial,
 		err = ctx_fail(ctx, IMSS_ERR_INVALID_ARG,
 		               _("Recovery needs the server, the user, the current credential, the token and the serial."));
 	if (err == IMSS_OK)
-		err = renew_lock_token(&r);
+		err = renew_lock_token(&r, NULL);
 	if (err == IMSS_OK)
 		err = renew_connect(&r);
 	if (err == IMSS_OK)

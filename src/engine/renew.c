@@ -180,6 +180,8 @@ renew_preflight(struct renew *r)
 	                       renew_generates_key(r) ? 0 : PREFLIGHT_SKIP_KEYGEN);
 }
 
+/* The steps, the token held (imss_token_acquire) but for the network-only
+ * ones: another thread's renewal uses the token meanwhile. */
 static imss_err
 renew_steps(struct renew *r)
 {
@@ -191,8 +193,10 @@ renew_steps(struct renew *r)
 		err = after_step(r, renew_enroll_identity(r), 2);
 	} else {
 		err = after_step(r, renew_login(r), 1);
+		imss_token_release(r->o->token); /* network only: the token is free for others */
 		if (err == IMSS_OK)
 			err = after_step(r, renew_company(r), 2);
+		imss_token_acquire(r->o->token);
 	}
 	if (err == IMSS_OK)
 		err = journal_open(r);
@@ -203,7 +207,7 @@ renew_steps(struct renew *r)
 	if (err == IMSS_OK && r->j.state < JOURNAL_CERT_RECEIVED &&
 	    r->o->protocol == IMSS_PROTOCOL_IDSE)
 		err = after_step(r, renew_ensure_letter(r), 5);
-	if (err == IMSS_OK)
+	if (err == IMSS_OK) /* the token held: the request is sent signed */
 		err = after_step(r, renew_submit(r, req, req_len), 6);
 	if (err == IMSS_OK)
 		err = renew_store(r);
@@ -217,7 +221,7 @@ renew_steps(struct renew *r)
 	    renew_retire_old(r) != IMSS_OK)
 		/* The renewal is done; only the tidying up failed. */
 		ctx_log(r->ctx, IMSS_LOG_WARN, _("the old credential could not be retired: %s"),
-		        r->ctx->detail);
+		        imss_ctx_detail(r->ctx));
 	OPENSSL_free(req);
 	return err;
 }
@@ -260,17 +264,23 @@ imss_renew(imss_ctx *ctx, const imss_renew_options *o, const imss_renew_ui *ui,
 	if (err == IMSS_OK && o->label != NULL && (o->label[0] == '\0' || !str_is_text(o->label)))
 		err = ctx_fail(ctx, IMSS_ERR_INVALID_ARG,
 		               _("The label for the new key is empty or holds control characters or invalid UTF-8; choose a printable one. Nothing was done."));
-	if (err == IMSS_OK)
+	if (err == IMSS_OK) {
+		imss_token_acquire(o->token);
 		err = renew_preflight(&r);
+		imss_token_release(o->token);
+	}
 	if (err == IMSS_OK)
-		err = renew_lock_token(&r);
+		err = renew_lock_token(&r, NULL);
 	if (err == IMSS_OK)
 		err = o->protocol == IMSS_PROTOCOL_IDSE ? renew_connect(&r)
 		                                        : renew_connect_enroll(&r);
-	if (err == IMSS_OK)
+	if (err == IMSS_OK) {
+		imss_token_acquire(o->token);
 		err = renew_steps(&r);
-	if (err != IMSS_OK && r.refused && renew_is_first(&r))
-		undo_refused(&r, err);
+		if (err != IMSS_OK && r.refused && renew_is_first(&r))
+			undo_refused(&r, err);
+		imss_token_release(o->token);
+	}
 	renew_free(&r);
 	if (err != IMSS_OK)
 		imss_renew_result_clear(result);

@@ -28,11 +28,12 @@ struct renew {
 	struct idse_company company;
 	struct idse_session session;
 	struct journal j;
-	imss_key *key;      /* the new key */
-	X509_NAME *subject; /* a first enrollment's (--subject) */
-	int refused;        /* the CA refused the request for good */
-	X509 *cert;         /* the new certificate */
-	int lock_fd;
+	imss_key *key;        /* the new key */
+	X509_NAME *subject;   /* a first enrollment's (--subject) */
+	int refused;          /* the CA refused the request for good */
+	X509 *cert;           /* the new certificate */
+	int lock_fd;          /* token-<token>.lock */
+	int employer_lock_fd; /* token-<token>-<employer>.lock */
 };
 
 /* context.c: report a step: fields are name/value pairs ending in NULL. */
@@ -99,7 +100,9 @@ imss_err renew_save_certificate(struct renew *r, X509 *cert);
 /* context.c: set-up and tear-down shared by renew, abandon and recover. */
 imss_err renew_setup(struct renew *r, imss_ctx *ctx, const imss_renew_options *o,
                      const imss_renew_ui *ui, imss_renew_result *result);
-imss_err renew_lock_token(struct renew *r);
+/* One renewal per employer (rp, else the current certificate's) and
+ * token at a time. */
+imss_err renew_lock_token(struct renew *r, const char *rp);
 imss_err renew_connect(struct renew *r);
 void renew_free(struct renew *r);
 /* The same for a standard protocol (SCEP, CMP): --ca trusted alone. */

@@ -2,6 +2,7 @@
  * libcurl, configured so that nothing is trusted that was not meant to be:
  * https only, peer and host verified, no redirects followed, sizes capped.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,14 +31,24 @@ struct sink {
 	int too_large;
 };
 
+static CURLcode curl_init_result = CURLE_FAILED_INIT;
+
+static void
+curl_init_once(void)
+{
+	curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* curl_global_init once in the process, whichever thread asks first (it is
+ * not thread-safe: the renewals of fleet renew --jobs share it). */
 static imss_err
 curl_global(imss_ctx *ctx)
 {
-	static int done;
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-	if (!done && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+	pthread_once(&once, curl_init_once);
+	if (curl_init_result != CURLE_OK)
 		return ctx_fail(ctx, IMSS_ERR_NOMEM, "curl_global_init");
-	done = 1;
 	return IMSS_OK;
 }
 

@@ -44,6 +44,8 @@ static const struct tool_option options[] = {
 	  N_("renew: write the summary there as JSON") },
 	{ "timeout", TOOL_ARG_REQUIRED, ARG(timeout_text), N_("SECONDS"),
 	  N_("renew: how long to wait for each delayed\ncertificate (default 600)") },
+	{ "jobs", TOOL_ARG_REQUIRED, ARG(jobs_text), N_("N"),
+	  N_("renew: employers under way at once (default 2):\nwhile one uses the token, another talks to the\nservice") },
 	{ "wait", TOOL_ARG_NONE, ARG(wait_lock), NULL,
 	  N_("renew: wait for another renewal of a token") },
 	{ "yes", TOOL_ARG_NONE, ARG(yes), NULL,
@@ -60,7 +62,7 @@ synopsis(void)
 	         "         [--token URI] [--server URL] [--ca FILE] [--type TYPE]\n"
 	         "         [--pin-source SRC] [--idse-password-source SRC]\n"
 	         "         [--password-source SRC] [--state-dir DIR] [--out-dir DIR]\n"
-	         "         [--report FILE] [--timeout SECONDS] [--wait] [--yes]\n"
+	         "         [--report FILE] [--timeout SECONDS] [--jobs N] [--wait] [--yes]\n"
 	         "The employers of a fleet file: their certificates (check), and the\n"
 	         "renewal of every one that expires within --due days (renew), each as\n"
 	         "'renew --yes' would do it, with one login per token for the run.  One\n"
@@ -106,19 +108,22 @@ check_args(struct tool *t, struct fleet_args *a)
 	int rc;
 
 	a->due = a->days = 30;
+	a->jobs = 2;
 	rc = parse_number(t, a->due_text, "--due", 0, 3650, &a->due);
 	if (rc == TOOL_EXIT_OK)
 		rc = parse_number(t, a->days_text, "--days", 0, 3650, &a->days);
 	if (rc == TOOL_EXIT_OK)
 		rc = parse_number(t, a->timeout_text, "--timeout", 1, 86400, &a->timeout);
+	if (rc == TOOL_EXIT_OK)
+		rc = parse_number(t, a->jobs_text, "--jobs", 1, 64, &a->jobs);
 	if (rc != TOOL_EXIT_OK)
 		return rc;
 	if (a->renew && a->days_text)
 		return tool_usage_error(t, COMMAND, "%s",
 		                        _("--days is for fleet check; renew takes --due"));
 	if (!a->renew &&
-	    (a->due_text || a->report || a->server || a->idse_password_source || a->state_dir ||
-	     a->out_dir || a->timeout_text || a->wait_lock || a->type || a->ca))
+	    (a->due_text || a->jobs_text || a->report || a->server || a->idse_password_source ||
+	     a->state_dir || a->out_dir || a->timeout_text || a->wait_lock || a->type || a->ca))
 		return tool_usage_error(t, COMMAND, "%s",
 		                        _("fleet check takes --file, --token, --days, --pin-source and --password-source"));
 	if (a->server && strncmp(a->server, "https://", 8) != 0)

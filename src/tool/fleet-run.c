@@ -7,6 +7,8 @@
  * filled from the row.  Then the summary: a table, or one JSON document,
  * and the --report file.
  */
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,8 +53,21 @@ struct fleet_run {
 	imss_pin_source *pin; /* NULL: fleet check without --pin-source */
 	struct fleet_result *results;
 	size_t nresults;
-	size_t index; /* the employer under way, from 1 */
+	size_t index; /* fleet check: the employer under way, from 1 */
 	int progress; /* the step of each employer on stderr (a terminal) */
+	/* fleet renew: the queue its workers (--jobs) take employers from. */
+	pthread_mutex_t lock;      /* guards the tokens and the queue; taken before a token */
+	size_t next;               /* the next employer to take, from 0 */
+	pthread_mutex_t told_lock; /* guards stderr and the two below; taken last */
+	size_t told;               /* employers whose end was told, in order */
+	unsigned char *ended;      /* of each employer: its renewal ended */
+};
+
+/* One employer under way in a worker: what its events report. */
+struct fleet_job {
+	struct fleet_run *r;
+	struct fleet_result *res;
+	size_t index; /* from 1 */
 };
 
 static char *
@@ -284,8 +299,11 @@ row_current_named(struct fleet_run *r, const struct fleet_row *row, struct fleet
 	}
 	ft = run_token(r, row->current);
 	err = token_usable(r, ft, res);
-	if (err == IMSS_OK)
+	if (err == IMSS_OK) {
+		imss_token_acquire(ft->tok); /* a worker may be renewing on it */
 		err = imss_credential_from_token(ft->tok, row->current, cred);
+		imss_token_release(ft->tok);
+	}
 	return err == IMSS_OK ? IMSS_OK : result_fail(r, res, err, NULL);
 }
 
@@ -326,13 +344,19 @@ row_current(struct fleet_run *r, const struct fleet_row *row, struct fleet_token
 /* ---- progress ---------------------------------------------------------- */
 
 static void
-progress(struct fleet_run *r, const struct fleet_result *res, const char *step)
+progress_at(struct fleet_run *r, size_t index, const struct fleet_result *res, const char *step)
 {
 	if (!r->progress)
 		return;
-	fprintf(stderr, "\r\033[K[%zu/%zu] %s %.40s: %s", r->index, r->nresults,
+	fprintf(stderr, "\r\033[K[%zu/%zu] %s %.40s: %s", index, r->nresults,
 	        res->row->registro_patronal, res->razon_social ? res->razon_social : "", step);
 	fflush(stderr);
+}
+
+static void
+progress(struct fleet_run *r, const struct fleet_result *res, const char *step)
+{
+	progress_at(r, (size_t)(res - r->results) + 1, res, step);
 }
 
 static void
@@ -350,9 +374,11 @@ progress_end(struct fleet_run *r, const struct fleet_result *res)
 static void
 on_event(void *user, const imss_renew_event *ev)
 {
-	struct fleet_run *r = user;
+	struct fleet_job *job = user;
 
-	progress(r, &r->results[r->index - 1], ev->message);
+	pthread_mutex_lock(&job->r->told_lock);
+	progress(job->r, job->res, ev->message);
+	pthread_mutex_unlock(&job->r->told_lock);
 }
 
 static int
@@ -376,7 +402,8 @@ static imss_err
 renew_one(struct fleet_run *r, const struct fleet_row *row, struct fleet_token *target,
           imss_credential *cred, struct fleet_result *res)
 {
-	imss_renew_ui ui = { on_event, on_confirm, NULL, r, NULL, on_interrupted };
+	struct fleet_job job = { r, res, 0 };
+	imss_renew_ui ui = { on_event, on_confirm, NULL, &job, NULL, on_interrupted };
 	const struct fleet_args *a = r->a;
 	imss_renew_options o;
 	imss_pin_source *password = NULL;
@@ -418,28 +445,97 @@ renew_one(struct fleet_run *r, const struct fleet_row *row, struct fleet_token *
 	return err;
 }
 
-/* One employer: its token, its current credential, due or not, renewed. */
+/*
+ * The employer's token (*target) and current credential (*cred), under
+ * the run's lock: the tokens are the run's, and the token is held while
+ * it is asked (another worker may be renewing on it).  *cred NULL: not to
+ * be renewed (res says why).
+ */
 static void
-renew_employer(struct fleet_run *r, const struct fleet_row *row, struct fleet_result *res)
+renew_find(struct fleet_run *r, const struct fleet_row *row, struct fleet_result *res,
+           struct fleet_token **target, imss_credential **cred)
 {
-	struct fleet_token *target = run_token(r, row->token ? row->token : r->a->token);
-	imss_credential *cred = NULL;
-
+	pthread_mutex_lock(&r->lock);
+	*target = run_token(r, row->token ? row->token : r->a->token);
 	res->status = "not-due";
+	pthread_mutex_lock(&r->told_lock);
 	progress(r, res, _("looking for the current certificate"));
-	if (token_usable(r, target, res) != IMSS_OK ||
-	    row_current(r, row, target, res, &cred) != IMSS_OK)
-		goto out;
-	if (cred == NULL) {
-		result_fail(r, res, IMSS_ERR_NO_OBJECT,
-		            _("No certificate of this employer with its key is on the token; give it in the current column."));
-		goto out;
+	pthread_mutex_unlock(&r->told_lock);
+	if (token_usable(r, *target, res) == IMSS_OK) {
+		imss_token_acquire((*target)->tok);
+		if (row_current(r, row, *target, res, cred) == IMSS_OK && *cred == NULL)
+			result_fail(r, res, IMSS_ERR_NO_OBJECT,
+			            _("No certificate of this employer with its key is on the token; give it in the current column."));
+		imss_token_release((*target)->tok);
 	}
-	if (res->days_left <= r->a->due)
-		renew_one(r, row, target, cred, res);
-out:
-	imss_credential_free(cred);
-	progress_end(r, res);
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* Employer i ended: the ends not told yet, told in the file's order. */
+static void
+renew_ended(struct fleet_run *r, size_t i)
+{
+	pthread_mutex_lock(&r->told_lock);
+	r->ended[i] = 1;
+	while (r->told < r->nresults && r->ended[r->told])
+		progress_end(r, &r->results[r->told++]);
+	pthread_mutex_unlock(&r->told_lock);
+}
+
+/*
+ * A worker of fleet renew: employers taken from the queue, one after the
+ * other, until none is left or the user stops the run; for each its
+ * token, its current credential, due or not, renewed.  Its error detail
+ * is its own (the context is shared).
+ */
+static void *
+renew_worker(void *arg)
+{
+	struct fleet_run *r = arg;
+	size_t i;
+
+	imss_ctx_thread_detail(1);
+	for (;;) {
+		struct fleet_token *target = NULL;
+		imss_credential *cred = NULL;
+
+		pthread_mutex_lock(&r->lock);
+		i = tool_stop_requested() ? r->nresults : r->next;
+		r->next += i < r->nresults;
+		pthread_mutex_unlock(&r->lock);
+		if (i >= r->nresults)
+			break;
+		renew_find(r, r->results[i].row, &r->results[i], &target, &cred);
+		if (cred != NULL && r->results[i].days_left <= r->a->due)
+			renew_one(r, r->results[i].row, target, cred, &r->results[i]);
+		imss_credential_free(cred);
+		renew_ended(r, i);
+	}
+	imss_ctx_thread_detail(0);
+	return NULL;
+}
+
+/* jobs workers (the calling thread one of them); 0 or an errno. */
+static int
+renew_all(struct fleet_run *r, long jobs)
+{
+	pthread_t *threads = calloc((size_t)jobs, sizeof(*threads));
+	long started = 0, k;
+	int rc = threads ? 0 : ENOMEM;
+
+	if (rc == 0 && (r->ended = calloc(r->nresults + 1, 1)) == NULL)
+		rc = ENOMEM;
+	if (rc == 0 && imss_ctx_libctx(r->t->ctx) == NULL) /* made once, before the threads */
+		rc = ENOMEM;
+	while (rc == 0 && started + 1 < jobs && (size_t)started + 1 < r->nresults &&
+	       pthread_create(&threads[started], NULL, renew_worker, r) == 0)
+		started++;
+	if (rc == 0)
+		renew_worker(r);
+	for (k = 0; k < started; k++)
+		pthread_join(threads[k], NULL);
+	free(threads);
+	return rc;
 }
 
 /* ---- the summary ----------------------------------------------------- */
@@ -564,6 +660,9 @@ run_clear(struct fleet_run *r)
 
 	tokens_close(r);
 	imss_pin_source_free(r->pin);
+	free(r->ended);
+	pthread_mutex_destroy(&r->lock);
+	pthread_mutex_destroy(&r->told_lock);
 	for (i = 0; r->results && i < r->nresults; i++)
 		result_clear(&r->results[i]);
 	free(r->results);
@@ -577,6 +676,8 @@ run_setup(struct tool *t, const struct fleet_args *a, const struct fleet_file *f
 	int rc = TOOL_EXIT_OK;
 
 	memset(r, 0, sizeof(*r));
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_mutex_init(&r->told_lock, NULL);
 	r->t = t;
 	r->a = a;
 	r->progress = a->renew && !t->json && isatty(STDERR_FILENO);
@@ -604,8 +705,8 @@ fleet_renew(struct tool *t, const struct fleet_args *a, const struct fleet_file 
 	long long failed;
 	int rc = run_setup(t, a, f, &r);
 
-	for (r.index = 1; rc == TOOL_EXIT_OK && r.index <= f->n && !tool_stop_requested(); r.index++)
-		renew_employer(&r, &f->rows[r.index - 1], &r.results[r.index - 1]);
+	if (rc == TOOL_EXIT_OK && renew_all(&r, a->jobs) != 0)
+		rc = tool_fail(t, IMSS_ERR_NOMEM, 0);
 	if (rc != TOOL_EXIT_OK)
 		goto out;
 	failed = count_of(&r, "failed");

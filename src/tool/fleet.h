@@ -11,10 +11,11 @@
 struct fleet_args {
 	const char *file, *token, *server, *ca, *type, *pin_source;
 	const char *idse_password_source, *password_source, *state_dir, *out_dir;
-	const char *report, *due_text, *days_text, *timeout_text;
+	const char *report, *due_text, *days_text, *timeout_text, *jobs_text;
 	int wait_lock, yes;
 	int renew; /* fleet renew, else fleet check */
 	long due, days, timeout;
+	long jobs;            /* renew: employers under way at once (--jobs, default 2) */
 	imss_keyspec keyspec; /* of --type; kind 0 when not given */
 };
 

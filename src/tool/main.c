@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -166,14 +167,15 @@ tool_open_login(struct tool *t, const char *uri, int read_write, imss_pin_source
 }
 
 /* Ctrl-C (or SIGTERM) during a renewal: only noted; the library ends
- * the step under way and stops cleanly. */
-static volatile sig_atomic_t stop_requested;
+ * the step under way and stops cleanly.  Atomic (lock-free, so
+ * async-signal-safe): the workers of fleet renew --jobs read it. */
+static atomic_int stop_requested;
 
 static void
 on_stop_signal(int sig)
 {
 	(void)sig;
-	stop_requested = 1;
+	atomic_store(&stop_requested, 1);
 }
 
 /* No SA_RESTART: a prompt or a wait is cut short at once. */
@@ -192,7 +194,7 @@ tool_stop_signals(int install)
 int
 tool_stop_requested(void)
 {
-	return stop_requested != 0;
+	return atomic_load(&stop_requested) != 0;
 }
 
 /* Does the name end in .pfx or .p12 (any case)? */

@@ -53,6 +53,8 @@ fleet_args() {
 	[[ $1 == check ]] || FLEET_ARGS+=(--server "$SVC_URL" --ca "$D/ca.pem" --type ec:prime256v1
 		--idse-password-source "file:$T/secrets/{registro_patronal}.pass"
 		--state-dir "$T/state" --out-dir "$T/out" --yes)
+	# FLEET_JOBS: the workers of fleet renew (ctest runs the tests with 1 too)
+	[[ $1 == check || -z ${FLEET_JOBS:-} ]] || FLEET_ARGS+=(--jobs "$FLEET_JOBS")
 }
 
 # fleet_run check|renew [ARGS]: the tool through the fault module, its
