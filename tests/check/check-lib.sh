@@ -18,8 +18,14 @@ REGISTRO_PATRONAL=Y1234567890
 # copies (.cer).  The expired one ended in 2020 (openssl ca -enddate).
 check_certs_for() {
 	local p=$1 f
-	pki_issue ca "$T/${p}90.csr" "$T/${p}90.pem" 90
-	pki_issue ca "$T/${p}10.csr" "$T/${p}10.pem" 10
+	# Half a day past the whole days, so that "days left" does not tick
+	# down between two runs of a test (--days N at the edge).
+	local start end90 end10
+	start=$(date -u -d '-1 hour' +%Y%m%d%H%M%SZ)
+	end90=$(date -u -d '+90 days 12 hours' +%Y%m%d%H%M%SZ)
+	end10=$(date -u -d '+10 days 12 hours' +%Y%m%d%H%M%SZ)
+	pki_issue_dated ca "$T/${p}90.csr" "$T/${p}90.pem" "$start" "$end90"
+	pki_issue_dated ca "$T/${p}10.csr" "$T/${p}10.pem" "$start" "$end10"
 	pki_issue_dated ca "$T/${p}expired.csr" "$T/${p}expired.pem" \
 		20200101000000Z 20200201000000Z
 	for f in 90 10 expired; do
