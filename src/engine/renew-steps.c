@@ -717,6 +717,7 @@ renew_ensure_key(struct renew *r)
 	err = record_keygen_start(r, tmp_id);
 	if (err == IMSS_OK)
 		err = generate_key(r, tmp_id, flags);
+	r->made_key = err == IMSS_OK;
 	if (err == IMSS_ERR_LABEL_IN_USE) {
 		ctx_append_detail(r->ctx,
 		                  _(" This renewal recorded that label: undo the renewal, then run again."));
