@@ -7,7 +7,8 @@
 #      key_origin "elsewhere", the certificate is stored next to it and
 #      openssl verifies it; the same with the current credential in a .pfx;
 #  (2) refused, the token unchanged (objects listed before and after) and
-#      no key in any journal: a key made extractable with pkcs11-tool, a key
+#      no key in any journal: a key made extractable with pkcs11-tool (and
+#      the same with the token not reporting its extractability), a key
 #      with a certificate beside it, the current credential's key, a URI
 #      naming no key; recover --new-key naming a key the certificate is
 #      not for;
@@ -83,6 +84,11 @@ expect_refused() {
 p11 --login --pin "$USER_PIN" --keypairgen --key-type EC:prime256v1 --label exportable \
 	--id 0e0e --extractable >/dev/null 2>&1 || die "pkcs11-tool --keypairgen --extractable"
 expect_refused 'an extractable key' 'extractable' \
+	--new-key 'pkcs11:token=IMSS;object=exportable;type=private'
+# a token that does not say (CKA_EXTRACTABLE, CKA_NEVER_EXTRACTABLE
+# unreported): not a promise, refused
+FAULT_HIDE_ATTRS=extractable,never_extractable expect_refused 'a key of unknown extractability' \
+	'does not confirm that it is not extractable' \
 	--new-key 'pkcs11:token=IMSS;object=exportable;type=private'
 expect_refused 'the current key' 'the key of the current credential' --new-key "$CURRENT_URI"
 "$IMSS_SERVICE" issue --dir "$D" --registro-patronal "$RP" --key-type ec:prime256v1 \
