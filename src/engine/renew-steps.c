@@ -647,7 +647,9 @@ adopt_new_key(struct renew *r)
 		why = _("it has no CKA_ID, by which the renewal would find it again");
 	if (err == IMSS_OK && why != NULL)
 		err = ctx_fail(r->ctx,
-		               fault == KEY_EXPOSED || fault == KEY_UNCONFIRMED ? IMSS_ERR_KEY_PROTECTION : IMSS_ERR_MISMATCH,
+		               fault == KEY_EXPOSED || fault == KEY_UNCONFIRMED
+		                       ? IMSS_ERR_KEY_PROTECTION
+		                       : IMSS_ERR_MISMATCH,
 		               _("The key '%s' named as the new key cannot be it: %s. Nothing was changed. Name another key pair on the token, or let the renewal generate one."),
 		               r->o->new_key_uri, why);
 	if (err == IMSS_OK)
