@@ -709,6 +709,12 @@ renew_ensure_key(struct renew *r)
 	unsigned flags = KEYGEN_LABEL_IS_NEW | KEYGEN_KEEP_ID;
 	imss_err err;
 
+	if (r->j.state >= JOURNAL_KEYGEN_STARTED && r->o->new_key_uri != NULL &&
+	    !journal_key_elsewhere(&r->j))
+		/* Never a key of its own made instead of the one named. */
+		return ctx_fail_next(r->ctx, IMSS_ERR_BUSY, IMSS_NEXT_ABANDON,
+		                     _("The unfinished renewal of this employer on this token was started without a key made before it: it generates its own ('%s'), not the one named now. Nothing was changed; undo it, then renew again naming that key."),
+		                     r->j.key_label);
 	if (r->j.state >= JOURNAL_KEYGEN_STARTED) {
 		err = resume_key(r);
 		if (err == IMSS_OK && r->o->new_key_uri != NULL)

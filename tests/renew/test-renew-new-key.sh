@@ -14,7 +14,9 @@
 #      not for;
 #  (3) --abandon of a renewal killed after the request was signed forgets
 #      the key made elsewhere and never deletes it; a later run with the
-#      same --new-key renews with it.
+#      same --new-key renews with it;
+#  (4) a renewal killed before it generated its key, resumed with
+#      --new-key: refused, no key generated, the token unchanged.
 # shellcheck source=../lib/common.sh
 . "$TESTS_DIR/lib/common.sh"
 # shellcheck source=lib.sh
@@ -129,4 +131,20 @@ assert_eq "$(summary)" "$before" "--abandon deleted nothing"
 [[ ! -e $(journal) ]] || die "--abandon left the journal"
 renew_run --new-key "$NEW_URI" >"$C/out.txt" || die "renew after --abandon: $(<"$C/err")"
 renewed_with_made_key "renew after --abandon"
+
+# ---- (4) a renewal killed before it generated its key, resumed with
+# --new-key: refused (it would have generated a key of its own), nothing made
+case_new resume token
+keygen_first 'hecha despues'
+rc=0
+FAULT_KILL=C_GenerateKeyPair:1:before renew_run >"$C/out.txt" || rc=$?
+[[ $rc == 137 ]] || die "killed before keygen: exit $rc: $(<"$C/err")"
+assert_eq "$(jq -r .state "$(journal)")" keygen-started "killed: the journal is at keygen-started"
+before=$(summary)
+rc=0
+renew_run --new-key "$NEW_URI" >"$C/out.txt" || rc=$?
+[[ $rc == 1 ]] || die "resumed with --new-key: exit $rc, expected 1: $(<"$C/err")"
+assert_contains "$(<"$C/err")" 'started without a key made before it' "resumed with --new-key: refused, saying why"
+assert_eq "$(summary)" "$before" "resumed with --new-key: the token is unchanged"
+! grep -q C_GenerateKeyPair "$C/calls.log" || die "resumed with --new-key: a key was generated"
 echo "renew-new-key: OK"
