@@ -8,6 +8,8 @@
 #      key, with the subject asked for, stored next to the key and copied
 #      into --out-dir;
 #  (2) a wrong challenge: refused with a clear message, no key left behind;
+#      but a resumed run (its key made by a killed one) keeps the key and
+#      journal when refused;
 #  (3) an EC key: refused before anything is sent or made;
 #  (4) renew --protocol scep from the enrolled certificate (its key on the
 #      token) works;
@@ -49,6 +51,26 @@ assert_contains "$(<"$T/wrong.err")" "the key this run made was deleted" \
 	"a wrong challenge: the key made (before the request was sent) was deleted"
 grep -q 'PKCSReq (19)' "$T/scepserver.log" || die "a wrong challenge: no PKCSReq was sent"
 assert_eq "" "$(ls "$T/wrong-state" | grep -v "\.lock$" || :)" "a wrong challenge: no journal or request left (the lock file stays)"
+
+# ---- a run killed after its key was made, resumed with a wrong challenge:
+# refused, and the key (made by the killed run, not this one) and the
+# journal stay for the user to undo
+rc=0
+{ MODULE=$FAULT_MODULE FAULT_KILL=C_Sign:1:after enroll resumed --challenge-source \
+	"file:$T/challenge" --label 'scep resumed'; } 2>/dev/null || rc=$?
+[[ $rc == 137 ]] || die "killed at C_Sign: exit $rc: $(<"$T/resumed.err")"
+rc=0
+enroll resumed --challenge-source "file:$T/wrong" --label 'scep resumed' || rc=$?
+[[ $rc != 0 ]] || die "a resumed enrollment with a wrong challenge was accepted"
+assert_contains "$(<"$T/resumed.err")" "was not made by this run and was kept" \
+	"a resumed enrollment refused: the key is kept, saying so"
+assert_eq 1 "$(objects | jq '[.[] | select(.label == "scep resumed" and .class == "private-key")] | length')" \
+	"a resumed enrollment refused: its key is still there"
+[[ -e $(echo "$T/resumed-state"/renew-*.json) ]] || die "a resumed enrollment refused: the journal is gone"
+# the undo it points to deletes the key (its own, recorded in the journal)
+tool renew --abandon --force --token "$IMSS_TOKEN_URI" --pin-source "file:$T/pin" \
+	--state-dir "$T/resumed-state" >"$T/resumed-abandon.out" 2>"$T/resumed.err" || die "--abandon after a refusal: $(<"$T/resumed.err")"
+assert_eq "$before" "$(objects)" "--abandon after a refusal: the key is gone"
 
 # ---- (3) EC: refused before anything is sent or made
 sent=$(scep_operations)
