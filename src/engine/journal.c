@@ -43,7 +43,8 @@ static const char *const state_names[] = {
 #define JOURNAL_FIELDS(X) \
 	X(server) X(registro_patronal) X(token_serial) X(key_label) X(key_tmp_id) \
 	X(key_id) X(key_spki_sha256) X(request_path) X(letter_path) X(letter_sha256) \
-	X(request_id) X(cert_path) X(cert_serial) X(email) X(protocol) X(key_origin)
+	X(request_id) X(cert_path) X(cert_serial) X(email) X(protocol) X(key_origin) \
+	X(kind)
 /* clang-format on */
 
 const char *
@@ -175,6 +176,9 @@ journal_check_key(imss_ctx *ctx, const struct journal *j)
 		               _("an unknown key origin, or a key made elsewhere without its ID and public key hash"));
 	if (j->protocol != NULL && imss_protocol_parse(j->protocol, &(imss_protocol){ 0 }) != IMSS_OK)
 		return corrupt(ctx, j->path, _("an unknown protocol"));
+	if (j->kind != NULL && strcmp(j->kind, JOURNAL_KIND_ENROLL) != 0 &&
+	    strcmp(j->kind, JOURNAL_KIND_RENEW) != 0)
+		return corrupt(ctx, j->path, _("an unknown kind (neither enroll nor renew)"));
 	return IMSS_OK;
 }
 

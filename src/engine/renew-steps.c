@@ -273,6 +273,8 @@ enum key_fault {
 	KEY_CERTIFIED,   /* a certificate on the token carries its ID or public key */
 	KEY_NOT_LOCAL,   /* the token says it was not generated there */
 	KEY_EXPOSED,     /* not sensitive, or extractable (or once was) */
+	KEY_UNCONFIRMED, /* made elsewhere: the token does not say it is not
+	                  * extractable and never was */
 };
 
 /*
@@ -282,8 +284,10 @@ enum key_fault {
  * its ID or its public key (unless certificate_ok: this renewal may have
  * stored its own), generated on the token where the token says
  * (CKA_LOCAL; *local says what it said), and protected.  A key made
- * elsewhere (--new-key) may be not CKA_LOCAL, but must never have been
- * extractable (CKA_NEVER_EXTRACTABLE not false).
+ * elsewhere (--new-key) may be not CKA_LOCAL, but the token must say it
+ * is not extractable and never was (CKA_EXTRACTABLE false and
+ * CKA_NEVER_EXTRACTABLE true, as keygen's check_protection asks of a
+ * generated key): an unreported value is not a promise.
  */
 static imss_err
 key_fault_of(struct renew *r, imss_key *key, int certificate_ok, int elsewhere,
@@ -314,6 +318,8 @@ key_fault_of(struct renew *r, imss_key *key, int certificate_ok, int elsewhere,
 	if (err == IMSS_OK && *fault == KEY_FINE &&
 	    (sens != 1 || extr == 1 || (elsewhere && never == 0)))
 		*fault = KEY_EXPOSED;
+	if (err == IMSS_OK && *fault == KEY_FINE && elsewhere && (extr != 0 || never != 1))
+		*fault = KEY_UNCONFIRMED;
 	return err;
 }
 
@@ -341,6 +347,7 @@ check_candidate(struct renew *r, imss_key *key, int certificate_ok)
 	case KEY_NOT_LOCAL:
 		return not_ours(r, key, _("was not generated on the token (CKA_LOCAL is false)"));
 	case KEY_EXPOSED:
+	case KEY_UNCONFIRMED:
 		break;
 	}
 	return ctx_fail_next(r->ctx, IMSS_ERR_KEY_PROTECTION, IMSS_NEXT_ABANDON,
@@ -615,6 +622,8 @@ new_key_refusal(enum key_fault fault)
 		        N_("a certificate on the token already carries its ID or its public key"),
 		[KEY_EXPOSED] = N_(
 		        "it is not sensitive, or it is or once was extractable (CKA_SENSITIVE, CKA_EXTRACTABLE, CKA_NEVER_EXTRACTABLE): its private half may exist outside the token"),
+		[KEY_UNCONFIRMED] = N_(
+		        "the token does not confirm that it is not extractable and never was (CKA_EXTRACTABLE false, CKA_NEVER_EXTRACTABLE true): its private half may exist outside the token"),
 	};
 
 	return (size_t)fault < sizeof(why) / sizeof(why[0]) && why[fault] ? _(why[fault]) : NULL;
@@ -638,7 +647,9 @@ adopt_new_key(struct renew *r)
 		why = _("it has no CKA_ID, by which the renewal would find it again");
 	if (err == IMSS_OK && why != NULL)
 		err = ctx_fail(r->ctx,
-		               fault == KEY_EXPOSED ? IMSS_ERR_KEY_PROTECTION : IMSS_ERR_MISMATCH,
+		               fault == KEY_EXPOSED || fault == KEY_UNCONFIRMED
+		                       ? IMSS_ERR_KEY_PROTECTION
+		                       : IMSS_ERR_MISMATCH,
 		               _("The key '%s' named as the new key cannot be it: %s. Nothing was changed. Name another key pair on the token, or let the renewal generate one."),
 		               r->o->new_key_uri, why);
 	if (err == IMSS_OK)
@@ -698,6 +709,12 @@ renew_ensure_key(struct renew *r)
 	unsigned flags = KEYGEN_LABEL_IS_NEW | KEYGEN_KEEP_ID;
 	imss_err err;
 
+	if (r->j.state >= JOURNAL_KEYGEN_STARTED && r->o->new_key_uri != NULL &&
+	    !journal_key_elsewhere(&r->j))
+		/* Never a key of its own made instead of the one named. */
+		return ctx_fail_next(r->ctx, IMSS_ERR_BUSY, IMSS_NEXT_ABANDON,
+		                     _("The unfinished renewal of this employer on this token was started without a key made before it: it generates its own ('%s'), not the one named now. Nothing was changed; undo it, then renew again naming that key."),
+		                     r->j.key_label);
 	if (r->j.state >= JOURNAL_KEYGEN_STARTED) {
 		err = resume_key(r);
 		if (err == IMSS_OK && r->o->new_key_uri != NULL)
@@ -717,6 +734,7 @@ renew_ensure_key(struct renew *r)
 	err = record_keygen_start(r, tmp_id);
 	if (err == IMSS_OK)
 		err = generate_key(r, tmp_id, flags);
+	r->made_key = err == IMSS_OK;
 	if (err == IMSS_ERR_LABEL_IN_USE) {
 		ctx_append_detail(r->ctx,
 		                  _(" This renewal recorded that label: undo the renewal, then run again."));

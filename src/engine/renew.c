@@ -52,6 +52,31 @@ renewed_already(struct renew *r)
 	return yes;
 }
 
+/* This run's kind: a first enrollment or a renewal. */
+static const char *
+run_kind(const struct renew *r)
+{
+	return renew_is_first(r) ? JOURNAL_KIND_ENROLL : JOURNAL_KIND_RENEW;
+}
+
+/* An unfinished journal is continued only by a run of its own kind: an
+ * enrollment must not take (and, refused, delete) a renewal's key. */
+static imss_err
+same_kind(struct renew *r)
+{
+	const char *kind = r->j.kind ? r->j.kind : JOURNAL_KIND_RENEW;
+
+	if (strcmp(kind, run_kind(r)) == 0)
+		return IMSS_OK;
+	if (strcmp(kind, JOURNAL_KIND_ENROLL) == 0)
+		return ctx_fail_next(r->ctx, IMSS_ERR_BUSY, IMSS_NEXT_ABANDON,
+		                     _("An unfinished first enrollment of this employer on this token (key '%s') is in the state directory; finish it by enrolling again, or undo it. Nothing was done."),
+		                     r->j.key_label ? r->j.key_label : "-");
+	return ctx_fail_next(r->ctx, IMSS_ERR_BUSY, IMSS_NEXT_ABANDON,
+	                     _("An unfinished renewal of this employer on this token (key '%s') is in the state directory; finish it by renewing with the current credential, or undo it. Nothing was done."),
+	                     r->j.key_label ? r->j.key_label : "-");
+}
+
 /* A journal of this employer and token: continue it, or start one. */
 static imss_err
 journal_open(struct renew *r)
@@ -69,6 +94,9 @@ journal_open(struct renew *r)
 		return IMSS_OK;
 	}
 	if (exists && r->j.state != JOURNAL_DONE) {
+		err = same_kind(r);
+		if (err != IMSS_OK)
+			return err;
 		if (strcmp(r->j.protocol ? r->j.protocol : "idse",
 		           imss_protocol_name(r->o->protocol)) != 0)
 			return ctx_fail_next(r->ctx, IMSS_ERR_BUSY, IMSS_NEXT_ABANDON,
@@ -88,6 +116,7 @@ journal_open(struct renew *r)
 	r->j.path = path;
 	r->j.state = JOURNAL_LOGGED_IN;
 	if (journal_set(&r->j.server, r->o->server) != IMSS_OK ||
+	    journal_set(&r->j.kind, run_kind(r)) != IMSS_OK ||
 	    journal_set(&r->j.registro_patronal, r->company.registro_patronal) != IMSS_OK ||
 	    journal_set(&r->j.token_serial, imss_token_get_info(r->o->token)->serial) != IMSS_OK ||
 	    journal_set(&r->j.protocol, r->o->protocol == IMSS_PROTOCOL_IDSE
@@ -246,6 +275,17 @@ undo_refused(struct renew *r, imss_err err)
 	         why);
 }
 
+/* A refusal of a key this run did not make (a resumed enrollment): the key
+ * and the journal stay; undoing is the user's choice. */
+static void
+keep_refused(struct renew *r)
+{
+	ctx_append_detail(r->ctx,
+	                  _(" The key '%s' was not made by this run and was kept, with its journal; undo the enrollment to delete it."),
+	                  r->j.key_label ? r->j.key_label : "-");
+	ctx_set_next(r->ctx, IMSS_NEXT_ABANDON);
+}
+
 imss_err
 imss_renew(imss_ctx *ctx, const imss_renew_options *o, const imss_renew_ui *ui,
            imss_renew_result *result)
@@ -277,8 +317,10 @@ imss_renew(imss_ctx *ctx, const imss_renew_options *o, const imss_renew_ui *ui,
 	if (err == IMSS_OK) {
 		imss_token_acquire(o->token);
 		err = renew_steps(&r);
-		if (err != IMSS_OK && r.refused && renew_is_first(&r))
+		if (err != IMSS_OK && r.refused && renew_is_first(&r) && r.made_key)
 			undo_refused(&r, err);
+		else if (err != IMSS_OK && r.refused && renew_is_first(&r))
+			keep_refused(&r);
 		imss_token_release(o->token);
 	}
 	renew_free(&r);

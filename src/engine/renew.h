@@ -31,6 +31,8 @@ struct renew {
 	imss_key *key;        /* the new key */
 	X509_NAME *subject;   /* a first enrollment's (--subject) */
 	int refused;          /* the CA refused the request for good */
+	int made_key;         /* this run generated the key (so its request
+	                       * was never answered before) */
 	X509 *cert;           /* the new certificate */
 	int lock_fd;          /* token-<token>.lock */
 	int employer_lock_fd; /* token-<token>-<employer>.lock */

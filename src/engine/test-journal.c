@@ -60,6 +60,7 @@ fill(struct journal *j, const char *path, enum journal_state s)
 	journal_set(&j->cert_path, "/var/lib/imss-renew/nuevo.cer");
 	journal_set(&j->cert_serial, "7f01");
 	journal_set(&j->email, "patron@example.mx");
+	journal_set(&j->kind, s % 2 ? JOURNAL_KIND_ENROLL : JOURNAL_KIND_RENEW);
 }
 
 static void
@@ -80,6 +81,7 @@ check_same(const struct journal *a, const struct journal *b)
 	CHECK_STR(b->cert_path, a->cert_path);
 	CHECK_STR(b->cert_serial, a->cert_serial);
 	CHECK_STR(b->email, a->email);
+	CHECK_STR(b->kind, a->kind);
 	CHECK_INT(b->updated, a->updated);
 }
 
@@ -222,6 +224,8 @@ test_refused(void)
 	              "{\"version\":2,\"server\":\"s\",\"registro_patronal\":\"r\","
 	              "\"token_serial\":\"t\",\"state\":\"new\"}",
 	              "unknown version");
+	check_refused("kind.json", "{" BASE ",\"state\":\"new\",\"kind\":\"import\"}",
+	              "an unknown kind");
 	check_refused("field.json", "{" BASE ",\"state\":\"new\",\"colour\":\"red\"}", "colour");
 	check_refused("no-server.json",
 	              "{\"version\":1,\"registro_patronal\":\"r\",\"token_serial\":\"t\","

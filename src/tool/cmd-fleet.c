@@ -42,6 +42,8 @@ static const struct tool_option options[] = {
 	  N_("check: warn within DAYS of expiry (default 30)") },
 	{ "report", TOOL_ARG_REQUIRED, ARG(report), N_("FILE"),
 	  N_("renew: write the summary there as JSON") },
+	{ "notify-command", TOOL_ARG_REQUIRED, ARG(notify_command), N_("CMD"),
+	  N_("run CMD (sh -c) with the JSON summary on stdin when\nsomething expires, was renewed or failed") },
 	{ "timeout", TOOL_ARG_REQUIRED, ARG(timeout_text), N_("SECONDS"),
 	  N_("renew: how long to wait for each delayed\ncertificate (default 600)") },
 	{ "jobs", TOOL_ARG_REQUIRED, ARG(jobs_text), N_("N"),
@@ -58,11 +60,13 @@ synopsis(void)
 {
 	printf(_("Usage: %s [GLOBAL OPTIONS] fleet check --file FILE [--token URI]\n"
 	         "         [--days DAYS] [--pin-source SRC] [--password-source SRC]\n"
+	         "         [--notify-command CMD]\n"
 	         "       %s [GLOBAL OPTIONS] fleet renew --file FILE [--due DAYS]\n"
 	         "         [--token URI] [--server URL] [--ca FILE] [--type TYPE]\n"
 	         "         [--pin-source SRC] [--idse-password-source SRC]\n"
 	         "         [--password-source SRC] [--state-dir DIR] [--out-dir DIR]\n"
 	         "         [--report FILE] [--timeout SECONDS] [--jobs N] [--wait] [--yes]\n"
+	         "         [--notify-command CMD]\n"
 	         "The employers of a fleet file: their certificates (check), and the\n"
 	         "renewal of every one that expires within --due days (renew), each as\n"
 	         "'renew --yes' would do it, with one login per token for the run.  One\n"
@@ -125,7 +129,7 @@ check_args(struct tool *t, struct fleet_args *a)
 	    (a->due_text || a->jobs_text || a->report || a->server || a->idse_password_source ||
 	     a->state_dir || a->out_dir || a->timeout_text || a->wait_lock || a->type || a->ca))
 		return tool_usage_error(t, COMMAND, "%s",
-		                        _("fleet check takes --file, --token, --days, --pin-source and --password-source"));
+		                        _("fleet check takes --file, --token, --days, --pin-source, --password-source and --notify-command"));
 	if (a->server && strncmp(a->server, "https://", 8) != 0)
 		return tool_usage_error(t, COMMAND, "%s", _("--server must be an https:// URL"));
 	if (a->type && imss_keyspec_parse(a->type, &a->keyspec) != IMSS_OK)

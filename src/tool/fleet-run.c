@@ -643,6 +643,26 @@ write_report(struct fleet_run *r, const char *const *statuses, int rc)
 	return wrc;
 }
 
+/* --notify-command with the summary (the --json document), when worth
+ * telling: something expires, was renewed or failed. */
+static void
+notify_summary(struct fleet_run *r, const char *const *statuses, int rc, int worth)
+{
+	json_object *root;
+
+	if (r->a->notify_command == NULL || !worth)
+		return;
+	root = summary_json(r, statuses, rc);
+	if (root == NULL) {
+		tool_warn(_("the notify command was not run: %s"), strerror(ENOMEM));
+		return;
+	}
+	tool_notify(r->t, r->a->notify_command,
+	            json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
+	                                                         JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(root);
+}
+
 static void
 result_clear(struct fleet_result *res)
 {
@@ -721,6 +741,7 @@ fleet_renew(struct tool *t, const struct fleet_args *a, const struct fleet_file 
 		summary_text(&r, renew_statuses);
 	if (a->report && write_report(&r, renew_statuses, rc) != TOOL_EXIT_OK && rc == TOOL_EXIT_OK)
 		rc = TOOL_EXIT_FAILURE;
+	notify_summary(&r, renew_statuses, rc, count_of(&r, "renewed") || failed);
 	if (failed)
 		fprintf(stderr,
 		        _("%s: %lld of %zu employers failed; the others went on (see above).\n"),
@@ -785,6 +806,7 @@ fleet_check(struct tool *t, const struct fleet_args *a, const struct fleet_file 
 		tool_json_print(summary_json(&r, check_statuses, rc));
 	else
 		summary_text(&r, check_statuses);
+	notify_summary(&r, check_statuses, rc, rc != TOOL_EXIT_OK);
 out:
 	run_clear(&r);
 	return rc;

@@ -12,6 +12,7 @@ struct fleet_args {
 	const char *file, *token, *server, *ca, *type, *pin_source;
 	const char *idse_password_source, *password_source, *state_dir, *out_dir;
 	const char *report, *due_text, *days_text, *timeout_text, *jobs_text;
+	const char *notify_command;
 	int wait_lock, yes;
 	int renew; /* fleet renew, else fleet check */
 	long due, days, timeout;

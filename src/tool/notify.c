@@ -4,7 +4,8 @@
  * (check: a certificate expires or has expired; fleet: one was renewed or
  * failed).  Through /bin/sh -c, its standard output sent to stderr (stdout
  * is the tool's, maybe JSON), without the variables secrets were read from
- * (env:NAME sources) nor $CREDENTIALS_DIRECTORY.  Its failure is a warning:
+ * (env:NAME sources) nor $CREDENTIALS_DIRECTORY, and with no descriptor
+ * open above 2 (an fd:N source's stays ours).  Its failure is a warning:
  * the exit status stays what the run found.
  */
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,8 +71,26 @@ command_environment(void)
 	return env;
 }
 
-/* In the child: stdin from the pipe, stdout to stderr; only what is
- * async-signal-safe. */
+/* In the child: every descriptor above 2 closed (an fd: PIN or password
+ * source, a token's, a lock's: none is the command's business). */
+static void
+close_other_fds(void)
+{
+	long fd, max_fd;
+
+#ifdef SYS_close_range /* Linux 5.9; close_range() itself needs _GNU_SOURCE */
+	if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0)
+		return;
+#endif
+	max_fd = sysconf(_SC_OPEN_MAX);
+	if (max_fd < 0 || max_fd > 65536)
+		max_fd = 65536;
+	for (fd = 3; fd < max_fd; fd++)
+		close((int)fd);
+}
+
+/* In the child: stdin from the pipe, stdout to stderr, nothing else open;
+ * only what is async-signal-safe. */
 static void
 exec_command(const char *cmd, int pipe_fds[2], char **env)
 {
@@ -78,8 +98,7 @@ exec_command(const char *cmd, int pipe_fds[2], char **env)
 
 	if (dup2(pipe_fds[0], STDIN_FILENO) < 0 || dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
 		_exit(127);
-	close(pipe_fds[0]);
-	close(pipe_fds[1]);
+	close_other_fds();
 	execve("/bin/sh", argv, env);
 	_exit(127);
 }

@@ -3,7 +3,8 @@
 # .der in it; other files ignored), sorted by days left; a directory with
 # no certificate file or only CA certificates is exit 1 with the reason;
 # --notify-command gets the JSON result on stdin when something expires
-# (not when all is well), without the env: secret's variable, its stdout
+# (not when all is well), without the env: secret's variable nor the fd:
+# secret's descriptor (nor any other above 2), its stdout
 # kept off the tool's stdout; its failure is a warning and the exit status
 # stays.
 # shellcheck source=SCRIPTDIR/../lib/common.sh
@@ -73,6 +74,15 @@ SECRET_PW=$(<"$T/user.pw") assert_exit 10 capture "$T/out" check --credential "$
 ! grep -q '^SECRET_PW=' "$NOTIFY_OUT.env" || die "notify: the env: secret's variable reached the command"
 grep -q '^NOTIFY_OUT=' "$NOTIFY_OUT.env" || die "notify: the rest of the environment is missing"
 printf 'ok: notify: no env: secret in its environment\n'
+# A secret read from fd:N: that descriptor is not open in the command.
+rm -f "$T/leaked"
+assert_exit 10 capture "$T/out" check --credential "$T/user.pfx" --password-source fd:3 \
+	--days 4000 --notify-command "cat >/dev/null; cat /dev/fd/3 >'$T/leaked' 2>/dev/null; ls /proc/self/fd >'$T/fds'" \
+	3<"$T/user.pw"
+[[ -e $T/fds ]] || die "notify (fd:3): not run"
+[[ ! -s $T/leaked ]] || die "notify: the fd: secret's descriptor reached the command: $(<"$T/leaked")"
+assert_eq "0 1 2 3" "$(sort -n "$T/fds" | xargs)" "notify: only stdin, stdout, stderr (and ls's own) open in the command"
+printf 'ok: notify: no fd: secret descriptor in the command\n'
 # Not run when all is well.
 rm -f "$NOTIFY_OUT"
 assert_exit 0 capture "$T/out" check --cert "$T/f90.pem" --notify-command "$T/notify.sh"

@@ -8,6 +8,8 @@
 # (before the run it exits 11: expired).  A sixth employer's current
 # credential is a .pfx named in the file's current column, its password
 # from a password_source column: renewed in the same run, the same login.
+# --notify-command gets the JSON summary (the --report document) when
+# something expires or was renewed, and is not run when all is well.
 # shellcheck source=SCRIPTDIR/../lib/common.sh
 . "$TESTS_DIR/lib/common.sh"
 # shellcheck source=SCRIPTDIR/../renew/lib.sh
@@ -38,11 +40,13 @@ mv "$T/fleet6.csv" "$T/fleet.csv"
 FLEET_RPS+=("$rp6")
 
 rc=0
-fleet_run check >"$T/check0.out" || rc=$?
+fleet_run check --notify-command "cat >'$T/notify0.json'" >"$T/check0.out" || rc=$?
 assert_eq 11 "$rc" "fleet check before: exit 11 (expired)"
+assert_eq "6 11" "$(jq -r '"\(.expired) \(.exit)"' "$T/notify0.json")" \
+	"fleet check --notify-command: the summary on its stdin (six expired)"
 
 rc=0
-fleet_run renew --report "$T/report.json" >"$T/out1" || rc=$?
+fleet_run renew --report "$T/report.json" --notify-command "cat >'$T/notify1.json'" >"$T/out1" || rc=$?
 [[ $rc == 0 ]] || { cat "$T/out1" "$T/err" >&2; die "first run: exit $rc"; }
 assert_eq 1 "$(calls C_Login)" "first run: one C_Login for six employers"
 assert_eq 6 "$(calls C_GenerateKeyPair)" "first run: six keys generated"
@@ -63,18 +67,22 @@ for rp in "${FLEET_RPS[@]}"; do
 		"$(tr A-F a-f <<<"$serial")" "$rp: the report names the new certificate"
 done
 grep -q 'renewed: 6' "$T/out1" || die "no summary line: $(cat "$T/out1")"
+assert_eq "$(jq -c . "$T/report.json")" "$(jq -c . "$T/notify1.json")" \
+	"fleet renew --notify-command: the summary (as the report) on its stdin"
 [[ ! -s $T/err ]] || die "first run: stderr not empty (not a terminal: no progress): $(cat "$T/err")"
 
 rc=0
-fleet_run renew --report "$T/report2.json" >"$T/out2" || rc=$?
+fleet_run renew --report "$T/report2.json" --notify-command "cat >'$T/notify2.json'" >"$T/out2" || rc=$?
 [[ $rc == 0 ]] || { cat "$T/out2" "$T/err" >&2; die "second run: exit $rc"; }
 assert_eq 0 "$(calls C_GenerateKeyPair)" "second run: no key generated"
 assert_eq 6 "$(jq '.not_due' "$T/report2.json")" "second run: six not due"
+[[ ! -e $T/notify2.json ]] || die "second run: notified although nothing was renewed or failed"
 
 rc=0
-fleet_run check --json >"$T/check.json" || rc=$?
+fleet_run check --json --notify-command "cat >'$T/notify3.json'" >"$T/check.json" || rc=$?
 [[ $rc == 0 ]] || { cat "$T/check.json" "$T/err" >&2; die "fleet check after the renewals: exit $rc"; }
 assert_eq 6 "$(jq '.ok' "$T/check.json")" "fleet check: six ok"
+[[ ! -e $T/notify3.json ]] || die "fleet check: notified although every certificate is ok"
 assert_eq "$(jq -r '.employers[].new_serial' "$T/report.json")" \
 	"$(jq -r '.employers[].serial' "$T/check.json")" "fleet check: every employer's certificate is the new one"
 echo "PASS"

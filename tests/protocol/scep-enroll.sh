@@ -8,10 +8,14 @@
 #      key, with the subject asked for, stored next to the key and copied
 #      into --out-dir;
 #  (2) a wrong challenge: refused with a clear message, no key left behind;
+#      but a resumed run (its key made by a killed one) keeps the key and
+#      journal when refused;
 #  (3) an EC key: refused before anything is sent or made;
 #  (4) renew --protocol scep from the enrolled certificate (its key on the
 #      token) works;
-#  (5) usage: enroll without --protocol scep, without --subject.
+#  (5) usage: enroll without --protocol scep, without --subject;
+#  (6) an enrollment does not continue a renewal left unfinished in its
+#      state directory (nor, refused, delete its key).
 . "$TESTS_DIR/lib/common.sh"
 . "$TESTS_DIR/protocol/scep-lib.sh"
 . "$TESTS_DIR/protocol/lib.sh"
@@ -20,14 +24,15 @@ printf 'otro-secreto' >"$T/wrong"
 chmod 600 "$T/wrong"
 SUBJECT='/CN=Empresa Nueva/O=EMPRESA NUEVA SA DE CV/C=MX'
 
-# enroll NAME ARGS...: output in $T/NAME.json, stderr in $T/NAME.err.
+# enroll NAME ARGS...: output in $T/NAME.json, stderr in $T/NAME.err
+# (ENROLL_SUBJECT: another subject).
 enroll() {
 	local name=$1 rc=0
 	shift
 	mkdir -p "$T/$name-state" "$T/$name-out"
 	chmod 700 "$T/$name-state"
 	tool --json enroll --protocol scep --server "$SCEP_URL" --ca "$SCEP_DEPOT/ca.pem" \
-		--token "$IMSS_TOKEN_URI" --pin-source "file:$T/pin" --subject "$SUBJECT" \
+		--token "$IMSS_TOKEN_URI" --pin-source "file:$T/pin" --subject "${ENROLL_SUBJECT:-$SUBJECT}" \
 		--state-dir "$T/$name-state" --out-dir "$T/$name-out" "$@" \
 		>"$T/$name.json" 2>"$T/$name.err" || rc=$?
 	return "$rc"
@@ -46,6 +51,26 @@ assert_contains "$(<"$T/wrong.err")" "the key this run made was deleted" \
 	"a wrong challenge: the key made (before the request was sent) was deleted"
 grep -q 'PKCSReq (19)' "$T/scepserver.log" || die "a wrong challenge: no PKCSReq was sent"
 assert_eq "" "$(ls "$T/wrong-state" | grep -v "\.lock$" || :)" "a wrong challenge: no journal or request left (the lock file stays)"
+
+# ---- a run killed after its key was made, resumed with a wrong challenge:
+# refused, and the key (made by the killed run, not this one) and the
+# journal stay for the user to undo
+rc=0
+{ MODULE=$FAULT_MODULE FAULT_KILL=C_Sign:1:after enroll resumed --challenge-source \
+	"file:$T/challenge" --label 'scep resumed'; } 2>/dev/null || rc=$?
+[[ $rc == 137 ]] || die "killed at C_Sign: exit $rc: $(<"$T/resumed.err")"
+rc=0
+enroll resumed --challenge-source "file:$T/wrong" --label 'scep resumed' || rc=$?
+[[ $rc != 0 ]] || die "a resumed enrollment with a wrong challenge was accepted"
+assert_contains "$(<"$T/resumed.err")" "was not made by this run and was kept" \
+	"a resumed enrollment refused: the key is kept, saying so"
+assert_eq 1 "$(objects | jq '[.[] | select(.label == "scep resumed" and .class == "private-key")] | length')" \
+	"a resumed enrollment refused: its key is still there"
+[[ -e $(echo "$T/resumed-state"/renew-*.json) ]] || die "a resumed enrollment refused: the journal is gone"
+# the undo it points to deletes the key (its own, recorded in the journal)
+tool renew --abandon --force --token "$IMSS_TOKEN_URI" --pin-source "file:$T/pin" \
+	--state-dir "$T/resumed-state" >"$T/resumed-abandon.out" 2>"$T/resumed.err" || die "--abandon after a refusal: $(<"$T/resumed.err")"
+assert_eq "$before" "$(objects)" "--abandon after a refusal: the key is gone"
 
 # ---- (3) EC: refused before anything is sent or made
 sent=$(scep_operations)
@@ -115,6 +140,26 @@ protocol_renew renewal scep "$SCEP_URL" --current "pkcs11:token=IMSS;object=scep
 	die "renew --protocol scep after enroll: $(<"$T/renewal.err")"
 grep -q 'RenewalReq (17)' "$T/scepserver.log" || die "the server saw no RenewalReq"
 assert_eq 'done' "$(jq -r .state "$T/renewal-state"/renew-*.json)" "the renewal's journal is done"
+
+# ---- (6) an enrollment never continues (nor, refused, deletes) a renewal
+# left unfinished in the same state directory: the key and journal stay
+rc=0
+{ MODULE=$FAULT_MODULE FAULT_KILL=C_Decrypt:1:before protocol_renew mixed scep "$SCEP_URL" \
+	--current "pkcs11:token=IMSS;object=scep%20first;type=private" --ca "$SCEP_DEPOT/ca.pem" \
+	--challenge-source "file:$T/challenge" --label 'scep mixed'; } 2>/dev/null || rc=$?
+[[ $rc == 137 ]] || die "renewal killed at C_Decrypt: exit $rc: $(<"$T/mixed.err")"
+assert_eq 'submit-started renew' "$(jq -r '.state + " " + .kind' "$T/mixed-state"/renew-*.json)" \
+	"killed renewal: its journal says a renewal, the request sent"
+# the subject of the certificate renewed, in micromdm's order: the same
+# journal as the renewal's
+rc=0
+ENROLL_SUBJECT='/C=MX/O=EMPRESA NUEVA SA DE CV/CN=Empresa Nueva' enroll mixed --challenge-source "file:$T/wrong" --label 'scep other' || rc=$?
+[[ $rc != 0 ]] || die "an enrollment continued an unfinished renewal"
+assert_contains "$(<"$T/mixed.err")" "unfinished renewal" "enroll over a renewal: refused, saying why"
+assert_eq 1 "$(objects | jq '[.[] | select(.label == "scep mixed" and .class == "private-key")] | length')" \
+	"enroll over a renewal: the renewal's key is kept"
+assert_eq submit-started "$(jq -r .state "$T/mixed-state"/renew-*.json)" \
+	"enroll over a renewal: the renewal's journal is kept"
 
 # ---- (5) usage
 assert_exit 2 tool enroll --server "$SCEP_URL" --ca "$SCEP_DEPOT/ca.pem" --token "$IMSS_TOKEN_URI" \

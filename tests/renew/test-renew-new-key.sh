@@ -7,13 +7,16 @@
 #      key_origin "elsewhere", the certificate is stored next to it and
 #      openssl verifies it; the same with the current credential in a .pfx;
 #  (2) refused, the token unchanged (objects listed before and after) and
-#      no key in any journal: a key made extractable with pkcs11-tool, a key
+#      no key in any journal: a key made extractable with pkcs11-tool (and
+#      the same with the token not reporting its extractability), a key
 #      with a certificate beside it, the current credential's key, a URI
 #      naming no key; recover --new-key naming a key the certificate is
 #      not for;
 #  (3) --abandon of a renewal killed after the request was signed forgets
 #      the key made elsewhere and never deletes it; a later run with the
-#      same --new-key renews with it.
+#      same --new-key renews with it;
+#  (4) a renewal killed before it generated its key, resumed with
+#      --new-key: refused, no key generated, the token unchanged.
 # shellcheck source=../lib/common.sh
 . "$TESTS_DIR/lib/common.sh"
 # shellcheck source=lib.sh
@@ -84,6 +87,11 @@ p11 --login --pin "$USER_PIN" --keypairgen --key-type EC:prime256v1 --label expo
 	--id 0e0e --extractable >/dev/null 2>&1 || die "pkcs11-tool --keypairgen --extractable"
 expect_refused 'an extractable key' 'extractable' \
 	--new-key 'pkcs11:token=IMSS;object=exportable;type=private'
+# a token that does not say (CKA_EXTRACTABLE, CKA_NEVER_EXTRACTABLE
+# unreported): not a promise, refused
+FAULT_HIDE_ATTRS=extractable,never_extractable expect_refused 'a key of unknown extractability' \
+	'does not confirm that it is not extractable' \
+	--new-key 'pkcs11:token=IMSS;object=exportable;type=private'
 expect_refused 'the current key' 'the key of the current credential' --new-key "$CURRENT_URI"
 "$IMSS_SERVICE" issue --dir "$D" --registro-patronal "$RP" --key-type ec:prime256v1 \
 	--token "$TOKEN_URI" --module "$SOFTHSM" --pin-source "file:$T/pin" \
@@ -123,4 +131,20 @@ assert_eq "$(summary)" "$before" "--abandon deleted nothing"
 [[ ! -e $(journal) ]] || die "--abandon left the journal"
 renew_run --new-key "$NEW_URI" >"$C/out.txt" || die "renew after --abandon: $(<"$C/err")"
 renewed_with_made_key "renew after --abandon"
+
+# ---- (4) a renewal killed before it generated its key, resumed with
+# --new-key: refused (it would have generated a key of its own), nothing made
+case_new resume token
+keygen_first 'hecha despues'
+rc=0
+FAULT_KILL=C_GenerateKeyPair:1:before renew_run >"$C/out.txt" || rc=$?
+[[ $rc == 137 ]] || die "killed before keygen: exit $rc: $(<"$C/err")"
+assert_eq "$(jq -r .state "$(journal)")" keygen-started "killed: the journal is at keygen-started"
+before=$(summary)
+rc=0
+renew_run --new-key "$NEW_URI" >"$C/out.txt" || rc=$?
+[[ $rc == 1 ]] || die "resumed with --new-key: exit $rc, expected 1: $(<"$C/err")"
+assert_contains "$(<"$C/err")" 'started without a key made before it' "resumed with --new-key: refused, saying why"
+assert_eq "$(summary)" "$before" "resumed with --new-key: the token is unchanged"
+! grep -q C_GenerateKeyPair "$C/calls.log" || die "resumed with --new-key: a key was generated"
 echo "renew-new-key: OK"
