@@ -13,6 +13,8 @@
 #include "common.h"
 #include "renew.h"
 
+/* A renewal (not a first enrollment): options with nothing set. */
+static imss_renew_options options;
 static struct renew r;
 static EVP_PKEY *new_key;
 
@@ -31,6 +33,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	X509 *employer = fuzz_cert("employer.pem");
 
 	r.ctx = fuzz_ctx();
+	r.o = &options;
 	r.issuer = sk_X509_new_null();
 	fuzz_check(r.issuer != NULL && sk_X509_push(r.issuer, fuzz_cert("ca.pem")) > 0, "issuer");
 	r.company.razon_social = strdup(FUZZ_RAZON);

@@ -52,14 +52,70 @@ token_get_fixed(imss_token *tok, CK_OBJECT_HANDLE h, CK_ATTRIBUTE *attrs, CK_ULO
  * size query and a second call.  On a smart card every call costs.
  */
 #define ATTR_GUESS 4096
+#define ATTRS_MAX 32
+
+/*
+ * The buffers are ours: a module that writes pValue of an attribute it
+ * cannot give (tpm2-pkcs11 does) must not make us lose or free what is not
+ * ours.  After each call, an attribute whose pointer changed has no value,
+ * and our buffer is freed through our own record of it.
+ */
+static void
+attrs_reclaim(CK_ATTRIBUTE *attrs, void *const *own, CK_ULONG n)
+{
+	for (CK_ULONG i = 0; i < n; i++) {
+		if (attrs[i].pValue != own[i]) {
+			free(own[i]);
+			attrs[i].pValue = NULL;
+			attrs[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
+		}
+	}
+}
+
+static void
+attrs_record(const CK_ATTRIBUTE *attrs, void **own, CK_ULONG n)
+{
+	for (CK_ULONG i = 0; i < n; i++)
+		own[i] = attrs[i].pValue;
+}
+
+/* The size query and the second call, when a guessed buffer was too small. */
+static imss_err
+get_attrs_sized(imss_token *tok, CK_OBJECT_HANDLE h, CK_ATTRIBUTE *attrs, void **own, CK_ULONG n)
+{
+	CK_ULONG i;
+	imss_err err;
+
+	attrs_free_values(attrs, n);
+	for (i = 0; i < n; i++)
+		attrs[i].ulValueLen = 0;
+	attrs_record(attrs, own, n);
+	err = get_attribute_values(tok, h, attrs, n);
+	attrs_reclaim(attrs, own, n);
+	for (i = 0; err == IMSS_OK && i < n; i++) {
+		if (attrs[i].ulValueLen == CK_UNAVAILABLE_INFORMATION || attrs[i].ulValueLen == 0)
+			continue;
+		if ((attrs[i].pValue = malloc(attrs[i].ulValueLen)) == NULL)
+			err = IMSS_ERR_NOMEM;
+	}
+	attrs_record(attrs, own, n);
+	if (err == IMSS_OK) {
+		err = get_attribute_values(tok, h, attrs, n);
+		attrs_reclaim(attrs, own, n);
+	}
+	return err;
+}
 
 imss_err
 token_get_attrs(imss_token *tok, CK_OBJECT_HANDLE h, CK_ATTRIBUTE *attrs, CK_ULONG n)
 {
+	void *own[ATTRS_MAX];
 	CK_ULONG i;
 	CK_RV rv;
 	imss_err err;
 
+	if (n > ATTRS_MAX)
+		return IMSS_ERR_INVALID_ARG;
 	for (i = 0; i < n; i++) {
 		attrs[i].ulValueLen = ATTR_GUESS;
 		if ((attrs[i].pValue = malloc(ATTR_GUESS)) == NULL) {
@@ -67,26 +123,15 @@ token_get_attrs(imss_token *tok, CK_OBJECT_HANDLE h, CK_ATTRIBUTE *attrs, CK_ULO
 			return IMSS_ERR_NOMEM;
 		}
 	}
+	attrs_record(attrs, own, n);
 	rv = tok->f->C_GetAttributeValue(tok->session, h, attrs, n);
-	if (rv == CKR_BUFFER_TOO_SMALL) {
-		attrs_free_values(attrs, n);
-		for (i = 0; i < n; i++)
-			attrs[i].ulValueLen = 0;
-		err = get_attribute_values(tok, h, attrs, n);
-		for (i = 0; err == IMSS_OK && i < n; i++) {
-			if (attrs[i].ulValueLen == CK_UNAVAILABLE_INFORMATION ||
-			    attrs[i].ulValueLen == 0)
-				continue;
-			if ((attrs[i].pValue = malloc(attrs[i].ulValueLen)) == NULL)
-				err = IMSS_ERR_NOMEM;
-		}
-		if (err == IMSS_OK)
-			err = get_attribute_values(tok, h, attrs, n);
-	} else if (rv == CKR_OK || rv == CKR_ATTRIBUTE_SENSITIVE || rv == CKR_ATTRIBUTE_TYPE_INVALID) {
+	attrs_reclaim(attrs, own, n);
+	if (rv == CKR_BUFFER_TOO_SMALL)
+		err = get_attrs_sized(tok, h, attrs, own, n);
+	else if (rv == CKR_OK || rv == CKR_ATTRIBUTE_SENSITIVE || rv == CKR_ATTRIBUTE_TYPE_INVALID)
 		err = IMSS_OK;
-	} else {
+	else
 		err = token_fail(tok, "C_GetAttributeValue", rv);
-	}
 	if (err != IMSS_OK) {
 		attrs_free_values(attrs, n);
 		return err;

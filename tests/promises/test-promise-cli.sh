@@ -27,6 +27,12 @@ t_make_token "IMSS promesas"
 SOFTHSM=${SOFTHSM2_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
 nomod=(--module "$T/no-such-module.so")
 run() { "$IMSS_RENEW" "$@" >"$T/out"; }
+# The same with every module p11-kit registers loaded: their leaks are not
+# the tool's (tpm2-pkcs11 on a machine without a TPM leaks in its failed
+# C_Initialize), so a sanitizer build does not count leaks there.
+run_registered() {
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" "$IMSS_RENEW" "$@" >"$T/out"
+}
 
 # === --help of every command, with examples ====================================
 assert_exit 0 run --help
@@ -81,7 +87,7 @@ usage "check with --cert and --token" check --cert x.cer --token pkcs11:token=X
 # === modules: p11-kit's, or the one --module names ==============================
 # The SoftHSM module is registered with p11-kit (softhsm2.module): the
 # token is found without --module.
-assert_exit 0 run tokens
+assert_exit 0 run_registered tokens
 assert_contains "$(<"$T/out")" ";serial=$IMSS_TOKEN_SERIAL;token=IMSS%20promesas" "tokens without --module: the token's URI (p11-kit)"
 assert_contains "$(<"$T/out")" "label:                IMSS promesas" "tokens: the label"
 assert_contains "$(<"$T/out")" "serial:               $IMSS_TOKEN_SERIAL" "tokens: the serial"
@@ -133,7 +139,7 @@ assert_contains "$(<"$T/stderr")" "imss-renew: generating" "keygen --verbose: th
 
 # === check with no source: p11-kit's modules, the trust store skipped ============
 # Nothing to check there is no success (issue 12): exit 1 with the reason.
-assert_exit 1 run check </dev/null
+assert_exit 1 run_registered check </dev/null
 assert_eq "" "$(<"$T/out")" \
 	"check without a source or --module: the system's CA store and the uninitialized slot are skipped"
 [[ $(<"$T/stderr") =~ (No\ token\ was\ found|No\ initialized\ token|hold\ no\ employer\ certificate) ]] ||
