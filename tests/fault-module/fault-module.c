@@ -203,6 +203,7 @@ struct fault_config {
 	bool have_pinpad_pin;
 	char pinpad_pin[FAULT_PIN_MAX];
 	char log_path[FAULT_PATH_MAX];
+	bool log_begin; /* FAULT_LOG_BEGIN */
 	size_t n_rules;
 	struct fault_rule rules[FAULT_MAX_RULES];
 	bool have_kill; /* FAULT_KILL */
@@ -612,6 +613,7 @@ fault_configure_locked(void)
 		fprintf(stderr, "fault-pkcs11: FAULT_LOG path too long\n");
 		return CKR_GENERAL_ERROR;
 	}
+	cfg.log_begin = fault_env_flag("FAULT_LOG_BEGIN");
 	v = getenv("FAULT_TOKEN_FLAGS");
 	if (v != NULL && !fault_each_entry(v, &cfg, fault_parse_token_flag))
 		return CKR_GENERAL_ERROR;
@@ -662,6 +664,59 @@ fault_configure_locked(void)
 /* Call counting, failing and logging                                       */
 
 /*
+ * Appends line to FAULT_LOG with one write() on a descriptor opened with
+ * O_APPEND for this line only, so that lines from several processes
+ * (fork+exec of a tool, a server whose stderr is the same file) never mix
+ * and no descriptor outlives the call.
+ */
+static void
+fault_log_line(const char *line, size_t len)
+{
+	char path[FAULT_PATH_MAX];
+	int fd;
+	ssize_t w;
+
+	pthread_mutex_lock(&fault_lock);
+	memcpy(path, fault_cfg.log_path, sizeof path);
+	pthread_mutex_unlock(&fault_lock);
+	if (path[0] == '\0')
+		return;
+	do {
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	} while (fd < 0 && errno == EINTR);
+	if (fd < 0)
+		return;
+	do {
+		w = write(fd, line, len);
+	} while (w < 0 && errno == EINTR);
+	close(fd);
+}
+
+/* "NAME 0xRV MICROSECONDS\n": the call returned (the time it took). */
+static void
+fault_log(const char *name, CK_RV rv, long long usec)
+{
+	char line[128];
+	int len = snprintf(line, sizeof line, "%s 0x%lx %lld\n", name, (unsigned long)rv, usec);
+
+	if (len > 0 && (size_t)len < sizeof line)
+		fault_log_line(line, (size_t)len);
+}
+
+/* "begin NAME\n" (FAULT_LOG_BEGIN): the call was entered, before its
+ * latency; with the line above it brackets the time the call took, so
+ * that what else was written to the file meanwhile happened during it. */
+static void
+fault_log_begin(enum fault_fn fn)
+{
+	char line[128];
+	int len = snprintf(line, sizeof line, "begin %s\n", fault_fn_names[fn]);
+
+	if (len > 0 && (size_t)len < sizeof line)
+		fault_log_line(line, (size_t)len);
+}
+
+/*
  * Counts a call; true (with *rv set) when FAULT_FAIL says to fail it.
  * FAULT_KILL: the process dies here (before the call), or *kill_after is
  * set for the wrapper to kill it once the call is done and logged.
@@ -671,7 +726,7 @@ fault_inject(enum fault_fn fn, CK_RV *rv, bool *kill_after)
 {
 	unsigned long n;
 	long long delay_us = 0;
-	bool fail = false;
+	bool fail = false, log_begin;
 
 	pthread_mutex_lock(&fault_lock);
 	n = ++fault_calls[fn];
@@ -693,7 +748,10 @@ fault_inject(enum fault_fn fn, CK_RV *rv, bool *kill_after)
 	if (fault_cfg.have_latency)
 		delay_us = fault_cfg.latency_us[fn] >= 0 ? fault_cfg.latency_us[fn]
 		                                         : fault_cfg.latency_default_us;
+	log_begin = fault_cfg.log_begin;
 	pthread_mutex_unlock(&fault_lock);
+	if (log_begin)
+		fault_log_begin(fn);
 	/* FAULT_LATENCY: the modelled device's round trip, before the call. */
 	if (delay_us > 0) {
 		struct timespec ts = { (time_t)(delay_us / 1000000),
@@ -713,40 +771,6 @@ fault_now_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/*
- * Appends "NAME 0xRV MICROSECONDS\n" to FAULT_LOG (the time the real module
- * took) with one write() on a descriptor opened with O_APPEND for this line
- * only, so that lines from several processes (fork+exec of a tool) never
- * mix and no descriptor outlives the call.
- */
-static void
-fault_log(const char *name, CK_RV rv, long long usec)
-{
-	char path[FAULT_PATH_MAX];
-	char line[128];
-	int fd, len;
-	ssize_t w;
-
-	pthread_mutex_lock(&fault_lock);
-	memcpy(path, fault_cfg.log_path, sizeof path);
-	pthread_mutex_unlock(&fault_lock);
-	if (path[0] == '\0')
-		return;
-
-	len = snprintf(line, sizeof line, "%s 0x%lx %lld\n", name, (unsigned long)rv, usec);
-	if (len < 0 || (size_t)len >= sizeof line)
-		return;
-	do {
-		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-	} while (fd < 0 && errno == EINTR);
-	if (fd < 0)
-		return;
-	do {
-		w = write(fd, line, (size_t)len);
-	} while (w < 0 && errno == EINTR);
-	close(fd);
 }
 
 /* A snapshot of the configuration, so behaviours need not hold the lock. */
