@@ -206,9 +206,9 @@ pss_params_set(CK_RSA_PKCS_PSS_PARAMS *pss, const struct hash_info *h)
 	pss->sLen = h->len;
 }
 
-imss_err
-imss_key_sign_digest(imss_key *key, imss_hash hash, imss_padding pad, const unsigned char *digest,
-                     size_t len, unsigned char **sig, size_t *siglen)
+static imss_err
+sign_digest(imss_key *key, imss_hash hash, imss_padding pad, const unsigned char *digest,
+            size_t len, unsigned char **sig, size_t *siglen)
 {
 	const struct hash_info *h = hash_lookup(hash);
 	unsigned char block[19 + 64];
@@ -293,12 +293,12 @@ sign_host_hash(imss_key *key, imss_hash hash, imss_padding pad, const unsigned c
 
 	if (EVP_Digest(data, len, digest, &dlen, EVP_get_digestbyname(h->ossl_name), NULL) != 1)
 		return ctx_fail_openssl(key->tok->ctx, "EVP_Digest");
-	return imss_key_sign_digest(key, hash, pad, digest, dlen, sig, siglen);
+	return sign_digest(key, hash, pad, digest, dlen, sig, siglen);
 }
 
-imss_err
-imss_key_sign(imss_key *key, imss_hash hash, imss_padding pad, const unsigned char *data,
-              size_t len, unsigned char **sig, size_t *siglen)
+static imss_err
+sign_data(imss_key *key, imss_hash hash, imss_padding pad, const unsigned char *data, size_t len,
+          unsigned char **sig, size_t *siglen)
 {
 	const struct hash_info *h = hash_lookup(hash);
 	imss_err err;
@@ -334,13 +334,41 @@ imss_key_sign(imss_key *key, imss_hash hash, imss_padding pad, const unsigned ch
 }
 
 /*
+ * The key's operations hold its token (imss_token_acquire) from the first
+ * call to the last: another thread's renewal may use the token between
+ * them (a pipelined fleet's network steps sign while no step holds it).
+ */
+imss_err
+imss_key_sign_digest(imss_key *key, imss_hash hash, imss_padding pad, const unsigned char *digest,
+                     size_t len, unsigned char **sig, size_t *siglen)
+{
+	imss_err err;
+
+	imss_token_acquire(key->tok);
+	err = sign_digest(key, hash, pad, digest, len, sig, siglen);
+	imss_token_release(key->tok);
+	return err;
+}
+
+imss_err
+imss_key_sign(imss_key *key, imss_hash hash, imss_padding pad, const unsigned char *data,
+              size_t len, unsigned char **sig, size_t *siglen)
+{
+	imss_err err;
+
+	imss_token_acquire(key->tok);
+	err = sign_data(key, hash, pad, data, len, sig, siglen);
+	imss_token_release(key->tok);
+	return err;
+}
+
+/*
  * RSA PKCS#1 v1.5 decryption (CKM_RSA_PKCS) of a key encrypted to the
  * key's certificate (a SCEP CA's answer).  The token decides whether the
  * key may decrypt (CKA_DECRYPT); a refusal says so.
  */
-imss_err
-token_key_decrypt(imss_key *key, const unsigned char *in, size_t inlen, unsigned char **out,
-                  size_t *outlen)
+static imss_err
+key_decrypt(imss_key *key, const unsigned char *in, size_t inlen, unsigned char **out, size_t *outlen)
 {
 	CK_MECHANISM mech = { CKM_RSA_PKCS, NULL, 0 };
 	imss_token *tok = key->tok;
@@ -378,4 +406,16 @@ token_key_decrypt(imss_key *key, const unsigned char *in, size_t inlen, unsigned
 	*out = plain;
 	*outlen = len;
 	return IMSS_OK;
+}
+
+imss_err
+token_key_decrypt(imss_key *key, const unsigned char *in, size_t inlen, unsigned char **out,
+                  size_t *outlen)
+{
+	imss_err err;
+
+	imss_token_acquire(key->tok);
+	err = key_decrypt(key, in, inlen, out, outlen);
+	imss_token_release(key->tok);
+	return err;
 }

@@ -209,35 +209,59 @@ renew_preflight(struct renew *r)
 	                       renew_generates_key(r) ? 0 : PREFLIGHT_SKIP_KEYGEN);
 }
 
-/* The steps, the token held (imss_token_acquire) but for the network-only
- * ones: another thread's renewal uses the token meanwhile. */
+/*
+ * Steps 1 and 2 (login, company data), then 5 and 6 (letter, submit and
+ * wait) talk to the service with the token free for other threads'
+ * renewals (a pipelined fleet): what they sign on the token holds it for
+ * that one operation (imss_key_sign), so one employer's network steps go
+ * on while another's key is generated.
+ */
+static imss_err
+renew_identify(struct renew *r)
+{
+	imss_err err;
+
+	if (r->o->protocol != IMSS_PROTOCOL_IDSE) /* no login, company data or letter */
+		return after_step(r, renew_enroll_identity(r), 2);
+	imss_token_release(r->o->token);
+	err = after_step(r, renew_login(r), 1);
+	if (err == IMSS_OK)
+		err = after_step(r, renew_company(r), 2);
+	imss_token_acquire(r->o->token);
+	return err;
+}
+
+static imss_err
+renew_send(struct renew *r, const unsigned char *req, size_t req_len)
+{
+	imss_err err = IMSS_OK;
+
+	imss_token_release(r->o->token);
+	if (r->j.state < JOURNAL_CERT_RECEIVED && r->o->protocol == IMSS_PROTOCOL_IDSE)
+		err = after_step(r, renew_ensure_letter(r), 5);
+	if (err == IMSS_OK)
+		err = after_step(r, renew_submit(r, req, req_len), 6);
+	imss_token_acquire(r->o->token);
+	return err;
+}
+
+/* The steps, the token held (imss_token_acquire) for its own ones: the
+ * key, the request, the store. */
 static imss_err
 renew_steps(struct renew *r)
 {
 	unsigned char *req = NULL;
 	size_t req_len = 0;
-	imss_err err;
+	imss_err err = renew_identify(r);
 
-	if (r->o->protocol != IMSS_PROTOCOL_IDSE) { /* no login, company data or letter */
-		err = after_step(r, renew_enroll_identity(r), 2);
-	} else {
-		err = after_step(r, renew_login(r), 1);
-		imss_token_release(r->o->token); /* network only: the token is free for others */
-		if (err == IMSS_OK)
-			err = after_step(r, renew_company(r), 2);
-		imss_token_acquire(r->o->token);
-	}
 	if (err == IMSS_OK)
 		err = journal_open(r);
 	if (err == IMSS_OK)
 		err = after_step(r, renew_ensure_key(r), 3);
 	if (err == IMSS_OK)
 		err = after_step(r, renew_ensure_request(r, &req, &req_len), 4);
-	if (err == IMSS_OK && r->j.state < JOURNAL_CERT_RECEIVED &&
-	    r->o->protocol == IMSS_PROTOCOL_IDSE)
-		err = after_step(r, renew_ensure_letter(r), 5);
-	if (err == IMSS_OK) /* the token held: the request is sent signed */
-		err = after_step(r, renew_submit(r, req, req_len), 6);
+	if (err == IMSS_OK)
+		err = renew_send(r, req, req_len);
 	if (err == IMSS_OK)
 		err = renew_store(r);
 	if (err == IMSS_OK) {

@@ -47,8 +47,20 @@ bad=${FLEET_RPS[1]}
 cp "$T/secrets/$bad.pass" "$T/right.pass"
 printf 'Equivocada1' >"$T/secrets/$bad.pass"
 rc=0
-fleet_run renew --report "$T/report.json" >"$T/out1" || rc=$?
-assert_eq 1 "$rc" "one wrong IDSE password: exit 1"
+fleet_run renew --report "$T/report.json" \
+	--notify-command "cat >'$T/notify.json'; echo mail server down; exit 3" >"$T/out1" || rc=$?
+assert_eq 1 "$rc" "one wrong IDSE password: exit 1 (the notify command's own failure changes nothing)"
+assert_contains "$(<"$T/err")" "the notify command failed (exit status 3); the result above stands" \
+	"the notify command's failure is a warning"
+assert_contains "$(<"$T/err")" "mail server down" "the notify command's output goes to stderr"
+jq -e "$FLEET_RENEW_SHAPE" "$T/notify.json" >/dev/null ||
+	die "--notify-command: not the documented summary: $(<"$T/notify.json")"
+assert_eq "1 1 $bad PASSWORD_INCORRECT" \
+	"$(jq -r '"\(.exit) \(.failed) " + (.employers[] | select(.status == "failed") | .registro_patronal + " " + .error)' "$T/notify.json")" \
+	"--notify-command: the summary names the failed employer, its code, exit 1"
+jq -e --arg rp "$bad" '.employers[] | select(.registro_patronal == $rp) | .detail | test("password"; "i")' \
+	"$T/notify.json" >/dev/null || die "--notify-command: the failed employer's detail: $(<"$T/notify.json")"
+assert_eq "$(jq -c . "$T/report.json")" "$(jq -c . "$T/notify.json")" "--notify-command: the report's document"
 assert_contains "$(<"$T/err")" "1 of 4 employers failed" "the message counts the failures"
 assert_eq 3 "$(jq .renewed "$T/report.json")" "the three others renewed"
 assert_eq "$bad PASSWORD_INCORRECT" \
@@ -87,8 +99,10 @@ interrupted=$(jq .interrupted "$T/report.json")
 	die "interrupted: the employers under way say so: $interrupted interrupted"
 echo "ok: interrupted: the employers under way say so ($interrupted)"
 rc=0
-fleet_run renew --report "$T/report.json" >"$T/out5" || rc=$?
+fleet_run renew --report "$T/report.json" --notify-command 'exit 7' >"$T/out5" || rc=$?
 [[ $rc == 0 ]] || { cat "$T/out5" "$T/err" >&2; die "run after the kills: exit $rc"; }
+assert_contains "$(<"$T/err")" "the notify command failed (exit status 7)" \
+	"renewed, the notify command fails: a warning, exit 0"
 assert_eq 0 "$(jq '.failed + .pending + .interrupted + .not_run' "$T/report.json")" "after the kills: every employer done"
 "$IMSS_RENEW" --json --module "$SOFTHSM" objects --login --token "$IMSS_TOKEN_URI" \
 	--pin-source "file:$T/pin" >"$T/objects.json" || die "objects --login"
