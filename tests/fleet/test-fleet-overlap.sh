@@ -24,9 +24,9 @@
 . "$TESTS_DIR/fleet/lib.sh"
 
 svc_init
-svc_start
 fleet_new 0
 fleet_wide
+svc_start
 fleet_add_file 1 pfx
 fleet_add_file 2 pfx
 cp "$T/fleet.csv" "$T/fleet-pfx.csv"
