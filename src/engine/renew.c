@@ -77,6 +77,37 @@ same_kind(struct renew *r)
 	                     r->j.key_label ? r->j.key_label : "-");
 }
 
+/*
+ * The current certificate signed a renewal request (the service says so
+ * at login) that no journal here records: its journal was deleted, or the
+ * renewal was made elsewhere.  No second key is made (the service would
+ * refuse its request): the certificate it issued is fetched by its serial
+ * and stored next to the key that request was for.
+ */
+static imss_err
+renewed_elsewhere(struct renew *r)
+{
+	struct idse_result res = { 0 };
+	imss_cert_info info;
+	char serial[128] = "";
+	imss_err err = idse_poll(r->ctx, r->http, r->session.renewal_request, &res);
+
+	if (err == IMSS_OK && res.cert != NULL && imss_cert_describe(res.cert, &info) == IMSS_OK) {
+		snprintf(serial, sizeof(serial), "%s", info.serial);
+		imss_cert_info_clear(&info);
+	}
+	idse_result_clear(&res);
+	if (err != IMSS_OK)
+		return err;
+	if (serial[0] == '\0')
+		return ctx_fail(r->ctx, IMSS_ERR_SERVICE,
+		                _("The current certificate has signed a renewal request already (%s), not issued yet, and no journal of it is in the state directory (deleted, or the renewal was made on another computer). Nothing was done. Once the service has issued it, fetch the certificate by its serial and store it next to its key."),
+		                r->session.renewal_request);
+	return ctx_fail_next(r->ctx, IMSS_ERR_SERVICE, IMSS_NEXT_RECOVER,
+	                     _("The current certificate was renewed already: the service issued certificate %s for its request %s, and no journal of that renewal is in the state directory (deleted, or the renewal was made on another computer). Nothing was done, no second key made. If that certificate is on the token, renew from it; else fetch it by its serial, %s, and store it next to its key."),
+	                     serial, r->session.renewal_request, serial);
+}
+
 /* A journal of this employer and token: continue it, or start one. */
 static imss_err
 journal_open(struct renew *r)
@@ -110,6 +141,8 @@ journal_open(struct renew *r)
 		           journal_state_words(r->j.state));
 		return IMSS_OK;
 	}
+	if (r->session.renewal_request[0] != '\0')
+		return renewed_elsewhere(r);
 	path = r->j.path;
 	r->j.path = NULL;
 	journal_clear(&r->j);

@@ -83,6 +83,7 @@ static const struct rule rule_rfc = { "rfc", 1, 32, NULL };
 static const struct rule rule_address = { "address", 0, 1024, NULL };
 static const struct rule rule_email = { "email", 1, 254, NULL };
 static const struct rule rule_request_id = { "request_id", 1, 64, HEX };
+static const struct rule rule_renewal_request = { "renewal_request", 1, 64, HEX };
 static const struct rule rule_serial = { "serial", 1, 64, HEX };
 static const struct rule rule_sha256 = { "sha256", 64, 64, HEX };
 static const struct rule rule_code = { "code", 1, 64, ERROR_CODE };
@@ -470,7 +471,7 @@ idse_parse_session(imss_ctx *ctx, long status, const char *body, size_t len,
 {
 	static const long ok[] = { 201, 0 };
 	json_object *obj = NULL, *v = NULL;
-	const char *tok = NULL, *rp = NULL;
+	const char *tok = NULL, *rp = NULL, *renewal = NULL;
 	imss_err err;
 
 	memset(out, 0, sizeof(*out));
@@ -479,12 +480,16 @@ idse_parse_session(imss_ctx *ctx, long status, const char *body, size_t len,
 		err = member_checked(ctx, obj, &rule_token, 0, &tok);
 	if (err == IMSS_OK)
 		err = member_checked(ctx, obj, &rule_rp, 0, &rp);
+	if (err == IMSS_OK)
+		err = member_checked(ctx, obj, &rule_renewal_request, 1, &renewal);
 	if (err == IMSS_OK && (strlen(tok) >= size || strlen(rp) >= sizeof(out->registro_patronal)))
 		err = invalid(ctx, strlen(tok) >= size ? "token" : "registro_patronal",
 		              _("too long"));
 	if (err == IMSS_OK) {
 		snprintf(token, size, "%s", tok);
 		snprintf(out->registro_patronal, sizeof(out->registro_patronal), "%s", rp);
+		snprintf(out->renewal_request, sizeof(out->renewal_request), "%s",
+		         renewal ? renewal : "");
 		out->renewal_required = json_object_object_get_ex(obj, "renewal_required", &v) &&
 		                        json_object_get_boolean(v);
 	}

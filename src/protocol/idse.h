@@ -46,6 +46,9 @@ struct idse_result {
 struct idse_session {
 	int renewal_required;
 	char registro_patronal[64];
+	/* "renewed": the renewal request the certificate signed already
+	 * (pending or issued), else "" */
+	char renewal_request[80];
 };
 
 /* A token of the service's session (Bearer): at most this long. */

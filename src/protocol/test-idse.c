@@ -94,6 +94,15 @@ test_challenge(void)
 	free(b.text);
 }
 
+/* A session answer (201) given as text. */
+static imss_err
+session_of(const char *json, struct idse_session *s)
+{
+	char token[IDSE_TOKEN_MAX + 1];
+
+	return idse_parse_session(ctx, 201, json, strlen(json), s, token, sizeof(token));
+}
+
 static void
 test_session(void)
 {
@@ -129,6 +138,18 @@ test_session(void)
 	                                  "\"registro_patronal\":\"Y1\"}"),
 	                             &s, token, sizeof(token)),
 	          IMSS_ERR_PROTOCOL);
+	/* A renewed certificate: the request it signed, hex only. */
+	CHECK_STR(s.renewal_request, "");
+	CHECK_INT(session_of("{\"token\":\"0f1b9cd4208db6b8dae38dba63dff500\",\"registro_patronal\":"
+	                     "\"Y1\",\"renewed\":true,\"renewal_request\":\"26a1cf14f9ccfb04\"}",
+	                     &s),
+	          IMSS_OK);
+	CHECK_STR(s.renewal_request, "26a1cf14f9ccfb04");
+	CHECK_INT(session_of("{\"token\":\"0f1b9cd4208db6b8dae38dba63dff500\",\"registro_patronal\":"
+	                     "\"Y1\",\"renewal_request\":\"../x\"}",
+	                     &s),
+	          IMSS_ERR_PROTOCOL);
+	CHECK_CONTAINS(imss_ctx_detail(ctx), "renewal_request");
 	/* The wrong status: the body read as an error description. */
 	CHECK_INT(idse_parse_session(ctx, 200, b.text, b.len, &s, token, sizeof(token)),
 	          IMSS_ERR_PROTOCOL);

@@ -53,14 +53,16 @@ assert_contains "$(<"$C/tty.txt")" "did not accept the IDSE user and password (t
 assert_eq 1 "$(($(failed_logins) - before))" "password: one login failure logged by the service"
 check_renewed "password"
 
-# The service's ALREADY_RENEWED says what to do (a fresh state directory,
-# so that the journal of the renewal just done is not found).
+# A certificate renewed already says what to do (a fresh state directory,
+# so that the journal of the renewal just done is not found): the service
+# said so at login, before any key was made.
 rc=0
 renew_run --state-dir "$C/state2" >"$C/again.txt" || rc=$?
 assert_eq 1 "$rc" "already-renewed: a second renewal of the same certificate fails"
-assert_contains "$(<"$C/err")" "ALREADY_RENEWED" "already-renewed: the service's code"
-assert_contains "$(<"$C/err")" "give it with --current" "already-renewed: says what to use"
-assert_contains "$(<"$C/err")" "imss-renew recover" "already-renewed: or how to fetch it"
+assert_contains "$(<"$C/err")" "was renewed already: the service issued certificate" "already-renewed: says so"
+assert_contains "$(<"$C/err")" "renew from it" "already-renewed: says what to use"
+assert_contains "$(<"$C/err")" "imss-renew recover --serial" "already-renewed: or how to fetch it"
+assert_eq 0 "$(grep -c "^C_GenerateKeyPair " "$C/calls.log" || :)" "already-renewed: no second key made"
 
 # The same mistake from a file: never read twice, the run fails as before.
 case_new password-file token
