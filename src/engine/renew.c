@@ -256,11 +256,9 @@ renew_identify(struct renew *r)
 
 	if (r->o->protocol != IMSS_PROTOCOL_IDSE) /* no login, company data or letter */
 		return after_step(r, renew_enroll_identity(r), 2);
-	imss_token_release(r->o->token);
 	err = after_step(r, renew_login(r), 1);
 	if (err == IMSS_OK)
 		err = after_step(r, renew_company(r), 2);
-	imss_token_acquire(r->o->token);
 	return err;
 }
 
@@ -278,8 +276,9 @@ renew_send(struct renew *r, const unsigned char *req, size_t req_len)
 	return err;
 }
 
-/* The steps, the token held (imss_token_acquire) for its own ones: the
- * key, the request, the store. */
+/* The steps, the token held (imss_token_acquire) for its own ones, from
+ * the journal to the store (the key, the request, the store), and free
+ * before them. */
 static imss_err
 renew_steps(struct renew *r)
 {
@@ -287,6 +286,7 @@ renew_steps(struct renew *r)
 	size_t req_len = 0;
 	imss_err err = renew_identify(r);
 
+	imss_token_acquire(r->o->token);
 	if (err == IMSS_OK)
 		err = journal_open(r);
 	if (err == IMSS_OK)
@@ -308,6 +308,7 @@ renew_steps(struct renew *r)
 		/* The renewal is done; only the tidying up failed. */
 		ctx_log(r->ctx, IMSS_LOG_WARN, _("the old credential could not be retired: %s"),
 		        imss_ctx_detail(r->ctx));
+	imss_token_release(r->o->token);
 	OPENSSL_free(req);
 	return err;
 }
@@ -372,8 +373,8 @@ imss_renew(imss_ctx *ctx, const imss_renew_options *o, const imss_renew_ui *ui,
 		err = o->protocol == IMSS_PROTOCOL_IDSE ? renew_connect(&r)
 		                                        : renew_connect_enroll(&r);
 	if (err == IMSS_OK) {
-		imss_token_acquire(o->token);
 		err = renew_steps(&r);
+		imss_token_acquire(o->token); /* undone while the token is held */
 		if (err != IMSS_OK && r.refused && renew_is_first(&r) && r.made_key)
 			undo_refused(&r, err);
 		else if (err != IMSS_OK && r.refused && renew_is_first(&r))
