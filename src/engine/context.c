@@ -228,24 +228,33 @@ check_out_dir(imss_ctx *ctx, const char *dir)
 	return IMSS_OK;
 }
 
+/* The state directory given, else the default one (malloc'd). */
+static imss_err
+state_dir_path(imss_ctx *ctx, const char *base, char **out)
+{
+	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+
+	if (base != NULL)
+		*out = strdup(base);
+	else if (xdg != NULL && xdg[0] == '/')
+		*out = str_printf("%s/imss-renew", xdg);
+	else if (home != NULL && home[0] == '/')
+		*out = str_printf("%s/.local/state/imss-renew", home);
+	else
+		return ctx_fail_next(ctx, IMSS_ERR_INVALID_ARG, IMSS_NEXT_OTHER_STATE_DIR,
+		                     _("No state directory: set HOME or XDG_STATE_HOME, or give a state directory."));
+	return *out ? IMSS_OK : IMSS_ERR_NOMEM;
+}
+
 static imss_err
 state_dir_init(struct renew *r)
 {
-	const char *base = r->o->state_dir, *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
 	char *dir = NULL;
 	imss_err err;
 
-	if (base != NULL)
-		dir = strdup(base);
-	else if (xdg != NULL && xdg[0] == '/')
-		dir = str_printf("%s/imss-renew", xdg);
-	else if (home != NULL && home[0] == '/')
-		dir = str_printf("%s/.local/state/imss-renew", home);
-	else
-		return ctx_fail_next(r->ctx, IMSS_ERR_INVALID_ARG, IMSS_NEXT_OTHER_STATE_DIR,
-		                     _("No state directory: set HOME or XDG_STATE_HOME, or give a state directory."));
-	if (dir == NULL)
-		return IMSS_ERR_NOMEM;
+	err = state_dir_path(r->ctx, r->o->state_dir, &dir);
+	if (err != IMSS_OK)
+		return err;
 	r->state_dir = dir;
 	err = make_dirs(r->ctx, dir);
 	return err == IMSS_OK ? check_state_dir(r->ctx, dir) : err;
@@ -354,18 +363,24 @@ renew_lock_token(struct renew *r, const char *rp)
 	return err;
 }
 
-/* Where the CA of this server is pinned: state_dir/ca-HOST_PORT.pem. */
+/* Where the CA of server is pinned: state_dir/ca-HOST_PORT.pem. */
 static imss_err
-pin_path(struct renew *r, char **out)
+pin_path_of(const char *state_dir, const char *server, char **out)
 {
-	const char *host = strstr(r->o->server, "://");
-	char *safe = renew_file_safe(host ? host + 3 : r->o->server);
+	const char *host = strstr(server, "://");
+	char *safe = renew_file_safe(host ? host + 3 : server);
 
 	*out = NULL;
 	if (safe != NULL)
-		*out = str_printf("%s/ca-%s.pem", r->state_dir, safe);
+		*out = str_printf("%s/ca-%s.pem", state_dir, safe);
 	free(safe);
 	return *out ? IMSS_OK : IMSS_ERR_NOMEM;
+}
+
+static imss_err
+pin_path(struct renew *r, char **out)
+{
+	return pin_path_of(r->state_dir, r->o->server, out);
 }
 
 static imss_err
@@ -397,9 +412,9 @@ is_ca(X509 *x)
 /* A file of CA certificates (--ca, or the pin), PEM or DER: every
  * certificate in it must be a CA's. */
 static imss_err
-load_ca_file(struct renew *r, const char *path, STACK_OF(X509) * *out)
+load_cas(imss_ctx *ctx, const char *path, STACK_OF(X509) * *out)
 {
-	imss_err err = imss_certs_load(r->ctx, path, out);
+	imss_err err = imss_certs_load(ctx, path, out);
 	int i;
 
 	for (i = 0; err == IMSS_OK && i < sk_X509_num(*out); i++) {
@@ -409,7 +424,7 @@ load_ca_file(struct renew *r, const char *path, STACK_OF(X509) * *out)
 		if (is_ca(x))
 			continue;
 		subject = X509_NAME_oneline(X509_get_subject_name(x), NULL, 0);
-		err = ctx_fail(r->ctx, IMSS_ERR_FORMAT,
+		err = ctx_fail(ctx, IMSS_ERR_FORMAT,
 		               _("'%s' is not a CA certificate (it has no basicConstraints CA:TRUE): it is the certificate of %s."),
 		               path, subject ? subject : "?");
 		OPENSSL_free(subject);
@@ -418,6 +433,28 @@ load_ca_file(struct renew *r, const char *path, STACK_OF(X509) * *out)
 		sk_X509_pop_free(*out, X509_free);
 		*out = NULL;
 	}
+	return err;
+}
+
+imss_err
+imss_renew_trusted_cas(imss_ctx *ctx, const char *server, const char *ca_file,
+                       const char *state_dir, STACK_OF(X509) * *out)
+{
+	char *dir = NULL, *pin_file = NULL;
+	imss_err err = IMSS_OK;
+
+	*out = NULL;
+	if (ca_file != NULL)
+		return load_cas(ctx, ca_file, out);
+	if (server == NULL)
+		return IMSS_OK;
+	err = state_dir_path(ctx, state_dir, &dir);
+	if (err == IMSS_OK)
+		err = pin_path_of(dir, server, &pin_file);
+	if (err == IMSS_OK && access(pin_file, F_OK) == 0)
+		err = load_cas(ctx, pin_file, out);
+	free(pin_file);
+	free(dir);
 	return err;
 }
 
@@ -571,13 +608,13 @@ renew_connect(struct renew *r)
 
 	err = pin_path(r, &pin_file);
 	if (err == IMSS_OK && r->o->ca_file != NULL &&
-	    (err = load_ca_file(r, r->o->ca_file, &given)) != IMSS_OK) {
+	    (err = load_cas(r->ctx, r->o->ca_file, &given)) != IMSS_OK) {
 		ctx_append_detail(r->ctx,
 		                  _(" Give the service's CA certificate; nothing was pinned."));
 		ctx_set_next(r->ctx, IMSS_NEXT_GIVE_CA);
 	}
 	if (err == IMSS_OK && (have_pin = access(pin_file, F_OK) == 0)) {
-		imss_err bad = load_ca_file(r, pin_file, &pinned);
+		imss_err bad = load_cas(r->ctx, pin_file, &pinned);
 
 		if (bad != IMSS_OK && given == NULL) { /* replaced only by --ca */
 			ctx_append_detail(r->ctx,
@@ -637,7 +674,7 @@ renew_connect_enroll(struct renew *r)
 				return err;
 		}
 	}
-	err = load_ca_file(r, r->o->ca_file, &r->issuer);
+	err = load_cas(r->ctx, r->o->ca_file, &r->issuer);
 	ho.trusted = r->issuer;
 	if (err == IMSS_OK)
 		err = http_client_new(r->ctx, r->o->server, &ho, &r->http);
