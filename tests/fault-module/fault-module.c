@@ -178,6 +178,7 @@ struct fault_rule {
 	enum fault_fn fn;
 	unsigned long nth;
 	bool and_later;
+	bool after; /* ":after": the real call runs, then rv replaces its answer */
 	CK_RV rv;
 };
 
@@ -188,6 +189,7 @@ struct fault_config {
 	bool refuse_sign_only; /* FAULT_REFUSE_SIGN_ONLY */
 	CK_RV sign_only_rv;
 	bool refuse_set_id;
+	bool find_twice; /* FAULT_FIND_TWICE */
 	bool always_auth;
 	CK_FLAGS token_flags;
 	bool write_protected;  /* FAULT_TOKEN_FLAGS=write_protected */
@@ -219,6 +221,9 @@ struct fault_config {
 static pthread_mutex_t fault_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct fault_config fault_cfg;
 static unsigned long fault_calls[FAULT_FN_COUNT];
+/* A FAULT_FAIL ":after" rule hit by this thread's call under way. */
+static __thread bool fault_after_hit;
+static __thread CK_RV fault_after_rv;
 static void *fault_real_handle;
 
 /* Set once under fault_lock by fault_load_real(), read-only afterwards. */
@@ -353,6 +358,13 @@ fault_parse_rule(char *s, struct fault_rule *rule)
 	}
 	if (*end != '\0')
 		return false;
+	end = strchr(rv, ':');
+	rule->after = end != NULL;
+	if (end != NULL) {
+		*end++ = '\0';
+		if (strcmp(end, "after") != 0)
+			return false;
+	}
 	return fault_parse_rv(rv, &rule->rv);
 }
 
@@ -582,6 +594,7 @@ fault_configure_locked(void)
 	cfg.no_slots = fault_env_flag("FAULT_NO_SLOTS");
 	cfg.refuse_extractable = fault_env_flag("FAULT_REFUSE_EXTRACTABLE");
 	cfg.refuse_set_id = fault_env_flag("FAULT_REFUSE_SET_ID");
+	cfg.find_twice = fault_env_flag("FAULT_FIND_TWICE");
 	cfg.always_auth = fault_env_flag("FAULT_ALWAYS_AUTH");
 	cfg.have_pinpad_pin =
 	        fault_copy_env("FAULT_PINPAD_PIN", cfg.pinpad_pin, sizeof cfg.pinpad_pin);
@@ -676,6 +689,7 @@ fault_inject(enum fault_fn fn, CK_RV *rv, bool *kill_after)
 	pthread_mutex_lock(&fault_lock);
 	n = ++fault_calls[fn];
 	*kill_after = false;
+	fault_after_hit = false;
 	if (fault_cfg.have_kill && fault_cfg.kill_fn == fn && fault_cfg.kill_nth == n) {
 		if (!fault_cfg.kill_after)
 			kill(getpid(), fault_cfg.kill_signal);
@@ -685,8 +699,10 @@ fault_inject(enum fault_fn fn, CK_RV *rv, bool *kill_after)
 	for (size_t i = 0; i < fault_cfg.n_rules; i++) {
 		const struct fault_rule *r = &fault_cfg.rules[i];
 		if (r->fn == fn && (n == r->nth || (r->and_later && n > r->nth))) {
+			fault_after_hit = r->after;
+			fault_after_rv = r->rv;
 			*rv = r->rv;
-			fail = true;
+			fail = !r->after;
 			break;
 		}
 	}
@@ -1105,6 +1121,19 @@ fault_do_C_GenerateKeyPair(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mech, CK_
 	return rv;
 }
 
+/* FAULT_FIND_TWICE: a module that lists one object twice (the first
+ * handle found in place of the second). */
+static CK_RV
+fault_do_C_FindObjects(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE_PTR objects, CK_ULONG max,
+                       CK_ULONG_PTR count)
+{
+	CK_RV rv = fault_real->C_FindObjects(session, objects, max, count);
+
+	if (rv == CKR_OK && fault_get_flag(&fault_cfg.find_twice) && count != NULL && *count >= 2)
+		objects[1] = objects[0];
+	return rv;
+}
+
 static CK_RV
 fault_do_C_CreateObject(CK_SESSION_HANDLE session, CK_ATTRIBUTE_PTR templ, CK_ULONG count,
                         CK_OBJECT_HANDLE_PTR object)
@@ -1143,6 +1172,8 @@ fault_do_C_CreateObject(CK_SESSION_HANDLE session, CK_ATTRIBUTE_PTR templ, CK_UL
 		if (!fault_inject(FAULT_FN_##name, &rv, &kill_after))              \
 			rv = fault_impl.name != NULL ? fault_impl.name args        \
 			                             : CKR_FUNCTION_NOT_SUPPORTED; \
+		if (fault_after_hit)                                               \
+			rv = fault_after_rv;                                       \
 		fault_log(#name, rv, fault_now_us() - t0);                         \
 		if (kill_after)                                                    \
 			kill(getpid(), fault_cfg.kill_signal);                     \
@@ -1265,6 +1296,7 @@ fault_load_real_locked(void)
 	FAULT_BEHAVIOUR(C_SetAttributeValue)
 	FAULT_BEHAVIOUR(C_GenerateKeyPair)
 	FAULT_BEHAVIOUR(C_CreateObject)
+	FAULT_BEHAVIOUR(C_FindObjects)
 	FAULT_BEHAVIOUR(C_SignInit)
 	FAULT_BEHAVIOUR(C_OpenSession)
 	FAULT_BEHAVIOUR(C_DestroyObject)
