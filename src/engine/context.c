@@ -108,18 +108,67 @@ renew_state_file(struct renew *r, const char *name, const char *ext)
 	return state_file_named(r, name, ext, 0);
 }
 
+/* Is there a private key labelled label with the ID hex on this token? */
+static imss_err
+key_here(struct renew *r, const char *hex, const char *label, int *here)
+{
+	long len = 0;
+	unsigned char *id = OPENSSL_hexstr2buf(hex, &len);
+	char *uri = id ? object_uri(r->o->token, CKO_PRIVATE_KEY, id, (size_t)len, label) : NULL;
+	imss_key *key = NULL;
+	imss_err err = uri ? imss_token_find_key(r->o->token, uri, &key) : IMSS_ERR_JOURNAL;
+
+	*here = err == IMSS_OK || err == IMSS_ERR_AMBIGUOUS_OBJECT;
+	if (*here || err == IMSS_ERR_NO_OBJECT || err == IMSS_ERR_JOURNAL) {
+		ctx_clear_detail(r->ctx);
+		err = IMSS_OK;
+	}
+	imss_key_free(key);
+	OPENSSL_free(id);
+	free(uri);
+	return err;
+}
+
+imss_err
+renew_journal_ours(struct renew *r, const struct journal *j, int *ours)
+{
+	imss_err err = IMSS_OK;
+
+	*ours = j->state < JOURNAL_KEYGEN_STARTED;
+	if (!*ours && j->key_id != NULL)
+		err = key_here(r, j->key_id, j->key_label, ours);
+	if (err == IMSS_OK && !*ours && j->key_tmp_id != NULL)
+		err = key_here(r, j->key_tmp_id, j->key_label, ours);
+	if (err == IMSS_OK && !*ours)
+		ctx_log(r->ctx, IMSS_LOG_WARN,
+		        _("the journal '%s' of an earlier version (named by the token's serial) names a key labelled '%s' that is not on this token: it may be another token's with the same serial, so it is left where it is"),
+		        j->path ? j->path : "?", j->key_label ? j->key_label : "?");
+	return err;
+}
+
 /* A journal this employer's renewal on this token left under the serial
  * (before the identity named the files) moves to its name of now: the
- * renewal goes on after an upgrade.  The request and certificate files it
+ * renewal goes on after an upgrade.  Tokens may share a serial
+ * (tpm2-pkcs11: 0000000000000000), so it is taken only when it is this
+ * token's (renew_journal_ours).  The request and certificate files it
  * names stay where they are. */
 imss_err
 renew_journal_adopt(struct renew *r, const char *path, const char *legacy)
 {
+	struct journal old;
 	struct stat st;
+	int exists = 0, ours = 0;
+	imss_err err;
 
 	if (legacy == NULL || lstat(path, &st) == 0 || lstat(legacy, &st) != 0 ||
 	    !S_ISREG(st.st_mode))
 		return IMSS_OK;
+	err = journal_load(r->ctx, legacy, &old, &exists);
+	if (err == IMSS_OK && exists)
+		err = renew_journal_ours(r, &old, &ours);
+	journal_clear(&old);
+	if (err != IMSS_OK || !ours)
+		return err;
 	if (rename(legacy, path) != 0)
 		return ctx_fail(r->ctx, IMSS_ERR_IO,
 		                _("Cannot move the journal '%s' of an earlier version to '%s': %s."),
@@ -311,6 +360,27 @@ lock_employer(struct renew *r, const char *rp)
 		safe = renew_file_safe(info.registro_patronal);
 	imss_cert_info_clear(&info);
 	return safe;
+}
+
+int
+renew_resumes_past_keygen(struct renew *r)
+{
+	char *employer = lock_employer(r, NULL), *token = renew_token_name(r, 0);
+	char *path = employer && token
+	                     ? str_printf("%s/renew-%s-%s.json", r->state_dir, employer, token)
+	                     : NULL;
+	struct journal j;
+	int exists = 0, past = 0;
+
+	if (path != NULL && journal_load(r->ctx, path, &j, &exists) == IMSS_OK) {
+		past = exists && j.state >= JOURNAL_KEY_GENERATED && j.key_spki_sha256 != NULL;
+		journal_clear(&j);
+	}
+	ctx_clear_detail(r->ctx); /* a damaged journal is told when it is read */
+	free(path);
+	free(token);
+	free(employer);
+	return past;
 }
 
 /* state_dir/token-<token>[-<employer>].lock opened into *fd and locked
