@@ -238,7 +238,7 @@ row_trust(struct fleet_run *r, const struct fleet_row *row, STACK_OF(X509) * *ca
 	if (imss_renew_trusted_cas(r->t->ctx, server, r->a->ca, r->a->state_dir, cas) != IMSS_OK)
 		tool_warn(_("registro patronal %s: the service's CA cannot be read (%s); no certificate on the token is taken as current"),
 		          row->registro_patronal, imss_ctx_detail(r->t->ctx));
-	else if (*cas == NULL)
+	else if (*cas == NULL && row->current == NULL)
 		tool_warn(_("registro patronal %s: no CA to check the token's certificates against (give --ca, or the current column); none is taken as current"),
 		          row->registro_patronal);
 	*usable = *cas != NULL;
