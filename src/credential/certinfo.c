@@ -133,7 +133,9 @@ name_entry(const X509_NAME *name, int nid)
 	len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)));
 	if (len < 0)
 		return NULL;
-	s = strndup((char *)utf8, (size_t)len);
+	/* Printed and compared: no escape sequence reaches a terminal, and a
+	 * NUL does not cut "Y1234567108\0..." to a registro patronal. */
+	s = str_text_dup((char *)utf8, (size_t)len);
 	OPENSSL_free(utf8);
 	return s;
 }
@@ -149,7 +151,7 @@ name_text(const X509_NAME *name)
 		return NULL;
 	if (X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
 		len = BIO_get_mem_data(b, &data);
-		s = strndup(data, (size_t)len);
+		s = str_text_dup(data, (size_t)len);
 	}
 	BIO_free(b);
 	return s;
