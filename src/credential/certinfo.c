@@ -14,12 +14,17 @@
 
 #include "credential.h"
 
+/* No certificate, key or .pfx file is this large: a bigger one (or
+ * /dev/zero named x.cer) is refused rather than read into memory. */
+#define CERT_FILE_MAX (8 << 20)
+
 imss_err
 file_to_bio(imss_ctx *ctx, const char *path, BIO **out)
 {
 	BIO *in = BIO_new_file(path, "rb");
 	BIO *mem = BIO_new(BIO_s_mem());
 	char buf[4096];
+	size_t total = 0;
 	int n;
 
 	*out = NULL;
@@ -32,9 +37,17 @@ file_to_bio(imss_ctx *ctx, const char *path, BIO **out)
 	/* Reset rewinds (a plain memory BIO would be emptied): the bytes
 	 * are parsed in several formats in turn. */
 	BIO_set_flags(mem, BIO_FLAGS_NONCLEAR_RST);
-	while ((n = BIO_read(in, buf, sizeof(buf))) > 0)
+	while ((n = BIO_read(in, buf, sizeof(buf))) > 0 && total <= CERT_FILE_MAX) {
+		total += (size_t)n;
 		BIO_write(mem, buf, n);
+	}
 	BIO_free(in);
+	if (total > CERT_FILE_MAX) {
+		BIO_free(mem);
+		return ctx_fail(ctx, IMSS_ERR_FORMAT,
+		                _("'%s' is larger than %d MiB: it is no certificate file; it was not read."),
+		                path, CERT_FILE_MAX >> 20);
+	}
 	*out = mem;
 	return IMSS_OK;
 }
