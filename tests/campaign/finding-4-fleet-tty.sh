@@ -28,22 +28,29 @@ out=$(IMSS_USER_PIN=$USER_PIN IMSS_SO_PIN=$SO_PIN "$MAKE_TOKEN" --dir "$T/sofths
 	--label IMSS2 --init-tool "$SOFTHSM_TOKEN_INIT" --module "$SOFTHSM") || die "second token"
 eval "$out"
 token2=$IMSS_TOKEN_URI
-printf 'registro_patronal,user,token\n' >"$T/fleet.csv"
 pass=Misma12345
-for i in 1 2; do
-	token_var=token$i
-	IMSS_TOKEN_URI=${!token_var}
-	rp=$(printf 'F%010d' "$i")
-	printf '%s' "$pass" >"$T/secrets/$rp.pass"
-	"$IMSS_SERVICE" employer add --dir "$D" --registro-patronal "$rp" \
+# employers FILE I...: employer I (its password $pass) on token 1 or 2 by
+# parity, in the fleet file FILE.
+employers() {
+	local file=$1 i rp token_var
+	shift
+	printf 'registro_patronal,user,token\n' >"$file"
+	for i in "$@"; do
+		token_var=token$((2 - i % 2))
+		IMSS_TOKEN_URI=${!token_var}
+		rp=$(printf 'F%010d' "$i")
+		printf '%s' "$pass" >"$T/secrets/$rp.pass"
+		"$IMSS_SERVICE" employer add --dir "$D" --registro-patronal "$rp" \
 		--razon-social "EMPRESA $i SA DE CV" --rfc EPR010101AB1 --email "rh@$rp.example.mx" \
 		--user "FLEET000$i" --address 'Av. Reforma 1, CDMX' \
 		--password-source "file:$T/secrets/$rp.pass" >/dev/null || die "employer add $rp"
-	"$IMSS_SERVICE" issue --dir "$D" --registro-patronal "$rp" --expired \
+		"$IMSS_SERVICE" issue --dir "$D" --registro-patronal "$rp" --expired \
 		--key-type ec:prime256v1 --token "$IMSS_TOKEN_URI" --module "$SOFTHSM" \
 		--pin-source "file:$T/pin" --label "IMSS $rp" >/dev/null || die "issue $rp"
-	printf '%s,FLEET000%s,%s\n' "$rp" "$i" "$IMSS_TOKEN_URI" >>"$T/fleet.csv"
-done
+		printf '%s,FLEET000%s,%s\n' "$rp" "$i" "$IMSS_TOKEN_URI" >>"$file"
+	done
+}
+employers "$T/fleet.csv" 1 2
 
 C=$T
 cmd=$(printf '%q ' "$IMSS_RENEW" --module "$SOFTHSM" fleet renew --file "$T/fleet.csv" \
@@ -54,4 +61,5 @@ assert_eq 0 "$TTY_LEFT" "both passwords asked on the terminal"
 grep -q 'EXIT=0' "$T/tty.txt" || die "fleet renew failed: $(cat "$T/tty.txt")"
 ! grep -q "$pass" "$T/tty.txt" || die "a password typed was echoed on the terminal: $(cat "$T/tty.txt")"
 grep -Eq '(^| )echo( |$)' "$T/tty.txt" || die "the terminal was left without echo: $(grep -E 'echo' "$T/tty.txt")"
+
 echo "PASS"
