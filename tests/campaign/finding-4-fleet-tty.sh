@@ -41,12 +41,12 @@ employers() {
 		rp=$(printf 'F%010d' "$i")
 		printf '%s' "$pass" >"$T/secrets/$rp.pass"
 		"$IMSS_SERVICE" employer add --dir "$D" --registro-patronal "$rp" \
-		--razon-social "EMPRESA $i SA DE CV" --rfc EPR010101AB1 --email "rh@$rp.example.mx" \
-		--user "FLEET000$i" --address 'Av. Reforma 1, CDMX' \
-		--password-source "file:$T/secrets/$rp.pass" >/dev/null || die "employer add $rp"
+			--razon-social "EMPRESA $i SA DE CV" --rfc EPR010101AB1 --email "rh@$rp.example.mx" \
+			--user "FLEET000$i" --address 'Av. Reforma 1, CDMX' \
+			--password-source "file:$T/secrets/$rp.pass" >/dev/null || die "employer add $rp"
 		"$IMSS_SERVICE" issue --dir "$D" --registro-patronal "$rp" --expired \
-		--key-type ec:prime256v1 --token "$IMSS_TOKEN_URI" --module "$SOFTHSM" \
-		--pin-source "file:$T/pin" --label "IMSS $rp" >/dev/null || die "issue $rp"
+			--key-type ec:prime256v1 --token "$IMSS_TOKEN_URI" --module "$SOFTHSM" \
+			--pin-source "file:$T/pin" --label "IMSS $rp" >/dev/null || die "issue $rp"
 		printf '%s,FLEET000%s,%s\n' "$rp" "$i" "$IMSS_TOKEN_URI" >>"$file"
 	done
 }
