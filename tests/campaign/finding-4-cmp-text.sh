@@ -9,17 +9,12 @@
 # shellcheck source=SCRIPTDIR/../lib/common.sh
 . "$TESTS_DIR/lib/common.sh"
 : "${IMSS_RENEW:?IMSS_RENEW is not set (run the test through ctest)}"
+# shellcheck source=SCRIPTDIR/../protocol/lib.sh
+. "$TESTS_DIR/protocol/lib.sh"
 t_need openssl python3 od
-SOFTHSM=${SOFTHSM2_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
 t_make_token IMSS
-MOCK_PID=''
-cmp_cleanup() {
-	[[ -z $MOCK_PID ]] || { kill -KILL "$MOCK_PID" 2>/dev/null || :; wait "$MOCK_PID" 2>/dev/null || :; }
-	t_cleanup
-}
 trap cmp_cleanup EXIT
-
-tool() { "$IMSS_RENEW" --module "$SOFTHSM" "$@"; }
+tool() { "$IMSS_RENEW" --module "${SOFTHSM2_MODULE:-/usr/lib/softhsm/libsofthsm2.so}" "$@"; }
 # A test CA, the CMP server's certificate, the current credential (.cer + .key).
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/ca.key" \
 	-out "$T/ca.pem" -subj '/CN=CA de prueba CMP' -days 30 \
@@ -42,20 +37,11 @@ openssl x509 -inform DER -in "$T/actual.cer" -out "$T/actual.pem"
 
 # The server rejects every request, with a text holding escape sequences.
 evil=$'rechazada\033]0;pwned\a\033[2J\033[31m'
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-openssl cmp -port "$port" -srv_cert "$T/srv.pem" -srv_key "$T/srv.key" -srv_trusted "$T/ca.pem" \
-	-rsp_cert "$T/actual.pem" -pkistatus 2 -failure 2 -statusstring "$evil" >>"$T/mock.log" 2>&1 &
-MOCK_PID=$!
-for _ in $(seq 100); do
-	(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-	kill -0 "$MOCK_PID" 2>/dev/null || die "the CMP mock server exited: $(<"$T/mock.log")"
-	sleep 0.05
-done
-
+mock_start "$T/actual.pem" -pkistatus 2 -failure 2 -statusstring "$evil"
 mkdir -m 700 "$T/state"
 mkdir "$T/out"
 rc=0
-tool renew --protocol cmp --server "http://127.0.0.1:$port/pkix/" --credential "$T/actual.cer" \
+tool renew --protocol cmp --server "$CMP_URL" --credential "$T/actual.cer" \
 	--key-file "$T/actual.key" --password-source "file:$T/key.pass" --token "$IMSS_TOKEN_URI" \
 	--type ec:prime256v1 --ca "$T/ca.pem" --pin-source "file:$T/pin" --state-dir "$T/state" \
 	--out-dir "$T/out" --yes >/dev/null 2>"$T/err" || rc=$?

@@ -9,6 +9,7 @@
 # saying so, before anything is sent or made.
 # shellcheck source=SCRIPTDIR/../lib/common.sh
 . "$TESTS_DIR/lib/common.sh"
+rp1=F0000000001 rp2=F0000000002
 # shellcheck source=SCRIPTDIR/../renew/lib.sh
 . "$TESTS_DIR/renew/lib.sh"
 # shellcheck source=SCRIPTDIR/../fleet/lib.sh
@@ -17,7 +18,6 @@
 svc_init
 svc_start
 fleet_new 0
-rp1=F0000000001 rp2=F0000000002
 for i in 1 2; do
 	rp=$(printf 'F%010d' "$i")
 	printf 'Clave0000%s' "$i" >"$T/secrets/$rp.pass"
