@@ -20,7 +20,8 @@ no_secret() {
 	! grep -q "$secret" "$@" || die "$what: the PIN of the URI is repeated: $(grep -h "$secret" "$@" | head -3)"
 }
 
-for uri in "pkcs11:token=IMSS?pin-value=$secret" "pkcs11:token=NINGUNO?pin-value=$secret"; do
+for uri in "pkcs11:token=IMSS?pin-value=$secret" "pkcs11:token=NINGUNO?pin-value=$secret" \
+	"pkcs11:token=IMSS;desconocido=1?pin-value=$secret"; do
 	rc=0
 	tool --json objects --token "$uri" >"$T/objects.json" 2>"$T/objects.err" || rc=$?
 	assert_eq 2 "$rc" "objects --token $uri: refused (exit 2)"
