@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -270,6 +271,17 @@ check_out_dir(imss_ctx *ctx, const char *dir)
 	if (stat(dir, &st) != 0)
 		return ctx_fail(ctx, IMSS_ERR_IO, _("Cannot use the directory '%s': %s."), dir,
 		                strerror(errno));
+	/* Its owner may replace what is in it, sticky bit or not. */
+	if (st.st_uid != geteuid() && st.st_uid != 0) {
+		struct passwd pwd, *pw = NULL;
+		char names[1024];
+
+		if (getpwuid_r(st.st_uid, &pwd, names, sizeof(names), &pw) != 0)
+			pw = NULL; /* fleet renew's workers: not getpwuid */
+		return ctx_fail_next(ctx, IMSS_ERR_IO, IMSS_NEXT_OTHER_OUT_DIR,
+		                     _("The output directory '%s' belongs to another user (%s), who could replace the terms letter or the certificate copy written there. Give a directory of yours."),
+		                     dir, pw ? pw->pw_name : "?");
+	}
 	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0)
 		return ctx_fail_next(ctx, IMSS_ERR_IO, IMSS_NEXT_OTHER_OUT_DIR,
 		                     _("The output directory '%s' can be written by other users (mode %03o), who could replace the terms letter or the certificate copy written there. Run 'chmod go-w %s', or give another output directory."),

@@ -319,6 +319,33 @@ row_source(const struct fleet_row *row, const char *column, const char *option, 
 	return err;
 }
 
+/* The row's current credential names the row's employer (its OU): a
+ * row copied from another with only the registro patronal changed would
+ * renew that other employer under this one's name. */
+static imss_err
+row_names_employer(struct fleet_run *r, const struct fleet_row *row, struct fleet_result *res,
+                   imss_credential **cred)
+{
+	X509 *cert = imss_credential_get_certificate(*cred);
+	imss_cert_info info;
+	char detail[512];
+	int same;
+
+	if (cert == NULL || imss_cert_describe(cert, &info) != IMSS_OK)
+		return IMSS_OK; /* what cannot be read is refused further on */
+	same = info.registro_patronal && strcmp(info.registro_patronal, row->registro_patronal) == 0;
+	snprintf(detail, sizeof(detail),
+	         _("The current credential %s is of registro patronal %s, not %s: the row names another employer's credential. Correct the row's current column (or its registro_patronal)."),
+	         imss_credential_get_location(*cred),
+	         info.registro_patronal ? info.registro_patronal : "-", row->registro_patronal);
+	imss_cert_info_clear(&info);
+	if (same)
+		return IMSS_OK;
+	imss_credential_free(*cred); /* not renewed, not counted */
+	*cred = NULL;
+	return result_fail(r, res, IMSS_ERR_MISMATCH, detail);
+}
+
 /* The row's current column: a token key, or a .pfx/.cer opened. */
 static imss_err
 row_current_named(struct fleet_run *r, const struct fleet_row *row, struct fleet_result *res,
@@ -336,7 +363,9 @@ row_current_named(struct fleet_run *r, const struct fleet_row *row, struct fleet
 		if (err == IMSS_OK)
 			err = imss_credential_from_files(ctx, row->current, NULL, password, cred);
 		imss_pin_source_free(password);
-		return err == IMSS_OK ? IMSS_OK : result_fail(r, res, err, NULL);
+		if (err != IMSS_OK)
+			return result_fail(r, res, err, NULL);
+		return row_names_employer(r, row, res, cred);
 	}
 	ft = run_token(r, row->current);
 	err = token_usable(r, ft, res);
@@ -345,7 +374,9 @@ row_current_named(struct fleet_run *r, const struct fleet_row *row, struct fleet
 		err = imss_credential_from_token(ft->tok, row->current, cred);
 		imss_token_release(ft->tok);
 	}
-	return err == IMSS_OK ? IMSS_OK : result_fail(r, res, err, NULL);
+	if (err != IMSS_OK)
+		return result_fail(r, res, err, NULL);
+	return row_names_employer(r, row, res, cred);
 }
 
 /*

@@ -18,3 +18,34 @@ protocol_renew() {
 		--yes >"$T/$name.json" 2>"$T/$name.err" || rc=$?
 	return "$rc"
 }
+
+# The CMP tests (test-cmp.sh, campaign/finding-4-cmp-text.sh): OpenSSL's
+# own CMP server (`openssl cmp -port`), its certificate $T/srv.pem and key
+# $T/srv.key issued by the test CA $T/ca.pem; `trap cmp_cleanup EXIT`.
+MOCK_PID=''
+cmp_cleanup() {
+	[[ -z $MOCK_PID ]] || { kill -KILL "$MOCK_PID" 2>/dev/null || :; wait "$MOCK_PID" 2>/dev/null || :; }
+	t_cleanup
+}
+
+# mock_start RSP_CERT [SERVER ARGS]: OpenSSL's CMP server on a free port
+# answering with RSP_CERT (and the options given, e.g. -pkistatus 2);
+# CMP_URL.  (OpenSSL 3.0's mock accepts a key update only when the
+# oldCertID, the current certificate's issuer and serial, are those of
+# RSP_CERT: the tests issue it with the current certificate's serial.)
+mock_start() {
+	local port rsp=$1
+	shift
+	[[ -z $MOCK_PID ]] || { kill -KILL "$MOCK_PID"; wait "$MOCK_PID" 2>/dev/null || :; MOCK_PID=''; }
+	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	openssl cmp -port "$port" -srv_cert "$T/srv.pem" -srv_key "$T/srv.key" \
+		-srv_trusted "$T/ca.pem" -rsp_cert "$rsp" -rsp_capubs "$T/ca.pem" "$@" \
+		>>"$T/mock.log" 2>&1 &
+	MOCK_PID=$!
+	for _ in $(seq 100); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+		kill -0 "$MOCK_PID" 2>/dev/null || die "the CMP mock server exited: $(<"$T/mock.log")"
+		sleep 0.05
+	done
+	CMP_URL=http://127.0.0.1:$port/pkix/
+}

@@ -24,11 +24,6 @@ t_need openssl jq pkcs11-tool python3
 
 SOFTHSM=${SOFTHSM2_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
 t_make_token IMSS
-MOCK_PID=''
-cmp_cleanup() {
-	[[ -z $MOCK_PID ]] || { kill -KILL "$MOCK_PID" 2>/dev/null || :; wait "$MOCK_PID" 2>/dev/null || :; }
-	t_cleanup
-}
 trap cmp_cleanup EXIT
 
 SUBJECT='/O=EMPRESA CMP SA DE CV/OU=Y7777777108/CN=EMPRESA CMP SA DE CV'
@@ -76,26 +71,6 @@ new_key() {
 	NEW_ID=$(tool --json objects --login --token "$IMSS_TOKEN_URI" --pin-source "file:$T/pin" |
 		jq -r --arg l "$1" '.objects[] | select(.label == $l and .class == "private-key") | .id')
 	[[ -n $NEW_ID ]] || die "keygen $1: no key"
-}
-
-# mock_start RSP_CERT: OpenSSL's CMP server on a free port answering with
-# RSP_CERT; CMP_URL.  (OpenSSL 3.0's mock accepts a key update only when
-# the oldCertID, the current certificate's issuer and serial, are those of
-# RSP_CERT: the tests issue it with the current certificate's serial.)
-mock_start() {
-	local port
-	[[ -z $MOCK_PID ]] || { kill -KILL "$MOCK_PID"; wait "$MOCK_PID" 2>/dev/null || :; MOCK_PID=''; }
-	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	openssl cmp -port "$port" -srv_cert "$T/srv.pem" -srv_key "$T/srv.key" \
-		-srv_trusted "$T/ca.pem" -rsp_cert "$1" -rsp_capubs "$T/ca.pem" \
-		>>"$T/mock.log" 2>&1 &
-	MOCK_PID=$!
-	for _ in $(seq 100); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-		kill -0 "$MOCK_PID" 2>/dev/null || die "the CMP mock server exited: $(<"$T/mock.log")"
-		sleep 0.05
-	done
-	CMP_URL=http://127.0.0.1:$port/pkix/
 }
 
 # cmp_renew NAME CURRENT...: renew --protocol cmp with the key made first;
