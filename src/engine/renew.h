@@ -53,10 +53,17 @@ char *renew_state_file(struct renew *r, const char *name, const char *ext);
  * absent, repeated or empty. */
 char *renew_subject_entry(const X509_NAME *name, int nid);
 /* Move the journal at legacy (the serial's name; may be NULL) to path
- * when only the former exists. */
+ * when only the former exists and it is this token's (below). */
 imss_err renew_journal_adopt(struct renew *r, const char *path, const char *legacy);
+/* Is j, a journal named by the serial, this token's: before keygen, or its
+ * key (recorded ID and label) on this token?  Else *ours 0, and said. */
+imss_err renew_journal_ours(struct renew *r, const struct journal *j, int *ours);
 /* "text" with every character outside [A-Za-z0-9._-] as '_' (malloc'd). */
 char *renew_file_safe(const char *text);
+/* Does this employer's journal on this token (the current certificate's
+ * registro patronal) record a key generated already?  Then the preflight
+ * need not ask for the generation mechanism. */
+int renew_resumes_past_keygen(struct renew *r);
 /* The journal of this employer and token into r->j (*exists 0 when none). */
 imss_err renew_journal_load(struct renew *r, int *exists);
 /* *field (a journal field) set to path, the journal moved on to state

@@ -69,10 +69,7 @@ out:
 static int
 letter_new(struct api_call *c, const struct employer *e, struct letter *out)
 {
-	struct letter_info info = {
-		e->registro_patronal, e->razon_social, e->rfc, e->address, e->email,
-		c->sess.serial,       c->now
-	};
+	struct letter_info info = { e, c->sess.serial, c->now };
 	sqlite3_stmt *st = NULL;
 	int rc = -1;
 
