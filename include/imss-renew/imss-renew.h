@@ -610,6 +610,14 @@ imss_err imss_request_make(imss_key *key, const X509_NAME *subject, X509_REQ **o
 #define IMSS_CMS_ATTACHED 1u  /* content inside the SignedData */
 
 /*
+ * The signed attribute of the letter's signature that binds a renewal
+ * request (docs/protocol.md, "One signature for the letter and the
+ * request"): an OCTET STRING holding the SHA-256 of the request's DER.
+ * An OID under 2.25 (ITU-T X.667: a UUID, no registration needed).
+ */
+#define IMSS_OID_RENEWAL_REQUEST_SHA256 "2.25.138834754353374288037282766923008537658"
+
+/*
  * A CMS SignedData over data: SHA-256, signing time, the signer's
  * certificate included; detached unless IMSS_CMS_ATTACHED.  Checked with
  * CMS_verify before it is returned.  *der is freed with OPENSSL_free().

@@ -241,7 +241,7 @@ renew_steps(struct renew *r)
 		err = after_step(r, renew_ensure_request(r, &req, &req_len), 4);
 	if (err == IMSS_OK && r->j.state < JOURNAL_CERT_RECEIVED &&
 	    r->o->protocol == IMSS_PROTOCOL_IDSE)
-		err = after_step(r, renew_ensure_letter(r), 5);
+		err = after_step(r, renew_ensure_letter(r, req, req_len), 5);
 	if (err == IMSS_OK) /* the token held: the request is sent signed */
 		err = after_step(r, renew_submit(r, req, req_len), 6);
 	if (err == IMSS_OK)

@@ -34,6 +34,8 @@ struct renew {
 	int made_key;         /* this run generated the key (so its request
 	                       * was never answered before) */
 	X509 *cert;           /* the new certificate */
+	int letter_binds;     /* the service holds this run's letter signature
+	                       * as binding the request: it is sent bare */
 	int lock_fd;          /* token-<token>.lock */
 	int employer_lock_fd; /* token-<token>-<employer>.lock */
 };
@@ -82,7 +84,9 @@ imss_err renew_company(struct renew *r);
 imss_err renew_check_employer(struct renew *r);
 imss_err renew_ensure_key(struct renew *r);
 imss_err renew_ensure_request(struct renew *r, unsigned char **der, size_t *len);
-imss_err renew_ensure_letter(struct renew *r);
+/* The letter signed, its signature binding the request (req, len; NULL
+ * when there is none to bind). */
+imss_err renew_ensure_letter(struct renew *r, const unsigned char *req, size_t len);
 imss_err renew_submit(struct renew *r, const unsigned char *req, size_t len);
 imss_err renew_store(struct renew *r);
 
