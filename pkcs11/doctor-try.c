@@ -53,25 +53,41 @@ random_label(imss_token *tok, char *label, size_t size)
 	return err;
 }
 
+/* Is h one of the n handles? */
+static int
+handle_in(CK_OBJECT_HANDLE h, const CK_OBJECT_HANDLE *set, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (set[i] == h)
+			return 1;
+	return 0;
+}
+
 /*
- * Exactly the handles made (made[0..n_made-1], in any order) carry label:
- * else fail without deleting anything.
+ * The set of handles that carry label is exactly the set made
+ * (made[0..n_made-1], in any order): each one made is found, each one
+ * found was made, and none is listed twice.  Else fail without deleting
+ * anything.
  */
 static imss_err
 check_own(imss_token *tok, const char *label, const CK_OBJECT_HANDLE *made, size_t n_made)
 {
 	CK_ATTRIBUTE tmpl = { CKA_LABEL, (void *)label, strlen(label) };
 	CK_OBJECT_HANDLE found[4];
-	CK_ULONG count = 0, i, j, mine = 0;
+	CK_ULONG count = 0, i;
+	int same = 1;
 	imss_err err;
 
 	err = token_find(tok, &tmpl, 1, found, 4, &count);
 	if (err != IMSS_OK)
 		return err;
 	for (i = 0; i < count; i++)
-		for (j = 0; j < n_made; j++)
-			mine += found[i] == made[j];
-	if (count != n_made || mine != n_made)
+		same = same && handle_in(found[i], made, n_made) && !handle_in(found[i], found, i);
+	for (i = 0; i < n_made; i++)
+		same = same && handle_in(made[i], found, count);
+	if (count != n_made || !same)
 		return ctx_fail(tok->ctx, IMSS_ERR_MISMATCH,
 		                _("The objects labelled '%s' are not exactly the ones the try made (%lu found, %lu made); nothing was deleted. Look at them with the token's objects, logged in."),
 		                label, (unsigned long)count, (unsigned long)n_made);

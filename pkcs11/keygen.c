@@ -226,10 +226,83 @@ all_templates_refused(imss_token *tok, const imss_keyspec *spec, const struct ke
 	                att->why);
 }
 
+/* Does rv name the template (an attribute or the set of them)?  Then the
+ * token made nothing; any other failure may come after the work. */
+static int
+rv_is_template(CK_RV rv)
+{
+	return (rv >= CKR_ATTRIBUTE_READ_ONLY && rv <= CKR_ATTRIBUTE_VALUE_INVALID) ||
+	       rv == CKR_TEMPLATE_INCOMPLETE || rv == CKR_TEMPLATE_INCONSISTENT;
+}
+
+/* One private and one public key among the n objects found: *priv, *pub. */
+static imss_err
+one_pair(imss_token *tok, const CK_OBJECT_HANDLE *h, CK_ULONG n, CK_OBJECT_HANDLE *pub,
+         CK_OBJECT_HANDLE *priv, int *is_pair)
+{
+	CK_OBJECT_CLASS klass[2] = { 0, 0 };
+	CK_ATTRIBUTE a = { CKA_CLASS, &klass[0], sizeof(klass[0]) };
+	CK_ATTRIBUTE b = { CKA_CLASS, &klass[1], sizeof(klass[1]) };
+	imss_err err;
+
+	*is_pair = 0;
+	if (n != 2)
+		return IMSS_OK;
+	err = token_get_fixed(tok, h[0], &a, 1);
+	if (err == IMSS_OK)
+		err = token_get_fixed(tok, h[1], &b, 1);
+	if (err != IMSS_OK || klass[0] == klass[1] ||
+	    (klass[0] != CKO_PRIVATE_KEY && klass[1] != CKO_PRIVATE_KEY) ||
+	    (klass[0] != CKO_PUBLIC_KEY && klass[1] != CKO_PUBLIC_KEY))
+		return err;
+	*priv = klass[0] == CKO_PRIVATE_KEY ? h[0] : h[1];
+	*pub = klass[0] == CKO_PRIVATE_KEY ? h[1] : h[0];
+	*is_pair = 1;
+	return IMSS_OK;
+}
+
+/*
+ * The token answered rv, not about the template, to C_GenerateKeyPair:
+ * some modules fail after making the pair.  Objects with this run's label
+ * and random ID (160 bits, recorded before the call) are this run's: one
+ * pair is taken (*made; its protection is checked like a new pair's and it
+ * is destroyed if wrong); anything else found is destroyed and the keygen
+ * stops.  A second pair is never made beside one.
+ */
+static imss_err
+made_anyway(imss_token *tok, const char *label, const unsigned char *id, size_t id_len, CK_RV rv,
+            CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv, int *made)
+{
+	CK_ATTRIBUTE tmpl[] = { { CKA_ID, (void *)id, id_len },
+		                { CKA_LABEL, (void *)label, strlen(label) } };
+	CK_OBJECT_HANDLE h[3];
+	CK_ULONG n = 0, i;
+	imss_err err;
+
+	*made = 0;
+	err = token_find(tok, tmpl, 2, h, 3, &n);
+	if (err == IMSS_OK && n > 0)
+		err = one_pair(tok, h, n, pub, priv, made);
+	if (err != IMSS_OK || n == 0 || *made) {
+		if (*made)
+			ctx_log(tok->ctx, IMSS_LOG_WARN,
+			        _("the token answered %s to C_GenerateKeyPair but made the pair; that pair is taken (no second one is made) and its protection checked"),
+			        ckr_name(rv));
+		return err;
+	}
+	for (i = 0; i < n; i++)
+		tok->f->C_DestroyObject(tok->session, h[i]);
+	return ctx_fail(tok->ctx, IMSS_ERR_PKCS11,
+	                _("The token answered %s to C_GenerateKeyPair but left %lu objects labelled '%s' with the new key's ID, not one key pair; they were deleted. Try again, or use another token."),
+	                ckr_name(rv), (unsigned long)n, label);
+}
+
 static imss_err
 generate(imss_token *tok, const imss_keyspec *spec, const char *label, const unsigned char *id,
          size_t id_len, CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv, struct keygen_attempts *att)
 {
+	int made = 0;
+	imss_err err;
 	CK_MECHANISM mech = { spec->kind == IMSS_KEY_RSA ? CKM_RSA_PKCS_KEY_PAIR_GEN
 		                                         : CKM_EC_KEY_PAIR_GEN,
 		              NULL, 0 };
@@ -241,11 +314,18 @@ generate(imss_token *tok, const imss_keyspec *spec, const char *label, const uns
 		templates_build(&t, spec, label, id, id_len, att->level);
 		rv = tok->f->C_GenerateKeyPair(tok->session, &mech, t.pub, t.npub, t.priv, t.npriv,
 		                               pub, priv);
+		if (rv != CKR_OK) /* a module may have written them anyway */
+			*pub = *priv = CK_INVALID_HANDLE;
 		if (rv_ends_fallback(rv))
 			break;
 		ctx_log(tok->ctx, IMSS_LOG_DEBUG, _("C_GenerateKeyPair: %s at template level %d"),
 		        ckr_name(rv), att->level);
 		attempts_note(att, rv);
+		if (rv_is_template(rv))
+			continue;
+		err = made_anyway(tok, label, id, id_len, rv, pub, priv, &made);
+		if (err != IMSS_OK || made)
+			return err;
 	}
 	if (rv == CKR_OK)
 		return IMSS_OK;

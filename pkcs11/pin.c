@@ -221,6 +221,7 @@ read_cred(const char *name, char *buf, size_t size)
 }
 
 static volatile sig_atomic_t tty_signal;
+static pthread_mutex_t tty_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void
 tty_on_signal(int sig)
@@ -288,7 +289,12 @@ imss_pin_source_read(imss_pin_source *src, const char *prompt, char *buf, size_t
 	buf[0] = '\0';
 	switch (src->kind) {
 	case PIN_TTY:
+		/* One prompt at a time (fleet renew's workers): two readers would
+		 * split the bytes of a line between them, and the first to end
+		 * would turn echo back on while the other still reads. */
+		pthread_mutex_lock(&tty_lock);
 		err = read_tty(prompt, buf, size);
+		pthread_mutex_unlock(&tty_lock);
 		break;
 	case PIN_FILE:
 		err = read_file_line(src->arg, buf, size);

@@ -242,35 +242,28 @@ km_ec_operation(int operation_id)
 	return operation_id == OSSL_OP_SIGNATURE ? "ECDSA" : NULL;
 }
 
-#define KEYMGMT_COMMON                                                                \
-	{ OSSL_FUNC_KEYMGMT_NEW, (void (*)(void))km_new },                            \
-	        { OSSL_FUNC_KEYMGMT_FREE, (void (*)(void))km_free },                  \
-	        { OSSL_FUNC_KEYMGMT_DUP, (void (*)(void))km_dup },                    \
-	        { OSSL_FUNC_KEYMGMT_HAS, (void (*)(void))km_has },                    \
-	        { OSSL_FUNC_KEYMGMT_MATCH, (void (*)(void))km_match },                \
-	        { OSSL_FUNC_KEYMGMT_EXPORT, (void (*)(void))km_export },              \
-	        { OSSL_FUNC_KEYMGMT_GET_PARAMS, (void (*)(void))km_get_params },      \
-	{                                                                             \
-		OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS, (void (*)(void))km_gettable_params \
+/* The key management of one kind (rsa, ec): the same functions but for
+ * import, its types and the operation's name. */
+#define KEYMGMT_FUNCTIONS(kind)                                                                    \
+	{ OSSL_FUNC_KEYMGMT_NEW, (void (*)(void))km_new },                                         \
+	        { OSSL_FUNC_KEYMGMT_FREE, (void (*)(void))km_free },                               \
+	        { OSSL_FUNC_KEYMGMT_DUP, (void (*)(void))km_dup },                                 \
+	        { OSSL_FUNC_KEYMGMT_HAS, (void (*)(void))km_has },                                 \
+	        { OSSL_FUNC_KEYMGMT_MATCH, (void (*)(void))km_match },                             \
+	        { OSSL_FUNC_KEYMGMT_EXPORT, (void (*)(void))km_export },                           \
+	        { OSSL_FUNC_KEYMGMT_GET_PARAMS, (void (*)(void))km_get_params },                   \
+	        { OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS, (void (*)(void))km_gettable_params },         \
+	        { OSSL_FUNC_KEYMGMT_IMPORT, (void (*)(void))km_##kind##_import },                  \
+	        { OSSL_FUNC_KEYMGMT_IMPORT_TYPES, (void (*)(void))km_##kind##_import_types },      \
+	        { OSSL_FUNC_KEYMGMT_EXPORT_TYPES, (void (*)(void))km_##kind##_export_types },      \
+	        { OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME, (void (*)(void))km_##kind##_operation }, \
+	{                                                                                          \
+		0, NULL                                                                            \
 	}
 
-static const OSSL_DISPATCH km_rsa_functions[] = {
-	KEYMGMT_COMMON,
-	{ OSSL_FUNC_KEYMGMT_IMPORT, (void (*)(void))km_rsa_import },
-	{ OSSL_FUNC_KEYMGMT_IMPORT_TYPES, (void (*)(void))km_rsa_import_types },
-	{ OSSL_FUNC_KEYMGMT_EXPORT_TYPES, (void (*)(void))km_rsa_export_types },
-	{ OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME, (void (*)(void))km_rsa_operation },
-	{ 0, NULL }
-};
-
-static const OSSL_DISPATCH km_ec_functions[] = {
-	KEYMGMT_COMMON,
-	{ OSSL_FUNC_KEYMGMT_IMPORT, (void (*)(void))km_ec_import },
-	{ OSSL_FUNC_KEYMGMT_IMPORT_TYPES, (void (*)(void))km_ec_import_types },
-	{ OSSL_FUNC_KEYMGMT_EXPORT_TYPES, (void (*)(void))km_ec_export_types },
-	{ OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME, (void (*)(void))km_ec_operation },
-	{ 0, NULL }
-};
+static const OSSL_DISPATCH km_rsa_functions[] = { KEYMGMT_FUNCTIONS(rsa) };
+static const OSSL_DISPATCH km_ec_functions[] = { KEYMGMT_FUNCTIONS(ec) };
+#undef KEYMGMT_FUNCTIONS
 
 /* ---- signature ------------------------------------------------------ */
 

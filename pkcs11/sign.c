@@ -26,47 +26,31 @@ struct hash_info {
 	unsigned char digest_info[19]; /* DER prefix of DigestInfo, RFC 8017 9.2 */
 };
 
+/* The row of SHA-<bits>: the names follow from the size, and so does the
+ * DigestInfo prefix but for the last arc of the algorithm's OID
+ * (2.16.840.1.101.3.4.2.arc): SEQUENCE of 17 + size bytes, the
+ * AlgorithmIdentifier, then the OCTET STRING header. */
+#define HASH_BYTES(bits) ((bits) / 8)
+#define HASH_ROW(bits, arc)                                                                         \
+	{                                                                                           \
+		IMSS_HASH_SHA##bits, "SHA" #bits, HASH_BYTES(bits), CKM_SHA##bits,                  \
+		        CKG_MGF1_SHA##bits, CKM_SHA##bits##_RSA_PKCS, CKM_SHA##bits##_RSA_PKCS_PSS, \
+		        CKM_ECDSA_SHA##bits, "CKM_SHA" #bits "_RSA_PKCS",                           \
+		        "CKM_SHA" #bits "_RSA_PKCS_PSS", "CKM_ECDSA_SHA" #bits,                     \
+		{                                                                                   \
+			0x30, 0x11 + HASH_BYTES(bits), 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48,    \
+			        0x01, 0x65, 0x03, 0x04, 0x02, arc, 0x05, 0x00, 0x04,                \
+			        HASH_BYTES(bits)                                                    \
+		}                                                                                   \
+	}
+
 static const struct hash_info hashes[] = {
-	{ IMSS_HASH_SHA256,
-	  "SHA256",
-	  32,
-	  CKM_SHA256,
-	  CKG_MGF1_SHA256,
-	  CKM_SHA256_RSA_PKCS,
-	  CKM_SHA256_RSA_PKCS_PSS,
-	  CKM_ECDSA_SHA256,
-	  "CKM_SHA256_RSA_PKCS",
-	  "CKM_SHA256_RSA_PKCS_PSS",
-	  "CKM_ECDSA_SHA256",
-	  { 0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
-	    0x01, 0x05, 0x00, 0x04, 0x20 } },
-	{ IMSS_HASH_SHA384,
-	  "SHA384",
-	  48,
-	  CKM_SHA384,
-	  CKG_MGF1_SHA384,
-	  CKM_SHA384_RSA_PKCS,
-	  CKM_SHA384_RSA_PKCS_PSS,
-	  CKM_ECDSA_SHA384,
-	  "CKM_SHA384_RSA_PKCS",
-	  "CKM_SHA384_RSA_PKCS_PSS",
-	  "CKM_ECDSA_SHA384",
-	  { 0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
-	    0x02, 0x05, 0x00, 0x04, 0x30 } },
-	{ IMSS_HASH_SHA512,
-	  "SHA512",
-	  64,
-	  CKM_SHA512,
-	  CKG_MGF1_SHA512,
-	  CKM_SHA512_RSA_PKCS,
-	  CKM_SHA512_RSA_PKCS_PSS,
-	  CKM_ECDSA_SHA512,
-	  "CKM_SHA512_RSA_PKCS",
-	  "CKM_SHA512_RSA_PKCS_PSS",
-	  "CKM_ECDSA_SHA512",
-	  { 0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
-	    0x03, 0x05, 0x00, 0x04, 0x40 } },
+	HASH_ROW(256, 0x01),
+	HASH_ROW(384, 0x02),
+	HASH_ROW(512, 0x03),
 };
+#undef HASH_ROW
+#undef HASH_BYTES
 
 static const struct hash_info *
 hash_lookup(imss_hash hash)

@@ -195,6 +195,13 @@ token_parse_uri(imss_ctx *ctx, const char *text, P11KitUri **out)
 	if (text == NULL || text[0] == '\0')
 		text = "pkcs11:";
 	r = p11_kit_uri_parse(text, P11_KIT_URI_FOR_ANY, uri);
+	if ((r == P11_KIT_URI_OK && p11_kit_uri_get_pin_value(uri) != NULL) ||
+	    strstr(text, "pin-value") != NULL) {
+		/* Not repeated: the URI holds the PIN. */
+		p11_kit_uri_free(uri);
+		return ctx_fail(ctx, IMSS_ERR_URI,
+		                _("A PIN in a URI (pin-value=) is refused: a URI shows in the process list, in messages, logs and reports. Remove it from the URI and give the PIN from a PIN source (tty, file:PATH, fd:N, env:NAME or cred:NAME)."));
+	}
 	if (r != P11_KIT_URI_OK || p11_kit_uri_any_unrecognized(uri)) {
 		p11_kit_uri_free(uri);
 		return ctx_fail(ctx, IMSS_ERR_URI,
@@ -577,7 +584,7 @@ imss_token_uri_matches(const imss_token *tok, const char *text)
 	if (uri == NULL)
 		return 0;
 	if (p11_kit_uri_parse(text, P11_KIT_URI_FOR_ANY, uri) == P11_KIT_URI_OK &&
-	    !p11_kit_uri_any_unrecognized(uri)) {
+	    !p11_kit_uri_any_unrecognized(uri) && p11_kit_uri_get_pin_value(uri) == NULL) {
 		memset(&ti, 0, sizeof(ti));
 		pad_field(ti.label, sizeof(ti.label), tok->info.label);
 		pad_field(ti.manufacturerID, sizeof(ti.manufacturerID), tok->info.manufacturer);

@@ -89,5 +89,9 @@ size_t str_utf8_next(const unsigned char *p, size_t left, unsigned long *cp);
 int str_is_control(unsigned long cp);
 /* 1 when s is valid UTF-8 without control characters: safe to print. */
 int str_is_text(const char *s);
+/* A copy of the len bytes at s safe to print: each NUL, control character
+ * (str_is_control) or invalid UTF-8 byte is a '?' (malloc'd; NULL when out
+ * of memory). */
+char *str_text_dup(const char *s, size_t len);
 
 #endif

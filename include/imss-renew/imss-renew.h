@@ -582,6 +582,18 @@ typedef struct imss_cert_info {
 imss_err imss_cert_describe(X509 *cert, imss_cert_info *out);
 void imss_cert_info_clear(imss_cert_info *info);
 
+/* Does cert chain to one of cas (signatures only; times not checked)? */
+int imss_cert_chains_to(X509 *cert, STACK_OF(X509) *cas);
+
+/*
+ * The CA certificates a renewal given these options trusts for what it is
+ * issued: ca_file, else the CA pinned for server in state_dir (NULL: the
+ * default one).  *out NULL (and IMSS_OK) when there is neither, as before
+ * a first renewal with that service; free with sk_X509_pop_free.
+ */
+imss_err imss_renew_trusted_cas(imss_ctx *ctx, const char *server, const char *ca_file,
+                                const char *state_dir, STACK_OF(X509) **out);
+
 /*
  * A subject from text: "/O=Empresa/OU=Y1234567890/CN=..." (the form of
  * openssl req -subj; '\' escapes a '/').
@@ -596,6 +608,14 @@ imss_err imss_subject_parse(const char *text, X509_NAME **out);
 imss_err imss_request_make(imss_key *key, const X509_NAME *subject, X509_REQ **out);
 
 #define IMSS_CMS_ATTACHED 1u  /* content inside the SignedData */
+
+/*
+ * The signed attribute of the letter's signature that binds a renewal
+ * request (docs/protocol.md, "One signature for the letter and the
+ * request"): an OCTET STRING holding the SHA-256 of the request's DER.
+ * An OID under 2.25 (ITU-T X.667: a UUID, no registration needed).
+ */
+#define IMSS_OID_RENEWAL_REQUEST_SHA256 "2.25.138834754353374288037282766923008537658"
 
 /*
  * A CMS SignedData over data: SHA-256, signing time, the signer's

@@ -89,6 +89,29 @@ str_is_text(const char *s)
 	return 1;
 }
 
+char *
+str_text_dup(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	char *out = malloc(len + 1), *w = out;
+	size_t i, n;
+	unsigned long cp;
+
+	for (i = 0; out != NULL && i < len; i += n) {
+		n = str_utf8_next(p + i, len - i, &cp);
+		if (n == 0 || p[i] == '\0' || str_is_control(cp)) {
+			*w++ = '?';
+			n = n ? n : 1;
+		} else {
+			memcpy(w, p + i, n);
+			w += n;
+		}
+	}
+	if (out != NULL)
+		*w = '\0';
+	return out;
+}
+
 /* A sane address: one '@' between a local part and a domain with a dot,
  * labels of letters, digits and '-', printable ASCII without the
  * characters an address cannot hold unquoted; at most 128 bytes (what

@@ -14,12 +14,17 @@
 
 #include "credential.h"
 
+/* No certificate, key or .pfx file is this large: a bigger one (or
+ * /dev/zero named x.cer) is refused rather than read into memory. */
+#define CERT_FILE_MAX (8 << 20)
+
 imss_err
 file_to_bio(imss_ctx *ctx, const char *path, BIO **out)
 {
 	BIO *in = BIO_new_file(path, "rb");
 	BIO *mem = BIO_new(BIO_s_mem());
 	char buf[4096];
+	size_t total = 0;
 	int n;
 
 	*out = NULL;
@@ -32,9 +37,17 @@ file_to_bio(imss_ctx *ctx, const char *path, BIO **out)
 	/* Reset rewinds (a plain memory BIO would be emptied): the bytes
 	 * are parsed in several formats in turn. */
 	BIO_set_flags(mem, BIO_FLAGS_NONCLEAR_RST);
-	while ((n = BIO_read(in, buf, sizeof(buf))) > 0)
+	while ((n = BIO_read(in, buf, sizeof(buf))) > 0 && total <= CERT_FILE_MAX) {
+		total += (size_t)n;
 		BIO_write(mem, buf, n);
+	}
 	BIO_free(in);
+	if (total > CERT_FILE_MAX) {
+		BIO_free(mem);
+		return ctx_fail(ctx, IMSS_ERR_FORMAT,
+		                _("'%s' is larger than %d MiB: it is no certificate file; it was not read."),
+		                path, CERT_FILE_MAX >> 20);
+	}
 	*out = mem;
 	return IMSS_OK;
 }
@@ -133,7 +146,9 @@ name_entry(const X509_NAME *name, int nid)
 	len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)));
 	if (len < 0)
 		return NULL;
-	s = strndup((char *)utf8, (size_t)len);
+	/* Printed and compared: no escape sequence reaches a terminal, and a
+	 * NUL does not cut "Y1234567108\0..." to a registro patronal. */
+	s = str_text_dup((char *)utf8, (size_t)len);
 	OPENSSL_free(utf8);
 	return s;
 }
@@ -149,7 +164,7 @@ name_text(const X509_NAME *name)
 		return NULL;
 	if (X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
 		len = BIO_get_mem_data(b, &data);
-		s = strndup(data, (size_t)len);
+		s = str_text_dup(data, (size_t)len);
 	}
 	BIO_free(b);
 	return s;

@@ -9,7 +9,7 @@
 #include <openssl/cms.h>
 #include <openssl/err.h>
 
-#include "token-internal.h"
+#include "credential.h"
 
 /* Verify the signature as it will be given out: parsed back from its DER
  * (the in-memory one still holds the signing key, which for a token key
@@ -35,13 +35,30 @@ out:
 	return ok;
 }
 
-imss_err
-imss_cms_sign(imss_ctx *ctx, const imss_credential *cred, const unsigned char *data, size_t len,
-              unsigned flags, unsigned char **der, size_t *derlen)
+/* The signed attribute binding a renewal request (NULL: none). */
+static int
+add_request_digest(CMS_SignerInfo *si, const unsigned char *request_sha256)
+{
+	ASN1_OBJECT *oid;
+	int ok;
+
+	if (request_sha256 == NULL)
+		return 1;
+	oid = OBJ_txt2obj(IMSS_OID_RENEWAL_REQUEST_SHA256, 1);
+	ok = oid != NULL &&
+	     CMS_signed_add1_attr_by_OBJ(si, oid, V_ASN1_OCTET_STRING, request_sha256, 32) == 1;
+	ASN1_OBJECT_free(oid);
+	return ok;
+}
+
+static imss_err
+cms_sign(imss_ctx *ctx, const imss_credential *cred, const unsigned char *data, size_t len,
+         unsigned flags, const unsigned char *request_sha256, unsigned char **der, size_t *derlen)
 {
 	X509 *cert = imss_credential_get_certificate(cred);
 	unsigned cms_flags = CMS_BINARY | CMS_PARTIAL | CMS_NOSMIMECAP;
 	CMS_ContentInfo *cms = NULL;
+	CMS_SignerInfo *si;
 	OSSL_LIB_CTX *lib;
 	BIO *in = NULL;
 	imss_err err;
@@ -63,9 +80,9 @@ imss_cms_sign(imss_ctx *ctx, const imss_credential *cred, const unsigned char *d
 		cms_flags |= CMS_DETACHED;
 	in = BIO_new_mem_buf(data, (int)len);
 	cms = in ? CMS_sign_ex(NULL, NULL, NULL, NULL, cms_flags, lib, NULL) : NULL;
-	if (cms == NULL ||
-	    CMS_add1_signer(cms, cert, imss_credential_get_key(cred), EVP_sha256(), cms_flags) ==
-	            NULL ||
+	si = cms ? CMS_add1_signer(cms, cert, imss_credential_get_key(cred), EVP_sha256(), cms_flags)
+	         : NULL;
+	if (si == NULL || !add_request_digest(si, request_sha256) ||
 	    CMS_final(cms, in, NULL, cms_flags) != 1) {
 		if (imss_ctx_detail(ctx)[0] == '\0')
 			ctx_fail_openssl(ctx, _("the CMS signature could not be made"));
@@ -90,4 +107,18 @@ out:
 	CMS_ContentInfo_free(cms);
 	BIO_free(in);
 	return err;
+}
+
+imss_err
+imss_cms_sign(imss_ctx *ctx, const imss_credential *cred, const unsigned char *data, size_t len,
+              unsigned flags, unsigned char **der, size_t *derlen)
+{
+	return cms_sign(ctx, cred, data, len, flags, NULL, der, derlen);
+}
+
+imss_err
+cms_sign_binding(imss_ctx *ctx, const imss_credential *cred, const unsigned char *data, size_t len,
+                 const unsigned char request_sha256[32], unsigned char **der, size_t *derlen)
+{
+	return cms_sign(ctx, cred, data, len, 0, request_sha256, der, derlen);
 }

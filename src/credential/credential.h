@@ -17,4 +17,11 @@ imss_err file_to_bio(imss_ctx *ctx, const char *path, BIO **out);
 imss_err request_make_with_challenge(imss_key *key, const X509_NAME *subject, const char *challenge,
                                      X509_REQ **out);
 
+/* cms.c: imss_cms_sign, detached, with the signed attribute that binds a
+ * renewal request by its SHA-256 (IMSS_OID_RENEWAL_REQUEST_SHA256): one
+ * signature of the current key for the terms letter and the request. */
+imss_err cms_sign_binding(imss_ctx *ctx, const imss_credential *cred, const unsigned char *data,
+                          size_t len, const unsigned char request_sha256[32], unsigned char **der,
+                          size_t *derlen);
+
 #endif

@@ -39,6 +39,47 @@ valid_now(X509 *x, time_t now)
 	       X509_cmp_time(X509_get0_notAfter(x), &now) > 0;
 }
 
+/* cert verified against cas (signatures only, no times): the context
+ * holding its chain, to be freed with chain_free, or NULL. */
+static X509_STORE_CTX *
+chain_verified(STACK_OF(X509) * cas, X509 *cert)
+{
+	X509_STORE *store = X509_STORE_new();
+	X509_STORE_CTX *vctx = X509_STORE_CTX_new();
+	int i, ok = store != NULL && vctx != NULL && cas != NULL;
+
+	for (i = 0; ok && i < sk_X509_num(cas); i++)
+		X509_STORE_add_cert(store, sk_X509_value(cas, i));
+	if (ok)
+		X509_STORE_set_flags(store, X509_V_FLAG_NO_CHECK_TIME | X509_V_FLAG_PARTIAL_CHAIN);
+	ok = ok && X509_STORE_CTX_init(vctx, store, cert, NULL) == 1 && X509_verify_cert(vctx) == 1;
+	ERR_clear_error();
+	if (!ok) {
+		X509_STORE_CTX_free(vctx);
+		X509_STORE_free(store);
+		return NULL;
+	}
+	return vctx;
+}
+
+static void
+chain_free(X509_STORE_CTX *vctx)
+{
+	X509_STORE *store = vctx ? X509_STORE_CTX_get0_store(vctx) : NULL;
+
+	X509_STORE_CTX_free(vctx);
+	X509_STORE_free(store);
+}
+
+int
+imss_cert_chains_to(X509 *cert, STACK_OF(X509) * cas)
+{
+	X509_STORE_CTX *vctx = chain_verified(cas, cert);
+
+	chain_free(vctx);
+	return vctx != NULL;
+}
+
 /*
  * Does cert chain to the trusted CA?  Times are left out of OpenSSL's
  * check (it would use this very second, so a certificate issued by a
@@ -48,29 +89,19 @@ valid_now(X509 *x, time_t now)
 static const char *
 chain_problem(struct renew *r, X509 *cert)
 {
-	X509_STORE *store = X509_STORE_new();
-	X509_STORE_CTX *vctx = X509_STORE_CTX_new();
-	const char *why = _("it does not chain to the service's CA");
+	X509_STORE_CTX *vctx = chain_verified(r->issuer, cert);
+	const char *why = NULL;
 	time_t now = time(NULL);
 	STACK_OF(X509) * chain;
 	int i;
 
-	if (store == NULL || vctx == NULL || r->issuer == NULL)
-		goto out;
-	for (i = 0; i < sk_X509_num(r->issuer); i++)
-		X509_STORE_add_cert(store, sk_X509_value(r->issuer, i));
-	X509_STORE_set_flags(store, X509_V_FLAG_NO_CHECK_TIME | X509_V_FLAG_PARTIAL_CHAIN);
-	if (X509_STORE_CTX_init(vctx, store, cert, NULL) != 1 || X509_verify_cert(vctx) != 1)
-		goto out;
-	why = NULL;
+	if (vctx == NULL)
+		return _("it does not chain to the service's CA");
 	chain = X509_STORE_CTX_get0_chain(vctx);
 	for (i = 1; why == NULL && i < sk_X509_num(chain); i++)
 		if (!valid_now(sk_X509_value(chain, i), now))
 			why = _("the service's CA that issued it has expired or is not valid yet");
-out:
-	ERR_clear_error();
-	X509_STORE_CTX_free(vctx);
-	X509_STORE_free(store);
+	chain_free(vctx);
 	return why;
 }
 

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,18 +109,67 @@ renew_state_file(struct renew *r, const char *name, const char *ext)
 	return state_file_named(r, name, ext, 0);
 }
 
+/* Is there a private key labelled label with the ID hex on this token? */
+static imss_err
+key_here(struct renew *r, const char *hex, const char *label, int *here)
+{
+	long len = 0;
+	unsigned char *id = OPENSSL_hexstr2buf(hex, &len);
+	char *uri = id ? object_uri(r->o->token, CKO_PRIVATE_KEY, id, (size_t)len, label) : NULL;
+	imss_key *key = NULL;
+	imss_err err = uri ? imss_token_find_key(r->o->token, uri, &key) : IMSS_ERR_JOURNAL;
+
+	*here = err == IMSS_OK || err == IMSS_ERR_AMBIGUOUS_OBJECT;
+	if (*here || err == IMSS_ERR_NO_OBJECT || err == IMSS_ERR_JOURNAL) {
+		ctx_clear_detail(r->ctx);
+		err = IMSS_OK;
+	}
+	imss_key_free(key);
+	OPENSSL_free(id);
+	free(uri);
+	return err;
+}
+
+imss_err
+renew_journal_ours(struct renew *r, const struct journal *j, int *ours)
+{
+	imss_err err = IMSS_OK;
+
+	*ours = j->state < JOURNAL_KEYGEN_STARTED;
+	if (!*ours && j->key_id != NULL)
+		err = key_here(r, j->key_id, j->key_label, ours);
+	if (err == IMSS_OK && !*ours && j->key_tmp_id != NULL)
+		err = key_here(r, j->key_tmp_id, j->key_label, ours);
+	if (err == IMSS_OK && !*ours)
+		ctx_log(r->ctx, IMSS_LOG_WARN,
+		        _("the journal '%s' of an earlier version (named by the token's serial) names a key labelled '%s' that is not on this token: it may be another token's with the same serial, so it is left where it is"),
+		        j->path ? j->path : "?", j->key_label ? j->key_label : "?");
+	return err;
+}
+
 /* A journal this employer's renewal on this token left under the serial
  * (before the identity named the files) moves to its name of now: the
- * renewal goes on after an upgrade.  The request and certificate files it
+ * renewal goes on after an upgrade.  Tokens may share a serial
+ * (tpm2-pkcs11: 0000000000000000), so it is taken only when it is this
+ * token's (renew_journal_ours).  The request and certificate files it
  * names stay where they are. */
 imss_err
 renew_journal_adopt(struct renew *r, const char *path, const char *legacy)
 {
+	struct journal old;
 	struct stat st;
+	int exists = 0, ours = 0;
+	imss_err err;
 
 	if (legacy == NULL || lstat(path, &st) == 0 || lstat(legacy, &st) != 0 ||
 	    !S_ISREG(st.st_mode))
 		return IMSS_OK;
+	err = journal_load(r->ctx, legacy, &old, &exists);
+	if (err == IMSS_OK && exists)
+		err = renew_journal_ours(r, &old, &ours);
+	journal_clear(&old);
+	if (err != IMSS_OK || !ours)
+		return err;
 	if (rename(legacy, path) != 0)
 		return ctx_fail(r->ctx, IMSS_ERR_IO,
 		                _("Cannot move the journal '%s' of an earlier version to '%s': %s."),
@@ -221,6 +271,17 @@ check_out_dir(imss_ctx *ctx, const char *dir)
 	if (stat(dir, &st) != 0)
 		return ctx_fail(ctx, IMSS_ERR_IO, _("Cannot use the directory '%s': %s."), dir,
 		                strerror(errno));
+	/* Its owner may replace what is in it, sticky bit or not. */
+	if (st.st_uid != geteuid() && st.st_uid != 0) {
+		struct passwd pwd, *pw = NULL;
+		char names[1024];
+
+		if (getpwuid_r(st.st_uid, &pwd, names, sizeof(names), &pw) != 0)
+			pw = NULL; /* fleet renew's workers: not getpwuid */
+		return ctx_fail_next(ctx, IMSS_ERR_IO, IMSS_NEXT_OTHER_OUT_DIR,
+		                     _("The output directory '%s' belongs to another user (%s), who could replace the terms letter or the certificate copy written there. Give a directory of yours."),
+		                     dir, pw ? pw->pw_name : "?");
+	}
 	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0)
 		return ctx_fail_next(ctx, IMSS_ERR_IO, IMSS_NEXT_OTHER_OUT_DIR,
 		                     _("The output directory '%s' can be written by other users (mode %03o), who could replace the terms letter or the certificate copy written there. Run 'chmod go-w %s', or give another output directory."),
@@ -228,24 +289,33 @@ check_out_dir(imss_ctx *ctx, const char *dir)
 	return IMSS_OK;
 }
 
+/* The state directory given, else the default one (malloc'd). */
+static imss_err
+state_dir_path(imss_ctx *ctx, const char *base, char **out)
+{
+	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+
+	if (base != NULL)
+		*out = strdup(base);
+	else if (xdg != NULL && xdg[0] == '/')
+		*out = str_printf("%s/imss-renew", xdg);
+	else if (home != NULL && home[0] == '/')
+		*out = str_printf("%s/.local/state/imss-renew", home);
+	else
+		return ctx_fail_next(ctx, IMSS_ERR_INVALID_ARG, IMSS_NEXT_OTHER_STATE_DIR,
+		                     _("No state directory: set HOME or XDG_STATE_HOME, or give a state directory."));
+	return *out ? IMSS_OK : IMSS_ERR_NOMEM;
+}
+
 static imss_err
 state_dir_init(struct renew *r)
 {
-	const char *base = r->o->state_dir, *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
 	char *dir = NULL;
 	imss_err err;
 
-	if (base != NULL)
-		dir = strdup(base);
-	else if (xdg != NULL && xdg[0] == '/')
-		dir = str_printf("%s/imss-renew", xdg);
-	else if (home != NULL && home[0] == '/')
-		dir = str_printf("%s/.local/state/imss-renew", home);
-	else
-		return ctx_fail_next(r->ctx, IMSS_ERR_INVALID_ARG, IMSS_NEXT_OTHER_STATE_DIR,
-		                     _("No state directory: set HOME or XDG_STATE_HOME, or give a state directory."));
-	if (dir == NULL)
-		return IMSS_ERR_NOMEM;
+	err = state_dir_path(r->ctx, r->o->state_dir, &dir);
+	if (err != IMSS_OK)
+		return err;
 	r->state_dir = dir;
 	err = make_dirs(r->ctx, dir);
 	return err == IMSS_OK ? check_state_dir(r->ctx, dir) : err;
@@ -304,6 +374,27 @@ lock_employer(struct renew *r, const char *rp)
 	return safe;
 }
 
+int
+renew_resumes_past_keygen(struct renew *r)
+{
+	char *employer = lock_employer(r, NULL), *token = renew_token_name(r, 0);
+	char *path = employer && token
+	                     ? str_printf("%s/renew-%s-%s.json", r->state_dir, employer, token)
+	                     : NULL;
+	struct journal j;
+	int exists = 0, past = 0;
+
+	if (path != NULL && journal_load(r->ctx, path, &j, &exists) == IMSS_OK) {
+		past = exists && j.state >= JOURNAL_KEY_GENERATED && j.key_spki_sha256 != NULL;
+		journal_clear(&j);
+	}
+	ctx_clear_detail(r->ctx); /* a damaged journal is told when it is read */
+	free(path);
+	free(token);
+	free(employer);
+	return past;
+}
+
 /* state_dir/token-<token>[-<employer>].lock opened into *fd and locked
  * with op (LOCK_NB added unless the user waits). */
 static imss_err
@@ -354,18 +445,24 @@ renew_lock_token(struct renew *r, const char *rp)
 	return err;
 }
 
-/* Where the CA of this server is pinned: state_dir/ca-HOST_PORT.pem. */
+/* Where the CA of server is pinned: state_dir/ca-HOST_PORT.pem. */
 static imss_err
-pin_path(struct renew *r, char **out)
+pin_path_of(const char *state_dir, const char *server, char **out)
 {
-	const char *host = strstr(r->o->server, "://");
-	char *safe = renew_file_safe(host ? host + 3 : r->o->server);
+	const char *host = strstr(server, "://");
+	char *safe = renew_file_safe(host ? host + 3 : server);
 
 	*out = NULL;
 	if (safe != NULL)
-		*out = str_printf("%s/ca-%s.pem", r->state_dir, safe);
+		*out = str_printf("%s/ca-%s.pem", state_dir, safe);
 	free(safe);
 	return *out ? IMSS_OK : IMSS_ERR_NOMEM;
+}
+
+static imss_err
+pin_path(struct renew *r, char **out)
+{
+	return pin_path_of(r->state_dir, r->o->server, out);
 }
 
 static imss_err
@@ -397,9 +494,9 @@ is_ca(X509 *x)
 /* A file of CA certificates (--ca, or the pin), PEM or DER: every
  * certificate in it must be a CA's. */
 static imss_err
-load_ca_file(struct renew *r, const char *path, STACK_OF(X509) * *out)
+load_cas(imss_ctx *ctx, const char *path, STACK_OF(X509) * *out)
 {
-	imss_err err = imss_certs_load(r->ctx, path, out);
+	imss_err err = imss_certs_load(ctx, path, out);
 	int i;
 
 	for (i = 0; err == IMSS_OK && i < sk_X509_num(*out); i++) {
@@ -409,7 +506,7 @@ load_ca_file(struct renew *r, const char *path, STACK_OF(X509) * *out)
 		if (is_ca(x))
 			continue;
 		subject = X509_NAME_oneline(X509_get_subject_name(x), NULL, 0);
-		err = ctx_fail(r->ctx, IMSS_ERR_FORMAT,
+		err = ctx_fail(ctx, IMSS_ERR_FORMAT,
 		               _("'%s' is not a CA certificate (it has no basicConstraints CA:TRUE): it is the certificate of %s."),
 		               path, subject ? subject : "?");
 		OPENSSL_free(subject);
@@ -418,6 +515,28 @@ load_ca_file(struct renew *r, const char *path, STACK_OF(X509) * *out)
 		sk_X509_pop_free(*out, X509_free);
 		*out = NULL;
 	}
+	return err;
+}
+
+imss_err
+imss_renew_trusted_cas(imss_ctx *ctx, const char *server, const char *ca_file,
+                       const char *state_dir, STACK_OF(X509) * *out)
+{
+	char *dir = NULL, *pin_file = NULL;
+	imss_err err = IMSS_OK;
+
+	*out = NULL;
+	if (ca_file != NULL)
+		return load_cas(ctx, ca_file, out);
+	if (server == NULL)
+		return IMSS_OK;
+	err = state_dir_path(ctx, state_dir, &dir);
+	if (err == IMSS_OK)
+		err = pin_path_of(dir, server, &pin_file);
+	if (err == IMSS_OK && access(pin_file, F_OK) == 0)
+		err = load_cas(ctx, pin_file, out);
+	free(pin_file);
+	free(dir);
 	return err;
 }
 
@@ -571,13 +690,13 @@ renew_connect(struct renew *r)
 
 	err = pin_path(r, &pin_file);
 	if (err == IMSS_OK && r->o->ca_file != NULL &&
-	    (err = load_ca_file(r, r->o->ca_file, &given)) != IMSS_OK) {
+	    (err = load_cas(r->ctx, r->o->ca_file, &given)) != IMSS_OK) {
 		ctx_append_detail(r->ctx,
 		                  _(" Give the service's CA certificate; nothing was pinned."));
 		ctx_set_next(r->ctx, IMSS_NEXT_GIVE_CA);
 	}
 	if (err == IMSS_OK && (have_pin = access(pin_file, F_OK) == 0)) {
-		imss_err bad = load_ca_file(r, pin_file, &pinned);
+		imss_err bad = load_cas(r->ctx, pin_file, &pinned);
 
 		if (bad != IMSS_OK && given == NULL) { /* replaced only by --ca */
 			ctx_append_detail(r->ctx,
@@ -637,7 +756,7 @@ renew_connect_enroll(struct renew *r)
 				return err;
 		}
 	}
-	err = load_ca_file(r, r->o->ca_file, &r->issuer);
+	err = load_cas(r->ctx, r->o->ca_file, &r->issuer);
 	ho.trusted = r->issuer;
 	if (err == IMSS_OK)
 		err = http_client_new(r->ctx, r->o->server, &ho, &r->http);

@@ -22,18 +22,9 @@
 #define JOURNAL_MAX (256 * 1024)
 
 static const char *const state_names[] = {
-	[JOURNAL_NEW] = "new",
-	[JOURNAL_LOGGED_IN] = "logged-in",
-	[JOURNAL_KEYGEN_STARTED] = "keygen-started",
-	[JOURNAL_KEY_GENERATED] = "key-generated",
-	[JOURNAL_REQUEST_BUILT] = "request-built",
-	[JOURNAL_LETTER_SIGNED] = "letter-signed",
-	[JOURNAL_SUBMIT_STARTED] = "submit-started",
-	[JOURNAL_SUBMITTED] = "submitted",
-	[JOURNAL_CERT_RECEIVED] = "certificate-received",
-	[JOURNAL_STORE_STARTED] = "store-started",
-	[JOURNAL_STORED] = "stored",
-	[JOURNAL_DONE] = "done",
+#define JOURNAL_STATE_NAME(state, name) [state] = name,
+	JOURNAL_STATES(JOURNAL_STATE_NAME)
+#undef JOURNAL_STATE_NAME
 };
 
 #define N_STATES (sizeof(state_names) / sizeof(state_names[0]))

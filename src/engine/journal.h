@@ -8,21 +8,27 @@
 
 #include "imss-renew/imss-renew.h"
 
-/* In order; a state is what has been done, or (the *_STARTED ones) what
- * was begun and may or may not have happened. */
+/* In order, with their names in the journal file; a state is what has
+ * been done, or (the *_STARTED ones) what was begun and may or may not
+ * have happened. */
+#define JOURNAL_STATES(X)                                \
+	X(JOURNAL_NEW, "new")                            \
+	X(JOURNAL_LOGGED_IN, "logged-in")                \
+	X(JOURNAL_KEYGEN_STARTED, "keygen-started")      \
+	X(JOURNAL_KEY_GENERATED, "key-generated")        \
+	X(JOURNAL_REQUEST_BUILT, "request-built")        \
+	X(JOURNAL_LETTER_SIGNED, "letter-signed")        \
+	X(JOURNAL_SUBMIT_STARTED, "submit-started")      \
+	X(JOURNAL_SUBMITTED, "submitted")                \
+	X(JOURNAL_CERT_RECEIVED, "certificate-received") \
+	X(JOURNAL_STORE_STARTED, "store-started")        \
+	X(JOURNAL_STORED, "stored")                      \
+	X(JOURNAL_DONE, "done")
+
 enum journal_state {
-	JOURNAL_NEW = 0,
-	JOURNAL_LOGGED_IN,
-	JOURNAL_KEYGEN_STARTED,
-	JOURNAL_KEY_GENERATED,
-	JOURNAL_REQUEST_BUILT,
-	JOURNAL_LETTER_SIGNED,
-	JOURNAL_SUBMIT_STARTED,
-	JOURNAL_SUBMITTED,
-	JOURNAL_CERT_RECEIVED,
-	JOURNAL_STORE_STARTED,
-	JOURNAL_STORED,
-	JOURNAL_DONE,
+#define JOURNAL_STATE_ENUM(state, name) state,
+	JOURNAL_STATES(JOURNAL_STATE_ENUM)
+#undef JOURNAL_STATE_ENUM
 };
 
 struct journal {

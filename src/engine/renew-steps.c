@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -890,16 +891,36 @@ save_letter(struct renew *r, const struct idse_letter *l, char **path)
 	return imss_write_file_atomic(r->ctx, *path, l->pdf, l->len, 0644, 1);
 }
 
+/*
+ * One signature of the current key for the letter and the request: its
+ * signed attributes hold the request's SHA-256 (docs/protocol.md).  The
+ * request is then sent bare, if the service says it holds that binding;
+ * a service that does not bind requests gets it wrapped as before.
+ */
 static imss_err
-sign_letter(struct renew *r, const struct idse_letter *l)
+sign_letter(struct renew *r, const struct idse_letter *l, const unsigned char *req, size_t req_len)
 {
-	unsigned char *cms = NULL;
+	unsigned char *cms = NULL, md[SHA256_DIGEST_LENGTH];
+	char bound[65], *mine = NULL;
 	size_t len = 0;
 	imss_err err;
 
-	err = imss_cms_sign(r->ctx, r->o->current, l->pdf, l->len, 0, &cms, &len);
+	r->letter_binds = 0;
+	if (req == NULL)
+		err = imss_cms_sign(r->ctx, r->o->current, l->pdf, l->len, 0, &cms, &len);
+	else
+		err = cms_sign_binding(r->ctx, r->o->current, l->pdf, l->len,
+		                       SHA256(req, req_len, md), &cms, &len);
 	if (err == IMSS_OK)
-		err = idse_sign_letter(r->ctx, r->http, cms, len);
+		err = idse_sign_letter(r->ctx, r->http, cms, len, bound);
+	if (err == IMSS_OK && req != NULL) {
+		mine = hex_encode(md, sizeof(md));
+		if (mine == NULL)
+			err = IMSS_ERR_NOMEM;
+		else
+			r->letter_binds = strcasecmp(mine, bound) == 0;
+	}
+	free(mine);
 	OPENSSL_free(cms);
 	return err;
 }
@@ -926,7 +947,7 @@ letter_confirm(struct renew *r, const char *question)
 }
 
 imss_err
-renew_ensure_letter(struct renew *r)
+renew_ensure_letter(struct renew *r, const unsigned char *req, size_t req_len)
 {
 	struct idse_letter l;
 	char *path = NULL, question[512];
@@ -956,7 +977,7 @@ renew_ensure_letter(struct renew *r)
 			if (err != IMSS_OK)
 				goto out;
 		}
-		err = sign_letter(r, &l);
+		err = sign_letter(r, &l, req, req_len);
 		if (err != IMSS_OK)
 			goto out;
 		renew_emit(r, "letter", 5, NULL,
@@ -1018,11 +1039,11 @@ submit_request(struct renew *r, const unsigned char *req, size_t len, struct ids
 
 	r->j.state = JOURNAL_SUBMIT_STARTED;
 	err = journal_save(r->ctx, &r->j);
-	if (err == IMSS_OK)
+	if (err == IMSS_OK && !r->letter_binds) /* the two-signature shape */
 		err = imss_cms_sign(r->ctx, r->o->current, req, len, IMSS_CMS_ATTACHED, &cms,
 		                    &cms_len);
 	if (err == IMSS_OK)
-		err = idse_submit(r->ctx, r->http, cms, cms_len, res);
+		err = idse_submit(r->ctx, r->http, cms ? cms : req, cms ? cms_len : len, res);
 	OPENSSL_free(cms);
 	if (err != IMSS_OK)
 		return err;

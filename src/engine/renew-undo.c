@@ -75,13 +75,16 @@ find_journal(struct renew *r, const char *rp, char **path)
 	while ((e = readdir(d)) != NULL) {
 		struct journal j;
 		char *p;
-		int exists = 0;
+		int exists = 0, ours;
 
 		if (!journal_of_token(e->d_name, suffix, legacy))
 			continue;
 		p = str_printf("%s/%s", r->state_dir, e->d_name);
 		err = p != NULL ? journal_load(r->ctx, p, &j, &exists) : IMSS_ERR_NOMEM;
-		if (err == IMSS_OK && exists && j.state != JOURNAL_DONE) {
+		ours = 1;
+		if (err == IMSS_OK && exists && !journal_of_token(e->d_name, suffix, NULL))
+			err = renew_journal_ours(r, &j, &ours); /* the serial's name */
+		if (err == IMSS_OK && exists && ours && j.state != JOURNAL_DONE) {
 			found++;
 			free(*path);
 			*path = p;

@@ -196,6 +196,14 @@ renew_generates_key(const struct renew *r)
 	return r->o->new_key_uri == NULL;
 }
 
+/* What the preflight leaves out: the key generation when no key is to be
+ * made (--new-key, or a resumed renewal whose key was made already). */
+static unsigned
+preflight_flags(struct renew *r)
+{
+	return renew_generates_key(r) && !renew_resumes_past_keygen(r) ? 0 : PREFLIGHT_SKIP_KEYGEN;
+}
+
 /*
  * A first enrollment (enroll): SCEP only, and an RSA key, since the CA
  * encrypts its answer to the new key (RFC 8894 3.2.1); refused before
@@ -216,8 +224,7 @@ first_preflight(struct renew *r)
 		return ctx_fail_next(r->ctx, IMSS_ERR_UNSUPPORTED, IMSS_NEXT_OTHER_KEY_TYPE,
 		                     _("SCEP enrollment needs an RSA key: the CA encrypts its answer to the new key, and an EC key cannot decrypt. Nothing was sent and no key was made; choose an RSA key type."));
 	err = renew_parse_subject(r);
-	return err == IMSS_OK ? token_preflight(r->o->token, &r->o->keyspec,
-	                                        renew_generates_key(r) ? 0 : PREFLIGHT_SKIP_KEYGEN)
+	return err == IMSS_OK ? token_preflight(r->o->token, &r->o->keyspec, preflight_flags(r))
 	                      : err;
 }
 
@@ -238,8 +245,7 @@ renew_preflight(struct renew *r)
 	     imss_credential_get_token_key(current) == NULL))
 		return ctx_fail(r->ctx, IMSS_ERR_NO_OBJECT,
 		                _("The current credential has no certificate or no key. Nothing was sent to the service. Give the credential with both."));
-	return token_preflight(r->o->token, &r->o->keyspec,
-	                       renew_generates_key(r) ? 0 : PREFLIGHT_SKIP_KEYGEN);
+	return token_preflight(r->o->token, &r->o->keyspec, preflight_flags(r));
 }
 
 /*
@@ -269,7 +275,7 @@ renew_send(struct renew *r, const unsigned char *req, size_t req_len)
 
 	imss_token_release(r->o->token);
 	if (r->j.state < JOURNAL_CERT_RECEIVED && r->o->protocol == IMSS_PROTOCOL_IDSE)
-		err = after_step(r, renew_ensure_letter(r), 5);
+		err = after_step(r, renew_ensure_letter(r, req, req_len), 5);
 	if (err == IMSS_OK)
 		err = after_step(r, renew_submit(r, req, req_len), 6);
 	imss_token_acquire(r->o->token);

@@ -34,6 +34,8 @@ struct renew {
 	int made_key;         /* this run generated the key (so its request
 	                       * was never answered before) */
 	X509 *cert;           /* the new certificate */
+	int letter_binds;     /* the service holds this run's letter signature
+	                       * as binding the request: it is sent bare */
 	int lock_fd;          /* token-<token>.lock */
 	int employer_lock_fd; /* token-<token>-<employer>.lock */
 };
@@ -51,10 +53,17 @@ char *renew_state_file(struct renew *r, const char *name, const char *ext);
  * absent, repeated or empty. */
 char *renew_subject_entry(const X509_NAME *name, int nid);
 /* Move the journal at legacy (the serial's name; may be NULL) to path
- * when only the former exists. */
+ * when only the former exists and it is this token's (below). */
 imss_err renew_journal_adopt(struct renew *r, const char *path, const char *legacy);
+/* Is j, a journal named by the serial, this token's: before keygen, or its
+ * key (recorded ID and label) on this token?  Else *ours 0, and said. */
+imss_err renew_journal_ours(struct renew *r, const struct journal *j, int *ours);
 /* "text" with every character outside [A-Za-z0-9._-] as '_' (malloc'd). */
 char *renew_file_safe(const char *text);
+/* Does this employer's journal on this token (the current certificate's
+ * registro patronal) record a key generated already?  Then the preflight
+ * need not ask for the generation mechanism. */
+int renew_resumes_past_keygen(struct renew *r);
 /* The journal of this employer and token into r->j (*exists 0 when none). */
 imss_err renew_journal_load(struct renew *r, int *exists);
 /* *field (a journal field) set to path, the journal moved on to state
@@ -75,7 +84,9 @@ imss_err renew_company(struct renew *r);
 imss_err renew_check_employer(struct renew *r);
 imss_err renew_ensure_key(struct renew *r);
 imss_err renew_ensure_request(struct renew *r, unsigned char **der, size_t *len);
-imss_err renew_ensure_letter(struct renew *r);
+/* The letter signed, its signature binding the request (req, len; NULL
+ * when there is none to bind). */
+imss_err renew_ensure_letter(struct renew *r, const unsigned char *req, size_t len);
 imss_err renew_submit(struct renew *r, const unsigned char *req, size_t len);
 imss_err renew_store(struct renew *r);
 

@@ -86,6 +86,7 @@ static const struct rule rule_request_id = { "request_id", 1, 64, HEX };
 static const struct rule rule_renewal_request = { "renewal_request", 1, 64, HEX };
 static const struct rule rule_serial = { "serial", 1, 64, HEX };
 static const struct rule rule_sha256 = { "sha256", 64, 64, HEX };
+static const struct rule rule_request_sha256 = { "request_sha256", 64, 64, HEX };
 static const struct rule rule_code = { "code", 1, 64, ERROR_CODE };
 /* base64: its alphabet is b64_decode's to check (its message says so). */
 static const struct rule rule_ca = { "certificate", 4, 1u << 20, NULL };
@@ -707,17 +708,24 @@ post_cms(struct http_client *c, const char *path, const char *member, const unsi
 }
 
 imss_err
-idse_sign_letter(imss_ctx *ctx, struct http_client *c, const unsigned char *cms, size_t len)
+idse_sign_letter(imss_ctx *ctx, struct http_client *c, const unsigned char *cms, size_t len,
+                 char bound_request[65])
 {
 	static const long ok[] = { 201, 0 };
 	static const char path[] = "/idse/v1/letter/signature";
 	struct http_response r;
 	json_object *obj = NULL;
+	const char *sha = NULL;
 	imss_err err;
 
+	bound_request[0] = '\0';
 	err = post_cms(c, path, "signature", cms, len, &r);
 	if (err == IMSS_OK)
 		err = answer_object(ctx, r.status, BODY(r), ok, "POST", path, &obj);
+	if (err == IMSS_OK) /* absent from a service that does not bind requests */
+		err = member_checked(ctx, obj, &rule_request_sha256, 1, &sha);
+	if (err == IMSS_OK && sha != NULL)
+		snprintf(bound_request, 65, "%s", sha);
 	json_object_put(obj);
 	http_response_clear(&r);
 	return err;

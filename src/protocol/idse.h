@@ -89,8 +89,13 @@ imss_err idse_get_company(imss_ctx *ctx, struct http_client *c, struct idse_comp
 imss_err idse_set_email(imss_ctx *ctx, struct http_client *c, const char *email,
                         struct idse_company *out);
 imss_err idse_get_letter(imss_ctx *ctx, struct http_client *c, struct idse_letter *out);
-imss_err idse_sign_letter(imss_ctx *ctx, struct http_client *c, const unsigned char *cms, size_t len);
-imss_err idse_submit(imss_ctx *ctx, struct http_client *c, const unsigned char *cms, size_t len,
+/* bound_request: the SHA-256 (hex) of the renewal request the service
+ * found bound by the signature (docs/protocol.md), "" when none. */
+imss_err idse_sign_letter(imss_ctx *ctx, struct http_client *c, const unsigned char *cms,
+                          size_t len, char bound_request[65]);
+/* request: the attached CMS wrapping the PKCS#10, or the PKCS#10 itself
+ * when the session's letter signature binds it. */
+imss_err idse_submit(imss_ctx *ctx, struct http_client *c, const unsigned char *request, size_t len,
                      struct idse_result *out);
 imss_err idse_poll(imss_ctx *ctx, struct http_client *c, const char *request_id,
                    struct idse_result *out);

@@ -22,12 +22,15 @@ struct letter {
 	unsigned char sha256[32];
 	int is_signed;
 	time_t signed_at;
+	unsigned char *signature; /* once signed */
+	size_t signature_len;
 };
 
 static void
 letter_clear(struct letter *l)
 {
 	free(l->pdf);
+	free(l->signature);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -40,7 +43,7 @@ letter_current(struct api_call *c, const char *email, struct letter *out)
 
 	memset(out, 0, sizeof(*out));
 	if (db_prepare(c->api->db,
-	               "SELECT id, pdf, sha256, signed_at FROM letters"
+	               "SELECT id, pdf, sha256, signed_at, signature FROM letters"
 	               " WHERE session_id = ?1 AND email = ?2 ORDER BY id DESC LIMIT 1",
 	               &st) != 0 ||
 	    sqlite3_bind_int64(st, 1, c->sess.id) != SQLITE_OK ||
@@ -55,7 +58,8 @@ letter_current(struct api_call *c, const char *email, struct letter *out)
 	memcpy(out->sha256, sqlite3_column_blob(st, 2), 32);
 	out->is_signed = sqlite3_column_type(st, 3) != SQLITE_NULL;
 	out->signed_at = (time_t)sqlite3_column_int64(st, 3);
-	if (db_column_blob(st, 1, &out->pdf, &out->len) == 0)
+	if (db_column_blob(st, 1, &out->pdf, &out->len) == 0 &&
+	    (!out->is_signed || db_column_blob(st, 4, &out->signature, &out->signature_len) == 0))
 		rc = 0;
 out:
 	sqlite3_finalize(st);
@@ -65,10 +69,7 @@ out:
 static int
 letter_new(struct api_call *c, const struct employer *e, struct letter *out)
 {
-	struct letter_info info = {
-		e->registro_patronal, e->razon_social, e->rfc, e->address, e->email,
-		c->sess.serial,       c->now
-	};
+	struct letter_info info = { e, c->sess.serial, c->now };
 	sqlite3_stmt *st = NULL;
 	int rc = -1;
 
@@ -167,9 +168,10 @@ sign_letter(struct api_call *c, const unsigned char *sig, size_t len)
 	struct cms_signed cs = { 0 };
 	X509 *cert = NULL;
 	json_object *o;
+	unsigned char bound[32];
 	char hex[65];
 	enum api_code code = API_INTERNAL;
-	int found;
+	int found, binds;
 
 	if (employer_get(c->api->db, c->sess.employer_id, &e) != 0)
 		goto out;
@@ -184,13 +186,17 @@ sign_letter(struct api_call *c, const unsigned char *sig, size_t len)
 	code = api_session_cert(c, &cert);
 	if (code == API_OK)
 		code = cms_check(sig, len, cert, l.pdf, l.len, &cs);
+	binds = code == API_OK ? cms_bound_request(sig, len, bound) : 0;
+	if (binds < 0)
+		code = API_CMS_MALFORMED;
 	if (code != API_OK)
 		goto out;
 	code = API_INTERNAL;
 	svc_hex(l.sha256, 32, hex, 0);
 	o = json_object_new_object();
 	if (letter_mark_signed(c, &l, sig, len) != 0 || !o || api_set_int(o, "letter_id", l.id) ||
-	    api_set_str(o, "sha256", hex) || api_set_time(o, "signed_at", c->now)) {
+	    api_set_str(o, "sha256", hex) || api_set_time(o, "signed_at", c->now) ||
+	    (binds && api_set_hex(o, "request_sha256", bound, 32))) {
 		json_object_put(o);
 		goto out;
 	}
@@ -210,14 +216,20 @@ api_post_letter_signature(struct api_call *c)
 }
 
 enum api_code
-api_letter_signed(struct api_call *c, const char *email, long long *letter_id)
+api_letter_signed(struct api_call *c, const char *email, struct letter_signature *out)
 {
 	struct letter l = { 0 };
 	int found = letter_current(c, email, &l);
 	enum api_code code = found < 0 ? API_INTERNAL : API_LETTER_NOT_SIGNED;
 
+	memset(out, 0, sizeof(*out));
 	if (found == 0 && l.is_signed) {
-		*letter_id = l.id;
+		out->letter_id = l.id;
+		out->binds =
+		        cms_bound_request(l.signature, l.signature_len, out->request_sha256) == 1;
+		out->der = l.signature;
+		out->len = l.signature_len;
+		l.signature = NULL;
 		code = API_OK;
 	}
 	letter_clear(&l);

@@ -1,11 +1,16 @@
 /*
  * imss-renew-service: POST /renewal (a PKCS#10 request wrapped in a CMS
- * signed by the current credential) and GET /requests/{id} (polling).
+ * signed by the current credential, or the request itself when the
+ * session's letter signature binds it) and GET /requests/{id} (polling).
  */
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/sha.h>
+#include <openssl/x509.h>
 
 #include "api.h"
 #include "certdb.h"
@@ -117,6 +122,37 @@ store_and_answer(struct api_call *c, const struct employer *e, long long letter_
 	return request_answer(c, r.id);
 }
 
+/* A DER PKCS#10 request, whole (a CMS ContentInfo never parses as one). */
+static int
+is_bare_request(const unsigned char *der, size_t len)
+{
+	const unsigned char *p = der;
+	X509_REQ *req = len <= LONG_MAX ? d2i_X509_REQ(NULL, &p, (long)len) : NULL;
+	int whole = req != NULL && p == der + len;
+
+	X509_REQ_free(req);
+	return whole;
+}
+
+/* The bare request der is the one the session's letter signature binds:
+ * then it is the content, as if it came wrapped in a CMS of its own. */
+static enum api_code
+bound_request(const struct letter_signature *ls, const unsigned char *der, size_t len,
+              struct cms_signed *out)
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+
+	memset(out, 0, sizeof(*out));
+	if (!ls->binds || memcmp(SHA256(der, len, md), ls->request_sha256, sizeof(md)) != 0)
+		return API_SIGNATURE_INVALID;
+	out->content = malloc(len);
+	if (out->content == NULL)
+		return API_INTERNAL;
+	memcpy(out->content, der, len);
+	out->content_len = len;
+	return API_OK;
+}
+
 static enum api_code
 renew(struct api_call *c, const unsigned char *der, size_t len)
 {
@@ -127,18 +163,19 @@ renew(struct api_call *c, const unsigned char *der, size_t len)
 	EVP_PKEY *pub = NULL;
 	X509 *cert = NULL;
 	char existing[REQUEST_ID_LEN + 1];
-	long long letter_id = 0;
-	int pending, found;
+	struct letter_signature ls = { 0 };
+	int pending, found, bare = is_bare_request(der, len);
 	enum api_code code = API_INTERNAL;
 
 	if (employer_get(c->api->db, c->sess.employer_id, &e) != 0)
 		goto out;
-	code = api_letter_signed(c, e.email, &letter_id);
+	code = api_letter_signed(c, e.email, &ls);
 	if (code != API_OK)
 		goto out;
 	code = api_session_cert(c, &cert);
-	if (code == API_OK)
-		code = cms_check(der, len, cert, NULL, 0, &cs);
+	if (code == API_OK) /* the letter's signer was checked to be the session's */
+		code = bare ? bound_request(&ls, der, len, &cs)
+		            : cms_check(der, len, cert, NULL, 0, &cs);
 	s.razon_social = e.razon_social;
 	s.registro_patronal = e.registro_patronal;
 	s.rfc = e.rfc;
@@ -164,8 +201,10 @@ renew(struct api_call *c, const unsigned char *der, size_t len)
 	if (code == API_OK)
 		code = key_is_new(c, cert, spki);
 	if (code == API_OK)
-		code = store_and_answer(c, &e, letter_id, der, len, &cs, spki);
+		code = store_and_answer(c, &e, ls.letter_id, bare ? ls.der : der,
+		                        bare ? ls.len : len, &cs, spki);
 out:
+	free(ls.der);
 	EVP_PKEY_free(pub);
 	X509_free(cert);
 	cms_signed_clear(&cs);

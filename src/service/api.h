@@ -157,7 +157,14 @@ enum api_code api_get_request(struct api_call *c);
 enum api_code api_session_cert(struct api_call *c, X509 **out);
 
 /* api-letter.c: the session's current letter (for e-mail email) is signed:
- * API_OK and its id, or API_LETTER_NOT_SIGNED. */
-enum api_code api_letter_signed(struct api_call *c, const char *email, long long *letter_id);
+ * API_OK and its signature (der: free()), or API_LETTER_NOT_SIGNED. */
+struct letter_signature {
+	long long letter_id;
+	unsigned char *der;
+	size_t len;
+	int binds;                        /* it binds a renewal request: */
+	unsigned char request_sha256[32]; /* this one's SHA-256 */
+};
+enum api_code api_letter_signed(struct api_call *c, const char *email, struct letter_signature *out);
 
 #endif /* SVC_API_H */

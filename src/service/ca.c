@@ -220,43 +220,58 @@ write_cert(const char *dir, const char *name, X509 *x)
 	return rc;
 }
 
+/*
+ * A new key and its certificate (a struct ca, the CA's or the TLS
+ * server's) for cn, valid from an hour ago for days, issued by issuer
+ * (NULL: self-signed).  0, or -1 with what there is in out (ca_clear
+ * frees it).
+ */
+static int
+make_identity(const struct ca *issuer, const char *cn, long days, const struct ext *exts,
+              time_t now, struct ca *out)
+{
+	X509_NAME *name = simple_name("imss-renew reference service (not IMSS)", cn);
+	int rc = -1;
+
+	out->key = ca_keygen("ec:prime256v1");
+	if (name && out->key &&
+	    build(issuer ? issuer->cert : NULL, issuer ? issuer->key : out->key, out->key, name,
+	          now - 3600, now + days * DAY, exts, &out->cert) == 0)
+		rc = 0;
+	X509_NAME_free(name);
+	return rc;
+}
+
+static int
+write_identity(const char *dir, const char *key_file, const char *cert_file, const struct ca *id)
+{
+	if (write_key(dir, key_file, id->key) != 0 || write_cert(dir, cert_file, id->cert) != 0)
+		return -1;
+	return 0;
+}
+
 int
 ca_create(const char *dir, char *err, size_t errsize)
 {
-	EVP_PKEY *cakey = NULL, *tlskey = NULL;
-	X509 *cacert = NULL, *tlscert = NULL;
-	X509_NAME *caname = NULL, *tlsname = NULL;
+	static const char ca_cn[] = "imss-renew reference CA (not IMSS)";
+	struct ca ca = { 0 }, tls = { 0 };
 	time_t now = time(NULL);
 	int rc = -1;
 
-	cakey = ca_keygen("ec:prime256v1");
-	tlskey = ca_keygen("ec:prime256v1");
-	caname = simple_name("imss-renew reference service (not IMSS)",
-	                     "imss-renew reference CA (not IMSS)");
-	tlsname = simple_name("imss-renew reference service (not IMSS)", "localhost");
-	if (!cakey || !tlskey || !caname || !tlsname) {
-		set_err(err, errsize, "cannot generate the CA and TLS keys");
+	if (make_identity(NULL, ca_cn, CA_DAYS, ca_exts, now, &ca) != 0 ||
+	    make_identity(&ca, "localhost", TLS_DAYS, tls_exts, now, &tls) != 0) {
+		set_err(err, errsize, "cannot make the CA and TLS keys and certificates");
 		goto out;
 	}
-	if (build(NULL, cakey, cakey, caname, now - 3600, now + CA_DAYS * DAY, ca_exts, &cacert) != 0 ||
-	    build(cacert, cakey, tlskey, tlsname, now - 3600, now + TLS_DAYS * DAY, tls_exts,
-	          &tlscert) != 0) {
-		set_err(err, errsize, "cannot make the CA and TLS certificates");
-		goto out;
-	}
-	if (write_key(dir, SVC_CA_KEY, cakey) != 0 || write_cert(dir, SVC_CA_CERT, cacert) != 0 ||
-	    write_key(dir, SVC_TLS_KEY, tlskey) != 0 || write_cert(dir, SVC_TLS_CERT, tlscert) != 0) {
+	if (write_identity(dir, SVC_CA_KEY, SVC_CA_CERT, &ca) != 0 ||
+	    write_identity(dir, SVC_TLS_KEY, SVC_TLS_CERT, &tls) != 0) {
 		set_err(err, errsize, "cannot write the CA and TLS files");
 		goto out;
 	}
 	rc = 0;
 out:
-	EVP_PKEY_free(cakey);
-	EVP_PKEY_free(tlskey);
-	X509_free(cacert);
-	X509_free(tlscert);
-	X509_NAME_free(caname);
-	X509_NAME_free(tlsname);
+	ca_clear(&ca);
+	ca_clear(&tls);
 	return rc;
 }
 

@@ -9,6 +9,8 @@
 #include <openssl/err.h>
 #include <openssl/objects.h>
 
+#include <imss-renew/imss-renew.h>
+
 #include "cmsv.h"
 
 static enum api_code
@@ -141,4 +143,41 @@ cms_signed_clear(struct cms_signed *s)
 	X509_free(s->signer);
 	free(s->content);
 	memset(s, 0, sizeof(*s));
+}
+
+/* The one value of the binding attribute: an OCTET STRING of 32 bytes. */
+static int
+attr_digest(X509_ATTRIBUTE *attr, unsigned char out[32])
+{
+	ASN1_TYPE *v = X509_ATTRIBUTE_count(attr) == 1 ? X509_ATTRIBUTE_get0_type(attr, 0) : NULL;
+
+	if (v == NULL || v->type != V_ASN1_OCTET_STRING ||
+	    ASN1_STRING_length(v->value.octet_string) != 32)
+		return -1;
+	memcpy(out, ASN1_STRING_get0_data(v->value.octet_string), 32);
+	return 1;
+}
+
+int
+cms_bound_request(const unsigned char *der, size_t len, unsigned char out[32])
+{
+	const unsigned char *p = der;
+	CMS_ContentInfo *cms = len <= INT_MAX ? d2i_CMS_ContentInfo(NULL, &p, (long)len) : NULL;
+	STACK_OF(CMS_SignerInfo) *sis = cms ? CMS_get0_SignerInfos(cms) : NULL;
+	CMS_SignerInfo *si = sk_CMS_SignerInfo_num(sis) == 1 ? sk_CMS_SignerInfo_value(sis, 0) : NULL;
+	ASN1_OBJECT *oid = OBJ_txt2obj(IMSS_OID_RENEWAL_REQUEST_SHA256, 1);
+	int at, rc = -1;
+
+	if (si == NULL || oid == NULL)
+		goto out;
+	at = CMS_signed_get_attr_by_OBJ(si, oid, -1);
+	if (at < 0)
+		rc = 0;
+	else if (CMS_signed_get_attr_by_OBJ(si, oid, at) < 0) /* once */
+		rc = attr_digest(CMS_signed_get_attr(si, at), out);
+out:
+	ASN1_OBJECT_free(oid);
+	CMS_ContentInfo_free(cms);
+	ERR_clear_error();
+	return rc;
 }

@@ -30,4 +30,12 @@ enum api_code cms_check(const unsigned char *der, size_t len, X509 *expected,
                         const unsigned char *detached, size_t dlen, struct cms_signed *out);
 void cms_signed_clear(struct cms_signed *s);
 
+/*
+ * The renewal request a letter signature binds (docs/protocol.md): the
+ * SHA-256 in its signed attribute IMSS_OID_RENEWAL_REQUEST_SHA256, one
+ * OCTET STRING of 32 bytes.  1 with it in out, 0 when der has none, -1
+ * when der is no CMS or the attribute has another form.
+ */
+int cms_bound_request(const unsigned char *der, size_t len, unsigned char out[32]);
+
 #endif /* SVC_CMSV_H */

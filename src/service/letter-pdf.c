@@ -93,16 +93,17 @@ paragraph(HPDF_Page page, HPDF_Font font, float size, float top, float height, c
 static float
 data_block(HPDF_Page page, HPDF_Font font, float top, const struct letter_info *in)
 {
+	const struct employer *e = in->employer;
 	char line[1024], date[SVC_TIME_LEN];
 	const struct {
 		const char *label;
 		const char *value;
 	} rows[] = {
-		{ "Registro patronal", in->registro_patronal },
-		{ "Razón social", in->razon_social },
-		{ "RFC", in->rfc },
-		{ "Domicilio", *in->address ? in->address : "(no registrado)" },
-		{ "Correo electrónico", in->email },
+		{ "Registro patronal", e->registro_patronal },
+		{ "Razón social", e->razon_social },
+		{ "RFC", e->rfc },
+		{ "Domicilio", *e->address ? e->address : "(no registrado)" },
+		{ "Correo electrónico", e->email },
 		{ "Certificado con el que se firma (serie)", in->cert_serial },
 		{ "Fecha de emisión de la carta", date },
 	};

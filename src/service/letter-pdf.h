@@ -9,17 +9,15 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "employers.h"
+
 #define LETTER_TITLE                                                          \
 	"Carta de Términos y Condiciones para la Obtención y Uso del NPIE " \
 	"y Certificado Digital"
 
 struct letter_info {
-	const char *registro_patronal;
-	const char *razon_social;
-	const char *rfc;
-	const char *address;
-	const char *email;
-	const char *cert_serial; /* the certificate that signs it */
+	const struct employer *employer; /* its data, as registered */
+	const char *cert_serial;         /* the certificate that signs it */
 	time_t date;
 };
 

@@ -113,6 +113,20 @@ is_cert_name(const struct dirent *d)
 	return 0;
 }
 
+/* A file of a directory: a FIFO or device someone put there under a
+ * certificate's name would block the scan or never end; refused. */
+static int
+from_dir_entry(struct tool *t, const char *path, struct cert_entries *e)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return tool_fail_detail(t, IMSS_ERR_IO,
+		                        _("'%s' is not a regular file; it was not read. Remove it from the directory."),
+		                        path);
+	return from_one_file(t, path, e);
+}
+
 /* Every .cer, .crt, .pem and .der file of the directory dir, by name. */
 static int
 from_directory(struct tool *t, const char *dir, struct cert_entries *e)
@@ -133,7 +147,7 @@ from_directory(struct tool *t, const char *dir, struct cert_entries *e)
 		if (rc == TOOL_EXIT_OK && !path)
 			rc = tool_fail(t, IMSS_ERR_NOMEM, 0);
 		if (rc == TOOL_EXIT_OK)
-			rc = from_one_file(t, path, e);
+			rc = from_dir_entry(t, path, e);
 		free(path);
 		free(names[i]);
 	}

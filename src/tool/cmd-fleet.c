@@ -178,6 +178,21 @@ read_fleet_file(struct tool *t, const struct fleet_args *a, struct fleet_file *f
 	return rc == TOOL_EXIT_OK ? check_rows(t, a, f) : rc;
 }
 
+/* The env: variables every secret source of the run reads, kept from the
+ * notify command's environment (the options' and each row's). */
+static void
+note_secret_sources(const struct fleet_args *a, const struct fleet_file *f)
+{
+	size_t i;
+
+	tool_notify_note_source(a->idse_password_source);
+	tool_notify_note_source(a->password_source);
+	for (i = 0; i < f->n; i++) {
+		tool_notify_note_source(f->rows[i].idse_password_source);
+		tool_notify_note_source(f->rows[i].password_source);
+	}
+}
+
 static int
 run(struct tool *t, void *args)
 {
@@ -193,6 +208,7 @@ run(struct tool *t, void *args)
 		rc = read_fleet_file(t, a, &f);
 	if (rc != TOOL_EXIT_OK)
 		goto out;
+	note_secret_sources(a, &f);
 	if (a->renew) {
 		tool_stop_signals(1); /* the renewal under way stops between steps */
 		rc = fleet_renew(t, a, &f);

@@ -113,17 +113,6 @@ pick_leaf(imss_token *tok, STACK_OF(X509) * certs, X509 **leaf, char **key_uri)
 	return IMSS_OK;
 }
 
-static int
-has_cert(STACK_OF(X509) * certs, X509 *x)
-{
-	int i;
-
-	for (i = 0; i < sk_X509_num(certs); i++)
-		if (X509_cmp(sk_X509_value(certs, i), x) == 0)
-			return 1;
-	return 0;
-}
-
 /*
  * Intermediates from the bundle that lead from leaf to a --ca certificate.
  * The library trusts every certificate it is given as a CA, so a bundle's
@@ -151,15 +140,10 @@ add_verified_intermediates(X509 *leaf, STACK_OF(X509) * bundle, STACK_OF(X509) *
 	if (X509_verify_cert(vctx) != 1)
 		goto out; /* the library says why, with --ca alone */
 	chain = X509_STORE_CTX_get0_chain(vctx);
-	for (i = 1; ok && i < sk_X509_num(chain); i++) {
-		X509 *x = sk_X509_value(chain, i);
-
-		if (has_cert(trusted, x))
-			continue;
-		ok = X509_up_ref(x) && sk_X509_push(trusted, x) > 0;
-		if (!ok)
-			X509_free(x);
-	}
+	/* each one not there yet (X509_cmp), with a reference of its own */
+	for (i = 1; ok && i < sk_X509_num(chain); i++)
+		ok = X509_add_cert(trusted, sk_X509_value(chain, i),
+		                   X509_ADD_FLAG_UP_REF | X509_ADD_FLAG_NO_DUP);
 out:
 	ERR_clear_error();
 	X509_STORE_CTX_free(vctx);

@@ -219,22 +219,63 @@ token_list(struct fleet_run *r, struct fleet_token *ft)
 	}
 }
 
-/* The employer's newest certificate on the token (with its key, when keys
- * are visible), or NULL. */
-static const imss_token_cert *
-newest_on_token(struct fleet_run *r, struct fleet_token *ft, const char *rp)
+/*
+ * What a certificate on the token must chain to before it is taken as an
+ * employer's current one: in fleet renew, the CA the renewal trusts (--ca,
+ * else the CA pinned for the row's server); *cas NULL: none known, so
+ * nothing on the token is taken (*usable 0).  fleet check lists what the
+ * token holds, unchecked (*usable 1, *cas NULL).
+ */
+static void
+row_trust(struct fleet_run *r, const struct fleet_row *row, STACK_OF(X509) * *cas, int *usable)
 {
+	const char *server = row->server ? row->server : r->a->server;
+
+	*cas = NULL;
+	*usable = !r->a->renew;
+	if (!r->a->renew)
+		return;
+	if (imss_renew_trusted_cas(r->t->ctx, server, r->a->ca, r->a->state_dir, cas) != IMSS_OK)
+		tool_warn(_("registro patronal %s: the service's CA cannot be read (%s); no certificate on the token is taken as current"),
+		          row->registro_patronal, imss_ctx_detail(r->t->ctx));
+	else if (*cas == NULL && row->current == NULL)
+		tool_warn(_("registro patronal %s: no CA to check the token's certificates against (give --ca, or the current column); none is taken as current"),
+		          row->registro_patronal);
+	*usable = *cas != NULL;
+}
+
+/* Certificate i of the token: the employer's, and (cas) issued by its CA. */
+static int
+employer_cert(struct fleet_token *ft, size_t i, const char *rp, STACK_OF(X509) * cas)
+{
+	if (ft->rps[i] == NULL || strcmp(ft->rps[i], rp) != 0)
+		return 0;
+	if (cas == NULL || imss_cert_chains_to(ft->certs[i].cert, cas))
+		return 1;
+	tool_warn(_("registro patronal %s: the certificate %s on the token does not chain to the service's CA; it is not taken as current"),
+	          rp, ft->certs[i].uri ? ft->certs[i].uri : "?");
+	return 0;
+}
+
+/* The employer's newest certificate on the token (with its key, when keys
+ * are visible) that chains to the run's trust (row_trust), or NULL. */
+static const imss_token_cert *
+newest_on_token(struct fleet_run *r, struct fleet_token *ft, const struct fleet_row *row)
+{
+	STACK_OF(X509) *cas = NULL;
 	size_t i, best = 0;
-	int found = 0;
+	int found = 0, usable;
 
 	if (!ft->listed)
 		token_list(r, ft);
-	for (i = 0; i < ft->ncerts; i++)
-		if (ft->rps[i] && strcmp(ft->rps[i], rp) == 0 &&
+	row_trust(r, row, &cas, &usable);
+	for (i = 0; usable && i < ft->ncerts; i++)
+		if (employer_cert(ft, i, row->registro_patronal, cas) &&
 		    (!found || ft->not_after[i] > ft->not_after[best])) {
 			best = i;
 			found = 1;
 		}
+	sk_X509_pop_free(cas, X509_free);
 	return found ? &ft->certs[best] : NULL;
 }
 
@@ -278,6 +319,33 @@ row_source(const struct fleet_row *row, const char *column, const char *option, 
 	return err;
 }
 
+/* The row's current credential names the row's employer (its OU): a
+ * row copied from another with only the registro patronal changed would
+ * renew that other employer under this one's name. */
+static imss_err
+row_names_employer(struct fleet_run *r, const struct fleet_row *row, struct fleet_result *res,
+                   imss_credential **cred)
+{
+	X509 *cert = imss_credential_get_certificate(*cred);
+	imss_cert_info info;
+	char detail[512];
+	int same;
+
+	if (cert == NULL || imss_cert_describe(cert, &info) != IMSS_OK)
+		return IMSS_OK; /* what cannot be read is refused further on */
+	same = info.registro_patronal && strcmp(info.registro_patronal, row->registro_patronal) == 0;
+	snprintf(detail, sizeof(detail),
+	         _("The current credential %s is of registro patronal %s, not %s: the row names another employer's credential. Correct the row's current column (or its registro_patronal)."),
+	         imss_credential_get_location(*cred),
+	         info.registro_patronal ? info.registro_patronal : "-", row->registro_patronal);
+	imss_cert_info_clear(&info);
+	if (same)
+		return IMSS_OK;
+	imss_credential_free(*cred); /* not renewed, not counted */
+	*cred = NULL;
+	return result_fail(r, res, IMSS_ERR_MISMATCH, detail);
+}
+
 /* The row's current column: a token key, or a .pfx/.cer opened. */
 static imss_err
 row_current_named(struct fleet_run *r, const struct fleet_row *row, struct fleet_result *res,
@@ -295,7 +363,9 @@ row_current_named(struct fleet_run *r, const struct fleet_row *row, struct fleet
 		if (err == IMSS_OK)
 			err = imss_credential_from_files(ctx, row->current, NULL, password, cred);
 		imss_pin_source_free(password);
-		return err == IMSS_OK ? IMSS_OK : result_fail(r, res, err, NULL);
+		if (err != IMSS_OK)
+			return result_fail(r, res, err, NULL);
+		return row_names_employer(r, row, res, cred);
 	}
 	ft = run_token(r, row->current);
 	err = token_usable(r, ft, res);
@@ -304,7 +374,9 @@ row_current_named(struct fleet_run *r, const struct fleet_row *row, struct fleet
 		err = imss_credential_from_token(ft->tok, row->current, cred);
 		imss_token_release(ft->tok);
 	}
-	return err == IMSS_OK ? IMSS_OK : result_fail(r, res, err, NULL);
+	if (err != IMSS_OK)
+		return result_fail(r, res, err, NULL);
+	return row_names_employer(r, row, res, cred);
 }
 
 /*
@@ -317,7 +389,7 @@ static imss_err
 row_current(struct fleet_run *r, const struct fleet_row *row, struct fleet_token *target,
             struct fleet_result *res, imss_credential **cred)
 {
-	const imss_token_cert *newest = newest_on_token(r, target, row->registro_patronal);
+	const imss_token_cert *newest = newest_on_token(r, target, row);
 	imss_err err = IMSS_OK;
 
 	*cred = NULL;
@@ -771,7 +843,7 @@ check_employer(struct fleet_run *r, const struct fleet_row *row, struct fleet_re
 		goto out;
 	if (!res->found && row->current == NULL) {
 		/* Not logged in: the newest certificate, its key unseen. */
-		const imss_token_cert *c = newest_on_token(r, target, row->registro_patronal);
+		const imss_token_cert *c = newest_on_token(r, target, row);
 
 		if (c != NULL && result_describe(res, c->cert, c->uri) != IMSS_OK)
 			goto out;

@@ -26,13 +26,22 @@
  * each, kept until exit). */
 static char secret_vars[SECRET_VARS_MAX][SECRET_VAR_SIZE];
 static size_t n_secret_vars;
+static int secret_vars_lost; /* one could not be noted: the command is not run */
 
 void
 tool_notify_note_source(const char *spec)
 {
-	if (!spec || strncmp(spec, "env:", 4) != 0 || n_secret_vars == SECRET_VARS_MAX ||
-	    strlen(spec + 4) >= SECRET_VAR_SIZE)
+	size_t i;
+
+	if (!spec || strncmp(spec, "env:", 4) != 0)
 		return;
+	for (i = 0; i < n_secret_vars; i++)
+		if (strcmp(secret_vars[i], spec + 4) == 0)
+			return;
+	if (n_secret_vars == SECRET_VARS_MAX || strlen(spec + 4) >= SECRET_VAR_SIZE) {
+		secret_vars_lost = 1;
+		return;
+	}
 	snprintf(secret_vars[n_secret_vars++], SECRET_VAR_SIZE, "%s", spec + 4);
 }
 
@@ -142,6 +151,12 @@ tool_notify(struct tool *t, const char *cmd, const char *json_summary)
 
 	(void)t;
 	fflush(NULL);
+	if (secret_vars_lost) {
+		tool_warn(_("the notify command was not run: more than %d env: secret sources (or a name that long) cannot all be kept from its environment"),
+		          SECRET_VARS_MAX);
+		free(env);
+		return -1;
+	}
 	if (!env || pipe(pipe_fds) != 0) {
 		tool_warn(_("the notify command was not run: %s"), strerror(env ? errno : ENOMEM));
 		free(env);

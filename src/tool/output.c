@@ -139,6 +139,26 @@ out:
 	json_object_put(root);
 }
 
+/* text on stderr with each control character but newline and tab (C0,
+ * DEL, and C1 as UTF-8) as '?': a detail may quote a server, a file or a
+ * certificate, whose escape sequences must not reach the terminal. */
+static void
+put_text(const char *text)
+{
+	const unsigned char *p = (const unsigned char *)text;
+
+	for (; *p; p++) {
+		if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			fputc('?', stderr);
+			p++;
+		} else if ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f) {
+			fputc('?', stderr);
+		} else {
+			fputc(*p, stderr);
+		}
+	}
+}
+
 /* The detail on the lines after the message, ending with a newline. */
 static void
 print_detail(const char *detail)
@@ -147,7 +167,7 @@ print_detail(const char *detail)
 
 	if (len == 0)
 		return;
-	fputs(detail, stderr);
+	put_text(detail);
 	if (detail[len - 1] != '\n')
 		fputc('\n', stderr);
 }
@@ -246,12 +266,14 @@ tool_refuse_password(struct tool *t, const char *command)
 void
 tool_warn(const char *fmt, ...)
 {
+	char text[2048];
 	va_list ap;
 
-	fprintf(stderr, "%s: %s", TOOL_NAME, _("warning: "));
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	fprintf(stderr, "%s: %s", TOOL_NAME, _("warning: "));
+	put_text(text);
 	fputc('\n', stderr);
 }
 

@@ -30,145 +30,141 @@
 #define FAULT_PIN_MAX 256
 
 /*
+ * The signatures several functions share, as (parameters), (arguments).
+ */
+/* A session alone */
+#define FAULT_SIG_SESSION (CK_SESSION_HANDLE a), (a)
+/* A session and an object */
+#define FAULT_SIG_OBJECT (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b), (a, b)
+/* An object's attributes */
+#define FAULT_SIG_ATTRIBUTES \
+	(CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b, CK_ATTRIBUTE_PTR c, CK_ULONG d), (a, b, c, d)
+/* Starting an operation with a mechanism and a key */
+#define FAULT_SIG_INIT (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c), (a, b, c)
+/* Data in */
+#define FAULT_SIG_UPDATE (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c), (a, b, c)
+/* Data out, with its length */
+#define FAULT_SIG_FINAL (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG_PTR c), (a, b, c)
+/* Data in, data out with its length */
+#define FAULT_SIG_CRYPT                                                                  \
+	(CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG_PTR e), \
+	        (a, b, c, d, e)
+
+/*
  * Every function of the 2.40 list except C_Initialize, C_Sign and
  * C_GetFunctionList, which are written by hand: X(name, parameters,
- * arguments).
+ * arguments), or X(name, FAULT_SIG_...) for a shared signature.
  */
-#define FAULT_FUNCTIONS(X)                                                                           \
-	X(C_Finalize, (CK_VOID_PTR a), (a))                                                          \
-	X(C_GetInfo, (CK_INFO_PTR a), (a))                                                           \
-	X(C_GetSlotList, (CK_BBOOL a, CK_SLOT_ID_PTR b, CK_ULONG_PTR c), (a, b, c))                  \
-	X(C_GetSlotInfo, (CK_SLOT_ID a, CK_SLOT_INFO_PTR b), (a, b))                                 \
-	X(C_GetTokenInfo, (CK_SLOT_ID a, CK_TOKEN_INFO_PTR b), (a, b))                               \
-	X(C_GetMechanismList, (CK_SLOT_ID a, CK_MECHANISM_TYPE_PTR b, CK_ULONG_PTR c), (a, b, c))    \
-	X(C_GetMechanismInfo, (CK_SLOT_ID a, CK_MECHANISM_TYPE b, CK_MECHANISM_INFO_PTR c),          \
-	  (a, b, c))                                                                                 \
-	X(C_InitToken, (CK_SLOT_ID a, CK_UTF8CHAR_PTR b, CK_ULONG c, CK_UTF8CHAR_PTR d),             \
-	  (a, b, c, d))                                                                              \
-	X(C_InitPIN, (CK_SESSION_HANDLE a, CK_UTF8CHAR_PTR b, CK_ULONG c), (a, b, c))                \
-	X(C_SetPIN,                                                                                  \
-	  (CK_SESSION_HANDLE a, CK_UTF8CHAR_PTR b, CK_ULONG c, CK_UTF8CHAR_PTR d, CK_ULONG e),       \
-	  (a, b, c, d, e))                                                                           \
-	X(C_OpenSession,                                                                             \
-	  (CK_SLOT_ID a, CK_FLAGS b, CK_VOID_PTR c, CK_NOTIFY d, CK_SESSION_HANDLE_PTR e),           \
-	  (a, b, c, d, e))                                                                           \
-	X(C_CloseSession, (CK_SESSION_HANDLE a), (a))                                                \
-	X(C_CloseAllSessions, (CK_SLOT_ID a), (a))                                                   \
-	X(C_GetSessionInfo, (CK_SESSION_HANDLE a, CK_SESSION_INFO_PTR b), (a, b))                    \
-	X(C_GetOperationState, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG_PTR c), (a, b, c))      \
-	X(C_SetOperationState,                                                                       \
-	  (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_OBJECT_HANDLE d, CK_OBJECT_HANDLE e),  \
-	  (a, b, c, d, e))                                                                           \
-	X(C_Login, (CK_SESSION_HANDLE a, CK_USER_TYPE b, CK_UTF8CHAR_PTR c, CK_ULONG d),             \
-	  (a, b, c, d))                                                                              \
-	X(C_Logout, (CK_SESSION_HANDLE a), (a))                                                      \
-	X(C_CreateObject,                                                                            \
-	  (CK_SESSION_HANDLE a, CK_ATTRIBUTE_PTR b, CK_ULONG c, CK_OBJECT_HANDLE_PTR d),             \
-	  (a, b, c, d))                                                                              \
-	X(C_CopyObject,                                                                              \
-	  (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b, CK_ATTRIBUTE_PTR c, CK_ULONG d,                  \
-	   CK_OBJECT_HANDLE_PTR e),                                                                  \
-	  (a, b, c, d, e))                                                                           \
-	X(C_DestroyObject, (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b), (a, b))                        \
-	X(C_GetObjectSize, (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b, CK_ULONG_PTR c), (a, b, c))     \
-	X(C_GetAttributeValue,                                                                       \
-	  (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b, CK_ATTRIBUTE_PTR c, CK_ULONG d), (a, b, c, d))   \
-	X(C_SetAttributeValue,                                                                       \
-	  (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b, CK_ATTRIBUTE_PTR c, CK_ULONG d), (a, b, c, d))   \
-	X(C_FindObjectsInit, (CK_SESSION_HANDLE a, CK_ATTRIBUTE_PTR b, CK_ULONG c), (a, b, c))       \
-	X(C_FindObjects,                                                                             \
-	  (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE_PTR b, CK_ULONG c, CK_ULONG_PTR d), (a, b, c, d))   \
-	X(C_FindObjectsFinal, (CK_SESSION_HANDLE a), (a))                                            \
-	X(C_EncryptInit, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c), (a, b, c))   \
-	X(C_Encrypt,                                                                                 \
-	  (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG_PTR e),           \
-	  (a, b, c, d, e))                                                                           \
-	X(C_EncryptUpdate,                                                                           \
-	  (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG_PTR e),           \
-	  (a, b, c, d, e))                                                                           \
-	X(C_EncryptFinal, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG_PTR c), (a, b, c))           \
-	X(C_DecryptInit, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c), (a, b, c))   \
-	X(C_Decrypt,                                                                                 \
-	  (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG_PTR e),           \
-	  (a, b, c, d, e))                                                                           \
-	X(C_DecryptUpdate,                                                                           \
-	  (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG_PTR e),           \
-	  (a, b, c, d, e))                                                                           \
-	X(C_DecryptFinal, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG_PTR c), (a, b, c))           \
-	X(C_DigestInit, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b), (a, b))                           \
-	X(C_Digest, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG_PTR e), \
-	  (a, b, c, d, e))                                                                           \
-	X(C_DigestUpdate, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c), (a, b, c))               \
-	X(C_DigestKey, (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b), (a, b))                            \
-	X(C_DigestFinal, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG_PTR c), (a, b, c))            \
-	X(C_SignInit, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c), (a, b, c))      \
-	X(C_SignUpdate, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c), (a, b, c))                 \
-	X(C_SignFinal, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG_PTR c), (a, b, c))              \
-	X(C_SignRecoverInit, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c),          \
-	  (a, b, c))                                                                                 \
-	X(C_SignRecover,                                                                             \
-	  (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG_PTR e),           \
-	  (a, b, c, d, e))                                                                           \
-	X(C_VerifyInit, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c), (a, b, c))    \
-	X(C_Verify, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG e),     \
-	  (a, b, c, d, e))                                                                           \
-	X(C_VerifyUpdate, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c), (a, b, c))               \
-	X(C_VerifyFinal, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c), (a, b, c))                \
-	X(C_VerifyRecoverInit, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c),        \
-	  (a, b, c))                                                                                 \
-	X(C_VerifyRecover,                                                                           \
-	  (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG_PTR e),           \
-	  (a, b, c, d, e))                                                                           \
-	X(C_DigestEncryptUpdate,                                                                     \
-	  (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG_PTR e),           \
-	  (a, b, c, d, e))                                                                           \
-	X(C_DecryptDigestUpdate,                                                                     \
-	  (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG_PTR e),           \
-	  (a, b, c, d, e))                                                                           \
-	X(C_SignEncryptUpdate,                                                                       \
-	  (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG_PTR e),           \
-	  (a, b, c, d, e))                                                                           \
-	X(C_DecryptVerifyUpdate,                                                                     \
-	  (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG_PTR e),           \
-	  (a, b, c, d, e))                                                                           \
-	X(C_GenerateKey,                                                                             \
-	  (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_ATTRIBUTE_PTR c, CK_ULONG d,                  \
-	   CK_OBJECT_HANDLE_PTR e),                                                                  \
-	  (a, b, c, d, e))                                                                           \
-	X(C_GenerateKeyPair,                                                                         \
-	  (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_ATTRIBUTE_PTR c, CK_ULONG d,                  \
-	   CK_ATTRIBUTE_PTR e, CK_ULONG f, CK_OBJECT_HANDLE_PTR g, CK_OBJECT_HANDLE_PTR h),          \
-	  (a, b, c, d, e, f, g, h))                                                                  \
-	X(C_WrapKey,                                                                                 \
-	  (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c, CK_OBJECT_HANDLE d,          \
-	   CK_BYTE_PTR e, CK_ULONG_PTR f),                                                           \
-	  (a, b, c, d, e, f))                                                                        \
-	X(C_UnwrapKey,                                                                               \
-	  (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c, CK_BYTE_PTR d, CK_ULONG e,   \
-	   CK_ATTRIBUTE_PTR f, CK_ULONG g, CK_OBJECT_HANDLE_PTR h),                                  \
-	  (a, b, c, d, e, f, g, h))                                                                  \
-	X(C_DeriveKey,                                                                               \
-	  (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c, CK_ATTRIBUTE_PTR d,          \
-	   CK_ULONG e, CK_OBJECT_HANDLE_PTR f),                                                      \
-	  (a, b, c, d, e, f))                                                                        \
-	X(C_SeedRandom, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c), (a, b, c))                 \
-	X(C_GenerateRandom, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c), (a, b, c))             \
-	X(C_GetFunctionStatus, (CK_SESSION_HANDLE a), (a))                                           \
-	X(C_CancelFunction, (CK_SESSION_HANDLE a), (a))                                              \
+#define FAULT_FUNCTIONS(X)                                                                          \
+	X(C_Finalize, (CK_VOID_PTR a), (a))                                                         \
+	X(C_GetInfo, (CK_INFO_PTR a), (a))                                                          \
+	X(C_GetSlotList, (CK_BBOOL a, CK_SLOT_ID_PTR b, CK_ULONG_PTR c), (a, b, c))                 \
+	X(C_GetSlotInfo, (CK_SLOT_ID a, CK_SLOT_INFO_PTR b), (a, b))                                \
+	X(C_GetTokenInfo, (CK_SLOT_ID a, CK_TOKEN_INFO_PTR b), (a, b))                              \
+	X(C_GetMechanismList, (CK_SLOT_ID a, CK_MECHANISM_TYPE_PTR b, CK_ULONG_PTR c), (a, b, c))   \
+	X(C_GetMechanismInfo, (CK_SLOT_ID a, CK_MECHANISM_TYPE b, CK_MECHANISM_INFO_PTR c),         \
+	  (a, b, c))                                                                                \
+	X(C_InitToken, (CK_SLOT_ID a, CK_UTF8CHAR_PTR b, CK_ULONG c, CK_UTF8CHAR_PTR d),            \
+	  (a, b, c, d))                                                                             \
+	X(C_InitPIN, (CK_SESSION_HANDLE a, CK_UTF8CHAR_PTR b, CK_ULONG c), (a, b, c))               \
+	X(C_SetPIN,                                                                                 \
+	  (CK_SESSION_HANDLE a, CK_UTF8CHAR_PTR b, CK_ULONG c, CK_UTF8CHAR_PTR d, CK_ULONG e),      \
+	  (a, b, c, d, e))                                                                          \
+	X(C_OpenSession,                                                                            \
+	  (CK_SLOT_ID a, CK_FLAGS b, CK_VOID_PTR c, CK_NOTIFY d, CK_SESSION_HANDLE_PTR e),          \
+	  (a, b, c, d, e))                                                                          \
+	X(C_CloseSession, FAULT_SIG_SESSION)                                                        \
+	X(C_CloseAllSessions, (CK_SLOT_ID a), (a))                                                  \
+	X(C_GetSessionInfo, (CK_SESSION_HANDLE a, CK_SESSION_INFO_PTR b), (a, b))                   \
+	X(C_GetOperationState, FAULT_SIG_FINAL)                                                     \
+	X(C_SetOperationState,                                                                      \
+	  (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_OBJECT_HANDLE d, CK_OBJECT_HANDLE e), \
+	  (a, b, c, d, e))                                                                          \
+	X(C_Login, (CK_SESSION_HANDLE a, CK_USER_TYPE b, CK_UTF8CHAR_PTR c, CK_ULONG d),            \
+	  (a, b, c, d))                                                                             \
+	X(C_Logout, FAULT_SIG_SESSION)                                                              \
+	X(C_CreateObject,                                                                           \
+	  (CK_SESSION_HANDLE a, CK_ATTRIBUTE_PTR b, CK_ULONG c, CK_OBJECT_HANDLE_PTR d),            \
+	  (a, b, c, d))                                                                             \
+	X(C_CopyObject,                                                                             \
+	  (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b, CK_ATTRIBUTE_PTR c, CK_ULONG d,                 \
+	   CK_OBJECT_HANDLE_PTR e),                                                                 \
+	  (a, b, c, d, e))                                                                          \
+	X(C_DestroyObject, FAULT_SIG_OBJECT)                                                        \
+	X(C_GetObjectSize, (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b, CK_ULONG_PTR c), (a, b, c))    \
+	X(C_GetAttributeValue, FAULT_SIG_ATTRIBUTES)                                                \
+	X(C_SetAttributeValue, FAULT_SIG_ATTRIBUTES)                                                \
+	X(C_FindObjectsInit, (CK_SESSION_HANDLE a, CK_ATTRIBUTE_PTR b, CK_ULONG c), (a, b, c))      \
+	X(C_FindObjects,                                                                            \
+	  (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE_PTR b, CK_ULONG c, CK_ULONG_PTR d), (a, b, c, d))  \
+	X(C_FindObjectsFinal, FAULT_SIG_SESSION)                                                    \
+	X(C_EncryptInit, FAULT_SIG_INIT)                                                            \
+	X(C_Encrypt, FAULT_SIG_CRYPT)                                                               \
+	X(C_EncryptUpdate, FAULT_SIG_CRYPT)                                                         \
+	X(C_EncryptFinal, FAULT_SIG_FINAL)                                                          \
+	X(C_DecryptInit, FAULT_SIG_INIT)                                                            \
+	X(C_Decrypt, FAULT_SIG_CRYPT)                                                               \
+	X(C_DecryptUpdate, FAULT_SIG_CRYPT)                                                         \
+	X(C_DecryptFinal, FAULT_SIG_FINAL)                                                          \
+	X(C_DigestInit, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b), (a, b))                          \
+	X(C_Digest, FAULT_SIG_CRYPT)                                                                \
+	X(C_DigestUpdate, FAULT_SIG_UPDATE)                                                         \
+	X(C_DigestKey, FAULT_SIG_OBJECT)                                                            \
+	X(C_DigestFinal, FAULT_SIG_FINAL)                                                           \
+	X(C_SignInit, FAULT_SIG_INIT)                                                               \
+	X(C_SignUpdate, FAULT_SIG_UPDATE)                                                           \
+	X(C_SignFinal, FAULT_SIG_FINAL)                                                             \
+	X(C_SignRecoverInit, FAULT_SIG_INIT)                                                        \
+	X(C_SignRecover, FAULT_SIG_CRYPT)                                                           \
+	X(C_VerifyInit, FAULT_SIG_INIT)                                                             \
+	X(C_Verify, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG e),    \
+	  (a, b, c, d, e))                                                                          \
+	X(C_VerifyUpdate, FAULT_SIG_UPDATE)                                                         \
+	X(C_VerifyFinal, FAULT_SIG_UPDATE)                                                          \
+	X(C_VerifyRecoverInit, FAULT_SIG_INIT)                                                      \
+	X(C_VerifyRecover, FAULT_SIG_CRYPT)                                                         \
+	X(C_DigestEncryptUpdate, FAULT_SIG_CRYPT)                                                   \
+	X(C_DecryptDigestUpdate, FAULT_SIG_CRYPT)                                                   \
+	X(C_SignEncryptUpdate, FAULT_SIG_CRYPT)                                                     \
+	X(C_DecryptVerifyUpdate, FAULT_SIG_CRYPT)                                                   \
+	X(C_GenerateKey,                                                                            \
+	  (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_ATTRIBUTE_PTR c, CK_ULONG d,                 \
+	   CK_OBJECT_HANDLE_PTR e),                                                                 \
+	  (a, b, c, d, e))                                                                          \
+	X(C_GenerateKeyPair,                                                                        \
+	  (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_ATTRIBUTE_PTR c, CK_ULONG d,                 \
+	   CK_ATTRIBUTE_PTR e, CK_ULONG f, CK_OBJECT_HANDLE_PTR g, CK_OBJECT_HANDLE_PTR h),         \
+	  (a, b, c, d, e, f, g, h))                                                                 \
+	X(C_WrapKey,                                                                                \
+	  (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c, CK_OBJECT_HANDLE d,         \
+	   CK_BYTE_PTR e, CK_ULONG_PTR f),                                                          \
+	  (a, b, c, d, e, f))                                                                       \
+	X(C_UnwrapKey,                                                                              \
+	  (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c, CK_BYTE_PTR d, CK_ULONG e,  \
+	   CK_ATTRIBUTE_PTR f, CK_ULONG g, CK_OBJECT_HANDLE_PTR h),                                 \
+	  (a, b, c, d, e, f, g, h))                                                                 \
+	X(C_DeriveKey,                                                                              \
+	  (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c, CK_ATTRIBUTE_PTR d,         \
+	   CK_ULONG e, CK_OBJECT_HANDLE_PTR f),                                                     \
+	  (a, b, c, d, e, f))                                                                       \
+	X(C_SeedRandom, FAULT_SIG_UPDATE)                                                           \
+	X(C_GenerateRandom, FAULT_SIG_UPDATE)                                                       \
+	X(C_GetFunctionStatus, FAULT_SIG_SESSION)                                                   \
+	X(C_CancelFunction, FAULT_SIG_SESSION)                                                      \
 	X(C_WaitForSlotEvent, (CK_FLAGS a, CK_SLOT_ID_PTR b, CK_VOID_PTR c), (a, b, c))
 
 /* Indices of the functions FAULT_FAIL can name. */
 enum fault_fn {
 	FAULT_FN_C_Initialize,
 	FAULT_FN_C_Sign,
-#define FAULT_ENUM(name, params, args) FAULT_FN_##name,
+#define FAULT_ENUM(name, ...) FAULT_FN_##name,
 	FAULT_FUNCTIONS(FAULT_ENUM)
 #undef FAULT_ENUM
 	        FAULT_FN_COUNT
 };
 
 static const char *const fault_fn_names[FAULT_FN_COUNT] = { "C_Initialize", "C_Sign",
-#define FAULT_NAME(name, params, args) #name,
+#define FAULT_NAME(name, ...) #name,
 	                                                    FAULT_FUNCTIONS(FAULT_NAME)
 #undef FAULT_NAME
 };
@@ -178,6 +174,7 @@ struct fault_rule {
 	enum fault_fn fn;
 	unsigned long nth;
 	bool and_later;
+	bool after; /* ":after": the real call runs, then rv replaces its answer */
 	CK_RV rv;
 };
 
@@ -188,6 +185,7 @@ struct fault_config {
 	bool refuse_sign_only; /* FAULT_REFUSE_SIGN_ONLY */
 	CK_RV sign_only_rv;
 	bool refuse_set_id;
+	bool find_twice; /* FAULT_FIND_TWICE */
 	bool always_auth;
 	CK_FLAGS token_flags;
 	bool write_protected;  /* FAULT_TOKEN_FLAGS=write_protected */
@@ -220,6 +218,9 @@ struct fault_config {
 static pthread_mutex_t fault_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct fault_config fault_cfg;
 static unsigned long fault_calls[FAULT_FN_COUNT];
+/* A FAULT_FAIL ":after" rule hit by this thread's call under way. */
+static __thread bool fault_after_hit;
+static __thread CK_RV fault_after_rv;
 static void *fault_real_handle;
 
 /* Set once under fault_lock by fault_load_real(), read-only afterwards. */
@@ -354,6 +355,13 @@ fault_parse_rule(char *s, struct fault_rule *rule)
 	}
 	if (*end != '\0')
 		return false;
+	end = strchr(rv, ':');
+	rule->after = end != NULL;
+	if (end != NULL) {
+		*end++ = '\0';
+		if (strcmp(end, "after") != 0)
+			return false;
+	}
 	return fault_parse_rv(rv, &rule->rv);
 }
 
@@ -583,6 +591,7 @@ fault_configure_locked(void)
 	cfg.no_slots = fault_env_flag("FAULT_NO_SLOTS");
 	cfg.refuse_extractable = fault_env_flag("FAULT_REFUSE_EXTRACTABLE");
 	cfg.refuse_set_id = fault_env_flag("FAULT_REFUSE_SET_ID");
+	cfg.find_twice = fault_env_flag("FAULT_FIND_TWICE");
 	cfg.always_auth = fault_env_flag("FAULT_ALWAYS_AUTH");
 	cfg.have_pinpad_pin =
 	        fault_copy_env("FAULT_PINPAD_PIN", cfg.pinpad_pin, sizeof cfg.pinpad_pin);
@@ -731,6 +740,7 @@ fault_inject(enum fault_fn fn, CK_RV *rv, bool *kill_after)
 	pthread_mutex_lock(&fault_lock);
 	n = ++fault_calls[fn];
 	*kill_after = false;
+	fault_after_hit = false;
 	if (fault_cfg.have_kill && fault_cfg.kill_fn == fn && fault_cfg.kill_nth == n) {
 		if (!fault_cfg.kill_after)
 			kill(getpid(), fault_cfg.kill_signal);
@@ -740,8 +750,10 @@ fault_inject(enum fault_fn fn, CK_RV *rv, bool *kill_after)
 	for (size_t i = 0; i < fault_cfg.n_rules; i++) {
 		const struct fault_rule *r = &fault_cfg.rules[i];
 		if (r->fn == fn && (n == r->nth || (r->and_later && n > r->nth))) {
+			fault_after_hit = r->after;
+			fault_after_rv = r->rv;
 			*rv = r->rv;
-			fail = true;
+			fail = !r->after;
 			break;
 		}
 	}
@@ -1129,6 +1141,19 @@ fault_do_C_GenerateKeyPair(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mech, CK_
 	return rv;
 }
 
+/* FAULT_FIND_TWICE: a module that lists one object twice (the first
+ * handle found in place of the second). */
+static CK_RV
+fault_do_C_FindObjects(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE_PTR objects, CK_ULONG max,
+                       CK_ULONG_PTR count)
+{
+	CK_RV rv = fault_real->C_FindObjects(session, objects, max, count);
+
+	if (rv == CKR_OK && fault_get_flag(&fault_cfg.find_twice) && count != NULL && *count >= 2)
+		objects[1] = objects[0];
+	return rv;
+}
+
 static CK_RV
 fault_do_C_CreateObject(CK_SESSION_HANDLE session, CK_ATTRIBUTE_PTR templ, CK_ULONG count,
                         CK_OBJECT_HANDLE_PTR object)
@@ -1158,7 +1183,7 @@ fault_do_C_CreateObject(CK_SESSION_HANDLE session, CK_ATTRIBUTE_PTR templ, CK_UL
 /* ------------------------------------------------------------------------ */
 /* Wrappers                                                                 */
 
-#define FAULT_WRAP(name, params, args)                                             \
+#define FAULT_WRAP_SIG(name, params, args)                                         \
 	static CK_RV fault_wrap_##name params                                      \
 	{                                                                          \
 		CK_RV rv;                                                          \
@@ -1167,13 +1192,18 @@ fault_do_C_CreateObject(CK_SESSION_HANDLE session, CK_ATTRIBUTE_PTR templ, CK_UL
 		if (!fault_inject(FAULT_FN_##name, &rv, &kill_after))              \
 			rv = fault_impl.name != NULL ? fault_impl.name args        \
 			                             : CKR_FUNCTION_NOT_SUPPORTED; \
+		if (fault_after_hit)                                               \
+			rv = fault_after_rv;                                       \
 		fault_log(#name, rv, fault_now_us() - t0);                         \
 		if (kill_after)                                                    \
 			kill(getpid(), fault_cfg.kill_signal);                     \
 		return rv;                                                         \
 	}
+/* The signature macro is expanded before FAULT_WRAP_SIG takes it apart. */
+#define FAULT_WRAP(name, ...) FAULT_WRAP_SIG(name, __VA_ARGS__)
 FAULT_FUNCTIONS(FAULT_WRAP)
 #undef FAULT_WRAP
+#undef FAULT_WRAP_SIG
 
 /* C_Initialize re-reads the environment before anything else. */
 static CK_RV
@@ -1289,6 +1319,7 @@ fault_load_real_locked(void)
 	FAULT_BEHAVIOUR(C_SetAttributeValue)
 	FAULT_BEHAVIOUR(C_GenerateKeyPair)
 	FAULT_BEHAVIOUR(C_CreateObject)
+	FAULT_BEHAVIOUR(C_FindObjects)
 	FAULT_BEHAVIOUR(C_SignInit)
 	FAULT_BEHAVIOUR(C_OpenSession)
 	FAULT_BEHAVIOUR(C_DestroyObject)
@@ -1304,8 +1335,8 @@ fault_load_real_locked(void)
 	fault_list.C_GetFunctionList = C_GetFunctionList;
 	fault_list.C_Initialize = real->C_Initialize != NULL ? fault_wrap_C_Initialize : NULL;
 	fault_list.C_Sign = real->C_Sign != NULL ? fault_wrap_C_Sign : NULL;
-#define FAULT_INSTALL(name, params, args) \
-	if (real->name != NULL)           \
+#define FAULT_INSTALL(name, ...) \
+	if (real->name != NULL)  \
 		fault_list.name = fault_wrap_##name;
 	FAULT_FUNCTIONS(FAULT_INSTALL)
 #undef FAULT_INSTALL

@@ -3,8 +3,8 @@
 # column names their key on the token the run opened for --token.  The
 # token is opened once (one C_OpenSession, one C_Login: a key's URI on it
 # is not opened again; the preflight's C_GetMechanismInfo asked once), and
-# the run costs a fixed part plus at most 21
-# calls an employer (its renewal's 19 with EC keys, and the listing's one
+# the run costs a fixed part plus at most 19
+# calls an employer (its renewal's 17 with EC keys, and the listing's one
 # read of its certificate and of its key), whatever the fleet's size.
 # shellcheck source=SCRIPTDIR/../lib/common.sh
 . "$TESTS_DIR/lib/common.sh"
@@ -33,5 +33,5 @@ assert_eq 1 "$(calls C_OpenSession)" "one C_OpenSession for the run"
 assert_eq 1 "$(calls C_Login)" "one C_Login for the run"
 assert_eq 1 "$(calls C_GetMechanismInfo)" "the preflight asks the token once for the run"
 total=$(wc -l <"$T/calls.log")
-((total <= 20 + 21 * N)) || die "$total PKCS#11 calls for $N employers, over 20 + 21 each"
+((total <= 20 + 19 * N)) || die "$total PKCS#11 calls for $N employers, over 20 + 19 each"
 echo "ok: $total PKCS#11 calls for $N employers"

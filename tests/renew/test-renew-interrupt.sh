@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Ctrl-C during renew (issue 10, Interface): SIGINT at a chosen PKCS#11 call
-# of each step (the fault module sends it, FAULT_KILL_SIGNAL=INT) ends the
+# of each step (the fault module sends it, FAULT_KILL_SIGNAL=INT; step 6,
+# which signs nothing on the token, while it waits for the certificate) ends the
 # run after that step with exit 130, a message naming the step in words,
 # what is kept (the new key, the journal) and the command that continues;
 # the journal says where it stopped; the same command then completes with
@@ -21,10 +22,17 @@ svc_start
 # interrupt NAME CALL STEP STATE: SIGINT just before CALL (NAME:N); the run
 # stops after STEP, the journal in STATE; then the same command completes.
 interrupt() {
-	local name=$1 call=$2 step=$3 state=$4 rc=0 key_id
+	local name=$1 call=$2 rc=0
 	case_new "$name" token
 	FAULT_KILL=$call FAULT_KILL_SIGNAL=INT renew_run >"$C/out.txt" || rc=$?
 	assert_eq 130 "$rc" "$name: exit 130 after SIGINT at $call"
+	stopped "$@"
+}
+
+# stopped NAME CALL STEP STATE: what an interrupted run said and kept; then
+# the same command completes.
+stopped() {
+	local name=$1 step=$3 state=$4 key_id
 	assert_contains "$(<"$C/err")" "imss-renew: Interrupted" "$name: the headline"
 	assert_contains "$(<"$C/err")" "Interrupted after step $step (" "$name: names the step"
 	assert_contains "$(<"$C/err")" "Run the same command again to continue" "$name: says how to continue"
@@ -41,13 +49,27 @@ interrupt() {
 }
 
 # Step 1 signs the login challenge with the current key (C_Sign 1), step 3
-# makes the key, 4 signs the request with it, 5 signs the letter, 6 the
-# request's CMS.
+# makes the key, 4 signs the request with it, 5 signs the letter (binding
+# the request).
 interrupt login C_Sign:1 1 none
 interrupt keygen C_GenerateKeyPair:1 3 key-generated
 interrupt request C_Sign:2 4 request-built
 interrupt letter C_Sign:3 5 letter-signed
-interrupt submit C_Sign:4 6 certificate-received
+
+# Step 6 signs nothing (the letter's signature binds the request): SIGINT
+# while it waits for a certificate the service issues 4 s later.
+svc_stop
+svc_start --issue-delay 4
+case_new submit token
+renew_run >"$C/out.txt" &
+bg=$!
+for _ in $(seq 300); do [[ $(journal_state) == submitted ]] && break; sleep 0.05; done
+assert_eq submitted "$(journal_state)" "submit: the request was sent"
+kill -INT "$(pgrep -P "$bg" -x imss-renew)" || die "submit: no imss-renew to interrupt"
+rc=0
+wait "$bg" || rc=$?
+assert_eq 130 "$rc" "submit: exit 130 after SIGINT while waiting"
+stopped submit wait 5 submitted   # step 6 not finished: "after step 5"
 
 # --json: the error is one line with its code and exit status.
 case_new json token

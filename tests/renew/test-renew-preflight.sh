@@ -11,7 +11,9 @@
 #    (FAULT_FREE_PRIVATE_MEMORY=512): the same, naming the bytes free;
 #  - a locked user PIN (FAULT_TOKEN_FLAGS=locked) and a write-protected
 #    token (FAULT_TOKEN_FLAGS=write_protected): exit 1 saying so, and again
-#    no request, no journal, the token unchanged.
+#    no request, no journal, the token unchanged;
+#  - a resumed renewal whose journal records its key needs no generation
+#    mechanism: with EC generation hidden it finishes.
 # shellcheck source=../lib/common.sh
 . "$TESTS_DIR/lib/common.sh"
 # shellcheck source=lib.sh
@@ -78,3 +80,20 @@ for flag in locked write_protected; do
 	write_protected) refused "write-protected" "write-protected" ;;
 	esac
 done
+
+# --- a resumed renewal whose key exists needs no generation mechanism --------------
+# (safety finding 5: the preflight ran before the journal was read.)  Killed at
+# the first signature with the new key (the request; the current credential is
+# a .pfx), the journal records the key; the token then stops listing EC key
+# pair generation, and the resumed run still finishes.
+case_new resume-nomech pfx
+rc=0
+FAULT_KILL=C_Sign:1 renew_run --type ec:prime256v1 >"$C/out.txt" || rc=$?
+[[ $rc != 0 ]] || die "resume-nomech: the killed run exited 0"
+[[ $(jq -r .key_spki_sha256 "$(journal)") =~ ^[0-9a-f]{64}$ ]] ||
+	die "resume-nomech: the journal records no key: $(journal_state)"
+FAULT_HIDE_MECHANISMS=CKM_EC_KEY_PAIR_GEN renew_run --type ec:prime256v1 >"$C/out.txt" ||
+	die "resume-nomech: the resumed run was refused: $(<"$C/err")"
+assert_contains "$(<"$C/out.txt")" "Continuing the interrupted renewal" "resume-nomech: the journal continued"
+assert_eq done "$(journal_state)" "resume-nomech: a resume past keygen needs no generation mechanism"
+assert_eq 0 "$(grep -c '^C_GenerateKeyPair ' "$C/calls.log" || true)" "resume-nomech: no key made"

@@ -10,7 +10,10 @@
 #  - a journal an older version left under the serial's name is found and
 #    taken over (moved to the identity's name): renew continues it to the
 #    end (resume after an upgrade), and `renew --abandon` without an
-#    employer finds one there too.
+#    employer finds one there too;
+#  - such a journal whose key is on token A is not taken by token B (same
+#    serial): B renews on its own journal and says why it left it, and
+#    `--abandon` on B finds nothing to undo; on A, `--abandon` takes it.
 # shellcheck source=../lib/common.sh
 . "$TESTS_DIR/lib/common.sh"
 # shellcheck source=lib.sh
@@ -96,4 +99,44 @@ FAULT_LOG=/dev/null "$IMSS_RENEW" --module "$FAULT_MODULE" renew --abandon --tok
 	die "abandon: the journal is still there: $(ls "$C/state")"
 echo "ok: abandon: the journal under the serial's name was found and removed"
 assert_eq done "$(jq -r .state "$C/state/renew-$RP-$id_b.json")" "abandon: B's journal is left alone"
+
+# --- a serial-named journal is taken only by the token that holds its key --------
+# (safety finding 2: with the same serial, the first token to run took the
+# other's journal)
+case_new legacy-twins pfx
+add_token "IMSS B"
+id_a=$(identity IMSS)
+id_b=$(identity "IMSS B")
+rc=0
+FAULT_KILL=C_GenerateKeyPair:1:after renew_run >"$C/out.txt" || rc=$?
+[[ $rc != 0 ]] || die "legacy twins: the killed run on A exited 0"
+legacy=$C/state/renew-$RP-$ZERO.json
+mv "$C/state/renew-$RP-$id_a.json" "$legacy"
+sum_legacy=$(sha256sum <"$legacy")
+TOKEN_URI='pkcs11:token=IMSS%20B'
+renew_run >"$C/out.txt" || die "legacy twins: the renewal on B failed: $(<"$C/err")"
+[[ $(<"$C/out.txt") != *"Continuing the interrupted renewal"* ]] ||
+	die "legacy twins: B continued A's renewal"
+echo "ok: legacy twins: B did not continue A's serial-named journal"
+assert_eq "$sum_legacy" "$(sha256sum <"$legacy" 2>/dev/null)" \
+	"legacy twins: A's serial-named journal is left where it was, unchanged"
+assert_contains "$(<"$C/err")" "that is not on this token: it may be another token's with the same serial" \
+	"legacy twins: B says why it left the journal"
+assert_eq done "$(jq -r .state "$C/state/renew-$RP-$id_b.json")" "legacy twins: B's own journal is done"
+# abandon_on URI: renew --abandon without an employer on that token.
+abandon_on() {
+	FAULT_LOG=/dev/null "$IMSS_RENEW" --module "$FAULT_MODULE" renew --abandon --token "$1" \
+		--state-dir "$C/state" --pin-source "file:$T/pin" >"$C/abandon.out" 2>"$C/err"
+}
+rc=0
+abandon_on 'pkcs11:token=IMSS%20B' || rc=$?
+[[ $rc != 0 ]] || die "legacy twins: --abandon on B found something to undo"
+assert_contains "$(<"$C/err")" "No unfinished renewal on this token" \
+	"legacy twins: --abandon on B does not take A's serial-named journal"
+assert_eq "$sum_legacy" "$(sha256sum <"$legacy" 2>/dev/null)" \
+	"legacy twins: after --abandon on B, A's journal is still unchanged"
+abandon_on "$IMSS_TOKEN_URI" || die "legacy twins: --abandon on A failed: $(<"$C/err")"
+[[ ! -e $legacy && ! -e $C/state/renew-$RP-$id_a.json ]] ||
+	die "legacy twins: A's journal is still there: $(ls "$C/state")"
+echo "ok: legacy twins: --abandon on A, which holds the journal's key, takes it over and undoes it"
 echo "PASS: $T_NAME"

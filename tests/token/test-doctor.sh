@@ -17,7 +17,10 @@
 #  - a write-protected token (FAULT_TOKEN_FLAGS=write_protected): doctor
 #    FAIL on "write" (exit 1), and with --try nothing tried and no login;
 #    keygen refused saying the keys still sign,
-#    and the key made beforehand still signs and its certificate exports.
+#    and the key made beforehand still signs and its certificate exports;
+#  - a module that lists one of the try's handles twice (FAULT_FIND_TWICE):
+#    the set under the try's label is not the set made, so the try fails
+#    and deletes nothing.
 # shellcheck source=../lib/common.sh
 . "$TESTS_DIR/lib/common.sh"
 # shellcheck source=../cli/cli-lib.sh
@@ -151,3 +154,15 @@ cmp -s "$T/cert.der" "$T/out.cer" || die "write-protected: the export differs"
 echo "ok: write-protected: its certificate still exports"
 unset FAULT_TOKEN_FLAGS
 assert_eq "$before" "$(listing)" "write-protected: the token's objects as before"
+
+# --- the try's label lists a handle twice: its set is not the set made ---------------
+# (FAULT_FIND_TWICE: a module listing one object twice; counted as a
+# multiset, the two handles made "matched" and the pair was deleted)
+FAULT_FIND_TWICE=1 assert_exit 1 capture "$T/twice.json" fault --json doctor \
+	--token "$IMSS_TOKEN_URI" --try --type ec:prime256v1 --pin-source "file:$T/pin"
+assert_eq "FAIL|failed" "$(jq -r '.checks[] | select(.name == "try:keygen:ec:prime256v1") |
+	[.status, .result] | join("|")' "$T/twice.json")" "a handle listed twice: the key pair try fails"
+assert_contains "$(jq -r '.checks[] | select(.name == "try:keygen:ec:prime256v1") | .text' \
+	"$T/twice.json")" "are not exactly the ones the try made" "a handle listed twice: it says why"
+left=$(listing | grep -c '|imss-renew-doctor-' || true)
+assert_eq 2 "$left" "a handle listed twice: nothing deleted (the pair is left, for a look; last part of the test)"

@@ -13,7 +13,10 @@
 #    (KEY_PROTECTION) and destroyed; one of the two is enough;
 #  - an answer about the token, session, login or key type
 #    (CKR_USER_NOT_LOGGED_IN, CKR_SESSION_READ_ONLY, CKR_DEVICE_MEMORY,
-#    CKR_PIN_EXPIRED, CKR_KEY_SIZE_RANGE): no relaxed template is tried.
+#    CKR_PIN_EXPIRED, CKR_KEY_SIZE_RANGE): no relaxed template is tried;
+#  - a pair made and then CKR_GENERAL_ERROR, CKR_FUNCTION_FAILED or
+#    CKR_DEVICE_ERROR answered: that pair is found by its label and random
+#    ID and taken, no second template tried (one pair on the token).
 # shellcheck source=../lib/common.sh
 . "$TESTS_DIR/lib/common.sh"
 : "${IMSS_RENEW:?IMSS_RENEW is not set (run the test through ctest)}"
@@ -98,6 +101,21 @@ assert_contains "$(jq -r .error.detail "$T/err.json")" "not sensitive" "sensitiv
 assert_eq "" "$(with_label "unsaid sensitive")" "sensitive unsaid: the pair was destroyed"
 FAULT_HIDE_ATTRS=extractable assert_exit 0 fault_keygen "never said" --type ec:prime256v1
 FAULT_HIDE_ATTRS=never_extractable assert_exit 0 fault_keygen "extractable said" --type ec:prime256v1
+
+# --- the pair made, then a failure answered: taken, never a second pair ---------
+# (FAULT_FAIL ...:after: the real C_GenerateKeyPair runs, the module says
+# CKR_GENERAL_ERROR; the next template would make a second pair under the
+# same label and random ID, which resume then calls ambiguous)
+for rv in CKR_GENERAL_ERROR CKR_FUNCTION_FAILED CKR_DEVICE_ERROR; do
+	label="made then $rv"
+	FAULT_FAIL=C_GenerateKeyPair:1:$rv:after assert_exit 0 fault_keygen "$label" --type ec:prime256v1
+	assert_eq 1 "$(grep -c '^C_GenerateKeyPair ' "$FAULT_LOG")" "$rv after the pair: no second template tried"
+	assert_eq 2 "$(with_label "$label" | wc -l)" "$rv after the pair: one pair on the token"
+	assert_eq "private-key public-key" "$(with_label "$label" | cut -d= -f1 | tr '\n' ' ' | sed 's/ $//')" \
+		"$rv after the pair: a private and a public key"
+	assert_contains "$(<"$T/stderr")" "made the pair; that pair is taken" "$rv after the pair: it says so"
+	assert_eq "true|false|true" "$(protection "$label")" "$rv after the pair: its protection checked"
+done
 
 # --- answers about the token, the session, the login or the key type: no fallback --
 # (0xb5: CKR_SESSION_READ_ONLY, 0x62: CKR_KEY_SIZE_RANGE, names the fault
