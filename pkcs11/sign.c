@@ -206,9 +206,9 @@ pss_params_set(CK_RSA_PKCS_PSS_PARAMS *pss, const struct hash_info *h)
 	pss->sLen = h->len;
 }
 
-imss_err
-imss_key_sign_digest(imss_key *key, imss_hash hash, imss_padding pad, const unsigned char *digest,
-                     size_t len, unsigned char **sig, size_t *siglen)
+static imss_err
+sign_digest(imss_key *key, imss_hash hash, imss_padding pad, const unsigned char *digest,
+            size_t len, unsigned char **sig, size_t *siglen)
 {
 	const struct hash_info *h = hash_lookup(hash);
 	unsigned char block[19 + 64];
@@ -293,12 +293,12 @@ sign_host_hash(imss_key *key, imss_hash hash, imss_padding pad, const unsigned c
 
 	if (EVP_Digest(data, len, digest, &dlen, EVP_get_digestbyname(h->ossl_name), NULL) != 1)
 		return ctx_fail_openssl(key->tok->ctx, "EVP_Digest");
-	return imss_key_sign_digest(key, hash, pad, digest, dlen, sig, siglen);
+	return sign_digest(key, hash, pad, digest, dlen, sig, siglen);
 }
 
-imss_err
-imss_key_sign(imss_key *key, imss_hash hash, imss_padding pad, const unsigned char *data,
-              size_t len, unsigned char **sig, size_t *siglen)
+static imss_err
+sign_data(imss_key *key, imss_hash hash, imss_padding pad, const unsigned char *data, size_t len,
+          unsigned char **sig, size_t *siglen)
 {
 	const struct hash_info *h = hash_lookup(hash);
 	imss_err err;
@@ -331,6 +331,35 @@ imss_key_sign(imss_key *key, imss_hash hash, imss_padding pad, const unsigned ch
 	ctx_log(key->tok->ctx, IMSS_LOG_DEBUG,
 	        _("token has no hash-and-sign mechanism for %s: hashing on the host"), h->ossl_name);
 	return sign_host_hash(key, hash, pad, data, len, sig, siglen);
+}
+
+/*
+ * The signatures hold the token themselves (imss_token_acquire): a renewal
+ * of fleet renew signs without holding it across its network exchanges,
+ * so that another renewal uses the token meanwhile.
+ */
+imss_err
+imss_key_sign_digest(imss_key *key, imss_hash hash, imss_padding pad, const unsigned char *digest,
+                     size_t len, unsigned char **sig, size_t *siglen)
+{
+	imss_err err;
+
+	imss_token_acquire(key->tok);
+	err = sign_digest(key, hash, pad, digest, len, sig, siglen);
+	imss_token_release(key->tok);
+	return err;
+}
+
+imss_err
+imss_key_sign(imss_key *key, imss_hash hash, imss_padding pad, const unsigned char *data,
+              size_t len, unsigned char **sig, size_t *siglen)
+{
+	imss_err err;
+
+	imss_token_acquire(key->tok);
+	err = sign_data(key, hash, pad, data, len, sig, siglen);
+	imss_token_release(key->tok);
+	return err;
 }
 
 /*

@@ -209,23 +209,49 @@ renew_preflight(struct renew *r)
 	                       renew_generates_key(r) ? 0 : PREFLIGHT_SKIP_KEYGEN);
 }
 
-/* The steps, the token held (imss_token_acquire) but for the network-only
- * ones: another thread's renewal uses the token meanwhile. */
+/*
+ * The IDSE steps whose only token use is signing with the current key
+ * (login, company data, letter, submission): the token is released for
+ * them, each signature holding it (imss_key_sign), so that another
+ * thread's renewal uses the token during their network exchanges.  The
+ * caller holds the token.
+ */
+static int
+idse_network_step(const struct renew *r)
+{
+	if (r->o->protocol != IMSS_PROTOCOL_IDSE)
+		return 0; /* SCEP and CMP decrypt or sign with the new key as they go */
+	imss_token_release(r->o->token);
+	return 1;
+}
+
+static imss_err
+idse_network_done(const struct renew *r, int released, imss_err err)
+{
+	if (released)
+		imss_token_acquire(r->o->token);
+	return err;
+}
+
+/* The steps, the token held (imss_token_acquire) but for the network
+ * ones (idse_network_step): another thread's renewal uses the token
+ * meanwhile. */
 static imss_err
 renew_steps(struct renew *r)
 {
 	unsigned char *req = NULL;
 	size_t req_len = 0;
 	imss_err err;
+	int released;
 
 	if (r->o->protocol != IMSS_PROTOCOL_IDSE) { /* no login, company data or letter */
 		err = after_step(r, renew_enroll_identity(r), 2);
 	} else {
+		released = idse_network_step(r);
 		err = after_step(r, renew_login(r), 1);
-		imss_token_release(r->o->token); /* network only: the token is free for others */
 		if (err == IMSS_OK)
 			err = after_step(r, renew_company(r), 2);
-		imss_token_acquire(r->o->token);
+		err = idse_network_done(r, released, err);
 	}
 	if (err == IMSS_OK)
 		err = journal_open(r);
@@ -234,10 +260,14 @@ renew_steps(struct renew *r)
 	if (err == IMSS_OK)
 		err = after_step(r, renew_ensure_request(r, &req, &req_len), 4);
 	if (err == IMSS_OK && r->j.state < JOURNAL_CERT_RECEIVED &&
-	    r->o->protocol == IMSS_PROTOCOL_IDSE)
-		err = after_step(r, renew_ensure_letter(r), 5);
-	if (err == IMSS_OK) /* the token held: the request is sent signed */
-		err = after_step(r, renew_submit(r, req, req_len), 6);
+	    r->o->protocol == IMSS_PROTOCOL_IDSE) {
+		released = idse_network_step(r);
+		err = idse_network_done(r, released, after_step(r, renew_ensure_letter(r), 5));
+	}
+	if (err == IMSS_OK) {
+		released = idse_network_step(r);
+		err = idse_network_done(r, released, after_step(r, renew_submit(r, req, req_len), 6));
+	}
 	if (err == IMSS_OK)
 		err = renew_store(r);
 	if (err == IMSS_OK) {
