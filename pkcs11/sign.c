@@ -333,33 +333,38 @@ sign_data(imss_key *key, imss_hash hash, imss_padding pad, const unsigned char *
 	return sign_host_hash(key, hash, pad, data, len, sig, siglen);
 }
 
+typedef imss_err (*sign_fn)(imss_key *key, imss_hash hash, imss_padding pad, const unsigned char *in,
+                            size_t len, unsigned char **sig, size_t *siglen);
+
 /*
  * The signatures hold the token themselves (imss_token_acquire): a renewal
  * of fleet renew signs without holding it across its network exchanges,
  * so that another renewal uses the token meanwhile.
  */
-imss_err
-imss_key_sign_digest(imss_key *key, imss_hash hash, imss_padding pad, const unsigned char *digest,
-                     size_t len, unsigned char **sig, size_t *siglen)
+static imss_err
+sign_holding_token(sign_fn sign, imss_key *key, imss_hash hash, imss_padding pad,
+                   const unsigned char *in, size_t len, unsigned char **sig, size_t *siglen)
 {
 	imss_err err;
 
 	imss_token_acquire(key->tok);
-	err = sign_digest(key, hash, pad, digest, len, sig, siglen);
+	err = sign(key, hash, pad, in, len, sig, siglen);
 	imss_token_release(key->tok);
 	return err;
+}
+
+imss_err
+imss_key_sign_digest(imss_key *key, imss_hash hash, imss_padding pad, const unsigned char *digest,
+                     size_t len, unsigned char **sig, size_t *siglen)
+{
+	return sign_holding_token(sign_digest, key, hash, pad, digest, len, sig, siglen);
 }
 
 imss_err
 imss_key_sign(imss_key *key, imss_hash hash, imss_padding pad, const unsigned char *data,
               size_t len, unsigned char **sig, size_t *siglen)
 {
-	imss_err err;
-
-	imss_token_acquire(key->tok);
-	err = sign_data(key, hash, pad, data, len, sig, siglen);
-	imss_token_release(key->tok);
-	return err;
+	return sign_holding_token(sign_data, key, hash, pad, data, len, sig, siglen);
 }
 
 /*
