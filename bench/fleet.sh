@@ -51,6 +51,13 @@ max_rss() { sed -n 's/.*Maximum resident set size (kbytes): //p' "$1"; }
 lines() { wc -l <"$1" | tr -d ' '; }
 # calls_of FILE NAME: how many calls of NAME a FAULT_LOG holds.
 calls_of() { grep -c "^$2 " "$1" || true; }
+# cpu_s FILE: the CPU seconds (user + system) of the runs /usr/bin/time -v
+# wrote to FILE (appended one after the other).
+cpu_s() { awk -F': ' '/(User|System) time \(seconds\)/ { s += $2 } END { printf "%.2f", s }' "$1"; }
+# svc_cpu_s: the CPU seconds the reference service has used so far.
+svc_cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$svc_pid/stat"; }
+# sub A B: A - B, two decimals.
+sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a - b }'; }
 
 # populate FIRST LAST: employers FIRST..LAST on the current token (3 objects
 # each) and in the service.
@@ -85,13 +92,16 @@ fleet_run() {
 }
 
 # renews TAG FIRST LAST: one `renew` process per employer FIRST..LAST, one
-# after the other, through the fault module only; wall time in B_WALL_MS.
+# after the other, through the fault module only, each under /usr/bin/time
+# -v ($T/TAG.time, appended); wall time in B_WALL_MS.
 renews() {
 	local tag=$1 i start
 	start=$(date +%s%N)
+	B_WRAP=(/usr/bin/time -v -a -o "$T/$tag.time")
 	for ((i = $2; i <= $3; i++)); do
 		B_SPY=0 bench_renew "$tag-$i" "$(bench_user "$i")" "$type" --current "$(bench_current "$i")"
 	done
+	B_WRAP=()
 	B_WALL_MS=$((($(date +%s%N) - start) / 1000000))
 }
 
@@ -201,13 +211,20 @@ say "3. $compare renewals (SoftHSM, no latency)"
 bench_token "$T/token-c"
 first=$((first + modelled))
 populate "$first" $((first + 2 * compare - 1))
+svc0=$(svc_cpu_s)
 renews procs "$first" $((first + compare - 1))
 procs_wall=$B_WALL_MS
+svc1=$(svc_cpu_s)
 row "$compare renew processes: wall time" "$(awk -v w="$procs_wall" 'BEGIN { printf "%.1f s", w / 1000 }')"
 if ((has_fleet)); then
 	fleet_run compare $((first + compare)) $((first + 2 * compare - 1))
+	svc2=$(svc_cpu_s)
 	row "one fleet renew of $compare: wall time" "$(awk -v w="$B_WALL_MS" 'BEGIN { printf "%.1f s", w / 1000 }')"
 	row "renew processes / fleet" "$(ratio "$procs_wall" "$B_WALL_MS")x (goal 2x)"
+	# The client's CPU apart from the service's (both on this machine).
+	row "CPU, client (user+sys): processes / fleet" \
+		"$(cpu_s "$T/procs.time") s / $(cpu_s "$T/compare.time") s = $(ratio "$(cpu_s "$T/procs.time")" "$(cpu_s "$T/compare.time")")x"
+	row "CPU, service: during the processes / the fleet" "$(sub "$svc1" "$svc0") s / $(sub "$svc2" "$svc1") s"
 else
 	nm "one fleet renew of $compare" "this build has no 'imss-renew fleet renew'"
 fi

@@ -317,21 +317,22 @@ sign_data(imss_key *key, imss_hash hash, imss_padding pad, const unsigned char *
 	return sign_host_hash(key, hash, pad, data, len, sig, siglen);
 }
 
+typedef imss_err (*sign_fn)(imss_key *key, imss_hash hash, imss_padding pad, const unsigned char *in,
+                            size_t len, unsigned char **sig, size_t *siglen);
+
 /*
  * The key's operations hold its token (imss_token_acquire) from the first
  * call to the last: another thread's renewal may use the token between
  * them (a pipelined fleet's network steps sign while no step holds it).
- * in is the data, or with digest set its digest.
  */
 static imss_err
-sign_holding(imss_key *key, imss_hash hash, imss_padding pad, const unsigned char *in, size_t len,
-             int digest, unsigned char **sig, size_t *siglen)
+sign_holding_token(sign_fn sign, imss_key *key, imss_hash hash, imss_padding pad,
+                   const unsigned char *in, size_t len, unsigned char **sig, size_t *siglen)
 {
 	imss_err err;
 
 	imss_token_acquire(key->tok);
-	err = digest ? sign_digest(key, hash, pad, in, len, sig, siglen)
-	             : sign_data(key, hash, pad, in, len, sig, siglen);
+	err = sign(key, hash, pad, in, len, sig, siglen);
 	imss_token_release(key->tok);
 	return err;
 }
@@ -340,14 +341,14 @@ imss_err
 imss_key_sign_digest(imss_key *key, imss_hash hash, imss_padding pad, const unsigned char *digest,
                      size_t len, unsigned char **sig, size_t *siglen)
 {
-	return sign_holding(key, hash, pad, digest, len, 1, sig, siglen);
+	return sign_holding_token(sign_digest, key, hash, pad, digest, len, sig, siglen);
 }
 
 imss_err
 imss_key_sign(imss_key *key, imss_hash hash, imss_padding pad, const unsigned char *data,
               size_t len, unsigned char **sig, size_t *siglen)
 {
-	return sign_holding(key, hash, pad, data, len, 0, sig, siglen);
+	return sign_holding_token(sign_data, key, hash, pad, data, len, sig, siglen);
 }
 
 /*

@@ -202,7 +202,9 @@ void imss_token_close(imss_token *tok);
  * One thread at a time on the token's session (PKCS#11 sessions are not
  * thread-safe): a thread sharing the token with others acquires it around
  * everything it does with the token, its keys and the credentials on it,
- * and releases it as often as it acquired it (it may nest).
+ * and releases it as often as it acquired it (it may nest).  A signature
+ * (imss_key_sign, imss_key_sign_digest, and so a token credential's CMS
+ * signature) takes it itself, for the signature alone.
  */
 void imss_token_acquire(imss_token *tok);
 void imss_token_release(imss_token *tok);

@@ -230,6 +230,12 @@ setup(struct http_client *c, const char *url, struct sink *sink, struct curl_sli
 		curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, trust_for_handshake);
 		curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, (void *)c);
 	}
+	if (c->opts.trusted_only) {
+		/* The system store would be parsed for each connection (some
+		 * 150 certificates), only to be replaced by trust_for_handshake. */
+		curl_easy_setopt(h, CURLOPT_CAINFO, NULL);
+		curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+	}
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, c->opts.connect_timeout);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, c->opts.total_timeout);
 	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->opts.max_response);

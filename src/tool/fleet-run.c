@@ -8,6 +8,7 @@
  * and the --report file.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,7 +171,7 @@ tokens_close(struct fleet_run *r)
 {
 	size_t i, j;
 
-	for (i = 0; i < r->ntokens; i++) {
+	for (i = 0; r->tokens && i < r->ntokens; i++) {
 		for (j = 0; r->tokens[i].rps && j < r->tokens[i].ncerts; j++)
 			free(r->tokens[i].rps[j]);
 		free(r->tokens[i].rps);
@@ -182,6 +183,8 @@ tokens_close(struct fleet_run *r)
 		free(r->tokens[i].detail);
 	}
 	free(r->tokens);
+	r->tokens = NULL;
+	r->ntokens = 0;
 }
 
 /* The token's certificates, listed and described once for the run: their
@@ -277,6 +280,24 @@ newest_on_token(struct fleet_run *r, struct fleet_token *ft, const struct fleet_
 		}
 	sk_X509_pop_free(cas, X509_free);
 	return found ? &ft->certs[best] : NULL;
+}
+
+/* The employer's certificates of the listing, freed once its row was
+ * looked at: every row names another employer (fleet-file.c), so none is
+ * looked for again, and a fleet of hundreds keeps no certificate it is
+ * done with. */
+static void
+token_forget(struct fleet_token *ft, const char *rp)
+{
+	size_t i;
+
+	for (i = 0; ft->listed && ft->rps && i < ft->ncerts; i++)
+		if (ft->rps[i] && strcmp(ft->rps[i], rp) == 0) {
+			free(ft->rps[i]);
+			ft->rps[i] = NULL;
+			X509_free(ft->certs[i].cert);
+			ft->certs[i].cert = NULL;
+		}
 }
 
 /* ---- the current credential --------------------------------------- */
@@ -470,6 +491,18 @@ on_interrupted(void *user)
 
 /* ---- fleet renew ------------------------------------------------------- */
 
+/* What a summary row shows of a renewal (serial, expiry, certificate URI);
+ * the rest is freed when the employer is done. */
+static void
+result_keep_summary(imss_renew_result *renewed)
+{
+	free(renewed->subject);
+	free(renewed->key_uri);
+	free(renewed->cert_path);
+	free(renewed->letter_path);
+	renewed->subject = renewed->key_uri = renewed->cert_path = renewed->letter_path = NULL;
+}
+
 static imss_err
 renew_one(struct fleet_run *r, const struct fleet_row *row, struct fleet_token *target,
           imss_credential *cred, struct fleet_result *res)
@@ -506,6 +539,7 @@ renew_one(struct fleet_run *r, const struct fleet_row *row, struct fleet_token *
 	o.flags = IMSS_RENEW_YES | (a->wait_lock ? IMSS_RENEW_WAIT_LOCK : 0);
 	err = imss_renew(r->t->ctx, &o, &ui, &res->renewed);
 	imss_pin_source_free(password);
+	result_keep_summary(&res->renewed);
 	if (err == IMSS_OK)
 		res->status = "renewed";
 	else if (err == IMSS_ERR_PENDING)
@@ -539,6 +573,7 @@ renew_find(struct fleet_run *r, const struct fleet_row *row, struct fleet_result
 			result_fail(r, res, IMSS_ERR_NO_OBJECT,
 			            _("No certificate of this employer with its key is on the token; give it in the current column."));
 		imss_token_release((*target)->tok);
+		token_forget(*target, row->registro_patronal);
 	}
 	pthread_mutex_unlock(&r->lock);
 }
@@ -582,6 +617,7 @@ renew_worker(void *arg)
 			renew_one(r, r->results[i].row, target, cred, &r->results[i]);
 		imss_credential_free(cred);
 		renew_ended(r, i);
+		malloc_trim(0); /* the pages the employer's renewal freed go back (peak RSS) */
 	}
 	imss_ctx_thread_detail(0);
 	return NULL;
@@ -801,6 +837,7 @@ fleet_renew(struct tool *t, const struct fleet_args *a, const struct fleet_file 
 		rc = tool_fail(t, IMSS_ERR_NOMEM, 0);
 	if (rc != TOOL_EXIT_OK)
 		goto out;
+	tokens_close(&r); /* the module's copy of the objects freed before the summary */
 	failed = count_of(&r, "failed");
 	rc = tool_stop_requested() || count_of(&r, "interrupted") || count_of(&r, "not-run")
 	             ? TOOL_EXIT_INTERRUPTED

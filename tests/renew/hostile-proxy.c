@@ -26,6 +26,8 @@
  *   http-500       HTTP 500 with a body that is no error description
  *   stall          no answer for --stall seconds (default 30), then the
  *                  connection closed
+ *   slow           the honest answer, --stall seconds late ("slow answer
+ *                  sent" on stderr then): a slow link or service
  *   redirect       302 to the same path over plain http://
  *   cn-other       the certificate re-made with a CN that is not the
  *                  razon social (O unchanged)
@@ -623,6 +625,9 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		sleep((unsigned)stall_seconds);
 		free(a.body);
 		return MHD_NO;
+	} else if (strcmp(mode, "slow") == 0) {
+		sleep((unsigned)stall_seconds);
+		fprintf(stderr, "hostile-proxy: %s %s: slow answer sent\n", method, url);
 	} else if (strcmp(mode, "redirect") == 0) {
 		free(a.body);
 		a.body = strdup("");
