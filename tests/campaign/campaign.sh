@@ -67,9 +67,13 @@ FULL_EVERY=25               # every N steps: no cache, every credential signs
 svc_init
 svc_start
 proxy_start --stall "$STALL"
-# The proxy's modes, from its own description (a mode added there is used here).
+# The proxy's modes, from its own description (a mode added there is used here),
+# but not-before-ahead: the proxy re-makes the certificate under the CA's key,
+# so the service has no record of it and a lineage that made it its current
+# credential would be refused at login (CERT_UNKNOWN) for the test's own doing
+# (renew-hostile and the finding second-certificate-same-key run that mode).
 mapfile -t MODES < <(sed -n '/tampered with as FILE says/,/The request always/p' "$TESTS_DIR/renew/hostile-proxy.c" |
-	sed -n 's/^ \*   \([a-z][a-z0-9-]*\)  .*/\1/p' | grep -vx pass)
+	sed -n 's/^ \*   \([a-z][a-z0-9-]*\)  .*/\1/p' | grep -vx -e pass -e not-before-ahead)
 ((${#MODES[@]} > 0)) || die "no modes found in hostile-proxy.c"
 
 # Another CA with the service CA's name, for forged certificates.
