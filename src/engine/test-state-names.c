@@ -96,22 +96,15 @@ test_pins(void)
 	CHECK_INT(trusted_count("https://127.0.0.1/4443"), 0);
 }
 
+static void
+tests(void)
+{
+	test_names();
+	test_pins();
+}
+
 int
 main(void)
 {
-	char cmd[512];
-	int rc;
-
-	if (!mkdtemp(dir) || imss_ctx_new(NULL, &ctx) != IMSS_OK) {
-		perror("setup");
-		return 2;
-	}
-	test_names();
-	test_pins();
-	imss_ctx_free(ctx);
-	rc = unit_done("unit-state-names");
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
-	return rc;
+	return unit_run_in_dir("unit-state-names", &ctx, dir, tests);
 }
