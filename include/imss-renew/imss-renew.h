@@ -692,6 +692,12 @@ typedef struct imss_renew_ui {
 /* Is address a sane e-mail address (checked before it is sent)? */
 int imss_email_is_valid(const char *address);
 
+/* A copy of text safe to print on a terminal: each control character
+ * (C0, DEL, C1, bidi overrides), NUL or invalid UTF-8 byte a '?'
+ * (malloc'd; NULL when out of memory).  For what a token or a file says
+ * (labels, manufacturer, model) before it is shown. */
+char *imss_text_dup(const char *text);
+
 #define IMSS_RENEW_YES 1u        /* ask nothing: --yes */
 #define IMSS_RENEW_WAIT_LOCK 2u  /* wait for another renewal of the token */
 /* After a successful renewal, retire the old token credential (asking

@@ -140,6 +140,12 @@ domain_valid(const char *d)
 	return labels >= 2;
 }
 
+char *
+imss_text_dup(const char *text)
+{
+	return str_text_dup(text, strlen(text));
+}
+
 int
 imss_email_is_valid(const char *address)
 {

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -63,16 +64,61 @@ renew_subject_entry(const X509_NAME *name, int nid)
 	return s;
 }
 
-char *
-renew_file_safe(const char *text)
+static int
+file_safe_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '.' || c == '_' || c == '-';
+}
+
+/* The name before 0.5 (renew_file_legacy): each other byte a '_'. */
+static char *
+file_safe_replaced(const char *text)
 {
 	char *s = strdup(text), *p;
 
 	for (p = s; p && *p; p++)
-		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
+		if (!file_safe_char(*p))
 			*p = '_';
 	return s;
+}
+
+/*
+ * text as a part of a file name, one to one (docs/design.md, "State file
+ * names"): text itself when it is all of [A-Za-z0-9._-]; else each other
+ * byte a '_', then '~' (which no unchanged name has) and the first 16 hex
+ * digits of SHA-256 over text, so that "A/B" and "A_B" differ.
+ */
+char *
+renew_file_safe(const char *text)
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	char *safe = file_safe_replaced(text), *hex, *named = NULL;
+
+	if (safe == NULL || strcmp(safe, text) == 0)
+		return safe;
+	SHA256((const unsigned char *)text, strlen(text), md);
+	hex = hex_encode(md, 8);
+	if (hex != NULL)
+		named = str_printf("%s~%s", safe, hex);
+	free(hex);
+	free(safe);
+	return named;
+}
+
+/* The name older versions gave text when it differs from today's (each
+ * byte outside [A-Za-z0-9._-] a '_', which made "A/B" and "A_B" one
+ * name), else NULL: where an unfinished renewal may still be. */
+char *
+renew_file_legacy(const char *text)
+{
+	char *old = file_safe_replaced(text);
+
+	if (old != NULL && strcmp(old, text) == 0) {
+		free(old);
+		old = NULL;
+	}
+	return old;
 }
 
 /* The token's name in the state files: its identity (docs/design.md,
@@ -153,8 +199,8 @@ renew_journal_ours(struct renew *r, const struct journal *j, int *ours)
  * (tpm2-pkcs11: 0000000000000000), so it is taken only when it is this
  * token's (renew_journal_ours).  The request and certificate files it
  * names stay where they are. */
-imss_err
-renew_journal_adopt(struct renew *r, const char *path, const char *legacy)
+static imss_err
+renew_journal_adopt(struct renew *r, const char *path, const char *rp, const char *legacy)
 {
 	struct journal old;
 	struct stat st;
@@ -165,7 +211,10 @@ renew_journal_adopt(struct renew *r, const char *path, const char *legacy)
 	    !S_ISREG(st.st_mode))
 		return IMSS_OK;
 	err = journal_load(r->ctx, legacy, &old, &exists);
-	if (err == IMSS_OK && exists)
+	/* an old name may be another employer's (the old rule's "A/B" and
+	 * "A_B"): it must record this one */
+	if (err == IMSS_OK && exists &&
+	    (old.registro_patronal == NULL || strcmp(old.registro_patronal, rp) == 0))
 		err = renew_journal_ours(r, &old, &ours);
 	journal_clear(&old);
 	if (err != IMSS_OK || !ours)
@@ -177,6 +226,34 @@ renew_journal_adopt(struct renew *r, const char *path, const char *legacy)
 	ctx_log(r->ctx, IMSS_LOG_INFO, _("the journal '%s' of an earlier version is now '%s'"),
 	        legacy, path);
 	return IMSS_OK;
+}
+
+/* The journal of employer rp on this token moved to path from a name an
+ * older version gave it: by the serial (before the token's identity), or
+ * with the employer's or the token's name by the old rule
+ * (renew_file_legacy). */
+imss_err
+renew_journal_adopt_old(struct renew *r, const char *rp, const char *path)
+{
+	const imss_token_info *ti = imss_token_get_info(r->o->token);
+	imss_err err = IMSS_OK;
+	int i;
+
+	for (i = 1; err == IMSS_OK && i < 8; i++) {
+		const char *token = (i & 1) ? ti->serial : ti->identity;
+		char *rp_name = (i & 2) ? renew_file_legacy(rp) : renew_file_safe(rp);
+		char *token_name = (i & 4) ? renew_file_legacy(token) : renew_file_safe(token);
+		char *legacy = rp_name && token_name ? str_printf("%s/renew-%s-%s.json",
+		                                                  r->state_dir, rp_name, token_name)
+		                                     : NULL;
+
+		if (legacy != NULL && strcmp(legacy, path) != 0)
+			err = renew_journal_adopt(r, path, rp, legacy);
+		free(legacy);
+		free(token_name);
+		free(rp_name);
+	}
+	return err;
 }
 
 imss_err
@@ -194,17 +271,17 @@ renew_journal_reached(struct renew *r, char **field, const char *path, enum jour
 imss_err
 renew_journal_load(struct renew *r, int *exists)
 {
+	const char *rp = r->company.registro_patronal ? r->company.registro_patronal
+	                                              : r->session.registro_patronal;
 	char *path = renew_state_file(r, "renew", "json");
-	char *legacy = state_file_named(r, "renew", "json", 1);
 	imss_err err = IMSS_ERR_NOMEM;
 
 	*exists = 0;
 	if (path != NULL)
-		err = renew_journal_adopt(r, path, legacy);
+		err = renew_journal_adopt_old(r, rp, path);
 	if (err == IMSS_OK)
 		err = journal_load(r->ctx, path, &r->j, exists);
 	free(path);
-	free(legacy);
 	return err;
 }
 
@@ -445,7 +522,8 @@ renew_lock_token(struct renew *r, const char *rp)
 	return err;
 }
 
-/* Where the CA of server is pinned: state_dir/ca-HOST_PORT.pem. */
+/* Where the CA of server is pinned: state_dir/ca-HOST_PORT~HASH.pem
+ * (renew_file_safe). */
 static imss_err
 pin_path_of(const char *state_dir, const char *server, char **out)
 {
@@ -673,7 +751,7 @@ connect_first_use(struct renew *r, const char *pin_file)
 
 /*
  * Trust: with --ca, TLS trusts that CA alone and issued certificates must
- * chain to it; it is pinned (ca-HOST_PORT.pem in the state directory)
+ * chain to it; it is pinned (ca-HOST_PORT~HASH.pem in the state directory)
  * after a handshake with it succeeded, replacing another pin only so.
  * Without --ca: the system store plus the pinned CA, to which issued
  * certificates must chain; without a pin (first use), the CA the service

@@ -30,21 +30,15 @@ journal_of_token(const char *name, const char *suffix, const char *legacy)
 /* This employer's journal on this token, taking over one an older version
  * named by serial. */
 static imss_err
-employer_journal(struct renew *r, const char *rp, const char *token, const char *old_token,
-                 char **path)
+employer_journal(struct renew *r, const char *rp, const char *token, char **path)
 {
 	char *safe = renew_file_safe(rp);
-	char *legacy = safe && old_token
-	                       ? str_printf("%s/renew-%s-%s.json", r->state_dir, safe, old_token)
-	                       : NULL;
-
 	imss_err err = IMSS_ERR_NOMEM;
 
 	*path = safe ? str_printf("%s/renew-%s-%s.json", r->state_dir, safe, token) : NULL;
 	if (*path != NULL)
-		err = renew_journal_adopt(r, *path, legacy);
+		err = renew_journal_adopt_old(r, rp, *path);
 	free(safe);
-	free(legacy);
 	return err;
 }
 
@@ -67,7 +61,7 @@ find_journal(struct renew *r, const char *rp, char **path)
 		goto out;
 	}
 	if (rp != NULL) {
-		err = employer_journal(r, rp, token, old_token, path);
+		err = employer_journal(r, rp, token, path);
 		goto out;
 	}
 	if ((d = opendir(r->state_dir)) == NULL)

@@ -52,14 +52,20 @@ char *renew_state_file(struct renew *r, const char *name, const char *ext);
 /* The one entry nid of a subject, as UTF-8 (malloc'd); NULL when it is
  * absent, repeated or empty. */
 char *renew_subject_entry(const X509_NAME *name, int nid);
-/* Move the journal at legacy (the serial's name; may be NULL) to path
- * when only the former exists and it is this token's (below). */
-imss_err renew_journal_adopt(struct renew *r, const char *path, const char *legacy);
+/* Move the journal of employer rp on this token to path from a name older
+ * versions gave it, when only that exists, records rp (or no employer) and
+ * is this token's (below). */
+imss_err renew_journal_adopt_old(struct renew *r, const char *rp, const char *path);
 /* Is j, a journal named by the serial, this token's: before keygen, or its
  * key (recorded ID and label) on this token?  Else *ours 0, and said. */
 imss_err renew_journal_ours(struct renew *r, const struct journal *j, int *ours);
-/* "text" with every character outside [A-Za-z0-9._-] as '_' (malloc'd). */
+/* text as part of a file name, one to one: itself when all of
+ * [A-Za-z0-9._-], else each other byte '_' plus '~' and 16 hex digits of
+ * its SHA-256 (malloc'd). */
 char *renew_file_safe(const char *text);
+/* The name versions before gave text (others as '_'), NULL when that is
+ * renew_file_safe's. */
+char *renew_file_legacy(const char *text);
 /* Does this employer's journal on this token (the current certificate's
  * registro patronal) record a key generated already?  Then the preflight
  * need not ask for the generation mechanism. */

@@ -284,26 +284,19 @@ test_not_a_file(void)
 	journal_clear(&saved);
 }
 
-int
-main(void)
+static void
+tests(void)
 {
-	char cmd[512];
-	int rc;
-
-	if (!mkdtemp(dir) || imss_ctx_new(NULL, &ctx) != IMSS_OK) {
-		perror("setup");
-		return 2;
-	}
 	test_round_trip_every_state();
 	test_format_parse();
 	test_round_trip_minimal();
 	test_absent();
 	test_refused();
 	test_not_a_file();
-	imss_ctx_free(ctx);
-	rc = unit_done("unit-journal");
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
-	return rc;
+}
+
+int
+main(void)
+{
+	return unit_run_in_dir("unit-journal", &ctx, dir, tests);
 }

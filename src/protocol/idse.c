@@ -429,11 +429,30 @@ get_challenge(imss_ctx *ctx, struct http_client *c, const char *user, char *chal
 	return err;
 }
 
+/* The terminal's prompt names whose password it asks for (fleet renew
+ * asks for several): the user and the certificate's registro patronal
+ * (malloc'd). */
+static char *
+password_prompt(const imss_credential *cred, const char *user)
+{
+	X509 *cert = cred ? imss_credential_get_certificate(cred) : NULL;
+	imss_cert_info info;
+	char *prompt = NULL;
+
+	if (cert != NULL && imss_cert_describe(cert, &info) == IMSS_OK) {
+		if (info.registro_patronal != NULL)
+			prompt = str_printf(_("IDSE password of user %s (registro patronal %s): "),
+			                    user, info.registro_patronal);
+		imss_cert_info_clear(&info);
+	}
+	return prompt ? prompt : str_printf(_("IDSE password of user %s: "), user);
+}
+
 static imss_err
 session_body(imss_ctx *ctx, const imss_credential *cred, const char *user,
              imss_pin_source *password, const char *challenge, json_object **out)
 {
-	char pass[PASSWORD_MAX];
+	char pass[PASSWORD_MAX], *prompt = NULL;
 	unsigned char *cms = NULL;
 	size_t len = 0;
 	char *b64 = NULL;
@@ -446,10 +465,13 @@ session_body(imss_ctx *ctx, const imss_credential *cred, const char *user,
 		return err;
 	b64 = b64_encode(cms, len);
 	OPENSSL_free(cms);
-	if (b64 == NULL)
+	if (b64 == NULL || (prompt = password_prompt(cred, user)) == NULL) {
+		free(b64);
 		return IMSS_ERR_NOMEM;
+	}
 	imss_secrets_begin();
-	err = imss_pin_source_read(password, _("IDSE password: "), pass, sizeof(pass));
+	err = imss_pin_source_read(password, prompt, pass, sizeof(pass));
+	free(prompt);
 	if (err != IMSS_OK) {
 		imss_secrets_end();
 		free(b64);

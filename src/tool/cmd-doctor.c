@@ -110,8 +110,8 @@ print_text(const imss_doctor_report *report)
 	for (i = 0; i < report->count; i++) {
 		const imss_check *check = &report->checks[i];
 
-		printf("%-10s  %s: %s", column_word(check), check->name,
-		       check->text ? check->text : "");
+		printf("%-10s  %s: ", column_word(check), check->name);
+		tool_put_text(check->text ? check->text : "");
 		if (check->ms >= 0)
 			printf(_(" (%ld ms)"), check->ms);
 		putchar('\n');

@@ -130,7 +130,9 @@ print_object(const void *item, size_t number)
 {
 	const imss_object_info *info = item;
 
-	printf("%s: %s\n", class_word(info->klass), info->uri ? info->uri : "");
+	printf("%s: ", class_word(info->klass));
+	tool_put_text(info->uri ? info->uri : "");
+	putchar('\n');
 	if (is_key(info->klass))
 		print_key_type(info);
 	tool_field(_("ID"), info->id_hex);

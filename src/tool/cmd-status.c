@@ -119,7 +119,9 @@ print_entry(const void *item, size_t n)
 
 	tool_time_text(x->info.not_before, from, sizeof(from));
 	tool_time_text(x->info.not_after, until, sizeof(until));
-	printf(_("Certificate %zu: %s\n"), n, x->location);
+	printf(_("Certificate %zu: "), n);
+	tool_put_text(x->location);
+	putchar('\n');
 	tool_field(_("subject"), x->info.subject);
 	print_optional(_("razon social"), x->info.razon_social);
 	print_optional(_("registro patronal"), x->info.registro_patronal);

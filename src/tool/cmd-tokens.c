@@ -87,9 +87,11 @@ print_token(const void *item, size_t n)
 	else
 		snprintf(range, sizeof(range), _("%lu to %lu"), info->min_pin_len, info->max_pin_len);
 
-	if (info->label && *info->label)
-		printf(_("Token %zu: %s\n"), n, info->label);
-	else
+	if (info->label && *info->label) {
+		printf(_("Token %zu: "), n);
+		tool_put_text(info->label);
+		putchar('\n');
+	} else
 		printf(_("Token %zu\n"), n);
 	tool_field(_("URI"), info->uri);
 	tool_field(_("label"), info->label);

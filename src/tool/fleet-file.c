@@ -205,6 +205,16 @@ is_source(const char *s)
 	       strncmp(s, "env:", 4) == 0 || strncmp(s, "cred:", 5) == 0;
 }
 
+/* Does value, a PKCS#11 URI of a column, name a module to load
+ * (module-path=)?  That library would be loaded into the run and sent
+ * the PIN: a data file does not choose code, --module does. */
+static int
+names_module(const char *value)
+{
+	return value != NULL && strncmp(value, "pkcs11:", 7) == 0 &&
+	       strstr(value, "module-path=") != NULL;
+}
+
 /* The values of one row, each as its option would be checked. */
 static const char *
 row_mistake(const struct fleet_row *r)
@@ -222,6 +232,8 @@ row_mistake(const struct fleet_row *r)
 		return _("current must be a PKCS#11 URI (pkcs11:...), a .pfx/.p12 or a .cer, or empty");
 	if (r->token != NULL && strncmp(r->token, "pkcs11:", 7) != 0)
 		return _("token must be a PKCS#11 URI (pkcs11:...)");
+	if (names_module(r->current) || names_module(r->token))
+		return _("a URI of the file names a module to load (module-path=), which would be sent the PIN: a data file does not choose the code to load. Remove module-path= from the row and give the module with --module");
 	if (r->server != NULL && strncmp(r->server, "https://", 8) != 0)
 		return _("server must be an https:// URL");
 	if (r->email != NULL && !imss_email_is_valid(r->email))

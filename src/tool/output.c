@@ -9,6 +9,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -297,12 +298,22 @@ tool_field_name(const char *name)
 }
 
 void
+tool_put_text(const char *text)
+{
+	char *safe = imss_text_dup(text);
+
+	fputs(safe ? safe : "?", stdout);
+	free(safe);
+}
+
+void
 tool_field(const char *name, const char *value)
 {
 	if (!value || !*value)
 		value = "-";
 	tool_field_name(name);
-	printf("%s\n", value);
+	tool_put_text(value);
+	putchar('\n');
 }
 
 void

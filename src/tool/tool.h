@@ -392,6 +392,11 @@ void tool_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* output.c: text */
 
 /* "  <name>:<padding> <value>" on stdout; NULL or "" value prints "-". */
+/* text on standard output as str_text_dup gives it: each control
+ * character, NUL or invalid UTF-8 byte a '?' (what a token or a file
+ * says, such as a label, reaches no terminal raw; --json keeps it exact). */
+void tool_put_text(const char *text);
+/* "  name:   value" (value through tool_put_text; "-" when empty). */
 void tool_field(const char *name, const char *value);
 /* Only "  <name>:<padding> ", for a value the caller prints. */
 void tool_field_name(const char *name);

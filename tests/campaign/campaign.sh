@@ -465,7 +465,7 @@ exec_tool_step() {
 	# The CA pinned on first use is trusted by a later run without --ca (the
 	# README's promise): a trust failure with the pin intact is a violation.
 	if [[ $cmd != abandon && $ca == 0 && $mode == pass && $kill == - && $fail == - && $LAST_RC == 1 ]] &&
-		cmp -s "$C/state/ca-127.0.0.1_${SERVER##*:}.pem" "$D/ca.pem" && grep -q 'not the one trusted' "$C/err" &&
+		cmp -s "$C/state/$(pin_name "127.0.0.1:${SERVER##*:}")" "$D/ca.pem" && grep -q 'not the one trusted' "$C/err" &&
 		[[ $ALLOW != *' pinned-ca '* ]]; then
 		violation "a run without --ca does not trust the pinned CA, which is the service's own: $(tr '\n' ' ' <"$C/err")"
 	fi

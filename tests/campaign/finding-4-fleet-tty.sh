@@ -56,8 +56,13 @@ C=$T
 cmd=$(printf '%q ' "$IMSS_RENEW" --module "$SOFTHSM" fleet renew --file "$T/fleet.csv" \
 	--pin-source "file:$T/pin" --server "$SVC_URL" --ca "$D/ca.pem" \
 	--type ec:prime256v1 --state-dir "$T/state" --out-dir "$T/out" --yes --jobs 2)
-tty_drive "$T/tty.txt" "$cmd; echo EXIT=\$?; stty -a" "IDSE password: " "$pass" "IDSE password: " "$pass"
+tty_drive "$T/tty.txt" "$cmd; echo EXIT=\$?; stty -a" "IDSE password of user " "$pass" \
+	"IDSE password of user " "$pass"
 assert_eq 0 "$TTY_LEFT" "both passwords asked on the terminal"
+for i in 1 2; do # each prompt names whose password it asks for
+	assert_eq 1 "$(grep -cF "IDSE password of user FLEET000$i (registro patronal F000000000$i): " \
+		"$T/tty.txt")" "the prompt names user FLEET000$i and its employer"
+done
 grep -q 'EXIT=0' "$T/tty.txt" || die "fleet renew failed: $(cat "$T/tty.txt")"
 ! grep -q "$pass" "$T/tty.txt" || die "a password typed was echoed on the terminal: $(cat "$T/tty.txt")"
 grep -Eq '(^| )echo( |$)' "$T/tty.txt" || die "the terminal was left without echo: $(grep -E 'echo' "$T/tty.txt")"

@@ -101,6 +101,15 @@ svc_serve() {
 	done
 }
 
+# pin_name HOST:PORT: the file name of the CA pinned for that server, as
+# the engine names state files (docs/design.md, "State file names"): a name
+# with a byte outside [A-Za-z0-9._-] gets '~' and 16 hex digits of its SHA-256.
+pin_name() {
+	local safe=${1//[^A-Za-z0-9._-]/_}
+	[[ $safe == "$1" ]] || safe+="~$(printf '%s' "$1" | sha256sum | cut -c1-16)"
+	printf 'ca-%s.pem' "$safe"
+}
+
 # assert_eq EXPECTED GOT MSG
 assert_eq() {
 	[[ $1 == "$2" ]] ||

@@ -5,7 +5,7 @@
 #  - without --ca and without a pin, renew fails against the reference
 #    service (its CA is in no system store), says so, pins nothing and makes
 #    nothing on the token;
-#  - a renewal with --ca pins the service's CA as ca-127.0.0.1_PORT.pem;
+#  - a renewal with --ca pins the service's CA as ca-127.0.0.1_PORT~HASH.pem;
 #  - later, in the same state directory and without --ca: another renewal
 #    and a recover succeed, trusting the pin.
 # (The details of pinning, replacing and refusing pins are in
@@ -20,7 +20,7 @@ svc_start
 S=$T/shared-state
 mkdir -p "$S"
 chmod 700 "$S"
-PIN_FILE=$S/ca-127.0.0.1_$(svc_port).pem
+PIN_FILE=$S/$(pin_name "127.0.0.1:$(svc_port)")
 
 # shared_args [--no-ca]: RENEW_ARGS of the case in the shared state
 # directory $S; without --ca when asked.

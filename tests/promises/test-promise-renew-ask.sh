@@ -86,7 +86,7 @@ pid=$!
 BG_PIDS+=("$pid")
 declare -A answer=(
 	["PIN for token 'IMSS': "]=$USER_PIN
-	["IDSE password: "]=$(<"$T/idse.pass")
+	["IDSE password of user $USER (registro patronal $RP): "]=$(<"$T/idse.pass")
 	["Password for $C/old.pfx: "]=$(<"$T/pfx.pass")
 )
 declare -A answered=()

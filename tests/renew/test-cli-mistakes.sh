@@ -45,10 +45,11 @@ EXTRA=()
 case_new password token
 before=$(failed_logins)
 KEEP_YES=1 args_without --idse-password-source
-tty_drive "$C/tty.txt" "$CMD" "IDSE password: " Equivocado9 "IDSE password: " "$PASS"
+prompt="IDSE password of user $USER (registro patronal $RP): "
+tty_drive "$C/tty.txt" "$CMD" "$prompt" Equivocado9 "$prompt" "$PASS"
 [[ $TTY_RC == 0 ]] || die "password: the renewal completes after the password is typed again: exit $TTY_RC: $(<"$C/tty.txt")"
 echo "ok: password: the renewal completes after the password is typed again"
-assert_eq 2 "$(count_of 'IDSE password: ' "$C/tty.txt")" "password: asked twice"
+assert_eq 2 "$(count_of "$prompt" "$C/tty.txt")" "password: asked twice, naming the user and employer"
 assert_contains "$(<"$C/tty.txt")" "did not accept the IDSE user and password (try 1 of 3)" "password: says why it asks again"
 assert_eq 1 "$(($(failed_logins) - before))" "password: one login failure logged by the service"
 check_renewed "password"

@@ -24,7 +24,7 @@ svc_start
 PORT=$(svc_port)
 SHARED=$T/shared-state        # one state directory, so the pin is shared
 mkdir -p -m 700 "$SHARED"
-PIN_FILE=$SHARED/ca-127.0.0.1_$PORT.pem
+PIN_FILE=$SHARED/$(pin_name "127.0.0.1:$PORT")
 
 # The journal in the state directory of the case ($STATE, else $C/state).
 journal() { printf '%s' "${STATE:-$C/state}/renew-$RP-$IMSS_TOKEN_SERIAL.json"; }
@@ -64,7 +64,7 @@ assert_eq 1 "$rc" "end-entity --ca: refused"
 grep -q 'is not a CA certificate' "$C/err" || die "end-entity --ca: unclear message: $(<"$C/err")"
 assert_eq 0 "$(pins "$C/state")" "end-entity --ca: nothing pinned"
 mkdir -p -m 700 "$C/planted"
-openssl x509 -inform DER -in "$C/old-cert.der" -out "$C/planted/ca-127.0.0.1_$PORT.pem"
+openssl x509 -inform DER -in "$C/old-cert.der" -out "$C/planted/$(pin_name "127.0.0.1:$PORT")"
 rc=0
 trust_run "$C/planted" - || rc=$?
 assert_eq 1 "$rc" "end-entity certificate as the pin: refused"

@@ -8,6 +8,7 @@
 #define IMSS_UNIT_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int unit_failures;
@@ -87,6 +88,27 @@ unit_run_with_ctx(const char *name, imss_ctx **ctx, void (*tests)(void))
 	imss_ctx_free(*ctx);
 	*ctx = NULL;
 	return unit_done(name);
+}
+
+/*
+ * unit_run_with_ctx in a temporary directory: dir (a mkdtemp template,
+ * made into the directory's name) made first and removed after.
+ */
+static inline int
+unit_run_in_dir(const char *name, imss_ctx **ctx, char *dir, void (*tests)(void))
+{
+	char cmd[512];
+	int rc;
+
+	if (!mkdtemp(dir)) {
+		perror(dir);
+		return 2;
+	}
+	rc = unit_run_with_ctx(name, ctx, tests);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+	return rc;
 }
 #endif
 
