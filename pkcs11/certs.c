@@ -256,18 +256,17 @@ certificate_value(imss_token *tok, CK_OBJECT_HANDLE h, X509 **out)
 	return IMSS_OK;
 }
 
+static imss_err
+read_certificate(imss_token *tok, CK_OBJECT_HANDLE h, void *out)
+{
+	return certificate_value(tok, h, out);
+}
+
 imss_err
 imss_token_find_certificate(imss_token *tok, const char *uri, X509 **out)
 {
-	CK_OBJECT_HANDLE h;
-	imss_err err;
-
 	*out = NULL;
-	ctx_clear_detail(tok->ctx);
-	err = token_find_one(tok, uri, CKO_CERTIFICATE, &h);
-	if (err != IMSS_OK)
-		return err;
-	return certificate_value(tok, h, out);
+	return token_find_read(tok, uri, CKO_CERTIFICATE, read_certificate, out);
 }
 
 static void
