@@ -197,23 +197,22 @@ print_text(const struct import_result *r)
 	tool_field(_("valid until"), until);
 }
 
+/* The JSON answer, or the error when it cannot be made: an exit status. */
 static int
-print_json(const struct import_result *r)
+print_json(struct tool *t, const struct import_result *r)
 {
 	json_object *root = json_object_new_object();
 	char until[TOOL_TIME_SIZE];
+	int failed;
 
 	tool_time_text(r->info.not_after, until, sizeof(until));
-	if (!root || tool_json_str(root, "uri", r->uri) ||
-	    tool_json_str(root, "key_uri", r->key_uri) ||
-	    tool_json_str(root, "subject", r->info.subject) ||
-	    tool_json_str(root, "serial", r->info.serial) ||
-	    tool_json_str(root, "fingerprint_sha256", r->info.fingerprint) ||
-	    tool_json_str(root, "not_after", until)) {
-		json_object_put(root);
-		return -1;
-	}
-	return tool_json_print(root);
+	failed = !root || tool_json_str(root, "uri", r->uri) ||
+	         tool_json_str(root, "key_uri", r->key_uri) ||
+	         tool_json_str(root, "subject", r->info.subject) ||
+	         tool_json_str(root, "serial", r->info.serial) ||
+	         tool_json_str(root, "fingerprint_sha256", r->info.fingerprint) ||
+	         tool_json_str(root, "not_after", until);
+	return tool_json_answer(t, root, failed, IMSS_OK);
 }
 
 /* Certificates from a file; NULL path leaves *out NULL. */
@@ -258,10 +257,10 @@ run(struct tool *t, void *args)
 		rc = tool_fail(t, err, 0);
 		goto out;
 	}
-	if (!t->json)
+	if (t->json)
+		rc = print_json(t, &r);
+	else
 		print_text(&r);
-	else if (print_json(&r) != 0)
-		rc = tool_fail(t, IMSS_ERR_NOMEM, 0);
 out:
 	result_clear(&r);
 	sk_X509_pop_free(certs, X509_free);
