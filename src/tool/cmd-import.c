@@ -77,8 +77,9 @@ examples(void)
 }
 
 static int
-check_args(struct tool *t, const struct import_args *a)
+check_args(struct tool *t, void *args)
 {
+	const struct import_args *a = args;
 	if (a->label && !*a->label)
 		return tool_usage_error(t, COMMAND, "%s", _("--label must not be empty"));
 	if (a->ca && !*a->ca)
@@ -241,9 +242,6 @@ run(struct tool *t, void *args)
 	imss_err err;
 	int rc;
 
-	rc = check_args(t, a);
-	if (rc != TOOL_EXIT_OK)
-		goto out;
 	rc = tool_pin_source(t, COMMAND, "--pin-source", a->pin_source, &src);
 	if (rc != TOOL_EXIT_OK)
 		goto out;
@@ -270,4 +268,5 @@ out:
 	return rc;
 }
 
-TOOL_COMMAND(cmd_import, struct import_args, N_("store a certificate on the token next to its key"));
+TOOL_COMMAND_CHECKED(cmd_import, struct import_args,
+                     N_("store a certificate on the token next to its key"), check_args);
