@@ -234,22 +234,25 @@ imss_token_delete_object(imss_token *tok, const char *uri, EVP_PKEY *expected)
 	return IMSS_OK;
 }
 
+/* The certificate object h as an X509 into *(X509 **)out: the
+ * token_object_reader of imss_token_find_certificate(). */
 static imss_err
-certificate_value(imss_token *tok, CK_OBJECT_HANDLE h, X509 **out)
+certificate_value(imss_token *tok, CK_OBJECT_HANDLE h, void *out)
 {
 	CK_ATTRIBUTE v = { CKA_VALUE, NULL, 0 };
+	X509 **cert = out;
 	const unsigned char *p;
 	imss_err err;
 
-	*out = NULL;
+	*cert = NULL;
 	err = token_get_attrs(tok, h, &v, 1);
 	if (err != IMSS_OK)
 		return err;
 	p = v.pValue;
 	if (p != NULL)
-		*out = d2i_X509(NULL, &p, (long)v.ulValueLen);
+		*cert = d2i_X509(NULL, &p, (long)v.ulValueLen);
 	attrs_free_values(&v, 1);
-	if (*out == NULL)
+	if (*cert == NULL)
 		return ctx_fail(tok->ctx, IMSS_ERR_FORMAT,
 		                _("A certificate object on token '%s' holds no valid X.509 certificate."),
 		                tok->info.label);
@@ -259,15 +262,8 @@ certificate_value(imss_token *tok, CK_OBJECT_HANDLE h, X509 **out)
 imss_err
 imss_token_find_certificate(imss_token *tok, const char *uri, X509 **out)
 {
-	CK_OBJECT_HANDLE h;
-	imss_err err;
-
 	*out = NULL;
-	ctx_clear_detail(tok->ctx);
-	err = token_find_one(tok, uri, CKO_CERTIFICATE, &h);
-	if (err != IMSS_OK)
-		return err;
-	return certificate_value(tok, h, out);
+	return token_find_read(tok, uri, CKO_CERTIFICATE, certificate_value, out);
 }
 
 static void

@@ -438,18 +438,17 @@ key_finish(imss_key *key)
 	return key->uri ? IMSS_OK : IMSS_ERR_NOMEM;
 }
 
+static imss_err
+read_key(imss_token *tok, CK_OBJECT_HANDLE h, void *out)
+{
+	return key_from_handle(tok, h, out);
+}
+
 imss_err
 imss_token_find_key(imss_token *tok, const char *uri, imss_key **out)
 {
-	CK_OBJECT_HANDLE h;
-	imss_err err;
-
 	*out = NULL;
-	ctx_clear_detail(tok->ctx);
-	err = token_find_one(tok, uri, CKO_PRIVATE_KEY, &h);
-	if (err != IMSS_OK)
-		return err;
-	return key_from_handle(tok, h, out);
+	return token_find_read(tok, uri, CKO_PRIVATE_KEY, read_key, out);
 }
 
 void

@@ -440,6 +440,18 @@ out:
 	return err;
 }
 
+imss_err
+token_find_read(imss_token *tok, const char *uri, CK_OBJECT_CLASS klass, token_object_reader read,
+                void *out)
+{
+	CK_OBJECT_HANDLE h;
+	imss_err err;
+
+	ctx_clear_detail(tok->ctx);
+	err = token_find_one(tok, uri, klass, &h);
+	return err == IMSS_OK ? read(tok, h, out) : err;
+}
+
 /* Find exactly one object matching the object attributes of a URI. */
 imss_err
 token_find_one(imss_token *tok, const char *text, CK_OBJECT_CLASS klass, CK_OBJECT_HANDLE *out)

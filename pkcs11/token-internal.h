@@ -124,6 +124,12 @@ imss_err token_get_fixed(imss_token *tok, CK_OBJECT_HANDLE h, CK_ATTRIBUTE *attr
  * matching the URI's id= and object=. */
 imss_err token_find_one(imss_token *tok, const char *uri, CK_OBJECT_CLASS klass,
                         CK_OBJECT_HANDLE *out);
+/* What token_find_read() reads from the object it found into out. */
+typedef imss_err (*token_object_reader)(imss_token *tok, CK_OBJECT_HANDLE h, void *out);
+/* token_find_one() (the last error's detail cleared first), then read the
+ * object into out (the public find-by-URI calls). */
+imss_err token_find_read(imss_token *tok, const char *uri, CK_OBJECT_CLASS klass,
+                         token_object_reader read, void *out);
 void attrs_free_values(CK_ATTRIBUTE *attrs, CK_ULONG n);
 CK_ATTRIBUTE *attrs_find(CK_ATTRIBUTE *attrs, CK_ULONG n, CK_ATTRIBUTE_TYPE t);
 int attr_bool(const CK_ATTRIBUTE *a); /* 1, 0, or -1 when unavailable */

@@ -317,21 +317,16 @@ make_dirs(imss_ctx *ctx, const char *path)
  * readable nor writable by anyone else.
  */
 static imss_err
-check_state_dir(imss_ctx *ctx, const char *dir)
+state_dir_rule(imss_ctx *ctx, const char *dir, const struct stat *st)
 {
-	struct stat st;
-
-	if (stat(dir, &st) != 0)
-		return ctx_fail(ctx, IMSS_ERR_IO, _("Cannot use the directory '%s': %s."), dir,
-		                strerror(errno));
-	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+	if (!S_ISDIR(st->st_mode) || st->st_uid != geteuid())
 		return ctx_fail_next(ctx, IMSS_ERR_IO, IMSS_NEXT_OTHER_STATE_DIR,
 		                     _("The state directory '%s' is not a directory of yours; it must be, since it holds the renewal journal and lock. Give another state directory."),
 		                     dir);
-	if ((st.st_mode & 077) != 0)
+	if ((st->st_mode & 077) != 0)
 		return ctx_fail_next(ctx, IMSS_ERR_IO, IMSS_NEXT_OTHER_STATE_DIR,
 		                     _("The state directory '%s' can be read or written by other users (mode %03o); it holds the renewal journal and lock. Run 'chmod 700 %s', or give another state directory."),
-		                     dir, (unsigned)(st.st_mode & 0777), dir);
+		                     dir, (unsigned)(st->st_mode & 0777), dir);
 	return IMSS_OK;
 }
 
@@ -341,29 +336,37 @@ check_state_dir(imss_ctx *ctx, const char *dir)
  * from replacing someone else's files) is refused.
  */
 static imss_err
-check_out_dir(imss_ctx *ctx, const char *dir)
+out_dir_rule(imss_ctx *ctx, const char *dir, const struct stat *st)
+{
+	/* Its owner may replace what is in it, sticky bit or not. */
+	if (st->st_uid != geteuid() && st->st_uid != 0) {
+		struct passwd pwd, *pw = NULL;
+		char names[1024];
+
+		if (getpwuid_r(st->st_uid, &pwd, names, sizeof(names), &pw) != 0)
+			pw = NULL; /* fleet renew's workers: not getpwuid */
+		return ctx_fail_next(ctx, IMSS_ERR_IO, IMSS_NEXT_OTHER_OUT_DIR,
+		                     _("The output directory '%s' belongs to another user (%s), who could replace the terms letter or the certificate copy written there. Give a directory of yours."),
+		                     dir, pw ? pw->pw_name : "?");
+	}
+	if ((st->st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st->st_mode & S_ISVTX) == 0)
+		return ctx_fail_next(ctx, IMSS_ERR_IO, IMSS_NEXT_OTHER_OUT_DIR,
+		                     _("The output directory '%s' can be written by other users (mode %03o), who could replace the terms letter or the certificate copy written there. Run 'chmod go-w %s', or give another output directory."),
+		                     dir, (unsigned)(st->st_mode & 0777), dir);
+	return IMSS_OK;
+}
+
+/* Whether dir, once made, may be used: rule says what it must be. */
+static imss_err
+check_dir(imss_ctx *ctx, const char *dir,
+          imss_err (*rule)(imss_ctx *ctx, const char *dir, const struct stat *st))
 {
 	struct stat st;
 
 	if (stat(dir, &st) != 0)
 		return ctx_fail(ctx, IMSS_ERR_IO, _("Cannot use the directory '%s': %s."), dir,
 		                strerror(errno));
-	/* Its owner may replace what is in it, sticky bit or not. */
-	if (st.st_uid != geteuid() && st.st_uid != 0) {
-		struct passwd pwd, *pw = NULL;
-		char names[1024];
-
-		if (getpwuid_r(st.st_uid, &pwd, names, sizeof(names), &pw) != 0)
-			pw = NULL; /* fleet renew's workers: not getpwuid */
-		return ctx_fail_next(ctx, IMSS_ERR_IO, IMSS_NEXT_OTHER_OUT_DIR,
-		                     _("The output directory '%s' belongs to another user (%s), who could replace the terms letter or the certificate copy written there. Give a directory of yours."),
-		                     dir, pw ? pw->pw_name : "?");
-	}
-	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0)
-		return ctx_fail_next(ctx, IMSS_ERR_IO, IMSS_NEXT_OTHER_OUT_DIR,
-		                     _("The output directory '%s' can be written by other users (mode %03o), who could replace the terms letter or the certificate copy written there. Run 'chmod go-w %s', or give another output directory."),
-		                     dir, (unsigned)(st.st_mode & 0777), dir);
-	return IMSS_OK;
+	return rule(ctx, dir, &st);
 }
 
 /* The state directory given, else the default one (malloc'd). */
@@ -395,7 +398,7 @@ state_dir_init(struct renew *r)
 		return err;
 	r->state_dir = dir;
 	err = make_dirs(r->ctx, dir);
-	return err == IMSS_OK ? check_state_dir(r->ctx, dir) : err;
+	return err == IMSS_OK ? check_dir(r->ctx, dir, state_dir_rule) : err;
 }
 
 /* The journal keeps paths: absolute, so that a run from another working
@@ -960,7 +963,7 @@ renew_setup(struct renew *r, imss_ctx *ctx, const imss_renew_options *o, const i
 	if (err == IMSS_OK)
 		err = absolute_dir(ctx, o->out_dir ? o->out_dir : ".", &r->out_dir);
 	if (err == IMSS_OK && result != NULL) /* abandon writes nothing there */
-		err = check_out_dir(ctx, r->out_dir);
+		err = check_dir(ctx, r->out_dir, out_dir_rule);
 	if (err == IMSS_OK) {
 		char *abs = NULL;
 

@@ -77,8 +77,9 @@ examples(void)
 }
 
 static int
-check_args(struct tool *t, const struct csr_args *a)
+check_args(struct tool *t, void *args)
 {
+	const struct csr_args *a = args;
 	if (a->subject && a->subject_from)
 		return tool_usage_error(t, COMMAND, "%s",
 		                        _("give either --subject or --subject-from, not both"));
@@ -235,9 +236,6 @@ run(struct tool *t, void *args)
 	imss_err err;
 	int rc;
 
-	rc = check_args(t, a);
-	if (rc != TOOL_EXIT_OK)
-		goto out;
 	rc = tool_pin_source(t, COMMAND, "--pin-source", a->pin_source, &src);
 	if (rc == TOOL_EXIT_OK)
 		rc = a->subject ? subject_from_text(t, a->subject, &subject)
@@ -261,4 +259,5 @@ out:
 	return rc;
 }
 
-TOOL_COMMAND(cmd_csr, struct csr_args, N_("make a certificate request signed by a token key"));
+TOOL_COMMAND_CHECKED(cmd_csr, struct csr_args,
+                     N_("make a certificate request signed by a token key"), check_args);

@@ -77,8 +77,9 @@ examples(void)
 }
 
 static int
-check_args(struct tool *t, const struct import_args *a)
+check_args(struct tool *t, void *args)
 {
+	const struct import_args *a = args;
 	if (a->label && !*a->label)
 		return tool_usage_error(t, COMMAND, "%s", _("--label must not be empty"));
 	if (a->ca && !*a->ca)
@@ -197,23 +198,22 @@ print_text(const struct import_result *r)
 	tool_field(_("valid until"), until);
 }
 
+/* The JSON answer, or the error when it cannot be made: an exit status. */
 static int
-print_json(const struct import_result *r)
+print_json(struct tool *t, const struct import_result *r)
 {
 	json_object *root = json_object_new_object();
 	char until[TOOL_TIME_SIZE];
+	int failed;
 
 	tool_time_text(r->info.not_after, until, sizeof(until));
-	if (!root || tool_json_str(root, "uri", r->uri) ||
-	    tool_json_str(root, "key_uri", r->key_uri) ||
-	    tool_json_str(root, "subject", r->info.subject) ||
-	    tool_json_str(root, "serial", r->info.serial) ||
-	    tool_json_str(root, "fingerprint_sha256", r->info.fingerprint) ||
-	    tool_json_str(root, "not_after", until)) {
-		json_object_put(root);
-		return -1;
-	}
-	return tool_json_print(root);
+	failed = !root || tool_json_str(root, "uri", r->uri) ||
+	         tool_json_str(root, "key_uri", r->key_uri) ||
+	         tool_json_str(root, "subject", r->info.subject) ||
+	         tool_json_str(root, "serial", r->info.serial) ||
+	         tool_json_str(root, "fingerprint_sha256", r->info.fingerprint) ||
+	         tool_json_str(root, "not_after", until);
+	return tool_json_answer(t, root, failed, IMSS_OK);
 }
 
 /* Certificates from a file; NULL path leaves *out NULL. */
@@ -242,9 +242,6 @@ run(struct tool *t, void *args)
 	imss_err err;
 	int rc;
 
-	rc = check_args(t, a);
-	if (rc != TOOL_EXIT_OK)
-		goto out;
 	rc = tool_pin_source(t, COMMAND, "--pin-source", a->pin_source, &src);
 	if (rc != TOOL_EXIT_OK)
 		goto out;
@@ -258,10 +255,10 @@ run(struct tool *t, void *args)
 		rc = tool_fail(t, err, 0);
 		goto out;
 	}
-	if (!t->json)
+	if (t->json)
+		rc = print_json(t, &r);
+	else
 		print_text(&r);
-	else if (print_json(&r) != 0)
-		rc = tool_fail(t, IMSS_ERR_NOMEM, 0);
 out:
 	result_clear(&r);
 	sk_X509_pop_free(certs, X509_free);
@@ -271,4 +268,5 @@ out:
 	return rc;
 }
 
-TOOL_COMMAND(cmd_import, struct import_args, N_("store a certificate on the token next to its key"));
+TOOL_COMMAND_CHECKED(cmd_import, struct import_args,
+                     N_("store a certificate on the token next to its key"), check_args);

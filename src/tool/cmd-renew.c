@@ -937,6 +937,7 @@ const struct tool_command cmd_renew = {
 	run_renew,
 	sizeof(struct renew_args),
 	NULL,
+	NULL,
 };
 
 const struct tool_command cmd_recover = {
@@ -948,6 +949,7 @@ const struct tool_command cmd_recover = {
 	run_recover,
 	sizeof(struct renew_args),
 	NULL,
+	NULL,
 };
 
 const struct tool_command cmd_enroll = {
@@ -958,5 +960,6 @@ const struct tool_command cmd_enroll = {
 	enroll_examples,
 	run_enroll,
 	sizeof(struct renew_args),
+	NULL,
 	NULL,
 };

@@ -95,8 +95,9 @@ same_file(const char *a, const char *b)
 }
 
 static int
-check_args(struct tool *t, const struct sign_args *a)
+check_args(struct tool *t, void *args)
 {
+	const struct sign_args *a = args;
 	int rc;
 
 	if (!a->key == !a->credential)
@@ -181,9 +182,6 @@ run(struct tool *t, void *args)
 	imss_err err;
 	int rc;
 
-	rc = check_args(t, a);
-	if (rc != TOOL_EXIT_OK)
-		goto out;
 	/* The file before the key: a missing one should not cost a PIN prompt. */
 	rc = signer_source(t, a, &s);
 	if (rc == TOOL_EXIT_OK)
@@ -208,5 +206,5 @@ out:
 	return rc;
 }
 
-TOOL_COMMAND(cmd_sign, struct sign_args,
-             N_("sign a file (CMS) with a token key or a .pfx/.cer+.key"));
+TOOL_COMMAND_CHECKED(cmd_sign, struct sign_args,
+                     N_("sign a file (CMS) with a token key or a .pfx/.cer+.key"), check_args);

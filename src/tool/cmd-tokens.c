@@ -192,5 +192,5 @@ out:
 }
 
 const struct tool_command cmd_tokens = {
-	COMMAND, N_("list the tokens present"), NULL, synopsis, examples, run, 0, NULL,
+	COMMAND, N_("list the tokens present"), NULL, synopsis, examples, run, 0, NULL, NULL,
 };

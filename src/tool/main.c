@@ -358,6 +358,8 @@ run_command(struct tool *t, const struct tool_command *cmd, int argc, char **arg
 		return tool_fail(t, IMSS_ERR_NOMEM, 0);
 	take_subcommand(t, cmd, &argc, &argv);
 	rc = tool_parse(t, cmd, argc, argv, args, &done);
+	if (rc == TOOL_EXIT_OK && !done && cmd->check)
+		rc = cmd->check(t, args);
 	if (rc == TOOL_EXIT_OK && !done)
 		rc = cmd->run(t, args);
 	free(args);

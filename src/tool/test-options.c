@@ -68,7 +68,7 @@ demo_synopsis(void)
 }
 
 static const struct tool_command demo = {
-	"demo", "a command for the test", demo_options, demo_synopsis, NULL, NULL, 0, NULL,
+	"demo", "a command for the test", demo_options, demo_synopsis, NULL, NULL, 0, NULL, NULL,
 };
 
 /* ---- running the parser, its output captured -------------------------- */

@@ -127,6 +127,9 @@ struct tool_command {
 	/* The words the command takes first (fleet check|renew), NULL-ended;
 	 * NULL: none.  main.c takes the word off into t->subcommand. */
 	const char *const *subcommands;
+	/* What the options must say together, checked after parsing and
+	 * before run (an exit status, the error reported); NULL: nothing. */
+	int (*check)(struct tool *t, void *args);
 };
 
 /* options.c */
@@ -220,10 +223,12 @@ int tool_check_credential_options(struct tool *t, const char *command, const cha
 int tool_exit_code(imss_err err, int from_user_text);
 
 /* A command, from what its cmd-*.c file defines: COMMAND (its name), the
- * static options, synopsis, examples and run, and its argument struct. */
-#define TOOL_COMMAND(var, args_type, summary)                                             \
-	const struct tool_command var = { COMMAND,  summary, options,           synopsis, \
-		                          examples, run,     sizeof(args_type), NULL }
+ * static options, synopsis, examples and run, and its argument struct;
+ * with check, the options are checked together before run. */
+#define TOOL_COMMAND_CHECKED(var, args_type, summary, check)                                       \
+	const struct tool_command var = { COMMAND, summary,           options, synopsis, examples, \
+		                          run,     sizeof(args_type), NULL,    check }
+#define TOOL_COMMAND(var, args_type, summary) TOOL_COMMAND_CHECKED(var, args_type, summary, NULL)
 
 /* The commands (cmd-*.c). */
 extern const struct tool_command cmd_tokens, cmd_objects, cmd_doctor, cmd_keygen, cmd_csr, cmd_sign,
