@@ -885,6 +885,22 @@ renew_parse_subject(struct renew *r)
 	                r->o->subject);
 }
 
+void
+renew_token_take(struct renew *r)
+{
+	if (!r->token_held)
+		imss_token_acquire(r->o->token);
+	r->token_held = 1;
+}
+
+void
+renew_token_leave(struct renew *r)
+{
+	if (r->token_held)
+		imss_token_release(r->o->token);
+	r->token_held = 0;
+}
+
 imss_err
 renew_check_interrupt(struct renew *r, int step)
 {
