@@ -462,7 +462,9 @@ renew_resumes_past_keygen(struct renew *r)
 	int exists = 0, past = 0;
 
 	if (path != NULL && journal_load(r->ctx, path, &j, &exists) == IMSS_OK) {
-		past = exists && j.state >= JOURNAL_KEY_GENERATED && j.key_spki_sha256 != NULL;
+		/* The key's hash is recorded once the pair exists (its
+		 * key-generated record may wait for the request's save). */
+		past = exists && j.state >= JOURNAL_KEYGEN_STARTED && j.key_spki_sha256 != NULL;
 		journal_clear(&j);
 	}
 	ctx_clear_detail(r->ctx); /* a damaged journal is told when it is read */
