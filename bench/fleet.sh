@@ -17,10 +17,12 @@
 #     24 MiB) and of one `renew`.
 #
 #   bench/fleet.sh [--type ec:prime256v1|rsa:2048] [--many N] [--modelled N]
-#                  [--compare N] [--latency SPEC] [--build DIR]
+#                  [--compare N] [--latency SPEC] [--sections LIST] [--build DIR]
 #
 # --many (200), --modelled (20) and --compare (50) set the sizes; --latency
-# the model (default:15ms,C_GenerateKeyPair:2000ms,C_Sign:250ms).  What
+# the model (default:15ms,C_GenerateKeyPair:2000ms,C_Sign:250ms);
+# --sections the sections to run (default 1234; e.g. 3 for the ratio alone,
+# section 4's fleet row needs section 1).  What
 # cannot run (no `fleet renew` in this build, no libengine-pkcs11-openssl)
 # is printed as "not measured: ..." with the reason, never guessed.
 set -euo pipefail
@@ -31,9 +33,10 @@ many=200
 modelled=20
 compare=50
 latency=default:15ms,C_GenerateKeyPair:2000ms,C_Sign:250ms
+sections=1234
 # shellcheck source=lib.sh
 . "$root/bench/lib.sh"
-bench_args "$0" '' 'type many modelled compare latency' "$@"
+bench_args "$0" '' 'type many modelled compare latency sections' "$@"
 bench_setup fleet.sh
 engine=$(ls /usr/lib/*/engines-3/pkcs11.so 2>/dev/null | head -n1 || true)
 has_fleet=0
@@ -147,8 +150,13 @@ diy_key_type() { case $type in ec:prime256v1) echo EC:prime256v1 ;; ec:*) echo "
 bench_service
 say "imss-renew fleet bench: $type keys, SoftHSM $(dpkg-query -W -f '${Version}' softhsm2 2>/dev/null || echo '?'), $(nproc) CPUs"
 say
+# section N: whether --sections asked for section N.
+section() { [[ $sections == *$1* ]]; }
+first=1
+section 1 || bench_serve
 
 # --- 1. calls: one renew, flat, the fleet ------------------------------------
+if section 1; then
 bench_token "$T/token-a"
 populate 1 1
 bench_serve
@@ -175,8 +183,10 @@ else
 	nm "fleet renew, calls per renewal" "this build has no 'imss-renew fleet renew'"
 fi
 say
+fi
 
 # --- 2. the modelled USB token ---------------------------------------------------
+if section 2; then
 say "2. Modelled USB token (FAULT_LATENCY=$latency)"
 bench_token "$T/token-b"
 first=$((many + 3))
@@ -205,8 +215,10 @@ else
 	nm "do-it-yourself pipeline" "OpenSSL's pkcs11 engine (libengine-pkcs11-openssl) or pkcs11-tool is missing"
 fi
 say
+fi
 
 # --- 3. fleet against renew processes ----------------------------------------------
+if section 3; then
 say "3. $compare renewals (SoftHSM, no latency)"
 bench_token "$T/token-c"
 first=$((first + modelled))
@@ -229,8 +241,10 @@ else
 	nm "one fleet renew of $compare" "this build has no 'imss-renew fleet renew'"
 fi
 say
+fi
 
 # --- 4. memory ---------------------------------------------------------------------
+if section 4; then
 say "4. Peak memory (max RSS)"
 bench_token "$T/token-d"
 populate $((first + 2 * compare)) $((first + 2 * compare))
@@ -239,10 +253,15 @@ B_SPY=0 bench_renew mem \
 	"$(bench_user $((first + 2 * compare)))" "$type" --current "$(bench_current $((first + 2 * compare)))"
 B_WRAP=()
 row "one renew" "$(mib "$(max_rss "$T/one.time")")"
-if ((has_fleet)); then
+if ! section 1; then
+	nm "fleet renew of $many" "section 1 did not run"
+elif ((has_fleet)); then
 	row "fleet renew of $many" "$(mib "$(max_rss "$T/many.time")") (target 24 MiB); wall $(awk -v w="$many_wall" 'BEGIN { printf "%.1f s", w / 1000 }')"
 else
 	nm "fleet renew of $many" "this build has no 'imss-renew fleet renew'"
 fi
 say
-say "One renew (token with 1 employer): $(awk -v w="$one_wall" 'BEGIN { printf "%.2f s", w / 1000 }') wall through pkcs11-spy."
+fi
+if section 1; then
+	say "One renew (token with 1 employer): $(awk -v w="$one_wall" 'BEGIN { printf "%.2f s", w / 1000 }') wall through pkcs11-spy."
+fi

@@ -465,7 +465,9 @@ renew_resumes_past_keygen(struct renew *r)
 	int exists = 0, past = 0;
 
 	if (path != NULL && journal_load(r->ctx, path, &j, &exists) == IMSS_OK) {
-		past = exists && j.state >= JOURNAL_KEY_GENERATED && j.key_spki_sha256 != NULL;
+		/* The key's hash is recorded once the pair exists (its
+		 * key-generated record may wait for the request's save). */
+		past = exists && j.state >= JOURNAL_KEYGEN_STARTED && j.key_spki_sha256 != NULL;
 		journal_clear(&j);
 	}
 	ctx_clear_detail(r->ctx); /* a damaged journal is told when it is read */
@@ -886,6 +888,22 @@ renew_parse_subject(struct renew *r)
 	return ctx_fail(r->ctx, IMSS_ERR_INVALID_ARG,
 	                _("The subject '%s' is not of the form /CN=name/O=firm/C=MX (known attribute names, non-empty values). Nothing was done."),
 	                r->o->subject);
+}
+
+void
+renew_token_take(struct renew *r)
+{
+	if (!r->token_held)
+		imss_token_acquire(r->o->token);
+	r->token_held = 1;
+}
+
+void
+renew_token_leave(struct renew *r)
+{
+	if (r->token_held)
+		imss_token_release(r->o->token);
+	r->token_held = 0;
 }
 
 imss_err

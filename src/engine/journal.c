@@ -359,7 +359,15 @@ journal_save(imss_ctx *ctx, struct journal *j)
 	err = text ? imss_write_file_atomic(ctx, j->path, text, strlen(text), 0600, 1)
 	           : IMSS_ERR_NOMEM;
 	free(text);
+	if (err == IMSS_OK)
+		j->unsaved = 0;
 	return err;
+}
+
+imss_err
+journal_flush(imss_ctx *ctx, struct journal *j)
+{
+	return j->unsaved ? journal_save(ctx, j) : IMSS_OK;
 }
 
 int

@@ -56,6 +56,7 @@ struct journal {
 	char *kind;       /* JOURNAL_KIND_ENROLL or JOURNAL_KIND_RENEW;
 	                   * absent (older journals): a renewal */
 	long long updated;
+	int unsaved; /* set since the last save, which journal_flush writes */
 };
 
 /* key_origin of a key made before the renewal (--new-key). */
@@ -89,6 +90,10 @@ char *journal_format(const struct journal *j);
 
 /* Write it atomically (0600), stamping the time. */
 imss_err journal_save(imss_ctx *ctx, struct journal *j);
+
+/* journal_save when something was set since the last save (j->unsaved: a
+ * record that precedes nothing irreversible, left to the next save). */
+imss_err journal_flush(imss_ctx *ctx, struct journal *j);
 
 /* Set a string field (NULL clears). */
 imss_err journal_set(char **field, const char *value);

@@ -455,8 +455,10 @@ renew_find_journal_key(struct renew *r, imss_key **out)
 	return err;
 }
 
+/* The key's final ID and hash, state key-generated; written now (save),
+ * or by the next save when nothing irreversible comes first. */
 static imss_err
-record_key(struct renew *r)
+record_key(struct renew *r, int save)
 {
 	size_t id_len;
 	const unsigned char *id = imss_key_get_id(r->key, &id_len);
@@ -472,7 +474,8 @@ record_key(struct renew *r)
 	if (err != IMSS_OK)
 		return err;
 	r->j.state = JOURNAL_KEY_GENERATED;
-	return journal_save(r->ctx, &r->j);
+	r->j.unsaved = 1;
+	return save ? journal_save(r->ctx, &r->j) : IMSS_OK;
 }
 
 /* The label of the new pair, before the journal records it: the user's
@@ -600,7 +603,7 @@ resume_key(struct renew *r)
 	imss_err err = renew_find_journal_key(r, &r->key);
 
 	if (err == IMSS_OK && r->j.state == JOURNAL_KEYGEN_STARTED)
-		err = record_key(r);
+		err = record_key(r, 1);
 	if (err == IMSS_OK)
 		renew_emit(r, "keygen", 3, NULL,
 		           _("Using the key generated earlier for this renewal (%s)."),
@@ -660,7 +663,7 @@ adopt_new_key(struct renew *r)
 	if (err == IMSS_OK)
 		err = journal_set(&r->j.key_origin, JOURNAL_KEY_ELSEWHERE);
 	if (err == IMSS_OK)
-		err = record_key(r);
+		err = record_key(r, 1);
 	if (err != IMSS_OK) {
 		imss_key_free(r->key);
 		r->key = NULL;
@@ -741,8 +744,12 @@ renew_ensure_key(struct renew *r)
 		                  _(" This renewal recorded that label: undo the renewal, then run again."));
 		ctx_set_next(r->ctx, IMSS_NEXT_ABANDON);
 	}
+	/* The pair keeps the random ID it was made with and its hash is
+	 * written (record_generated): a run stopped before the request's
+	 * save finds it by them, so key-generated waits for that save
+	 * (docs/design.md, "Journal writes"). */
 	if (err == IMSS_OK)
-		err = record_key(r);
+		err = record_key(r, 0);
 	return err;
 }
 
@@ -857,6 +864,8 @@ renew_ensure_request(struct renew *r, unsigned char **der, size_t *len)
 		goto out;
 	}
 	*len = (size_t)n;
+	/* Files only from here on, and the send that follows needs no token. */
+	renew_token_leave(r);
 	/* A request holding the CA's challenge is kept from other users. */
 	err = imss_write_file_atomic(r->ctx, path, *der, *len, r->o->challenge ? 0600 : 0644, 1);
 	if (err == IMSS_OK)
@@ -1189,19 +1198,25 @@ renew_store(struct renew *r)
 		r->j.state = JOURNAL_STORE_STARTED;
 		err = journal_save(r->ctx, &r->j);
 	}
+	/* The token only for the store: the journal's writes before and
+	 * after it (done) go to the disk while another renewal may use it. */
+	renew_token_take(r);
 	if (err == IMSS_OK)
 		err = token_store_certificate_ex(r->o->token, r->key, der, (size_t)len,
 		                                 r->j.key_label, flags, &r->result->cert_uri);
+	renew_token_leave(r);
 	OPENSSL_free(der);
 	if (err != IMSS_OK)
 		return err;
+	/* Left to the next save, done (renew_steps): a run stopped before
+	 * it is in store-started, whose store finds this copy. */
 	r->j.state = JOURNAL_STORED;
-	err = journal_save(r->ctx, &r->j);
-	if (err == IMSS_OK) {
+	r->j.unsaved = 1;
+	{
 		const char *f[] = { "certificate_uri", r->result->cert_uri, NULL };
 
 		renew_emit(r, "store", 6, f,
 		           _("Certificate stored on the token next to its key, and read back."));
 	}
-	return err;
+	return IMSS_OK;
 }

@@ -273,13 +273,28 @@ renew_send(struct renew *r, const unsigned char *req, size_t req_len)
 {
 	imss_err err = IMSS_OK;
 
-	imss_token_release(r->o->token);
+	renew_token_leave(r);
 	if (r->j.state < JOURNAL_CERT_RECEIVED && r->o->protocol == IMSS_PROTOCOL_IDSE)
 		err = after_step(r, renew_ensure_letter(r, req, req_len), 5);
 	if (err == IMSS_OK)
 		err = after_step(r, renew_submit(r, req, req_len), 6);
-	imss_token_acquire(r->o->token);
 	return err;
+}
+
+/* A run stopped (an error, an interruption): the records left to a later
+ * save are written, the run's error (its detail and next step) kept. */
+static void
+journal_keep(struct renew *r)
+{
+	char saved[IMSS_DETAIL_MAX];
+	imss_next next = imss_ctx_get_next(r->ctx);
+
+	if (!r->j.unsaved)
+		return;
+	memcpy(saved, ctx_detail_buf(r->ctx), sizeof(saved));
+	journal_flush(r->ctx, &r->j);
+	memcpy(ctx_detail_buf(r->ctx), saved, sizeof(saved));
+	ctx_set_next(r->ctx, next);
 }
 
 /* The steps, the token held (imss_token_acquire) for its own ones, from
@@ -292,13 +307,15 @@ renew_steps(struct renew *r)
 	size_t req_len = 0;
 	imss_err err = renew_identify(r);
 
-	imss_token_acquire(r->o->token);
+	renew_token_take(r);
 	if (err == IMSS_OK)
 		err = journal_open(r);
 	if (err == IMSS_OK)
 		err = after_step(r, renew_ensure_key(r), 3);
 	if (err == IMSS_OK)
 		err = after_step(r, renew_ensure_request(r, &req, &req_len), 4);
+	if (err == IMSS_OK) /* the key's record, unless the request's save wrote it */
+		err = journal_flush(r->ctx, &r->j);
 	if (err == IMSS_OK)
 		err = renew_send(r, req, req_len);
 	if (err == IMSS_OK)
@@ -306,15 +323,20 @@ renew_steps(struct renew *r)
 	if (err == IMSS_OK) {
 		r->j.state = JOURNAL_DONE;
 		err = journal_save(r->ctx, &r->j);
+	} else {
+		journal_keep(r);
 	}
 	if (err == IMSS_OK)
 		err = result_fill(r);
-	if (err == IMSS_OK && (r->o->flags & (IMSS_RENEW_RETIRE_OLD | IMSS_RENEW_RETIRE_DELETE)) &&
-	    renew_retire_old(r) != IMSS_OK)
-		/* The renewal is done; only the tidying up failed. */
-		ctx_log(r->ctx, IMSS_LOG_WARN, _("the old credential could not be retired: %s"),
-		        imss_ctx_detail(r->ctx));
-	imss_token_release(r->o->token);
+	if (err == IMSS_OK && (r->o->flags & (IMSS_RENEW_RETIRE_OLD | IMSS_RENEW_RETIRE_DELETE))) {
+		renew_token_take(r);
+		if (renew_retire_old(r) != IMSS_OK)
+			/* The renewal is done; only the tidying up failed. */
+			ctx_log(r->ctx, IMSS_LOG_WARN,
+			        _("the old credential could not be retired: %s"),
+			        imss_ctx_detail(r->ctx));
+	}
+	renew_token_leave(r);
 	OPENSSL_free(req);
 	return err;
 }

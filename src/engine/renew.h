@@ -36,9 +36,17 @@ struct renew {
 	X509 *cert;           /* the new certificate */
 	int letter_binds;     /* the service holds this run's letter signature
 	                       * as binding the request: it is sent bare */
+	int token_held;       /* renew_token_take: the token is this run's */
 	int lock_fd;          /* token-<token>.lock */
 	int employer_lock_fd; /* token-<token>-<employer>.lock */
 };
+
+/* context.c: the token for this renewal's own calls (imss_token_acquire),
+ * taken or left once however often asked (token_held); left around a
+ * step's file writes, so that another renewal may use the token while
+ * they reach the disk. */
+void renew_token_take(struct renew *r);
+void renew_token_leave(struct renew *r);
 
 /* context.c: report a step: fields are name/value pairs ending in NULL. */
 void renew_emit(struct renew *r, const char *step, int number, const char *const *fields,

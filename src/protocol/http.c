@@ -12,6 +12,7 @@
 
 #include <curl/curl.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 
 #include "http.h"
@@ -20,6 +21,8 @@
 struct http_client {
 	imss_ctx *ctx;
 	CURL *curl;
+	CURLSH *tls_sessions; /* shared with the clients of the same trust */
+	int resumed;          /* the last connection made resumed a TLS session */
 	char *base;
 	char *bearer;
 	struct http_options opts; /* opts.trusted is the client's own copy */
@@ -33,10 +36,113 @@ struct sink {
 
 static CURLcode curl_init_result = CURLE_FAILED_INIT;
 
+/*
+ * TLS sessions resumed across the clients of one process (the employers of
+ * a fleet run): one libcurl share of SSL sessions per trust, that is per
+ * set of CAs trusted and whether they alone are (libcurl compares its own
+ * TLS settings before resuming, not what trust_for_handshake adds, so a
+ * client that trusts other CAs must never see these sessions).  Only the
+ * sessions are shared, never a connection: no socket outlives its client.
+ * The shares live as long as the process.
+ */
+enum { TLS_SHARES_MAX = 8 };
+
+struct tls_share {
+	unsigned char trust[EVP_MAX_MD_SIZE];
+	CURLSH *sh;
+};
+
+static struct tls_share tls_shares[TLS_SHARES_MAX];
+static int tls_share_count;
+static pthread_mutex_t tls_shares_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t share_data_locks[CURL_LOCK_DATA_LAST];
+
+static void
+share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *arg)
+{
+	(void)h;
+	(void)access;
+	(void)arg;
+	pthread_mutex_lock(&share_data_locks[data]);
+}
+
+static void
+share_unlock(CURL *h, curl_lock_data data, void *arg)
+{
+	(void)h;
+	(void)arg;
+	pthread_mutex_unlock(&share_data_locks[data]);
+}
+
 static void
 curl_init_once(void)
 {
+	int i;
+
+	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&share_data_locks[i], NULL);
 	curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* The SHA-256 of what a client trusts: whether only its CAs, and each CA's
+ * DER.  0 when it cannot be computed. */
+static int
+trust_digest(const struct http_options *opts, unsigned char *md)
+{
+	EVP_MD_CTX *h = EVP_MD_CTX_new();
+	unsigned char only = opts->trusted_only ? 1 : 0;
+	int ok = h != NULL && EVP_DigestInit_ex(h, EVP_sha256(), NULL) &&
+	         EVP_DigestUpdate(h, &only, 1);
+	int i;
+
+	for (i = 0; ok && i < sk_X509_num(opts->trusted); i++) {
+		unsigned char *der = NULL;
+		int len = i2d_X509(sk_X509_value(opts->trusted, i), &der);
+
+		ok = len > 0 && EVP_DigestUpdate(h, der, (size_t)len);
+		OPENSSL_free(der);
+	}
+	ok = ok && EVP_DigestFinal_ex(h, md, NULL);
+	EVP_MD_CTX_free(h);
+	return ok;
+}
+
+static CURLSH *
+tls_share_new(void)
+{
+	CURLSH *sh = curl_share_init();
+
+	if (sh != NULL &&
+	    (curl_share_setopt(sh, CURLSHOPT_LOCKFUNC, share_lock) != CURLSHE_OK ||
+	     curl_share_setopt(sh, CURLSHOPT_UNLOCKFUNC, share_unlock) != CURLSHE_OK ||
+	     curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK)) {
+		curl_share_cleanup(sh);
+		sh = NULL;
+	}
+	return sh;
+}
+
+/* The share of the clients that trust what opts trusts; NULL (each
+ * connection a full handshake) when there is none to be had. */
+static CURLSH *
+tls_share_for(const struct http_options *opts)
+{
+	unsigned char md[EVP_MAX_MD_SIZE] = { 0 };
+	CURLSH *sh = NULL;
+	int i;
+
+	if (!trust_digest(opts, md))
+		return NULL;
+	pthread_mutex_lock(&tls_shares_lock);
+	for (i = 0; i < tls_share_count && sh == NULL; i++)
+		if (memcmp(tls_shares[i].trust, md, sizeof(md)) == 0)
+			sh = tls_shares[i].sh;
+	if (sh == NULL && tls_share_count < TLS_SHARES_MAX && (sh = tls_share_new()) != NULL) {
+		memcpy(tls_shares[tls_share_count].trust, md, sizeof(md));
+		tls_shares[tls_share_count++].sh = sh;
+	}
+	pthread_mutex_unlock(&tls_shares_lock);
+	return sh;
 }
 
 /* curl_global_init once in the process, whichever thread asks first (it is
@@ -109,6 +215,9 @@ http_client_new(imss_ctx *ctx, const char *base_url, const struct http_options *
 		http_client_free(c);
 		return IMSS_ERR_NOMEM;
 	}
+	/* Kept by curl_easy_reset: set once. */
+	if ((c->tls_sessions = tls_share_for(opts)) != NULL)
+		curl_easy_setopt(c->curl, CURLOPT_SHARE, c->tls_sessions);
 	/* No trailing slash: paths start with one. */
 	while (strlen(c->base) > 8 && c->base[strlen(c->base) - 1] == '/')
 		c->base[strlen(c->base) - 1] = '\0';
@@ -183,6 +292,43 @@ on_header(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/* CURLOPT_PREREQFUNCTION, once connected (libcurl's TLS handle is only
+ * reachable during the transfer): whether the connection's TLS session
+ * was resumed. */
+static int
+note_connection(void *arg, char *peer_ip, char *local_ip, int peer_port, int local_port)
+{
+	struct http_client *c = arg;
+	struct curl_tlssessioninfo *tls = NULL;
+
+	(void)peer_ip;
+	(void)local_ip;
+	(void)peer_port;
+	(void)local_port;
+	c->resumed = curl_easy_getinfo(c->curl, CURLINFO_TLS_SSL_PTR, &tls) == CURLE_OK &&
+	             tls != NULL && tls->backend == CURLSSLBACKEND_OPENSSL &&
+	             tls->internals != NULL && SSL_session_reused((SSL *)tls->internals);
+	return CURL_PREREQFUNC_OK;
+}
+
+/* After a transfer that opened a connection: its resumption in the debug
+ * log. */
+static void
+note_resumption(struct http_client *c)
+{
+	long connects = 0;
+
+	if (curl_easy_getinfo(c->curl, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK &&
+	    connects > 0 && c->resumed)
+		ctx_log(c->ctx, IMSS_LOG_DEBUG, _("http: TLS session with %s resumed"), c->base);
+}
+
+int
+http_client_tls_resumed(const struct http_client *c)
+{
+	return c->resumed;
+}
+
 /*
  * libcurl's OpenSSL context, set up before each handshake (libcurl has
  * loaded the system store by then): with --ca a store of those CAs alone
@@ -240,6 +386,8 @@ setup(struct http_client *c, const char *url, struct sink *sink, struct curl_sli
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, c->opts.total_timeout);
 	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->opts.max_response);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, note_connection);
+	curl_easy_setopt(h, CURLOPT_PREREQDATA, (void *)c);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "imss-renew/" IMSS_VERSION);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, sink);
@@ -304,6 +452,8 @@ request_once(struct http_client *c, const char *method, const char *url, struct 
 	*rc_out = rc;
 	if (rc == CURLE_OK) {
 		char *ct = NULL;
+
+		note_resumption(c);
 
 		curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->status);
 		curl_easy_getinfo(c->curl, CURLINFO_CONTENT_TYPE, &ct);

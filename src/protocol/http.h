@@ -55,4 +55,8 @@ imss_err http_request(struct http_client *c, const char *method, const char *pat
                       struct http_response *resp);
 void http_response_clear(struct http_response *resp);
 
+/* 1 when the last connection c made resumed a TLS session of an earlier
+ * client of this process that trusted the same CAs (http.c). */
+int http_client_tls_resumed(const struct http_client *c);
+
 #endif

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <openssl/crypto.h>
 
@@ -56,6 +57,7 @@ struct http_server {
 	int stopping;
 	pthread_t watchdog;
 	int watchdog_started;
+	gnutls_datum_t ticket_key; /* TLS 1.3 session tickets; none when empty */
 };
 
 static long long
@@ -73,6 +75,23 @@ deadline_from_now(const struct http_server *s)
 	return monotonic_ms() + (long long)s->api->cfg.request_deadline * 1000;
 }
 
+/*
+ * Session tickets, as a production HTTPS server sends them: a client that
+ * connects again (the next employer of a fleet run) resumes its TLS
+ * session instead of a full handshake.  libmicrohttpd turns them off; its
+ * session exists, before the handshake, when the connection starts.
+ */
+static void
+enable_tickets(const struct http_server *s, struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *tls =
+	        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+
+	if (s->ticket_key.data != NULL && tls != NULL && tls->tls_session != NULL)
+		gnutls_session_ticket_enable_server((gnutls_session_t)tls->tls_session,
+		                                    &s->ticket_key);
+}
+
 /* MHD_OPTION_NOTIFY_CONNECTION: watch a connection from its start. */
 static void
 connection_event(void *cls, struct MHD_Connection *conn, void **socket_context,
@@ -83,6 +102,7 @@ connection_event(void *cls, struct MHD_Connection *conn, void **socket_context,
 	const union MHD_ConnectionInfo *fd, *peer;
 
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		enable_tickets(s, conn);
 		fd = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 		peer = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 		w = calloc(1, sizeof(*w));
@@ -364,6 +384,16 @@ daemon_start(struct http_server *s, int listen_fd, const char *key_pem, const ch
 	                        MHD_OPTION_END);
 }
 
+static void
+ticket_key_free(struct http_server *s)
+{
+	if (s->ticket_key.data == NULL)
+		return;
+	gnutls_memset(s->ticket_key.data, 0, s->ticket_key.size);
+	gnutls_free(s->ticket_key.data);
+	s->ticket_key.data = NULL;
+}
+
 int
 http_start(struct api *api, int listen_fd, const char *key_pem, const char *cert_pem,
            struct http_server **out, char *err, size_t errsize)
@@ -377,6 +407,8 @@ http_start(struct api *api, int listen_fd, const char *key_pem, const char *cert
 		return -1;
 	}
 	s->api = api;
+	if (gnutls_session_ticket_key_generate(&s->ticket_key) != GNUTLS_E_SUCCESS)
+		s->ticket_key.data = NULL; /* full handshakes only */
 	s->daemon = daemon_start(s, listen_fd, key_pem, cert_pem);
 	if (!s->daemon) {
 		close(listen_fd);
@@ -392,6 +424,7 @@ http_start(struct api *api, int listen_fd, const char *key_pem, const char *cert
 	*out = s;
 	return 0;
 fail:
+	ticket_key_free(s);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->wake);
 	free(s);
@@ -411,6 +444,7 @@ http_stop(struct http_server *s)
 		pthread_join(s->watchdog, NULL);
 	}
 	MHD_stop_daemon(s->daemon);
+	ticket_key_free(s);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->wake);
 	free(s);

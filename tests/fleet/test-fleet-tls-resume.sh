@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# A fleet run makes one TLS connection an employer; after the first, each
+# resumes the TLS session (issue 12, fleet against renew processes): the
+# service sends session tickets, as a production server does, and the
+# run's HTTPS clients share the sessions of the CAs they trust.
+# shellcheck source=SCRIPTDIR/../lib/common.sh
+. "$TESTS_DIR/lib/common.sh"
+# shellcheck source=SCRIPTDIR/../renew/lib.sh
+. "$TESTS_DIR/renew/lib.sh"
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$TESTS_DIR/fleet/lib.sh"
+
+svc_init
+svc_start
+fleet_new 3
+fleet_args renew
+rc=0
+FAULT_PKCS11_REAL=$SOFTHSM "$IMSS_RENEW" --verbose --module "$FAULT_MODULE" "${FLEET_ARGS[@]}" \
+	--jobs 1 --report "$T/report.json" >"$T/run.out" 2>"$T/err" || rc=$?
+assert_eq 0 "$rc" "fleet renew: $(<"$T/err")"
+assert_eq 3 "$(jq .renewed "$T/report.json")" "three renewed"
+resumed=$(grep -c "TLS session with $SVC_URL resumed" "$T/err" || :)
+assert_eq 2 "$resumed" "the second and third employers resume the first one's TLS session"
+echo "ok: fleet-tls-resume"
