@@ -15,6 +15,15 @@
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$TESTS_DIR/fleet/lib.sh"
 
+libs=$(LD_DEBUG=libs "$IMSS_RENEW" --version 2>&1 >/dev/null)
+if [[ $libs == *"calling init: "*libgnutls* ]]; then
+	bound=$(LD_DEBUG=bindings "$IMSS_RENEW" --version 2>&1 >/dev/null)
+	bound=$(grep "symbol \`_gnutls_global_init_skip'" <<<"$bound" || :)
+	assert_contains "$bound" "to $IMSS_RENEW [0]" "GnuTLS asks the tool whether to skip its initialisation"
+else
+	echo "note: GnuTLS is not loaded here; its initialisation hook is not checked" >&2
+fi
+
 svc_init
 svc_start
 fleet_new 2
@@ -31,12 +40,4 @@ jq -e '[.employers[].new_serial | strings] | length == 2' "$T/report.json" >/dev
 	die "the report lacks the new serials: $(<"$T/report.json")"
 assert_contains "$(<"$T/run.out")" "renewed: 2" "the summary table counts both renewed"
 
-libs=$(LD_DEBUG=libs "$IMSS_RENEW" --version 2>&1 >/dev/null)
-if [[ $libs == *"calling init: "*libgnutls* ]]; then
-	bound=$(LD_DEBUG=bindings "$IMSS_RENEW" --version 2>&1 >/dev/null)
-	bound=$(grep "symbol \`_gnutls_global_init_skip'" <<<"$bound" || :)
-	assert_contains "$bound" "to $IMSS_RENEW [0]" "GnuTLS asks the tool whether to skip its initialisation"
-else
-	echo "note: GnuTLS is not loaded here; its initialisation hook is not checked" >&2
-fi
 echo "ok: fleet-memory"
