@@ -164,12 +164,10 @@ ctx_module_name(imss_ctx *ctx, CK_FUNCTION_LIST *f)
 }
 
 void
-imss_ctx_free(imss_ctx *ctx)
+imss_ctx_unload_modules(imss_ctx *ctx)
 {
 	size_t i;
 
-	if (ctx == NULL)
-		return;
 	for (i = 0; i < ctx->n_modules; i++) {
 		struct imss_module *m = &ctx->modules[i];
 
@@ -182,8 +180,20 @@ imss_ctx_free(imss_ctx *ctx)
 	}
 	if (ctx->registry != NULL)
 		p11_kit_modules_finalize_and_release(ctx->registry);
-	ctx_libctx_free(ctx);
 	free(ctx->modules);
+	ctx->modules = NULL;
+	ctx->n_modules = 0;
+	ctx->registry = NULL;
+	ctx->loaded = 0;
+}
+
+void
+imss_ctx_free(imss_ctx *ctx)
+{
+	if (ctx == NULL)
+		return;
+	imss_ctx_unload_modules(ctx);
+	ctx_libctx_free(ctx);
 	free(ctx->module_path);
 	free(ctx);
 }

@@ -96,6 +96,12 @@ typedef void (*imss_log_fn)(void *user, imss_log_level level, const char *messag
  */
 imss_err imss_ctx_new(const char *module_path, imss_ctx **out);
 void imss_ctx_free(imss_ctx *ctx);
+/*
+ * The modules finalized and unloaded (with what they hold in the process,
+ * such as SoftHSM's copy of every object of its tokens); every token of
+ * the context must be closed.  The next token opened loads them again.
+ */
+void imss_ctx_unload_modules(imss_ctx *ctx);
 void imss_ctx_set_log(imss_ctx *ctx, imss_log_fn fn, void *user);
 
 /*

@@ -837,7 +837,9 @@ fleet_renew(struct tool *t, const struct fleet_args *a, const struct fleet_file 
 		rc = tool_fail(t, IMSS_ERR_NOMEM, 0);
 	if (rc != TOOL_EXIT_OK)
 		goto out;
-	tokens_close(&r); /* the module's copy of the objects freed before the summary */
+	tokens_close(&r);
+	imss_ctx_unload_modules(t->ctx); /* the module's copy of the objects freed before the summary */
+	malloc_trim(0);
 	failed = count_of(&r, "failed");
 	rc = tool_stop_requested() || count_of(&r, "interrupted") || count_of(&r, "not-run")
 	             ? TOOL_EXIT_INTERRUPTED

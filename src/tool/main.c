@@ -32,6 +32,24 @@ const struct tool_command *const tool_commands[] = {
 
 const size_t tool_command_count = sizeof(tool_commands) / sizeof(tool_commands[0]);
 
+/*
+ * GnuTLS is in the process only as a dependency of libcurl's dependencies
+ * (librtmp, libldap), never used: libcurl speaks TLS through OpenSSL and
+ * only https is allowed.  Its library constructor would still initialise
+ * it (ASN.1 trees, the system priority file, its crypto back end): 1 MiB
+ * of every run's resident memory (issue 12, a fleet's peak).  GnuTLS asks
+ * the program for this exported hook before that implicit initialisation
+ * (the same as GNUTLS_NO_IMPLICIT_INIT=1); a library that does use it
+ * calls gnutls_global_init() itself, as librtmp and libldap do.
+ */
+int _gnutls_global_init_skip(void);
+
+int
+_gnutls_global_init_skip(void)
+{
+	return 1;
+}
+
 /* The hidden command the build runs to write the bash completion. */
 #define COMPLETION_COMMAND "__complete"
 
