@@ -466,8 +466,10 @@ renew_resumes_past_keygen(struct renew *r)
 
 	if (path != NULL && journal_load(r->ctx, path, &j, &exists) == IMSS_OK) {
 		/* The key's hash is recorded once the pair exists (its
-		 * key-generated record may wait for the request's save). */
-		past = exists && j.state >= JOURNAL_KEYGEN_STARTED && j.key_spki_sha256 != NULL;
+		 * key-generated record may wait for the request's save).  A
+		 * finished one is no resume: the next renewal makes a key. */
+		past = exists && j.state >= JOURNAL_KEYGEN_STARTED && j.state != JOURNAL_DONE &&
+		       j.key_spki_sha256 != NULL;
 		journal_clear(&j);
 	}
 	ctx_clear_detail(r->ctx); /* a damaged journal is told when it is read */
