@@ -644,7 +644,7 @@ idse_letter_clear(struct idse_letter *l)
 	memset(l, 0, sizeof(*l));
 }
 
-/* The PDF, checked against the digest announced with it. */
+/* The PDF, checked against the digest announced with it and to be one. */
 static imss_err
 letter_from(imss_ctx *ctx, json_object *obj, struct idse_letter *out)
 {
@@ -668,6 +668,11 @@ letter_from(imss_ctx *ctx, json_object *obj, struct idse_letter *out)
 	if (strcasecmp(hex, sha) != 0)
 		err = ctx_fail(ctx, IMSS_ERR_PROTOCOL,
 		               _("The letter's SHA-256 does not match the digest the service announced."));
+	/* Only a PDF is signed: the current key's signature over other
+	 * bytes (a request of someone else's key) could serve as theirs. */
+	else if (out->len < 5 || memcmp(out->pdf, "%PDF-", 5) != 0)
+		err = ctx_fail(ctx, IMSS_ERR_PROTOCOL,
+		               _("The letter the service sent is not a PDF (it does not start with %%PDF-): nothing was signed. Check that the server address is the IMSS service's."));
 	snprintf(out->sha256, sizeof(out->sha256), "%s", hex);
 	free(hex);
 	out->id = json_object_object_get_ex(obj, "letter_id", &v) ? json_object_get_int64(v) : 0;

@@ -49,6 +49,9 @@
  *                     "control-chars error": POST /challenge answered by
  *                     a 403 whose messages hold ESC and C1 sequences, a
  *                     BEL, a newline, invalid UTF-8 and 3000 bytes more
+ *   letter-request    GET /letter: the "PDF" a PKCS#10 request (DER) of a
+ *                     key of the proxy's, its sha256 to match: signed
+ *                     detached, it would be that request's CMS
  *
  * The request always reaches the real service first: what the client
  * loses is the answer.  Prints "listening on https://127.0.0.1:PORT" when
@@ -410,8 +413,13 @@ is_target(const char *method, const char *path, const char *which)
 
 /* ---- service strings: company, session, request id, error text -------- */
 
-static const char *const string_modes[] = { "other-company",   "login-other-rp", "empty-request-id",
-	                                    "long-request-id", "control-chars",  NULL };
+static const char *const string_modes[] = { "other-company",
+	                                    "login-other-rp",
+	                                    "empty-request-id",
+	                                    "long-request-id",
+	                                    "control-chars",
+	                                    "letter-request",
+	                                    NULL };
 
 static int
 is_string_mode(const char *mode)
@@ -435,6 +443,8 @@ string_target(const char *mode, const char *which, const char *method, const cha
 		return strcmp(method, "POST") == 0 && strcmp(path, "/idse/v1/challenge") == 0;
 	if (strcmp(mode, "control-chars") == 0)
 		return strcmp(method, "GET") == 0 && strcmp(path, "/idse/v1/company") == 0;
+	if (strcmp(mode, "letter-request") == 0)
+		return strcmp(method, "GET") == 0 && strcmp(path, "/idse/v1/letter") == 0;
 	return strcmp(method, "POST") == 0 && strcmp(path, "/idse/v1/renewal") == 0;
 }
 
@@ -465,6 +475,34 @@ hostile_error(struct answer *a)
 	a->retry_after[0] = a->location[0] = '\0';
 }
 
+/* letter-request: the letter replaced by a request of the proxy's own key. */
+static void
+letter_as_request(json_object *root)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509_REQ *req = X509_REQ_new();
+	unsigned char *der = NULL, md[32];
+	char *b64 = NULL, hex[65];
+	int len = -1, i;
+
+	if (key != NULL && req != NULL && X509_REQ_set_pubkey(req, key) &&
+	    X509_REQ_sign(req, key, EVP_sha256()) > 0)
+		len = i2d_X509_REQ(req, &der);
+	if (len > 0 && (b64 = malloc(4 * ((size_t)len / 3 + 1) + 1)) != NULL) {
+		EVP_EncodeBlock((unsigned char *)b64, der, len);
+		EVP_Digest(der, (size_t)len, md, NULL, EVP_sha256(), NULL);
+		for (i = 0; i < 32; i++)
+			snprintf(hex + 2 * i, 3, "%02x", md[i]);
+		json_object_object_add(root, "pdf", json_object_new_string(b64));
+		json_object_object_add(root, "sha256", json_object_new_string(hex));
+		json_object_object_add(root, "size", json_object_new_int(len));
+	}
+	free(b64);
+	OPENSSL_free(der);
+	X509_REQ_free(req);
+	EVP_PKEY_free(key);
+}
+
 /* The JSON answer's members changed as the mode says; 0 when it was no
  * JSON object. */
 static int
@@ -491,6 +529,8 @@ tamper_members(const char *mode, struct answer *a)
 		json_object_object_add(root, "razon_social",
 		                       json_object_new_string(
 		                               "EMPRESA \x1b[2J\x1b[31mROJA\x1b[0m SA"));
+	} else if (strcmp(mode, "letter-request") == 0) {
+		letter_as_request(root);
 	} else if ((id = calloc(1, 4097)) != NULL) {
 		if (strcmp(mode, "long-request-id") == 0)
 			memset(id, 'a', 4096);
