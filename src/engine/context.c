@@ -464,14 +464,15 @@ renew_resumes_past_keygen(struct renew *r)
 	struct journal j;
 	int exists = 0, past = 0;
 
-	if (path != NULL && journal_load(r->ctx, path, &j, &exists) == IMSS_OK) {
-		/* The key's hash is recorded once the pair exists (its
-		 * key-generated record may wait for the request's save).  A
-		 * finished one is no resume: the next renewal makes a key. */
+	memset(&j, 0, sizeof(j));
+	/* The key's hash is recorded once the pair exists (its key-generated
+	 * record may wait for the request's save).  A finished one is no
+	 * resume: the next renewal makes a key.  A journal that does not
+	 * load is cleared too (it may hold what it read before the error). */
+	if (path != NULL && journal_load(r->ctx, path, &j, &exists) == IMSS_OK)
 		past = exists && j.state >= JOURNAL_KEYGEN_STARTED && j.state != JOURNAL_DONE &&
 		       j.key_spki_sha256 != NULL;
-		journal_clear(&j);
-	}
+	journal_clear(&j);
 	ctx_clear_detail(r->ctx); /* a damaged journal is told when it is read */
 	free(path);
 	free(token);

@@ -67,7 +67,7 @@ find_journal(struct renew *r, const char *rp, char **path)
 	if ((d = opendir(r->state_dir)) == NULL)
 		goto none;
 	while ((e = readdir(d)) != NULL) {
-		struct journal j;
+		struct journal j = { 0 };
 		char *p;
 		int exists = 0, ours;
 
