@@ -87,6 +87,15 @@ fleet_add_file() {
 	FLEET_RPS+=("$FLEET_RP")
 }
 
+# fleet_started N: the service started and a fleet of N employers, with
+# the arguments of a renewal (FLEET_ARGS).
+fleet_started() {
+	svc_init
+	svc_start
+	fleet_new "$1"
+	fleet_args renew
+}
+
 # fleet_args check|renew: the arguments of a run on this fleet (FLEET_ARGS).
 fleet_args() {
 	FLEET_ARGS=(fleet "$1" --file "$T/fleet.csv" --token "$IMSS_TOKEN_URI"

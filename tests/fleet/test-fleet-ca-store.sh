@@ -12,14 +12,11 @@
 t_need strace
 strace -f -o /dev/null true 2>/dev/null || { echo "SKIP: strace cannot trace here" >&2; exit 77; }
 
-svc_init
-svc_start
-fleet_new 2
-fleet_args renew
+fleet_started 2
 rc=0
 # LeakSanitizer cannot run under ptrace (the sanitizer build): leaks are
 # checked by the other tests of the same paths.
-export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
+no_leak_check
 FAULT_PKCS11_REAL=$SOFTHSM strace -f -qq -e trace=open,openat -o "$T/trace" \
 	"$IMSS_RENEW" --module "$FAULT_MODULE" "${FLEET_ARGS[@]}" --report "$T/report.json" \
 	>"$T/run.out" 2>"$T/err" || rc=$?

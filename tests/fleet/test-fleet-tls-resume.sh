@@ -10,16 +10,13 @@
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$TESTS_DIR/fleet/lib.sh"
 
-svc_init
-svc_start
-fleet_new 3
-fleet_args renew
+fleet_started 3
 rc=0
 # In the sanitizer build LeakSanitizer's tracer crashes at this run's exit
 # ("Tracer caught signal 11", reading a dynamic TLS block of an unloaded
 # library) before it reports anything: the leak check is off here only; the
 # other fleet tests check the same paths for leaks.
-export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
+no_leak_check
 FAULT_PKCS11_REAL=$SOFTHSM "$IMSS_RENEW" --verbose --module "$FAULT_MODULE" "${FLEET_ARGS[@]}" \
 	--jobs 1 --report "$T/report.json" >"$T/run.out" 2>"$T/err" || rc=$?
 assert_eq 0 "$rc" "fleet renew: $(<"$T/err")"

@@ -149,3 +149,7 @@ assert_fail() {
 	fi
 	printf 'ok: exit %s: %s\n' "$got" "$*"
 }
+
+# no_leak_check: LeakSanitizer off for what this test runs next (the
+# sanitizer build): the caller says why; other tests check those paths.
+no_leak_check() { export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0; }

@@ -18,7 +18,7 @@ renew_args
 rc=0
 # LeakSanitizer cannot run under ptrace (the sanitizer build): leaks are
 # checked by the other tests of the same paths.
-export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
+no_leak_check
 strace -f -qq -e trace=rename,renameat,renameat2 -o "$T/trace" \
 	"$IMSS_RENEW" --module "$SOFTHSM" renew "${RENEW_ARGS[@]}" >"$C/out.txt" 2>"$C/err" || rc=$?
 assert_eq 0 "$rc" "the renewal: $(<"$C/err")"
