@@ -221,7 +221,7 @@ fi
 if section 3; then
 say "3. $compare renewals (SoftHSM, no latency)"
 bench_token "$T/token-c"
-first=$((first + modelled))
+first=$((many + 3 + modelled))
 populate "$first" $((first + 2 * compare - 1))
 svc0=$(svc_cpu_s)
 renews procs "$first" $((first + compare - 1))
@@ -247,10 +247,11 @@ fi
 if section 4; then
 say "4. Peak memory (max RSS)"
 bench_token "$T/token-d"
-populate $((first + 2 * compare)) $((first + 2 * compare))
+one=$((many + 3 + modelled + 2 * compare))
+populate "$one" "$one"
 B_WRAP=(/usr/bin/time -v -o "$T/one.time")
 B_SPY=0 bench_renew mem \
-	"$(bench_user $((first + 2 * compare)))" "$type" --current "$(bench_current $((first + 2 * compare)))"
+	"$(bench_user "$one")" "$type" --current "$(bench_current "$one")"
 B_WRAP=()
 row "one renew" "$(mib "$(max_rss "$T/one.time")")"
 if ! section 1; then
