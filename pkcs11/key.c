@@ -275,6 +275,7 @@ key_build(imss_token *tok, CK_OBJECT_HANDLE priv, CK_ATTRIBUTE *attrs, CK_ULONG 
 	}
 	key->label = strndup(label ? label->pValue : "", label ? label->ulValueLen : 0);
 	key->always_authenticate = attr_bool(attrs_find(attrs, n, CKA_ALWAYS_AUTHENTICATE)) == 1;
+	key->local = attr_bool(attrs_find(attrs, n, CKA_LOCAL)) == 1;
 	if (err == IMSS_OK)
 		err = key_finish(key);
 	if (err != IMSS_OK)
@@ -284,13 +285,16 @@ key_build(imss_token *tok, CK_OBJECT_HANDLE priv, CK_ATTRIBUTE *attrs, CK_ULONG 
 	return err;
 }
 
+/* What a key handle is built from (CKA_LOCAL: was the key made on this
+ * token?  The preflight's proof that the token makes such keys). */
 #define KEY_ATTRS                                                                          \
 	{ CKA_ID, NULL, 0 }, { CKA_LABEL, NULL, 0 }, { CKA_ALWAYS_AUTHENTICATE, NULL, 0 }, \
 	        { CKA_MODULUS, NULL, 0 }, { CKA_PUBLIC_EXPONENT, NULL, 0 },                \
-	        { CKA_EC_PARAMS, NULL, 0 },                                                \
+	        { CKA_EC_PARAMS, NULL, 0 }, { CKA_EC_POINT, NULL, 0 },                     \
 	{                                                                                  \
-		CKA_EC_POINT, NULL, 0                                                      \
+		CKA_LOCAL, NULL, 0                                                         \
 	}
+#define N_KEY_ATTRS 8
 
 /* Everything the key handle needs, read in one call. */
 imss_err
@@ -314,7 +318,7 @@ key_from_handle(imss_token *tok, CK_OBJECT_HANDLE priv, imss_key **out)
  * call per object found after it) rather than one search per class.
  */
 struct found_objects {
-	CK_ATTRIBUTE priv[10]; /* the private key's attributes */
+	CK_ATTRIBUTE priv[N_KEY_ATTRS + 3]; /* the private key's attributes */
 	CK_OBJECT_HANDLE priv_handle;
 	int n_priv;
 	CK_ATTRIBUTE point; /* a public key's CKA_EC_POINT */
@@ -332,6 +336,7 @@ classify_object(imss_token *tok, CK_OBJECT_HANDLE h, struct found_objects *f)
 	CK_ATTRIBUTE *klass, *v;
 	imss_err err;
 
+	_Static_assert(sizeof(attrs) == sizeof(f->priv), "a private key's attributes are kept whole");
 	err = token_get_attrs(tok, h, attrs, n);
 	if (err != IMSS_OK)
 		return err;
@@ -412,14 +417,15 @@ key_with_certificate(imss_token *tok, const char *text, imss_key **key, X509 **c
 			               _("'%s' matches more than one private key."), text);
 	}
 	if (err == IMSS_OK)
-		err = key_build(tok, f.priv_handle, f.priv, 7, f.point.pValue ? &f.point : NULL, key);
+		err = key_build(tok, f.priv_handle, f.priv, N_KEY_ATTRS,
+		                f.point.pValue ? &f.point : NULL, key);
 	for (j = 0; err == IMSS_OK && j < sk_X509_num(f.certs) && *cert == NULL; j++)
 		if (EVP_PKEY_eq(X509_get0_pubkey(sk_X509_value(f.certs, j)), (*key)->pub) == 1 &&
 		    X509_up_ref(sk_X509_value(f.certs, j)))
 			*cert = sk_X509_value(f.certs, j);
 out:
 	if (f.n_priv > 0)
-		attrs_free_values(f.priv, 10);
+		attrs_free_values(f.priv, N_KEY_ATTRS + 3);
 	free(f.point.pValue);
 	sk_X509_pop_free(f.certs, X509_free);
 	p11_kit_uri_free(uri);

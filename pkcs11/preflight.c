@@ -1,10 +1,12 @@
 /*
  * The renewal's preflight on its token: what can be known without side
  * effects before the service is contacted: the token's information read
- * when it was opened, and one C_GetMechanismInfo (each call is a USB round
- * trip on a card: see the call budget in docs/design.md).
+ * when it was opened, and one C_GetMechanismInfo unless the current key
+ * shows the token makes such keys (each call is a USB round trip on a
+ * card: see the call budget in docs/design.md).
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "token-internal.h"
 
@@ -54,15 +56,49 @@ preflight_flags(imss_token *tok)
 	return IMSS_OK;
 }
 
+/* One token seen through two handles?  The same module, slot, serial
+ * and label. */
+static int
+same_token(const imss_token *a, const imss_token *b)
+{
+	return a == b || (a->f == b->f && a->slot == b->slot && a->info.serial != NULL &&
+	                  b->info.serial != NULL && strcmp(a->info.serial, b->info.serial) == 0 &&
+	                  a->info.label != NULL && b->info.label != NULL &&
+	                  strcmp(a->info.label, b->info.label) == 0);
+}
+
+/*
+ * Has tok shown that it generates spec's key pairs?  Yes when the current
+ * key is on it, was generated there (CKA_LOCAL TRUE: set by the token
+ * alone, read-only; an imported key has FALSE) and is of the same kind
+ * and size: RSA of the same modulus bits, EC on the same curve.  Its
+ * attributes were read with it: no call.
+ */
+static int
+keygen_shown(const imss_token *tok, const imss_key *current, const imss_keyspec *spec)
+{
+	char curve[64];
+
+	if (current == NULL || !current->local || !same_token(current->tok, tok) ||
+	    current->kind != spec->kind || current->bits != spec->bits)
+		return 0;
+	if (spec->kind != IMSS_KEY_EC)
+		return 1;
+	return spec->curve != NULL &&
+	       EVP_PKEY_get_group_name(current->pub, curve, sizeof(curve), NULL) == 1 &&
+	       strcmp(curve, spec->curve) == 0;
+}
+
 /*
  * Before the service is contacted: the token is not write-protected, its
  * user PIN is not locked, it has room if it says how much, and (unless
- * PREFLIGHT_SKIP_KEYGEN) it lists the generation of the key type at its
- * size: one C_GetMechanismInfo, which also finds a token pulled out.
- * Fails saying what to use instead.
+ * PREFLIGHT_SKIP_KEYGEN) it generates the key type at its size: shown by
+ * the current key made on it (keygen_shown), else listed by one
+ * C_GetMechanismInfo, which also finds a token pulled out.  Fails saying
+ * what to use instead.
  */
 imss_err
-token_preflight(imss_token *tok, const imss_keyspec *spec, unsigned flags)
+token_preflight(imss_token *tok, const imss_keyspec *spec, const imss_key *current, unsigned flags)
 {
 	char words[32];
 	int listed = 0;
@@ -72,6 +108,12 @@ token_preflight(imss_token *tok, const imss_keyspec *spec, unsigned flags)
 	err = preflight_flags(tok);
 	if (err != IMSS_OK || (flags & PREFLIGHT_SKIP_KEYGEN))
 		return err;
+	if (keygen_shown(tok, current, spec)) {
+		ctx_log(tok->ctx, IMSS_LOG_DEBUG,
+		        _("preflight: the current key was generated on token '%s' as %s: its key pair generation is not asked"),
+		        tok->info.label, keyspec_words(spec, words, sizeof(words)));
+		return IMSS_OK;
+	}
 	err = token_keygen_listed(tok, spec, &listed);
 	if (err == IMSS_OK && !listed)
 		err = ctx_fail_next(tok->ctx, IMSS_ERR_UNSUPPORTED, IMSS_NEXT_OTHER_KEY_TYPE,

@@ -65,6 +65,10 @@ struct imss_key {
 	EVP_PKEY *pub;
 	int always_authenticate;
 	const char *last_mechanism;
+	/* CKA_LOCAL read TRUE with the key's other attributes: the token
+	 * generated it (the attribute is the token's own, read-only); 0 when
+	 * FALSE, not read or not answered. */
+	int local;
 };
 
 /* sign.c: RSA PKCS#1 v1.5 decryption with the key (C_Decrypt); *out is
@@ -250,9 +254,12 @@ extern const char *const doctor_key_types[];
 imss_err token_keygen_listed(imss_token *tok, const imss_keyspec *spec, int *listed);
 
 /* preflight.c: what the renewal can check on the token before the service
- * is contacted, without side effects (see token_preflight's comment). */
+ * is contacted, without side effects (see token_preflight's comment).
+ * current: the renewal's current key when it is on a token (else NULL):
+ * made on tok as spec asks, it stands for C_GetMechanismInfo. */
 #define PREFLIGHT_SKIP_KEYGEN 1u /* the renewal does not generate its key */
-imss_err token_preflight(imss_token *tok, const imss_keyspec *spec, unsigned flags);
+imss_err token_preflight(imss_token *tok, const imss_keyspec *spec, const imss_key *current,
+                         unsigned flags);
 /* Does the token say it has too little private memory free for a new key
  * (0 when it does not say)? */
 int token_memory_short(const imss_token_info *ti);

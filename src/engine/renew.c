@@ -224,8 +224,9 @@ first_preflight(struct renew *r)
 		return ctx_fail_next(r->ctx, IMSS_ERR_UNSUPPORTED, IMSS_NEXT_OTHER_KEY_TYPE,
 		                     _("SCEP enrollment needs an RSA key: the CA encrypts its answer to the new key, and an EC key cannot decrypt. Nothing was sent and no key was made; choose an RSA key type."));
 	err = renew_parse_subject(r);
-	return err == IMSS_OK ? token_preflight(r->o->token, &r->o->keyspec, preflight_flags(r))
-	                      : err;
+	return err == IMSS_OK
+	               ? token_preflight(r->o->token, &r->o->keyspec, NULL, preflight_flags(r))
+	               : err;
 }
 
 /*
@@ -245,7 +246,8 @@ renew_preflight(struct renew *r)
 	     imss_credential_get_token_key(current) == NULL))
 		return ctx_fail(r->ctx, IMSS_ERR_NO_OBJECT,
 		                _("The current credential has no certificate or no key. Nothing was sent to the service. Give the credential with both."));
-	return token_preflight(r->o->token, &r->o->keyspec, preflight_flags(r));
+	return token_preflight(r->o->token, &r->o->keyspec, imss_credential_get_token_key(current),
+	                       preflight_flags(r));
 }
 
 /*

@@ -20,13 +20,15 @@ assert_eq "done" "$(journal_state)" "first renewal: done"
 new_id=$(jq -r '.key_id // empty' "$(journal)")
 [[ -n $new_id ]] || die "the journal names no key id: $(cat "$(journal)")"
 # The next renewal, from the new certificate, on a token that no longer
-# lists RSA key pair generation.
+# lists RSA key pair generation.  (An RSA 3072 key: the current RSA 2048
+# key made on this token would show its own size's generation, no call
+# asked; docs/design.md, "Call budget".)
 CURRENT=(--current "pkcs11:token=IMSS;id=$(sed 's/../%&/g' <<<"$new_id");type=private")
 before=$(wc -l <"$T/serve.log")
 rc=0
-FAULT_HIDE_MECHANISMS=CKM_RSA_PKCS_KEY_PAIR_GEN renew_run --type rsa:2048 || rc=$?
+FAULT_HIDE_MECHANISMS=CKM_RSA_PKCS_KEY_PAIR_GEN renew_run --type rsa:3072 || rc=$?
 assert_eq 1 "$rc" "next renewal, no RSA generation: exit 1"
-assert_contains "$(<"$C/err")" "does not list RSA 2048 key pair generation" \
+assert_contains "$(<"$C/err")" "does not list RSA 3072 key pair generation" \
 	"next renewal: refused by the preflight"
 assert_eq "$before" "$(wc -l <"$T/serve.log")" "next renewal: the service got no request"
 echo "PASS"

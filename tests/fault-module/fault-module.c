@@ -194,7 +194,7 @@ struct fault_config {
 	size_t n_hidden; /* FAULT_HIDE_MECHANISMS */
 	CK_MECHANISM_TYPE hidden[16];
 	int n_hidden_attrs; /* FAULT_HIDE_ATTRS */
-	CK_ATTRIBUTE_TYPE hidden_attrs[3];
+	CK_ATTRIBUTE_TYPE hidden_attrs[4];
 	bool have_serial; /* FAULT_TOKEN_SERIAL */
 	char serial[17];
 	bool pinpad;
@@ -473,10 +473,13 @@ fault_parse_hidden_attr(char *word, struct fault_config *cfg)
 		CK_ATTRIBUTE_TYPE type;
 	} names[] = { { "sensitive", CKA_SENSITIVE },
 		      { "extractable", CKA_EXTRACTABLE },
-		      { "never_extractable", CKA_NEVER_EXTRACTABLE } };
+		      { "never_extractable", CKA_NEVER_EXTRACTABLE },
+		      { "local", CKA_LOCAL } };
 
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-		if (strcmp(word, names[i].name) == 0 && cfg->n_hidden_attrs < 3) {
+		if (strcmp(word, names[i].name) == 0 &&
+		    cfg->n_hidden_attrs <
+		            (int)(sizeof cfg->hidden_attrs / sizeof cfg->hidden_attrs[0])) {
 			cfg->hidden_attrs[cfg->n_hidden_attrs++] = names[i].type;
 			return true;
 		}
