@@ -2,9 +2,10 @@
 # Issue 12, "flat with the number of objects": a renewal makes as many
 # PKCS#11 calls on a token that holds 40 other employers' credentials
 # (120 more objects) as on one that holds only its own, and no more than
-# the call budget (docs/design.md, "Call budget": 26 for an EC key with an
-# EC current key on the token).  Listing a token's certificates with their
-# keys (check --login) costs one C_GetAttributeValue per certificate and
+# the call budget (docs/design.md, "Call budget": 26 for a new RSA key,
+# the default, with an EC current key on the token: another kind, so the
+# preflight asks).  Listing a token's certificates with their keys
+# (check --login) costs one C_GetAttributeValue per certificate and
 # per private key, plus a fixed part, not a search per certificate.
 # shellcheck source=../lib/common.sh
 . "$TESTS_DIR/lib/common.sh"
