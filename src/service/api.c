@@ -24,21 +24,22 @@ struct route {
 	int json;         /* takes a JSON body */
 	int session;      /* needs a session */
 	api_handler fn;
+	void (*prepare)(struct api_call *c); /* before the transaction, unlocked */
 };
 
 static const struct route routes[] = {
-	{ "GET", "/ca", 0, 0, api_get_ca },
-	{ "POST", "/challenge", 1, 0, api_post_challenge },
-	{ "POST", "/session", 1, 0, api_post_session },
-	{ "GET", "/session", 0, 1, api_get_session },
-	{ "DELETE", "/session", 0, 1, api_delete_session },
-	{ "GET", "/company", 0, 1, api_get_company },
-	{ "PATCH", "/company", 1, 1, api_patch_company },
-	{ "GET", "/letter", 0, 1, api_get_letter },
-	{ "POST", "/letter/signature", 1, 1, api_post_letter_signature },
-	{ "POST", "/renewal", 1, 1, api_post_renewal },
-	{ "GET", "/requests/", 0, 1, api_get_request },
-	{ "GET", "/certificates/", 0, 1, api_get_certificate },
+	{ "GET", "/ca", 0, 0, api_get_ca, NULL },
+	{ "POST", "/challenge", 1, 0, api_post_challenge, NULL },
+	{ "POST", "/session", 1, 0, api_post_session, api_prepare_session },
+	{ "GET", "/session", 0, 1, api_get_session, NULL },
+	{ "DELETE", "/session", 0, 1, api_delete_session, NULL },
+	{ "GET", "/company", 0, 1, api_get_company, NULL },
+	{ "PATCH", "/company", 1, 1, api_patch_company, NULL },
+	{ "GET", "/letter", 0, 1, api_get_letter, NULL },
+	{ "POST", "/letter/signature", 1, 1, api_post_letter_signature, NULL },
+	{ "POST", "/renewal", 1, 1, api_post_renewal, NULL },
+	{ "GET", "/requests/", 0, 1, api_get_request, NULL },
+	{ "GET", "/certificates/", 0, 1, api_get_certificate, NULL },
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -234,6 +235,20 @@ session(struct api_call *c)
 	return auth_session_get(c->api->db, auth, c->now, c->api->cfg.session_idle, &c->sess);
 }
 
+void
+api_lock(struct api *api)
+{
+	if (api->lock)
+		pthread_mutex_lock(api->lock);
+}
+
+void
+api_unlock(struct api *api)
+{
+	if (api->lock)
+		pthread_mutex_unlock(api->lock);
+}
+
 /* The handler inside a transaction; committed only on success. */
 static enum api_code
 run(struct api_call *c, const struct route *r)
@@ -329,12 +344,18 @@ api_handle(struct api *api, const struct api_req *rq, struct api_resp *rs)
 	code = rq->body_too_large ? API_BODY_TOO_LARGE : find_route(rq, rs, &r, &c.param);
 	if (code == API_OK && r->json)
 		code = parse_body(&c);
-	if (code == API_OK)
+	if (code == API_OK && r->prepare)
+		r->prepare(&c);
+	if (code == API_OK) {
+		api_lock(api);
 		code = run(&c, r);
+		api_unlock(api);
+	}
 	if (code != API_OK)
 		error_answer(&c, code);
 	json_object_put(c.body);
 	OPENSSL_cleanse(&c.sess, sizeof(c.sess));
+	OPENSSL_cleanse(&c.pw, sizeof(c.pw));
 	log_request(rq, rs);
 }
 
