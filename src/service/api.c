@@ -24,22 +24,21 @@ struct route {
 	int json;         /* takes a JSON body */
 	int session;      /* needs a session */
 	api_handler fn;
-	void (*prepare)(struct api_call *c); /* before the transaction, unlocked */
 };
 
 static const struct route routes[] = {
-	{ "GET", "/ca", 0, 0, api_get_ca, NULL },
-	{ "POST", "/challenge", 1, 0, api_post_challenge, NULL },
-	{ "POST", "/session", 1, 0, api_post_session, api_prepare_session },
-	{ "GET", "/session", 0, 1, api_get_session, NULL },
-	{ "DELETE", "/session", 0, 1, api_delete_session, NULL },
-	{ "GET", "/company", 0, 1, api_get_company, NULL },
-	{ "PATCH", "/company", 1, 1, api_patch_company, NULL },
-	{ "GET", "/letter", 0, 1, api_get_letter, NULL },
-	{ "POST", "/letter/signature", 1, 1, api_post_letter_signature, NULL },
-	{ "POST", "/renewal", 1, 1, api_post_renewal, NULL },
-	{ "GET", "/requests/", 0, 1, api_get_request, NULL },
-	{ "GET", "/certificates/", 0, 1, api_get_certificate, NULL },
+	{ "GET", "/ca", 0, 0, api_get_ca },
+	{ "POST", "/challenge", 1, 0, api_post_challenge },
+	{ "POST", "/session", 1, 0, api_post_session },
+	{ "GET", "/session", 0, 1, api_get_session },
+	{ "DELETE", "/session", 0, 1, api_delete_session },
+	{ "GET", "/company", 0, 1, api_get_company },
+	{ "PATCH", "/company", 1, 1, api_patch_company },
+	{ "GET", "/letter", 0, 1, api_get_letter },
+	{ "POST", "/letter/signature", 1, 1, api_post_letter_signature },
+	{ "POST", "/renewal", 1, 1, api_post_renewal },
+	{ "GET", "/requests/", 0, 1, api_get_request },
+	{ "GET", "/certificates/", 0, 1, api_get_certificate },
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -344,8 +343,8 @@ api_handle(struct api *api, const struct api_req *rq, struct api_resp *rs)
 	code = rq->body_too_large ? API_BODY_TOO_LARGE : find_route(rq, rs, &r, &c.param);
 	if (code == API_OK && r->json)
 		code = parse_body(&c);
-	if (code == API_OK && r->prepare)
-		r->prepare(&c);
+	if (code == API_OK && r->fn == api_post_session) /* before the lock */
+		api_prepare_session(&c);
 	if (code == API_OK) {
 		api_lock(api);
 		code = run(&c, r);

@@ -9,17 +9,12 @@
 # so the most sessions the service had open at once is the number of
 # workers: 3 without --jobs, 2 with --jobs 2 (the service's log, in order:
 # a login is "POST .../session 201", a logout "DELETE .../session 204").
-# shellcheck source=SCRIPTDIR/../lib/common.sh
 . "$TESTS_DIR/lib/common.sh"
-# shellcheck source=SCRIPTDIR/../renew/lib.sh
 . "$TESTS_DIR/renew/lib.sh"
-# shellcheck source=SCRIPTDIR/lib.sh
 . "$TESTS_DIR/fleet/lib.sh"
 
-svc_init
-fleet_new 0
+fleet_started 0
 fleet_wide
-svc_start
 
 # most_sessions: the most sessions open at once in $T/serve.log.
 most_sessions() {
