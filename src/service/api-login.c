@@ -185,6 +185,8 @@ api_prepare_session(struct api_call *c)
 	if (found == 1)
 		db_meta_int(c->api->db, "kdf_iterations", &iterations);
 	api_unlock(c->api);
+	if (found == 0 && u.not_before > c->now)
+		found = -1; /* throttled: answered without a hash, as before */
 	if (found == 1) {
 		unsigned char salt[PW_SALT_LEN] = { 0 }, hash[PW_HASH_LEN];
 
