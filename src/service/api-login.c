@@ -146,19 +146,84 @@ out:
 	return code;
 }
 
+/* What an unknown user costs: a hash with the service's iterations. */
+static void
+hash_for_nobody(struct api_call *c, const char *password)
+{
+	unsigned char salt[PW_SALT_LEN] = { 0 }, hash[PW_HASH_LEN];
+	long long iterations = PW_DEFAULT_ITERATIONS;
+
+	db_meta_int(c->api->db, "kdf_iterations", &iterations);
+	pw_hash(password, salt, sizeof(salt), (unsigned)iterations, hash);
+}
+
+/* A string member of the body, or NULL (the handler says what is wrong). */
+static const char *
+body_string(const struct api_call *c, const char *key, size_t max)
+{
+	json_object *v;
+
+	if (!c->body || !json_object_object_get_ex(c->body, key, &v) ||
+	    !json_object_is_type(v, json_type_string) || (size_t)json_object_get_string_len(v) > max)
+		return NULL;
+	return json_object_get_string(v);
+}
+
+void
+api_prepare_session(struct api_call *c)
+{
+	const char *name = body_string(c, "user", USER_MAX);
+	const char *password = body_string(c, "password", PASSWORD_MAX);
+	struct user u;
+	long long iterations = PW_DEFAULT_ITERATIONS;
+	int found;
+
+	if (!name || !password)
+		return;
+	api_lock(c->api);
+	found = auth_user_find(c->api->db, name, &u);
+	if (found == 1)
+		db_meta_int(c->api->db, "kdf_iterations", &iterations);
+	api_unlock(c->api);
+	if (found == 0 && u.not_before > c->now)
+		found = -1; /* throttled: answered without a hash, as before */
+	if (found == 1) {
+		unsigned char salt[PW_SALT_LEN] = { 0 }, hash[PW_HASH_LEN];
+
+		pw_hash(password, salt, sizeof(salt), (unsigned)iterations, hash);
+	} else if (found == 0) {
+		c->pw.verdict =
+		        pw_verify(password, u.salt, u.salt_len, u.iterations, u.hash, u.hash_len);
+		c->pw.user_id = u.id;
+		memcpy(c->pw.salt, u.salt, sizeof(u.salt));
+		memcpy(c->pw.hash, u.hash, sizeof(u.hash));
+		c->pw.iterations = u.iterations;
+	}
+	c->pw.done = found >= 0;
+	OPENSSL_cleanse(&u, sizeof(u));
+}
+
+/* The password was checked before the lock against this very row. */
+static int
+checked_for(const struct api_call *c, const struct user *u)
+{
+	return c->pw.done && c->pw.user_id == u->id && c->pw.iterations == u->iterations &&
+	       u->salt_len == sizeof(c->pw.salt) && u->hash_len == sizeof(c->pw.hash) &&
+	       memcmp(c->pw.salt, u->salt, sizeof(c->pw.salt)) == 0 &&
+	       memcmp(c->pw.hash, u->hash, sizeof(c->pw.hash)) == 0;
+}
+
 /* The password, or LOGIN_FAILED; an unknown user costs the same time. */
 static enum api_code
 check_user(struct api_call *c, const char *name, const char *password, struct user *u)
 {
-	unsigned char salt[PW_SALT_LEN] = { 0 }, hash[PW_HASH_LEN];
-	long long iterations = PW_DEFAULT_ITERATIONS;
 	int found = auth_user_find(c->api->db, name, u);
 
 	if (found < 0)
 		return API_INTERNAL;
 	if (found == 1) {
-		db_meta_int(c->api->db, "kdf_iterations", &iterations);
-		pw_hash(password, salt, sizeof(salt), (unsigned)iterations, hash);
+		if (!(c->pw.done && c->pw.user_id == 0))
+			hash_for_nobody(c, password);
 		return API_LOGIN_FAILED;
 	}
 	if (u->not_before > c->now) {
@@ -166,7 +231,11 @@ check_user(struct api_call *c, const char *name, const char *password, struct us
 		return API_LOGIN_THROTTLED;
 	}
 	c->failed_user = u->id;
-	found = pw_verify(password, u->salt, u->salt_len, u->iterations, u->hash, u->hash_len);
+	if (checked_for(c, u))
+		found = c->pw.verdict;
+	else
+		found = pw_verify(password, u->salt, u->salt_len, u->iterations, u->hash,
+		                  u->hash_len);
 	return found == 1 ? API_OK : found == 0 ? API_LOGIN_FAILED : API_INTERNAL;
 }
 

@@ -234,6 +234,20 @@ session(struct api_call *c)
 	return auth_session_get(c->api->db, auth, c->now, c->api->cfg.session_idle, &c->sess);
 }
 
+void
+api_lock(struct api *api)
+{
+	if (api->lock)
+		pthread_mutex_lock(api->lock);
+}
+
+void
+api_unlock(struct api *api)
+{
+	if (api->lock)
+		pthread_mutex_unlock(api->lock);
+}
+
 /* The handler inside a transaction; committed only on success. */
 static enum api_code
 run(struct api_call *c, const struct route *r)
@@ -329,12 +343,18 @@ api_handle(struct api *api, const struct api_req *rq, struct api_resp *rs)
 	code = rq->body_too_large ? API_BODY_TOO_LARGE : find_route(rq, rs, &r, &c.param);
 	if (code == API_OK && r->json)
 		code = parse_body(&c);
-	if (code == API_OK)
+	if (code == API_OK && r->fn == api_post_session) /* before the lock */
+		api_prepare_session(&c);
+	if (code == API_OK) {
+		api_lock(api);
 		code = run(&c, r);
+		api_unlock(api);
+	}
 	if (code != API_OK)
 		error_answer(&c, code);
 	json_object_put(c.body);
 	OPENSSL_cleanse(&c.sess, sizeof(c.sess));
+	OPENSSL_cleanse(&c.pw, sizeof(c.pw));
 	log_request(rq, rs);
 }
 

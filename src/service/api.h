@@ -11,6 +11,7 @@
 #ifndef SVC_API_H
 #define SVC_API_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -35,10 +36,15 @@ struct api_config {
 	unsigned request_deadline;   /* seconds for a whole request (headers and body) */
 };
 
+/*
+ * The service's state.  lock: held around every use of db and ca, when
+ * several threads serve requests (http.c); NULL when one thread does.
+ */
 struct api {
 	sqlite3 *db;
 	struct ca ca;
 	struct api_config cfg;
+	pthread_mutex_t *lock;
 };
 
 /* One complete request. */
@@ -83,9 +89,22 @@ struct api_call {
 	const char *field;     /* FIELD_* errors: the member at fault */
 	long long failed_user; /* > 0: count a failed login for this user */
 	long retry_after;      /* >= 0: send Retry-After on the error */
+	struct pw_check pw;    /* POST /session: the password, checked before the lock */
 };
 
 typedef enum api_code (*api_handler)(struct api_call *c);
+
+/* api.c: the lock of api (none when api->lock is NULL). */
+void api_lock(struct api *api);
+void api_unlock(struct api *api);
+
+/*
+ * api-login.c: before POST /session's transaction, outside the lock, the
+ * password's hash (the costly part of a login), so that other requests
+ * go on meanwhile; the transaction uses it when the user's row is still
+ * the one it was computed for, else hashes again.
+ */
+void api_prepare_session(struct api_call *c);
 
 /* Handle one request.  Never fails: errors become error answers. */
 void api_handle(struct api *api, const struct api_req *rq, struct api_resp *rs);

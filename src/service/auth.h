@@ -29,6 +29,16 @@ struct user {
 	time_t not_before;
 };
 
+/* A password checked against a user's row (api_prepare_session). */
+struct pw_check {
+	int done;
+	long long user_id; /* 0: no such user (a hash was computed all the same) */
+	unsigned char salt[PW_SALT_LEN];
+	unsigned char hash[PW_HASH_LEN];
+	unsigned iterations;
+	int verdict; /* pw_verify's: 1 the password, 0 not it, -1 error */
+};
+
 struct session {
 	long long id;
 	long long user_id;

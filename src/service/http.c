@@ -28,6 +28,13 @@
 #define CONNECTION_TIMEOUT 30u
 #define WATCHDOG_PERIOD_MS 200
 /*
+ * Connections are served by a pool of threads: one client's TLS, its
+ * request's reading and answer, and a login's password hash do not wait
+ * for another's request; the database and the CA are used by one request
+ * at a time (api->lock).
+ */
+#define HTTP_THREADS 4u
+/*
  * TLS 1.3 and 1.2 only; in 1.2 only ECDHE key exchange with AEAD ciphers
  * (no CBC, so no SHA-1 or SHA-256 MACs), and no SHA-1 (nor SHA-224)
  * signatures in the handshake.
@@ -58,6 +65,7 @@ struct http_server {
 	pthread_t watchdog;
 	int watchdog_started;
 	gnutls_datum_t ticket_key; /* TLS 1.3 session tickets; none when empty */
+	pthread_mutex_t api_lock;  /* api->lock while the threads serve */
 };
 
 static long long
@@ -358,10 +366,13 @@ sync_init(struct http_server *s)
 		return -1;
 	if (pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0 &&
 	    pthread_cond_init(&s->wake, &attr) == 0) {
-		if (pthread_mutex_init(&s->lock, NULL) == 0)
-			rc = 0;
-		else
+		if (pthread_mutex_init(&s->lock, NULL) != 0)
 			pthread_cond_destroy(&s->wake);
+		else if (pthread_mutex_init(&s->api_lock, NULL) != 0) {
+			pthread_mutex_destroy(&s->lock);
+			pthread_cond_destroy(&s->wake);
+		} else
+			rc = 0;
 	}
 	pthread_condattr_destroy(&attr);
 	return rc;
@@ -374,9 +385,10 @@ daemon_start(struct http_server *s, int listen_fd, const char *key_pem, const ch
 	        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_TLS | MHD_USE_ERROR_LOG;
 
 	return MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET,
-	                        listen_fd, MHD_OPTION_HTTPS_MEM_KEY, key_pem,
-	                        MHD_OPTION_HTTPS_MEM_CERT, cert_pem, MHD_OPTION_HTTPS_PRIORITIES,
-	                        TLS_PRIORITIES, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+	                        listen_fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS,
+	                        MHD_OPTION_HTTPS_MEM_KEY, key_pem, MHD_OPTION_HTTPS_MEM_CERT,
+	                        cert_pem, MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
+	                        MHD_OPTION_NOTIFY_COMPLETED, completed, s,
 	                        MHD_OPTION_NOTIFY_CONNECTION, connection_event, s,
 	                        MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT,
 	                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONNECTION_LIMIT,
@@ -407,6 +419,7 @@ http_start(struct api *api, int listen_fd, const char *key_pem, const char *cert
 		return -1;
 	}
 	s->api = api;
+	api->lock = &s->api_lock;
 	if (gnutls_session_ticket_key_generate(&s->ticket_key) != GNUTLS_E_SUCCESS)
 		s->ticket_key.data = NULL; /* full handshakes only */
 	s->daemon = daemon_start(s, listen_fd, key_pem, cert_pem);
@@ -424,8 +437,10 @@ http_start(struct api *api, int listen_fd, const char *key_pem, const char *cert
 	*out = s;
 	return 0;
 fail:
+	api->lock = NULL;
 	ticket_key_free(s);
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->api_lock);
 	pthread_cond_destroy(&s->wake);
 	free(s);
 	return -1;
@@ -444,8 +459,10 @@ http_stop(struct http_server *s)
 		pthread_join(s->watchdog, NULL);
 	}
 	MHD_stop_daemon(s->daemon);
+	s->api->lock = NULL;
 	ticket_key_free(s);
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->api_lock);
 	pthread_cond_destroy(&s->wake);
 	free(s);
 }

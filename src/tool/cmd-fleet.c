@@ -47,7 +47,7 @@ static const struct tool_option options[] = {
 	{ "timeout", TOOL_ARG_REQUIRED, ARG(timeout_text), N_("SECONDS"),
 	  N_("renew: how long to wait for each delayed\ncertificate (default 600)") },
 	{ "jobs", TOOL_ARG_REQUIRED, ARG(jobs_text), N_("N"),
-	  N_("renew: employers under way at once (default 2):\nwhile one uses the token, another talks to the\nservice") },
+	  N_("renew: employers under way at once (default 3):\nwhile one uses the token, the others talk to the\nservice") },
 	{ "wait", TOOL_ARG_NONE, ARG(wait_lock), NULL,
 	  N_("renew: wait for another renewal of a token") },
 	{ "yes", TOOL_ARG_NONE, ARG(yes), NULL,
@@ -112,7 +112,7 @@ check_args(struct tool *t, struct fleet_args *a)
 	int rc;
 
 	a->due = a->days = 30;
-	a->jobs = 2;
+	a->jobs = 3;
 	rc = parse_number(t, a->due_text, "--due", 0, 3650, &a->due);
 	if (rc == TOOL_EXIT_OK)
 		rc = parse_number(t, a->days_text, "--days", 0, 3650, &a->days);

@@ -16,7 +16,7 @@ struct fleet_args {
 	int wait_lock, yes;
 	int renew; /* fleet renew, else fleet check */
 	long due, days, timeout;
-	long jobs;            /* renew: employers under way at once (--jobs, default 2) */
+	long jobs;            /* renew: employers under way at once (--jobs, default 3) */
 	imss_keyspec keyspec; /* of --type; kind 0 when not given */
 };
 

@@ -93,9 +93,9 @@ rc=0
 FAULT_KILL=C_GenerateKeyPair:2 FAULT_KILL_SIGNAL=TERM fleet_run renew --report "$T/report.json" >"$T/out4" || rc=$?
 assert_eq 130 "$rc" "SIGTERM during the next run: exit 130"
 assert_contains "$(<"$T/err")" "run the same command again" "interrupted: says to run it again"
-# One employer under way per worker (--jobs, default 2): each says so.
+# One employer under way per worker (--jobs, default 3): each says so.
 interrupted=$(jq .interrupted "$T/report.json")
-((interrupted >= 1 && interrupted <= ${FLEET_JOBS:-2})) ||
+((interrupted >= 1 && interrupted <= ${FLEET_JOBS:-3})) ||
 	die "interrupted: the employers under way say so: $interrupted interrupted"
 echo "ok: interrupted: the employers under way say so ($interrupted)"
 rc=0
