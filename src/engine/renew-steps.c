@@ -433,13 +433,46 @@ find_named_key(struct renew *r, imss_key **out)
 	return err;
 }
 
+/*
+ * A renewal's EC key keeps no public key object (the public key was a
+ * session object) and its private key does not carry the point: until
+ * its certificate is stored beside it, its public half is the saved
+ * request's, recorded by its hash.  The token is told it for the key's
+ * ID, so that every lookup of the key finds it.
+ */
+static imss_err
+know_public_from_request(struct renew *r)
+{
+	unsigned char id[IMSS_ID_MAX];
+	size_t id_len = 0;
+	X509_REQ *req = NULL;
+	FILE *f = r->j.request_path && r->j.key_id && r->j.key_spki_sha256
+	                  ? fopen(r->j.request_path, "rb")
+	                  : NULL;
+	char *hash = NULL;
+
+	if (f == NULL)
+		return IMSS_OK;
+	req = d2i_X509_REQ_fp(f, NULL);
+	fclose(f);
+	if (req != NULL && hex_to_bytes(r->j.key_id, id, sizeof(id), &id_len) == IMSS_OK &&
+	    spki_sha256(X509_REQ_get0_pubkey(req), &hash) == IMSS_OK &&
+	    strcmp(hash, r->j.key_spki_sha256) == 0)
+		token_know_public(r->o->token, id, id_len, X509_REQ_get0_pubkey(req));
+	free(hash);
+	X509_REQ_free(req);
+	return IMSS_OK;
+}
+
 imss_err
 renew_find_journal_key(struct renew *r, imss_key **out)
 {
 	imss_err err;
 
 	*out = NULL;
-	err = find_named_key(r, out);
+	err = know_public_from_request(r);
+	if (err == IMSS_OK)
+		err = find_named_key(r, out);
 	if (err != IMSS_OK)
 		return err;
 	err = recorded_public_key(r, imss_key_get_public(*out));
@@ -564,6 +597,9 @@ generate_key(struct renew *r, const unsigned char *tmp_id, unsigned flags)
 
 	/* A first SCEP enrollment: the CA encrypts its answer to the new key. */
 	spec.decrypt = renew_is_first(r);
+	/* The token keeps the private key only; the certificate stored
+	 * beside it carries the public key (docs/design.md, "Key generation"). */
+	spec.public_in_session = 1;
 	renew_emit(r, "keygen", 3, NULL,
 	           ti->has_rng
 	                   ? _("Generating the new %s key inside token '%s' with the token's own random generator (it replaces the portal's mouse movements); a smart card may take a minute...")
@@ -706,6 +742,35 @@ same_new_key(struct renew *r)
 	return err;
 }
 
+/*
+ * A run stopped between C_GenerateKeyPair and the save of the request:
+ * an EC private key this renewal made (the journal's random ID and label,
+ * recorded before the token was asked) whose public key was a session
+ * object, gone with that run.  No request can be made for it: it is
+ * deleted, and a new pair is generated.  A key the token shows its public
+ * half for (RSA, a token public key) is resumed instead.
+ */
+static imss_err
+drop_half_made_key(struct renew *r)
+{
+	unsigned char id[IMSS_ID_MAX];
+	size_t id_len = 0;
+	int dropped = 0;
+	imss_err err;
+
+	if (r->j.state != JOURNAL_KEYGEN_STARTED || r->j.key_tmp_id == NULL ||
+	    journal_key_elsewhere(&r->j))
+		return IMSS_OK;
+	if (hex_to_bytes(r->j.key_tmp_id, id, sizeof(id), &id_len) != IMSS_OK)
+		return ctx_fail(r->ctx, IMSS_ERR_JOURNAL, _("The journal's key ID is not valid."));
+	err = token_drop_half_made(r->o->token, r->j.key_label, id, id_len, &dropped);
+	if (err == IMSS_OK && dropped)
+		ctx_log(r->ctx, IMSS_LOG_WARN,
+		        _("the key '%s' the interrupted run generated kept no public key, so no request can be made for it: it was deleted and a new one is generated"),
+		        r->j.key_label);
+	return err;
+}
+
 imss_err
 renew_ensure_key(struct renew *r)
 {
@@ -720,7 +785,9 @@ renew_ensure_key(struct renew *r)
 		                     _("The unfinished renewal of this employer on this token was started without a key made before it: it generates its own ('%s'), not the one named now. Nothing was changed; undo it, then renew again naming that key."),
 		                     r->j.key_label);
 	if (r->j.state >= JOURNAL_KEYGEN_STARTED) {
-		err = resume_key(r);
+		err = drop_half_made_key(r);
+		if (err == IMSS_OK)
+			err = resume_key(r);
 		if (err == IMSS_OK && r->o->new_key_uri != NULL)
 			err = same_new_key(r);
 		if (err != IMSS_ERR_NO_OBJECT || r->j.state != JOURNAL_KEYGEN_STARTED)

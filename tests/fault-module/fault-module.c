@@ -184,6 +184,8 @@ struct fault_config {
 	bool refuse_extractable;
 	bool refuse_sign_only; /* FAULT_REFUSE_SIGN_ONLY */
 	CK_RV sign_only_rv;
+	bool refuse_session_public; /* FAULT_REFUSE_SESSION_PUBLIC */
+	CK_RV session_public_rv;
 	bool refuse_set_id;
 	bool find_twice; /* FAULT_FIND_TWICE */
 	bool always_auth;
@@ -614,6 +616,15 @@ fault_configure_locked(void)
 		cfg.sign_only_rv = CKR_GENERAL_ERROR;
 		if (strcmp(v, "1") != 0 && !fault_parse_rv(v, &cfg.sign_only_rv)) {
 			fprintf(stderr, "fault-pkcs11: bad FAULT_REFUSE_SIGN_ONLY \"%s\"\n", v);
+			return CKR_GENERAL_ERROR;
+		}
+	}
+	v = getenv("FAULT_REFUSE_SESSION_PUBLIC");
+	if (fault_env_flag("FAULT_REFUSE_SESSION_PUBLIC")) {
+		cfg.refuse_session_public = true;
+		cfg.session_public_rv = CKR_TEMPLATE_INCONSISTENT;
+		if (strcmp(v, "1") != 0 && !fault_parse_rv(v, &cfg.session_public_rv)) {
+			fprintf(stderr, "fault-pkcs11: bad FAULT_REFUSE_SESSION_PUBLIC \"%s\"\n", v);
 			return CKR_GENERAL_ERROR;
 		}
 	}
@@ -1110,6 +1121,16 @@ fault_says_no_decrypt(CK_ATTRIBUTE_PTR templ, CK_ULONG count)
 	       *(const CK_BBOOL *)a->pValue == CK_FALSE;
 }
 
+/* Does the template say CKA_TOKEN = false (a session object)? */
+static bool
+fault_says_session(CK_ATTRIBUTE_PTR templ, CK_ULONG count)
+{
+	const CK_ATTRIBUTE *a = fault_find_attr(templ, count, CKA_TOKEN);
+
+	return a != NULL && a->pValue != NULL && a->ulValueLen == sizeof(CK_BBOOL) &&
+	       *(const CK_BBOOL *)a->pValue == CK_FALSE;
+}
+
 static CK_RV
 fault_do_C_GenerateKeyPair(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR pub,
                            CK_ULONG pub_count, CK_ATTRIBUTE_PTR priv, CK_ULONG priv_count,
@@ -1129,6 +1150,8 @@ fault_do_C_GenerateKeyPair(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mech, CK_
 		return CKR_ATTRIBUTE_TYPE_INVALID;
 	if (cfg.refuse_sign_only && fault_says_no_decrypt(priv, priv_count))
 		return cfg.sign_only_rv;
+	if (cfg.refuse_session_public && fault_says_session(pub, pub_count))
+		return cfg.session_public_rv;
 	if (!cfg.always_auth || (priv == NULL && priv_count != 0))
 		return fault_real->C_GenerateKeyPair(session, mech, pub, pub_count, priv,
 		                                     priv_count, pub_key, priv_key);
