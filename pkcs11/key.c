@@ -327,6 +327,12 @@ key_build(imss_token *tok, CK_OBJECT_HANDLE priv, CK_ATTRIBUTE *attrs, CK_ULONG 
 imss_err
 key_from_handle(imss_token *tok, CK_OBJECT_HANDLE priv, imss_key **out)
 {
+	return key_from_handle_with(tok, priv, NULL, out);
+}
+
+imss_err
+key_from_handle_with(imss_token *tok, CK_OBJECT_HANDLE priv, EVP_PKEY *pub, imss_key **out)
+{
 	CK_ATTRIBUTE attrs[] = { KEY_ATTRS };
 	const CK_ULONG n = sizeof(attrs) / sizeof(attrs[0]);
 	imss_err err;
@@ -334,7 +340,7 @@ key_from_handle(imss_token *tok, CK_OBJECT_HANDLE priv, imss_key **out)
 	*out = NULL;
 	err = token_get_attrs(tok, priv, attrs, n);
 	if (err == IMSS_OK)
-		err = key_build(tok, priv, attrs, n, NULL, NULL, out);
+		err = key_build(tok, priv, attrs, n, NULL, pub, out);
 	attrs_free_values(attrs, n);
 	return err;
 }

@@ -301,53 +301,69 @@ made_anyway(imss_token *tok, const char *label, const unsigned char *id, size_t 
 	                ckr_name(rv), (unsigned long)n, label);
 }
 
-/* The token refused a session public key (rv): the next attempt keeps
- * the public key as a token object, as before. */
-static void
-session_public_refused(imss_token *tok, struct keygen_attempts *att, CK_RV rv)
-{
-	att->session_public = 0;
-	ctx_log(tok->ctx, IMSS_LOG_INFO,
-	        _("the token refused a public key kept only for the session (%s); it is kept on the token beside the private key"),
-	        ckr_name(rv));
-}
-
+/* One C_GenerateKeyPair with the templates of level (session_public: the
+ * public key a session object); *rv its answer.  An answer that is neither
+ * a template error nor one that ends the fallback may come after the work:
+ * a pair made anyway is taken (*made, made_anyway). */
 static imss_err
-generate(imss_token *tok, const imss_keyspec *spec, const char *label, const unsigned char *id,
-         size_t id_len, CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv, struct keygen_attempts *att)
+try_templates(imss_token *tok, const imss_keyspec *spec, const char *label, const unsigned char *id,
+              size_t id_len, int level, int session_public, CK_OBJECT_HANDLE *pub,
+              CK_OBJECT_HANDLE *priv, CK_RV *rv, int *made)
 {
-	int made = 0;
-	imss_err err;
 	CK_MECHANISM mech = { spec->kind == IMSS_KEY_RSA ? CKM_RSA_PKCS_KEY_PAIR_GEN
 		                                         : CKM_EC_KEY_PAIR_GEN,
 		              NULL, 0 };
 	struct keygen_templates t;
-	CK_RV rv = CKR_OK;
+
+	*made = 0;
+	templates_build(&t, spec, label, id, id_len, level, session_public);
+	*rv = tok->f->C_GenerateKeyPair(tok->session, &mech, t.pub, t.npub, t.priv, t.npriv, pub,
+	                                priv);
+	if (*rv != CKR_OK) /* a module may have written them anyway */
+		*pub = *priv = CK_INVALID_HANDLE;
+	if (rv_ends_fallback(*rv))
+		return IMSS_OK;
+	ctx_log(tok->ctx, IMSS_LOG_DEBUG, _("C_GenerateKeyPair: %s at template level %d"),
+	        ckr_name(*rv), level);
+	if (rv_is_template(*rv))
+		return IMSS_OK;
+	return made_anyway(tok, label, id, id_len, *rv, pub, priv, made);
+}
+
+/*
+ * The template fallback.  With spec->public_in_session each level is
+ * tried with a session public key first and, refused, with a token public
+ * key before any protection is relaxed: a token that refuses session
+ * public keys gets a token one, and a token that refuses the level for
+ * another reason tries the next level with a session public key again.
+ */
+static imss_err
+generate(imss_token *tok, const imss_keyspec *spec, const char *label, const unsigned char *id,
+         size_t id_len, CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv, struct keygen_attempts *att)
+{
+	CK_RV rv = CKR_OK, session_rv;
+	int made = 0;
+	imss_err err = IMSS_OK;
 
 	att->why[0] = '\0';
-	att->session_public = spec->public_in_session != 0;
 	for (att->level = 0; att->level < KEYGEN_LEVELS; att->level++) {
-		templates_build(&t, spec, label, id, id_len, att->level, att->session_public);
-		rv = tok->f->C_GenerateKeyPair(tok->session, &mech, t.pub, t.npub, t.priv, t.npriv,
-		                               pub, priv);
-		if (rv != CKR_OK) /* a module may have written them anyway */
-			*pub = *priv = CK_INVALID_HANDLE;
+		att->session_public = spec->public_in_session != 0;
+		err = try_templates(tok, spec, label, id, id_len, att->level, att->session_public,
+		                    pub, priv, &rv, &made);
+		if (err == IMSS_OK && !made && att->session_public && !rv_ends_fallback(rv)) {
+			session_rv = rv;
+			att->session_public = 0;
+			err = try_templates(tok, spec, label, id, id_len, att->level, 0, pub, priv,
+			                    &rv, &made);
+			if (err == IMSS_OK && (made || rv == CKR_OK))
+				ctx_log(tok->ctx, IMSS_LOG_INFO,
+				        _("the token refused a public key kept only for the session (%s); it is kept on the token beside the private key"),
+				        ckr_name(session_rv));
+		}
+		if (err != IMSS_OK || made)
+			return err;
 		if (rv_ends_fallback(rv))
 			break;
-		ctx_log(tok->ctx, IMSS_LOG_DEBUG, _("C_GenerateKeyPair: %s at template level %d"),
-		        ckr_name(rv), att->level);
-		if (!rv_is_template(rv)) {
-			err = made_anyway(tok, label, id, id_len, rv, pub, priv, &made);
-			if (err != IMSS_OK || made)
-				return err;
-		}
-		/* The same template again with a token public key, before any
-		 * protection is relaxed. */
-		if (att->session_public) {
-			session_public_refused(tok, att, rv);
-			att->level--;
-			continue;
-		}
 		attempts_note(att, rv);
 	}
 	if (rv == CKR_OK)

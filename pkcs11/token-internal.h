@@ -76,6 +76,9 @@ struct imss_key {
  * freed with OPENSSL_clear_free(). */
 imss_err token_key_decrypt(imss_key *key, const unsigned char *in, size_t inlen,
                            unsigned char **out, size_t *outlen);
+/* sign.c: *proved when the EC private key priv signs a random digest that
+ * pub verifies (its public half is not on the token). */
+imss_err token_key_proves(imss_token *tok, CK_OBJECT_HANDLE priv, EVP_PKEY *pub, int *proved);
 
 /* ckr.c: CK_RV in words. */
 const char *ckr_name(CK_RV rv);
@@ -163,6 +166,9 @@ imss_err key_with_certificate(imss_token *tok, const char *uri, imss_key **key, 
 /* Kind, size and URI of a key whose pub, id and label are set. */
 imss_err key_finish(imss_key *key);
 imss_err key_from_handle(imss_token *tok, CK_OBJECT_HANDLE priv, imss_key **out);
+/* The same, for an EC private key whose public half the caller proved
+ * (pub: used when the key does not carry its point). */
+imss_err key_from_handle_with(imss_token *tok, CK_OBJECT_HANDLE priv, EVP_PKEY *pub, imss_key **out);
 /* The public half of the private key with CKA_ID id, known to the caller
  * (a renewal's journal recorded it): an EC private key carries no point,
  * and a key generated with its public key in the session keeps no public
