@@ -317,6 +317,20 @@ check_renewed "EC kill after C_GenerateKeyPair, then rerun"
 assert_eq ec "$(new_objects "$C/objects.json" | jq -r '[.[] | select(.class == "private-key")][0].key_type')" \
 	"EC kill after C_GenerateKeyPair: the new key is EC"
 echo "ok: EC kill after C_GenerateKeyPair: the orphan was deleted, one new key and certificate"
+# --abandon after the same kill deletes that orphan, and nothing else.
+case_new kill-ec-abandon token
+rc=0
+FAULT_KILL=C_GenerateKeyPair:1:after renew_run --type ec:prime256v1 >"$C/out.txt" || rc=$?
+assert_eq 137 "$rc" "EC kill, --abandon: the run was killed"
+"$IMSS_RENEW" --module "$SOFTHSM" renew --abandon --token "$TOKEN_URI" --state-dir "$C/state" \
+	--pin-source "file:$T/pin" >"$C/abandon.out" 2>"$C/err" ||
+	die "EC kill, --abandon: failed: $(<"$C/err")"
+assert_contains "$(<"$C/abandon.out")" "its public key went with the interrupted run" \
+	"EC kill, --abandon: it names the key it removed"
+objects_json "$C/objects.json"
+assert_eq '[]' "$(new_objects "$C/objects.json")" "EC kill, --abandon: the orphan was deleted"
+check_old_intact "EC kill, --abandon"
+assert_eq none "$(journal_state)" "EC kill, --abandon: the journal is gone"
 
 # --- (4b) a token that refuses a session public key -------------------------------
 # It answers the public template with CKA_TOKEN=false with a template error
