@@ -3,7 +3,8 @@
 # run against a throwaway reference service and SoftHSM tokens:
 #
 #  1. PKCS#11 calls of one `renew` (pkcs11-spy; target 24) on a token with
-#     one employer and on one with 201 (600+ objects): the same count (flat);
+#     one employer and on one with 201 (400+ objects: private key and
+#     certificate each): the same count (flat);
 #     amortized per renewal in a `fleet renew` of 200 (target 20); C_Login
 #     per run (target 1).
 #  2. A modelled USB token (the fault module's FAULT_LATENCY): the wall time

@@ -498,7 +498,7 @@ know_public_from_journal(struct renew *r)
 	if (pub == NULL || hex_to_bytes(hex, id, sizeof(id), &id_len) != IMSS_OK ||
 	    spki_sha256(pub, &hash) != IMSS_OK || strcmp(hash, r->j.key_spki_sha256) != 0)
 		err = ctx_fail(r->ctx, IMSS_ERR_JOURNAL,
-		               _("The journal's public key of the new key is not the one its hash names."));
+		               _("The journal records a public key for the new key that does not have the recorded hash: the journal is damaged. Nothing was changed; keep the journal, look at the token, and move the journal aside to start again."));
 	else
 		token_know_public(r->o->token, id, id_len, pub);
 	EVP_PKEY_free(pub);

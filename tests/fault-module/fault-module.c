@@ -581,6 +581,21 @@ bad:
 	return false;
 }
 
+/* NAME=RV (or 1: dflt): a refusal with that answer (*on, *rv).  False on a
+ * bad value, with a message. */
+static bool
+fault_env_refusal(const char *name, CK_RV dflt, bool *on, CK_RV *rv)
+{
+	const char *v = getenv(name);
+
+	*on = fault_env_flag(name);
+	*rv = dflt;
+	if (!*on || strcmp(v, "1") == 0 || fault_parse_rv(v, rv))
+		return true;
+	fprintf(stderr, "fault-pkcs11: bad %s \"%s\"\n", name, v);
+	return false;
+}
+
 /* Reads the environment into fault_cfg.  Caller holds fault_lock. */
 static CK_RV
 fault_configure_locked(void)
@@ -610,24 +625,11 @@ fault_configure_locked(void)
 		cfg.have_serial = true;
 		memcpy(cfg.serial, v, strlen(v) + 1);
 	}
-	v = getenv("FAULT_REFUSE_SIGN_ONLY");
-	if (fault_env_flag("FAULT_REFUSE_SIGN_ONLY")) {
-		cfg.refuse_sign_only = true;
-		cfg.sign_only_rv = CKR_GENERAL_ERROR;
-		if (strcmp(v, "1") != 0 && !fault_parse_rv(v, &cfg.sign_only_rv)) {
-			fprintf(stderr, "fault-pkcs11: bad FAULT_REFUSE_SIGN_ONLY \"%s\"\n", v);
-			return CKR_GENERAL_ERROR;
-		}
-	}
-	v = getenv("FAULT_REFUSE_SESSION_PUBLIC");
-	if (fault_env_flag("FAULT_REFUSE_SESSION_PUBLIC")) {
-		cfg.refuse_session_public = true;
-		cfg.session_public_rv = CKR_TEMPLATE_INCONSISTENT;
-		if (strcmp(v, "1") != 0 && !fault_parse_rv(v, &cfg.session_public_rv)) {
-			fprintf(stderr, "fault-pkcs11: bad FAULT_REFUSE_SESSION_PUBLIC \"%s\"\n", v);
-			return CKR_GENERAL_ERROR;
-		}
-	}
+	if (!fault_env_refusal("FAULT_REFUSE_SIGN_ONLY", CKR_GENERAL_ERROR, &cfg.refuse_sign_only,
+	                       &cfg.sign_only_rv) ||
+	    !fault_env_refusal("FAULT_REFUSE_SESSION_PUBLIC", CKR_TEMPLATE_INCONSISTENT,
+	                       &cfg.refuse_session_public, &cfg.session_public_rv))
+		return CKR_GENERAL_ERROR;
 	v = getenv("FAULT_LOG");
 	if (v != NULL && !fault_copy_env("FAULT_LOG", cfg.log_path, sizeof cfg.log_path)) {
 		fprintf(stderr, "fault-pkcs11: FAULT_LOG path too long\n");

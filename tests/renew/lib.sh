@@ -185,6 +185,17 @@ renew_run() {
 	return "$rc"
 }
 
+# recover_run SERIAL WHAT: `imss-renew recover --serial SERIAL` with the
+# case's renewal arguments (without --yes) through the fault module, its
+# output in $C/recover.out; dies naming WHAT when it fails.
+recover_run() {
+	renew_args
+	FAULT_LOG=$C/calls.log "$IMSS_RENEW" --module "$FAULT_MODULE" recover --serial "$1" \
+		"${RENEW_ARGS[@]:0:${#RENEW_ARGS[@]}-1}" >"$C/recover.out" 2>"$C/err" ||
+		die "$2: $(<"$C/err")"
+	no_sanitizer_report "$C/err"
+}
+
 # The journal of the current case (there is one per employer and token).
 journal() { printf '%s' "$C/state/renew-$RP-$IMSS_TOKEN_SERIAL.json"; }
 journal_state() {

@@ -98,11 +98,7 @@ p11 --login --pin "$USER_PIN" --delete-object --type cert --id "$(jq -r .key_id 
 objects_json "$C/objects.json"
 assert_eq private-key "$(new_objects "$C/objects.json" | jq -r '[.[] | .class] | join(",")')" \
 	"recover, EC: the new key is alone on the token"
-renew_args
-FAULT_LOG=$C/calls.log "$IMSS_RENEW" --module "$FAULT_MODULE" recover --serial "$serial" \
-	"${RENEW_ARGS[@]:0:${#RENEW_ARGS[@]}-1}" >"$C/recover.out" 2>"$C/err" ||
-	die "recover, EC: failed: $(<"$C/err")"
-no_sanitizer_report "$C/err"
+recover_run "$serial" "recover, EC: failed"
 check_renewed "recover, EC key with no public key object"
 
 # --- a legacy .pfx, RSA, delayed, --json: the countdown as events ----------------
