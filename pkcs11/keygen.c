@@ -4,7 +4,10 @@
  * signing only.  CKA_ID becomes the RFC 5280 key identifier of the public
  * key, set on both halves, unless the token refuses the change or another
  * object already has that ID; the key then keeps the unique random ID it
- * was generated with.
+ * was generated with.  With keyspec.public_in_session the public key is
+ * a session object (a token public key where the token refuses one): the
+ * token keeps the private key, the certificate stored beside it the
+ * public key.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -210,7 +213,6 @@ check_random_id(imss_token *tok, const unsigned char *id, size_t len)
 struct keygen_attempts {
 	int level;
 	char why[256];
-	int session_public; /* the public key is a session object */
 };
 
 static void
@@ -342,17 +344,15 @@ generate(imss_token *tok, const imss_keyspec *spec, const char *label, const uns
          size_t id_len, CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv, struct keygen_attempts *att)
 {
 	CK_RV rv = CKR_OK, session_rv;
-	int made = 0;
+	int made = 0, session = spec->public_in_session != 0;
 	imss_err err = IMSS_OK;
 
 	att->why[0] = '\0';
 	for (att->level = 0; att->level < KEYGEN_LEVELS; att->level++) {
-		att->session_public = spec->public_in_session != 0;
-		err = try_templates(tok, spec, label, id, id_len, att->level, att->session_public,
-		                    pub, priv, &rv, &made);
-		if (err == IMSS_OK && !made && att->session_public && !rv_ends_fallback(rv)) {
+		err = try_templates(tok, spec, label, id, id_len, att->level, session, pub, priv,
+		                    &rv, &made);
+		if (err == IMSS_OK && !made && session && !rv_ends_fallback(rv)) {
 			session_rv = rv;
-			att->session_public = 0;
 			err = try_templates(tok, spec, label, id, id_len, att->level, 0, pub, priv,
 			                    &rv, &made);
 			if (err == IMSS_OK && (made || rv == CKR_OK))
