@@ -435,11 +435,14 @@ scan_keys_for(imss_token *tok, EVP_PKEY *pub, CK_OBJECT_HANDLE *match, int *foun
 	err = token_find(tok, &tmpl, 1, keys, 256, &n);
 	for (i = 0; err == IMSS_OK && i < n && !*found; i++) {
 		EVP_PKEY *k = NULL;
+		imss_err got = object_public_key(tok, keys[i], &k);
 
-		if (object_public_key(tok, keys[i], &k) == IMSS_OK && EVP_PKEY_eq(k, pub) == 1) {
+		if (got == IMSS_OK)
+			*found = EVP_PKEY_eq(k, pub) == 1;
+		else if (got == IMSS_ERR_NO_OBJECT) /* an EC key that keeps no public key */
+			err = token_key_proves(tok, keys[i], pub, found);
+		if (*found)
 			*match = keys[i];
-			*found = 1;
-		}
 		EVP_PKEY_free(k);
 	}
 	ctx_clear_detail(tok->ctx);
@@ -473,6 +476,10 @@ imss_token_find_key_for(imss_token *tok, EVP_PKEY *pub, imss_key **out)
 			return IMSS_OK;
 		}
 		imss_key_free(key);
+		if (err == IMSS_ERR_NO_OBJECT) { /* its public half is not on the token */
+			ctx_clear_detail(tok->ctx);
+			err = IMSS_OK;
+		}
 		if (err != IMSS_OK)
 			return err;
 	}
@@ -484,7 +491,7 @@ imss_token_find_key_for(imss_token *tok, EVP_PKEY *pub, imss_key **out)
 		return ctx_fail(tok->ctx, IMSS_ERR_NO_OBJECT,
 		                _("Token '%s' holds no private key for this public key."),
 		                tok->info.label);
-	return key_from_handle(tok, h, out);
+	return key_from_handle_with(tok, h, pub, out);
 }
 
 imss_err

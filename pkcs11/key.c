@@ -137,8 +137,33 @@ out:
 	return err;
 }
 
-/* The public point of an EC key: from the public key object with the same
- * CKA_ID, or failing that from a certificate with that ID. */
+void
+token_know_public(imss_token *tok, const unsigned char *id, size_t id_len, EVP_PKEY *pub)
+{
+	EVP_PKEY_free(tok->known_pub);
+	tok->known_pub = NULL;
+	if (pub == NULL || id_len == 0 || id_len > sizeof(tok->known_id) || !EVP_PKEY_up_ref(pub))
+		return;
+	tok->known_pub = pub;
+	memcpy(tok->known_id, id, id_len);
+	tok->known_id_len = id_len;
+}
+
+/* The public half the caller told (token_know_public) for a key with
+ * this ID, or NULL. */
+static EVP_PKEY *
+known_public(imss_token *tok, const CK_ATTRIBUTE *id)
+{
+	if (tok->known_pub == NULL || id->ulValueLen != tok->known_id_len ||
+	    memcmp(id->pValue, tok->known_id, tok->known_id_len) != 0 ||
+	    !EVP_PKEY_up_ref(tok->known_pub))
+		return NULL;
+	return tok->known_pub;
+}
+
+/* The public point of an EC key: the one the caller told for its ID, else
+ * from the public key object with the same CKA_ID, or failing that from a
+ * certificate with that ID (a renewal's key keeps no public key object). */
 static imss_err
 ec_public_point(imss_token *tok, const CK_ATTRIBUTE *id, const CK_ATTRIBUTE *params, EVP_PKEY **out)
 {
@@ -152,7 +177,8 @@ ec_public_point(imss_token *tok, const CK_ATTRIBUTE *id, const CK_ATTRIBUTE *par
 	CK_ULONG count = 0;
 	imss_err err;
 
-	*out = NULL;
+	if ((*out = known_public(tok, id)) != NULL)
+		return IMSS_OK;
 	err = token_find(tok, tmpl, 2, &h, 1, &count);
 	if (err == IMSS_OK && count == 0) {
 		pubclass = CKO_CERTIFICATE;
@@ -243,10 +269,11 @@ object_public_key(imss_token *tok, CK_OBJECT_HANDLE h, EVP_PKEY **out)
 }
 
 /* A key handle from attributes already read (point: an EC public key's
- * CKA_EC_POINT found elsewhere, or NULL). */
+ * CKA_EC_POINT found elsewhere, or NULL; cert_pub: else the public key of
+ * a certificate with the key's CKA_ID, or NULL). */
 static imss_err
 key_build(imss_token *tok, CK_OBJECT_HANDLE priv, CK_ATTRIBUTE *attrs, CK_ULONG n,
-          const CK_ATTRIBUTE *point, imss_key **out)
+          const CK_ATTRIBUTE *point, EVP_PKEY *cert_pub, imss_key **out)
 {
 	CK_ATTRIBUTE *id = attrs_find(attrs, n, CKA_ID);
 	CK_ATTRIBUTE *label = attrs_find(attrs, n, CKA_LABEL);
@@ -266,6 +293,10 @@ key_build(imss_token *tok, CK_OBJECT_HANDLE priv, CK_ATTRIBUTE *attrs, CK_ULONG 
 		err = key->pub ? IMSS_OK
 		               : ctx_fail_openssl(tok->ctx,
 		                                  _("the token's EC public key cannot be read"));
+	} else if (cert_pub != NULL && params != NULL && attrs_find(attrs, n, CKA_MODULUS) == NULL &&
+	           attrs_find(attrs, n, CKA_EC_POINT) == NULL && EVP_PKEY_up_ref(cert_pub)) {
+		key->pub = cert_pub;
+		err = IMSS_OK;
 	} else {
 		err = key_public_from(tok, attrs, n, &key->pub);
 	}
@@ -300,6 +331,12 @@ key_build(imss_token *tok, CK_OBJECT_HANDLE priv, CK_ATTRIBUTE *attrs, CK_ULONG 
 imss_err
 key_from_handle(imss_token *tok, CK_OBJECT_HANDLE priv, imss_key **out)
 {
+	return key_from_handle_with(tok, priv, NULL, out);
+}
+
+imss_err
+key_from_handle_with(imss_token *tok, CK_OBJECT_HANDLE priv, EVP_PKEY *pub, imss_key **out)
+{
 	CK_ATTRIBUTE attrs[] = { KEY_ATTRS };
 	const CK_ULONG n = sizeof(attrs) / sizeof(attrs[0]);
 	imss_err err;
@@ -307,7 +344,7 @@ key_from_handle(imss_token *tok, CK_OBJECT_HANDLE priv, imss_key **out)
 	*out = NULL;
 	err = token_get_attrs(tok, priv, attrs, n);
 	if (err == IMSS_OK)
-		err = key_build(tok, priv, attrs, n, NULL, out);
+		err = key_build(tok, priv, attrs, n, NULL, pub, out);
 	attrs_free_values(attrs, n);
 	return err;
 }
@@ -323,7 +360,25 @@ struct found_objects {
 	int n_priv;
 	CK_ATTRIBUTE point; /* a public key's CKA_EC_POINT */
 	STACK_OF(X509) * certs;
+	/* each certificate's CKA_ID, in the order of certs */
+	unsigned char cert_id[16][IMSS_ID_MAX];
+	size_t cert_id_len[16];
 };
+
+/* The public key of a certificate found with the private key's CKA_ID
+ * (not owned), or NULL. */
+static EVP_PKEY *
+found_certificate_public(const struct found_objects *f)
+{
+	const CK_ATTRIBUTE *id = attrs_find((CK_ATTRIBUTE *)f->priv, 7, CKA_ID);
+	int j;
+
+	for (j = 0; id != NULL && j < sk_X509_num(f->certs) && j < 16; j++)
+		if (f->cert_id_len[j] == id->ulValueLen &&
+		    memcmp(f->cert_id[j], id->pValue, id->ulValueLen) == 0)
+			return X509_get0_pubkey(sk_X509_value(f->certs, j));
+	return NULL;
+}
 
 static imss_err
 classify_object(imss_token *tok, CK_OBJECT_HANDLE h, struct found_objects *f)
@@ -361,9 +416,15 @@ classify_object(imss_token *tok, CK_OBJECT_HANDLE h, struct found_objects *f)
 		if ((v = attrs_find(attrs, n, CKA_VALUE)) != NULL) {
 			const unsigned char *p = v->pValue;
 			X509 *x = d2i_X509(NULL, &p, (long)v->ulValueLen);
+			CK_ATTRIBUTE *id = attrs_find(attrs, n, CKA_ID);
+			int at = sk_X509_num(f->certs);
 
 			if (x != NULL && !sk_X509_push(f->certs, x))
 				X509_free(x);
+			else if (x != NULL && at < 16 && id != NULL && id->ulValueLen <= IMSS_ID_MAX) {
+				memcpy(f->cert_id[at], id->pValue, id->ulValueLen);
+				f->cert_id_len[at] = id->ulValueLen;
+			}
 		}
 		break;
 	default:
@@ -417,8 +478,8 @@ key_with_certificate(imss_token *tok, const char *text, imss_key **key, X509 **c
 			               _("'%s' matches more than one private key."), text);
 	}
 	if (err == IMSS_OK)
-		err = key_build(tok, f.priv_handle, f.priv, N_KEY_ATTRS,
-		                f.point.pValue ? &f.point : NULL, key);
+		err = key_build(tok, f.priv_handle, f.priv, N_KEY_ATTRS, f.point.pValue ? &f.point : NULL,
+		                found_certificate_public(&f), key);
 	for (j = 0; err == IMSS_OK && j < sk_X509_num(f.certs) && *cert == NULL; j++)
 		if (EVP_PKEY_eq(X509_get0_pubkey(sk_X509_value(f.certs, j)), (*key)->pub) == 1 &&
 		    X509_up_ref(sk_X509_value(f.certs, j)))

@@ -4,7 +4,10 @@
  * signing only.  CKA_ID becomes the RFC 5280 key identifier of the public
  * key, set on both halves, unless the token refuses the change or another
  * object already has that ID; the key then keeps the unique random ID it
- * was generated with.
+ * was generated with.  With keyspec.public_in_session the public key is
+ * a session object (a token public key where the token refuses one): the
+ * token keeps the private key, the certificate stored beside it the
+ * public key.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -94,13 +97,16 @@ static unsigned char rsa_f4[] = { 0x01, 0x00, 0x01 };
 
 static void
 templates_build(struct keygen_templates *t, const imss_keyspec *spec, const char *label,
-                const unsigned char *id, size_t id_len, int level)
+                const unsigned char *id, size_t id_len, int level, int session_public)
 {
 	size_t llen = strlen(label);
 
 	t->npub = t->npriv = 0;
 	t->modulus_bits = spec->bits;
-	ADD(t->pub, t->npub, CKA_TOKEN, &ck_true, sizeof(CK_BBOOL));
+	/* A session public key is gone when the session closes: the token
+	 * keeps the private key, and the certificate stored beside it later
+	 * carries the public key. */
+	ADD(t->pub, t->npub, CKA_TOKEN, session_public ? &ck_false : &ck_true, sizeof(CK_BBOOL));
 	ADD(t->pub, t->npub, CKA_PRIVATE, &ck_false, sizeof(CK_BBOOL));
 	ADD(t->pub, t->npub, CKA_VERIFY, &ck_true, sizeof(CK_BBOOL));
 	if (!(level & RELAX_USAGE)) {
@@ -297,35 +303,68 @@ made_anyway(imss_token *tok, const char *label, const unsigned char *id, size_t 
 	                ckr_name(rv), (unsigned long)n, label);
 }
 
+/* One C_GenerateKeyPair with the templates of level (session_public: the
+ * public key a session object); *rv its answer.  An answer that is neither
+ * a template error nor one that ends the fallback may come after the work:
+ * a pair made anyway is taken (*made, made_anyway). */
 static imss_err
-generate(imss_token *tok, const imss_keyspec *spec, const char *label, const unsigned char *id,
-         size_t id_len, CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv, struct keygen_attempts *att)
+try_templates(imss_token *tok, const imss_keyspec *spec, const char *label, const unsigned char *id,
+              size_t id_len, int level, int session_public, CK_OBJECT_HANDLE *pub,
+              CK_OBJECT_HANDLE *priv, CK_RV *rv, int *made)
 {
-	int made = 0;
-	imss_err err;
 	CK_MECHANISM mech = { spec->kind == IMSS_KEY_RSA ? CKM_RSA_PKCS_KEY_PAIR_GEN
 		                                         : CKM_EC_KEY_PAIR_GEN,
 		              NULL, 0 };
 	struct keygen_templates t;
-	CK_RV rv = CKR_OK;
+
+	*made = 0;
+	templates_build(&t, spec, label, id, id_len, level, session_public);
+	*rv = tok->f->C_GenerateKeyPair(tok->session, &mech, t.pub, t.npub, t.priv, t.npriv, pub,
+	                                priv);
+	if (*rv != CKR_OK) /* a module may have written them anyway */
+		*pub = *priv = CK_INVALID_HANDLE;
+	if (rv_ends_fallback(*rv))
+		return IMSS_OK;
+	ctx_log(tok->ctx, IMSS_LOG_DEBUG, _("C_GenerateKeyPair: %s at template level %d"),
+	        ckr_name(*rv), level);
+	if (rv_is_template(*rv))
+		return IMSS_OK;
+	return made_anyway(tok, label, id, id_len, *rv, pub, priv, made);
+}
+
+/*
+ * The template fallback.  With spec->public_in_session each level is
+ * tried with a session public key first and, refused, with a token public
+ * key before any protection is relaxed: a token that refuses session
+ * public keys gets a token one, and a token that refuses the level for
+ * another reason tries the next level with a session public key again.
+ */
+static imss_err
+generate(imss_token *tok, const imss_keyspec *spec, const char *label, const unsigned char *id,
+         size_t id_len, CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv, struct keygen_attempts *att)
+{
+	CK_RV rv = CKR_OK, session_rv;
+	int made = 0, session = spec->public_in_session != 0;
+	imss_err err = IMSS_OK;
 
 	att->why[0] = '\0';
 	for (att->level = 0; att->level < KEYGEN_LEVELS; att->level++) {
-		templates_build(&t, spec, label, id, id_len, att->level);
-		rv = tok->f->C_GenerateKeyPair(tok->session, &mech, t.pub, t.npub, t.priv, t.npriv,
-		                               pub, priv);
-		if (rv != CKR_OK) /* a module may have written them anyway */
-			*pub = *priv = CK_INVALID_HANDLE;
-		if (rv_ends_fallback(rv))
-			break;
-		ctx_log(tok->ctx, IMSS_LOG_DEBUG, _("C_GenerateKeyPair: %s at template level %d"),
-		        ckr_name(rv), att->level);
-		attempts_note(att, rv);
-		if (rv_is_template(rv))
-			continue;
-		err = made_anyway(tok, label, id, id_len, rv, pub, priv, &made);
+		err = try_templates(tok, spec, label, id, id_len, att->level, session, pub, priv,
+		                    &rv, &made);
+		if (err == IMSS_OK && !made && session && !rv_ends_fallback(rv)) {
+			session_rv = rv;
+			err = try_templates(tok, spec, label, id, id_len, att->level, 0, pub, priv,
+			                    &rv, &made);
+			if (err == IMSS_OK && (made || rv == CKR_OK))
+				ctx_log(tok->ctx, IMSS_LOG_INFO,
+				        _("the token refused a public key kept only for the session (%s); it is kept on the token beside the private key"),
+				        ckr_name(session_rv));
+		}
 		if (err != IMSS_OK || made)
 			return err;
+		if (rv_ends_fallback(rv))
+			break;
+		attempts_note(att, rv);
 	}
 	if (rv == CKR_OK)
 		return IMSS_OK;
@@ -710,4 +749,52 @@ token_rejoin_pair(imss_token *tok, const char *label, token_pair_check same_pair
 	        label);
 	rv = tok->f->C_SetAttributeValue(tok->session, pub, &a, 1);
 	return rv == CKR_OK ? IMSS_OK : token_fail(tok, "C_SetAttributeValue", rv);
+}
+
+/* Is the public half of the private key h unknown to the token (an EC
+ * private key with neither a public key object nor a certificate on its
+ * ID)? */
+static imss_err
+public_half_lost(imss_token *tok, CK_OBJECT_HANDLE h, int *lost)
+{
+	EVP_PKEY *pub = NULL;
+	imss_err err = object_public_key(tok, h, &pub);
+
+	*lost = err == IMSS_ERR_NO_OBJECT;
+	EVP_PKEY_free(pub);
+	if (*lost) {
+		ctx_clear_detail(tok->ctx);
+		err = IMSS_OK;
+	}
+	return err;
+}
+
+imss_err
+token_drop_half_made(imss_token *tok, const char *label, const unsigned char *id, size_t id_len,
+                     int *dropped)
+{
+	CK_ATTRIBUTE tmpl[] = { { CKA_ID, (void *)id, id_len },
+		                { CKA_LABEL, (void *)label, strlen(label) } };
+	CK_OBJECT_CLASS klass = 0;
+	CK_ATTRIBUTE class_attr = { CKA_CLASS, &klass, sizeof(klass) };
+	CK_OBJECT_HANDLE h[2];
+	CK_ULONG n = 0;
+	int lost = 0;
+	imss_err err;
+	CK_RV rv;
+
+	*dropped = 0;
+	err = token_find(tok, tmpl, 2, h, 2, &n);
+	if (err == IMSS_OK && n == 1)
+		err = token_get_fixed(tok, h[0], &class_attr, 1);
+	if (err != IMSS_OK || n != 1 || klass != CKO_PRIVATE_KEY)
+		return err;
+	err = public_half_lost(tok, h[0], &lost);
+	if (err != IMSS_OK || !lost)
+		return err;
+	rv = tok->f->C_DestroyObject(tok->session, h[0]);
+	if (rv != CKR_OK)
+		return token_fail(tok, "C_DestroyObject", rv);
+	*dropped = 1;
+	return IMSS_OK;
 }

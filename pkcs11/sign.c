@@ -12,6 +12,7 @@
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "token-internal.h"
 
@@ -406,5 +407,46 @@ token_key_decrypt(imss_key *key, const unsigned char *in, size_t inlen, unsigned
 	imss_token_acquire(key->tok);
 	err = key_decrypt(key, in, inlen, out, outlen);
 	imss_token_release(key->tok);
+	return err;
+}
+
+/*
+ * Is the EC private key priv the other half of pub?  Its public half is
+ * not on the token (no point on an EC private key, no public key object:
+ * a renewal's key before its certificate is stored): it signs a random
+ * digest, which pub must verify.
+ */
+imss_err
+token_key_proves(imss_token *tok, CK_OBJECT_HANDLE priv, EVP_PKEY *pub, int *proved)
+{
+	imss_key key = { .tok = tok, .priv = priv, .kind = IMSS_KEY_EC };
+	CK_MECHANISM mech = { CKM_ECDSA, NULL, 0 };
+	unsigned char digest[32], *raw = NULL, *der = NULL;
+	size_t rawlen = 0, derlen = 0;
+	EVP_PKEY_CTX *vctx = NULL;
+	imss_err err;
+
+	*proved = 0;
+	if (!EVP_PKEY_is_a(pub, "EC"))
+		return IMSS_OK;
+	key.bits = (unsigned)EVP_PKEY_get_bits(pub);
+	key.label = "";
+	if (RAND_bytes(digest, sizeof(digest)) != 1)
+		return ctx_fail_openssl(tok->ctx, "RAND_bytes");
+	err = token_sign_raw(&key, &mech, digest, sizeof(digest), &raw, &rawlen);
+	if (err == IMSS_OK)
+		err = ecdsa_raw_to_der(tok->ctx, raw, rawlen, &der, &derlen);
+	if (err == IMSS_OK && (vctx = EVP_PKEY_CTX_new(pub, NULL)) != NULL &&
+	    EVP_PKEY_verify_init(vctx) == 1)
+		*proved = EVP_PKEY_verify(vctx, der, derlen, digest, sizeof(digest)) == 1;
+	EVP_PKEY_CTX_free(vctx);
+	OPENSSL_free(raw);
+	OPENSSL_free(der);
+	/* A key that will not sign is not this one; a lost token stops. */
+	if (err != IMSS_OK && err != IMSS_ERR_NOMEM && err != IMSS_ERR_SESSION_LOST &&
+	    err != IMSS_ERR_TOKEN_REMOVED && err != IMSS_ERR_DEVICE) {
+		ctx_clear_detail(tok->ctx);
+		err = IMSS_OK;
+	}
 	return err;
 }

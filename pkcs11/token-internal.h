@@ -50,6 +50,11 @@ struct imss_token {
 	CK_MECHANISM_TYPE keygen_mech;
 	CK_MECHANISM_INFO keygen_info;
 	int keygen_known;
+	/* A key's public half the caller knows from elsewhere (a renewal's
+	 * journal): its key keeps no public key object (token_know_public). */
+	EVP_PKEY *known_pub;
+	unsigned char known_id[IMSS_ID_MAX];
+	size_t known_id_len;
 	pthread_mutex_t use; /* one thread at a time on the session (imss_token_acquire) */
 };
 
@@ -75,6 +80,9 @@ struct imss_key {
  * freed with OPENSSL_clear_free(). */
 imss_err token_key_decrypt(imss_key *key, const unsigned char *in, size_t inlen,
                            unsigned char **out, size_t *outlen);
+/* sign.c: *proved when the EC private key priv signs a random digest that
+ * pub verifies (its public half is not on the token). */
+imss_err token_key_proves(imss_token *tok, CK_OBJECT_HANDLE priv, EVP_PKEY *pub, int *proved);
 
 /* ckr.c: CK_RV in words. */
 const char *ckr_name(CK_RV rv);
@@ -162,6 +170,15 @@ imss_err key_with_certificate(imss_token *tok, const char *uri, imss_key **key, 
 /* Kind, size and URI of a key whose pub, id and label are set. */
 imss_err key_finish(imss_key *key);
 imss_err key_from_handle(imss_token *tok, CK_OBJECT_HANDLE priv, imss_key **out);
+/* The same, for an EC private key whose public half the caller proved
+ * (pub: used when the key does not carry its point). */
+imss_err key_from_handle_with(imss_token *tok, CK_OBJECT_HANDLE priv, EVP_PKEY *pub, imss_key **out);
+/* The public half of the private key with CKA_ID id, known to the caller
+ * (a renewal's journal recorded it): an EC private key carries no point,
+ * and a key generated with its public key in the session keeps no public
+ * key object, so key lookups take it from here (one key at a time; NULL
+ * forgets it). */
+void token_know_public(imss_token *tok, const unsigned char *id, size_t id_len, EVP_PKEY *pub);
 
 /* keygen.c: imss_token_generate_keypair() for a caller that vouches
  * (not exported). */
@@ -199,6 +216,13 @@ struct keygen_anchor {
 	imss_err (*generated)(void *user, EVP_PKEY *pub);
 	void *user;
 };
+/* keygen.c: the one object carrying label and id (a pair's random ID,
+ * recorded before C_GenerateKeyPair) when it is a private key whose public
+ * half the token cannot tell (an EC key generated with a session public
+ * key, its run stopped before the request was saved): destroyed
+ * (*dropped). */
+imss_err token_drop_half_made(imss_token *tok, const char *label, const unsigned char *id,
+                              size_t id_len, int *dropped);
 imss_err token_generate_anchored(imss_token *tok, const imss_keyspec *spec, const char *label,
                                  unsigned flags, const struct keygen_anchor *anchor, imss_key **out,
                                  imss_keygen_report *report);

@@ -477,6 +477,7 @@ imss_token_close(imss_token *tok)
 	}
 	token_info_clear(&tok->info);
 	free(tok->mechs);
+	EVP_PKEY_free(tok->known_pub);
 	pthread_mutex_destroy(&tok->use);
 	free(tok);
 }

@@ -291,6 +291,14 @@ typedef struct imss_keyspec {
 	 * decrypt (CKA_DECRYPT), for a first SCEP enrollment only (the CA
 	 * encrypts its answer to the new key). */
 	unsigned decrypt;
+	/* Added later (zero: as before).  1: the public key is a session
+	 * object (CKA_TOKEN false), gone when the session closes; the token
+	 * keeps the private key only, and the certificate stored beside it
+	 * (same CKA_ID) carries the public key.  A token that refuses a
+	 * session public key gets a token one, as before.  The renewal uses
+	 * it; a key whose certificate comes in a later process (keygen, csr)
+	 * must not, since an EC private key does not carry its point. */
+	unsigned public_in_session;
 } imss_keyspec;
 
 /* "rsa:2048" (default for NULL), "rsa:3072", "rsa:4096",

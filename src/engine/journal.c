@@ -33,7 +33,7 @@ static const char *const state_names[] = {
 /* clang-format off */
 #define JOURNAL_FIELDS(X) \
 	X(server) X(registro_patronal) X(token_serial) X(key_label) X(key_tmp_id) \
-	X(key_id) X(key_spki_sha256) X(request_path) X(letter_path) X(letter_sha256) \
+	X(key_id) X(key_spki_sha256) X(key_spki) X(request_path) X(letter_path) X(letter_sha256) \
 	X(request_id) X(cert_path) X(cert_serial) X(email) X(protocol) X(key_origin) \
 	X(kind)
 /* clang-format on */
@@ -156,7 +156,8 @@ journal_check_key(imss_ctx *ctx, const struct journal *j)
 	if (j->state >= JOURNAL_KEYGEN_STARTED && j->key_tmp_id == NULL && j->key_spki_sha256 == NULL)
 		return corrupt(ctx, j->path, _("missing the random ID the key was generated with"));
 	if (!hex_field_ok(j->key_tmp_id, 16, 64) || !hex_field_ok(j->key_id, 1, 64) ||
-	    !hex_field_ok(j->key_spki_sha256, 32, 32))
+	    !hex_field_ok(j->key_spki_sha256, 32, 32) || !hex_field_ok(j->key_spki, 32, 1024) ||
+	    (j->key_spki != NULL && j->key_spki_sha256 == NULL))
 		return corrupt(ctx, j->path,
 		               _("a key ID or hash is not hexadecimal of the right length"));
 	if (j->state >= JOURNAL_KEY_GENERATED && (j->key_id == NULL || j->key_spki_sha256 == NULL))

@@ -43,6 +43,9 @@ struct journal {
 	char *key_id;          /* hex final CKA_ID once generated */
 	char *key_spki_sha256; /* hex SHA-256 of the public key (SPKI DER),
 	                           * recorded before the ID is changed */
+	char *key_spki;        /* hex SPKI DER of an EC key, recorded with its
+	                           * hash: its public key was a session object
+	                           * and its private key has no point */
 	char *request_path;
 	char *letter_path;
 	char *letter_sha256;

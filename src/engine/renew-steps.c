@@ -231,6 +231,42 @@ spki_sha256(EVP_PKEY *pub, char **hex)
 	return *hex ? IMSS_OK : IMSS_ERR_NOMEM;
 }
 
+/* An EC key's SPKI DER in hex for the journal (*hex NULL for RSA: its
+ * private key carries the modulus). */
+static imss_err
+ec_spki_hex(EVP_PKEY *pub, char **hex)
+{
+	unsigned char *der = NULL;
+	int len;
+
+	*hex = NULL;
+	if (!EVP_PKEY_is_a(pub, "EC"))
+		return IMSS_OK;
+	if ((len = i2d_PUBKEY(pub, &der)) <= 0)
+		return IMSS_ERR_CRYPTO;
+	*hex = hex_encode(der, (size_t)len);
+	OPENSSL_free(der);
+	return *hex ? IMSS_OK : IMSS_ERR_NOMEM;
+}
+
+/* The journal's key fields: the public key's hash and, for EC, the key. */
+static imss_err
+journal_set_public(struct renew *r, EVP_PKEY *pub)
+{
+	char *hash = NULL, *spki = NULL;
+	imss_err err = spki_sha256(pub, &hash);
+
+	if (err == IMSS_OK)
+		err = ec_spki_hex(pub, &spki);
+	if (err == IMSS_OK)
+		err = journal_set(&r->j.key_spki_sha256, hash);
+	if (err == IMSS_OK)
+		err = journal_set(&r->j.key_spki, spki);
+	free(hash);
+	free(spki);
+	return err;
+}
+
 /* A URI naming one private key by id= or object=. */
 static char *
 key_uri(struct renew *r, const unsigned char *id, size_t id_len, const char *label)
@@ -433,13 +469,53 @@ find_named_key(struct renew *r, imss_key **out)
 	return err;
 }
 
+/*
+ * A renewal's EC key keeps no public key object (the public key was a
+ * session object) and its private key does not carry the point: until
+ * its certificate is stored beside it, its public half is the one the
+ * journal recorded (key_spki, with its hash).  The token is told it for
+ * the key's ID (final, else the random one it was generated with), so
+ * that every lookup of the key finds it.
+ */
+static imss_err
+know_public_from_journal(struct renew *r)
+{
+	const char *hex = r->j.key_id ? r->j.key_id : r->j.key_tmp_id;
+	unsigned char id[IMSS_ID_MAX], *der = NULL;
+	const unsigned char *p;
+	long der_len = 0;
+	size_t id_len = 0;
+	EVP_PKEY *pub = NULL;
+	char *hash = NULL;
+	imss_err err = IMSS_OK;
+
+	if (r->j.key_spki == NULL || hex == NULL)
+		return IMSS_OK;
+	der = OPENSSL_hexstr2buf(r->j.key_spki, &der_len);
+	p = der;
+	if (der != NULL)
+		pub = d2i_PUBKEY(NULL, &p, der_len);
+	if (pub == NULL || hex_to_bytes(hex, id, sizeof(id), &id_len) != IMSS_OK ||
+	    spki_sha256(pub, &hash) != IMSS_OK || strcmp(hash, r->j.key_spki_sha256) != 0)
+		err = ctx_fail(r->ctx, IMSS_ERR_JOURNAL,
+		               _("The journal records a public key for the new key that does not have the recorded hash: the journal is damaged. Nothing was changed; keep the journal, look at the token, and move the journal aside to start again."));
+	else
+		token_know_public(r->o->token, id, id_len, pub);
+	EVP_PKEY_free(pub);
+	OPENSSL_free(der);
+	free(hash);
+	return err;
+}
+
 imss_err
 renew_find_journal_key(struct renew *r, imss_key **out)
 {
 	imss_err err;
 
 	*out = NULL;
-	err = find_named_key(r, out);
+	err = know_public_from_journal(r);
+	if (err == IMSS_OK)
+		err = find_named_key(r, out);
 	if (err != IMSS_OK)
 		return err;
 	err = recorded_public_key(r, imss_key_get_public(*out));
@@ -462,15 +538,12 @@ record_key(struct renew *r, int save)
 {
 	size_t id_len;
 	const unsigned char *id = imss_key_get_id(r->key, &id_len);
-	char *hex = hex_encode(id, id_len), *hash = NULL;
-	imss_err err = hex ? spki_sha256(imss_key_get_public(r->key), &hash) : IMSS_ERR_NOMEM;
+	char *hex = hex_encode(id, id_len);
+	imss_err err = hex ? journal_set(&r->j.key_id, hex) : IMSS_ERR_NOMEM;
 
 	if (err == IMSS_OK)
-		err = journal_set(&r->j.key_id, hex);
-	if (err == IMSS_OK)
-		err = journal_set(&r->j.key_spki_sha256, hash);
+		err = journal_set_public(r, imss_key_get_public(r->key));
 	free(hex);
-	free(hash);
 	if (err != IMSS_OK)
 		return err;
 	r->j.state = JOURNAL_KEY_GENERATED;
@@ -533,23 +606,22 @@ record_keygen_start(struct renew *r, unsigned char tmp_id[KEYGEN_TMP_ID_LEN])
 	if (err == IMSS_OK)
 		err = journal_set(&r->j.key_spki_sha256, NULL);
 	if (err == IMSS_OK)
+		err = journal_set(&r->j.key_spki, NULL);
+	if (err == IMSS_OK)
 		err = journal_set(&r->j.key_id, NULL);
 	r->j.state = JOURNAL_KEYGEN_STARTED;
 	return err == IMSS_OK ? journal_save(r->ctx, &r->j) : err;
 }
 
-/* keygen's anchor: the new public key's hash is recorded before the pair
- * loses the random ID it was generated with. */
+/* keygen's anchor: the new public key's hash (and an EC key's public key,
+ * which goes with the session) is recorded before the pair loses the
+ * random ID it was generated with. */
 static imss_err
 record_generated(void *user, EVP_PKEY *pub)
 {
 	struct renew *r = user;
-	char *hash = NULL;
-	imss_err err = spki_sha256(pub, &hash);
+	imss_err err = journal_set_public(r, pub);
 
-	if (err == IMSS_OK)
-		err = journal_set(&r->j.key_spki_sha256, hash);
-	free(hash);
 	return err == IMSS_OK ? journal_save(r->ctx, &r->j) : err;
 }
 
@@ -564,6 +636,9 @@ generate_key(struct renew *r, const unsigned char *tmp_id, unsigned flags)
 
 	/* A first SCEP enrollment: the CA encrypts its answer to the new key. */
 	spec.decrypt = renew_is_first(r);
+	/* The token keeps the private key only; the certificate stored
+	 * beside it carries the public key (docs/design.md, "Key generation"). */
+	spec.public_in_session = 1;
 	renew_emit(r, "keygen", 3, NULL,
 	           ti->has_rng
 	                   ? _("Generating the new %s key inside token '%s' with the token's own random generator (it replaces the portal's mouse movements); a smart card may take a minute...")
@@ -706,6 +781,48 @@ same_new_key(struct renew *r)
 	return err;
 }
 
+/*
+ * A run stopped between C_GenerateKeyPair and the save of the request:
+ * an EC private key this renewal made (the journal's random ID and label,
+ * recorded before the token was asked) whose public key was a session
+ * object, gone with that run.  No request can be made for it: it is
+ * deleted (*dropped).  A key the token shows its public half for (RSA, a
+ * token public key) is left to be resumed.
+ */
+imss_err
+renew_drop_half_made(struct renew *r, int *dropped)
+{
+	unsigned char id[IMSS_ID_MAX];
+	size_t id_len = 0;
+	imss_err err;
+
+	*dropped = 0;
+	if (r->j.state != JOURNAL_KEYGEN_STARTED || r->j.key_tmp_id == NULL ||
+	    r->j.key_label == NULL || journal_key_elsewhere(&r->j))
+		return IMSS_OK;
+	if (hex_to_bytes(r->j.key_tmp_id, id, sizeof(id), &id_len) != IMSS_OK)
+		return ctx_fail(r->ctx, IMSS_ERR_JOURNAL, _("The journal's key ID is not valid."));
+	/* A public key the journal recorded is known: that key is resumed. */
+	err = know_public_from_journal(r);
+	return err == IMSS_OK
+	               ? token_drop_half_made(r->o->token, r->j.key_label, id, id_len, dropped)
+	               : err;
+}
+
+/* The rerun of a run stopped so: the key is deleted and a new one made. */
+static imss_err
+drop_half_made_key(struct renew *r)
+{
+	int dropped = 0;
+	imss_err err = renew_drop_half_made(r, &dropped);
+
+	if (err == IMSS_OK && dropped)
+		ctx_log(r->ctx, IMSS_LOG_WARN,
+		        _("the key '%s' the interrupted run generated kept no public key, so no request can be made for it: it was deleted and a new one is generated"),
+		        r->j.key_label);
+	return err;
+}
+
 imss_err
 renew_ensure_key(struct renew *r)
 {
@@ -720,7 +837,9 @@ renew_ensure_key(struct renew *r)
 		                     _("The unfinished renewal of this employer on this token was started without a key made before it: it generates its own ('%s'), not the one named now. Nothing was changed; undo it, then renew again naming that key."),
 		                     r->j.key_label);
 	if (r->j.state >= JOURNAL_KEYGEN_STARTED) {
-		err = resume_key(r);
+		err = drop_half_made_key(r);
+		if (err == IMSS_OK)
+			err = resume_key(r);
 		if (err == IMSS_OK && r->o->new_key_uri != NULL)
 			err = same_new_key(r);
 		if (err != IMSS_ERR_NO_OBJECT || r->j.state != JOURNAL_KEYGEN_STARTED)

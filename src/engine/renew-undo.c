@@ -169,9 +169,18 @@ delete_candidate(struct renew *r, char **removed)
 	size_t id_len;
 	const unsigned char *id;
 	char *pub_uri = NULL;
+	int dropped = 0;
 	imss_err err;
 
-	err = renew_find_journal_key(r, &key);
+	err = renew_drop_half_made(r, &dropped);
+	if (err == IMSS_OK && dropped) {
+		*removed =
+		        str_printf(_("the new key '%s' (its public key went with the interrupted run)"),
+		                   r->j.key_label);
+		return *removed ? IMSS_OK : IMSS_ERR_NOMEM;
+	}
+	if (err == IMSS_OK)
+		err = renew_find_journal_key(r, &key);
 	if (err == IMSS_ERR_NO_OBJECT) {
 		*removed = str_printf(_("no key (none had been generated, or it was gone)"));
 		return *removed ? IMSS_OK : IMSS_ERR_NOMEM;

@@ -161,5 +161,10 @@ imss_err renew_retire_old(struct renew *r);
 /* The key the journal names: by ID (checked against its public key hash),
  * or by label when generation may have been under way. */
 imss_err renew_find_journal_key(struct renew *r, imss_key **out);
+/* renew-steps.c: in state keygen-started, the EC private key the journal
+ * planned (its random ID and label) whose public half went with the
+ * session of a run stopped before its request was saved: deleted
+ * (*dropped); nothing else is touched. */
+imss_err renew_drop_half_made(struct renew *r, int *dropped);
 
 #endif

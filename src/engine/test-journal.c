@@ -53,6 +53,7 @@ fill(struct journal *j, const char *path, enum journal_state s)
 	journal_set(&j->key_tmp_id, KEY_TMP_ID);
 	journal_set(&j->key_id, KEY_ID);
 	journal_set(&j->key_spki_sha256, SPKI);
+	journal_set(&j->key_spki, SPKI SPKI);
 	journal_set(&j->request_path, "/var/lib/imss-renew/request.der");
 	journal_set(&j->letter_path, "/var/lib/imss-renew/carta \"ñ\".pdf");
 	journal_set(&j->letter_sha256, SPKI);
@@ -74,6 +75,7 @@ check_same(const struct journal *a, const struct journal *b)
 	CHECK_STR(b->key_tmp_id, a->key_tmp_id);
 	CHECK_STR(b->key_id, a->key_id);
 	CHECK_STR(b->key_spki_sha256, a->key_spki_sha256);
+	CHECK_STR(b->key_spki, a->key_spki);
 	CHECK_STR(b->request_path, a->request_path);
 	CHECK_STR(b->letter_path, a->letter_path);
 	CHECK_STR(b->letter_sha256, a->letter_sha256);
@@ -257,6 +259,16 @@ test_refused(void)
 	              "{" BASE ",\"state\":\"key-generated\",\"key_label\":\"k\","
 	              "\"key_id\":\"a1b2\",\"key_spki_sha256\":\"" SPKI "\",\"key_tmp_id\":"
 	              "\"0011223344556677889900aabbccddgg\"}",
+	              "not hexadecimal");
+	/* An EC key's public key, recorded with its hash (never alone). */
+	check_refused("spki-char.json",
+	              "{" BASE ",\"state\":\"key-generated\",\"key_label\":\"k\","
+	              "\"key_id\":\"a1b2\",\"key_spki_sha256\":\"" SPKI "\",\"key_spki\":"
+	              "\"" SPKI "zz\"}",
+	              "not hexadecimal");
+	check_refused("spki-alone.json",
+	              "{" BASE ",\"state\":\"keygen-started\",\"key_label\":\"k\","
+	              "\"key_tmp_id\":\"" SPKI "\",\"key_spki\":\"" SPKI SPKI "\"}",
 	              "not hexadecimal");
 }
 

@@ -272,6 +272,9 @@ token_key(const struct issue_args *a, struct token_ctx *c)
 		err = imss_token_login(c->tok, src, 0);
 	if (err == IMSS_OK)
 		err = imss_keyspec_parse(a->key_type, &spec);
+	/* As the renewal leaves one: the certificate stored next carries the
+	 * public key. */
+	spec.public_in_session = 1;
 	if (err == IMSS_OK)
 		err = imss_token_generate_keypair(c->tok, &spec, c->label, &c->key, NULL);
 	if (src)

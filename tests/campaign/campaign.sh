@@ -233,18 +233,23 @@ cert_check() {
 		((na - nb <= 3 * 366 * 86400)) || violation "certificate $id is valid for more than 3 years"
 		((nb <= $(date +%s) + 600)) || violation "certificate $id is not valid yet"
 	fi
-	p11tool --provider "$SOFTHSM" --export "pkcs11:token=IMSS;id=$(pct "$id");type=public" 2>/dev/null |
-		openssl pkey -pubin -outform DER -out "$C/pub.der" 2>/dev/null ||
-		violation "certificate $id has no public key object with its ID"
-	pub=$(spki_of_pub "$C/pub.der")
-	[[ $pub == "$(spki_of_cert "$der")" ]] ||
-		violation "certificate $id is not for the key with its ID"
+	# A public key object with its ID must be the certificate's; a
+	# renewal's key keeps none (its public key was a session object): the
+	# private key with its ID signs for the certificate instead.
+	if p11tool --provider "$SOFTHSM" --export "pkcs11:token=IMSS;id=$(pct "$id");type=public" 2>/dev/null |
+		openssl pkey -pubin -outform DER -out "$C/pub.der" 2>/dev/null; then
+		pub=$(spki_of_pub "$C/pub.der")
+		[[ $pub == "$(spki_of_cert "$der")" ]] ||
+			violation "certificate $id is not for the key with its ID"
+	elif [[ -n ${key_ids[$id]:-} ]]; then
+		sign_check "$id" "$der"
+	fi
 }
 
-# sign_check ID: the token key with this ID signs a random blob, and the
-# signature verifies with the certificate recorded for it.
+# sign_check ID [DER]: the token key with this ID signs a random blob, and
+# the signature verifies with the certificate recorded for it (or DER).
 sign_check() {
-	local id=$1 type mech in=$C/blob fmt=()
+	local id=$1 cert=${2:-$C/certs/$1.der} type mech in=$C/blob fmt=()
 	type=$(jq -r --arg id "$id" '[.objects[] | select(.class == "private-key" and .id == $id)][0].key_type' "$C/objects.json")
 	head -c 64 /dev/urandom >"$C/blob"
 	# SoftHSM signs ECDSA over a digest the host made.
@@ -256,7 +261,7 @@ sign_check() {
 	fi
 	p11 --login --pin "$USER_PIN" --sign --id "$id" -m "$mech" "${fmt[@]}" -i "$in" -o "$C/blob.sig" \
 		>/dev/null 2>"$C/sign.err" || violation "the key $id cannot sign: $(<"$C/sign.err")"
-	openssl x509 -inform DER -in "$C/certs/$id.der" -noout -pubkey >"$C/cert-pub.pem"
+	openssl x509 -inform DER -in "$cert" -noout -pubkey >"$C/cert-pub.pem"
 	openssl dgst -sha256 -verify "$C/cert-pub.pem" -signature "$C/blob.sig" "$C/blob" >/dev/null 2>&1 ||
 		violation "the signature of key $id does not verify with its certificate"
 }

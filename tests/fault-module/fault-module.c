@@ -184,6 +184,8 @@ struct fault_config {
 	bool refuse_extractable;
 	bool refuse_sign_only; /* FAULT_REFUSE_SIGN_ONLY */
 	CK_RV sign_only_rv;
+	bool refuse_session_public; /* FAULT_REFUSE_SESSION_PUBLIC */
+	CK_RV session_public_rv;
 	bool refuse_set_id;
 	bool find_twice; /* FAULT_FIND_TWICE */
 	bool always_auth;
@@ -582,6 +584,21 @@ bad:
 	return false;
 }
 
+/* NAME=RV (or 1: dflt): a refusal with that answer (*on, *rv).  False on a
+ * bad value, with a message. */
+static bool
+fault_env_refusal(const char *name, CK_RV dflt, bool *on, CK_RV *rv)
+{
+	const char *v = getenv(name);
+
+	*on = fault_env_flag(name);
+	*rv = dflt;
+	if (!*on || strcmp(v, "1") == 0 || fault_parse_rv(v, rv))
+		return true;
+	fprintf(stderr, "fault-pkcs11: bad %s \"%s\"\n", name, v);
+	return false;
+}
+
 /* Reads the environment into fault_cfg.  Caller holds fault_lock. */
 static CK_RV
 fault_configure_locked(void)
@@ -611,15 +628,11 @@ fault_configure_locked(void)
 		cfg.have_serial = true;
 		memcpy(cfg.serial, v, strlen(v) + 1);
 	}
-	v = getenv("FAULT_REFUSE_SIGN_ONLY");
-	if (fault_env_flag("FAULT_REFUSE_SIGN_ONLY")) {
-		cfg.refuse_sign_only = true;
-		cfg.sign_only_rv = CKR_GENERAL_ERROR;
-		if (strcmp(v, "1") != 0 && !fault_parse_rv(v, &cfg.sign_only_rv)) {
-			fprintf(stderr, "fault-pkcs11: bad FAULT_REFUSE_SIGN_ONLY \"%s\"\n", v);
-			return CKR_GENERAL_ERROR;
-		}
-	}
+	if (!fault_env_refusal("FAULT_REFUSE_SIGN_ONLY", CKR_GENERAL_ERROR, &cfg.refuse_sign_only,
+	                       &cfg.sign_only_rv) ||
+	    !fault_env_refusal("FAULT_REFUSE_SESSION_PUBLIC", CKR_TEMPLATE_INCONSISTENT,
+	                       &cfg.refuse_session_public, &cfg.session_public_rv))
+		return CKR_GENERAL_ERROR;
 	v = getenv("FAULT_LOG");
 	if (v != NULL && !fault_copy_env("FAULT_LOG", cfg.log_path, sizeof cfg.log_path)) {
 		fprintf(stderr, "fault-pkcs11: FAULT_LOG path too long\n");
@@ -1113,6 +1126,16 @@ fault_says_no_decrypt(CK_ATTRIBUTE_PTR templ, CK_ULONG count)
 	       *(const CK_BBOOL *)a->pValue == CK_FALSE;
 }
 
+/* Does the template say CKA_TOKEN = false (a session object)? */
+static bool
+fault_says_session(CK_ATTRIBUTE_PTR templ, CK_ULONG count)
+{
+	const CK_ATTRIBUTE *a = fault_find_attr(templ, count, CKA_TOKEN);
+
+	return a != NULL && a->pValue != NULL && a->ulValueLen == sizeof(CK_BBOOL) &&
+	       *(const CK_BBOOL *)a->pValue == CK_FALSE;
+}
+
 static CK_RV
 fault_do_C_GenerateKeyPair(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR pub,
                            CK_ULONG pub_count, CK_ATTRIBUTE_PTR priv, CK_ULONG priv_count,
@@ -1132,6 +1155,8 @@ fault_do_C_GenerateKeyPair(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mech, CK_
 		return CKR_ATTRIBUTE_TYPE_INVALID;
 	if (cfg.refuse_sign_only && fault_says_no_decrypt(priv, priv_count))
 		return cfg.sign_only_rv;
+	if (cfg.refuse_session_public && fault_says_session(pub, pub_count))
+		return cfg.session_public_rv;
 	if (!cfg.always_auth || (priv == NULL && priv_count != 0))
 		return fault_real->C_GenerateKeyPair(session, mech, pub, pub_count, priv,
 		                                     priv_count, pub_key, priv_key);

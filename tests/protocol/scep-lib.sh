@@ -64,6 +64,17 @@ scep_token() {
 }
 tool() { "$IMSS_RENEW" --module "${MODULE:-$SOFTHSM}" "$@"; }
 p11() { pkcs11-tool --module "$SOFTHSM" --token-label IMSS -l --pin "$USER_PIN" "$@"; }
+# rsa_key_signs_for ID PEM: the RSA private key with that ID signs what the
+# certificate's public key verifies (a renewal's key keeps no public key
+# object: its public key was a session object).
+rsa_key_signs_for() {
+	head -c 64 /dev/urandom >"$T/signs-for.data"
+	openssl x509 -in "$2" -noout -pubkey >"$T/signs-for.pub" &&
+		p11 --sign --id "$1" -m SHA256-RSA-PKCS -i "$T/signs-for.data" -o "$T/signs-for.sig" \
+			>/dev/null 2>&1 &&
+		openssl dgst -sha256 -verify "$T/signs-for.pub" -signature "$T/signs-for.sig" \
+			"$T/signs-for.data" >/dev/null 2>&1
+}
 objects() {
 	tool --json objects --login --token "$IMSS_TOKEN_URI" --pin-source "file:$T/pin" |
 		jq -c '[.objects[] | {class: .class, id: .id, label: .label}] | sort_by([.class, .id, .label])'

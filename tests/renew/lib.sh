@@ -185,6 +185,17 @@ renew_run() {
 	return "$rc"
 }
 
+# recover_run SERIAL WHAT: `imss-renew recover --serial SERIAL` with the
+# case's renewal arguments (without --yes) through the fault module, its
+# output in $C/recover.out; dies naming WHAT when it fails.
+recover_run() {
+	renew_args
+	FAULT_LOG=$C/calls.log "$IMSS_RENEW" --module "$FAULT_MODULE" recover --serial "$1" \
+		"${RENEW_ARGS[@]:0:${#RENEW_ARGS[@]}-1}" >"$C/recover.out" 2>"$C/err" ||
+		die "$2: $(<"$C/err")"
+	no_sanitizer_report "$C/err"
+}
+
 # The journal of the current case (there is one per employer and token).
 journal() { printf '%s' "$C/state/renew-$RP-$IMSS_TOKEN_SERIAL.json"; }
 journal_state() {
@@ -234,10 +245,29 @@ check_candidate_only() {
 	[[ $jid == none || $jid == "$id" ]] || die "$what: the new key $id is not the journal's $jid"
 }
 
-# check_renewed WHAT: the renewal is done: exactly one new private key,
-# public key and certificate, with the same ID (the journal's); the
-# certificate on the token is the copy on disk, certifies the new key and
-# chains to the service's CA; the old credential is intact.
+# key_signs_for ID CERT: the private key with that ID (hex) signs what the
+# certificate's public key verifies: the certificate is that key's.
+key_signs_for() {
+	local mech=SHA256-RSA-PKCS format=() in=$C/signs-for.data
+	openssl x509 -inform DER -in "$2" -noout -pubkey >"$C/signs-for.pub" 2>/dev/null || return 1
+	head -c 64 /dev/urandom >"$C/signs-for.data"
+	if openssl pkey -pubin -in "$C/signs-for.pub" -noout -text 2>/dev/null | grep -q ASN1; then
+		# (SoftHSM's ECDSA signs a hash made outside.)
+		mech=ECDSA format=(--signature-format openssl) in=$C/signs-for.hash
+		openssl dgst -sha256 -binary -out "$in" "$C/signs-for.data"
+	fi
+	p11 --login --pin "$(<"$T/pin")" --sign --id "$1" -m "$mech" "${format[@]}" \
+		-i "$in" -o "$C/signs-for.sig" >/dev/null 2>&1 &&
+		openssl dgst -sha256 -verify "$C/signs-for.pub" -signature "$C/signs-for.sig" \
+			"$C/signs-for.data" >/dev/null 2>&1
+}
+
+# check_renewed WHAT: the renewal is done: exactly one new private key and
+# certificate, with the same ID (the journal's), and no public key object
+# (the new key's public key was a session object: the certificate carries
+# it); the certificate on the token is the copy on disk, certifies the new
+# key (the key signs what its public key verifies) and chains to the
+# service's CA; the old credential is intact.
 check_renewed() {
 	local what=$1 j found spki
 	[[ -e $(journal) ]] || die "$what: no journal"
@@ -247,14 +277,15 @@ check_renewed() {
 	check_old_intact "$what"
 	found=$(jq -r '[.objects[] | select(.label != "IMSS anterior")] |
 		(map(.class) | sort | join(",")) + " " + (map(.id) | unique | join(","))' "$C/objects.json")
-	[[ $found == "certificate,private-key,public-key ${j[1]}" ]] ||
-		die "$what: not one new private key, public key and certificate on the journal's ID ${j[1]}: $(brief "$(new_objects "$C/objects.json")")"
+	# (EXPECT_PUBLIC_KEY=1: the token refused a session public key, so the
+	# pair keeps a token one.)
+	[[ $found == "certificate,private-key${EXPECT_PUBLIC_KEY:+,public-key} ${j[1]}" ]] ||
+		die "$what: not one new private key and certificate (public key object expected: ${EXPECT_PUBLIC_KEY:-none}) on the journal's ID ${j[1]}: $(brief "$(new_objects "$C/objects.json")")"
 	p11 --read-object --type cert --id "${j[1]}" -o "$C/new-cert.der" >/dev/null 2>&1 ||
 		die "$what: cannot read the new certificate"
-	pubkey_der "${j[1]}" "$C/new-pub.der" || die "$what: cannot read the new public key"
 	cmp -s "$C/new-cert.der" "${j[2]}" || die "$what: the certificate on the token is not the copy ${j[2]}"
 	spki=$(spki_of_cert "$C/new-cert.der")
-	[[ $spki == "$(spki_of_pub "$C/new-pub.der")" ]] || die "$what: the certificate is not for the new key"
+	key_signs_for "${j[1]}" "$C/new-cert.der" || die "$what: the certificate is not for the new key"
 	[[ $spki == "${j[3]}" ]] || die "$what: the certificate's key is not the one the journal recorded"
 	# (VERIFY_ATTIME: seconds since the epoch to verify at, for a
 	# certificate valid from a few seconds ahead.)

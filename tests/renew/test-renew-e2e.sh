@@ -88,6 +88,18 @@ grep -q 'Waiting for the certificate: next check in [0-9]* s' "$C/out.txt" ||
 	die "delayed: no countdown shown: $(<"$C/out.txt")"
 ((SECONDS - start >= 2)) || die "delayed: finished before the certificate was due"
 after_renewal "token, EC P-384, delayed"
+# recover, EC: with its certificate deleted the new EC key has no public
+# half on the token (no point on an EC private key, and its public key was
+# a session object); recover proves it is the certificate's key by a
+# signature and stores the certificate beside it again.
+serial=$(jq -r .cert_serial "$(journal)")
+p11 --login --pin "$USER_PIN" --delete-object --type cert --id "$(jq -r .key_id "$(journal)")" \
+	>/dev/null 2>&1 || die "recover, EC: pkcs11-tool could not delete the certificate"
+objects_json "$C/objects.json"
+assert_eq private-key "$(new_objects "$C/objects.json" | jq -r '[.[] | .class] | join(",")')" \
+	"recover, EC: the new key is alone on the token"
+recover_run "$serial" "recover, EC: failed"
+check_renewed "recover, EC key with no public key object"
 
 # --- a legacy .pfx, RSA, delayed, --json: the countdown as events ----------------
 case_new pfx-rsa-delayed-json pfx

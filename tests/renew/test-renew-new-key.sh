@@ -46,10 +46,12 @@ summary() {
 	jq -c '[.objects[] | {class: .class, id: .id, label: .label}] | sort_by([.class, .id, .label])' "$C/objects.json"
 }
 
-# renewed_with_made_key WHAT: check_renewed, and the key is the one made
-# first, recorded as made elsewhere.
+# renewed_with_made_key WHAT: check_renewed (with the public key object
+# keygen made), and the key is the one made first, recorded as made
+# elsewhere.
 renewed_with_made_key() {
-	check_renewed "$1"
+	# (keygen keeps its public key on the token: csr needs it later.)
+	EXPECT_PUBLIC_KEY=1 check_renewed "$1"
 	assert_eq "$(jq -r .key_id "$(journal)")" "$NEW_ID" "$1: the journal names the key made first"
 	assert_eq "$(jq -r .key_origin "$(journal)")" elsewhere "$1: recorded as made elsewhere"
 	assert_eq "$(jq -r '.key_tmp_id // "none"' "$(journal)")" none "$1: no keygen ID recorded"

@@ -271,26 +271,81 @@ keygen_kill() {
 	[[ $(new_objects "$C/objects.json" | jq '[.[] | select(.class == "private-key")] | length') == 1 ]] ||
 		die "kill at $point: not one candidate key: $(brief "$(new_objects "$C/objects.json")")"
 	jspki=$(jq -r '.key_spki_sha256 // "-"' "$(journal)")
-	if [[ $jspki == - ]]; then
-		# Before the hash was recorded the pair has the random ID alone.
-		assert_eq "$tmp" "$ids" "kill at $point: the pair carries the recorded random ID"
-		pubkey_der "$tmp" "$C/cand-pub.der" || die "kill at $point: no candidate public key"
-		spki=$(spki_of_pub "$C/cand-pub.der")
-	else
-		spki=$jspki
-	fi
+	# The pair keeps the random ID it was generated with, and its public
+	# key was a session object: the candidate is one private key.
+	assert_eq "$tmp" "$ids" "kill at $point: the candidate carries the recorded random ID"
+	assert_eq private-key "$(new_objects "$C/objects.json" | jq -r '[.[] | .class] | join(",")')" \
+		"kill at $point: no public key object is left (it was the session's)"
 	renew_run >"$C/rerun.txt" || die "kill at $point: the rerun failed: $(<"$C/err")"
 	assert_contains "$(<"$C/rerun.txt")" "Using the key generated earlier" "kill at $point: the key was adopted"
 	check_renewed "kill at $point, then rerun"
-	assert_eq "$spki" "$(jq -r .key_spki_sha256 "$(journal)")" \
+	# The same private key object (its ID is the random one recorded before
+	# the kill) signs for the new certificate (check_renewed).
+	assert_eq "$tmp" "$(jq -r .key_id "$(journal)")" \
 		"kill at $point: the adopted key is the one generated before the kill"
+	[[ $jspki == - ]] || assert_eq "$jspki" "$(jq -r .key_spki_sha256 "$(journal)")" \
+		"kill at $point: the adopted key has the public key recorded before the kill"
 }
+# An RSA private key carries its modulus: the rerun reads its public half
+# from it and adopts it.
 keygen_kill C_GenerateKeyPair:1:after
 # The pair keeps its random ID (no C_SetAttributeValue): killed once the
-# new pair was read (the 4th C_GetAttributeValue, after the current key's
-# three), before and after its hash may have been recorded.
-keygen_kill C_GetAttributeValue:4:before
-keygen_kill C_GetAttributeValue:4:after
+# new pair was read (the 3rd C_GetAttributeValue, after the current key's
+# two: its private key and certificate), before and after its hash may have
+# been recorded.
+keygen_kill C_GetAttributeValue:3:before
+keygen_kill C_GetAttributeValue:3:after
+
+# An EC private key does not carry its point and its public key was a
+# session object, gone with the killed run: the rerun cannot build a
+# request for it, so it deletes that key (the journal's random ID and label,
+# recorded before C_GenerateKeyPair) and generates a new pair.  The current
+# credential is untouched (check_renewed).
+case_new kill-ec-after-keygen token
+rc=0
+FAULT_KILL=C_GenerateKeyPair:1:after renew_run --type ec:prime256v1 >"$C/out.txt" || rc=$?
+assert_eq 137 "$rc" "EC kill after C_GenerateKeyPair: the run was killed"
+assert_eq keygen-started "$(journal_state)" "EC kill after C_GenerateKeyPair: journal in keygen-started"
+tmp=$(jq -r '.key_tmp_id // "-"' "$(journal)")
+objects_json "$C/objects.json"
+assert_eq "private-key $tmp" "$(new_objects "$C/objects.json" | jq -r '(map(.class) | join(",")) + " " + (map(.id) | join(","))')" \
+	"EC kill after C_GenerateKeyPair: one private key on the recorded random ID, no public key object"
+renew_run --type ec:prime256v1 >"$C/rerun.txt" || die "EC kill after C_GenerateKeyPair: the rerun failed: $(<"$C/err")"
+assert_contains "$(<"$C/err")" "kept no public key" "EC kill after C_GenerateKeyPair: the rerun says why it made another key"
+check_renewed "EC kill after C_GenerateKeyPair, then rerun"
+[[ $(jq -r .key_id "$(journal)") != "$tmp" ]] || die "EC kill after C_GenerateKeyPair: the renewed key is the orphan"
+assert_eq ec "$(new_objects "$C/objects.json" | jq -r '[.[] | select(.class == "private-key")][0].key_type')" \
+	"EC kill after C_GenerateKeyPair: the new key is EC"
+echo "ok: EC kill after C_GenerateKeyPair: the orphan was deleted, one new key and certificate"
+# --abandon after the same kill deletes that orphan, and nothing else.
+case_new kill-ec-abandon token
+rc=0
+FAULT_KILL=C_GenerateKeyPair:1:after renew_run --type ec:prime256v1 >"$C/out.txt" || rc=$?
+assert_eq 137 "$rc" "EC kill, --abandon: the run was killed"
+"$IMSS_RENEW" --module "$SOFTHSM" renew --abandon --token "$TOKEN_URI" --state-dir "$C/state" \
+	--pin-source "file:$T/pin" >"$C/abandon.out" 2>"$C/err" ||
+	die "EC kill, --abandon: failed: $(<"$C/err")"
+assert_contains "$(<"$C/abandon.out")" "its public key went with the interrupted run" \
+	"EC kill, --abandon: it names the key it removed"
+objects_json "$C/objects.json"
+assert_eq '[]' "$(new_objects "$C/objects.json")" "EC kill, --abandon: the orphan was deleted"
+check_old_intact "EC kill, --abandon"
+assert_eq none "$(journal_state)" "EC kill, --abandon: the journal is gone"
+
+# --- (4b) a token that refuses a session public key -------------------------------
+# It answers the public template with CKA_TOKEN=false with a template error
+# (or, as tpm2-pkcs11 does, CKR_GENERAL_ERROR): the same template again
+# with a token public key, and the pair is one private key, one public key
+# and the certificate, nothing else.
+# (0x13: CKR_ATTRIBUTE_VALUE_INVALID)
+for rv in CKR_TEMPLATE_INCONSISTENT 0x13 CKR_GENERAL_ERROR; do
+	case_new "session-public-$rv" token
+	FAULT_REFUSE_SESSION_PUBLIC=$rv renew_run --type ec:prime256v1 >"$C/out.txt" ||
+		die "session public key refused ($rv): the renewal failed: $(<"$C/err")"
+	assert_eq 2 "$(grep -c '^C_GenerateKeyPair ' "$C/calls.log")" \
+		"session public key refused ($rv): one C_GenerateKeyPair refused, one with a token public key"
+	EXPECT_PUBLIC_KEY=1 check_renewed "session public key refused ($rv)"
+done
 
 # --- (5) finding 9: links and modes ------------------------------------------------
 case_new links token

@@ -121,9 +121,11 @@ tpm_case resume
 "$IMSS_SERVICE" issue --dir "$D" --registro-patronal "$RP" --expired --key-type ec:prime256v1 \
 	--pfx "$C/old.pfx" --pfx-password-source "file:$T/pfx.pass" >/dev/null || die "issue --pfx"
 keys_before=$(private_keys)
-# tpm2-pkcs11 refuses the first two templates: the third call makes the key.
+# tpm2-pkcs11 refuses the first two templates, and a session public key: each
+# level is tried with a session public key, then a token one; the sixth
+# call (the third level, token public key) makes the key.
 rc=0
-( export FAULT_PKCS11_REAL=$TPM_MODULE FAULT_KILL=C_GenerateKeyPair:3:after
+( export FAULT_PKCS11_REAL=$TPM_MODULE FAULT_KILL=C_GenerateKeyPair:6:after
 	RENEW_MODULE=$FAULT_MODULE tpm_renew ec:prime256v1 --credential "$C/old.pfx" \
 		--password-source "file:$T/pfx.pass" ) 2>/dev/null || rc=$?
 [[ $rc != 0 ]] || die "resume: the killed run exited 0"
