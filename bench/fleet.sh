@@ -2,8 +2,9 @@
 # Every figure of issue 12 ("Performance"), measured side by side in one
 # run against a throwaway reference service and SoftHSM tokens:
 #
-#  1. PKCS#11 calls of one `renew` (pkcs11-spy; target 24) on a token with
-#     one employer and on one with 201 (400+ objects: private key and
+#  1. PKCS#11 calls of one `renew` (pkcs11-spy; target 24), of --type and
+#     of RSA 2048 (IMSS's key type), on a token with one employer and on
+#     one with 201 (400+ objects: private key and
 #     certificate each): the same count (flat);
 #     amortized per renewal in a `fleet renew` of 200 (target 20); C_Login
 #     per run (target 1).
@@ -167,6 +168,12 @@ bench_renew one-small "$(bench_user 1)" "$type" --current "$(bench_current 1)"
 small=$(bench_calls "$T/one-small.spy")
 small_logins=$(bench_calls "$T/one-small.spy" C_Login)
 one_wall=$B_WALL_MS
+# The same with RSA 2048, IMSS's own key type (the current key RSA too).
+rsa_one=$((many + 4 + modelled + 2 * compare))
+bench_employers "$rsa_one" "$rsa_one"
+bench_issue_token "$rsa_one" rsa:2048
+bench_renew one-rsa "$(bench_user "$rsa_one")" rsa:2048 --current "$(bench_current "$rsa_one")"
+rsa_calls=$(bench_calls "$T/one-rsa.spy")
 populate 2 $((many + 2))
 objects=$(SOFTHSM2_CONF=$SOFTHSM2_CONF "$tool" --json --module "$softhsm" objects \
 	--token "$IMSS_TOKEN_URI" --pin-source "file:$T/pin" | jq '.objects | length')
@@ -174,6 +181,7 @@ B_SPY=1 bench_renew one-big "$(bench_user 2)" "$type" --current "$(bench_current
 big=$(bench_calls "$T/one-big.spy")
 say "1. PKCS#11 calls"
 row "one renew, token with 1 employer ($small_objects objects)" "$small calls (target 24), C_Login $small_logins"
+row "one renew of an RSA 2048 key (current RSA 2048)" "$rsa_calls calls (target 24)"
 row "one renew, token with $((many + 2)) employers ($objects objects)" \
 	"$big calls, C_Login $(bench_calls "$T/one-big.spy" C_Login) ($([[ $small == "$big" ]] && echo flat || echo 'NOT flat'))"
 if ((has_fleet)); then
