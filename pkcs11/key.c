@@ -478,8 +478,8 @@ key_with_certificate(imss_token *tok, const char *text, imss_key **key, X509 **c
 			               _("'%s' matches more than one private key."), text);
 	}
 	if (err == IMSS_OK)
-		err = key_build(tok, f.priv_handle, f.priv, N_KEY_ATTRS, f.point.pValue ? &f.point : NULL,
-		                found_certificate_public(&f), key);
+		err = key_build(tok, f.priv_handle, f.priv, N_KEY_ATTRS,
+		                f.point.pValue ? &f.point : NULL, found_certificate_public(&f), key);
 	for (j = 0; err == IMSS_OK && j < sk_X509_num(f.certs) && *cert == NULL; j++)
 		if (EVP_PKEY_eq(X509_get0_pubkey(sk_X509_value(f.certs, j)), (*key)->pub) == 1 &&
 		    X509_up_ref(sk_X509_value(f.certs, j)))
