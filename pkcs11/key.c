@@ -161,9 +161,11 @@ known_public(imss_token *tok, const CK_ATTRIBUTE *id)
 	return tok->known_pub;
 }
 
-/* The public point of an EC key: the one the caller told for its ID, else
- * from the public key object with the same CKA_ID, or failing that from a
- * certificate with that ID (a renewal's key keeps no public key object). */
+/* The public point of an EC key: from the public key object with the same
+ * CKA_ID, or failing that from a certificate with that ID, or failing both
+ * the one the caller told for its ID (a renewal's key keeps no public key
+ * object).  What the token holds comes first: a journal cannot make a key
+ * that has its own public half on the token look like another. */
 static imss_err
 ec_public_point(imss_token *tok, const CK_ATTRIBUTE *id, const CK_ATTRIBUTE *params, EVP_PKEY **out)
 {
@@ -177,8 +179,7 @@ ec_public_point(imss_token *tok, const CK_ATTRIBUTE *id, const CK_ATTRIBUTE *par
 	CK_ULONG count = 0;
 	imss_err err;
 
-	if ((*out = known_public(tok, id)) != NULL)
-		return IMSS_OK;
+	*out = NULL;
 	err = token_find(tok, tmpl, 2, &h, 1, &count);
 	if (err == IMSS_OK && count == 0) {
 		pubclass = CKO_CERTIFICATE;
@@ -188,6 +189,8 @@ ec_public_point(imss_token *tok, const CK_ATTRIBUTE *id, const CK_ATTRIBUTE *par
 	}
 	if (err != IMSS_OK)
 		return err;
+	if (count == 0 && (*out = known_public(tok, id)) != NULL)
+		return IMSS_OK;
 	if (count == 0)
 		return ctx_fail(tok->ctx, IMSS_ERR_NO_OBJECT,
 		                _("The EC key has no public key or certificate with the same ID on the token, so its public half is unknown."));

@@ -776,7 +776,11 @@ token_drop_half_made(imss_token *tok, const char *label, const unsigned char *id
 	CK_ATTRIBUTE tmpl[] = { { CKA_ID, (void *)id, id_len },
 		                { CKA_LABEL, (void *)label, strlen(label) } };
 	CK_OBJECT_CLASS klass = 0;
-	CK_ATTRIBUTE class_attr = { CKA_CLASS, &klass, sizeof(klass) };
+	CK_BBOOL local = CK_FALSE;
+	/* CKA_LOCAL said FALSE: imported, not the pair this run generated
+	 * (docs/design.md, Invariants: the ownership tests before a delete). */
+	CK_ATTRIBUTE fixed[] = { { CKA_CLASS, &klass, sizeof(klass) },
+		                 { CKA_LOCAL, &local, sizeof(local) } };
 	CK_OBJECT_HANDLE h[2];
 	CK_ULONG n = 0;
 	int lost = 0;
@@ -786,8 +790,9 @@ token_drop_half_made(imss_token *tok, const char *label, const unsigned char *id
 	*dropped = 0;
 	err = token_find(tok, tmpl, 2, h, 2, &n);
 	if (err == IMSS_OK && n == 1)
-		err = token_get_fixed(tok, h[0], &class_attr, 1);
-	if (err != IMSS_OK || n != 1 || klass != CKO_PRIVATE_KEY)
+		err = token_get_fixed(tok, h[0], fixed, 2);
+	if (err != IMSS_OK || n != 1 || klass != CKO_PRIVATE_KEY ||
+	    (fixed[1].ulValueLen == sizeof(local) && local == CK_FALSE))
 		return err;
 	err = public_half_lost(tok, h[0], &lost);
 	if (err != IMSS_OK || !lost)

@@ -220,7 +220,8 @@ struct keygen_anchor {
  * recorded before C_GenerateKeyPair) when it is a private key whose public
  * half the token cannot tell (an EC key generated with a session public
  * key, its run stopped before the request was saved): destroyed
- * (*dropped). */
+ * (*dropped).  A key the token says it did not generate (CKA_LOCAL
+ * false) is never this run's: kept. */
 imss_err token_drop_half_made(imss_token *tok, const char *label, const unsigned char *id,
                               size_t id_len, int *dropped);
 imss_err token_generate_anchored(imss_token *tok, const imss_keyspec *spec, const char *label,
