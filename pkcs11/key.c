@@ -357,15 +357,18 @@ key_from_handle_with(imss_token *tok, CK_OBJECT_HANDLE priv, EVP_PKEY *pub, imss
  * uri's id= and object= name, found in one search of every class (one
  * call per object found after it) rather than one search per class.
  */
+#define FOUND_CERT_IDS 16
+#define FOUND_PRIV_ATTRS (N_KEY_ATTRS + 3)
 struct found_objects {
-	CK_ATTRIBUTE priv[N_KEY_ATTRS + 3]; /* the private key's attributes */
+	CK_ATTRIBUTE priv[FOUND_PRIV_ATTRS]; /* the private key's attributes */
 	CK_OBJECT_HANDLE priv_handle;
 	int n_priv;
 	CK_ATTRIBUTE point; /* a public key's CKA_EC_POINT */
 	STACK_OF(X509) * certs;
-	/* each certificate's CKA_ID, in the order of certs */
-	unsigned char cert_id[16][IMSS_ID_MAX];
-	size_t cert_id_len[16];
+	/* each certificate's CKA_ID, in the order of certs (the first
+	 * FOUND_CERT_IDS) */
+	unsigned char cert_id[FOUND_CERT_IDS][IMSS_ID_MAX];
+	size_t cert_id_len[FOUND_CERT_IDS];
 };
 
 /* The public key of a certificate found with the private key's CKA_ID
@@ -373,10 +376,10 @@ struct found_objects {
 static EVP_PKEY *
 found_certificate_public(const struct found_objects *f)
 {
-	const CK_ATTRIBUTE *id = attrs_find((CK_ATTRIBUTE *)f->priv, 7, CKA_ID);
+	const CK_ATTRIBUTE *id = attrs_find((CK_ATTRIBUTE *)f->priv, FOUND_PRIV_ATTRS, CKA_ID);
 	int j;
 
-	for (j = 0; id != NULL && j < sk_X509_num(f->certs) && j < 16; j++)
+	for (j = 0; id != NULL && j < sk_X509_num(f->certs) && j < FOUND_CERT_IDS; j++)
 		if (f->cert_id_len[j] == id->ulValueLen &&
 		    memcmp(f->cert_id[j], id->pValue, id->ulValueLen) == 0)
 			return X509_get0_pubkey(sk_X509_value(f->certs, j));
@@ -424,7 +427,8 @@ classify_object(imss_token *tok, CK_OBJECT_HANDLE h, struct found_objects *f)
 
 			if (x != NULL && !sk_X509_push(f->certs, x))
 				X509_free(x);
-			else if (x != NULL && at < 16 && id != NULL && id->ulValueLen <= IMSS_ID_MAX) {
+			else if (x != NULL && at < FOUND_CERT_IDS && id != NULL &&
+			         id->ulValueLen <= IMSS_ID_MAX) {
 				memcpy(f->cert_id[at], id->pValue, id->ulValueLen);
 				f->cert_id_len[at] = id->ulValueLen;
 			}
@@ -489,7 +493,7 @@ key_with_certificate(imss_token *tok, const char *text, imss_key **key, X509 **c
 			*cert = sk_X509_value(f.certs, j);
 out:
 	if (f.n_priv > 0)
-		attrs_free_values(f.priv, N_KEY_ATTRS + 3);
+		attrs_free_values(f.priv, FOUND_PRIV_ATTRS);
 	free(f.point.pValue);
 	sk_X509_pop_free(f.certs, X509_free);
 	p11_kit_uri_free(uri);
