@@ -148,13 +148,20 @@ out:
 
 /* What an unknown user costs: a hash with the service's iterations. */
 static void
-hash_for_nobody(struct api_call *c, const char *password)
+hash_iterations(const char *password, long long iterations)
 {
 	unsigned char salt[PW_SALT_LEN] = { 0 }, hash[PW_HASH_LEN];
+
+	pw_hash(password, salt, sizeof(salt), (unsigned)iterations, hash);
+}
+
+static void
+hash_for_nobody(struct api_call *c, const char *password)
+{
 	long long iterations = PW_DEFAULT_ITERATIONS;
 
 	db_meta_int(c->api->db, "kdf_iterations", &iterations);
-	pw_hash(password, salt, sizeof(salt), (unsigned)iterations, hash);
+	hash_iterations(password, iterations);
 }
 
 /* A string member of the body, or NULL (the handler says what is wrong). */
@@ -188,9 +195,7 @@ api_prepare_session(struct api_call *c)
 	if (found == 0 && u.not_before > c->now)
 		found = -1; /* throttled: answered without a hash, as before */
 	if (found == 1) {
-		unsigned char salt[PW_SALT_LEN] = { 0 }, hash[PW_HASH_LEN];
-
-		pw_hash(password, salt, sizeof(salt), (unsigned)iterations, hash);
+		hash_iterations(password, iterations);
 	} else if (found == 0) {
 		c->pw.verdict =
 		        pw_verify(password, u.salt, u.salt_len, u.iterations, u.hash, u.hash_len);
